@@ -1,0 +1,85 @@
+//! The error object returned through `err_out`.
+
+use std::ffi::{c_char, CString};
+use std::ptr;
+
+use crate::error::{Error, ErrorKind};
+
+/// An error returned by a failed call: its status code, a message, and — for Python exceptions —
+/// the exception's type name and formatted traceback. Opaque; owned by the caller, who frees it
+/// with pyrt_error_free().
+pub struct pyrt_error {
+    code: i32,
+    message: CString,
+    python_type: Option<CString>,
+    traceback: Option<CString>,
+}
+
+fn c(s: String) -> CString {
+    // Python text may contain NUL characters; keep the text before the first one.
+    CString::new(s).unwrap_or_else(|e| {
+        let pos = e.nul_position();
+        let mut bytes = e.into_vec();
+        bytes.truncate(pos);
+        CString::new(bytes).expect("no NUL left")
+    })
+}
+
+pub(crate) fn into_raw(e: Error) -> *mut pyrt_error {
+    let (python_type, traceback) = match e.python {
+        Some(py) => (Some(c(py.type_name)), py.traceback.map(c)),
+        None => (None, None),
+    };
+    Box::into_raw(Box::new(pyrt_error { code: e.kind.code(), message: c(e.message), python_type, traceback }))
+}
+
+/// The status code this error was returned with (one of the PYRT_ERR_* values).
+/// NULL: returns PYRT_ERR_INVALID_ARGUMENT. Any thread.
+#[no_mangle]
+pub unsafe extern "C" fn pyrt_error_code(err: *const pyrt_error) -> i32 {
+    match err.as_ref() {
+        Some(e) => e.code,
+        None => ErrorKind::InvalidArgument.code(),
+    }
+}
+
+/// The error's message (for a Python exception: `str(exception)`; for SystemExit: the exit code).
+/// The string belongs to the error and is valid until pyrt_error_free(); never NULL for a valid
+/// error. NULL: returns NULL. Any thread.
+#[no_mangle]
+pub unsafe extern "C" fn pyrt_error_message(err: *const pyrt_error) -> *const c_char {
+    match err.as_ref() {
+        Some(e) => e.message.as_ptr(),
+        None => ptr::null(),
+    }
+}
+
+/// The Python exception's type name — `ZeroDivisionError`, or qualified for non-builtins:
+/// `json.decoder.JSONDecodeError` — or NULL when the error is not a Python exception.
+/// Owned by the error, valid until pyrt_error_free(). NULL: returns NULL. Any thread.
+#[no_mangle]
+pub unsafe extern "C" fn pyrt_error_python_type(err: *const pyrt_error) -> *const c_char {
+    match err.as_ref().and_then(|e| e.python_type.as_ref()) {
+        Some(t) => t.as_ptr(),
+        None => ptr::null(),
+    }
+}
+
+/// The formatted Python traceback (as `traceback.format_exception` prints it), or NULL when
+/// there is none. Owned by the error, valid until pyrt_error_free(). NULL: returns NULL.
+/// Any thread.
+#[no_mangle]
+pub unsafe extern "C" fn pyrt_error_traceback(err: *const pyrt_error) -> *const c_char {
+    match err.as_ref().and_then(|e| e.traceback.as_ref()) {
+        Some(t) => t.as_ptr(),
+        None => ptr::null(),
+    }
+}
+
+/// Frees an error. NULL is a harmless no-op. Free each error at most once. Any thread.
+#[no_mangle]
+pub unsafe extern "C" fn pyrt_error_free(err: *mut pyrt_error) {
+    if !err.is_null() {
+        drop(Box::from_raw(err));
+    }
+}

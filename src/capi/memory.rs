@@ -1,0 +1,74 @@
+//! Strings pyrt returns, and static information.
+
+use std::ffi::{c_char, CString};
+
+use crate::error::ErrorKind;
+
+/// Frees a string returned by pyrt (e.g. the `result_out` of pyrt_call_json()).
+///
+/// NULL is a harmless no-op. Free each string at most once, and only strings pyrt returned.
+/// Thread safety: may be called from any thread.
+#[no_mangle]
+pub unsafe extern "C" fn pyrt_string_free(s: *mut c_char) {
+    if !s.is_null() {
+        // SAFETY: pyrt returns strings made with CString::into_raw.
+        let _ = std::panic::catch_unwind(|| drop(CString::from_raw(s)));
+    }
+}
+
+/// pyrt's own version, e.g. "0.1.0": a static string, never freed. Bindings compare its
+/// major.minor with their own to detect a mismatched library. Any thread.
+#[no_mangle]
+pub extern "C" fn pyrt_version() -> *const c_char {
+    crate::VERSION_C.as_ptr()
+}
+
+/// The name of a status code, e.g. "PYRT_ERR_PYTHON" for PYRT_ERR_PYTHON, "PYRT_OK" for 0, and
+/// "PYRT_ERR_UNKNOWN" for any other number. A static string, never freed. Any thread.
+#[no_mangle]
+pub extern "C" fn pyrt_status_name(status: i32) -> *const c_char {
+    let name: &'static [u8] = match ErrorKind::from_code(status) {
+        _ if status == 0 => b"PYRT_OK\0",
+        Some(kind) => STATUS_NAMES[kind.code() as usize - 1],
+        None => b"PYRT_ERR_UNKNOWN\0",
+    };
+    name.as_ptr().cast()
+}
+
+static STATUS_NAMES: [&[u8]; 19] = [
+    b"PYRT_ERR_INVALID_ARGUMENT\0",
+    b"PYRT_ERR_INVALID_UTF8\0",
+    b"PYRT_ERR_INVALID_JSON\0",
+    b"PYRT_ERR_CONFIG\0",
+    b"PYRT_ERR_LIBPYTHON_NOT_FOUND\0",
+    b"PYRT_ERR_LIBPYTHON_INVALID\0",
+    b"PYRT_ERR_LIBPYTHON_CONFLICT\0",
+    b"PYRT_ERR_INIT\0",
+    b"PYRT_ERR_FINALIZED\0",
+    b"PYRT_ERR_CLOSED\0",
+    b"PYRT_ERR_PYTHON\0",
+    b"PYRT_ERR_SYSTEM_EXIT\0",
+    b"PYRT_ERR_KEYBOARD_INTERRUPT\0",
+    b"PYRT_ERR_CONVERSION\0",
+    b"PYRT_ERR_FILE_NOT_FOUND\0",
+    b"PYRT_ERR_PERMISSION_DENIED\0",
+    b"PYRT_ERR_NOT_A_FILE\0",
+    b"PYRT_ERR_IO\0",
+    b"PYRT_ERR_INTERNAL\0",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CStr;
+
+    #[test]
+    fn status_names_match_kinds() {
+        for kind in ErrorKind::ALL {
+            let name = unsafe { CStr::from_ptr(pyrt_status_name(kind.code())) };
+            assert_eq!(name.to_str().unwrap(), kind.name());
+        }
+        assert_eq!(unsafe { CStr::from_ptr(pyrt_status_name(0)) }.to_str().unwrap(), "PYRT_OK");
+        assert_eq!(unsafe { CStr::from_ptr(pyrt_status_name(999)) }.to_str().unwrap(), "PYRT_ERR_UNKNOWN");
+    }
+}

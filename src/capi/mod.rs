@@ -1,0 +1,80 @@
+#![allow(non_camel_case_types)]
+//! The C ABI. The only module with `extern "C"`; each export has one shape: panic boundary →
+//! pointer checks → the safe core → status code (the rustls-ffi pattern, STYLE.md).
+
+pub mod error;
+pub mod memory;
+pub mod runtime;
+pub mod status;
+
+use std::ffi::{c_char, CStr};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use crate::error::{Error, ErrorKind, Result};
+use error::pyrt_error;
+
+/// Runs `f`, turning its error — or a panic — into a status code and an optional error object.
+pub(crate) fn boundary(err_out: *mut *mut pyrt_error, f: impl FnOnce() -> Result<()>) -> i32 {
+    let result = match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(Error::new(ErrorKind::Internal, format!("internal error in pyrt (please report): {what}")))
+        }
+    };
+    match result {
+        Ok(()) => status::PYRT_OK,
+        Err(e) => {
+            let code = e.kind.code();
+            if !err_out.is_null() {
+                // SAFETY: the caller passes a writable `pyrt_error **` or NULL.
+                unsafe { *err_out = error::into_raw(e) };
+            }
+            code
+        }
+    }
+}
+
+/// A required NUL-terminated UTF-8 input.
+///
+/// # Safety
+/// `p` is NULL or points to a NUL-terminated string valid for the call.
+pub(crate) unsafe fn text<'a>(p: *const c_char, what: &str) -> Result<&'a str> {
+    if p.is_null() {
+        return Err(Error::invalid_argument(format!("{what} is NULL")));
+    }
+    CStr::from_ptr(p).to_str().map_err(|e| Error::new(ErrorKind::InvalidUtf8, format!("{what} is not valid UTF-8: {e}")))
+}
+
+/// A required input kept as a C string (for CPython), checked to be UTF-8.
+///
+/// # Safety
+/// As [`text`].
+pub(crate) unsafe fn c_text<'a>(p: *const c_char, what: &str) -> Result<&'a CStr> {
+    text(p, what)?;
+    Ok(CStr::from_ptr(p))
+}
+
+/// An optional input: NULL → `None`.
+///
+/// # Safety
+/// As [`text`].
+pub(crate) unsafe fn optional_text<'a>(p: *const c_char, what: &str) -> Result<Option<&'a str>> {
+    if p.is_null() {
+        Ok(None)
+    } else {
+        text(p, what).map(Some)
+    }
+}
+
+/// Checks an output pointer up front, so no work is done for a call that cannot report it.
+pub(crate) fn require_out<T>(p: *mut T, what: &str) -> Result<()> {
+    if p.is_null() {
+        return Err(Error::invalid_argument(format!("{what} is NULL")));
+    }
+    Ok(())
+}

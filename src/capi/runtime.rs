@@ -1,0 +1,145 @@
+//! Runtime handles: create, run code, evaluate, call, free.
+
+use std::ffi::c_char;
+
+use super::error::pyrt_error;
+use super::{boundary, c_text, optional_text, require_out, text};
+use crate::runtime;
+
+/// A handle to the process's Python interpreter. Opaque: pyrt never dereferences it (it is a
+/// token checked against a table), so a freed or invalid handle gives PYRT_ERR_CLOSED, not a
+/// crash.
+pub struct pyrt_runtime {
+    _private: [u8; 0],
+}
+
+fn token(rt: *mut pyrt_runtime) -> u64 {
+    rt as usize as u64
+}
+
+/// Opens a runtime.
+///
+/// `config_json`: NULL or "" for all defaults, else a JSON object; unknown keys are an error
+/// (PYRT_ERR_CONFIG). Keys: "libpython" (path to libpython3.X.so; absent: discover it from
+/// $PYRT_LIBPYTHON, then the `python3` on PATH, then common locations), "python_executable"
+/// (the interpreter reported as sys.executable; absent: the real interpreter of the same
+/// version next to the library), "use_environment" (bool, default false: PYTHON* environment
+/// variables are ignored), "argv" (array of strings for sys.argv, default [""]).
+///
+/// The first call in a process loads libpython and initializes CPython (without installing
+/// signal handlers) on a thread pyrt owns. Later calls return new handles to the same
+/// interpreter; naming a different libpython is PYRT_ERR_LIBPYTHON_CONFLICT. After the last
+/// handle was freed the interpreter is finalized and this returns PYRT_ERR_FINALIZED.
+///
+/// `rt_out` must not be NULL; on success `*rt_out` receives a handle the caller frees with
+/// pyrt_free(). Any thread.
+#[no_mangle]
+pub unsafe extern "C" fn pyrt_new(config_json: *const c_char, rt_out: *mut *mut pyrt_runtime, err_out: *mut *mut pyrt_error) -> i32 {
+    boundary(err_out, || {
+        require_out(rt_out, "rt_out")?;
+        let config = optional_text(config_json, "config_json")?;
+        let t = runtime::new(config)?;
+        *rt_out = t as usize as *mut pyrt_runtime;
+        Ok(())
+    })
+}
+
+/// Frees a runtime handle. NULL, or a handle already freed, is a harmless no-op.
+///
+/// Freeing the last open handle finalizes the interpreter: it waits for calls still running on
+/// other threads, flushes Python's stdout/stderr, runs `atexit` handlers and joins non-daemon
+/// Python threads (as at interpreter exit), on pyrt's interpreter thread. CPython cannot be
+/// started again in the same process afterwards. Any thread, including from inside a host
+/// callback (finalization then happens when that call returns).
+#[no_mangle]
+pub unsafe extern "C" fn pyrt_free(rt: *mut pyrt_runtime) {
+    if !rt.is_null() {
+        let _ = std::panic::catch_unwind(|| runtime::free(token(rt)));
+    }
+}
+
+/// Runs Python statements in `__main__`; definitions persist between calls (as in a REPL) and
+/// are shared by every handle. `code` must be NUL-terminated UTF-8. An uncaught exception —
+/// including SystemExit and KeyboardInterrupt — is returned as an error; nothing is printed and
+/// the process never exits. Any thread.
+#[no_mangle]
+pub unsafe extern "C" fn pyrt_run_string(rt: *mut pyrt_runtime, code: *const c_char, err_out: *mut *mut pyrt_error) -> i32 {
+    boundary(err_out, || {
+        let code = c_text(code, "code")?;
+        runtime::run_string(token(rt), code)
+    })
+}
+
+/// Runs a Python file in `__main__` (with `__file__` set while it runs). Errors:
+/// PYRT_ERR_FILE_NOT_FOUND, PYRT_ERR_PERMISSION_DENIED, PYRT_ERR_NOT_A_FILE, PYRT_ERR_IO, or the
+/// Python exception it raised. `path` must be NUL-terminated UTF-8. Any thread.
+#[no_mangle]
+pub unsafe extern "C" fn pyrt_run_file(rt: *mut pyrt_runtime, path: *const c_char, err_out: *mut *mut pyrt_error) -> i32 {
+    boundary(err_out, || {
+        let path = text(path, "path")?;
+        runtime::run_file(token(rt), path)
+    })
+}
+
+/// Evaluates a Python expression in `__main__` and returns its value as JSON text.
+///
+/// `result_out` must not be NULL; on success `*result_out` receives a string the caller frees
+/// with pyrt_string_free(). A value with no JSON form is PYRT_ERR_CONVERSION. Any thread.
+#[no_mangle]
+pub unsafe extern "C" fn pyrt_eval_json(rt: *mut pyrt_runtime, expr: *const c_char, result_out: *mut *mut c_char, err_out: *mut *mut pyrt_error) -> i32 {
+    boundary(err_out, || {
+        require_out(result_out, "result_out")?;
+        let expr = c_text(expr, "expr")?;
+        let json = runtime::eval_json(token(rt), expr)?;
+        *result_out = json.into_raw();
+        Ok(())
+    })
+}
+
+/// Calls `module.function(*args, **kwargs)` and returns the result as JSON text.
+///
+/// `module` is imported on first use ("__main__" reaches what pyrt_run_string() defined,
+/// "builtins" reaches len, sum, ...); `function` may be a dotted path inside it ("path.join" in
+/// "os"). `args_json` is a JSON array or NULL (no arguments); `kwargs_json` a JSON object or
+/// NULL. JSON integers of any size become exact Python ints; arrays become lists.
+/// The result may be None, bool, int (any size), float (shortest round-trip form), str, list,
+/// tuple (as an array) and dict with str keys, nested; anything else — and NaN or infinities —
+/// is PYRT_ERR_CONVERSION naming the type and its path in the value.
+///
+/// `result_out` must not be NULL; on success `*result_out` receives a string the caller frees
+/// with pyrt_string_free(). Any thread, concurrently.
+#[no_mangle]
+pub unsafe extern "C" fn pyrt_call_json(
+    rt: *mut pyrt_runtime,
+    module: *const c_char,
+    function: *const c_char,
+    args_json: *const c_char,
+    kwargs_json: *const c_char,
+    result_out: *mut *mut c_char,
+    err_out: *mut *mut pyrt_error,
+) -> i32 {
+    boundary(err_out, || {
+        require_out(result_out, "result_out")?;
+        let module = text(module, "module")?;
+        let function = text(function, "function")?;
+        let args = optional_text(args_json, "args_json")?;
+        let kwargs = optional_text(kwargs_json, "kwargs_json")?;
+        let json = runtime::call_json(token(rt), module, function, args, kwargs)?;
+        *result_out = json.into_raw();
+        Ok(())
+    })
+}
+
+/// Describes the running interpreter as a JSON object: "pyrt_version", "python_version"
+/// (e.g. "3.12.1"), "libpython" (the loaded file), "executable" (sys.executable), "prefix"
+/// (sys.prefix). `result_out` must not be NULL; free the string with pyrt_string_free().
+/// Any thread.
+#[no_mangle]
+pub unsafe extern "C" fn pyrt_info_json(rt: *mut pyrt_runtime, result_out: *mut *mut c_char, err_out: *mut *mut pyrt_error) -> i32 {
+    boundary(err_out, || {
+        require_out(result_out, "result_out")?;
+        let json = runtime::info_json(token(rt))?;
+        *result_out = json.into_raw();
+        Ok(())
+    })
+}

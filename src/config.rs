@@ -1,0 +1,96 @@
+//! The `pyrt_new` configuration: a JSON object whose keys grow with new features (virtualenvs,
+//! workers, output capture) without touching the C ABI. Unknown keys are an error, so a typo is
+//! never silently ignored.
+
+use serde::Deserialize;
+
+use crate::error::{Error, ErrorKind, Result};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Path to `libpython3.X.so[.1.0]`; `None` = discover.
+    #[serde(default)]
+    pub libpython: Option<String>,
+    /// The interpreter reported as `sys.executable` (and used to locate the standard library);
+    /// `None` = derived from the library (a real interpreter of the same version).
+    #[serde(default)]
+    pub python_executable: Option<String>,
+    /// Honour `PYTHON*` environment variables (off by default: a service must not change
+    /// behaviour with the deployer's shell).
+    #[serde(default)]
+    pub use_environment: bool,
+    /// `sys.argv`; `None` = `[""]`, as `python3 -c` would give without a script.
+    #[serde(default)]
+    pub argv: Option<Vec<String>>,
+}
+
+impl Config {
+    /// Parses the config text; `None` or `""` (or only white space) means all defaults.
+    pub fn parse(text: Option<&str>) -> Result<Config> {
+        let text = match text {
+            None => return Ok(Config::default()),
+            Some(t) if t.trim().is_empty() => return Ok(Config::default()),
+            Some(t) => t,
+        };
+        let value: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| Error::new(ErrorKind::Config, format!("config is not valid JSON: {e}")))?;
+        if !value.is_object() {
+            return Err(Error::new(ErrorKind::Config, "config must be a JSON object"));
+        }
+        let config: Config = serde_json::from_value(value)
+            .map_err(|e| Error::new(ErrorKind::Config, format!("invalid config: {e}")))?;
+        if let Some(argv) = &config.argv {
+            if argv.iter().any(|a| a.contains('\0')) {
+                return Err(Error::new(ErrorKind::Config, "invalid config: argv entries must not contain NUL"));
+            }
+        }
+        Ok(config)
+    }
+
+    /// The settings that shape the interpreter at start-up. A second `pyrt_new` in the same
+    /// process may omit them (it joins the running interpreter) but must not contradict them.
+    pub fn init_settings_conflict(&self, running: &Config) -> Option<String> {
+        if self.use_environment != running.use_environment {
+            return Some("use_environment differs from the running interpreter's".into());
+        }
+        if self.argv.is_some() && self.argv != running.argv {
+            return Some("argv differs from the running interpreter's".into());
+        }
+        if self.python_executable.is_some() && self.python_executable != running.python_executable {
+            return Some("python_executable differs from the running interpreter's".into());
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_for_null_and_empty() {
+        assert_eq!(Config::parse(None).unwrap(), Config::default());
+        assert_eq!(Config::parse(Some("")).unwrap(), Config::default());
+        assert_eq!(Config::parse(Some("  ")).unwrap(), Config::default());
+        assert_eq!(Config::parse(Some("{}")).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn rejects_unknown_keys_and_non_objects() {
+        let e = Config::parse(Some(r#"{"libpyton": "x"}"#)).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Config);
+        assert!(e.message.contains("libpyton"), "{}", e.message);
+        assert_eq!(Config::parse(Some("[]")).unwrap_err().kind, ErrorKind::Config);
+        assert_eq!(Config::parse(Some("{")).unwrap_err().kind, ErrorKind::Config);
+        assert_eq!(Config::parse(Some(r#"{"use_environment": "yes"}"#)).unwrap_err().kind, ErrorKind::Config);
+    }
+
+    #[test]
+    fn reads_keys() {
+        let c = Config::parse(Some(r#"{"libpython":"/x/libpython3.12.so","argv":["a","b"],"use_environment":true}"#)).unwrap();
+        assert_eq!(c.libpython.as_deref(), Some("/x/libpython3.12.so"));
+        assert_eq!(c.argv, Some(vec!["a".into(), "b".into()]));
+        assert!(c.use_environment);
+    }
+}

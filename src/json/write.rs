@@ -1,0 +1,76 @@
+//! Writing JSON text: string escaping and float formatting shared by every converter.
+
+/// Appends `s` as a JSON string literal. Non-ASCII text is written as UTF-8; control characters
+/// are escaped, so the output never contains a NUL byte.
+pub fn string(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut run = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0..=0x1f => {
+                out.extend_from_slice(&bytes[run..i]);
+                out.extend_from_slice(format!("\\u{b:04x}").as_bytes());
+                run = i + 1;
+                continue;
+            }
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[run..i]);
+        out.extend_from_slice(esc);
+        run = i + 1;
+    }
+    out.extend_from_slice(&bytes[run..]);
+    out.push(b'"');
+}
+
+/// Appends a finite float in its shortest round-trip form (`4.0`, `0.1`, `1e300`).
+/// Returns false for NaN and infinities, which JSON cannot carry.
+pub fn float(out: &mut Vec<u8>, v: f64) -> bool {
+    if !v.is_finite() {
+        return false;
+    }
+    use std::io::Write;
+    // Rust's `{:?}` is the shortest representation that round-trips and always keeps a `.0` or
+    // an exponent, so the value reads back as a float, never an int.
+    let _ = write!(out, "{v:?}");
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(x: &str) -> String {
+        let mut o = Vec::new();
+        string(&mut o, x);
+        String::from_utf8(o).unwrap()
+    }
+
+    #[test]
+    fn escapes() {
+        assert_eq!(s("plain"), "\"plain\"");
+        assert_eq!(s("a\"b\\c\nd\u{1}é"), "\"a\\\"b\\\\c\\nd\\u0001é\"");
+        assert_eq!(s("\0"), "\"\\u0000\"");
+    }
+
+    #[test]
+    fn floats_round_trip() {
+        for v in [4.0, 0.1, 1e300, -0.0, 1.5e-7, 123456789.125, f64::MAX, f64::MIN_POSITIVE, 5e-324] {
+            let mut o = Vec::new();
+            assert!(float(&mut o, v));
+            let text = String::from_utf8(o).unwrap();
+            assert!(text.contains('.') || text.contains('e'), "{text}");
+            assert_eq!(text.parse::<f64>().unwrap().to_bits(), v.to_bits(), "{text}");
+        }
+        assert!(!float(&mut Vec::new(), f64::NAN));
+        assert!(!float(&mut Vec::new(), f64::INFINITY));
+    }
+}

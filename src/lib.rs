@@ -1,0 +1,26 @@
+//! pyrt: embed CPython 3.8-3.13, chosen at run time, behind a plain C ABI.
+//!
+//! * `capi` — the `extern "C"` surface (the only place with it); `include/pyrt.h` is generated
+//!   from it.
+//! * `runtime` — the executor: interpreter lifecycle, handles, calls.
+//! * `python` — the only code that touches CPython's symbols: loader, initialization, GIL,
+//!   conversions.
+//! * `json`, `config`, `discover`, `error` — the safe core.
+
+pub mod capi;
+pub mod config;
+pub mod discover;
+pub mod error;
+pub mod json;
+pub mod python;
+pub mod runtime;
+
+pub use error::{Error, ErrorKind, PythonException, Result};
+pub use runtime::Runtime;
+
+/// pyrt's version (from Cargo.toml).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub(crate) const VERSION_C: &std::ffi::CStr = match std::ffi::CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+    Ok(s) => s,
+    Err(_) => panic!("version has no NUL"),
+};

@@ -1,0 +1,293 @@
+//! JSON text <-> Python objects, directly (no Python `json` module, no intermediate tree).
+
+use std::ffi::CString;
+
+use super::exception;
+use super::ffi::{self, PyPtr};
+use super::object::type_name;
+use super::{PyRef, Python};
+use crate::error::{Error, ErrorKind, Result};
+use crate::json::{self, write, Builder, ParseError, MAX_DEPTH};
+
+/// Builds Python objects from parser events.
+pub struct PyBuilder<'py> {
+    py: Python<'py>,
+}
+
+impl<'py> PyBuilder<'py> {
+    pub fn new(py: Python<'py>) -> Self {
+        PyBuilder { py }
+    }
+
+    /// Wraps a new reference, turning NULL into the pending Python error's text.
+    fn own(&self, p: PyPtr) -> Result<PyRef, String> {
+        PyRef::from_owned(p).ok_or_else(|| exception::fetch(self.py).to_string())
+    }
+}
+
+impl Builder for PyBuilder<'_> {
+    type Value = PyRef;
+
+    fn null(&mut self) -> Result<PyRef, String> {
+        Ok(PyRef::from_borrowed(self.py, self.py.api.none()).expect("None exists"))
+    }
+    fn boolean(&mut self, v: bool) -> Result<PyRef, String> {
+        let api = self.py.api;
+        Ok(PyRef::from_borrowed(self.py, if v { api._Py_TrueStruct } else { api._Py_FalseStruct }).expect("bools exist"))
+    }
+    fn integer(&mut self, text: &str) -> Result<PyRef, String> {
+        let api = self.py.api;
+        // Up to 18 digits always fits in i64; longer goes through CPython's exact parser.
+        if text.len() <= 18 {
+            let v: i64 = text.parse().map_err(|_| format!("invalid integer {text}"))?;
+            return self.own(unsafe { (api.PyLong_FromLongLong)(v) });
+        }
+        let c = CString::new(text).map_err(|_| "integer contains NUL".to_string())?;
+        self.own(unsafe { (api.PyLong_FromString)(c.as_ptr(), std::ptr::null_mut(), 10) })
+    }
+    fn float(&mut self, v: f64) -> Result<PyRef, String> {
+        self.own(unsafe { (self.py.api.PyFloat_FromDouble)(v) })
+    }
+    fn string(&mut self, v: &str) -> Result<PyRef, String> {
+        self.own(unsafe { (self.py.api.PyUnicode_FromStringAndSize)(v.as_ptr().cast(), v.len() as isize) })
+    }
+    fn new_array(&mut self) -> Result<PyRef, String> {
+        self.own(unsafe { (self.py.api.PyList_New)(0) })
+    }
+    fn array_push(&mut self, array: &mut PyRef, item: PyRef) -> Result<(), String> {
+        // PyList_Append does not steal: `item` is released when it drops.
+        if unsafe { (self.py.api.PyList_Append)(array.as_ptr(), item.as_ptr()) } != 0 {
+            return Err(exception::fetch(self.py).to_string());
+        }
+        Ok(())
+    }
+    fn new_object(&mut self) -> Result<PyRef, String> {
+        self.own(unsafe { (self.py.api.PyDict_New)() })
+    }
+    fn object_insert(&mut self, object: &mut PyRef, key: PyRef, value: PyRef) -> Result<(), String> {
+        if unsafe { (self.py.api.PyDict_SetItem)(object.as_ptr(), key.as_ptr(), value.as_ptr()) } != 0 {
+            return Err(exception::fetch(self.py).to_string());
+        }
+        Ok(())
+    }
+}
+
+/// Parses JSON text into a new Python object.
+pub fn from_json(py: Python, text: &str) -> Result<PyRef> {
+    json::parse(text, &mut PyBuilder::new(py)).map_err(|e| match e {
+        ParseError::Syntax { .. } => Error::new(ErrorKind::InvalidJson, format!("invalid JSON: {e}")),
+        ParseError::Builder(m) => Error::new(ErrorKind::Conversion, m),
+    })
+}
+
+/// One step of the path to a value inside the converted object, for error messages.
+enum Step {
+    Index(usize),
+    Key(String),
+}
+
+fn path_text(path: &[Step]) -> String {
+    let mut s = String::from("$");
+    for step in path {
+        match step {
+            Step::Index(i) => s.push_str(&format!("[{i}]")),
+            Step::Key(k) => {
+                let mut quoted = Vec::new();
+                write::string(&mut quoted, k);
+                s.push('[');
+                s.push_str(&String::from_utf8_lossy(&quoted));
+                s.push(']');
+            }
+        }
+    }
+    s
+}
+
+struct Writer<'py, 'o> {
+    py: Python<'py>,
+    out: &'o mut Vec<u8>,
+    path: Vec<Step>,
+}
+
+impl Writer<'_, '_> {
+    fn fail(&self, what: String) -> Error {
+        Error::new(ErrorKind::Conversion, format!("{what} at {}", path_text(&self.path)))
+    }
+
+    fn value(&mut self, o: PyPtr) -> Result<()> {
+        let api = self.py.api;
+        if o == api.none() {
+            self.out.extend_from_slice(b"null");
+            return Ok(());
+        }
+        let t = unsafe { ffi::py_type(o) };
+        if t == api.PyBool_Type {
+            self.out.extend_from_slice(if o == api._Py_TrueStruct { b"true" } else { b"false" });
+            return Ok(());
+        }
+        if t == api.PyFloat_Type {
+            return self.float(o);
+        }
+        if t == api.PyLong_Type {
+            return self.int(o);
+        }
+        if t == api.PyUnicode_Type {
+            return self.str(o);
+        }
+        if t == api.PyList_Type {
+            return self.list(o);
+        }
+        if t == api.PyDict_Type {
+            return self.dict(o);
+        }
+        if t == api.PyTuple_Type {
+            return self.tuple(o);
+        }
+        // Subclasses (IntEnum, str enums, OrderedDict, namedtuple, ...) keep their base's form.
+        let flags = unsafe { (api.PyType_GetFlags)(t) };
+        if flags & ffi::TPFLAGS_LONG_SUBCLASS != 0 {
+            return self.int(o);
+        }
+        if flags & ffi::TPFLAGS_UNICODE_SUBCLASS != 0 {
+            return self.str(o);
+        }
+        if flags & ffi::TPFLAGS_LIST_SUBCLASS != 0 {
+            return self.list(o);
+        }
+        if flags & ffi::TPFLAGS_TUPLE_SUBCLASS != 0 {
+            return self.tuple(o);
+        }
+        if flags & ffi::TPFLAGS_DICT_SUBCLASS != 0 {
+            return self.dict(o);
+        }
+        if unsafe { (api.PyType_IsSubtype)(t, api.PyFloat_Type) } != 0 {
+            return self.float(o);
+        }
+        Err(self.fail(format!("Python type '{}' has no JSON form", type_name(o))))
+    }
+
+    fn float(&mut self, o: PyPtr) -> Result<()> {
+        let v = unsafe { (self.py.api.PyFloat_AsDouble)(o) };
+        if !write::float(self.out, v) {
+            return Err(self.fail(format!("float {} has no JSON form", if v.is_nan() { "nan" } else if v > 0.0 { "inf" } else { "-inf" })));
+        }
+        Ok(())
+    }
+
+    fn int(&mut self, o: PyPtr) -> Result<()> {
+        let api = self.py.api;
+        let mut overflow = 0;
+        let v = unsafe { (api.PyLong_AsLongLongAndOverflow)(o, &mut overflow) };
+        if overflow == 0 {
+            if v == -1 && unsafe { !(api.PyErr_Occurred)().is_null() } {
+                return Err(exception::fetch(self.py));
+            }
+            use std::io::Write;
+            let _ = write!(self.out, "{v}");
+            return Ok(());
+        }
+        // Beyond 64 bits: CPython's own exact decimal conversion (also right for int subclasses,
+        // whose str() may be something else, e.g. an IntEnum's name).
+        let text = unsafe { PyRef::from_owned((api.PyNumber_ToBase)(o, 10)) }.ok_or_else(|| exception::fetch(self.py))?;
+        let digits = exception::utf8_of(self.py, text.as_ptr()).ok_or_else(|| self.fail("int has no decimal form".into()))?;
+        self.out.extend_from_slice(digits.as_bytes());
+        Ok(())
+    }
+
+    fn str(&mut self, o: PyPtr) -> Result<()> {
+        let api = self.py.api;
+        let mut len = 0isize;
+        let p = unsafe { (api.PyUnicode_AsUTF8AndSize)(o, &mut len) };
+        if p.is_null() {
+            unsafe { (api.PyErr_Clear)() };
+            return Err(self.fail("str with lone surrogates has no UTF-8 (JSON) form".into()));
+        }
+        // SAFETY: CPython guarantees `len` valid UTF-8 bytes at `p` while `o` lives.
+        let s = unsafe { std::str::from_utf8_unchecked(std::slice::from_raw_parts(p as *const u8, len as usize)) };
+        write::string(self.out, s);
+        Ok(())
+    }
+
+    fn enter(&mut self) -> Result<()> {
+        if self.path.len() >= MAX_DEPTH {
+            return Err(self.fail(format!("value nested deeper than {MAX_DEPTH} levels (a reference cycle?)")));
+        }
+        Ok(())
+    }
+
+    fn list(&mut self, o: PyPtr) -> Result<()> {
+        self.enter()?;
+        let api = self.py.api;
+        self.out.push(b'[');
+        let mut i = 0;
+        // Re-read the size each step: converting an element cannot run Python code for the types
+        // we accept, but staying in bounds costs nothing.
+        while i < unsafe { (api.PyList_Size)(o) } {
+            if i > 0 {
+                self.out.push(b',');
+            }
+            let item = unsafe { (api.PyList_GetItem)(o, i) };
+            self.path.push(Step::Index(i as usize));
+            self.value(item)?;
+            self.path.pop();
+            i += 1;
+        }
+        self.out.push(b']');
+        Ok(())
+    }
+
+    fn tuple(&mut self, o: PyPtr) -> Result<()> {
+        self.enter()?;
+        let api = self.py.api;
+        self.out.push(b'[');
+        let n = unsafe { (api.PyTuple_Size)(o) };
+        for i in 0..n {
+            if i > 0 {
+                self.out.push(b',');
+            }
+            self.path.push(Step::Index(i as usize));
+            self.value(unsafe { (api.PyTuple_GetItem)(o, i) })?;
+            self.path.pop();
+        }
+        self.out.push(b']');
+        Ok(())
+    }
+
+    fn dict(&mut self, o: PyPtr) -> Result<()> {
+        self.enter()?;
+        let api = self.py.api;
+        self.out.push(b'{');
+        let (mut pos, mut k, mut v): (isize, PyPtr, PyPtr) = (0, std::ptr::null_mut(), std::ptr::null_mut());
+        let mut first = true;
+        while unsafe { (api.PyDict_Next)(o, &mut pos, &mut k, &mut v) } != 0 {
+            if !first {
+                self.out.push(b',');
+            }
+            first = false;
+            let kt = unsafe { ffi::py_type(k) };
+            if kt != api.PyUnicode_Type && unsafe { (api.PyType_GetFlags)(kt) } & ffi::TPFLAGS_UNICODE_SUBCLASS == 0 {
+                return Err(self.fail(format!("dict key of type '{}' has no JSON form (keys must be str)", type_name(k))));
+            }
+            self.str(k)?;
+            self.out.push(b':');
+            self.path.push(Step::Key(exception::utf8_of(self.py, k).unwrap_or_default()));
+            self.value(v)?;
+            self.path.pop();
+        }
+        self.out.push(b'}');
+        Ok(())
+    }
+}
+
+/// Appends the JSON form of `o` to `out`. On error `out` holds a partial document.
+pub fn to_json(py: Python, o: PyPtr, out: &mut Vec<u8>) -> Result<()> {
+    Writer { py, out, path: Vec::new() }.value(o)
+}
+
+/// The JSON text of `o` as a C string (JSON output never contains NUL: control characters are
+/// escaped).
+pub fn to_json_cstring(py: Python, o: PyPtr) -> Result<CString> {
+    let mut out = Vec::with_capacity(32);
+    to_json(py, o, &mut out)?;
+    Ok(CString::new(out).expect("JSON text has no NUL bytes"))
+}

@@ -1,0 +1,302 @@
+//! Running code and calling functions in the interpreter.
+
+use std::cell::UnsafeCell;
+use std::collections::HashMap;
+use std::ffi::{CStr, CString};
+use std::hash::{BuildHasherDefault, Hasher};
+
+use super::convert;
+use super::exception;
+use super::ffi::{self, PyPtr};
+use super::{PyRef, Python};
+use crate::error::{Error, ErrorKind, Result};
+
+/// State that only the GIL holder touches.
+struct GilCell<T>(UnsafeCell<T>);
+// SAFETY: every access goes through `with`, which needs a `Python` token (GIL held), and the
+// borrow never spans a call back into Python (so re-entrant calls cannot alias it).
+unsafe impl<T> Sync for GilCell<T> {}
+impl<T> GilCell<T> {
+    fn with<R>(&self, _py: Python, f: impl FnOnce(&mut T) -> R) -> R {
+        f(unsafe { &mut *self.0.get() })
+    }
+}
+
+/// FxHash: the keys are short module/function names chosen by the host program, not by an
+/// attacker, so a fast non-keyed hash is fine for this per-call lookup.
+#[derive(Default)]
+struct FxHasher(u64);
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+struct FunctionEntry {
+    /// The first path component as an interned str, and the object it named when cached.
+    first_name: PyRef,
+    first: PyRef,
+    /// Remaining components of a dotted path (`path.join` → `join`), looked up on every call.
+    rest: Vec<CString>,
+}
+
+struct ModuleEntry {
+    name: PyRef,
+    module: PyRef,
+    dict: PyRef,
+    functions: FxMap<Box<str>, FunctionEntry>,
+}
+
+/// (module, function) → callable, validated on every use against `sys.modules` and the module's
+/// `__dict__` (two dict lookups), so redefining a function with `pyrt_run_string` or replacing a
+/// module is always seen.
+#[derive(Default)]
+struct CallableCache {
+    modules: FxMap<Box<str>, ModuleEntry>,
+}
+
+const CACHE_LIMIT: usize = 4096;
+
+static CACHE: GilCell<Option<CallableCache>> = GilCell(UnsafeCell::new(None));
+
+fn fail(py: Python) -> Error {
+    exception::fetch(py)
+}
+
+fn own(py: Python, p: PyPtr) -> Result<PyRef> {
+    PyRef::from_owned(p).ok_or_else(|| fail(py))
+}
+
+/// Looks `key` up in a dict, borrowed; NULL when absent (errors are cleared: a failed lookup in
+/// a validation just means "re-resolve").
+fn dict_get(py: Python, dict: PyPtr, key: PyPtr) -> PyPtr {
+    let v = unsafe { (py.api.PyDict_GetItemWithError)(dict, key) };
+    if v.is_null() {
+        unsafe { (py.api.PyErr_Clear)() };
+    }
+    v
+}
+
+fn intern(py: Python, s: &str) -> Result<PyRef> {
+    let c = CString::new(s).map_err(|_| Error::invalid_argument("name contains NUL"))?;
+    own(py, unsafe { (py.api.PyUnicode_InternFromString)(c.as_ptr()) })
+}
+
+fn getattr(py: Python, o: PyPtr, name: &CStr) -> Result<PyRef> {
+    own(py, unsafe { (py.api.PyObject_GetAttrString)(o, name.as_ptr()) })
+}
+
+fn split_function(function: &str) -> Result<Vec<&str>> {
+    let parts: Vec<&str> = function.split('.').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(Error::invalid_argument(format!("invalid function name {function:?}")));
+    }
+    Ok(parts)
+}
+
+fn import(py: Python, module: &str) -> Result<PyRef> {
+    if module.is_empty() {
+        return Err(Error::invalid_argument("module name is empty"));
+    }
+    let c = CString::new(module).map_err(|_| Error::invalid_argument("module name contains NUL"))?;
+    own(py, unsafe { (py.api.PyImport_ImportModule)(c.as_ptr()) })
+}
+
+fn resolve_rest(py: Python, mut obj: PyRef, rest: &[CString]) -> Result<PyRef> {
+    for name in rest {
+        obj = getattr(py, obj.as_ptr(), name)?;
+    }
+    Ok(obj)
+}
+
+/// The callable named `module`.`function` (function may be dotted).
+pub fn lookup(py: Python, module: &str, function: &str) -> Result<PyRef> {
+    // Fast path: both cached objects are still what the names mean.
+    let hit = CACHE.with(py, |cache| -> Option<(PyRef, Vec<CString>)> {
+        let cache = cache.as_mut()?;
+        let m = cache.modules.get(module)?;
+        let sys_modules = unsafe { (py.api.PyImport_GetModuleDict)() };
+        if dict_get(py, sys_modules, m.name.as_ptr()) != m.module.as_ptr() {
+            cache.modules.remove(module);
+            return None;
+        }
+        let f = m.functions.get(function)?;
+        if dict_get(py, m.dict.as_ptr(), f.first_name.as_ptr()) != f.first.as_ptr() {
+            return None;
+        }
+        Some((f.first.clone_ref(py), f.rest.clone()))
+    });
+    if let Some((first, rest)) = hit {
+        return resolve_rest(py, first, &rest);
+    }
+    lookup_slow(py, module, function)
+}
+
+fn lookup_slow(py: Python, module: &str, function: &str) -> Result<PyRef> {
+    let parts = split_function(function)?;
+    let module_obj = import(py, module)?;
+    let first_name = intern(py, parts[0])?;
+    let first = own(py, unsafe { (py.api.PyObject_GetAttr)(module_obj.as_ptr(), first_name.as_ptr()) })?;
+    let rest: Vec<CString> = parts[1..].iter().map(|p| CString::new(*p)).collect::<Result<_, _>>().map_err(|_| Error::invalid_argument("function name contains NUL"))?;
+    let callable = resolve_rest(py, first.clone_ref(py), &rest)?;
+
+    // Cache only what validation can check: a real module in sys.modules whose __dict__ holds
+    // the first component (not one produced by a module-level __getattr__).
+    let api = py.api;
+    let sys_modules = unsafe { (api.PyImport_GetModuleDict)() };
+    let module_name = intern(py, module)?;
+    if dict_get(py, sys_modules, module_name.as_ptr()) == module_obj.as_ptr() {
+        let dict_ptr = unsafe { (api.PyObject_GetAttrString)(module_obj.as_ptr(), c"__dict__".as_ptr()) };
+        let dict = PyRef::from_owned(dict_ptr);
+        if dict.is_none() {
+            unsafe { (api.PyErr_Clear)() };
+        }
+        if let Some(dict) = dict.filter(|d| unsafe { ffi::py_type(d.as_ptr()) } == api.PyDict_Type) {
+            if dict_get(py, dict.as_ptr(), first_name.as_ptr()) == first.as_ptr() {
+                CACHE.with(py, |cache| {
+                    let cache = cache.get_or_insert_with(CallableCache::default);
+                    if cache.modules.len() >= CACHE_LIMIT {
+                        cache.modules.clear();
+                    }
+                    let entry = cache.modules.entry(module.into()).or_insert_with(|| ModuleEntry {
+                        name: module_name.clone_ref(py),
+                        module: module_obj.clone_ref(py),
+                        dict: dict.clone_ref(py),
+                        functions: FxMap::default(),
+                    });
+                    if entry.module.as_ptr() == module_obj.as_ptr() {
+                        if entry.functions.len() >= CACHE_LIMIT {
+                            entry.functions.clear();
+                        }
+                        entry.functions.insert(function.into(), FunctionEntry { first_name, first, rest });
+                    }
+                });
+            }
+        }
+    }
+    Ok(callable)
+}
+
+/// Drops every cached reference (before finalization).
+pub fn clear_caches(py: Python) {
+    let old = CACHE.with(py, |c| c.take());
+    drop(old);
+}
+
+/// Calls `module.function(*args, **kwargs)` with JSON arguments.
+pub fn call_json(py: Python, module: &str, function: &str, args_json: Option<&str>, kwargs_json: Option<&str>) -> Result<PyRef> {
+    let api = py.api;
+    let args = match args_json {
+        None => own(py, unsafe { (api.PyTuple_New)(0) })?,
+        Some(text) => {
+            let list = convert::from_json(py, text)?;
+            if unsafe { ffi::py_type(list.as_ptr()) } != api.PyList_Type {
+                return Err(Error::invalid_argument("args_json must be a JSON array"));
+            }
+            own(py, unsafe { (api.PyList_AsTuple)(list.as_ptr()) })?
+        }
+    };
+    let kwargs = match kwargs_json {
+        None => None,
+        Some(text) => {
+            let dict = convert::from_json(py, text)?;
+            if unsafe { ffi::py_type(dict.as_ptr()) } != api.PyDict_Type {
+                return Err(Error::invalid_argument("kwargs_json must be a JSON object"));
+            }
+            Some(dict)
+        }
+    };
+    let callable = lookup(py, module, function)?;
+    let kw = kwargs.as_ref().map_or(std::ptr::null_mut(), |k| k.as_ptr());
+    own(py, unsafe { (api.PyObject_Call)(callable.as_ptr(), args.as_ptr(), kw) })
+}
+
+/// `__main__.__dict__` (borrowed from the module, which lives as long as the interpreter).
+fn main_dict(py: Python) -> Result<PyPtr> {
+    let m = unsafe { (py.api.PyImport_AddModule)(c"__main__".as_ptr()) };
+    if m.is_null() {
+        return Err(fail(py));
+    }
+    let d = unsafe { (py.api.PyModule_GetDict)(m) };
+    if d.is_null() {
+        return Err(fail(py));
+    }
+    Ok(d)
+}
+
+fn compile(py: Python, code: &CStr, filename: &CStr, start: std::ffi::c_int) -> Result<PyRef> {
+    own(py, unsafe { (py.api.Py_CompileStringExFlags)(code.as_ptr(), filename.as_ptr(), start, std::ptr::null_mut(), -1) })
+}
+
+/// Runs statements in `__main__` (state persists between calls, as in a REPL).
+pub fn run_code(py: Python, code: &CStr, filename: &CStr) -> Result<()> {
+    let globals = main_dict(py)?;
+    let compiled = compile(py, code, filename, ffi::PY_FILE_INPUT)?;
+    own(py, unsafe { (py.api.PyEval_EvalCode)(compiled.as_ptr(), globals, globals) }).map(drop)
+}
+
+/// Runs a file's contents in `__main__` with `__file__` set for the duration, as
+/// `python script.py` would.
+pub fn run_file(py: Python, code: &[u8], path: &str) -> Result<()> {
+    let api = py.api;
+    let code = CString::new(code).map_err(|_| Error::new(ErrorKind::Python, format!("{path}: source code cannot contain null bytes")))?;
+    let filename = CString::new(path).map_err(|_| Error::invalid_argument("path contains NUL"))?;
+    let globals = main_dict(py)?;
+    let file = own(py, unsafe { (api.PyUnicode_FromStringAndSize)(path.as_ptr().cast(), path.len() as isize) })?;
+    if unsafe { (api.PyDict_SetItemString)(globals, c"__file__".as_ptr(), file.as_ptr()) } != 0 {
+        return Err(fail(py));
+    }
+    let result = compile(py, &code, &filename, ffi::PY_FILE_INPUT)
+        .and_then(|c| own(py, unsafe { (api.PyEval_EvalCode)(c.as_ptr(), globals, globals) }).map(drop));
+    // Remove __file__ again (PyRun_SimpleFile does the same), keeping any exception intact.
+    unsafe {
+        let (mut t, mut v, mut tb) = (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
+        (api.PyErr_Fetch)(&mut t, &mut v, &mut tb);
+        let key = intern(py, "__file__");
+        if let Ok(key) = key {
+            if !dict_get(py, globals, key.as_ptr()).is_null() {
+                (api.PyDict_DelItem)(globals, key.as_ptr());
+            }
+        }
+        (api.PyErr_Clear)();
+        (api.PyErr_Restore)(t, v, tb);
+    }
+    result
+}
+
+/// Evaluates an expression in `__main__`.
+pub fn eval(py: Python, expr: &CStr) -> Result<PyRef> {
+    let globals = main_dict(py)?;
+    let compiled = compile(py, expr, c"<eval>", ffi::PY_EVAL_INPUT)?;
+    own(py, unsafe { (py.api.PyEval_EvalCode)(compiled.as_ptr(), globals, globals) })
+}
+
+/// Flushes `sys.stdout` and `sys.stderr` (errors ignored), so nothing is lost at finalization.
+pub fn flush_stdio(py: Python) {
+    for name in [c"stdout", c"stderr"] {
+        unsafe {
+            let stream = (py.api.PySys_GetObject)(name.as_ptr());
+            if stream.is_null() || stream == py.api.none() {
+                continue;
+            }
+            if let Ok(flush) = getattr(py, stream, c"flush") {
+                let r = (py.api.PyObject_CallObject)(flush.as_ptr(), std::ptr::null_mut());
+                if r.is_null() {
+                    (py.api.PyErr_Clear)();
+                } else {
+                    (py.api.Py_DecRef)(r);
+                }
+            } else {
+                (py.api.PyErr_Clear)();
+            }
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! Holding the GIL from any host thread.
+//!
+//! Each host OS thread gets one Python thread state the first time it calls in, kept until the
+//! thread exits: creating and destroying one per call costs 5× a call and throws away
+//! `threading.local` and `decimal` contexts (HAZARDS §3.3, BENCH.md). The state is created with an
+//! outer `PyGILState_Ensure` that stays open, so C extensions that call `PyGILState_Ensure`
+//! themselves find it. Each call then only does `PyEval_RestoreThread`/`PyEval_SaveThread`, both
+//! on the calling thread, inside one exported function — the GIL never stays held between two
+//! host calls (HAZARDS §3.2). Nested calls on a thread that already holds the GIL (a host callback
+//! calling back into pyrt) run directly.
+
+use std::cell::Cell;
+use std::ffi::c_int;
+use std::marker::PhantomData;
+use std::ptr;
+
+use super::ffi::{Api, PyThreadState};
+
+/// Proof that the current thread holds the GIL. Not `Send`: it cannot leave the GIL section.
+#[derive(Clone, Copy)]
+pub struct Python<'py> {
+    pub api: &'static Api,
+    _not_send: PhantomData<(&'py (), *const ())>,
+}
+
+const PYGILSTATE_LOCKED: c_int = 0;
+
+struct ThreadSlot {
+    /// The thread state saved between calls; null until the first call.
+    tstate: Cell<*mut PyThreadState>,
+    /// What the outer `PyGILState_Ensure` returned (released when the thread exits).
+    gilstate: Cell<c_int>,
+    /// How many pyrt GIL sections are open on this thread (re-entrancy).
+    depth: Cell<u32>,
+}
+
+impl Drop for ThreadSlot {
+    fn drop(&mut self) {
+        let ts = self.tstate.get();
+        if ts.is_null() {
+            return;
+        }
+        // The thread is exiting: delete its Python thread state, unless the interpreter is gone
+        // (finalization already freed every thread state; touching it would be a use after free).
+        if let Some(_guard) = crate::runtime::enter_teardown() {
+            let api = super::api();
+            unsafe {
+                (api.PyEval_RestoreThread)(ts);
+                (api.PyGILState_Release)(self.gilstate.get());
+            }
+        }
+    }
+}
+
+thread_local! {
+    static SLOT: ThreadSlot = const {
+        ThreadSlot { tstate: Cell::new(ptr::null_mut()), gilstate: Cell::new(0), depth: Cell::new(0) }
+    };
+}
+
+/// True when this thread is inside a pyrt GIL section (e.g. a host callback called by Python).
+pub fn in_gil_section() -> bool {
+    SLOT.try_with(|s| s.depth.get() > 0).unwrap_or(false)
+}
+
+/// Restores the saved state when a GIL section ends, also when `f` panics.
+struct Section<'a> {
+    slot: &'a ThreadSlot,
+    api: &'static Api,
+    /// Outermost section: release the GIL at the end.
+    outer: bool,
+    /// A thread Python created (it already held the GIL): balance our Ensure, keep the GIL.
+    foreign_state: Option<c_int>,
+}
+
+impl Drop for Section<'_> {
+    fn drop(&mut self) {
+        self.slot.depth.set(self.slot.depth.get() - 1);
+        unsafe {
+            if let Some(state) = self.foreign_state {
+                (self.api.PyGILState_Release)(state);
+            } else if self.outer {
+                self.slot.tstate.set((self.api.PyEval_SaveThread)());
+            }
+        }
+    }
+}
+
+/// Runs `f` holding the GIL on the current thread.
+///
+/// The caller must have checked that the interpreter is running and must keep it running for the
+/// duration (see `runtime::CallGuard`).
+pub fn with_gil<R>(api: &'static Api, f: impl FnOnce(Python<'_>) -> R) -> R {
+    SLOT.with(|slot| {
+        let depth = slot.depth.get();
+        let mut section = Section { slot, api, outer: depth == 0, foreign_state: None };
+        if depth == 0 {
+            let ts = slot.tstate.get();
+            unsafe {
+                if ts.is_null() {
+                    let state = (api.PyGILState_Ensure)();
+                    if state == PYGILSTATE_LOCKED {
+                        // This thread already held the GIL: it is a thread Python runs (e.g. a
+                        // threading.Thread calling a host callback). Borrow its state.
+                        section.outer = false;
+                        section.foreign_state = Some(state);
+                    } else {
+                        slot.gilstate.set(state);
+                    }
+                } else {
+                    (api.PyEval_RestoreThread)(ts);
+                }
+            }
+        }
+        slot.depth.set(depth + 1);
+        f(Python { api, _not_send: PhantomData })
+        // `section` drops here: depth restored, GIL released if outermost.
+    })
+}
+
+/// Marks the calling thread as the one whose thread state was created by `Py_Initialize`
+/// (the interpreter's own thread), so its state is saved and restored like any other.
+pub fn adopt_main_thread_state(ts: *mut PyThreadState) {
+    SLOT.with(|s| s.tstate.set(ts));
+}
+
+/// Takes the GIL back on the interpreter's own thread (for finalization). Leaves the slot empty
+/// so its destructor does nothing afterwards.
+pub fn reclaim_main_thread_state(api: &Api) {
+    SLOT.with(|s| {
+        let ts = s.tstate.replace(ptr::null_mut());
+        if !ts.is_null() {
+            unsafe { (api.PyEval_RestoreThread)(ts) };
+        }
+    });
+}

@@ -1,0 +1,40 @@
+//! Everything that touches CPython. `unsafe` code that calls into libpython lives here (and the
+//! pointer handling of `src/capi/`); the rest of pyrt sees safe functions taking a [`Python`]
+//! token, which proves the GIL is held.
+
+pub mod convert;
+pub mod exception;
+pub mod exec;
+pub mod ffi;
+pub mod gil;
+pub mod init;
+pub mod loader;
+pub mod object;
+
+use std::sync::OnceLock;
+
+pub use gil::{with_gil, Python};
+pub use object::PyRef;
+
+/// The one libpython of this process (HAZARDS §1.6: never two, never unloaded).
+static LOADED: OnceLock<loader::Loaded> = OnceLock::new();
+
+/// Installs the loaded library; fails if another one was installed first.
+pub fn install(loaded: loader::Loaded) -> Result<&'static loader::Loaded, loader::Loaded> {
+    let mut rejected = Some(loaded);
+    let got = LOADED.get_or_init(|| rejected.take().expect("taken once"));
+    match rejected {
+        None => Ok(got),
+        Some(l) => Err(l),
+    }
+}
+
+pub fn loaded() -> Option<&'static loader::Loaded> {
+    LOADED.get()
+}
+
+/// The resolved API. Only called where a [`Python`] token or the lifecycle guarantees loading.
+#[inline]
+pub(crate) fn api() -> &'static ffi::Api {
+    &LOADED.get().expect("libpython is loaded before any Python object exists").api
+}

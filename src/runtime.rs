@@ -1,0 +1,404 @@
+//! The executor: one CPython interpreter per process, shared by every runtime handle.
+//!
+//! * CPython is initialized on a thread pyrt owns ("pyrt-python"); that thread also finalizes it,
+//!   because finalizing from another thread hangs on 3.9-3.12 (HAZARDS §3.5). It is Python's main
+//!   thread, and imports `threading` right away so `threading.main_thread()` is right (§3.4).
+//! * Calls run on the caller's thread, holding the GIL only inside the call (`python::gil`).
+//! * Handles are tokens looked up in a table, never dereferenced: a freed or bogus handle is an
+//!   error (`Closed`), not a crash.
+//! * Freeing the last handle finalizes the interpreter, after the calls in flight return. CPython
+//!   cannot be re-initialized safely (§7), so from then on `new` fails with `Finalized`.
+
+use std::collections::HashSet;
+use std::ffi::{CStr, CString};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::mpsc;
+use std::sync::{Condvar, Mutex, RwLock};
+use std::thread;
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::discover;
+use crate::error::{Error, ErrorKind, Result};
+use crate::python::{self, convert, exception, exec, ffi::Api, gil, init, loader, with_gil};
+
+/// What the interpreter thread learned at start-up (for `info_json`).
+#[derive(Debug, Clone)]
+struct InterpreterInfo {
+    executable: String,
+    prefix: String,
+}
+
+enum OwnerMessage {
+    Shutdown(mpsc::Sender<()>),
+}
+
+struct Running {
+    config: Config,
+    handles: usize,
+    info: InterpreterInfo,
+    owner: mpsc::Sender<OwnerMessage>,
+    owner_thread: thread::JoinHandle<()>,
+}
+
+enum Lifecycle {
+    Uninit,
+    Running(Running),
+    /// Initialization was attempted and failed; CPython cannot be retried in this process.
+    Failed(Error),
+    Finalized,
+}
+
+static LIFECYCLE: Mutex<Lifecycle> = Mutex::new(Lifecycle::Uninit);
+static HANDLES: RwLock<Option<HashSet<u64>>> = RwLock::new(None);
+static NEXT_TOKEN: AtomicU64 = AtomicU64::new(0x7079_0000);
+/// True while the interpreter accepts calls.
+static ALIVE: AtomicBool = AtomicBool::new(false);
+/// Calls (and thread teardowns) currently inside the interpreter.
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+static DRAINED: (Mutex<()>, Condvar) = (Mutex::new(()), Condvar::new());
+
+/// Keeps the interpreter from being finalized while a call is inside it.
+pub struct CallGuard {
+    api: &'static Api,
+}
+
+impl Drop for CallGuard {
+    fn drop(&mut self) {
+        if IN_FLIGHT.fetch_sub(1, SeqCst) == 1 && !ALIVE.load(SeqCst) {
+            let _lock = DRAINED.0.lock();
+            DRAINED.1.notify_all();
+        }
+    }
+}
+
+impl CallGuard {
+    /// Runs `f` with the GIL held.
+    pub fn with_gil<R>(&self, f: impl FnOnce(python::Python<'_>) -> R) -> R {
+        with_gil(self.api, f)
+    }
+}
+
+fn is_open(token: u64) -> bool {
+    HANDLES.read().map(|h| h.as_ref().is_some_and(|h| h.contains(&token))).unwrap_or(false)
+}
+
+/// Admits one call on `token`: the handle must be open and the interpreter alive.
+pub fn enter(token: u64) -> Result<CallGuard> {
+    IN_FLIGHT.fetch_add(1, SeqCst);
+    // Build the guard first so every early return below undoes the increment.
+    let guard = CallGuard { api: match python::loaded() { Some(l) => &l.api, None => { IN_FLIGHT.fetch_sub(1, SeqCst); return Err(Error::closed()) } } };
+    if !is_open(token) {
+        return Err(Error::closed());
+    }
+    if !ALIVE.load(SeqCst) {
+        return Err(Error::finalized());
+    }
+    Ok(guard)
+}
+
+/// Admits a thread's exit-time cleanup of its Python thread state, if the interpreter still runs.
+pub(crate) fn enter_teardown() -> Option<CallGuard> {
+    let api = &python::loaded()?.api;
+    IN_FLIGHT.fetch_add(1, SeqCst);
+    let guard = CallGuard { api };
+    ALIVE.load(SeqCst).then_some(guard)
+}
+
+fn new_token() -> u64 {
+    NEXT_TOKEN.fetch_add(8, SeqCst)
+}
+
+fn add_handle() -> u64 {
+    let token = new_token();
+    HANDLES.write().expect("handle table lock").get_or_insert_with(HashSet::new).insert(token);
+    token
+}
+
+fn conflict(message: String) -> Error {
+    Error::new(ErrorKind::LibpythonConflict, message)
+}
+
+/// Opens a handle: starts the interpreter on first use, joins it afterwards.
+pub fn new(config_text: Option<&str>) -> Result<u64> {
+    let config = Config::parse(config_text)?;
+    let mut state = LIFECYCLE.lock().unwrap_or_else(|p| p.into_inner());
+    match &mut *state {
+        Lifecycle::Finalized => Err(Error::finalized()),
+        Lifecycle::Failed(e) => Err(Error::new(e.kind, format!("Python failed to initialize earlier in this process and cannot be retried: {}", e.message))),
+        Lifecycle::Running(r) => {
+            let loaded = python::loaded().expect("running implies loaded");
+            if let Some(lib) = &config.libpython {
+                let wanted = Path::new(lib).canonicalize().unwrap_or_else(|_| PathBuf::from(lib));
+                if wanted != loaded.path {
+                    return Err(conflict(format!(
+                        "this process already runs Python {} from {}; a process can load only one libpython (asked for {lib})",
+                        loaded.version,
+                        loaded.path.display()
+                    )));
+                }
+            }
+            if let Some(why) = config.init_settings_conflict(&r.config) {
+                return Err(conflict(format!("the running interpreter was started with other settings: {why}")));
+            }
+            r.handles += 1;
+            Ok(add_handle())
+        }
+        Lifecycle::Uninit => {
+            let (lib_path, mut executable) = match &config.libpython {
+                Some(p) => (PathBuf::from(p), None),
+                None => {
+                    let found = discover::discover(std::env::var("PYRT_LIBPYTHON").ok(), "python3")?;
+                    (found.libpython, found.executable)
+                }
+            };
+            let loaded = loader::load(&lib_path)?;
+            let loaded = match python::install(loaded) {
+                Ok(l) => l,
+                Err(_) => unreachable!("libpython is installed only on the Uninit path, under the lifecycle lock"),
+            };
+            if let Some(exe) = &config.python_executable {
+                executable = Some(PathBuf::from(exe));
+            } else if executable.is_none() {
+                executable = discover::executable_for_library(&loaded.path, loaded.minor);
+            }
+            match start_interpreter(loaded, &config, executable) {
+                Ok((owner, owner_thread, info)) => {
+                    ALIVE.store(true, SeqCst);
+                    *state = Lifecycle::Running(Running { config, handles: 1, info, owner, owner_thread });
+                    Ok(add_handle())
+                }
+                Err(e) => {
+                    *state = Lifecycle::Failed(e.clone());
+                    Err(e)
+                }
+            }
+        }
+    }
+}
+
+type Started = (mpsc::Sender<OwnerMessage>, thread::JoinHandle<()>, InterpreterInfo);
+
+fn start_interpreter(loaded: &'static loader::Loaded, config: &Config, executable: Option<PathBuf>) -> Result<Started> {
+    let argv = config.argv.clone().unwrap_or_else(|| vec![String::new()]);
+    let use_environment = config.use_environment;
+    let program_name = executable.map(|p| p.to_string_lossy().into_owned());
+    let (ready_tx, ready_rx) = mpsc::channel::<Result<InterpreterInfo>>();
+    let (owner_tx, owner_rx) = mpsc::channel::<OwnerMessage>();
+    let thread = thread::Builder::new()
+        .name("pyrt-python".into())
+        .stack_size(8 << 20)
+        .spawn(move || {
+            let api = &loaded.api;
+            let opts = init::InitOptions { minor: loaded.minor, program_name: program_name.as_deref(), argv: &argv, use_environment };
+            // SAFETY: first and only initialization, on the thread that will finalize.
+            if let Err(e) = unsafe { init::initialize(api, &opts) } {
+                let _ = ready_tx.send(Err(e));
+                return;
+            }
+            let info = unsafe { interpreter_info(api) };
+            // Release the GIL; from here on this thread's state is saved like any caller's.
+            gil::adopt_main_thread_state(unsafe { (api.PyEval_SaveThread)() });
+            let _ = ready_tx.send(Ok(info));
+            serve(api, owner_rx);
+        })
+        .map_err(|e| Error::new(ErrorKind::Init, format!("cannot start the interpreter thread: {e}")))?;
+    match ready_rx.recv() {
+        Ok(Ok(info)) => Ok((owner_tx, thread, info)),
+        Ok(Err(e)) => {
+            let _ = thread.join();
+            Err(e)
+        }
+        Err(_) => Err(Error::new(ErrorKind::Init, "the interpreter thread ended during initialization")),
+    }
+}
+
+/// Reads `sys.executable`/`sys.prefix` and imports `threading` on the interpreter's own thread.
+///
+/// # Safety
+/// The calling thread holds the GIL right after initialization.
+unsafe fn interpreter_info(api: &Api) -> InterpreterInfo {
+    let threading = (api.PyImport_ImportModule)(c"threading".as_ptr());
+    if threading.is_null() {
+        (api.PyErr_Clear)();
+    } else {
+        (api.Py_DecRef)(threading);
+    }
+    let text = |name: &CStr| -> String {
+        let o = (api.PySys_GetObject)(name.as_ptr()); // borrowed
+        if o.is_null() {
+            return String::new();
+        }
+        let mut len = 0isize;
+        let p = (api.PyUnicode_AsUTF8AndSize)(o, &mut len);
+        if p.is_null() {
+            (api.PyErr_Clear)();
+            return String::new();
+        }
+        String::from_utf8_lossy(std::slice::from_raw_parts(p as *const u8, len as usize)).into_owned()
+    };
+    InterpreterInfo { executable: text(c"executable"), prefix: text(c"prefix") }
+}
+
+/// The interpreter thread's life after start-up: wait for shutdown, then finalize.
+fn serve(api: &'static Api, inbox: mpsc::Receiver<OwnerMessage>) {
+    let reply = match inbox.recv() {
+        Ok(OwnerMessage::Shutdown(reply)) => Some(reply),
+        Err(_) => None,
+    };
+    // Wait for the calls still inside the interpreter (ALIVE is already false: no new ones).
+    {
+        let mut lock = DRAINED.0.lock().unwrap_or_else(|p| p.into_inner());
+        while IN_FLIGHT.load(SeqCst) > 0 {
+            lock = DRAINED.1.wait_timeout(lock, Duration::from_millis(20)).unwrap_or_else(|p| p.into_inner()).0;
+        }
+    }
+    with_gil(api, |py| {
+        exec::clear_caches(py);
+        exec::flush_stdio(py);
+    });
+    gil::reclaim_main_thread_state(api);
+    // SAFETY: on the initializing thread, GIL held, no other call inside (drained above).
+    // atexit handlers run and non-daemon threads are joined here, as at interpreter exit.
+    unsafe { (api.Py_FinalizeEx)() };
+    if let Some(reply) = reply {
+        let _ = reply.send(());
+    }
+}
+
+/// Closes a handle; the last one finalizes the interpreter. Unknown or already freed: no-op.
+pub fn free(token: u64) {
+    let mut state = LIFECYCLE.lock().unwrap_or_else(|p| p.into_inner());
+    let removed = HANDLES.write().map(|mut h| h.as_mut().is_some_and(|h| h.remove(&token))).unwrap_or(false);
+    if !removed {
+        return;
+    }
+    let last = match &mut *state {
+        Lifecycle::Running(r) => {
+            r.handles -= 1;
+            r.handles == 0
+        }
+        _ => false,
+    };
+    if !last {
+        return;
+    }
+    ALIVE.store(false, SeqCst);
+    let Lifecycle::Running(running) = std::mem::replace(&mut *state, Lifecycle::Finalized) else { unreachable!() };
+    drop(state);
+    let (tx, rx) = mpsc::channel();
+    if running.owner.send(OwnerMessage::Shutdown(tx)).is_err() {
+        return;
+    }
+    // Freeing from inside a call (a host callback) cannot wait for itself: the interpreter thread
+    // finalizes once that call returns.
+    if !gil::in_gil_section() {
+        let _ = rx.recv();
+        let _ = running.owner_thread.join();
+    }
+}
+
+fn running_info() -> Result<InterpreterInfo> {
+    match &*LIFECYCLE.lock().unwrap_or_else(|p| p.into_inner()) {
+        Lifecycle::Running(r) => Ok(r.info.clone()),
+        Lifecycle::Finalized => Err(Error::finalized()),
+        _ => Err(Error::closed()),
+    }
+}
+
+// ---- operations -------------------------------------------------------------------------------
+
+pub fn run_string(token: u64, code: &CStr) -> Result<()> {
+    let guard = enter(token)?;
+    guard.with_gil(|py| exec::run_code(py, code, c"<string>"))
+}
+
+pub fn run_file(token: u64, path: &str) -> Result<()> {
+    let io_error = |e: std::io::Error| {
+        let kind = match e.kind() {
+            std::io::ErrorKind::NotFound => ErrorKind::FileNotFound,
+            std::io::ErrorKind::PermissionDenied => ErrorKind::PermissionDenied,
+            _ => ErrorKind::Io,
+        };
+        Error::new(kind, format!("{path}: {e}"))
+    };
+    let meta = std::fs::metadata(path).map_err(io_error)?;
+    if !meta.is_file() {
+        let what = if meta.is_dir() { "is a directory" } else { "is not a regular file" };
+        return Err(Error::new(ErrorKind::NotAFile, format!("{path}: {what}")));
+    }
+    let code = std::fs::read(path).map_err(io_error)?;
+    let guard = enter(token)?;
+    guard.with_gil(|py| exec::run_file(py, &code, path))
+}
+
+pub fn eval_json(token: u64, expr: &CStr) -> Result<CString> {
+    let guard = enter(token)?;
+    guard.with_gil(|py| {
+        let v = exec::eval(py, expr)?;
+        convert::to_json_cstring(py, v.as_ptr())
+    })
+}
+
+pub fn call_json(token: u64, module: &str, function: &str, args: Option<&str>, kwargs: Option<&str>) -> Result<CString> {
+    let guard = enter(token)?;
+    guard.with_gil(|py| {
+        let v = exec::call_json(py, module, function, args, kwargs)?;
+        convert::to_json_cstring(py, v.as_ptr())
+    })
+}
+
+pub fn info_json(token: u64) -> Result<CString> {
+    let _guard = enter(token)?;
+    let info = running_info()?;
+    let loaded = python::loaded().expect("running implies loaded");
+    let value = serde_json::json!({
+        "pyrt_version": crate::VERSION,
+        "python_version": loaded.version,
+        "libpython": loaded.path.to_string_lossy(),
+        "executable": info.executable,
+        "prefix": info.prefix,
+    });
+    Ok(CString::new(value.to_string()).expect("JSON has no NUL"))
+}
+
+/// Turns a Python exception pending on this thread into an error (used by the typed paths).
+pub fn pending_error(py: python::Python) -> Error {
+    exception::fetch(py)
+}
+
+/// A handle to the process's Python interpreter, for Rust programs. Dropping it closes it.
+pub struct Runtime {
+    token: u64,
+}
+
+impl Runtime {
+    /// Opens a runtime; `config` is the same JSON object `pyrt_new` takes.
+    pub fn new(config: Option<&str>) -> Result<Runtime> {
+        new(config).map(|token| Runtime { token })
+    }
+    pub fn run_string(&self, code: &str) -> Result<()> {
+        let c = CString::new(code).map_err(|_| Error::invalid_argument("code contains NUL"))?;
+        run_string(self.token, &c)
+    }
+    pub fn run_file(&self, path: &str) -> Result<()> {
+        run_file(self.token, path)
+    }
+    pub fn eval_json(&self, expr: &str) -> Result<String> {
+        let c = CString::new(expr).map_err(|_| Error::invalid_argument("expression contains NUL"))?;
+        eval_json(self.token, &c).map(|s| s.into_string().expect("JSON is UTF-8"))
+    }
+    pub fn call_json(&self, module: &str, function: &str, args: Option<&str>, kwargs: Option<&str>) -> Result<String> {
+        call_json(self.token, module, function, args, kwargs).map(|s| s.into_string().expect("JSON is UTF-8"))
+    }
+    pub fn info_json(&self) -> Result<String> {
+        info_json(self.token).map(|s| s.into_string().expect("JSON is UTF-8"))
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        free(self.token)
+    }
+}

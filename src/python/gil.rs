@@ -106,6 +106,7 @@ pub fn with_gil<R>(api: &'static Api, f: impl FnOnce(Python<'_>) -> R) -> R {
                         section.foreign_state = Some(state);
                     } else {
                         slot.gilstate.set(state);
+                        make_thread_non_daemon(api);
                     }
                 } else {
                     (api.PyEval_RestoreThread)(ts);
@@ -133,4 +134,28 @@ pub fn reclaim_main_thread_state(api: &Api) {
             unsafe { (api.PyEval_RestoreThread)(ts) };
         }
     });
+}
+
+/// CPython represents a thread it did not start as a `_DummyThread`, which is a daemon; every
+/// `threading.Thread` started from it would default to daemon too (standalone Python: non-daemon,
+/// HAZARDS §11), and `pyrt_free` would not wait for it. Mark the host thread's object non-daemon
+/// once, when its thread state is created. Failures are ignored: this only adjusts a default.
+///
+/// # Safety
+/// The GIL is held.
+unsafe fn make_thread_non_daemon(api: &Api) {
+    let threading = (api.PyImport_ImportModule)(c"threading".as_ptr());
+    if threading.is_null() {
+        (api.PyErr_Clear)();
+        return;
+    }
+    let current = (api.PyObject_GetAttrString)(threading, c"current_thread".as_ptr());
+    let thread = if current.is_null() { ptr::null_mut() } else { (api.PyObject_CallObject)(current, ptr::null_mut()) };
+    if !thread.is_null() {
+        (api.PyObject_SetAttrString)(thread, c"_daemonic".as_ptr(), api._Py_FalseStruct);
+    }
+    (api.PyErr_Clear)();
+    (api.Py_DecRef)(thread);
+    (api.Py_DecRef)(current);
+    (api.Py_DecRef)(threading);
 }

@@ -37,11 +37,36 @@ pub fn float(out: &mut Vec<u8>, v: f64) -> bool {
     if !v.is_finite() {
         return false;
     }
-    use std::io::Write;
-    // Rust's `{:?}` is the shortest representation that round-trips and always keeps a `.0` or
-    // an exponent, so the value reads back as a float, never an int.
-    let _ = write!(out, "{v:?}");
+    // Integral values (counts, ids, 4.0) are the common case: print the digits and `.0`.
+    if v.fract() == 0.0 && v.abs() < 1e15 && !(v == 0.0 && v.is_sign_negative()) {
+        integer(out, v as i64);
+        out.extend_from_slice(b".0");
+        return true;
+    }
+    // ryu prints the shortest representation that round-trips, always with a `.0` or an
+    // exponent (so the value reads back as a float, never an int), several times faster than
+    // `core::fmt` on this per-call path.
+    out.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
     true
+}
+
+/// Appends a decimal integer.
+pub fn integer(out: &mut Vec<u8>, v: i64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut n = v.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&buf[i..]);
 }
 
 #[cfg(test)]
@@ -63,13 +88,16 @@ mod tests {
 
     #[test]
     fn floats_round_trip() {
-        for v in [4.0, 0.1, 1e300, -0.0, 1.5e-7, 123456789.125, f64::MAX, f64::MIN_POSITIVE, 5e-324] {
+        for v in [4.0, -3.0, 0.0, 1e14, 999999999999999.0, 1e15, 0.1, 1e300, -0.0, 1.5e-7, 123456789.125, f64::MAX, f64::MIN_POSITIVE, 5e-324] {
             let mut o = Vec::new();
             assert!(float(&mut o, v));
             let text = String::from_utf8(o).unwrap();
             assert!(text.contains('.') || text.contains('e'), "{text}");
             assert_eq!(text.parse::<f64>().unwrap().to_bits(), v.to_bits(), "{text}");
         }
+        let mut o = Vec::new();
+        integer(&mut o, i64::MIN);
+        assert_eq!(o, i64::MIN.to_string().as_bytes());
         assert!(!float(&mut Vec::new(), f64::NAN));
         assert!(!float(&mut Vec::new(), f64::INFINITY));
     }

@@ -80,6 +80,93 @@ pub fn from_json(py: Python, text: &str) -> Result<PyRef> {
     })
 }
 
+/// Parses a JSON array of call arguments into owned objects (no intermediate list).
+pub fn args_from_json(py: Python, text: &str) -> Result<Vec<PyRef>> {
+    let mut b = ArgsBuilder { inner: PyBuilder::new(py), top: None };
+    let done = json::parse(text, &mut b).map_err(|e| match e {
+        ParseError::Syntax { .. } => Error::new(ErrorKind::InvalidJson, format!("invalid JSON: {e}")),
+        ParseError::Builder(m) if m == NOT_AN_ARRAY => Error::invalid_argument("args_json must be a JSON array"),
+        ParseError::Builder(m) => Error::new(ErrorKind::Conversion, m),
+    })?;
+    match done {
+        ArgsValue::Top => Ok(b.top.take().unwrap_or_default()),
+        ArgsValue::Py(_) => Err(Error::invalid_argument("args_json must be a JSON array")),
+    }
+}
+
+const NOT_AN_ARRAY: &str = "args_json must be a JSON array";
+
+/// The top-level array collects into a Vec; everything below it is an ordinary Python object.
+enum ArgsValue {
+    Top,
+    Py(PyRef),
+}
+
+struct ArgsBuilder<'py> {
+    inner: PyBuilder<'py>,
+    top: Option<Vec<PyRef>>,
+}
+
+impl ArgsBuilder<'_> {
+    fn py(v: Result<PyRef, String>) -> Result<ArgsValue, String> {
+        v.map(ArgsValue::Py)
+    }
+    fn nested(v: ArgsValue) -> PyRef {
+        match v {
+            ArgsValue::Py(p) => p,
+            ArgsValue::Top => unreachable!("the top-level array is never nested"),
+        }
+    }
+}
+
+impl Builder for ArgsBuilder<'_> {
+    type Value = ArgsValue;
+    fn null(&mut self) -> Result<ArgsValue, String> {
+        Self::py(self.inner.null())
+    }
+    fn boolean(&mut self, v: bool) -> Result<ArgsValue, String> {
+        Self::py(self.inner.boolean(v))
+    }
+    fn integer(&mut self, t: &str) -> Result<ArgsValue, String> {
+        Self::py(self.inner.integer(t))
+    }
+    fn float(&mut self, v: f64) -> Result<ArgsValue, String> {
+        Self::py(self.inner.float(v))
+    }
+    fn string(&mut self, v: &str) -> Result<ArgsValue, String> {
+        Self::py(self.inner.string(v))
+    }
+    fn new_array(&mut self) -> Result<ArgsValue, String> {
+        if self.top.is_none() {
+            self.top = Some(Vec::new());
+            return Ok(ArgsValue::Top);
+        }
+        Self::py(self.inner.new_array())
+    }
+    fn array_push(&mut self, array: &mut ArgsValue, item: ArgsValue) -> Result<(), String> {
+        let item = Self::nested(item);
+        match array {
+            ArgsValue::Top => {
+                self.top.as_mut().expect("top array open").push(item);
+                Ok(())
+            }
+            ArgsValue::Py(list) => self.inner.array_push(list, item),
+        }
+    }
+    fn new_object(&mut self) -> Result<ArgsValue, String> {
+        if self.top.is_none() {
+            return Err(NOT_AN_ARRAY.into());
+        }
+        Self::py(self.inner.new_object())
+    }
+    fn object_insert(&mut self, object: &mut ArgsValue, key: ArgsValue, value: ArgsValue) -> Result<(), String> {
+        match object {
+            ArgsValue::Py(dict) => self.inner.object_insert(dict, Self::nested(key), Self::nested(value)),
+            ArgsValue::Top => unreachable!("the top-level value is an array"),
+        }
+    }
+}
+
 /// One step of the path to a value inside the converted object, for error messages.
 enum Step {
     Index(usize),
@@ -182,8 +269,7 @@ impl Writer<'_, '_> {
             if v == -1 && unsafe { !(api.PyErr_Occurred)().is_null() } {
                 return Err(exception::fetch(self.py));
             }
-            use std::io::Write;
-            let _ = write!(self.out, "{v}");
+            write::integer(self.out, v);
             return Ok(());
         }
         // Beyond 64 bits: CPython's own exact decimal conversion (also right for int subclasses,
@@ -289,5 +375,6 @@ pub fn to_json(py: Python, o: PyPtr, out: &mut Vec<u8>) -> Result<()> {
 pub fn to_json_cstring(py: Python, o: PyPtr) -> Result<CString> {
     let mut out = Vec::with_capacity(32);
     to_json(py, o, &mut out)?;
-    Ok(CString::new(out).expect("JSON text has no NUL bytes"))
+    out.push(0);
+    Ok(CString::from_vec_with_nul(out).expect("JSON text has no interior NUL bytes"))
 }

@@ -195,14 +195,8 @@ pub fn clear_caches(py: Python) {
 pub fn call_json(py: Python, module: &str, function: &str, args_json: Option<&str>, kwargs_json: Option<&str>) -> Result<PyRef> {
     let api = py.api;
     let args = match args_json {
-        None => own(py, unsafe { (api.PyTuple_New)(0) })?,
-        Some(text) => {
-            let list = convert::from_json(py, text)?;
-            if unsafe { ffi::py_type(list.as_ptr()) } != api.PyList_Type {
-                return Err(Error::invalid_argument("args_json must be a JSON array"));
-            }
-            own(py, unsafe { (api.PyList_AsTuple)(list.as_ptr()) })?
-        }
+        None => Vec::new(),
+        Some(text) => convert::args_from_json(py, text)?,
     };
     let kwargs = match kwargs_json {
         None => None,
@@ -215,8 +209,25 @@ pub fn call_json(py: Python, module: &str, function: &str, args_json: Option<&st
         }
     };
     let callable = lookup(py, module, function)?;
-    let kw = kwargs.as_ref().map_or(std::ptr::null_mut(), |k| k.as_ptr());
-    own(py, unsafe { (api.PyObject_Call)(callable.as_ptr(), args.as_ptr(), kw) })
+    call(py, &callable, &args, kwargs.as_ref())
+}
+
+/// Calls `callable(*args, **kwargs)`: vectorcall where the library exports it (3.11+) and there
+/// are no keyword arguments, else a tuple and `PyObject_Call`.
+pub fn call(py: Python, callable: &PyRef, args: &[PyRef], kwargs: Option<&PyRef>) -> Result<PyRef> {
+    let api = py.api;
+    if let (Some(vectorcall), None) = (api.PyObject_Vectorcall, kwargs) {
+        // PyRef is a transparent non-null pointer, so the slice is a `PyObject *const *`.
+        let argv = args.as_ptr() as *const ffi::PyPtr;
+        return own(py, unsafe { vectorcall(callable.as_ptr(), argv, args.len(), std::ptr::null_mut()) });
+    }
+    let tuple = own(py, unsafe { (api.PyTuple_New)(args.len() as isize) })?;
+    for (i, a) in args.iter().enumerate() {
+        // PyTuple_SetItem steals the reference: hand it a new one.
+        unsafe { (api.PyTuple_SetItem)(tuple.as_ptr(), i as isize, a.clone_ref(py).into_ptr()) };
+    }
+    let kw = kwargs.map_or(std::ptr::null_mut(), |k| k.as_ptr());
+    own(py, unsafe { (api.PyObject_Call)(callable.as_ptr(), tuple.as_ptr(), kw) })
 }
 
 /// `__main__.__dict__` (borrowed from the module, which lives as long as the interpreter).

@@ -9,6 +9,7 @@ use super::{api, Python};
 /// One owned (strong) reference. Dropping it calls `Py_DecRef`, so it must be dropped with the
 /// GIL held — it is created only under a [`Python`] token and pyrt never lets one escape a GIL
 /// section except into GIL-protected caches.
+#[repr(transparent)]
 pub struct PyRef(NonNull<PyObject>);
 
 impl PyRef {

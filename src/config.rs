@@ -23,6 +23,23 @@ pub struct Config {
     /// `sys.argv`; `None` = `[""]`, as `python3 -c` would give without a script.
     #[serde(default)]
     pub argv: Option<Vec<String>>,
+    /// A virtualenv directory: `sys.prefix`, `sys.executable` and site-packages become the venv's,
+    /// and (without `libpython`) the venv's own Python is loaded.
+    #[serde(default)]
+    pub venv: Option<String>,
+    /// Whether the base installation's site-packages are visible; `None` = what the venv's
+    /// `pyvenv.cfg` says (`include-system-site-packages`).
+    #[serde(default)]
+    pub system_site_packages: Option<bool>,
+    /// Extra directories added with `site.addsitedir` after start-up (`.pth` files honoured).
+    #[serde(default)]
+    pub site_paths: Vec<String>,
+    /// An explicit `PYTHONHOME` (the *base* installation's prefix, never a venv).
+    #[serde(default)]
+    pub python_home: Option<String>,
+    /// A version constraint for discovery, e.g. `"3.12"`.
+    #[serde(default)]
+    pub python_version: Option<String>,
 }
 
 impl Config {
@@ -40,6 +57,11 @@ impl Config {
         }
         let config: Config = serde_json::from_value(value)
             .map_err(|e| Error::new(ErrorKind::Config, format!("invalid config: {e}")))?;
+        if let Some(v) = &config.python_version {
+            if crate::discover::parse_constraint(v).is_none() {
+                return Err(Error::new(ErrorKind::Config, format!("invalid config: python_version {v:?} is not a supported version (3.8 to 3.13)")));
+            }
+        }
         if let Some(argv) = &config.argv {
             if argv.iter().any(|a| a.contains('\0')) {
                 return Err(Error::new(ErrorKind::Config, "invalid config: argv entries must not contain NUL"));
@@ -56,6 +78,12 @@ impl Config {
         }
         if self.argv.is_some() && self.argv != running.argv {
             return Some("argv differs from the running interpreter's".into());
+        }
+        if self.venv.is_some() && self.venv != running.venv {
+            return Some("venv differs from the running interpreter's".into());
+        }
+        if self.python_home.is_some() && self.python_home != running.python_home {
+            return Some("python_home differs from the running interpreter's".into());
         }
         if self.python_executable.is_some() && self.python_executable != running.python_executable {
             return Some("python_executable differs from the running interpreter's".into());

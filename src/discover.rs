@@ -29,6 +29,52 @@ pub struct Found {
     pub libpython: PathBuf,
     pub executable: Option<PathBuf>,
     pub candidates: Vec<Candidate>,
+    /// The virtualenv the interpreter runs in, if the config named one.
+    pub venv: Option<Venv>,
+}
+
+/// A virtualenv as its `pyvenv.cfg` describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Venv {
+    pub dir: PathBuf,
+    /// `<venv>/bin/python`: the program name that makes CPython find the venv (HAZARDS §2.5).
+    pub python: PathBuf,
+    pub minor: u32,
+    pub version: String,
+    pub include_system_site_packages: bool,
+}
+
+/// "3.12" → 12.
+pub fn parse_constraint(v: &str) -> Option<u32> {
+    let minor = v.trim().strip_prefix("3.")?;
+    let minor: u32 = minor.parse().ok()?;
+    (MIN_MINOR..=MAX_MINOR).contains(&minor).then_some(minor)
+}
+
+/// Reads `<dir>/pyvenv.cfg`.
+pub fn read_venv(dir: &str) -> Result<Venv> {
+    let dir = PathBuf::from(dir);
+    let cfg_path = dir.join("pyvenv.cfg");
+    let text = std::fs::read_to_string(&cfg_path)
+        .map_err(|e| Error::new(ErrorKind::Config, format!("venv {}: not a virtualenv ({}: {e})", dir.display(), cfg_path.display())))?;
+    let mut version = None;
+    let mut system = false;
+    for line in text.lines() {
+        let Some((k, v)) = line.split_once('=') else { continue };
+        match k.trim() {
+            "version" | "version_info" => version = Some(v.trim().to_string()),
+            "include-system-site-packages" => system = v.trim().eq_ignore_ascii_case("true"),
+            _ => {}
+        }
+    }
+    let version = version.ok_or_else(|| Error::new(ErrorKind::Config, format!("venv {}: pyvenv.cfg has no version", dir.display())))?;
+    let minor = version.split('.').nth(1).and_then(|m| m.parse().ok()).filter(|_| version.starts_with("3."));
+    let minor = minor.filter(|m| (MIN_MINOR..=MAX_MINOR).contains(m)).ok_or_else(|| {
+        Error::new(ErrorKind::Config, format!("venv {}: made for Python {version}; pyrt supports 3.8 to 3.13", dir.display()))
+    })?;
+    let python = ["python", "python3", &format!("python3.{minor}")].iter().map(|n| dir.join("bin").join(n)).find(|p| p.exists());
+    let python = python.ok_or_else(|| Error::new(ErrorKind::Config, format!("venv {}: no bin/python", dir.display())))?;
+    Ok(Venv { dir, python, minor, version, include_system_site_packages: system })
 }
 
 /// `major.minor` from a library file name such as `libpython3.12.so.1.0`.
@@ -37,6 +83,7 @@ pub fn version_from_file_name(path: &Path) -> Option<(u32, u32)> {
     let rest = name.strip_prefix("libpython")?;
     let (major, rest) = rest.split_once('.')?;
     let minor: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+    // `libpython3.so` (the stable-ABI shim) names no minor version.
     Some((major.parse().ok()?, minor.parse().ok()?))
 }
 
@@ -78,8 +125,8 @@ print(json.dumps({'version': '%d.%d' % sys.version_info[:2], 'executable': sys.e
  'instsoname': v('INSTSONAME'), 'multiarch': v('MULTIARCH'), 'libpl': v('LIBPL'), 'shared': v('Py_ENABLE_SHARED')}))";
 
 /// Asks an interpreter where its shared library is.
-fn ask_interpreter(python: &str, candidates: &mut Vec<Candidate>) -> Option<Found> {
-    let source = format!("`{python}` on PATH (sysconfig)");
+fn ask_interpreter(python: &str, want_minor: Option<u32>, candidates: &mut Vec<Candidate>) -> Option<Found> {
+    let source = if python.contains('/') { format!("interpreter {python} (sysconfig)") } else { format!("`{python}` on PATH (sysconfig)") };
     let output = Command::new(python)
         .args(["-I", "-c", FACTS_SCRIPT])
         .stdin(Stdio::null())
@@ -106,6 +153,10 @@ fn ask_interpreter(python: &str, candidates: &mut Vec<Candidate>) -> Option<Foun
     };
     let minor = facts.version.strip_prefix("3.").and_then(|m| m.parse::<u32>().ok());
     let minor = match minor {
+        Some(m) if want_minor.is_some_and(|w| w != m) => {
+            candidates.push(rejected(&source, &facts.executable, format!("Python {} does not match the requested python_version 3.{}", facts.version, want_minor.unwrap_or(0))));
+            return None;
+        }
         Some(m) if (MIN_MINOR..=MAX_MINOR).contains(&m) => m,
         _ => {
             candidates.push(rejected(&source, &facts.executable, format!("Python {} is not supported (3.8-3.13)", facts.version)));
@@ -155,7 +206,7 @@ fn ask_interpreter(python: &str, candidates: &mut Vec<Candidate>) -> Option<Foun
             candidates.push(Candidate { source: source.clone(), path: shown, accepted: true, reason: format!("Python 3.{minor}, file exists") });
             let executable = PathBuf::from(&facts.executable);
             let executable = if executable.is_file() { Some(executable) } else { executable_for_library(&p, minor) };
-            return Some(Found { libpython: p, executable, candidates: Vec::new() });
+            return Some(Found { libpython: p, executable, candidates: Vec::new(), venv: None });
         }
     }
     None
@@ -165,20 +216,61 @@ fn rejected(source: &str, path: &str, reason: String) -> Candidate {
     Candidate { source: source.into(), path: path.into(), accepted: false, reason }
 }
 
-/// Well-known places, newest version first.
+/// Well-known places, newest version first: system directories, then pyenv's installs.
 fn common_locations() -> Vec<PathBuf> {
-    let dirs = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib", "/opt/homebrew/lib"];
+    let mut dirs: Vec<PathBuf> = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib"].iter().map(PathBuf::from).collect();
+    let pyenv_root = std::env::var_os("PYENV_ROOT").map(PathBuf::from).or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".pyenv")));
+    if let Some(versions) = pyenv_root.map(|r| r.join("versions")) {
+        let mut installs: Vec<PathBuf> = std::fs::read_dir(versions).into_iter().flatten().flatten().map(|e| e.path().join("lib")).collect();
+        installs.sort();
+        installs.reverse();
+        dirs.extend(installs);
+    }
     let mut out = Vec::new();
     for minor in (MIN_MINOR..=MAX_MINOR).rev() {
-        for dir in dirs {
-            out.push(Path::new(dir).join(format!("libpython3.{minor}.so.1.0")));
+        for dir in &dirs {
+            out.push(dir.join(format!("libpython3.{minor}.so.1.0")));
         }
     }
     out
 }
 
-/// Runs discovery. `env_override` is the value of `PYRT_LIBPYTHON` (passed in for testability).
-pub fn discover(env_override: Option<String>, python: &str) -> Result<Found> {
+/// Decides which libpython to load for a config. `env_override` is `PYRT_LIBPYTHON`'s value
+/// (a parameter for testability).
+pub fn discover(config: &crate::config::Config, env_override: Option<String>) -> Result<Found> {
+    let want = config.python_version.as_deref().and_then(parse_constraint);
+    let venv = config.venv.as_deref().map(read_venv).transpose()?;
+    if let (Some(v), Some(w)) = (&venv, want) {
+        if v.minor != w {
+            return Err(Error::new(ErrorKind::Config, format!("venv {} is Python {}, but python_version asks for 3.{w}", v.dir.display(), v.version)));
+        }
+    }
+    let mut found = if let Some(lib) = &config.libpython {
+        let p = PathBuf::from(lib);
+        Found { libpython: p, executable: None, candidates: vec![Candidate { source: "config \"libpython\"".into(), path: lib.clone(), accepted: true, reason: "named in the config".into() }], venv: None }
+    } else if let Some(v) = &venv {
+        // The venv's own interpreter knows its base installation's libpython.
+        let mut candidates = Vec::new();
+        match ask_interpreter(&v.python.to_string_lossy(), Some(v.minor), &mut candidates) {
+            Some(mut f) => {
+                candidates.append(&mut f.candidates);
+                f.candidates = candidates;
+                f
+            }
+            None => return Err(Error::new(ErrorKind::LibpythonNotFound, not_found_message(&candidates))),
+        }
+    } else {
+        search(want, env_override, "python3")?
+    };
+    if let Some(v) = &venv {
+        found.executable = Some(v.python.clone());
+    }
+    found.venv = venv;
+    Ok(found)
+}
+
+/// The search when the config names no library and no venv.
+fn search(want: Option<u32>, env_override: Option<String>, python: &str) -> Result<Found> {
     let mut candidates = Vec::new();
     if let Some(path) = env_override.filter(|p| !p.is_empty()) {
         // An explicit environment choice is final: falling through to another Python would hide
@@ -187,26 +279,35 @@ pub fn discover(env_override: Option<String>, python: &str) -> Result<Found> {
         if p.exists() {
             candidates.push(Candidate { source: "PYRT_LIBPYTHON".into(), path: path.clone(), accepted: true, reason: "set in the environment".into() });
             let executable = version_from_file_name(&p).and_then(|(_, minor)| executable_for_library(&p, minor));
-            return Ok(Found { libpython: p, executable, candidates });
+            return Ok(Found { libpython: p, executable, candidates, venv: None });
         }
         return Err(Error::new(ErrorKind::LibpythonNotFound, format!("PYRT_LIBPYTHON={path}: no such file")));
     }
     candidates.push(rejected("PYRT_LIBPYTHON", "", "not set".into()));
 
-    if let Some(mut found) = ask_interpreter(python, &mut candidates) {
-        candidates.append(&mut found.candidates);
-        found.candidates = candidates;
-        return Ok(found);
+    let mut interpreters = Vec::new();
+    if let Some(m) = want {
+        interpreters.push(format!("python3.{m}"));
     }
-    for p in common_locations() {
-        if p.is_file() {
-            let minor = version_from_file_name(&p).map(|v| v.1).unwrap_or(0);
-            candidates.push(Candidate { source: "common location".into(), path: p.display().to_string(), accepted: true, reason: "file exists".into() });
-            let executable = executable_for_library(&p, minor);
-            return Ok(Found { libpython: p, executable, candidates });
+    interpreters.push(python.to_string());
+    for interpreter in &interpreters {
+        if let Some(mut found) = ask_interpreter(interpreter, want, &mut candidates) {
+            candidates.append(&mut found.candidates);
+            found.candidates = candidates;
+            return Ok(found);
         }
     }
-    candidates.push(rejected("common locations", "/usr/lib*/libpython3.{8..13}.so.1.0, /usr/local/lib/...", "none exists".into()));
+    for p in common_locations() {
+        let minor = version_from_file_name(&p).map(|v| v.1).unwrap_or(0);
+        if want.is_some_and(|w| w != minor) || !p.is_file() {
+            continue;
+        }
+        candidates.push(Candidate { source: "common location".into(), path: p.display().to_string(), accepted: true, reason: "file exists".into() });
+        let executable = executable_for_library(&p, minor);
+        return Ok(Found { libpython: p, executable, candidates, venv: None });
+    }
+    let which = want.map_or("3.{8..13}".to_string(), |m| format!("3.{m}"));
+    candidates.push(rejected("common locations", &format!("/usr/lib*/, /usr/local/lib/, $PYENV_ROOT/versions/*/lib/: libpython{which}.so.1.0"), "none exists".into()));
     Err(Error::new(ErrorKind::LibpythonNotFound, not_found_message(&candidates)))
 }
 
@@ -231,16 +332,57 @@ mod tests {
     }
 
     #[test]
+    fn constraints() {
+        assert_eq!(parse_constraint("3.12"), Some(12));
+        assert_eq!(parse_constraint("3.7"), None);
+        assert_eq!(parse_constraint("2.7"), None);
+        assert_eq!(parse_constraint("3.x"), None);
+    }
+
+    #[test]
+    fn venv_config_is_read() {
+        let dir = std::env::temp_dir().join(format!("pyrt-venv-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("bin")).unwrap();
+        assert_eq!(read_venv(dir.to_str().unwrap()).unwrap_err().kind, ErrorKind::Config);
+        std::fs::write(dir.join("pyvenv.cfg"), "home = /x/bin\ninclude-system-site-packages = true\nversion = 3.12.1\n").unwrap();
+        std::fs::write(dir.join("bin/python"), "").unwrap();
+        let v = read_venv(dir.to_str().unwrap()).unwrap();
+        assert_eq!((v.minor, v.include_system_site_packages), (12, true));
+        std::fs::write(dir.join("pyvenv.cfg"), "version = 3.7.16\n").unwrap();
+        assert!(read_venv(dir.to_str().unwrap()).unwrap_err().message.contains("3.7.16"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn missing_interpreter_is_listed() {
         let mut c = Vec::new();
-        assert!(ask_interpreter("/nonexistent/python3", &mut c).is_none());
+        assert!(ask_interpreter("/nonexistent/python3", None, &mut c).is_none());
         assert_eq!(c.len(), 1);
         assert!(c[0].reason.contains("cannot run"), "{:?}", c);
     }
 
     #[test]
     fn env_override_must_exist() {
-        let e = discover(Some("/nonexistent/libpython3.12.so".into()), "python3").unwrap_err();
+        let e = search(None, Some("/nonexistent/libpython3.12.so".into()), "python3").unwrap_err();
         assert_eq!(e.kind, ErrorKind::LibpythonNotFound);
     }
+}
+
+/// The discovery report as JSON: what would be loaded and every candidate considered.
+pub fn report_json(config: &crate::config::Config, env_override: Option<String>) -> Result<String> {
+    let found = discover(config, env_override)?;
+    let version = version_from_file_name(&found.libpython).map(|(a, b)| format!("{a}.{b}"));
+    let candidates: Vec<serde_json::Value> = found
+        .candidates
+        .iter()
+        .map(|c| serde_json::json!({"source": c.source, "path": c.path, "accepted": c.accepted, "reason": c.reason}))
+        .collect();
+    Ok(serde_json::json!({
+        "libpython": found.libpython.to_string_lossy(),
+        "version": version,
+        "executable": found.executable.map(|p| p.to_string_lossy().into_owned()),
+        "venv": found.venv.map(|v| v.dir.to_string_lossy().into_owned()),
+        "candidates": candidates,
+    })
+    .to_string())
 }

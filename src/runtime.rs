@@ -146,24 +146,22 @@ pub fn new(config_text: Option<&str>) -> Result<u64> {
             Ok(add_handle())
         }
         Lifecycle::Uninit => {
-            let (lib_path, mut executable) = match &config.libpython {
-                Some(p) => (PathBuf::from(p), None),
-                None => {
-                    let found = discover::discover(std::env::var("PYRT_LIBPYTHON").ok(), "python3")?;
-                    (found.libpython, found.executable)
-                }
-            };
-            let loaded = loader::load(&lib_path)?;
+            let found = discover::discover(&config, std::env::var("PYRT_LIBPYTHON").ok())?;
+            let loaded = loader::load(&found.libpython, &|minor, version| check_versions(&config, &found, minor, version))?;
             let loaded = match python::install(loaded) {
                 Ok(l) => l,
                 Err(_) => unreachable!("libpython is installed only on the Uninit path, under the lifecycle lock"),
             };
-            if let Some(exe) = &config.python_executable {
-                executable = Some(PathBuf::from(exe));
-            } else if executable.is_none() {
-                executable = discover::executable_for_library(&loaded.path, loaded.minor);
-            }
-            match start_interpreter(loaded, &config, executable) {
+            let executable = match (&config.python_executable, found.executable) {
+                (Some(exe), _) => Some(PathBuf::from(exe)),
+                (None, Some(exe)) => Some(exe),
+                (None, None) => discover::executable_for_library(&loaded.path, loaded.minor),
+            };
+            let started = start_interpreter(loaded, &config, executable).and_then(|started| {
+                adjust_site(&loaded.api, &config, found.venv.as_ref())?;
+                Ok(started)
+            });
+            match started {
                 Ok((owner, owner_thread, info)) => {
                     ALIVE.store(true, SeqCst);
                     *state = Lifecycle::Running(Running { config, handles: 1, info, owner, owner_thread });
@@ -178,10 +176,50 @@ pub fn new(config_text: Option<&str>) -> Result<u64> {
     }
 }
 
+/// The loaded library must match the venv and the version constraint.
+fn check_versions(config: &Config, found: &discover::Found, minor: u32, version: &str) -> Result<()> {
+    let lib = found.libpython.display();
+    if let Some(v) = &found.venv {
+        if v.minor != minor {
+            return Err(Error::new(ErrorKind::Config, format!("venv {} was made for Python {}, but the libpython {lib} is Python {version}", v.dir.display(), v.version)));
+        }
+    }
+    if let Some(want) = config.python_version.as_deref().and_then(discover::parse_constraint) {
+        if want != minor {
+            return Err(Error::new(ErrorKind::Config, format!("python_version asks for 3.{want}, but {lib} is Python {version}")));
+        }
+    }
+    Ok(())
+}
+
+/// Applies `system_site_packages` (when it overrides the venv's setting) and `site_paths`.
+fn adjust_site(api: &'static Api, config: &Config, venv: Option<&discover::Venv>) -> Result<()> {
+    let venv_default = venv.map(|v| v.include_system_site_packages);
+    let system = match (config.system_site_packages, venv_default) {
+        (Some(want), Some(has)) if want != has => Some(want),
+        (Some(want), None) => Some(want),
+        _ => None,
+    };
+    if system.is_none() && config.site_paths.is_empty() {
+        return Ok(());
+    }
+    let json = |v: &serde_json::Value| v.to_string(); // a JSON literal is a valid Python literal here
+    let code = format!(
+        "def __pyrt_site(system, paths):\n    import sys, site\n    if system is not None:\n        base = [p for p in site.getsitepackages([sys.base_prefix]) if p not in site.getsitepackages([sys.prefix]) or sys.prefix == sys.base_prefix]\n        if system:\n            for p in base:\n                site.addsitedir(p)\n        else:\n            sys.path[:] = [p for p in sys.path if p not in base]\n    for p in paths:\n        site.addsitedir(p)\n__pyrt_site({}, {})\ndel __pyrt_site\n",
+        match system { Some(true) => "True", Some(false) => "False", None => "None" },
+        json(&serde_json::json!(config.site_paths)),
+    );
+    let code = CString::new(code).map_err(|_| Error::new(ErrorKind::Config, "site_paths must not contain NUL"))?;
+    IN_FLIGHT.fetch_add(1, SeqCst);
+    let guard = CallGuard { api };
+    guard.with_gil(|py| exec::run_code(py, &code, c"<pyrt site setup>"))
+}
+
 type Started = (mpsc::Sender<OwnerMessage>, thread::JoinHandle<()>, InterpreterInfo);
 
 fn start_interpreter(loaded: &'static loader::Loaded, config: &Config, executable: Option<PathBuf>) -> Result<Started> {
     let argv = config.argv.clone().unwrap_or_else(|| vec![String::new()]);
+    let home = config.python_home.clone();
     let use_environment = config.use_environment;
     let program_name = executable.map(|p| p.to_string_lossy().into_owned());
     let (ready_tx, ready_rx) = mpsc::channel::<Result<InterpreterInfo>>();
@@ -191,7 +229,7 @@ fn start_interpreter(loaded: &'static loader::Loaded, config: &Config, executabl
         .stack_size(8 << 20)
         .spawn(move || {
             let api = &loaded.api;
-            let opts = init::InitOptions { minor: loaded.minor, program_name: program_name.as_deref(), argv: &argv, use_environment };
+            let opts = init::InitOptions { minor: loaded.minor, program_name: program_name.as_deref(), home: home.as_deref(), argv: &argv, use_environment };
             // SAFETY: first and only initialization, on the thread that will finalize.
             if let Err(e) = unsafe { init::initialize(api, &opts) } {
                 let _ = ready_tx.send(Err(e));

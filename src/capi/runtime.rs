@@ -20,11 +20,19 @@ fn token(rt: *mut pyrt_runtime) -> u64 {
 /// Opens a runtime.
 ///
 /// `config_json`: NULL or "" for all defaults, else a JSON object; unknown keys are an error
-/// (PYRT_ERR_CONFIG). Keys: "libpython" (path to libpython3.X.so; absent: discover it from
-/// $PYRT_LIBPYTHON, then the `python3` on PATH, then common locations), "python_executable"
-/// (the interpreter reported as sys.executable; absent: the real interpreter of the same
-/// version next to the library), "use_environment" (bool, default false: PYTHON* environment
-/// variables are ignored), "argv" (array of strings for sys.argv, default [""]).
+/// (PYRT_ERR_CONFIG). Keys:
+/// - "libpython": path to libpython3.X.so; absent: the venv's Python, else $PYRT_LIBPYTHON, then
+///   the `python3` on PATH (asked through sysconfig), then common locations;
+/// - "python_version": a constraint for that search, e.g. "3.12";
+/// - "venv": a virtualenv directory; sys.prefix, sys.executable and site-packages become the
+///   venv's; a venv made for another Python version than the library is PYRT_ERR_CONFIG;
+/// - "system_site_packages": bool, overrides the venv's include-system-site-packages;
+/// - "site_paths": directories added with site.addsitedir() at start-up;
+/// - "python_home": PYTHONHOME (the base installation, never a venv);
+/// - "python_executable": the interpreter reported as sys.executable (absent: the venv's
+///   bin/python, or the real interpreter of the same version next to the library);
+/// - "use_environment": bool, default false (PYTHON* environment variables are ignored);
+/// - "argv": array of strings for sys.argv, default [""].
 ///
 /// The first call in a process loads libpython and initializes CPython (without installing
 /// signal handlers) on a thread pyrt owns. Later calls return new handles to the same
@@ -140,6 +148,23 @@ pub unsafe extern "C" fn pyrt_info_json(rt: *mut pyrt_runtime, result_out: *mut 
         require_out(result_out, "result_out")?;
         let json = runtime::info_json(token(rt))?;
         *result_out = json.into_raw();
+        Ok(())
+    })
+}
+
+/// Reports which libpython pyrt_new() would use for `config_json` (same keys; NULL or "" for
+/// defaults), without loading it: a JSON object with "libpython", "version" ("3.12", from the
+/// file name), "executable", "venv" and "candidates" — every candidate considered, each with
+/// "source", "path", "accepted" and "reason". When nothing is found the error
+/// (PYRT_ERR_LIBPYTHON_NOT_FOUND) carries the same list as text. `result_out` must not be NULL;
+/// free the string with pyrt_string_free(). Any thread; it may run `python3` to ask sysconfig.
+#[no_mangle]
+pub unsafe extern "C" fn pyrt_discover_json(config_json: *const c_char, result_out: *mut *mut c_char, err_out: *mut *mut pyrt_error) -> i32 {
+    boundary(err_out, || {
+        require_out(result_out, "result_out")?;
+        let config = crate::config::Config::parse(optional_text(config_json, "config_json")?)?;
+        let json = crate::discover::report_json(&config, std::env::var("PYRT_LIBPYTHON").ok())?;
+        *result_out = std::ffi::CString::new(json).expect("JSON has no NUL").into_raw();
         Ok(())
     })
 }

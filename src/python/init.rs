@@ -24,25 +24,28 @@ const PRE_UTF8_MODE: usize = 28;
 
 struct Offsets {
     program_name: usize,
+    home: usize,
     buffered_stdio: usize,
 }
 
 fn offsets(minor: u32) -> Option<Offsets> {
-    let (program_name, buffered_stdio) = match minor {
-        8 | 9 => (112, 196),
-        10 => (240, 200),
-        11 => (264, 216),
-        12 => (272, 224),
-        13 => (280, 224),
+    let (program_name, home, buffered_stdio) = match minor {
+        8 | 9 => (112, 240, 196),
+        10 => (240, 256, 200),
+        11 => (264, 280, 216),
+        12 => (272, 288, 224),
+        13 => (280, 296, 224),
         _ => return None,
     };
-    Some(Offsets { program_name, buffered_stdio })
+    Some(Offsets { program_name, home, buffered_stdio })
 }
 
 /// What the interpreter is started with.
 pub struct InitOptions<'a> {
     pub minor: u32,
     pub program_name: Option<&'a str>,
+    /// PYTHONHOME: the base installation's prefix (never a venv: HAZARDS §2.5).
+    pub home: Option<&'a str>,
     pub argv: &'a [String],
     pub use_environment: bool,
 }
@@ -110,6 +113,11 @@ pub unsafe fn initialize(api: &Api, opts: &InitOptions) -> Result<()> {
             let c = CString::new(name).map_err(|_| Error::new(ErrorKind::Config, "python_executable contains NUL"))?;
             let field = (cfg_ptr as *mut u8).add(off.program_name) as *mut *mut libc::wchar_t;
             check((api.PyConfig_SetBytesString)(cfg_ptr, field, c.as_ptr()), "setting program_name")?;
+        }
+        if let Some(home) = opts.home {
+            let c = CString::new(home).map_err(|_| Error::new(ErrorKind::Config, "python_home contains NUL"))?;
+            let field = (cfg_ptr as *mut u8).add(off.home) as *mut *mut libc::wchar_t;
+            check((api.PyConfig_SetBytesString)(cfg_ptr, field, c.as_ptr()), "setting home")?;
         }
         let args: Vec<CString> = opts.argv.iter().map(|a| CString::new(a.as_str()).expect("argv checked for NUL")).collect();
         let ptrs: Vec<*mut c_char> = args.iter().map(|a| a.as_ptr() as *mut c_char).collect();

@@ -40,7 +40,10 @@ fn parse_version(full: &str) -> Option<(u32, u32)> {
 }
 
 /// Checks the file, probes it privately, and loads it globally.
-pub fn load(path: &Path) -> Result<Loaded> {
+///
+/// `accept(minor, version)` may refuse a library that is otherwise fine (a venv or a version
+/// constraint asks for another version); it runs before the library becomes global.
+pub fn load(path: &Path, accept: &dyn Fn(u32, &str) -> Result<()>) -> Result<Loaded> {
     let meta = std::fs::metadata(path).map_err(|e| {
         let kind = if e.kind() == std::io::ErrorKind::NotFound { ErrorKind::LibpythonNotFound } else { ErrorKind::LibpythonInvalid };
         Error::new(kind, format!("{}: {e}", path.display()))
@@ -52,6 +55,21 @@ pub fn load(path: &Path) -> Result<Loaded> {
         return Err(invalid(path, "is not a regular file"));
     }
     let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+
+    // Decide from the file name when it tells the version (libpython3.12.so.1.0): a library
+    // that is refused is then never opened at all. Opening and closing a libpython that is not
+    // used was seen to crash later Python code on the probing thread (its thread-local storage
+    // outlives the dlclose), so a probe is only for names that do not reveal the version.
+    if let Some((major, minor)) = crate::discover::version_from_file_name(&canonical) {
+        let name = canonical.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if major != 3 || !(MIN_MINOR..=MAX_MINOR).contains(&minor) {
+            return Err(invalid(path, format!("Python {major}.{minor} is not supported; pyrt supports CPython 3.8 to 3.13")));
+        }
+        if name.starts_with(&format!("libpython3.{minor}t")) {
+            return Err(invalid(path, format!("Python 3.{minor}t is a free-threaded build: a different ABI that pyrt does not support; use the regular build")));
+        }
+        accept(minor, &format!("3.{minor}"))?;
+    }
 
     // SAFETY: opening a shared library runs its initializers; that is inherent to loading any
     // libpython. RTLD_LOCAL keeps its symbols out of the global scope while we check it.
@@ -70,6 +88,7 @@ pub fn load(path: &Path) -> Result<Loaded> {
             if free_threaded {
                 return Err(invalid(path, format!("Python {version} is a free-threaded build (3.13t): a different ABI that pyrt does not support; use the regular build")));
             }
+            accept(minor, &version)?;
             // SAFETY: the library is CPython 3.8-3.13, whose prototypes ffi.rs declares.
             unsafe { Api::resolve(&probe) }
                 .map_err(|sym| invalid(path, format!("Python {version} lacks the required symbol {sym}")))?;
@@ -93,6 +112,10 @@ pub fn load(path: &Path) -> Result<Loaded> {
 mod tests {
     use super::*;
 
+    fn load_any(p: &Path) -> Result<Loaded> {
+        load(p, &|_, _| Ok(()))
+    }
+
     #[test]
     fn versions() {
         assert_eq!(parse_version("3.12.1 (main, May  9 2026) [GCC]"), Some((3, 12)));
@@ -103,11 +126,11 @@ mod tests {
 
     #[test]
     fn bad_paths() {
-        assert_eq!(load(Path::new("/nonexistent/libpython3.12.so")).err().unwrap().kind, ErrorKind::LibpythonNotFound);
-        assert_eq!(load(Path::new("/tmp")).err().unwrap().kind, ErrorKind::LibpythonInvalid);
+        assert_eq!(load_any(Path::new("/nonexistent/libpython3.12.so")).err().unwrap().kind, ErrorKind::LibpythonNotFound);
+        assert_eq!(load_any(Path::new("/tmp")).err().unwrap().kind, ErrorKind::LibpythonInvalid);
         let libc = ["/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/x86_64-linux-gnu/libc.so.6"].into_iter().find(|p| Path::new(p).exists());
         if let Some(libc) = libc {
-            let e = load(Path::new(libc)).err().unwrap();
+            let e = load_any(Path::new(libc)).err().unwrap();
             assert_eq!(e.kind, ErrorKind::LibpythonInvalid);
             assert!(e.message.contains("Py_GetVersion"), "{}", e.message);
         }

@@ -1,0 +1,1 @@
+VALUE = "from site_extra"

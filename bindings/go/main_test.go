@@ -1,0 +1,45 @@
+package pyrt
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+)
+
+// One interpreter per process: the whole test binary shares testRT. Tests
+// of closing/finalization re-execute the binary (see runChild).
+var testRT *Runtime
+
+// childEnv selects a child-process test (see lifecycle_test.go).
+const childEnv = "PYRT_GO_TEST_CHILD"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(m.Run())
+	}
+	var err error
+	testRT, err = New()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "pyrt Go tests need libpyrt (cargo build --release) and a libpython "+
+			"($PYRT_LIBPYTHON): %v\n", err)
+		os.Exit(1)
+	}
+	if err := addTestdataToPath(testRT); err != nil {
+		fmt.Fprintln(os.Stderr, "setting up sys.path:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	testRT.Close()
+	os.Exit(code)
+}
+
+func addTestdataToPath(rt *Runtime) error {
+	dir, err := filepath.Abs("testdata")
+	if err != nil {
+		return err
+	}
+	return rt.Run(context.Background(), "import sys\nif "+strconv.Quote(dir)+" not in sys.path: sys.path.insert(0, "+strconv.Quote(dir)+")")
+}

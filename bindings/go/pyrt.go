@@ -1,0 +1,501 @@
+package pyrt
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"runtime"
+	"sync/atomic"
+	"unsafe"
+)
+
+// Runtime is a handle to the process's embedded Python interpreter. All
+// methods are safe for concurrent use by multiple goroutines; callers never
+// lock OS threads or see the GIL.
+//
+// Several Runtimes may be open at once; they share one interpreter (and one
+// __main__). Closing the last open Runtime finalizes Python, after which New
+// fails with ErrFinalized for the rest of the process.
+type Runtime struct {
+	lib     *ffiLib
+	handle  unsafe.Pointer // pyrt_runtime*, an opaque C token
+	closed  atomic.Bool
+	cleanup runtime.Cleanup
+}
+
+// Option configures New.
+type Option func(*options)
+
+type options struct {
+	library          string
+	libpython        string
+	pythonExecutable string
+	useEnvironment   *bool
+	argv             []string
+	argvSet          bool
+}
+
+// WithLibrary sets the path of the libpyrt shared library (purego mode).
+// Without it, $PYRT_LIBRARY and then the documented search are used.
+// Ignored when built with the pyrt_cgo tag (libpyrt is linked).
+func WithLibrary(path string) Option { return func(o *options) { o.library = path } }
+
+// WithLibpython sets the libpython shared library to load, e.g.
+// "/usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0". Empty means discover:
+// $PYRT_LIBPYTHON, then python3 on PATH, then common locations.
+func WithLibpython(path string) Option { return func(o *options) { o.libpython = path } }
+
+// WithPythonExecutable sets sys.executable (an interpreter of the same
+// version). Pointing it at a virtualenv's bin/python makes the runtime use
+// that virtualenv.
+func WithPythonExecutable(path string) Option {
+	return func(o *options) { o.pythonExecutable = path }
+}
+
+// WithUseEnvironment makes Python honour PYTHON* environment variables
+// (PYTHONPATH, PYTHONHOME, ...). Off by default.
+func WithUseEnvironment(on bool) Option { return func(o *options) { o.useEnvironment = &on } }
+
+// WithArgv sets sys.argv (default [""]).
+func WithArgv(argv ...string) Option {
+	return func(o *options) { o.argv = append([]string(nil), argv...); o.argvSet = true }
+}
+
+func buildOptions(opts []Option) *options {
+	o := &options{}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(o)
+		}
+	}
+	return o
+}
+
+// configJSON is the pyrt_new config object; empty when nothing is set.
+func (o *options) configJSON() ([]byte, error) {
+	m := map[string]any{}
+	if o.libpython != "" {
+		m["libpython"] = o.libpython
+	}
+	if o.pythonExecutable != "" {
+		m["python_executable"] = o.pythonExecutable
+	}
+	if o.useEnvironment != nil {
+		m["use_environment"] = *o.useEnvironment
+	}
+	if o.argvSet {
+		m["argv"] = o.argv
+	}
+	if len(m) == 0 {
+		return nil, nil
+	}
+	b, err := Marshal(m)
+	if err != nil {
+		return nil, newError(CodeConfig, "%v", err)
+	}
+	return b, nil
+}
+
+// Mode reports the foreign-call layer compiled in: "purego" (default) or
+// "cgo" (build tag pyrt_cgo).
+func Mode() string { return ffiMode }
+
+// LoadLibrary loads libpyrt (if not yet loaded) and returns its version,
+// without starting Python. Only WithLibrary matters among opts.
+func LoadLibrary(opts ...Option) (string, error) {
+	l, err := loadLibrary(buildOptions(opts).library)
+	if err != nil {
+		return "", err
+	}
+	return l.version(), nil
+}
+
+// New loads libpyrt and returns a handle to the embedded interpreter,
+// starting it on first use. The options of the first New decide how Python
+// starts; a later New whose options contradict them (another libpython,
+// other argv, ...) fails with ErrLibpythonConflict, and one without options
+// simply returns another handle. Errors (never panics): ErrLibraryNotFound,
+// ErrLibraryVersion, ErrLibpythonNotFound, ErrLibpythonInvalid,
+// ErrLibpythonConflict, ErrConfig, ErrInit, ErrFinalized.
+func New(opts ...Option) (*Runtime, error) {
+	o := buildOptions(opts)
+	l, err := loadLibrary(o.library)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := o.configJSON()
+	if err != nil {
+		return nil, err
+	}
+	f := getFrame()
+	defer putFrame(f)
+	cfgOff := -1
+	if cfg != nil {
+		f.buf = append(append(f.buf[:0], cfg...), 0)
+		cfgOff = 0
+	}
+	if st := l.newRuntime(f, cfgOff); st != 0 {
+		return nil, l.takeError(st, f.errp())
+	}
+	r := &Runtime{lib: l, handle: ptrOf(f.out())}
+	r.cleanup = runtime.AddCleanup(r, runtimeCleanup, cleanupArg{l, r.handle})
+	return r, nil
+}
+
+type cleanupArg struct {
+	lib    *ffiLib
+	handle unsafe.Pointer
+}
+
+// runtimeCleanup is the safety net for a Runtime dropped without Close.
+func runtimeCleanup(a cleanupArg) { a.lib.free(a.handle) }
+
+// Close releases the handle. It is idempotent and safe to call from any
+// goroutine, also while other goroutines use the Runtime (their calls then
+// fail with ErrClosed). Closing the last open Runtime finalizes Python
+// (running atexit handlers and joining non-daemon threads). It always
+// returns nil; the error result is for io.Closer.
+func (r *Runtime) Close() error {
+	if r == nil || !r.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	r.cleanup.Stop()
+	r.lib.free(r.handle)
+	runtime.KeepAlive(r)
+	return nil
+}
+
+var errClosed = &Error{Code: CodeClosed, Message: "runtime closed"}
+
+// enter checks the context and the handle before any foreign call.
+func (r *Runtime) enter(ctx context.Context) error {
+	if ctx != nil {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	if r == nil || r.closed.Load() {
+		return errClosed
+	}
+	return nil
+}
+
+// takeError turns a failed status and its pyrt_error into a Go error and
+// frees the pyrt_error.
+func (l *ffiLib) takeError(status int32, errp uintptr) error {
+	code := Code(status)
+	if errp == 0 {
+		return &Error{Code: code, Message: l.statusName(status)}
+	}
+	p := ptrOf(errp)
+	defer l.errorFree(p)
+	if c := Code(l.errorCode(p)); c != 0 {
+		code = c
+	}
+	msg := goString(l.errorMessage(p))
+	typ := l.errorPythonType(p)
+	if typ != nil || code == CodePython || code == CodeSystemExit || code == CodeKeyboardInterrupt {
+		pe := &PythonError{Code: code, Type: goString(typ), Message: msg,
+			Traceback: goString(l.errorTraceback(p))}
+		if pe.Type == "" {
+			switch code {
+			case CodeSystemExit:
+				pe.Type = "SystemExit"
+			case CodeKeyboardInterrupt:
+				pe.Type = "KeyboardInterrupt"
+			}
+		}
+		return pe
+	}
+	return &Error{Code: code, Message: msg}
+}
+
+// Run executes Python statements in __main__.
+func (r *Runtime) Run(ctx context.Context, code string) error {
+	if err := r.enter(ctx); err != nil {
+		return err
+	}
+	f := getFrame()
+	defer putFrame(f)
+	var err error
+	if f.buf, err = appendCString(f.buf[:0], code, "code"); err != nil {
+		return err
+	}
+	st := r.lib.runString(r.handle, f)
+	runtime.KeepAlive(r)
+	if st != 0 {
+		return r.lib.takeError(st, f.errp())
+	}
+	return nil
+}
+
+// RunFile executes a Python source file in __main__. A missing file gives
+// ErrFileNotFound; an unreadable one ErrPermissionDenied; a directory
+// ErrNotAFile.
+func (r *Runtime) RunFile(ctx context.Context, path string) error {
+	if err := r.enter(ctx); err != nil {
+		return err
+	}
+	f := getFrame()
+	defer putFrame(f)
+	var err error
+	if f.buf, err = appendCString(f.buf[:0], path, "path"); err != nil {
+		return err
+	}
+	st := r.lib.runFile(r.handle, f)
+	runtime.KeepAlive(r)
+	if st != 0 {
+		return r.lib.takeError(st, f.errp())
+	}
+	return nil
+}
+
+// Eval evaluates a Python expression in __main__ and converts the result
+// (see the package documentation for the conversion table).
+func (r *Runtime) Eval(ctx context.Context, expr string) (any, error) {
+	var v any
+	err := r.eval(ctx, expr, func(data []byte) error {
+		var err error
+		v, err = Unmarshal(data)
+		return err
+	})
+	return v, err
+}
+
+// EvalInto evaluates a Python expression and decodes the result into out
+// with encoding/json (so structs and json tags work). out must be a non-nil
+// pointer; a *any gets pyrt's own conversion (int64 / *big.Int / float64).
+func (r *Runtime) EvalInto(ctx context.Context, out any, expr string) error {
+	if err := checkOut(out); err != nil {
+		return err
+	}
+	return r.eval(ctx, expr, func(data []byte) error { return decodeInto(data, out) })
+}
+
+func (r *Runtime) eval(ctx context.Context, expr string, decode func([]byte) error) error {
+	if err := r.enter(ctx); err != nil {
+		return err
+	}
+	f := getFrame()
+	defer putFrame(f)
+	var err error
+	if f.buf, err = appendCString(f.buf[:0], expr, "expression"); err != nil {
+		return err
+	}
+	st := r.lib.evalJSON(r.handle, f)
+	runtime.KeepAlive(r)
+	if st != 0 {
+		return r.lib.takeError(st, f.errp())
+	}
+	return r.takeResult(f, decode)
+}
+
+// takeResult decodes the C result string in place and frees it.
+func (r *Runtime) takeResult(f *frame, decode func([]byte) error) error {
+	out := f.out()
+	if out == 0 {
+		return &Error{Code: CodeInternal, Message: "libpyrt returned success without a result"}
+	}
+	p := ptrOf(out)
+	err := decode(cBytes(p))
+	r.lib.stringFree(f, p)
+	return err
+}
+
+// Call imports module and calls module.function(*args). Arguments are
+// converted to Python through JSON (see the package documentation).
+// Example: rt.Call(ctx, "math", "sqrt", 16.0) returns float64(4).
+func (r *Runtime) Call(ctx context.Context, module, function string, args ...any) (any, error) {
+	var v any
+	err := r.call(ctx, module, function, args, nil, false, func(data []byte) error {
+		var err error
+		v, err = Unmarshal(data)
+		return err
+	})
+	return v, err
+}
+
+// CallKw calls module.function(*args, **kwargs).
+func (r *Runtime) CallKw(ctx context.Context, module, function string, args []any, kwargs map[string]any) (any, error) {
+	var v any
+	err := r.call(ctx, module, function, args, kwargs, kwargs != nil, func(data []byte) error {
+		var err error
+		v, err = Unmarshal(data)
+		return err
+	})
+	return v, err
+}
+
+// CallInto calls module.function(*args) and decodes the result into out
+// with encoding/json (structs, json tags, typed slices and maps). out must
+// be a non-nil pointer; a *any gets the same conversion as Call. A result
+// that does not fit out is an error matching ErrConversion.
+func (r *Runtime) CallInto(ctx context.Context, out any, module, function string, args ...any) error {
+	if err := checkOut(out); err != nil {
+		return err
+	}
+	return r.call(ctx, module, function, args, nil, false, func(data []byte) error {
+		return decodeInto(data, out)
+	})
+}
+
+// CallKwInto is CallInto with keyword arguments.
+func (r *Runtime) CallKwInto(ctx context.Context, out any, module, function string, args []any, kwargs map[string]any) error {
+	if err := checkOut(out); err != nil {
+		return err
+	}
+	return r.call(ctx, module, function, args, kwargs, kwargs != nil, func(data []byte) error {
+		return decodeInto(data, out)
+	})
+}
+
+// CallJSON is the raw form: argsJSON must be a JSON array, kwargsJSON a JSON
+// object or "" for none; the result is the JSON text of the return value.
+func (r *Runtime) CallJSON(ctx context.Context, module, function, argsJSON, kwargsJSON string) (string, error) {
+	var res string
+	err := r.callRaw(ctx, module, function, argsJSON, kwargsJSON, func(data []byte) error {
+		res = string(data)
+		return nil
+	})
+	return res, err
+}
+
+// CallT calls module.function(*args) and decodes the result into a T, as
+// CallInto does:
+//
+//	n, err := pyrt.CallT[int](ctx, rt, "builtins", "len", "hello")
+func CallT[T any](ctx context.Context, r *Runtime, module, function string, args ...any) (T, error) {
+	var out T
+	err := r.CallInto(ctx, &out, module, function, args...)
+	return out, err
+}
+
+func checkOut(out any) error {
+	if out == nil {
+		return newError(CodeInvalidArgument, "out must be a non-nil pointer, got nil")
+	}
+	return nil
+}
+
+// decodeInto decodes a result into out. *any uses pyrt's conversion; other
+// targets use encoding/json on a Go copy of the data.
+func decodeInto(data []byte, out any) error {
+	if p, ok := out.(*any); ok {
+		v, err := Unmarshal(data)
+		if err != nil {
+			return err
+		}
+		*p = v
+		return nil
+	}
+	buf := append([]byte(nil), data...)
+	if err := json.Unmarshal(buf, out); err != nil {
+		return fmt.Errorf("%w: decoding result %.200s into %T: %w", ErrConversion, buf, out, err)
+	}
+	return nil
+}
+
+func (r *Runtime) call(ctx context.Context, module, function string, args []any, kwargs map[string]any,
+	hasKw bool, decode func([]byte) error) error {
+	if err := r.enter(ctx); err != nil {
+		return err
+	}
+	f := getFrame()
+	defer putFrame(f)
+	b, err := appendCString(f.buf[:0], module, "module name")
+	if err != nil {
+		return err
+	}
+	fnOff := len(b)
+	if b, err = appendCString(b, function, "function name"); err != nil {
+		return err
+	}
+	argsOff := len(b)
+	if b, err = appendArgs(b, args); err != nil {
+		f.buf = b
+		return err
+	}
+	b = append(b, 0)
+	kwOff := -1
+	if hasKw {
+		kwOff = len(b)
+		if b, err = appendKwargs(b, kwargs); err != nil {
+			f.buf = b
+			return err
+		}
+		b = append(b, 0)
+	}
+	f.buf = b
+	st := r.lib.callJSON(r.handle, f, fnOff, argsOff, kwOff)
+	runtime.KeepAlive(r)
+	if st != 0 {
+		return r.lib.takeError(st, f.errp())
+	}
+	return r.takeResult(f, decode)
+}
+
+func (r *Runtime) callRaw(ctx context.Context, module, function, argsJSON, kwargsJSON string, decode func([]byte) error) error {
+	if err := r.enter(ctx); err != nil {
+		return err
+	}
+	f := getFrame()
+	defer putFrame(f)
+	b, err := appendCString(f.buf[:0], module, "module name")
+	if err != nil {
+		return err
+	}
+	fnOff := len(b)
+	if b, err = appendCString(b, function, "function name"); err != nil {
+		return err
+	}
+	argsOff := len(b)
+	if b, err = appendCString(b, argsJSON, "args JSON"); err != nil {
+		return err
+	}
+	kwOff := -1
+	if kwargsJSON != "" {
+		kwOff = len(b)
+		if b, err = appendCString(b, kwargsJSON, "kwargs JSON"); err != nil {
+			return err
+		}
+	}
+	f.buf = b
+	st := r.lib.callJSON(r.handle, f, fnOff, argsOff, kwOff)
+	runtime.KeepAlive(r)
+	if st != 0 {
+		return r.lib.takeError(st, f.errp())
+	}
+	return r.takeResult(f, decode)
+}
+
+// Info describes the running interpreter.
+type Info struct {
+	PyrtVersion   string `json:"pyrt_version"`
+	PythonVersion string `json:"python_version"`
+	Libpython     string `json:"libpython"`
+	Executable    string `json:"executable"`
+	Prefix        string `json:"prefix"`
+	// Binding is "purego" or "cgo": the foreign-call layer compiled in.
+	Binding string `json:"-"`
+	// Library is where libpyrt was loaded from (purego) or "linked (cgo)".
+	Library string `json:"-"`
+}
+
+// Info reports the versions and paths of pyrt and the Python it runs.
+func (r *Runtime) Info(ctx context.Context) (Info, error) {
+	var info Info
+	if err := r.enter(ctx); err != nil {
+		return info, err
+	}
+	f := getFrame()
+	defer putFrame(f)
+	st := r.lib.infoJSON(r.handle, f)
+	runtime.KeepAlive(r)
+	if st != 0 {
+		return info, r.lib.takeError(st, f.errp())
+	}
+	err := r.takeResult(f, func(data []byte) error { return decodeInto(data, &info) })
+	info.Binding = ffiMode
+	info.Library = r.lib.location()
+	return info, err
+}

@@ -1,0 +1,215 @@
+#!/usr/bin/env bash
+# Run the Go binding's test suite (bindings/go, incl. the gopython compat package) against every
+# CPython on this machine, in the three foreign-call modes, then vet, run the Go examples once
+# and measure BenchmarkCall.
+#
+#   scripts/test-go.sh                 all libpythons from scripts/pythons.sh
+#   scripts/test-go.sh 3.12-pyenv ...  only these labels (PYRT_PYTHONS="..." does the same)
+#
+# Modes (each is `go test -count=1 ./...` in bindings/go with PYRT_LIBPYTHON=<libpython>):
+#   purego      CGO_ENABLED=0                         libpyrt opened with purego, no cgo at all
+#   purego+cgo  CGO_ENABLED=1 -race                   same code with the cgo runtime (race needs cgo)
+#   cgo         CGO_ENABLED=1 -race -tags pyrt_cgo    libpyrt linked through cgo
+# Also: `go vet` for both build flavours and the examples module; the examples (examples/go:
+# basic, concurrent, venv) run once with the first libpython, plus basic with no argument
+# (libpython discovery) and basic built with -tags pyrt_cgo.
+#
+# Output: a matrix version x mode -> PASS / FAIL / MISSING (an expected version that is not
+# installed, see scripts/pythons.sh --expected), the vet/examples results, BenchmarkCall for
+# purego and cgo, then "N passed, N failed" counting cells (MISSING counts as failed). Exit status
+# non-zero on any FAIL or MISSING.
+# Logs: build/go/logs/<label>/<mode>.log. Results: build/go/results.tsv. Benchmarks: build/go/bench.txt.
+#
+# Needs: go >= 1.25 (on PATH or /usr/local/go/bin), cargo, gcc (cgo modes), network access to the
+# Go module proxy on a clean machine (go mod download).
+#
+# Environment:
+#   PYRT_GO_BENCH=0      skip the benchmarks
+#   PYRT_TEST_JOBS=N     versions tested in parallel (default 1: the race runs use both cores)
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+export PATH="$HOME/.cargo/bin:$PATH:/usr/local/go/bin:$HOME/go/bin"
+
+if (($#)); then export PYRT_PYTHONS="$*"; fi
+JOBS=${PYRT_TEST_JOBS:-1}
+BENCH=${PYRT_GO_BENCH:-1}
+OUT=$ROOT/build/go
+LOGS=$OUT/logs
+RESULTS=$OUT/results.tsv
+TIMEOUT=900
+MODES=(purego purego+cgo cgo)
+
+fail_early() {
+  echo "$1"
+  echo "0 passed, 1 failed"
+  exit 1
+}
+
+# ---- tools
+command -v go >/dev/null 2>&1 || fail_early "go not found: install Go >= 1.25 (https://go.dev/dl)"
+gover=$(go env GOVERSION)
+if [[ ! $gover =~ ^go1\.([0-9]+) ]] || ((BASH_REMATCH[1] < 25)); then
+  fail_early "Go >= 1.25 needed (purego v0.11 requires it); found $gover"
+fi
+HAVE_CC=1
+command -v gcc >/dev/null 2>&1 || { HAVE_CC=0; echo "warning: gcc not found; the cgo modes will fail"; }
+echo "== $(go version)"
+
+mkdir -p "$OUT"
+# One run at a time per work tree: a second run would delete this one's logs and results.
+exec 9>"$OUT/.lock"
+if ! flock -n 9; then
+  echo "== another scripts/test-go.sh is running in this tree; waiting for it"
+  flock 9
+fi
+echo "== building libpyrt.so (cargo build --release)"
+cargo build --release >"$OUT/cargo.log" 2>&1 || { tail -30 "$OUT/cargo.log"; fail_early "BUILD FAILED"; }
+[[ -f target/release/libpyrt.so ]] || fail_early "target/release/libpyrt.so missing after the build"
+
+echo "== downloading Go modules"
+for m in bindings/go examples/go; do
+  (cd "$m" && go mod download) || fail_early "go mod download failed in $m"
+done
+
+mapfile -t PYTHONS < <(scripts/pythons.sh)
+mapfile -t MISSING < <(scripts/pythons.sh --missing)
+((${#PYTHONS[@]})) || fail_early "no CPython found by scripts/pythons.sh"
+
+rm -rf "$LOGS"
+mkdir -p "$LOGS"
+: >"$RESULTS"
+
+mode_env() {  # mode -> "ENV... -- goflags"
+  case $1 in
+    purego) echo "CGO_ENABLED=0" ;;
+    purego+cgo) echo "CGO_ENABLED=1 -race" ;;
+    cgo) echo "CGO_ENABLED=1 -race -tags pyrt_cgo" ;;
+  esac
+}
+
+run_mode() {  # label lib mode -> appends to $LOGS/<label>/results.tsv
+  local label=$1 lib=$2 mode=$3 spec cgo flags log start rc status detail
+  spec=$(mode_env "$mode")
+  cgo=${spec%% *}
+  flags=${spec#"$cgo"}
+  log="$LOGS/$label/$mode.log"
+  start=$SECONDS
+  # shellcheck disable=SC2086
+  (cd bindings/go && env $cgo PYRT_LIBPYTHON="$lib" timeout "$TIMEOUT" go test -count=1 $flags ./...) >"$log" 2>&1
+  rc=$?
+  status=PASS
+  detail=""
+  if ((rc == 124)); then status=FAIL; detail="timeout ${TIMEOUT}s"
+  elif ((rc != 0)); then status=FAIL; detail=$(grep -m1 -E '^--- FAIL|^FAIL|panic:|fatal error:|WARNING: DATA RACE' "$log" || echo "exit $rc")
+  fi
+  printf '  %-12s %-11s %-5s %4ss  %s\n' "$label" "$mode" "$status" "$((SECONDS - start))" "$detail"
+  printf '%s\t%s\t%s\t%s\n' "$label" "$mode" "$status" "$detail" >>"$LOGS/$label/results.tsv"
+}
+
+run_version() {  # label lib
+  local label=$1 lib=$2 mode
+  mkdir -p "$LOGS/$label"
+  : >"$LOGS/$label/results.tsv"
+  for mode in "${MODES[@]}"; do run_mode "$label" "$lib" "$mode"; done
+}
+
+# Compile everything once up front so that the per-version runs measure tests, not builds.
+echo "== compiling the test binaries"
+(cd bindings/go && CGO_ENABLED=0 go test -count=1 -run '^$' ./... >/dev/null 2>&1
+ CGO_ENABLED=1 go test -race -count=1 -run '^$' ./... >/dev/null 2>&1
+ CGO_ENABLED=1 go test -race -tags pyrt_cgo -count=1 -run '^$' ./... >/dev/null 2>&1) || true
+
+echo "== running the Go tests: ${#PYTHONS[@]} libpython(s) x ${#MODES[@]} modes, $JOBS in parallel"
+for line in "${PYTHONS[@]}"; do
+  label=${line%% *}
+  lib=${line#* }
+  run_version "$label" "$lib" &
+  while (($(jobs -rp | wc -l) >= JOBS)); do wait -n; done
+done
+wait
+cat "$LOGS"/*/results.tsv >>"$RESULTS" 2>/dev/null
+
+# ---- vet and examples (once)
+FIRST_LIB=${PYTHONS[0]#* }
+mkdir -p "$LOGS/once"
+once() {  # name command... (runs in $ROOT)
+  local name=$1 log="$LOGS/once/${1//[ \/]/_}.log" status=PASS detail=""
+  shift
+  if ! timeout "$TIMEOUT" "$@" >"$log" 2>&1; then
+    status=FAIL
+    detail=$(tail -3 "$log" | tr '\n' ' ')
+  fi
+  printf '  %-28s %-5s %s\n' "$name" "$status" "$detail"
+  printf 'once\t%s\t%s\t%s\n' "$name" "$status" "$detail" >>"$RESULTS"
+}
+echo
+echo "== vet and examples (examples with ${PYTHONS[0]%% *})"
+once "vet purego" bash -c 'cd bindings/go && CGO_ENABLED=0 go vet ./...'
+once "vet cgo" bash -c 'cd bindings/go && CGO_ENABLED=1 go vet -tags pyrt_cgo ./...'
+once "vet examples" bash -c 'cd examples/go && CGO_ENABLED=0 go vet ./...'
+once "example basic" bash -c "cd examples/go && CGO_ENABLED=0 go run ./basic '$FIRST_LIB'"
+once "example basic (discovery)" bash -c 'cd examples/go && env -u PYRT_LIBPYTHON CGO_ENABLED=0 go run ./basic'
+once "example basic (pyrt_cgo)" bash -c "cd examples/go && CGO_ENABLED=1 go run -tags pyrt_cgo ./basic '$FIRST_LIB'"
+once "example concurrent" bash -c "cd examples/go && CGO_ENABLED=0 go run ./concurrent '$FIRST_LIB'"
+once "example venv" bash -c "cd examples/go && CGO_ENABLED=0 go run ./venv '$FIRST_LIB'"
+
+# ---- benchmarks
+if [[ $BENCH == 1 ]]; then
+  echo
+  echo "== BenchmarkCall (math.sqrt(16.0)) with ${PYTHONS[0]}"
+  : >"$OUT/bench.txt"
+  for spec in "purego|CGO_ENABLED=0|" "cgo|CGO_ENABLED=1|-tags pyrt_cgo"; do
+    IFS='|' read -r name cgo tags <<<"$spec"
+    # shellcheck disable=SC2086
+    line=$(cd bindings/go && env $cgo PYRT_LIBPYTHON="$FIRST_LIB" go test -count=1 $tags -run '^$' \
+      -bench '^BenchmarkCall$' -benchtime=2s -benchmem . 2>&1 | grep -E '^BenchmarkCall')
+    printf '  %-7s %s\n' "$name" "${line:-FAILED}"
+    printf '%s\t%s\n' "$name" "$line" >>"$OUT/bench.txt"
+    if [[ -z $line ]]; then printf 'once\tbench %s\tFAIL\t\n' "$name" >>"$RESULTS"; fi
+  done
+fi
+
+# ---- matrix
+LABELS=()
+for line in "${PYTHONS[@]}"; do LABELS+=("${line%% *}"); done
+for m in "${MISSING[@]}"; do [[ -n $m ]] && LABELS+=("$m"); done
+
+passed=0
+failed=0
+echo
+echo "== Go tests: version x mode"
+printf '%-14s' "version"
+for mode in "${MODES[@]}"; do printf ' %-11s' "$mode"; done
+echo
+for l in "${LABELS[@]}"; do
+  printf '%-14s' "$l"
+  for mode in "${MODES[@]}"; do
+    cell=$(awk -F'\t' -v l="$l" -v m="$mode" '$1 == l && $2 == m { c = $3 } END { print c }' "$RESULTS")
+    [[ -n $cell ]] || cell=MISSING
+    case $cell in PASS) ((passed++)) ;; *) ((failed++)) ;; esac
+    printf ' %-11s' "$cell"
+  done
+  echo
+done
+while IFS=$'\t' read -r l name status _; do
+  [[ $l == once ]] || continue
+  case $status in PASS) ((passed++)) ;; *) ((failed++)) ;; esac
+done <"$RESULTS"
+for m in "${MISSING[@]}"; do
+  [[ -n $m ]] || continue
+  echo "MISSING: expected CPython $m is not installed (see scripts/pythons.sh)"
+  for mode in "${MODES[@]}"; do printf '%s\t%s\tMISSING\t\n' "$m" "$mode" >>"$RESULTS"; done
+done
+if ((failed > 0)); then
+  echo
+  echo "Failures (logs in build/go/logs/<version>/<mode>.log and build/go/logs/once/):"
+  awk -F'\t' '$3 == "FAIL" { printf "  %s %s: %s\n", $1, $2, $4 }' "$RESULTS"
+  awk -F'\t' '$3 == "FAIL" && $1 != "once" { print $1 "\t" $2 }' "$RESULTS" | while IFS=$'\t' read -r l m; do
+    grep -m4 -E -A2 '^--- FAIL|^\s+\S+_test\.go:[0-9]+:|panic:|fatal error:' "$LOGS/$l/$m.log" 2>/dev/null |
+      head -8 | sed "s|^|    [$l $m] |"
+  done
+fi
+echo "$passed passed, $failed failed"
+((failed == 0))

@@ -43,6 +43,15 @@
 #include <stdbool.h>
 
 
+// Value flag: inputs and outputs use the tagged encoding (docs/values.md): bytes, tuples,
+// sets, dicts with non-str keys, NaN/inf, complex, datetime/date/time/timedelta, Decimal and
+// object handles as `{"__pyrt__": kind, "v": value}`; plain JSON stays plain.
+#define PYRT_VALUE_TAGGED 1
+
+// Value flag: an output value with no encoding becomes a new object handle (tag "object")
+// instead of a PYRT_ERR_CONVERSION error; free those handles with pyrt_object_free().
+#define PYRT_VALUE_HANDLES 2
+
 // Success.
 #define PYRT_OK 0
 
@@ -112,6 +121,12 @@
 // with pyrt_error_free().
 typedef struct pyrt_error pyrt_error;
 
+// A handle owning one reference to a Python object. Opaque: a token pyrt checks against a
+// table, so a freed handle — or one whose runtime was freed — gives PYRT_ERR_CLOSED, never a
+// crash. Free it with pyrt_object_free(). Inside tagged JSON it is written
+// `{"__pyrt__": "object", "v": <pyrt_object_id(obj)>}`.
+typedef struct pyrt_object pyrt_object;
+
 // A handle to the process's Python interpreter. Opaque: pyrt never dereferences it (it is a
 // token checked against a table), so a freed or invalid handle gives PYRT_ERR_CLOSED, not a
 // crash.
@@ -156,6 +171,74 @@ const char *pyrt_version(void);
 // The name of a status code, e.g. "PYRT_ERR_PYTHON" for PYRT_ERR_PYTHON, "PYRT_OK" for 0, and
 // "PYRT_ERR_UNKNOWN" for any other number. A static string, never freed. Any thread.
 const char *pyrt_status_name(int32_t status);
+
+// Calls `target` — "module:function", the function possibly dotted ("os:path.join") — with
+// encoded arguments (`args_json` a JSON array or NULL, `kwargs_json` an object or NULL) and
+// returns the result's encoding. `flags`: PYRT_VALUE_TAGGED and/or PYRT_VALUE_HANDLES; other
+// bits are PYRT_ERR_INVALID_ARGUMENT. With flags 0 this is pyrt_call_json(). `result_out`
+// must not be NULL; free it with pyrt_string_free(). Any thread.
+int32_t pyrt_call_value(pyrt_runtime *rt, const char *target, const char *args_json, const char *kwargs_json, uint32_t flags, char **result_out, pyrt_error **err_out);
+
+// As pyrt_call_value(), but keeps the result as an object handle in `*obj_out` (must not be
+// NULL; free with pyrt_object_free()). Any thread.
+int32_t pyrt_call_object(pyrt_runtime *rt, const char *target, const char *args_json, const char *kwargs_json, uint32_t flags, pyrt_object **obj_out, pyrt_error **err_out);
+
+// Imports `module` and returns it as an object handle in `*obj_out` (must not be NULL).
+// Any thread.
+int32_t pyrt_import(pyrt_runtime *rt, const char *module, pyrt_object **obj_out, pyrt_error **err_out);
+
+// Evaluates a Python expression in `__main__` and returns the value as an object handle in
+// `*obj_out` (must not be NULL). Any thread.
+int32_t pyrt_eval_object(pyrt_runtime *rt, const char *expr, pyrt_object **obj_out, pyrt_error **err_out);
+
+// Builds a Python object from an encoded value (`flags` as for pyrt_call_value()) and returns
+// it as an object handle in `*obj_out` (must not be NULL). Any thread.
+int32_t pyrt_object_from_json(pyrt_runtime *rt, const char *json, uint32_t flags, pyrt_object **obj_out, pyrt_error **err_out);
+
+// The encoding of the object's value (`flags` as for pyrt_call_value()). `result_out` must not
+// be NULL; free it with pyrt_string_free(). Any thread.
+int32_t pyrt_object_to_json(pyrt_object *obj, uint32_t flags, char **result_out, pyrt_error **err_out);
+
+// `getattr(obj, name)` as a new object handle in `*obj_out` (must not be NULL). Any thread.
+int32_t pyrt_object_getattr(pyrt_object *obj, const char *name, pyrt_object **obj_out, pyrt_error **err_out);
+
+// `getattr(obj, name)` encoded (`flags` as for pyrt_call_value()). `result_out` must not be
+// NULL; free it with pyrt_string_free(). Any thread.
+int32_t pyrt_object_getattr_json(pyrt_object *obj, const char *name, uint32_t flags, char **result_out, pyrt_error **err_out);
+
+// `setattr(obj, name, value)` where `value` is another object handle (not consumed: the
+// caller still frees it). Any thread.
+int32_t pyrt_object_setattr(pyrt_object *obj, const char *name, pyrt_object *value, pyrt_error **err_out);
+
+// `setattr(obj, name, value)` with an encoded value (`flags` as for pyrt_call_value()).
+// Any thread.
+int32_t pyrt_object_setattr_json(pyrt_object *obj, const char *name, const char *value_json, uint32_t flags, pyrt_error **err_out);
+
+// Calls the object (`method` NULL: a function, class or bound method) or its method `method`,
+// with encoded arguments, and returns the result's encoding (`flags` as for
+// pyrt_call_value()). `result_out` must not be NULL; free it with pyrt_string_free().
+// Any thread.
+int32_t pyrt_object_call_json(pyrt_object *obj, const char *method, const char *args_json, const char *kwargs_json, uint32_t flags, char **result_out, pyrt_error **err_out);
+
+// As pyrt_object_call_json(), but keeps the result as an object handle in `*obj_out` (must not
+// be NULL; free with pyrt_object_free()). Any thread.
+int32_t pyrt_object_call(pyrt_object *obj, const char *method, const char *args_json, const char *kwargs_json, uint32_t flags, pyrt_object **obj_out, pyrt_error **err_out);
+
+// `repr(obj)` as a new string (free with pyrt_string_free()); `result_out` must not be NULL.
+int32_t pyrt_object_repr(pyrt_object *obj, char **result_out, pyrt_error **err_out);
+
+// `str(obj)` as a new string (free with pyrt_string_free()); `result_out` must not be NULL.
+int32_t pyrt_object_str(pyrt_object *obj, char **result_out, pyrt_error **err_out);
+
+// The number that stands for this handle inside tagged JSON:
+// `{"__pyrt__": "object", "v": <id>}`. 0 for NULL. Any thread.
+uint64_t pyrt_object_id(const pyrt_object *obj);
+
+// Releases the handle's reference. NULL, or a handle already freed, is a harmless no-op.
+// Never takes the GIL and never blocks on Python: the reference is dropped by the next thread
+// that enters the interpreter, and never after the interpreter was finalized. So it is safe
+// from any thread at any time, including Go finalizers and host callbacks.
+void pyrt_object_free(pyrt_object *obj);
 
 // Opens a runtime.
 //

@@ -21,7 +21,8 @@ use std::time::Duration;
 use crate::config::Config;
 use crate::discover;
 use crate::error::{Error, ErrorKind, Result};
-use crate::python::{self, convert, exception, exec, ffi::Api, gil, init, loader, with_gil};
+use crate::python::convert::ValueMode;
+use crate::python::{self, convert, exception, exec, ffi::Api, gil, init, loader, objects, with_gil, PyRef};
 
 /// What the interpreter thread learned at start-up (for `info_json`).
 #[derive(Debug, Clone)]
@@ -74,9 +75,12 @@ impl Drop for CallGuard {
 }
 
 impl CallGuard {
-    /// Runs `f` with the GIL held.
+    /// Runs `f` with the GIL held (first dropping references released without it).
     pub fn with_gil<R>(&self, f: impl FnOnce(python::Python<'_>) -> R) -> R {
-        with_gil(self.api, f)
+        with_gil(self.api, |py| {
+            objects::drain(py);
+            f(py)
+        })
     }
 }
 
@@ -292,7 +296,9 @@ fn serve(api: &'static Api, inbox: mpsc::Receiver<OwnerMessage>) {
             lock = DRAINED.1.wait_timeout(lock, Duration::from_millis(20)).unwrap_or_else(|p| p.into_inner()).0;
         }
     }
+    objects::release_all();
     with_gil(api, |py| {
+        objects::drain(py);
         exec::clear_caches(py);
         exec::flush_stdio(py);
     });
@@ -320,6 +326,8 @@ pub fn free(token: u64) {
         _ => false,
     };
     if !last {
+        // The interpreter lives on: drop what this handle's objects hold (at the next GIL holder).
+        objects::release_runtime(token);
         return;
     }
     ALIVE.store(false, SeqCst);
@@ -399,6 +407,176 @@ pub fn info_json(token: u64) -> Result<CString> {
         "prefix": info.prefix,
     });
     Ok(CString::new(value.to_string()).expect("JSON has no NUL"))
+}
+
+// ---- values and objects (docs/values.md) -------------------------------------------------------
+
+/// `PYRT_VALUE_*` flags: the tagged encoding; handles for values without an encoding.
+pub const VALUE_TAGGED: u32 = 1;
+pub const VALUE_HANDLES: u32 = 2;
+
+fn mode(flags: u32, runtime: u64) -> Result<ValueMode> {
+    if flags & !(VALUE_TAGGED | VALUE_HANDLES) != 0 {
+        return Err(Error::invalid_argument(format!("unknown value flags {flags:#x}")));
+    }
+    Ok(ValueMode { tagged: flags & VALUE_TAGGED != 0, handles_for: (flags & VALUE_HANDLES != 0).then_some(runtime) })
+}
+
+/// Admits a call on an object handle (its runtime must still be open).
+fn enter_object(object: u64) -> Result<(CallGuard, u64)> {
+    let runtime = objects::runtime_of(object)?;
+    Ok((enter(runtime)?, runtime))
+}
+
+/// `"module:function"` (function may be dotted) → (module, function).
+fn split_target(target: &str) -> Result<(&str, &str)> {
+    target.split_once(':').ok_or_else(|| Error::invalid_argument(format!("target {target:?} must be \"module:function\"")))
+}
+
+fn call_args(py: python::Python, args: Option<&str>, kwargs: Option<&str>, mode: ValueMode) -> Result<(Vec<PyRef>, Option<PyRef>)> {
+    let args = match args {
+        None => Vec::new(),
+        Some(text) => convert::args_from_json_mode(py, text, mode)?,
+    };
+    let kwargs = match kwargs {
+        None => None,
+        Some(text) => {
+            let dict = convert::from_json_mode(py, text, mode)?;
+            if unsafe { python::ffi::py_type(dict.as_ptr()) } != py.api.PyDict_Type {
+                return Err(Error::invalid_argument("kwargs_json must be a JSON object"));
+            }
+            Some(dict)
+        }
+    };
+    Ok((args, kwargs))
+}
+
+/// What a call returns to the host: a JSON text or a new object handle.
+pub enum Returned {
+    Json(CString),
+    Object(u64),
+}
+
+fn give(py: python::Python, value: PyRef, runtime: u64, as_object: bool, mode: ValueMode) -> Result<Returned> {
+    if as_object {
+        Ok(Returned::Object(objects::register(value, runtime)))
+    } else {
+        convert::to_json_cstring_mode(py, value.as_ptr(), mode).map(Returned::Json)
+    }
+}
+
+/// Calls `module:function` with encoded values.
+pub fn call_value(token: u64, target: &str, args: Option<&str>, kwargs: Option<&str>, flags: u32, as_object: bool) -> Result<Returned> {
+    let (module, function) = split_target(target)?;
+    let mode = mode(flags, token)?;
+    let guard = enter(token)?;
+    guard.with_gil(|py| {
+        let (args, kwargs) = call_args(py, args, kwargs, mode)?;
+        let callable = exec::lookup(py, module, function)?;
+        let v = exec::call(py, &callable, &args, kwargs.as_ref())?;
+        give(py, v, token, as_object, mode)
+    })
+}
+
+/// Imports a module as an object handle.
+pub fn object_import(token: u64, module: &str) -> Result<u64> {
+    let guard = enter(token)?;
+    guard.with_gil(|py| {
+        let c = CString::new(module).map_err(|_| Error::invalid_argument("module contains NUL"))?;
+        let m = PyRef::from_owned(unsafe { (py.api.PyImport_ImportModule)(c.as_ptr()) }).ok_or_else(|| exception::fetch(py))?;
+        Ok(objects::register(m, token))
+    })
+}
+
+/// Evaluates an expression in `__main__` and keeps the result as an object handle.
+pub fn object_eval(token: u64, expr: &CStr) -> Result<u64> {
+    let guard = enter(token)?;
+    guard.with_gil(|py| exec::eval(py, expr).map(|v| objects::register(v, token)))
+}
+
+/// Builds an object from an encoded value.
+pub fn object_from_json(token: u64, json: &str, flags: u32) -> Result<u64> {
+    let mode = mode(flags, token)?;
+    let guard = enter(token)?;
+    guard.with_gil(|py| convert::from_json_mode(py, json, mode).map(|v| objects::register(v, token)))
+}
+
+/// The encoding of an object's value.
+pub fn object_to_json(object: u64, flags: u32) -> Result<CString> {
+    let (guard, runtime) = enter_object(object)?;
+    let mode = mode(flags, runtime)?;
+    guard.with_gil(|py| {
+        let o = objects::get(py, object)?;
+        convert::to_json_cstring_mode(py, o.as_ptr(), mode)
+    })
+}
+
+fn name_obj(py: python::Python, name: &str) -> Result<PyRef> {
+    PyRef::from_owned(unsafe { (py.api.PyUnicode_FromStringAndSize)(name.as_ptr().cast(), name.len() as isize) }).ok_or_else(|| exception::fetch(py))
+}
+
+/// `getattr(object, name)` as a new handle or as its encoding.
+pub fn object_getattr(object: u64, name: &str, flags: u32, as_object: bool) -> Result<Returned> {
+    let (guard, runtime) = enter_object(object)?;
+    let mode = mode(flags, runtime)?;
+    guard.with_gil(|py| {
+        let o = objects::get(py, object)?;
+        let n = name_obj(py, name)?;
+        let v = PyRef::from_owned(unsafe { (py.api.PyObject_GetAttr)(o.as_ptr(), n.as_ptr()) }).ok_or_else(|| exception::fetch(py))?;
+        give(py, v, runtime, as_object, mode)
+    })
+}
+
+/// `setattr(object, name, value)`, the value given encoded or as another handle.
+pub fn object_setattr(object: u64, name: &str, value_json: Option<&str>, value_object: Option<u64>, flags: u32) -> Result<()> {
+    let (guard, runtime) = enter_object(object)?;
+    let mode = mode(flags, runtime)?;
+    guard.with_gil(|py| {
+        let o = objects::get(py, object)?;
+        let v = match (value_json, value_object) {
+            (Some(json), _) => convert::from_json_mode(py, json, mode)?,
+            (None, Some(h)) => objects::get(py, h)?,
+            (None, None) => return Err(Error::invalid_argument("no value")),
+        };
+        let n = name_obj(py, name)?;
+        if unsafe { (py.api.PyObject_SetAttr)(o.as_ptr(), n.as_ptr(), v.as_ptr()) } != 0 {
+            return Err(exception::fetch(py));
+        }
+        Ok(())
+    })
+}
+
+/// Calls the object itself (`method` None) or its method `method`.
+pub fn object_call(object: u64, method: Option<&str>, args: Option<&str>, kwargs: Option<&str>, flags: u32, as_object: bool) -> Result<Returned> {
+    let (guard, runtime) = enter_object(object)?;
+    let mode = mode(flags, runtime)?;
+    guard.with_gil(|py| {
+        let (args, kwargs) = call_args(py, args, kwargs, mode)?;
+        let mut callable = objects::get(py, object)?;
+        if let Some(m) = method {
+            let n = name_obj(py, m)?;
+            callable = PyRef::from_owned(unsafe { (py.api.PyObject_GetAttr)(callable.as_ptr(), n.as_ptr()) }).ok_or_else(|| exception::fetch(py))?;
+        }
+        let v = exec::call(py, &callable, &args, kwargs.as_ref())?;
+        give(py, v, runtime, as_object, mode)
+    })
+}
+
+/// `repr(object)` or `str(object)`.
+pub fn object_text(object: u64, repr: bool) -> Result<CString> {
+    let (guard, _) = enter_object(object)?;
+    guard.with_gil(|py| {
+        let o = objects::get(py, object)?;
+        let f = if repr { py.api.PyObject_Repr } else { py.api.PyObject_Str };
+        let s = PyRef::from_owned(unsafe { f(o.as_ptr()) }).ok_or_else(|| exception::fetch(py))?;
+        let text = exception::utf8_of(py, s.as_ptr()).ok_or_else(|| Error::new(ErrorKind::Conversion, "text is not valid UTF-8 (lone surrogates)"))?;
+        CString::new(text.replace('\0', "\\x00")).map_err(|_| Error::new(ErrorKind::Internal, "NUL in text"))
+    })
+}
+
+/// Releases an object handle; from any thread, without the GIL, never blocking on Python.
+pub fn object_free(object: u64) {
+    objects::release(object);
 }
 
 /// Turns a Python exception pending on this thread into an error (used by the typed paths).

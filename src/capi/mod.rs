@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod memory;
+pub mod object;
 pub mod runtime;
 pub mod status;
 

@@ -24,6 +24,10 @@ pub trait Builder {
     fn array_push(&mut self, array: &mut Self::Value, item: Self::Value) -> Result<(), String>;
     fn new_object(&mut self) -> Result<Self::Value, String>;
     fn object_insert(&mut self, object: &mut Self::Value, key: Self::Value, value: Self::Value) -> Result<(), String>;
+    /// Called when an object is complete (a tagged value may then become something else).
+    fn end_object(&mut self, object: Self::Value) -> Result<Self::Value, String> {
+        Ok(object)
+    }
 }
 
 /// Why a parse failed: a syntax error at a byte offset, or the builder refused a value.
@@ -252,7 +256,7 @@ pub fn parse<B: Builder>(text: &str, b: &mut B) -> Result<B::Value, ParseError> 
                     match p.bytes.get(p.pos) {
                         Some(b'}') => {
                             p.pos += 1;
-                            obj
+                            b.end_object(obj).map_err(be)?
                         }
                         Some(b'"') => {
                             let key = p.string()?;
@@ -342,7 +346,7 @@ pub fn parse<B: Builder>(text: &str, b: &mut B) -> Result<B::Value, ParseError> 
                         Some(b'}') => {
                             p.pos += 1;
                             value = match stack.pop() {
-                                Some(Frame::Object(o, _)) => o,
+                                Some(Frame::Object(o, _)) => b.end_object(o).map_err(be)?,
                                 _ => unreachable!(),
                             };
                         }

@@ -9,14 +9,38 @@ use super::{PyRef, Python};
 use crate::error::{Error, ErrorKind, Result};
 use crate::json::{self, write, Builder, ParseError, MAX_DEPTH};
 
+/// How values cross the boundary (docs/values.md).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ValueMode {
+    /// The tagged encoding, in both directions: `{"__pyrt__": kind, "v": ...}` carries bytes,
+    /// tuples, sets, non-str-keyed dicts, non-finite floats, complex, datetimes, Decimal and
+    /// object handles.
+    pub tagged: bool,
+    /// Outputs: a value with no encoding becomes an object handle of this runtime (instead of a
+    /// conversion error).
+    pub handles_for: Option<u64>,
+}
+
+/// Plain JSON only (the `pyrt_call_json` contract).
+pub const PLAIN: ValueMode = ValueMode { tagged: false, handles_for: None };
+
+/// The tag key. A dict that has this key among its keys is always written in the general
+/// `{"__pyrt__": "dict", "v": [[k, v], ...]}` form, so ordinary data can never read as a tag.
+pub const TAG: &str = "__pyrt__";
+
 /// Builds Python objects from parser events.
 pub struct PyBuilder<'py> {
     py: Python<'py>,
+    tagged: bool,
 }
 
 impl<'py> PyBuilder<'py> {
     pub fn new(py: Python<'py>) -> Self {
-        PyBuilder { py }
+        PyBuilder { py, tagged: false }
+    }
+
+    pub fn with_mode(py: Python<'py>, mode: ValueMode) -> Self {
+        PyBuilder { py, tagged: mode.tagged }
     }
 
     /// Wraps a new reference, turning NULL into the pending Python error's text.
@@ -70,11 +94,22 @@ impl Builder for PyBuilder<'_> {
         }
         Ok(())
     }
+    fn end_object(&mut self, object: PyRef) -> Result<PyRef, String> {
+        if !self.tagged {
+            return Ok(object);
+        }
+        super::tags::decode(self.py, object)
+    }
 }
 
 /// Parses JSON text into a new Python object.
 pub fn from_json(py: Python, text: &str) -> Result<PyRef> {
-    json::parse(text, &mut PyBuilder::new(py)).map_err(|e| match e {
+    from_json_mode(py, text, PLAIN)
+}
+
+/// Parses JSON text (tagged values decoded when `mode.tagged`) into a new Python object.
+pub fn from_json_mode(py: Python, text: &str, mode: ValueMode) -> Result<PyRef> {
+    json::parse(text, &mut PyBuilder::with_mode(py, mode)).map_err(|e| match e {
         ParseError::Syntax { .. } => Error::new(ErrorKind::InvalidJson, format!("invalid JSON: {e}")),
         ParseError::Builder(m) => Error::new(ErrorKind::Conversion, m),
     })
@@ -82,7 +117,12 @@ pub fn from_json(py: Python, text: &str) -> Result<PyRef> {
 
 /// Parses a JSON array of call arguments into owned objects (no intermediate list).
 pub fn args_from_json(py: Python, text: &str) -> Result<Vec<PyRef>> {
-    let mut b = ArgsBuilder { inner: PyBuilder::new(py), top: None };
+    args_from_json_mode(py, text, PLAIN)
+}
+
+/// As [`args_from_json`], decoding tagged values when `mode.tagged`.
+pub fn args_from_json_mode(py: Python, text: &str, mode: ValueMode) -> Result<Vec<PyRef>> {
+    let mut b = ArgsBuilder { inner: PyBuilder::with_mode(py, mode), top: None };
     let done = json::parse(text, &mut b).map_err(|e| match e {
         ParseError::Syntax { .. } => Error::new(ErrorKind::InvalidJson, format!("invalid JSON: {e}")),
         ParseError::Builder(m) if m == NOT_AN_ARRAY => Error::invalid_argument("args_json must be a JSON array"),
@@ -165,6 +205,9 @@ impl Builder for ArgsBuilder<'_> {
             ArgsValue::Top => unreachable!("the top-level value is an array"),
         }
     }
+    fn end_object(&mut self, object: ArgsValue) -> Result<ArgsValue, String> {
+        Self::py(self.inner.end_object(Self::nested(object)))
+    }
 }
 
 /// One step of the path to a value inside the converted object, for error messages.
@@ -190,18 +233,19 @@ fn path_text(path: &[Step]) -> String {
     s
 }
 
-struct Writer<'py, 'o> {
-    py: Python<'py>,
-    out: &'o mut Vec<u8>,
+pub(crate) struct Writer<'py, 'o> {
+    pub(crate) py: Python<'py>,
+    pub(crate) out: &'o mut Vec<u8>,
     path: Vec<Step>,
+    pub(crate) mode: ValueMode,
 }
 
 impl Writer<'_, '_> {
-    fn fail(&self, what: String) -> Error {
+    pub(crate) fn fail(&self, what: String) -> Error {
         Error::new(ErrorKind::Conversion, format!("{what} at {}", path_text(&self.path)))
     }
 
-    fn value(&mut self, o: PyPtr) -> Result<()> {
+    pub(crate) fn value(&mut self, o: PyPtr) -> Result<()> {
         let api = self.py.api;
         if o == api.none() {
             self.out.extend_from_slice(b"null");
@@ -230,6 +274,11 @@ impl Writer<'_, '_> {
         if t == api.PyTuple_Type {
             return self.tuple(o);
         }
+        if self.mode.tagged {
+            if let Some(done) = super::tags::encode_exact(self, o, t)? {
+                return Ok(done);
+            }
+        }
         // Subclasses (IntEnum, str enums, OrderedDict, namedtuple, ...) keep their base's form.
         let flags = unsafe { (api.PyType_GetFlags)(t) };
         if flags & ffi::TPFLAGS_LONG_SUBCLASS != 0 {
@@ -250,11 +299,64 @@ impl Writer<'_, '_> {
         if unsafe { (api.PyType_IsSubtype)(t, api.PyFloat_Type) } != 0 {
             return self.float(o);
         }
-        Err(self.fail(format!("Python type '{}' has no JSON form", type_name(o))))
+        if self.mode.tagged {
+            if let Some(done) = super::tags::encode_other(self, o, t)? {
+                return Ok(done);
+            }
+        }
+        if let Some(runtime) = self.mode.handles_for {
+            let handle = super::objects::register(PyRef::from_borrowed(self.py, o).expect("non-null"), runtime);
+            self.tag_open("object");
+            write::integer(self.out, handle as i64);
+            self.out.push(b'}');
+            return Ok(());
+        }
+        let form = if self.mode.tagged { "encoding" } else { "JSON form" };
+        Err(self.fail(format!("Python type '{}' has no {form}", type_name(o))))
+    }
+
+    /// Writes `{"__pyrt__":"<kind>","v":` (the caller writes the value and the closing brace).
+    pub(crate) fn tag_open(&mut self, kind: &str) {
+        self.out.extend_from_slice(b"{\"__pyrt__\":\"");
+        self.out.extend_from_slice(kind.as_bytes());
+        self.out.extend_from_slice(b"\",\"v\":");
+    }
+
+    /// Writes every item an iterator yields as a JSON array (sets, frozensets).
+    pub(crate) fn iterable(&mut self, o: PyPtr) -> Result<()> {
+        self.enter()?;
+        let api = self.py.api;
+        let it = unsafe { PyRef::from_owned((api.PyObject_GetIter)(o)) }.ok_or_else(|| exception::fetch(self.py))?;
+        self.out.push(b'[');
+        let mut i = 0usize;
+        loop {
+            let item = unsafe { (api.PyIter_Next)(it.as_ptr()) };
+            let Some(item) = PyRef::from_owned(item) else {
+                if unsafe { !(api.PyErr_Occurred)().is_null() } {
+                    return Err(exception::fetch(self.py));
+                }
+                break;
+            };
+            if i > 0 {
+                self.out.push(b',');
+            }
+            self.path.push(Step::Index(i));
+            self.value(item.as_ptr())?;
+            self.path.pop();
+            i += 1;
+        }
+        self.out.push(b']');
+        Ok(())
     }
 
     fn float(&mut self, o: PyPtr) -> Result<()> {
         let v = unsafe { (self.py.api.PyFloat_AsDouble)(o) };
+        if self.mode.tagged && !v.is_finite() {
+            self.tag_open("float");
+            write::string(self.out, super::tags::non_finite_name(v));
+            self.out.push(b'}');
+            return Ok(());
+        }
         if !write::float(self.out, v) {
             return Err(self.fail(format!("float {} has no JSON form", if v.is_nan() { "nan" } else if v > 0.0 { "inf" } else { "-inf" })));
         }
@@ -294,7 +396,7 @@ impl Writer<'_, '_> {
         Ok(())
     }
 
-    fn enter(&mut self) -> Result<()> {
+    pub(crate) fn enter(&mut self) -> Result<()> {
         if self.path.len() >= MAX_DEPTH {
             return Err(self.fail(format!("value nested deeper than {MAX_DEPTH} levels (a reference cycle?)")));
         }
@@ -325,6 +427,9 @@ impl Writer<'_, '_> {
     fn tuple(&mut self, o: PyPtr) -> Result<()> {
         self.enter()?;
         let api = self.py.api;
+        if self.mode.tagged {
+            self.tag_open("tuple");
+        }
         self.out.push(b'[');
         let n = unsafe { (api.PyTuple_Size)(o) };
         for i in 0..n {
@@ -336,12 +441,18 @@ impl Writer<'_, '_> {
             self.path.pop();
         }
         self.out.push(b']');
+        if self.mode.tagged {
+            self.out.push(b'}');
+        }
         Ok(())
     }
 
     fn dict(&mut self, o: PyPtr) -> Result<()> {
         self.enter()?;
         let api = self.py.api;
+        if self.mode.tagged && !self.plain_keys(o) {
+            return self.dict_pairs(o);
+        }
         self.out.push(b'{');
         let (mut pos, mut k, mut v): (isize, PyPtr, PyPtr) = (0, std::ptr::null_mut(), std::ptr::null_mut());
         let mut first = true;
@@ -365,9 +476,64 @@ impl Writer<'_, '_> {
     }
 }
 
+impl Writer<'_, '_> {
+    /// True when every key is a str other than the tag key (the dict can be a plain object).
+    fn plain_keys(&self, o: PyPtr) -> bool {
+        let api = self.py.api;
+        let (mut pos, mut k, mut v): (isize, PyPtr, PyPtr) = (0, std::ptr::null_mut(), std::ptr::null_mut());
+        while unsafe { (api.PyDict_Next)(o, &mut pos, &mut k, &mut v) } != 0 {
+            let kt = unsafe { ffi::py_type(k) };
+            if kt != api.PyUnicode_Type && unsafe { (api.PyType_GetFlags)(kt) } & ffi::TPFLAGS_UNICODE_SUBCLASS == 0 {
+                return false;
+            }
+            if exception::utf8_of(self.py, k).as_deref() == Some(TAG) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// `{"__pyrt__":"dict","v":[[k,v],...]}`: any keys, in insertion order.
+    fn dict_pairs(&mut self, o: PyPtr) -> Result<()> {
+        let api = self.py.api;
+        self.tag_open("dict");
+        self.out.push(b'[');
+        let (mut pos, mut k, mut v): (isize, PyPtr, PyPtr) = (0, std::ptr::null_mut(), std::ptr::null_mut());
+        let mut i = 0usize;
+        while unsafe { (api.PyDict_Next)(o, &mut pos, &mut k, &mut v) } != 0 {
+            if i > 0 {
+                self.out.push(b',');
+            }
+            self.out.push(b'[');
+            self.path.push(Step::Index(i));
+            self.value(k)?;
+            self.out.push(b',');
+            self.value(v)?;
+            self.path.pop();
+            self.out.push(b']');
+            i += 1;
+        }
+        self.out.extend_from_slice(b"]}");
+        Ok(())
+    }
+}
+
 /// Appends the JSON form of `o` to `out`. On error `out` holds a partial document.
 pub fn to_json(py: Python, o: PyPtr, out: &mut Vec<u8>) -> Result<()> {
-    Writer { py, out, path: Vec::new() }.value(o)
+    to_json_mode(py, o, out, PLAIN)
+}
+
+/// Appends the encoding of `o` in `mode`.
+pub fn to_json_mode(py: Python, o: PyPtr, out: &mut Vec<u8>, mode: ValueMode) -> Result<()> {
+    Writer { py, out, path: Vec::new(), mode }.value(o)
+}
+
+/// The encoding of `o` in `mode`, as a C string.
+pub fn to_json_cstring_mode(py: Python, o: PyPtr, mode: ValueMode) -> Result<CString> {
+    let mut out = Vec::with_capacity(32);
+    to_json_mode(py, o, &mut out, mode)?;
+    out.push(0);
+    Ok(CString::from_vec_with_nul(out).expect("JSON text has no interior NUL bytes"))
 }
 
 /// The JSON text of `o` as a C string (JSON output never contains NUL: control characters are

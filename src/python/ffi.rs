@@ -166,6 +166,20 @@ cpython_api! {
         PyObject_Str: fn(PyPtr) -> PyPtr;
         PyObject_Repr: fn(PyPtr) -> PyPtr;
         PyObject_IsTrue: fn(PyPtr) -> c_int;
+        PyObject_SetAttr: fn(PyPtr, PyPtr, PyPtr) -> c_int;
+        PyObject_GetIter: fn(PyPtr) -> PyPtr;
+        PyIter_Next: fn(PyPtr) -> PyPtr;
+        PyCallable_Check: fn(PyPtr) -> c_int;
+        PyBytes_FromStringAndSize: fn(*const c_char, PySsize) -> PyPtr;
+        PyBytes_AsStringAndSize: fn(PyPtr, *mut *mut c_char, *mut PySsize) -> c_int;
+        PyByteArray_FromStringAndSize: fn(*const c_char, PySsize) -> PyPtr;
+        PyByteArray_AsString: fn(PyPtr) -> *mut c_char;
+        PyByteArray_Size: fn(PyPtr) -> PySsize;
+        PySet_New: fn(PyPtr) -> PyPtr;
+        PyFrozenSet_New: fn(PyPtr) -> PyPtr;
+        PyComplex_FromDoubles: fn(f64, f64) -> PyPtr;
+        PyComplex_RealAsDouble: fn(PyPtr) -> f64;
+        PyComplex_ImagAsDouble: fn(PyPtr) -> f64;
         PyNumber_ToBase: fn(PyPtr, c_int) -> PyPtr;
         PyList_AsTuple: fn(PyPtr) -> PyPtr;
 
@@ -205,6 +219,11 @@ cpython_api! {
         PyList_Type;
         PyTuple_Type;
         PyDict_Type;
+        PyBytes_Type;
+        PyByteArray_Type;
+        PySet_Type;
+        PyFrozenSet_Type;
+        PyComplex_Type;
     }
     object_pointers {
         PyExc_SystemExit;

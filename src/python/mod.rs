@@ -10,6 +10,8 @@ pub mod gil;
 pub mod init;
 pub mod loader;
 pub mod object;
+pub mod objects;
+pub mod tags;
 
 use std::sync::OnceLock;
 

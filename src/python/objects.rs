@@ -1,0 +1,118 @@
+//! Object handles: opaque tokens owning one Python reference each.
+//!
+//! A handle is a number looked up in a table, never a pointer the host can dereference, so a
+//! freed handle (or one whose runtime was freed) is an error, not a crash. Releasing a handle
+//! never takes the GIL: the reference is queued and the next thread that holds the GIL drops it.
+//! So `pyrt_object_free` works from any thread — a Go finalizer, a thread inside a host callback,
+//! a thread the interpreter is blocked on — without ever deadlocking, and it never touches the
+//! interpreter after finalization (the queue is simply dropped).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use super::ffi::PyPtr;
+use super::{PyRef, Python};
+use crate::error::{Error, ErrorKind, Result};
+
+struct Entry {
+    /// The owned reference (as an address: the table is shared across threads, and the pointer
+    /// is only dereferenced with the GIL held).
+    object: usize,
+    /// The runtime handle the object was obtained through.
+    runtime: u64,
+}
+
+static TABLE: Mutex<Option<HashMap<u64, Entry>>> = Mutex::new(None);
+static NEXT_ID: AtomicU64 = AtomicU64::new(0x6f62_0000);
+/// References released without the GIL, dropped by the next GIL holder.
+static PENDING: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+static HAS_PENDING: AtomicBool = AtomicBool::new(false);
+
+fn table() -> std::sync::MutexGuard<'static, Option<HashMap<u64, Entry>>> {
+    TABLE.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+pub fn closed_object() -> Error {
+    Error::new(ErrorKind::Closed, "the pyrt object was freed (or this is not an object handle)")
+}
+
+/// Moves `object` into the table; returns its handle.
+pub fn register(object: PyRef, runtime: u64) -> u64 {
+    let id = NEXT_ID.fetch_add(8, Ordering::Relaxed);
+    table().get_or_insert_with(HashMap::new).insert(id, Entry { object: object.into_ptr() as usize, runtime });
+    id
+}
+
+/// The runtime an object belongs to (no GIL needed).
+pub fn runtime_of(id: u64) -> Result<u64> {
+    table().as_ref().and_then(|t| t.get(&id)).map(|e| e.runtime).ok_or_else(closed_object)
+}
+
+/// A new reference to the handle's object. Holding the GIL while reading the table and
+/// increfing guarantees a concurrent release (which only queues) cannot drop it in between.
+pub fn get(py: Python, id: u64) -> Result<PyRef> {
+    let ptr = table().as_ref().and_then(|t| t.get(&id)).map(|e| e.object).ok_or_else(closed_object)?;
+    Ok(PyRef::from_borrowed(py, ptr as PyPtr).expect("registered objects are non-null"))
+}
+
+/// Releases a handle from any thread; unknown or already released handles are ignored.
+pub fn release(id: u64) {
+    let entry = table().as_mut().and_then(|t| t.remove(&id));
+    if let Some(e) = entry {
+        queue(e.object);
+    }
+}
+
+/// Releases every handle obtained through `runtime` (when that runtime is freed).
+pub fn release_runtime(runtime: u64) {
+    let mut released = Vec::new();
+    if let Some(t) = table().as_mut() {
+        t.retain(|_, e| {
+            if e.runtime == runtime {
+                released.push(e.object);
+                false
+            } else {
+                true
+            }
+        });
+    }
+    for object in released {
+        queue(object);
+    }
+}
+
+/// Releases every handle (before finalization).
+pub fn release_all() {
+    let all: Vec<usize> = table().take().map(|t| t.into_values().map(|e| e.object).collect()).unwrap_or_default();
+    for object in all {
+        queue(object);
+    }
+}
+
+fn queue(object: usize) {
+    PENDING.lock().unwrap_or_else(|p| p.into_inner()).push(object);
+    HAS_PENDING.store(true, Ordering::Release);
+}
+
+/// Drops the queued references. Called by every GIL section (one atomic load when empty).
+#[inline]
+pub fn drain(py: Python) {
+    if !HAS_PENDING.load(Ordering::Acquire) {
+        return;
+    }
+    let pending = {
+        let mut q = PENDING.lock().unwrap_or_else(|p| p.into_inner());
+        HAS_PENDING.store(false, Ordering::Release);
+        std::mem::take(&mut *q)
+    };
+    // Py_DecRef may run __del__, which may release more handles: they go to the queue again.
+    for object in pending {
+        unsafe { (py.api.Py_DecRef)(object as PyPtr) };
+    }
+}
+
+/// Number of live handles (tests and diagnostics).
+pub fn live_count() -> usize {
+    table().as_ref().map_or(0, |t| t.len())
+}

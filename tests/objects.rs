@@ -1,0 +1,267 @@
+//! Object handles and the tagged value encoding (docs/values.md), through the C functions.
+
+use std::ffi::{c_char, CStr, CString};
+use std::ptr;
+use std::sync::OnceLock;
+
+use pyrt::capi::error::*;
+use pyrt::capi::memory::*;
+use pyrt::capi::object::*;
+use pyrt::capi::runtime::*;
+use pyrt::capi::status::*;
+
+struct Rt(*mut pyrt_runtime);
+unsafe impl Send for Rt {}
+unsafe impl Sync for Rt {}
+
+fn rt() -> *mut pyrt_runtime {
+    static RT: OnceLock<Rt> = OnceLock::new();
+    RT.get_or_init(|| unsafe {
+        let mut rt = ptr::null_mut();
+        assert_eq!(pyrt_new(ptr::null(), &mut rt, ptr::null_mut()), PYRT_OK);
+        Rt(rt)
+    })
+    .0
+}
+
+fn c(s: &str) -> CString {
+    CString::new(s).unwrap()
+}
+
+unsafe fn take(s: *mut c_char) -> String {
+    let r = CStr::from_ptr(s).to_str().unwrap().to_string();
+    pyrt_string_free(s);
+    r
+}
+
+unsafe fn err_text(e: *mut pyrt_error) -> String {
+    let m = CStr::from_ptr(pyrt_error_message(e)).to_string_lossy().into_owned();
+    pyrt_error_free(e);
+    m
+}
+
+fn run(code: &str) {
+    unsafe {
+        let mut e = ptr::null_mut();
+        assert_eq!(pyrt_run_string(rt(), c(code).as_ptr(), &mut e), PYRT_OK, "{}", err_text(e));
+    }
+}
+
+fn eval_obj(expr: &str) -> *mut pyrt_object {
+    unsafe {
+        let mut o = ptr::null_mut();
+        let mut e = ptr::null_mut();
+        assert_eq!(pyrt_eval_object(rt(), c(expr).as_ptr(), &mut o, &mut e), PYRT_OK, "{}", err_text(e));
+        o
+    }
+}
+
+fn to_json(o: *mut pyrt_object, flags: u32) -> Result<String, (i32, String)> {
+    unsafe {
+        let mut out = ptr::null_mut();
+        let mut e = ptr::null_mut();
+        match pyrt_object_to_json(o, flags, &mut out, &mut e) {
+            PYRT_OK => Ok(take(out)),
+            code => Err((code, err_text(e))),
+        }
+    }
+}
+
+fn from_json(json: &str, flags: u32) -> *mut pyrt_object {
+    unsafe {
+        let mut o = ptr::null_mut();
+        let mut e = ptr::null_mut();
+        assert_eq!(pyrt_object_from_json(rt(), c(json).as_ptr(), flags, &mut o, &mut e), PYRT_OK, "{json}: {}", err_text(e));
+        o
+    }
+}
+
+fn call_json(o: *mut pyrt_object, method: Option<&str>, args: &str, flags: u32) -> Result<String, (i32, String)> {
+    unsafe {
+        let m = method.map(c);
+        let mut out = ptr::null_mut();
+        let mut e = ptr::null_mut();
+        match pyrt_object_call_json(o, m.as_ref().map_or(ptr::null(), |m| m.as_ptr()), c(args).as_ptr(), ptr::null(), flags, &mut out, &mut e) {
+            PYRT_OK => Ok(take(out)),
+            code => Err((code, err_text(e))),
+        }
+    }
+}
+
+const T: u32 = PYRT_VALUE_TAGGED;
+
+#[test]
+fn every_tagged_type_round_trips_exactly() {
+    run(r#"import datetime, decimal, math, struct
+def same(a, b):
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        return struct.pack('<d', a) == struct.pack('<d', b)
+    if isinstance(a, complex):
+        return same(a.real, b.real) and same(a.imag, b.imag)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, (set, frozenset)):
+        return a == b
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, (datetime.datetime, datetime.time)):
+        return a == b and a.utcoffset() == b.utcoffset()
+    return a == b
+"#);
+    let values = [
+        "None", "True", "0", "-7", "10**100", "-(10**100)", "0.1", "-0.0", "float('nan')", "float('inf')", "float('-inf')", "5e-324",
+        "'text é 😀'", "b'\\x00\\xffbytes'", "bytearray(b'ab')", "b''", "(1, 'a', (2.5,))", "()", "{1, 2, 3}", "frozenset({'a'})", "set()",
+        "{1: 'int key', (1, 2): 'tuple key', None: 0, True: 'bool', 2.5: 'float'}", "{'__pyrt__': 'looks like a tag', 'v': 1}", "{'plain': [1, {'nested': (1,)}]}",
+        "complex(1.5, -2)", "complex(float('nan'), float('inf'))", "decimal.Decimal('3.14159265358979323846264338327950288')", "decimal.Decimal('-0')",
+        "datetime.datetime(2024, 2, 29, 13, 45, 30, 123456)", "datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.timezone(datetime.timedelta(hours=5, minutes=30)))",
+        "datetime.date(1999, 12, 31)", "datetime.time(23, 59, 59, 999999)", "datetime.timedelta(days=-3, seconds=5, microseconds=7)",
+        "[{'k': (b'x', {1.5: float('nan')})}, [frozenset({(1, 2)})]]",
+    ];
+    for v in values {
+        let original = eval_obj(v);
+        let encoded = to_json(original, T).unwrap_or_else(|e| panic!("{v}: {e:?}"));
+        let back = from_json(&encoded, T);
+        unsafe {
+            let same = eval_obj("same");
+            let args = format!("[{{\"__pyrt__\":\"object\",\"v\":{}}},{{\"__pyrt__\":\"object\",\"v\":{}}}]", pyrt_object_id(original), pyrt_object_id(back));
+            assert_eq!(call_json(same, None, &args, T).unwrap(), "true", "{v} -> {encoded}");
+            pyrt_object_free(same);
+            pyrt_object_free(original);
+            pyrt_object_free(back);
+        }
+    }
+    // Plain JSON stays plain in the tagged encoding.
+    let o = eval_obj("{'a': [1, 2.5, 'x', None, True]}");
+    assert_eq!(to_json(o, T).unwrap(), r#"{"a":[1,2.5,"x",null,true]}"#);
+    unsafe { pyrt_object_free(o) };
+}
+
+#[test]
+fn tag_errors_and_handles_for_unknown_types() {
+    let o = eval_obj("[object()]");
+    let (code, msg) = to_json(o, T).unwrap_err();
+    assert_eq!(code, PYRT_ERR_CONVERSION);
+    assert!(msg.contains("'object'") && msg.contains("$[0]"), "{msg}");
+    let with_handles = to_json(o, T | PYRT_VALUE_HANDLES).unwrap();
+    assert!(with_handles.starts_with(r#"[{"__pyrt__":"object","v":"#), "{with_handles}");
+    // The handle in the output is usable and freeable.
+    let id: u64 = with_handles.trim_start_matches(r#"[{"__pyrt__":"object","v":"#).trim_end_matches("}]").parse().unwrap();
+    let inner = id as usize as *mut pyrt_object;
+    assert!(call_json(inner, Some("__repr__"), "[]", 0).unwrap().contains("object object"));
+    unsafe {
+        pyrt_object_free(inner);
+        pyrt_object_free(o);
+        let mut e = ptr::null_mut();
+        let mut out = ptr::null_mut();
+        assert_eq!(pyrt_object_from_json(rt(), c(r#"{"__pyrt__":"nope","v":1}"#).as_ptr(), T, &mut out, &mut e), PYRT_ERR_CONVERSION);
+        assert!(err_text(e).contains("unknown tag kind"));
+        assert_eq!(pyrt_object_to_json(ptr::null_mut(), 0, &mut ptr::null_mut(), ptr::null_mut()), PYRT_ERR_CLOSED);
+        let o = eval_obj("1");
+        assert_eq!(pyrt_object_to_json(o, 99, &mut ptr::null_mut(), ptr::null_mut()), PYRT_ERR_INVALID_ARGUMENT);
+        pyrt_object_free(o);
+    }
+}
+
+#[test]
+fn counter_updated_many_times() {
+    unsafe {
+        let mut collections = ptr::null_mut();
+        assert_eq!(pyrt_import(rt(), c("collections").as_ptr(), &mut collections, ptr::null_mut()), PYRT_OK);
+        let mut counter = ptr::null_mut();
+        assert_eq!(pyrt_object_call(collections, c("Counter").as_ptr(), ptr::null(), ptr::null(), 0, &mut counter, ptr::null_mut()), PYRT_OK);
+        let mut apples = 0;
+        for i in 0..10_000 {
+            let word = ["apple", "pear", "fig", "kiwi", "plum"][i % 5 % (1 + i % 4)];
+            apples += (word == "apple") as i32;
+            assert!(call_json(counter, Some("update"), &format!(r#"[["{word}"]]"#), 0).is_ok());
+        }
+        let top = call_json(counter, Some("most_common"), "[3]", T).unwrap();
+        assert!(top.starts_with(r#"[{"__pyrt__":"tuple","v":["apple","#), "{top}");
+        assert_eq!(call_json(counter, Some("most_common"), "[1]", 0).unwrap(), format!(r#"[["apple",{apples}]]"#));
+        pyrt_object_free(counter);
+        pyrt_object_free(collections);
+    }
+}
+
+#[test]
+fn instance_kept_alive_attributes_and_handles_as_arguments() {
+    run("class Account:\n    def __init__(self, owner):\n        self.owner = owner\n        self.balance = 0\n    def deposit(self, n):\n        self.balance += n\n        return self.balance\n    def transfer(self, other, n):\n        self.balance -= n\n        other.balance += n\n");
+    unsafe {
+        let mut main = ptr::null_mut();
+        assert_eq!(pyrt_import(rt(), c("__main__").as_ptr(), &mut main, ptr::null_mut()), PYRT_OK);
+        let mut a = ptr::null_mut();
+        let mut b = ptr::null_mut();
+        assert_eq!(pyrt_object_call(main, c("Account").as_ptr(), c(r#"["ann"]"#).as_ptr(), ptr::null(), 0, &mut a, ptr::null_mut()), PYRT_OK);
+        let mut cls = ptr::null_mut();
+        assert_eq!(pyrt_object_getattr(main, c("Account").as_ptr(), &mut cls, ptr::null_mut()), PYRT_OK);
+        assert_eq!(pyrt_object_call(cls, ptr::null(), ptr::null(), c(r#"{"owner":"bob"}"#).as_ptr(), 0, &mut b, ptr::null_mut()), PYRT_OK);
+        for _ in 0..100 {
+            call_json(a, Some("deposit"), "[2]", 0).unwrap();
+        }
+        let args = format!(r#"[{{"__pyrt__":"object","v":{}}}, 50]"#, pyrt_object_id(b));
+        assert_eq!(call_json(a, Some("transfer"), &args, T).unwrap(), "null");
+        let mut out = ptr::null_mut();
+        assert_eq!(pyrt_object_getattr_json(b, c("balance").as_ptr(), 0, &mut out, ptr::null_mut()), PYRT_OK);
+        assert_eq!(take(out), "50");
+        assert_eq!(pyrt_object_setattr_json(b, c("owner").as_ptr(), c(r#""robert""#).as_ptr(), 0, ptr::null_mut()), PYRT_OK);
+        assert_eq!(pyrt_object_setattr(a, c("friend").as_ptr(), b, ptr::null_mut()), PYRT_OK);
+        assert_eq!(pyrt_object_getattr_json(a, c("friend").as_ptr(), PYRT_VALUE_HANDLES, &mut out, ptr::null_mut()), PYRT_OK);
+        let friend = take(out);
+        assert!(friend.starts_with(r#"{"__pyrt__":"object""#), "{friend}");
+        assert_eq!(pyrt_object_repr(b, &mut out, ptr::null_mut()), PYRT_OK);
+        assert!(take(out).contains("Account object"));
+        assert_eq!(pyrt_object_str(main, &mut out, ptr::null_mut()), PYRT_OK);
+        assert!(take(out).contains("__main__"));
+        // A freed handle is an error, not a crash; so is garbage.
+        pyrt_object_free(b);
+        pyrt_object_free(b);
+        assert_eq!(call_json(b, Some("deposit"), "[1]", 0).unwrap_err().0, PYRT_ERR_CLOSED);
+        assert_eq!(call_json(0x55 as *mut pyrt_object, None, "[]", 0).unwrap_err().0, PYRT_ERR_CLOSED);
+        let (code, msg) = call_json(a, Some("transfer"), &args, T).unwrap_err();
+        assert_eq!(code, PYRT_ERR_CONVERSION, "{msg}");
+        for o in [a, cls, main] {
+            pyrt_object_free(o);
+        }
+    }
+}
+
+#[test]
+fn call_value_by_target_and_round_trip_example() {
+    unsafe {
+        let mut out = ptr::null_mut();
+        let mut e = ptr::null_mut();
+        assert_eq!(pyrt_call_value(rt(), c("os:path.join").as_ptr(), c(r#"["a","b"]"#).as_ptr(), ptr::null(), 0, &mut out, &mut e), PYRT_OK);
+        assert_eq!(take(out), r#""a/b""#);
+        assert_eq!(pyrt_call_value(rt(), c("math.sqrt").as_ptr(), ptr::null(), ptr::null(), 0, &mut out, &mut e), PYRT_ERR_INVALID_ARGUMENT);
+        pyrt_error_free(e);
+        // The issue's example: a dict with bytes, a tuple key, NaN and a 100-digit integer.
+        let value = r#"{"__pyrt__":"dict","v":[["data",{"__pyrt__":"bytes","v":"AAEC"}],[{"__pyrt__":"tuple","v":[1,2]},"pair"],["nan",{"__pyrt__":"float","v":"nan"}],["big",1234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890]]}"#;
+        assert_eq!(pyrt_call_value(rt(), c("builtins:dict").as_ptr(), c(&format!("[{value}]")).as_ptr(), ptr::null(), T, &mut out, ptr::null_mut()), PYRT_OK);
+        assert_eq!(take(out), value);
+    }
+}
+
+#[test]
+fn objects_free_from_other_threads_without_leaking() {
+    run("import sys, gc");
+    let blocks = || -> i64 {
+        unsafe {
+            let mut out = ptr::null_mut();
+            assert_eq!(pyrt_eval_json(rt(), c("gc.collect() * 0 + sys.getallocatedblocks()").as_ptr(), &mut out, ptr::null_mut()), PYRT_OK);
+            take(out).parse().unwrap()
+        }
+    };
+    let churn = || {
+        let objects: Vec<usize> = (0..2000).map(|i| eval_obj(&format!("[{i}] * 10")) as usize).collect();
+        // Released from other threads, with no GIL: queued, dropped by the next GIL holder.
+        std::thread::spawn(move || objects.into_iter().for_each(|o| unsafe { pyrt_object_free(o as *mut pyrt_object) })).join().unwrap();
+    };
+    churn();
+    let before = blocks();
+    churn();
+    churn();
+    let after = blocks();
+    assert!(after - before < 300, "blocks {before} -> {after}");
+}

@@ -116,6 +116,12 @@
 // A bug in pyrt was caught (an internal panic); the process keeps running. Please report it.
 #define PYRT_ERR_INTERNAL 19
 
+// A reusable list of typed arguments (int64, double, bool, string, bytes, object handles,
+// None) for the pyrt_object_call_* fast path. Built by the host without touching Python; owned
+// by the caller (pyrt_args_free). Not thread-safe: use one list per thread (it may move between
+// threads between uses). pyrt_args_clear() keeps its memory, so a hot loop allocates nothing.
+typedef struct pyrt_args pyrt_args;
+
 // An error returned by a failed call: its status code, a message, and — for Python exceptions —
 // the exception's type name and formatted traceback. Opaque; owned by the caller, who frees it
 // with pyrt_error_free().
@@ -135,6 +141,56 @@ typedef struct pyrt_runtime pyrt_runtime;
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+// A new, empty argument list. Never NULL. Free with pyrt_args_free().
+pyrt_args *pyrt_args_new(void);
+
+// Frees an argument list. NULL is a no-op.
+void pyrt_args_free(pyrt_args *args);
+
+// Empties the list, keeping its memory. NULL is a no-op.
+void pyrt_args_clear(pyrt_args *args);
+
+// Appends a Python int. PYRT_ERR_INVALID_ARGUMENT if `args` is NULL.
+int32_t pyrt_args_push_int(pyrt_args *args, int64_t value);
+
+// Appends a Python float. PYRT_ERR_INVALID_ARGUMENT if `args` is NULL.
+int32_t pyrt_args_push_double(pyrt_args *args, double value);
+
+// Appends True or False. PYRT_ERR_INVALID_ARGUMENT if `args` is NULL.
+int32_t pyrt_args_push_bool(pyrt_args *args, bool value);
+
+// Appends None. PYRT_ERR_INVALID_ARGUMENT if `args` is NULL.
+int32_t pyrt_args_push_none(pyrt_args *args);
+
+// Appends a str from `len` bytes of UTF-8 at `utf8` (copied; need not be NUL-terminated; may
+// be NULL when `len` is 0). PYRT_ERR_INVALID_UTF8 for invalid text.
+int32_t pyrt_args_push_str(pyrt_args *args, const char *utf8, size_t len);
+
+// Appends a bytes object from `len` bytes at `data` (copied; may be NULL when `len` is 0).
+int32_t pyrt_args_push_bytes(pyrt_args *args, const uint8_t *data, size_t len);
+
+// Appends the object a handle refers to (checked when the call is made; the handle is not
+// consumed).
+int32_t pyrt_args_push_object(pyrt_args *args, const pyrt_object *obj);
+
+// Calls `callable(*args)` and reads a float result (an int result is converted; anything else
+// is PYRT_ERR_CONVERSION). `args` may be NULL (no arguments). `result_out` must not be NULL.
+// The fast path: no JSON. Any thread.
+int32_t pyrt_object_call_double(pyrt_object *callable, const pyrt_args *args, double *result_out, pyrt_error **err_out);
+
+// Calls `callable(*args)` and reads an int result that fits in 64 bits (else
+// PYRT_ERR_CONVERSION). `args` may be NULL. `result_out` must not be NULL. Any thread.
+int32_t pyrt_object_call_int(pyrt_object *callable, const pyrt_args *args, int64_t *result_out, pyrt_error **err_out);
+
+// Calls `callable(*args)` and keeps the result as a new object handle in `*obj_out` (must not
+// be NULL; free with pyrt_object_free()). `args` may be NULL. Any thread.
+int32_t pyrt_object_call_args(pyrt_object *callable, const pyrt_args *args, pyrt_object **obj_out, pyrt_error **err_out);
+
+// Calls `callable(*args)` and returns the result's encoding (`flags` as for
+// pyrt_call_value()). `args` may be NULL. `result_out` must not be NULL; free it with
+// pyrt_string_free(). Any thread.
+int32_t pyrt_object_call_args_json(pyrt_object *callable, const pyrt_args *args, uint32_t flags, char **result_out, pyrt_error **err_out);
 
 // The status code this error was returned with (one of the PYRT_ERR_* values).
 // NULL: returns PYRT_ERR_INVALID_ARGUMENT. Any thread.

@@ -7,6 +7,7 @@
 //!   conversions.
 //! * `json`, `config`, `discover`, `error` — the safe core.
 
+pub mod args;
 pub mod capi;
 pub mod config;
 pub mod discover;

@@ -428,6 +428,64 @@ fn enter_object(object: u64) -> Result<(CallGuard, u64)> {
     Ok((enter(runtime)?, runtime))
 }
 
+/// Admits the interpreter as a whole (no particular runtime handle): the typed fast path checks
+/// the object's runtime itself, under the GIL, in the same table lookup that takes its reference.
+fn enter_interpreter() -> Result<CallGuard> {
+    IN_FLIGHT.fetch_add(1, SeqCst);
+    let api = match python::loaded() {
+        Some(l) => &l.api,
+        None => {
+            IN_FLIGHT.fetch_sub(1, SeqCst);
+            return Err(objects::closed_object());
+        }
+    };
+    let guard = CallGuard { api };
+    if !ALIVE.load(SeqCst) {
+        return Err(objects::closed_object());
+    }
+    Ok(guard)
+}
+
+/// Calls the object `callable` with typed arguments; `read` turns the result into the host value.
+pub fn object_call_typed<R>(callable: u64, args: &crate::args::Args, read: impl FnOnce(python::Python, PyRef, u64) -> Result<R>) -> Result<R> {
+    let guard = enter_interpreter()?;
+    guard.with_gil(|py| {
+        // Freeing a runtime removes its objects from the table, so finding the object here
+        // means its runtime is open (a call racing that free completes, as any concurrent call).
+        let (f, runtime) = objects::get_with_runtime(py, callable)?;
+        let v = if args.items.len() <= 8 {
+            // The common case builds the argument vector on the stack.
+            let mut slots: [Option<PyRef>; 8] = Default::default();
+            for (slot, a) in slots.iter_mut().zip(&args.items) {
+                *slot = Some(convert::arg_to_py(py, a)?);
+            }
+            let n = args.items.len();
+            // SAFETY: Option<PyRef> is a nullable pointer (PyRef is a transparent NonNull), and the
+            // first n slots are Some.
+            let refs: &[PyRef] = unsafe { std::slice::from_raw_parts(slots.as_ptr() as *const PyRef, n) };
+            exec::call(py, &f, refs, None)?
+        } else {
+            let argv = args.items.iter().map(|a| convert::arg_to_py(py, a)).collect::<Result<Vec<_>>>()?;
+            exec::call(py, &f, &argv, None)?
+        };
+        read(py, v, runtime)
+    })
+}
+
+/// The typed readers of [`object_call_typed`].
+pub fn read_double(py: python::Python, v: PyRef, _: u64) -> Result<f64> {
+    convert::result_double(py, v.as_ptr())
+}
+pub fn read_int(py: python::Python, v: PyRef, _: u64) -> Result<i64> {
+    convert::result_int(py, v.as_ptr())
+}
+pub fn read_object(_: python::Python, v: PyRef, runtime: u64) -> Result<u64> {
+    Ok(objects::register(v, runtime))
+}
+pub fn read_json(flags: u32) -> impl FnOnce(python::Python, PyRef, u64) -> Result<CString> {
+    move |py, v, runtime| convert::to_json_cstring_mode(py, v.as_ptr(), mode(flags, runtime)?)
+}
+
 /// `"module:function"` (function may be dotted) → (module, function).
 fn split_target(target: &str) -> Result<(&str, &str)> {
     target.split_once(':').ok_or_else(|| Error::invalid_argument(format!("target {target:?} must be \"module:function\"")))

@@ -265,3 +265,66 @@ fn objects_free_from_other_threads_without_leaking() {
     let after = blocks();
     assert!(after - before < 300, "blocks {before} -> {after}");
 }
+
+#[test]
+fn typed_fast_path() {
+    use pyrt::capi::args::*;
+    run("def describe(*a):\n    return repr(a)\ndef total(a, b):\n    return a + b\n");
+    unsafe {
+        let sqrt = eval_obj("__import__('math').sqrt");
+        let args = pyrt_args_new();
+        let mut d = 0.0;
+        assert_eq!(pyrt_args_push_double(args, 16.0), PYRT_OK);
+        assert_eq!(pyrt_object_call_double(sqrt, args, &mut d, ptr::null_mut()), PYRT_OK);
+        assert_eq!(d, 4.0);
+        pyrt_args_clear(args);
+        assert_eq!(pyrt_args_push_int(args, 81), PYRT_OK);
+        assert_eq!(pyrt_object_call_double(sqrt, args, &mut d, ptr::null_mut()), PYRT_OK);
+        assert_eq!(d, 9.0);
+
+        let total = eval_obj("total");
+        pyrt_args_clear(args);
+        pyrt_args_push_int(args, i64::MAX - 1);
+        pyrt_args_push_bool(args, true);
+        let mut i = 0i64;
+        assert_eq!(pyrt_object_call_int(total, args, &mut i, ptr::null_mut()), PYRT_OK);
+        assert_eq!(i, i64::MAX);
+        pyrt_args_clear(args);
+        pyrt_args_push_int(args, i64::MAX);
+        pyrt_args_push_int(args, 1);
+        let mut e = ptr::null_mut();
+        assert_eq!(pyrt_object_call_int(total, args, &mut i, &mut e), PYRT_ERR_CONVERSION);
+        assert!(err_text(e).contains("64 bits"));
+
+        let describe = eval_obj("describe");
+        let list = eval_obj("[1, 2]");
+        pyrt_args_clear(args);
+        pyrt_args_push_none(args);
+        pyrt_args_push_str(args, c("héllo").as_ptr(), "héllo".len());
+        pyrt_args_push_bytes(args, b"\x00\x01".as_ptr(), 2);
+        pyrt_args_push_object(args, list);
+        pyrt_args_push_double(args, 0.5);
+        let mut out = ptr::null_mut();
+        assert_eq!(pyrt_object_call_args_json(describe, args, 0, &mut out, ptr::null_mut()), PYRT_OK);
+        assert_eq!(take(out), r#""(None, 'héllo', b'\\x00\\x01', [1, 2], 0.5)""#);
+        let mut o = ptr::null_mut();
+        assert_eq!(pyrt_object_call_args(describe, ptr::null(), &mut o, ptr::null_mut()), PYRT_OK);
+        assert_eq!(to_json(o, 0).unwrap(), r#""()""#);
+        assert_eq!(pyrt_args_push_str(args, [0xffu8].as_ptr().cast(), 1), PYRT_ERR_INVALID_UTF8);
+        assert_eq!(pyrt_args_push_int(ptr::null_mut(), 1), PYRT_ERR_INVALID_ARGUMENT);
+        assert_eq!(pyrt_object_call_double(sqrt, args, ptr::null_mut(), ptr::null_mut()), PYRT_ERR_INVALID_ARGUMENT);
+        // A string result is not a float; a freed handle (argument or callable) is an error.
+        assert_eq!(pyrt_object_call_double(describe, ptr::null(), &mut d, ptr::null_mut()), PYRT_ERR_CONVERSION);
+        pyrt_object_free(list);
+        pyrt_args_clear(args);
+        pyrt_args_push_object(args, list);
+        assert_eq!(pyrt_object_call_args(describe, args, &mut o, ptr::null_mut()), PYRT_ERR_CLOSED);
+        pyrt_object_free(sqrt);
+        assert_eq!(pyrt_object_call_double(sqrt, ptr::null(), &mut d, ptr::null_mut()), PYRT_ERR_CLOSED);
+        for h in [total, describe, o] {
+            pyrt_object_free(h);
+        }
+        pyrt_args_free(args);
+        pyrt_args_free(ptr::null_mut());
+    }
+}

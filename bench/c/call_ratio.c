@@ -88,7 +88,11 @@ int main(int argc, char **argv) {
     PyObj sqrt_fn = GetAttrString(ImportModule("math"), "sqrt");
     Release(st);
 
+    pyrt_object *sqrt_handle;
+    if (pyrt_eval_object(rt, "__import__('math').sqrt", &sqrt_handle, NULL) != PYRT_OK) return 1;
+    pyrt_args *args = pyrt_args_new();
     double *limit = calloc((size_t)reps, sizeof(double)), *py = calloc((size_t)reps, sizeof(double)), *ratio = calloc((size_t)reps, sizeof(double));
+    double *typed = calloc((size_t)reps, sizeof(double)), *typed_ratio = calloc((size_t)reps, sizeof(double));
     double sink = 0;
     for (int r = 0; r < reps; r++) {
         double t0 = now();
@@ -109,14 +113,29 @@ int main(int argc, char **argv) {
             pyrt_string_free(out);
         }
         double t2 = now();
+        for (long i = 0; i < n; i++) {
+            double d;
+            pyrt_args_clear(args);
+            pyrt_args_push_double(args, 16.0);
+            if (pyrt_object_call_double(sqrt_handle, args, &d, NULL) != PYRT_OK) return 1;
+            sink += d;
+        }
+        double t3 = now();
         limit[r] = (t1 - t0) / n;
         py[r] = (t2 - t1) / n;
+        typed[r] = (t3 - t2) / n;
         ratio[r] = py[r] / limit[r];
+        typed_ratio[r] = typed[r] / limit[r];
     }
     printf("python %s, %ld calls x %d interleaved reps (checksum %.0f)\n", version, n, reps, sink);
     printf("LIMIT raw C-API call      median %7.1f ns/call\n", median(limit, reps));
     printf("pyrt_call_json            median %7.1f ns/call\n", median(py, reps));
+    printf("pyrt_object_call_double    median %7.1f ns/call (typed fast path, cached handle)\n", median(typed, reps));
     printf("ratio pyrt_call_json / LIMIT: %.2f (median of per-rep ratios)\n", median(ratio, reps));
+    printf("ratio typed call / LIMIT:     %.2f\n", median(typed_ratio, reps));
+    pyrt_args_free(args);
+    pyrt_object_free(sqrt_handle);
+    free(typed); free(typed_ratio);
     free(info); free(libpath); free(version); free(limit); free(py); free(ratio);
     pyrt_free(rt);
     return 0;

@@ -2,6 +2,7 @@
 //! The C ABI. The only module with `extern "C"`; each export has one shape: panic boundary →
 //! pointer checks → the safe core → status code (the rustls-ffi pattern, STYLE.md).
 
+pub mod args;
 pub mod error;
 pub mod memory;
 pub mod object;

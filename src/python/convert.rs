@@ -544,3 +544,54 @@ pub fn to_json_cstring(py: Python, o: PyPtr) -> Result<CString> {
     out.push(0);
     Ok(CString::from_vec_with_nul(out).expect("JSON text has no interior NUL bytes"))
 }
+
+/// A typed host argument as a new Python object.
+pub fn arg_to_py(py: Python, arg: &crate::args::Arg) -> Result<PyRef> {
+    use crate::args::Arg;
+    let api = py.api;
+    let p = unsafe {
+        match arg {
+            Arg::None => return Ok(PyRef::from_borrowed(py, api.none()).expect("None")),
+            Arg::Bool(b) => return Ok(PyRef::from_borrowed(py, if *b { api._Py_TrueStruct } else { api._Py_FalseStruct }).expect("bool")),
+            Arg::Int(v) => (api.PyLong_FromLongLong)(*v),
+            Arg::Double(v) => (api.PyFloat_FromDouble)(*v),
+            Arg::Str(s) => (api.PyUnicode_FromStringAndSize)(s.as_ptr().cast(), s.len() as isize),
+            Arg::Bytes(b) => (api.PyBytes_FromStringAndSize)(b.as_ptr().cast(), b.len() as isize),
+            Arg::Object(id) => return super::objects::get(py, *id),
+        }
+    };
+    PyRef::from_owned(p).ok_or_else(|| exception::fetch(py))
+}
+
+/// A float result (an int is accepted and converted, as Python's float() would).
+pub fn result_double(py: Python, o: PyPtr) -> Result<f64> {
+    let api = py.api;
+    let t = unsafe { ffi::py_type(o) };
+    let is_number = t == api.PyFloat_Type || t == api.PyLong_Type || unsafe { (api.PyType_IsSubtype)(t, api.PyFloat_Type) } != 0 || unsafe { (api.PyType_GetFlags)(t) } & ffi::TPFLAGS_LONG_SUBCLASS != 0;
+    if !is_number {
+        return Err(Error::new(ErrorKind::Conversion, format!("result of type '{}' is not a float", type_name(o))));
+    }
+    let v = unsafe { (api.PyFloat_AsDouble)(o) };
+    if v == -1.0 && unsafe { !(api.PyErr_Occurred)().is_null() } {
+        return Err(exception::fetch(py));
+    }
+    Ok(v)
+}
+
+/// An int result that fits in 64 bits (bool counts as int, as in Python).
+pub fn result_int(py: Python, o: PyPtr) -> Result<i64> {
+    let api = py.api;
+    let t = unsafe { ffi::py_type(o) };
+    if unsafe { (api.PyType_GetFlags)(t) } & ffi::TPFLAGS_LONG_SUBCLASS == 0 {
+        return Err(Error::new(ErrorKind::Conversion, format!("result of type '{}' is not an int", type_name(o))));
+    }
+    let mut overflow = 0;
+    let v = unsafe { (api.PyLong_AsLongLongAndOverflow)(o, &mut overflow) };
+    if overflow != 0 {
+        return Err(Error::new(ErrorKind::Conversion, "int result does not fit in 64 bits"));
+    }
+    if v == -1 && unsafe { !(api.PyErr_Occurred)().is_null() } {
+        return Err(exception::fetch(py));
+    }
+    Ok(v)
+}

@@ -56,6 +56,12 @@ pub fn get(py: Python, id: u64) -> Result<PyRef> {
     Ok(PyRef::from_borrowed(py, ptr as PyPtr).expect("registered objects are non-null"))
 }
 
+/// A new reference to the handle's object and the runtime it belongs to, in one lookup.
+pub fn get_with_runtime(py: Python, id: u64) -> Result<(PyRef, u64)> {
+    let (ptr, runtime) = table().as_ref().and_then(|t| t.get(&id)).map(|e| (e.object, e.runtime)).ok_or_else(closed_object)?;
+    Ok((PyRef::from_borrowed(py, ptr as PyPtr).expect("registered objects are non-null"), runtime))
+}
+
 /// Releases a handle from any thread; unknown or already released handles are ignored.
 pub fn release(id: u64) {
     let entry = table().as_mut().and_then(|t| t.remove(&id));

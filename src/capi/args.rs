@@ -1,0 +1,160 @@
+//! The typed fast path: argument lists built without JSON, and typed results.
+
+use std::ffi::c_char;
+
+use super::error::pyrt_error;
+use super::object::pyrt_object;
+use super::{boundary, require_out};
+use crate::args::{Arg, Args};
+use crate::error::{Error, Result};
+use crate::runtime;
+
+/// A reusable list of typed arguments (int64, double, bool, string, bytes, object handles,
+/// None) for the pyrt_object_call_* fast path. Built by the host without touching Python; owned
+/// by the caller (pyrt_args_free). Not thread-safe: use one list per thread (it may move between
+/// threads between uses). pyrt_args_clear() keeps its memory, so a hot loop allocates nothing.
+pub struct pyrt_args {
+    inner: Args,
+}
+
+unsafe fn args_mut<'a>(a: *mut pyrt_args) -> Result<&'a mut Args> {
+    a.as_mut().map(|a| &mut a.inner).ok_or_else(|| Error::invalid_argument("args is NULL"))
+}
+
+/// A new, empty argument list. Never NULL. Free with pyrt_args_free().
+#[no_mangle]
+pub extern "C" fn pyrt_args_new() -> *mut pyrt_args {
+    Box::into_raw(Box::new(pyrt_args { inner: Args::default() }))
+}
+
+/// Frees an argument list. NULL is a no-op.
+#[no_mangle]
+pub unsafe extern "C" fn pyrt_args_free(args: *mut pyrt_args) {
+    if !args.is_null() {
+        drop(Box::from_raw(args));
+    }
+}
+
+/// Empties the list, keeping its memory. NULL is a no-op.
+#[no_mangle]
+pub unsafe extern "C" fn pyrt_args_clear(args: *mut pyrt_args) {
+    if let Some(a) = args.as_mut() {
+        a.inner.clear();
+    }
+}
+
+/// Appends a Python int. PYRT_ERR_INVALID_ARGUMENT if `args` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn pyrt_args_push_int(args: *mut pyrt_args, value: i64) -> i32 {
+    boundary(std::ptr::null_mut(), || Ok(args_mut(args)?.push(Arg::Int(value))))
+}
+
+/// Appends a Python float. PYRT_ERR_INVALID_ARGUMENT if `args` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn pyrt_args_push_double(args: *mut pyrt_args, value: f64) -> i32 {
+    boundary(std::ptr::null_mut(), || Ok(args_mut(args)?.push(Arg::Double(value))))
+}
+
+/// Appends True or False. PYRT_ERR_INVALID_ARGUMENT if `args` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn pyrt_args_push_bool(args: *mut pyrt_args, value: bool) -> i32 {
+    boundary(std::ptr::null_mut(), || Ok(args_mut(args)?.push(Arg::Bool(value))))
+}
+
+/// Appends None. PYRT_ERR_INVALID_ARGUMENT if `args` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn pyrt_args_push_none(args: *mut pyrt_args) -> i32 {
+    boundary(std::ptr::null_mut(), || Ok(args_mut(args)?.push(Arg::None)))
+}
+
+/// Appends a str from `len` bytes of UTF-8 at `utf8` (copied; need not be NUL-terminated; may
+/// be NULL when `len` is 0). PYRT_ERR_INVALID_UTF8 for invalid text.
+#[no_mangle]
+pub unsafe extern "C" fn pyrt_args_push_str(args: *mut pyrt_args, utf8: *const c_char, len: usize) -> i32 {
+    boundary(std::ptr::null_mut(), || {
+        let a = args_mut(args)?;
+        let bytes = bytes_in(utf8.cast(), len)?;
+        let s = std::str::from_utf8(bytes).map_err(|e| Error::new(crate::ErrorKind::InvalidUtf8, format!("string argument is not valid UTF-8: {e}")))?;
+        a.push(Arg::Str(s.to_owned()));
+        Ok(())
+    })
+}
+
+/// Appends a bytes object from `len` bytes at `data` (copied; may be NULL when `len` is 0).
+#[no_mangle]
+pub unsafe extern "C" fn pyrt_args_push_bytes(args: *mut pyrt_args, data: *const u8, len: usize) -> i32 {
+    boundary(std::ptr::null_mut(), || {
+        let a = args_mut(args)?;
+        a.push(Arg::Bytes(bytes_in(data, len)?.to_vec()));
+        Ok(())
+    })
+}
+
+/// Appends the object a handle refers to (checked when the call is made; the handle is not
+/// consumed).
+#[no_mangle]
+pub unsafe extern "C" fn pyrt_args_push_object(args: *mut pyrt_args, obj: *const pyrt_object) -> i32 {
+    boundary(std::ptr::null_mut(), || Ok(args_mut(args)?.push(Arg::Object(obj as usize as u64))))
+}
+
+unsafe fn bytes_in<'a>(p: *const u8, len: usize) -> Result<&'a [u8]> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if p.is_null() {
+        return Err(Error::invalid_argument("data is NULL with a non-zero length"));
+    }
+    Ok(std::slice::from_raw_parts(p, len))
+}
+
+fn list<'a>(args: *const pyrt_args, empty: &'a Args) -> &'a Args {
+    // SAFETY: NULL means "no arguments"; otherwise the caller passes a live list.
+    unsafe { args.as_ref().map_or(empty, |a| &a.inner) }
+}
+
+/// Calls `callable(*args)` and reads a float result (an int result is converted; anything else
+/// is PYRT_ERR_CONVERSION). `args` may be NULL (no arguments). `result_out` must not be NULL.
+/// The fast path: no JSON. Any thread.
+#[no_mangle]
+pub unsafe extern "C" fn pyrt_object_call_double(callable: *mut pyrt_object, args: *const pyrt_args, result_out: *mut f64, err_out: *mut *mut pyrt_error) -> i32 {
+    boundary(err_out, || {
+        require_out(result_out, "result_out")?;
+        *result_out = runtime::object_call_typed(callable as usize as u64, list(args, &Args::default()), runtime::read_double)?;
+        Ok(())
+    })
+}
+
+/// Calls `callable(*args)` and reads an int result that fits in 64 bits (else
+/// PYRT_ERR_CONVERSION). `args` may be NULL. `result_out` must not be NULL. Any thread.
+#[no_mangle]
+pub unsafe extern "C" fn pyrt_object_call_int(callable: *mut pyrt_object, args: *const pyrt_args, result_out: *mut i64, err_out: *mut *mut pyrt_error) -> i32 {
+    boundary(err_out, || {
+        require_out(result_out, "result_out")?;
+        *result_out = runtime::object_call_typed(callable as usize as u64, list(args, &Args::default()), runtime::read_int)?;
+        Ok(())
+    })
+}
+
+/// Calls `callable(*args)` and keeps the result as a new object handle in `*obj_out` (must not
+/// be NULL; free with pyrt_object_free()). `args` may be NULL. Any thread.
+#[no_mangle]
+pub unsafe extern "C" fn pyrt_object_call_args(callable: *mut pyrt_object, args: *const pyrt_args, obj_out: *mut *mut pyrt_object, err_out: *mut *mut pyrt_error) -> i32 {
+    boundary(err_out, || {
+        require_out(obj_out, "obj_out")?;
+        let id = runtime::object_call_typed(callable as usize as u64, list(args, &Args::default()), runtime::read_object)?;
+        *obj_out = id as usize as *mut pyrt_object;
+        Ok(())
+    })
+}
+
+/// Calls `callable(*args)` and returns the result's encoding (`flags` as for
+/// pyrt_call_value()). `args` may be NULL. `result_out` must not be NULL; free it with
+/// pyrt_string_free(). Any thread.
+#[no_mangle]
+pub unsafe extern "C" fn pyrt_object_call_args_json(callable: *mut pyrt_object, args: *const pyrt_args, flags: u32, result_out: *mut *mut c_char, err_out: *mut *mut pyrt_error) -> i32 {
+    boundary(err_out, || {
+        require_out(result_out, "result_out")?;
+        *result_out = runtime::object_call_typed(callable as usize as u64, list(args, &Args::default()), runtime::read_json(flags))?.into_raw();
+        Ok(())
+    })
+}

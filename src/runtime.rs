@@ -361,6 +361,8 @@ pub fn run_string(token: u64, code: &CStr) -> Result<()> {
 }
 
 pub fn run_file(token: u64, path: &str) -> Result<()> {
+    // A closed handle is reported as such, whatever the path names.
+    drop(enter(token)?);
     let io_error = |e: std::io::Error| {
         let kind = match e.kind() {
             std::io::ErrorKind::NotFound => ErrorKind::FileNotFound,

@@ -253,7 +253,7 @@ fn capi_null_pointers_are_errors() {
         assert_eq!(pyrt_call_json(raw, m.as_ptr(), ptr::null(), a.as_ptr(), ptr::null(), &mut out, ptr::null_mut()), PYRT_ERR_INVALID_ARGUMENT);
         assert_eq!(pyrt_call_json(raw, m.as_ptr(), f.as_ptr(), a.as_ptr(), ptr::null(), ptr::null_mut(), ptr::null_mut()), PYRT_ERR_INVALID_ARGUMENT);
         assert!(out.is_null(), "outputs are written only on success");
-        assert_eq!(pyrt_call_json(ptr::null_mut(), m.as_ptr(), f.as_ptr(), a.as_ptr(), ptr::null(), &mut out, ptr::null_mut()), PYRT_ERR_CLOSED);
+        assert_eq!(pyrt_call_json(ptr::null_mut(), m.as_ptr(), f.as_ptr(), a.as_ptr(), ptr::null(), &mut out, ptr::null_mut()), PYRT_ERR_INVALID_ARGUMENT);
         assert_eq!(pyrt_run_string(raw, ptr::null(), ptr::null_mut()), PYRT_ERR_INVALID_ARGUMENT);
         assert_eq!(pyrt_run_file(raw, ptr::null(), ptr::null_mut()), PYRT_ERR_INVALID_ARGUMENT);
         assert_eq!(pyrt_eval_json(raw, ptr::null(), &mut out, ptr::null_mut()), PYRT_ERR_INVALID_ARGUMENT);

@@ -28,9 +28,6 @@ fn object_token(o: *const pyrt_object) -> u64 {
     o as usize as u64
 }
 
-fn rt_token(rt: *mut pyrt_runtime) -> u64 {
-    rt as usize as u64
-}
 
 unsafe fn put_json(out: *mut *mut c_char, r: Returned) {
     if let Returned::Json(j) = r {
@@ -68,7 +65,7 @@ pub unsafe extern "C" fn pyrt_call_value(
 ) -> i32 {
     boundary(err_out, || {
         require_out(result_out, "result_out")?;
-        let r = runtime::call_value(rt_token(rt), text(target, "target")?, optional_text(args_json, "args_json")?, optional_text(kwargs_json, "kwargs_json")?, flags, false)?;
+        let r = runtime::call_value(super::runtime::token(rt)?, text(target, "target")?, optional_text(args_json, "args_json")?, optional_text(kwargs_json, "kwargs_json")?, flags, false)?;
         put_json(result_out, r);
         Ok(())
     })
@@ -88,7 +85,7 @@ pub unsafe extern "C" fn pyrt_call_object(
 ) -> i32 {
     boundary(err_out, || {
         require_out(obj_out, "obj_out")?;
-        let r = runtime::call_value(rt_token(rt), text(target, "target")?, optional_text(args_json, "args_json")?, optional_text(kwargs_json, "kwargs_json")?, flags, true)?;
+        let r = runtime::call_value(super::runtime::token(rt)?, text(target, "target")?, optional_text(args_json, "args_json")?, optional_text(kwargs_json, "kwargs_json")?, flags, true)?;
         put_object(obj_out, r);
         Ok(())
     })
@@ -98,21 +95,21 @@ pub unsafe extern "C" fn pyrt_call_object(
 /// Any thread.
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_import(rt: *mut pyrt_runtime, module: *const c_char, obj_out: *mut *mut pyrt_object, err_out: *mut *mut pyrt_error) -> i32 {
-    boundary(err_out, || handle_out(obj_out, || runtime::object_import(rt_token(rt), text(module, "module")?)))
+    boundary(err_out, || handle_out(obj_out, || runtime::object_import(super::runtime::token(rt)?, text(module, "module")?)))
 }
 
 /// Evaluates a Python expression in `__main__` and returns the value as an object handle in
 /// `*obj_out` (must not be NULL). Any thread.
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_eval_object(rt: *mut pyrt_runtime, expr: *const c_char, obj_out: *mut *mut pyrt_object, err_out: *mut *mut pyrt_error) -> i32 {
-    boundary(err_out, || handle_out(obj_out, || runtime::object_eval(rt_token(rt), c_text(expr, "expr")?)))
+    boundary(err_out, || handle_out(obj_out, || runtime::object_eval(super::runtime::token(rt)?, c_text(expr, "expr")?)))
 }
 
 /// Builds a Python object from an encoded value (`flags` as for pyrt_call_value()) and returns
 /// it as an object handle in `*obj_out` (must not be NULL). Any thread.
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_object_from_json(rt: *mut pyrt_runtime, json: *const c_char, flags: u32, obj_out: *mut *mut pyrt_object, err_out: *mut *mut pyrt_error) -> i32 {
-    boundary(err_out, || handle_out(obj_out, || runtime::object_from_json(rt_token(rt), text(json, "json")?, flags)))
+    boundary(err_out, || handle_out(obj_out, || runtime::object_from_json(super::runtime::token(rt)?, text(json, "json")?, flags)))
 }
 
 /// The encoding of the object's value (`flags` as for pyrt_call_value()). `result_out` must not

@@ -13,8 +13,13 @@ pub struct pyrt_runtime {
     _private: [u8; 0],
 }
 
-fn token(rt: *mut pyrt_runtime) -> u64 {
-    rt as usize as u64
+/// The runtime's token; NULL is PYRT_ERR_INVALID_ARGUMENT (any other value is looked up, never
+/// dereferenced).
+pub(crate) fn token(rt: *mut pyrt_runtime) -> crate::Result<u64> {
+    if rt.is_null() {
+        return Err(crate::Error::invalid_argument("rt is NULL"));
+    }
+    Ok(rt as usize as u64)
 }
 
 /// Opens a runtime.
@@ -62,7 +67,7 @@ pub unsafe extern "C" fn pyrt_new(config_json: *const c_char, rt_out: *mut *mut 
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_free(rt: *mut pyrt_runtime) {
     if !rt.is_null() {
-        let _ = std::panic::catch_unwind(|| runtime::free(token(rt)));
+        let _ = std::panic::catch_unwind(|| runtime::free(rt as usize as u64));
     }
 }
 
@@ -74,7 +79,7 @@ pub unsafe extern "C" fn pyrt_free(rt: *mut pyrt_runtime) {
 pub unsafe extern "C" fn pyrt_run_string(rt: *mut pyrt_runtime, code: *const c_char, err_out: *mut *mut pyrt_error) -> i32 {
     boundary(err_out, || {
         let code = c_text(code, "code")?;
-        runtime::run_string(token(rt), code)
+        runtime::run_string(token(rt)?, code)
     })
 }
 
@@ -85,7 +90,7 @@ pub unsafe extern "C" fn pyrt_run_string(rt: *mut pyrt_runtime, code: *const c_c
 pub unsafe extern "C" fn pyrt_run_file(rt: *mut pyrt_runtime, path: *const c_char, err_out: *mut *mut pyrt_error) -> i32 {
     boundary(err_out, || {
         let path = text(path, "path")?;
-        runtime::run_file(token(rt), path)
+        runtime::run_file(token(rt)?, path)
     })
 }
 
@@ -98,7 +103,7 @@ pub unsafe extern "C" fn pyrt_eval_json(rt: *mut pyrt_runtime, expr: *const c_ch
     boundary(err_out, || {
         require_out(result_out, "result_out")?;
         let expr = c_text(expr, "expr")?;
-        let json = runtime::eval_json(token(rt), expr)?;
+        let json = runtime::eval_json(token(rt)?, expr)?;
         *result_out = json.into_raw();
         Ok(())
     })
@@ -132,7 +137,7 @@ pub unsafe extern "C" fn pyrt_call_json(
         let function = text(function, "function")?;
         let args = optional_text(args_json, "args_json")?;
         let kwargs = optional_text(kwargs_json, "kwargs_json")?;
-        let json = runtime::call_json(token(rt), module, function, args, kwargs)?;
+        let json = runtime::call_json(token(rt)?, module, function, args, kwargs)?;
         *result_out = json.into_raw();
         Ok(())
     })
@@ -146,7 +151,7 @@ pub unsafe extern "C" fn pyrt_call_json(
 pub unsafe extern "C" fn pyrt_info_json(rt: *mut pyrt_runtime, result_out: *mut *mut c_char, err_out: *mut *mut pyrt_error) -> i32 {
     boundary(err_out, || {
         require_out(result_out, "result_out")?;
-        let json = runtime::info_json(token(rt))?;
+        let json = runtime::info_json(token(rt)?)?;
         *result_out = json.into_raw();
         Ok(())
     })

@@ -28,6 +28,60 @@ pub const PLAIN: ValueMode = ValueMode { tagged: false, handles_for: None };
 /// `{"__pyrt__": "dict", "v": [[k, v], ...]}` form, so ordinary data can never read as a tag.
 pub const TAG: &str = "__pyrt__";
 
+/// Decimal digits every CPython converts without hitting its int/str limit (4300 by default).
+const SAFE_INT_DIGITS: usize = 4000;
+
+/// Runs `f` with CPython's int <-> decimal string digit limit lifted (`sys.set_int_max_str_digits`,
+/// CVE-2020-10735; 3.11+ and the 3.8-3.10 security releases), then restores it. JSON integers are
+/// exact at any size, and the limit guards `int(str)` in user code, which keeps it: no Python code
+/// runs while the limit is lifted (the GIL is held throughout). Without the function (older
+/// patch releases have no limit) `f` just runs. A pending error from `f` survives the restore.
+pub(crate) fn without_int_digit_limit(py: Python, f: impl FnOnce() -> PyPtr) -> PyPtr {
+    let api = py.api;
+    unsafe {
+        // Borrowed references into the sys module's dict.
+        let get = (api.PySys_GetObject)(c"get_int_max_str_digits".as_ptr());
+        let set = (api.PySys_GetObject)(c"set_int_max_str_digits".as_ptr());
+        if get.is_null() || set.is_null() {
+            return f();
+        }
+        let old = (api.PyObject_CallObject)(get, std::ptr::null_mut());
+        if old.is_null() {
+            (api.PyErr_Clear)();
+            return f();
+        }
+        let set_to = |value: PyPtr| {
+            let args = (api.PyTuple_New)(1);
+            if args.is_null() {
+                return false;
+            }
+            (api.Py_IncRef)(value);
+            (api.PyTuple_SetItem)(args, 0, value);
+            let r = (api.PyObject_CallObject)(set, args);
+            (api.Py_DecRef)(args);
+            (api.Py_DecRef)(r);
+            !r.is_null()
+        };
+        let zero = (api.PyLong_FromLongLong)(0);
+        let lifted = !zero.is_null() && set_to(zero);
+        (api.Py_DecRef)(zero);
+        if !lifted {
+            (api.PyErr_Clear)();
+            (api.Py_DecRef)(old);
+            return f();
+        }
+        let result = f();
+        let (mut t, mut v, mut tb) = (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
+        (api.PyErr_Fetch)(&mut t, &mut v, &mut tb);
+        if !set_to(old) {
+            (api.PyErr_Clear)();
+        }
+        (api.PyErr_Restore)(t, v, tb);
+        (api.Py_DecRef)(old);
+        result
+    }
+}
+
 /// Builds Python objects from parser events.
 pub struct PyBuilder<'py> {
     py: Python<'py>,
@@ -67,7 +121,12 @@ impl Builder for PyBuilder<'_> {
             return self.own(unsafe { (api.PyLong_FromLongLong)(v) });
         }
         let c = CString::new(text).map_err(|_| "integer contains NUL".to_string())?;
-        self.own(unsafe { (api.PyLong_FromString)(c.as_ptr(), std::ptr::null_mut(), 10) })
+        let parse = || unsafe { (api.PyLong_FromString)(c.as_ptr(), std::ptr::null_mut(), 10) };
+        if text.len() > SAFE_INT_DIGITS {
+            self.own(without_int_digit_limit(self.py, parse))
+        } else {
+            self.own(parse())
+        }
     }
     fn float(&mut self, v: f64) -> Result<PyRef, String> {
         self.own(unsafe { (self.py.api.PyFloat_FromDouble)(v) })
@@ -376,7 +435,13 @@ impl Writer<'_, '_> {
         }
         // Beyond 64 bits: CPython's own exact decimal conversion (also right for int subclasses,
         // whose str() may be something else, e.g. an IntEnum's name).
-        let text = unsafe { PyRef::from_owned((api.PyNumber_ToBase)(o, 10)) }.ok_or_else(|| exception::fetch(self.py))?;
+        let mut text = unsafe { PyRef::from_owned((api.PyNumber_ToBase)(o, 10)) };
+        if text.is_none() && unsafe { (api.PyErr_GivenExceptionMatches)((api.PyErr_Occurred)(), api.exception(api.PyExc_ValueError)) } != 0 {
+            // Probably more digits than CPython's int/str limit allows: JSON integers are exact.
+            unsafe { (api.PyErr_Clear)() };
+            text = PyRef::from_owned(without_int_digit_limit(self.py, || unsafe { (api.PyNumber_ToBase)(o, 10) }));
+        }
+        let text = text.ok_or_else(|| exception::fetch(self.py))?;
         let digits = exception::utf8_of(self.py, text.as_ptr()).ok_or_else(|| self.fail("int has no decimal form".into()))?;
         self.out.extend_from_slice(digits.as_bytes());
         Ok(())

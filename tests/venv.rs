@@ -5,8 +5,10 @@
 use pyrt::{ErrorKind, Runtime};
 
 fn venv() -> Option<String> {
-    let v = std::env::var("PYRT_TEST_VENV").ok();
+    let v = std::env::var("PYRT_TEST_VENV").ok().filter(|v| !v.is_empty());
     if v.is_none() {
+        // scripts/test.sh always provides one: there, a missing venv is a failure, not a skip.
+        assert!(std::env::var_os("PYRT_TEST_REQUIRE_VENV").is_none(), "PYRT_TEST_REQUIRE_VENV is set but PYRT_TEST_VENV is not");
         eprintln!("PYRT_TEST_VENV is not set: scripts/test.sh sets it to a venv from scripts/make-venvs.sh");
     }
     v

@@ -5,7 +5,8 @@ use pyrt::Runtime;
 
 #[test]
 fn system_site_packages_are_visible_on_request() {
-    let Ok(venv) = std::env::var("PYRT_TEST_VENV") else {
+    let Some(venv) = std::env::var("PYRT_TEST_VENV").ok().filter(|v| !v.is_empty()) else {
+        assert!(std::env::var_os("PYRT_TEST_REQUIRE_VENV").is_none(), "PYRT_TEST_REQUIRE_VENV is set but PYRT_TEST_VENV is not");
         eprintln!("PYRT_TEST_VENV is not set: scripts/test.sh sets it");
         return;
     };

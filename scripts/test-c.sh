@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# Build pyrt's C tests and examples and run every one against every CPython on this machine.
+#
+#   scripts/test-c.sh                 all libpythons from scripts/pythons.sh
+#   scripts/test-c.sh 3.12-pyenv ...  only these labels (PYRT_PYTHONS="..." does the same)
+#
+# For each "<label> <libpython>" line of scripts/pythons.sh, every test program runs in its own
+# process with PYRT_LIBPYTHON=<libpython>, under
+#     valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
+#              --suppressions=valgrind/python.supp
+# (python.supp only hides CPython's own pymalloc false positives; see the file). A test passes
+# when it exits 0 and its last line is "N passed, 0 failed"; valgrind turns any memory error or
+# definite leak into exit code 99 = FAIL.
+#
+# What runs natively instead of under valgrind, and why:
+#   test_venv, example_venv  spawn and forkserver multiprocessing start fresh interpreters (and
+#                     numpy's OpenBLAS threads): minutes under valgrind for no pyrt code path
+#                     that test_api does not already cover under valgrind.
+#   test_leak/native  20,000 calls per API: ~40x too slow under valgrind (minutes per version).
+#                     The same program also runs under valgrind with 300 calls per API
+#                     (test_leak/valgrind), which is what catches leaks of pyrt's own memory.
+# Everything else, including test_big (100 MB strings, 100,000-deep JSON), runs under valgrind.
+#
+# Output: a matrix test x version -> PASS / FAIL / MISSING (an expected version that is not
+# installed, see scripts/pythons.sh --expected), then "N passed, N failed" counting cells
+# (MISSING counts as failed). Exit status non-zero on any FAIL or MISSING.
+# Logs: build/c/logs/<label>/<test>.log. Results for scripts/test.sh: build/c/results.tsv.
+#
+# Environment:
+#   PYRT_VALGRIND=0    run everything natively (quick local check; CI never sets it)
+#   PYRT_TEST_JOBS=N   versions tested in parallel (default 2, the machine has 2 cores)
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+export PATH="$HOME/.cargo/bin:$PATH"
+
+if (($#)); then export PYRT_PYTHONS="$*"; fi
+VALGRIND=${PYRT_VALGRIND:-1}
+JOBS=${PYRT_TEST_JOBS:-2}
+LOGS=$ROOT/build/c/logs
+RESULTS=$ROOT/build/c/results.tsv
+TIMEOUT=900
+
+echo "== building libpyrt.so, the C tests and the C examples"
+if ! make --no-print-directory c-tests c-examples; then
+  echo "BUILD FAILED"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+echo "== virtualenvs (scripts/make-venvs.sh: numpy + jinja2 from PyPI, built once)"
+declare -A VENVS
+venv_out=$(scripts/make-venvs.sh 2>"$ROOT/build/c/make-venvs.log") || { tail -20 "$ROOT/build/c/make-venvs.log"; echo "scripts/make-venvs.sh failed"; }
+while read -r vlabel vdir; do [[ -n $vlabel ]] && VENVS[$vlabel]=$vdir; done <<<"$venv_out"
+
+mapfile -t PYTHONS < <(scripts/pythons.sh)
+mapfile -t MISSING < <(scripts/pythons.sh --missing)
+export PYRT_TEST_UNSUPPORTED_LIBS
+PYRT_TEST_UNSUPPORTED_LIBS=$(scripts/pythons.sh --unsupported)
+
+# name | how it runs | extra environment
+TESTS=(
+  "header_c|valgrind|"
+  "header_cxx|valgrind|"
+  "test_api|valgrind|"
+  "test_threads|valgrind|"
+  "test_lifecycle|valgrind|"
+  "test_badlib|valgrind|"
+  "test_big|valgrind|"
+  "test_leak/valgrind|valgrind|PYRT_TEST_ITERATIONS=300"
+  "test_leak/native|native|PYRT_TEST_ITERATIONS=20000"
+  "test_venv|native|"
+  "example_basic|valgrind|"
+  "example_threads|valgrind|"
+  "example_venv|native|"
+)
+
+VG=(valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
+    --suppressions="$ROOT/valgrind/python.supp" --num-callers=30 --trace-children=no)
+
+# The other libpython for the conflict test: the next line of the list (a different file).
+other_lib() {
+  local me=$1 i n=${#PYTHONS[@]} all
+  mapfile -t all < <(PYRT_PYTHONS="" scripts/pythons.sh)
+  n=${#all[@]}
+  for ((i = 0; i < n; i++)); do
+    if [[ ${all[i]#* } == "$me" ]]; then
+      local j
+      for ((j = 1; j < n; j++)); do
+        local cand=${all[(i + j) % n]#* }
+        if [[ $(readlink -f "$cand") != $(readlink -f "$me") ]]; then echo "$cand"; return; fi
+      done
+    fi
+  done
+}
+
+run_one() {  # label lib test mode env -> writes "<label>\t<test>\t<PASS|FAIL>\t<detail>"
+  local label=$1 lib=$2 test=$3 mode=$4 extra=$5
+  local log="$LOGS/$label/${test//\//_}.log" bin args=() cmd=()
+  local venv=${VENVS[$label]:-}
+  case $test in
+    example_venv) bin=$ROOT/build/c/examples/venv; args=("$venv" "$lib") ;;
+    example_*) bin=$ROOT/build/c/examples/${test#example_}; args=("$lib") ;;
+    *) bin=$ROOT/build/c/tests/${test%%/*} ;;
+  esac
+  if [[ $mode == valgrind && $VALGRIND == 1 ]]; then cmd=("${VG[@]}" "$bin" "${args[@]}")
+  else cmd=("$bin" "${args[@]}"); fi
+  local start=$SECONDS rc
+  # shellcheck disable=SC2086
+  env PYRT_LIBPYTHON="$lib" PYRT_TEST_OTHER_LIBPYTHON="$(other_lib "$lib")" \
+    PYRT_TEST_VENV="$venv" PYRT_TEST_REQUIRE_VENV=1 $extra \
+    timeout "$TIMEOUT" "${cmd[@]}" >"$log" 2>&1
+  rc=$?
+  local secs=$((SECONDS - start)) status=PASS detail=""
+  local last
+  last=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
+  if ((rc == 99)); then status=FAIL; detail="valgrind errors"
+  elif ((rc == 124)); then status=FAIL; detail="timeout ${TIMEOUT}s"
+  elif ((rc > 128)); then status=FAIL; detail="killed by signal $((rc - 128))"
+  elif ((rc != 0)); then status=FAIL; detail="exit $rc${last:+, $last}"
+  elif [[ $test != example_* && ! $last =~ \ 0\ failed$ ]]; then status=FAIL; detail="no summary line"
+  fi
+  [[ $status == PASS && -n $last ]] && detail=$last
+  printf '  %-11s %-20s %-5s %4ss  %s\n' "$label" "$test" "$status" "$secs" "$detail"
+  printf '%s\t%s\t%s\t%s\n' "$label" "$test" "$status" "$detail" >>"$LOGS/$label/results.tsv"
+}
+
+run_version() {  # label lib
+  local label=$1 lib=$2 t name mode extra
+  mkdir -p "$LOGS/$label"
+  : >"$LOGS/$label/results.tsv"
+  for t in "${TESTS[@]}"; do
+    IFS='|' read -r name mode extra <<<"$t"
+    run_one "$label" "$lib" "$name" "$mode" "$extra"
+  done
+}
+
+rm -rf "$LOGS"
+mkdir -p "$LOGS"
+echo "== running the C tests: ${#PYTHONS[@]} libpython(s), $JOBS in parallel$([[ $VALGRIND == 1 ]] || echo ', WITHOUT valgrind')"
+for line in "${PYTHONS[@]}"; do
+  label=${line%% *}
+  lib=${line#* }
+  run_version "$label" "$lib" &
+  while (($(jobs -rp | wc -l) >= JOBS)); do wait -n; done
+done
+wait
+
+# ---- matrix
+LABELS=()
+for line in "${PYTHONS[@]}"; do LABELS+=("${line%% *}"); done
+for m in "${MISSING[@]}"; do [[ -n $m ]] && LABELS+=("$m"); done
+cat "$LOGS"/*/results.tsv >"$RESULTS" 2>/dev/null || : >"$RESULTS"
+
+passed=0
+failed=0
+echo
+echo "== C tests: test x version"
+printf '%-20s' "test"
+for l in "${LABELS[@]}"; do printf ' %-12s' "$l"; done
+echo
+for t in "${TESTS[@]}"; do
+  name=${t%%|*}
+  printf '%-20s' "$name"
+  for l in "${LABELS[@]}"; do
+    cell=$(awk -F'\t' -v l="$l" -v t="$name" '$1 == l && $2 == t { print $3 }' "$RESULTS")
+    [[ -n $cell ]] || cell=MISSING
+    case $cell in PASS) ((passed++)) ;; *) ((failed++)) ;; esac
+    printf ' %-12s' "$cell"
+  done
+  echo
+done
+for m in "${MISSING[@]}"; do
+  [[ -n $m ]] && echo "MISSING: expected CPython $m is not installed (see scripts/pythons.sh)"
+  for t in "${TESTS[@]}"; do [[ -n $m ]] && printf '%s\t%s\tMISSING\t\n' "$m" "${t%%|*}" >>"$RESULTS"; done
+done
+if ((failed > 0)); then
+  echo
+  echo "Failures (logs in build/c/logs/<version>/<test>.log):"
+  awk -F'\t' '$3 == "FAIL" { printf "  %s %s: %s\n", $1, $2, $4 }' "$RESULTS"
+  # the first failing checks of each failing test
+  awk -F'\t' '$3 == "FAIL" { print $1 "\t" $2 }' "$RESULTS" | while IFS=$'\t' read -r l t; do
+    f="$LOGS/$l/${t//\//_}.log"
+    grep -A1 -E '^  FAIL |^==[0-9]+== (Invalid|Conditional|Use of|Mismatched|Syscall|Source and dest)|definitely lost in' "$f" 2>/dev/null |
+      head -6 | sed "s|^|    [$l $t] |"
+  done
+fi
+echo "$passed passed, $failed failed"
+((failed == 0))

@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# pyrt's whole test suite (what `make test` and CI run):
+#
+#   1. scripts/setup.sh           install missing tools (gcc g++ make valgrind pkg-config)
+#   2. cargo build --release      target/release/libpyrt.so
+#   3. scripts/make-venvs.sh      a real venv per CPython (numpy + jinja2 from PyPI), built once
+#   4. Rust tests per CPython     PYRT_LIBPYTHON=<libpython> PYRT_TEST_VENV=<its venv> cargo test
+#                                 --release, for every line of scripts/pythons.sh (includes
+#                                 `header_is_fresh`: the committed include/pyrt.h must equal a
+#                                 fresh cbindgen generation)
+#   5. scripts/test-c.sh          C tests + examples under valgrind, every CPython
+#   6. scripts/test-go.sh         the Go binding, every CPython (when the script exists)
+#   7. a summary matrix component x version -> PASS / FAIL / MISSING, and the line
+#      "N passed, N failed" counting its cells (MISSING counts as failed)
+#
+# Exit status non-zero on any failure or on an expected CPython that is missing
+# (scripts/pythons.sh --expected). Arguments (labels) restrict the run to those versions, as
+# PYRT_PYTHONS="3.12-pyenv 3.8-pyenv" does. Logs: build/logs/, build/c/logs/, build/go/logs/.
+# PYRT_TEST_GO=0 skips the Go suite (local use; CI runs everything).
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+export PATH="$HOME/.cargo/bin:$PATH:/usr/local/go/bin"
+if (($#)); then export PYRT_PYTHONS="$*"; fi
+
+LOGS=$ROOT/build/logs
+mkdir -p "$LOGS"
+SUMMARY=$LOGS/summary.tsv
+: >"$SUMMARY"
+T0=$SECONDS
+
+stage() { printf '\n######## %s  (%dm%02ds)\n' "$*" $(((SECONDS - T0) / 60)) $(((SECONDS - T0) % 60)); }
+record() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$SUMMARY"; }   # component label status
+
+stage "setup"
+if ! scripts/setup.sh; then
+  echo "setup failed"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+stage "cargo build --release"
+cargo build --release >"$LOGS/cargo-build.log" 2>&1
+rc=$?
+tail -3 "$LOGS/cargo-build.log"
+if ((rc != 0)) || [[ ! -f target/release/libpyrt.so ]]; then
+  tail -40 "$LOGS/cargo-build.log"
+  echo "BUILD FAILED"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+mapfile -t PYTHONS < <(scripts/pythons.sh)
+mapfile -t MISSING < <(scripts/pythons.sh --missing)
+echo "CPythons: ${#PYTHONS[@]} found$( ((${#MISSING[@]})) && [[ -n ${MISSING[0]} ]] && echo ", missing: ${MISSING[*]}")"
+
+stage "virtualenvs with numpy and jinja2 from PyPI (scripts/make-venvs.sh)"
+# One real venv per CPython, built on first use and reused; the Rust, C and Go venv tests run in
+# them (PYRT_TEST_VENV) and fail rather than skip without one (PYRT_TEST_REQUIRE_VENV).
+declare -A VENVS
+if venv_out=$(scripts/make-venvs.sh 2>"$LOGS/make-venvs.log"); then
+  while read -r label dir; do [[ -n $label ]] && VENVS[$label]=$dir; done <<<"$venv_out"
+  echo "$venv_out" | sed 's/^/  /'
+else
+  tail -20 "$LOGS/make-venvs.log"
+  echo "  scripts/make-venvs.sh failed: the venv tests will fail"
+fi
+export PYRT_TEST_REQUIRE_VENV=1
+
+stage "Rust tests (cargo test --release) per CPython"
+# Build the test binaries once, so each version's run measures only the tests.
+cargo test --release --no-run >"$LOGS/cargo-test-build.log" 2>&1 || true
+for line in "${PYTHONS[@]}"; do
+  label=${line%% *}
+  lib=${line#* }
+  log="$LOGS/rust-$label.log"
+  start=$SECONDS
+  PYRT_LIBPYTHON="$lib" PYRT_TEST_VENV="${VENVS[$label]:-}" timeout 1200 cargo test --release >"$log" 2>&1
+  rc=$?
+  counts=$(grep -E '^test result:' "$log" | awk '{p += $4; f += $6} END {printf "%d passed, %d failed", p, f}')
+  if ((rc == 0)); then status=PASS; else status=FAIL; fi
+  printf '  %-12s %-5s %4ss  %s\n' "$label" "$status" "$((SECONDS - start))" "$counts"
+  if [[ $status == FAIL ]]; then
+    grep -E -A3 '^---- |panicked at|^error(\[|:)' "$log" | head -12 | sed 's/^/      /'
+  fi
+  record rust "$label" "$status"
+done
+
+stage "C tests (scripts/test-c.sh)"
+scripts/test-c.sh
+c_rc=$?
+if [[ -s build/c/results.tsv ]]; then
+  # one cell per version: PASS only if every C test passed for it
+  for line in "${PYTHONS[@]}"; do
+    label=${line%% *}
+    bad=$(awk -F'\t' -v l="$label" '$1 == l && $3 != "PASS"' build/c/results.tsv | wc -l)
+    any=$(awk -F'\t' -v l="$label" '$1 == l' build/c/results.tsv | wc -l)
+    if ((any > 0 && bad == 0)); then record c "$label" PASS; else record c "$label" FAIL; fi
+  done
+else
+  record c all FAIL
+fi
+echo "(scripts/test-c.sh exit status: $c_rc)"
+
+if [[ ${PYRT_TEST_GO:-1} == 0 ]]; then
+  echo "(PYRT_TEST_GO=0: Go binding not tested)"
+elif [[ -x scripts/test-go.sh ]]; then
+  stage "Go tests (scripts/test-go.sh)"
+  scripts/test-go.sh
+  go_rc=$?
+  if [[ -s build/go/results.tsv ]]; then
+    for line in "${PYTHONS[@]}"; do
+      label=${line%% *}
+      bad=$(awk -F'\t' -v l="$label" '$1 == l && $3 != "PASS"' build/go/results.tsv | wc -l)
+      any=$(awk -F'\t' -v l="$label" '$1 == l' build/go/results.tsv | wc -l)
+      if ((any > 0 && bad == 0)); then record go "$label" PASS; else record go "$label" FAIL; fi
+    done
+    # vet, examples, benchmarks: not tied to one version
+    if awk -F'\t' '$1 == "once" && $3 != "PASS" { bad = 1 } END { exit !bad }' build/go/results.tsv; then
+      record go once FAIL
+    elif grep -q $'^once\t' build/go/results.tsv; then
+      record go once PASS
+    fi
+  fi
+  if ((go_rc != 0)) && ! awk -F'\t' '$1 == "go" && $3 == "FAIL" { f = 1 } END { exit !f }' "$SUMMARY"; then
+    record go once FAIL   # the script failed without a per-version failure (e.g. no Go toolchain)
+  fi
+else
+  echo "(scripts/test-go.sh not present: Go binding not tested)"
+fi
+
+# ---- summary matrix
+stage "summary"
+LABELS=()
+for line in "${PYTHONS[@]}"; do LABELS+=("${line%% *}"); done
+for m in "${MISSING[@]}"; do [[ -n $m ]] && LABELS+=("$m"); done
+awk -F'\t' '$2 == "once" || $2 == "all" { found = 1 } END { exit !found }' "$SUMMARY" && LABELS+=("once")
+
+passed=0
+failed=0
+printf '%-10s' "component"
+for l in "${LABELS[@]}"; do printf ' %-12s' "$l"; done
+echo
+for comp in rust c go; do
+  grep -q "^$comp"$'\t' "$SUMMARY" || continue
+  printf '%-10s' "$comp"
+  for l in "${LABELS[@]}"; do
+    cell=$(awk -F'\t' -v c="$comp" -v l="$l" '$1 == c && ($2 == l || (l == "once" && $2 == "all")) { print $3 }' "$SUMMARY" | sort -u | tr '\n' ' ')
+    cell=${cell% }
+    if [[ -z $cell ]]; then
+      if [[ $l == once ]]; then printf ' %-12s' "-"; continue; fi
+      cell=MISSING
+    fi
+    [[ $cell == *FAIL* ]] && cell=FAIL
+    case $cell in PASS) ((passed++)) ;; *) ((failed++)) ;; esac
+    printf ' %-12s' "$cell"
+  done
+  echo
+done
+for m in "${MISSING[@]}"; do [[ -n $m ]] && echo "MISSING: expected CPython $m is not installed"; done
+printf 'total time: %dm%02ds\n' $(((SECONDS - T0) / 60)) $(((SECONDS - T0) % 60))
+echo "$passed passed, $failed failed"
+((failed == 0))

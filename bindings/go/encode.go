@@ -21,6 +21,9 @@ import (
 type ConversionError struct {
 	Path   string
 	Reason string
+	// Err is the underlying error, if any (an *Object argument that was
+	// closed: Err matches ErrClosed).
+	Err error
 }
 
 func (e *ConversionError) Error() string {
@@ -33,11 +36,15 @@ func (e *ConversionError) Error() string {
 // Is reports whether target is ErrConversion.
 func (e *ConversionError) Is(target error) bool { return target == ErrConversion }
 
+// Unwrap returns Err.
+func (e *ConversionError) Unwrap() error { return e.Err }
+
 // encodeError is the internal form of ConversionError; the path is built
 // while unwinding (innermost segment first), so the success path pays nothing.
 type encodeError struct {
 	segs   []string
 	reason string
+	cause  error
 }
 
 func (e *encodeError) Error() string { return e.reason }
@@ -53,7 +60,7 @@ func (e *encodeError) public(root string) *ConversionError {
 	for i := len(e.segs) - 1; i >= 0; i-- {
 		b.WriteString(e.segs[i])
 	}
-	return &ConversionError{Path: b.String(), Reason: e.reason}
+	return &ConversionError{Path: b.String(), Reason: e.reason, Err: e.cause}
 }
 
 func indexSeg(i int) string  { return "[" + strconv.Itoa(i) + "]" }

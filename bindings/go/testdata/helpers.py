@@ -44,3 +44,57 @@ def person(name, age):
 
 def exit_with(code):
     sys.exit(code)
+
+
+# ---- object handles (object_test.go) ----
+import datetime as _datetime
+import struct as _struct
+
+live_tracked = 0
+
+
+class Tracked:
+    """Counts live instances: proves handles dropped without Close are released."""
+
+    def __init__(self):
+        global live_tracked
+        live_tracked += 1
+
+    def __del__(self):
+        global live_tracked
+        live_tracked -= 1
+
+
+def live():
+    import gc
+    gc.collect()
+    return live_tracked
+
+
+class Greeter:
+    def __init__(self, greeting):
+        self.greeting = greeting
+        self.calls = 0
+
+    def greet(self, name, punctuation="!"):
+        self.calls += 1
+        return f"{self.greeting}, {name}{punctuation}"
+
+
+def same(a, b):
+    """Equality that also checks types, float bits and tz offsets."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        return _struct.pack('<d', a) == _struct.pack('<d', b)
+    if isinstance(a, complex):
+        return same(a.real, b.real) and same(a.imag, b.imag)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, (set, frozenset)):
+        return a == b
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, (_datetime.datetime, _datetime.time)):
+        return a == b and a.utcoffset() == b.utcoffset()
+    return a == b

@@ -6,13 +6,15 @@
 #   scripts/test-go.sh                 all libpythons from scripts/pythons.sh
 #   scripts/test-go.sh 3.12-pyenv ...  only these labels (PYRT_PYTHONS="..." does the same)
 #
-# Modes (each is `go test -count=1 ./...` in bindings/go with PYRT_LIBPYTHON=<libpython>):
+# Modes (each is `go test -count=1 ./...` in bindings/go with PYRT_LIBPYTHON=<libpython> and
+# PYRT_TEST_VENV=<the venv of that Python from scripts/make-venvs.sh: numpy + jinja2, no pip>):
 #   purego      CGO_ENABLED=0                         libpyrt opened with purego, no cgo at all
 #   purego+cgo  CGO_ENABLED=1 -race                   same code with the cgo runtime (race needs cgo)
 #   cgo         CGO_ENABLED=1 -race -tags pyrt_cgo    libpyrt linked through cgo
 # Also: `go vet` for both build flavours and the examples module; the examples (examples/go:
 # basic, concurrent, venv) run once with the first libpython, plus basic with no argument
-# (libpython discovery) and basic built with -tags pyrt_cgo.
+# (libpython discovery), basic built with -tags pyrt_cgo, and venv with the first Python's real venv
+# (with and without the libpython argument).
 #
 # Output: a matrix version x mode -> PASS / FAIL / MISSING (an expected version that is not
 # installed, see scripts/pythons.sh --expected), the vet/examples results, BenchmarkCall for
@@ -21,7 +23,8 @@
 # Logs: build/go/logs/<label>/<mode>.log. Results: build/go/results.tsv. Benchmarks: build/go/bench.txt.
 #
 # Needs: go >= 1.25 (on PATH or /usr/local/go/bin), cargo, gcc (cgo modes), network access to the
-# Go module proxy on a clean machine (go mod download).
+# Go module proxy and PyPI on a clean machine (go mod download; scripts/make-venvs.sh, whose venvs
+# are reused once built).
 #
 # Environment:
 #   PYRT_GO_BENCH=0      skip the benchmarks
@@ -77,6 +80,11 @@ mapfile -t PYTHONS < <(scripts/pythons.sh)
 mapfile -t MISSING < <(scripts/pythons.sh --missing)
 ((${#PYTHONS[@]})) || fail_early "no CPython found by scripts/pythons.sh"
 
+echo "== virtualenvs with numpy and jinja2 (scripts/make-venvs.sh)"
+declare -A VENVS
+venv_out=$(scripts/make-venvs.sh 2>"$OUT/make-venvs.log") || { tail -20 "$OUT/make-venvs.log"; fail_early "scripts/make-venvs.sh failed"; }
+while read -r label dir; do [[ -n $label ]] && VENVS[$label]=$dir; done <<<"$venv_out"
+
 rm -rf "$LOGS"
 mkdir -p "$LOGS"
 : >"$RESULTS"
@@ -90,14 +98,15 @@ mode_env() {  # mode -> "ENV... -- goflags"
 }
 
 run_mode() {  # label lib mode -> appends to $LOGS/<label>/results.tsv
-  local label=$1 lib=$2 mode=$3 spec cgo flags log start rc status detail
+  local label=$1 lib=$2 mode=$3 spec cgo flags log start rc status detail venv=${VENVS[$1]:-}
   spec=$(mode_env "$mode")
   cgo=${spec%% *}
   flags=${spec#"$cgo"}
   log="$LOGS/$label/$mode.log"
   start=$SECONDS
   # shellcheck disable=SC2086
-  (cd bindings/go && env $cgo PYRT_LIBPYTHON="$lib" timeout "$TIMEOUT" go test -count=1 $flags ./...) >"$log" 2>&1
+  (cd bindings/go && env $cgo PYRT_LIBPYTHON="$lib" PYRT_TEST_VENV="$venv" PYRT_TEST_REQUIRE_VENV=1 \
+    timeout "$TIMEOUT" go test -count=1 $flags ./...) >"$log" 2>&1
   rc=$?
   status=PASS
   detail=""
@@ -133,6 +142,7 @@ cat "$LOGS"/*/results.tsv >>"$RESULTS" 2>/dev/null
 
 # ---- vet and examples (once)
 FIRST_LIB=${PYTHONS[0]#* }
+FIRST_VENV=${VENVS[${PYTHONS[0]%% *}]:-}
 mkdir -p "$LOGS/once"
 once() {  # name command... (runs in $ROOT)
   local name=$1 log="$LOGS/once/${1//[ \/]/_}.log" status=PASS detail=""
@@ -153,7 +163,10 @@ once "example basic" bash -c "cd examples/go && CGO_ENABLED=0 go run ./basic '$F
 once "example basic (discovery)" bash -c 'cd examples/go && env -u PYRT_LIBPYTHON CGO_ENABLED=0 go run ./basic'
 once "example basic (pyrt_cgo)" bash -c "cd examples/go && CGO_ENABLED=1 go run -tags pyrt_cgo ./basic '$FIRST_LIB'"
 once "example concurrent" bash -c "cd examples/go && CGO_ENABLED=0 go run ./concurrent '$FIRST_LIB'"
-once "example venv" bash -c "cd examples/go && CGO_ENABLED=0 go run ./venv '$FIRST_LIB'"
+once "example venv (temporary)" bash -c "cd examples/go && CGO_ENABLED=0 go run ./venv '$FIRST_LIB'"
+# With the real venv the output must show numpy's and jinja2's results (not "not installed").
+once "example venv (real venv)" bash -c "set -o pipefail; cd examples/go && CGO_ENABLED=0 go run ./venv '$FIRST_LIB' '$FIRST_VENV' | tee /dev/stderr | grep 'sum(axis=1) = \[10 35\]' >/dev/null"
+once "example venv (venv only)" bash -c "set -o pipefail; cd examples/go && env -u PYRT_LIBPYTHON CGO_ENABLED=0 go run ./venv '' '$FIRST_VENV' | tee /dev/stderr | grep 'jinja2: *Hello venv!' >/dev/null"
 
 # ---- benchmarks
 if [[ $BENCH == 1 ]]; then

@@ -32,8 +32,51 @@
 // instead (from this repository's target/release, with an rpath); the
 // public API is identical and the library options are ignored.
 //
-// libpython itself is found by libpyrt: WithLibpython, else
-// $PYRT_LIBPYTHON, else python3 on PATH, else common locations.
+// # Finding libpython
+//
+// libpython itself is found by libpyrt: WithLibpython; else, with WithVenv,
+// the venv's own Python; else $PYRT_LIBPYTHON; else the python3 on PATH
+// (asked through sysconfig, as python3.X first when WithPythonVersion("3.X")
+// constrains the search); else common locations (/usr/lib*, /usr/local/lib,
+// pyenv's versions). Discover reports that choice without loading anything:
+//
+//	d, err := pyrt.Discover(pyrt.WithPythonVersion("3.12"))
+//	fmt.Print(d) // the library, its version, and every candidate with the reason it was taken or rejected
+//
+// When nothing is found, New and Discover fail with ErrLibpythonNotFound and
+// the same candidate list in the message. A version outside 3.8–3.13, or a
+// loaded library of another version than WithPythonVersion or the venv
+// asks for, is ErrConfig.
+//
+// # Virtual environments
+//
+// WithVenv(dir) runs the interpreter in a virtualenv the way dir/bin/python
+// would: sys.prefix is the venv, sys.executable is dir/bin/python, the
+// venv's site-packages is on sys.path and its include-system-site-packages
+// setting is honoured (WithSystemSitePackages overrides it). Given only the
+// venv, libpyrt asks the venv's interpreter for its libpython; a libpython of
+// another Python version than the venv's is ErrConfig. WithSitePaths adds
+// directories with site.addsitedir; WithPythonHome sets PYTHONHOME (the base
+// installation, never a venv).
+//
+//	rt, err := pyrt.New(pyrt.WithVenv("/srv/app/.venv"), pyrt.WithSitePaths("/srv/app/src"))
+//
+// # Subprocesses and multiprocessing
+//
+// sys.executable is always a real Python interpreter of the loaded version
+// (the venv's bin/python with WithVenv, else the interpreter installed with
+// the libpython), never the Go program, and sys.argv is [""] (WithArgv sets
+// it). So subprocess.run([sys.executable, ...]) works, and so does
+// multiprocessing with the "spawn" and "forkserver" start methods: workers
+// are fresh interpreters that import the target function's module by name
+// (a module on sys.path, not code defined in __main__ by Run). Do not use
+// the "fork" start method, the default on Linux before Python 3.14: forking
+// a multi-threaded Go process leaves a child whose Go runtime is dead. Ask
+// for another method explicitly:
+//
+//	ctx = multiprocessing.get_context("spawn")  # or "forkserver"
+//	with ctx.Pool(4) as pool:
+//	    results = pool.map(mymodule.work, items)
 //
 // # One interpreter per process
 //

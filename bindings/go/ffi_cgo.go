@@ -69,6 +69,13 @@ func (l *ffiLib) newRuntime(f *frame, cfgOff int) int32 {
 	return int32(r)
 }
 
+func (l *ffiLib) discoverJSON(f *frame, cfgOff int) int32 {
+	r := C.pyrt_discover_json(cptr(f.buf, cfgOff), f.outStr(), f.outErr())
+	runtime.KeepAlive(f)
+	runtime.KeepAlive(f.slot)
+	return int32(r)
+}
+
 func (l *ffiLib) free(rt unsafe.Pointer) {
 	C.pyrt_free((*C.pyrt_runtime)(rt))
 }

@@ -30,6 +30,7 @@ type ffiLib struct {
 	fnNew, fnFree, fnRunString, fnRunFile, fnEvalJSON, fnCallJSON, fnInfoJSON uintptr
 	fnStringFree, fnErrorCode, fnErrorMessage, fnErrorPythonType              uintptr
 	fnErrorTraceback, fnErrorFree, fnVersion, fnStatusName                    uintptr
+	fnDiscoverJSON                                                            uintptr
 }
 
 var (
@@ -123,6 +124,7 @@ func openLibrary(path string) (*ffiLib, error) {
 		{"pyrt_error_traceback", &l.fnErrorTraceback},
 		{"pyrt_error_free", &l.fnErrorFree},
 		{"pyrt_status_name", &l.fnStatusName},
+		{"pyrt_discover_json", &l.fnDiscoverJSON},
 	} {
 		if err := sym(s.name, s.dst); err != nil {
 			return nil, err
@@ -161,6 +163,13 @@ func (f *frame) errArg() uintptr { return uintptr(unsafe.Pointer(&f.slot[1])) }
 func (l *ffiLib) newRuntime(f *frame, cfgOff int) int32 {
 	f.args[0], f.args[1], f.args[2] = ptrArg(f.buf, cfgOff), f.outArg(), f.errArg()
 	return f.syscall(l.fnNew, 3)
+}
+
+// discoverJSON calls pyrt_discover_json with the config at f.buf[cfgOff:]
+// (cfgOff < 0 = NULL); the report lands in f.out().
+func (l *ffiLib) discoverJSON(f *frame, cfgOff int) int32 {
+	f.args[0], f.args[1], f.args[2] = ptrArg(f.buf, cfgOff), f.outArg(), f.errArg()
+	return f.syscall(l.fnDiscoverJSON, 3)
 }
 
 func (l *ffiLib) free(rt unsafe.Pointer) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"runtime"
 	"sync/atomic"
 	"unsafe"
@@ -33,6 +34,11 @@ type options struct {
 	useEnvironment   *bool
 	argv             []string
 	argvSet          bool
+	venv             string
+	systemSite       *bool
+	sitePaths        []string
+	pythonHome       string
+	pythonVersion    string
 }
 
 // WithLibrary sets the path of the libpyrt shared library (purego mode).
@@ -46,11 +52,45 @@ func WithLibrary(path string) Option { return func(o *options) { o.library = pat
 func WithLibpython(path string) Option { return func(o *options) { o.libpython = path } }
 
 // WithPythonExecutable sets sys.executable (an interpreter of the same
-// version). Pointing it at a virtualenv's bin/python makes the runtime use
-// that virtualenv.
+// version as the libpython). Without it, sys.executable is the venv's
+// bin/python (WithVenv) or the real interpreter that goes with the libpython,
+// never the Go program. To run in a virtualenv use WithVenv.
 func WithPythonExecutable(path string) Option {
 	return func(o *options) { o.pythonExecutable = path }
 }
+
+// WithVenv runs the interpreter in the virtualenv at dir (the directory
+// holding pyvenv.cfg): sys.prefix, sys.executable (dir/bin/python) and
+// site-packages become the venv's, and its include-system-site-packages
+// setting is honoured. Without WithLibpython, the venv's own Python is
+// loaded (its interpreter is asked for its libpython, and $PYRT_LIBPYTHON is
+// not consulted); a libpython of another version than the venv's is an
+// error matching ErrConfig. A relative dir is made absolute.
+func WithVenv(dir string) Option { return func(o *options) { o.venv = dir } }
+
+// WithSystemSitePackages makes the base installation's site-packages visible
+// (true) or not (false), overriding the venv's include-system-site-packages.
+// Without a venv, false removes them from sys.path.
+func WithSystemSitePackages(on bool) Option { return func(o *options) { o.systemSite = &on } }
+
+// WithSitePaths adds directories to sys.path with site.addsitedir at
+// start-up (their .pth files are processed), after the venv's
+// site-packages. Repeated options accumulate; relative paths are made
+// absolute.
+func WithSitePaths(dirs ...string) Option {
+	return func(o *options) { o.sitePaths = append(o.sitePaths, dirs...) }
+}
+
+// WithPythonHome sets PYTHONHOME: the prefix of the base Python installation
+// (where lib/python3.X lives). It is rarely needed and must never be a
+// virtualenv (use WithVenv for that).
+func WithPythonHome(dir string) Option { return func(o *options) { o.pythonHome = dir } }
+
+// WithPythonVersion constrains libpython discovery to one Python version,
+// e.g. "3.12": python3.12 on PATH, then python3, then common locations are
+// searched for that version. A loaded library or venv of another version is
+// an error matching ErrConfig, and so is a version outside 3.8–3.13.
+func WithPythonVersion(version string) Option { return func(o *options) { o.pythonVersion = version } }
 
 // WithUseEnvironment makes Python honour PYTHON* environment variables
 // (PYTHONPATH, PYTHONHOME, ...). Off by default.
@@ -85,6 +125,33 @@ func (o *options) configJSON() ([]byte, error) {
 	}
 	if o.argvSet {
 		m["argv"] = o.argv
+	}
+	if o.venv != "" {
+		dir, err := filepath.Abs(o.venv)
+		if err != nil {
+			return nil, newError(CodeConfig, "venv %q: %v", o.venv, err)
+		}
+		m["venv"] = dir
+	}
+	if o.systemSite != nil {
+		m["system_site_packages"] = *o.systemSite
+	}
+	if len(o.sitePaths) > 0 {
+		paths := make([]string, len(o.sitePaths))
+		for i, p := range o.sitePaths {
+			abs, err := filepath.Abs(p)
+			if err != nil {
+				return nil, newError(CodeConfig, "site path %q: %v", p, err)
+			}
+			paths[i] = abs
+		}
+		m["site_paths"] = paths
+	}
+	if o.pythonHome != "" {
+		m["python_home"] = o.pythonHome
+	}
+	if o.pythonVersion != "" {
+		m["python_version"] = o.pythonVersion
 	}
 	if len(m) == 0 {
 		return nil, nil
@@ -292,13 +359,17 @@ func (r *Runtime) eval(ctx context.Context, expr string, decode func([]byte) err
 
 // takeResult decodes the C result string in place and frees it.
 func (r *Runtime) takeResult(f *frame, decode func([]byte) error) error {
+	return r.lib.takeResult(f, decode)
+}
+
+func (l *ffiLib) takeResult(f *frame, decode func([]byte) error) error {
 	out := f.out()
 	if out == 0 {
 		return &Error{Code: CodeInternal, Message: "libpyrt returned success without a result"}
 	}
 	p := ptrOf(out)
 	err := decode(cBytes(p))
-	r.lib.stringFree(f, p)
+	l.stringFree(f, p)
 	return err
 }
 

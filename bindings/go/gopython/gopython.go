@@ -27,20 +27,24 @@
 //     (PYTHONPATH, ...), like Py_Initialize.
 //   - CPython cannot be restarted in a process: after Finalize, Initialize
 //     fails with pyrt.ErrFinalized (the original crashed or misbehaved).
+//   - InitializeWithVenv runs in the venv as venv/bin/python would
+//     (sys.prefix, sys.executable, site-packages), and finds the venv's
+//     libpython itself when none was given.
+//   - multiprocessing works (with the "spawn" or "forkserver" start method;
+//     never "fork" in a Go process) and so does subprocess.run with
+//     sys.executable: sys.executable is a real Python interpreter of the
+//     loaded version, never the Go program.
 //
 // All methods are safe for concurrent use by multiple goroutines.
 package gopython
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -56,13 +60,22 @@ var ErrAlreadyInitialized = errors.New("Python interpreter is already initialize
 
 // VirtualEnvConfig selects a virtual environment for InitializeWithVenv.
 type VirtualEnvConfig struct {
-	VenvPath   string   // virtual environment directory (contains pyvenv.cfg)
-	SystemSite bool     // also put the base installation's site-packages on sys.path
-	SitePaths  []string // extra package directories, added with site.addsitedir
-	// PythonHome is the base Python installation. It is used only when
-	// VenvPath is empty, to pick <PythonHome>/bin/python3.X as the
-	// interpreter; it is never used as PYTHONHOME for a virtualenv (a venv
-	// is found through its bin/python and pyvenv.cfg).
+	// VenvPath is the virtual environment directory (it holds pyvenv.cfg).
+	// sys.prefix, sys.executable (VenvPath/bin/python) and site-packages
+	// become the venv's. When NewPureGoPython was given no libpython (and
+	// $PYRT_LIBPYTHON is unset), the venv's own Python is loaded.
+	VenvPath string
+	// SystemSite makes the base installation's site-packages visible too.
+	// false keeps what the venv's pyvenv.cfg says
+	// (include-system-site-packages, false for a default venv); use
+	// pyrt.WithSystemSitePackages(false) to force them off.
+	SystemSite bool
+	// SitePaths are extra package directories, added with site.addsitedir
+	// (their .pth files are processed) after the venv's site-packages.
+	SitePaths []string
+	// PythonHome is the base Python installation's prefix, used as
+	// PYTHONHOME (rarely needed). It must not be a virtual environment: that
+	// is an error (use VenvPath).
 	PythonHome string
 }
 
@@ -112,57 +125,40 @@ func NewPureGoPython(libpythonPath string) (*PureGoPython, error) {
 
 // Initialize starts the Python interpreter.
 func (py *PureGoPython) Initialize() error {
-	return py.startWith(py.libpython, nil, "")
+	return py.startWith(py.libpython, nil)
 }
 
 // InitializeWithVenv starts the Python interpreter inside a virtual
 // environment: sys.executable and sys.prefix are the venv's, its
-// site-packages is on sys.path, and then SystemSite and SitePaths are
-// applied.
+// site-packages is on sys.path (and the base installation's only with
+// SystemSite or the venv's include-system-site-packages), and SitePaths are
+// added. A venv made for another Python version than the libpython is an
+// error matching pyrt.ErrConfig.
 func (py *PureGoPython) InitializeWithVenv(config VirtualEnvConfig) error {
 	var opts []pyrt.Option
-	libpython := py.libpython
-	switch {
-	case config.VenvPath != "":
-		venv, err := filepath.Abs(config.VenvPath)
-		if err != nil {
-			return err
+	if config.VenvPath != "" {
+		if _, err := os.Stat(filepath.Join(config.VenvPath, "pyvenv.cfg")); err != nil {
+			return fmt.Errorf("not a virtual environment: %s: %w (%w)", config.VenvPath, pyrt.ErrConfig, err)
 		}
-		cfg, err := readPyvenvCfg(venv)
-		if err != nil {
-			return fmt.Errorf("not a virtual environment: %s: %w", config.VenvPath, err)
-		}
-		exe := filepath.Join(venv, "bin", "python")
-		if _, err := os.Stat(exe); err != nil {
-			return fmt.Errorf("virtual environment %s has no bin/python: %w", config.VenvPath, err)
-		}
-		opts = append(opts, pyrt.WithPythonExecutable(exe))
-		if libpython == "" {
-			libpython = libpythonForVenv(cfg)
-		}
-	case config.PythonHome != "":
-		if exe := pythonInHome(config.PythonHome); exe != "" {
-			opts = append(opts, pyrt.WithPythonExecutable(exe))
-		}
+		opts = append(opts, pyrt.WithVenv(config.VenvPath))
 	}
-	var setup []string
-	setup = append(setup, "import site, sys")
 	if config.SystemSite {
-		setup = append(setup,
-			"for _p in site.getsitepackages([sys.base_prefix]):",
-			"    site.addsitedir(_p)")
+		opts = append(opts, pyrt.WithSystemSitePackages(true))
 	}
-	for _, p := range config.SitePaths {
-		abs, err := filepath.Abs(p)
-		if err != nil {
-			return err
+	if len(config.SitePaths) > 0 {
+		opts = append(opts, pyrt.WithSitePaths(config.SitePaths...))
+	}
+	if config.PythonHome != "" {
+		if _, err := os.Stat(filepath.Join(config.PythonHome, "pyvenv.cfg")); err == nil {
+			return fmt.Errorf("PythonHome %s is a virtual environment; set VenvPath instead: %w",
+				config.PythonHome, pyrt.ErrConfig)
 		}
-		setup = append(setup, "site.addsitedir("+pyString(abs)+")")
+		opts = append(opts, pyrt.WithPythonHome(config.PythonHome))
 	}
-	return py.startWith(libpython, opts, strings.Join(setup, "\n"))
+	return py.startWith(py.libpython, opts)
 }
 
-func (py *PureGoPython) startWith(libpython string, opts []pyrt.Option, setup string) error {
+func (py *PureGoPython) startWith(libpython string, opts []pyrt.Option) error {
 	py.mu.Lock()
 	defer py.mu.Unlock()
 	if py.rt.Load() != nil {
@@ -175,12 +171,6 @@ func (py *PureGoPython) startWith(libpython string, opts []pyrt.Option, setup st
 	rt, err := pyrt.New(opts...)
 	if err != nil {
 		return fmt.Errorf("Python interpreter initialization failed: %w", err)
-	}
-	if setup != "" {
-		if err := rt.Run(context.Background(), setup); err != nil {
-			rt.Close()
-			return fmt.Errorf("configuring the virtual environment: %w", err)
-		}
 	}
 	py.rt.Store(rt)
 	return nil
@@ -277,82 +267,4 @@ func (py *PureGoPython) report(err error) error {
 	io.WriteString(w, text)
 	py.outMu.Unlock()
 	return err
-}
-
-// readPyvenvCfg parses <venv>/pyvenv.cfg ("key = value" lines).
-func readPyvenvCfg(venv string) (map[string]string, error) {
-	f, err := os.Open(filepath.Join(venv, "pyvenv.cfg"))
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	cfg := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), "=")
-		if ok {
-			cfg[strings.ToLower(strings.TrimSpace(k))] = strings.TrimSpace(v)
-		}
-	}
-	return cfg, sc.Err()
-}
-
-// libpythonForVenv finds the base installation's libpython from pyvenv.cfg
-// ("home" is the base bin directory; "version"/"version_info" the version).
-// "" lets pyrt discover one.
-func libpythonForVenv(cfg map[string]string) string {
-	home := cfg["home"]
-	ver := cfg["version_info"]
-	if ver == "" {
-		ver = cfg["version"]
-	}
-	parts := strings.SplitN(ver, ".", 3)
-	if home == "" || len(parts) < 2 {
-		return ""
-	}
-	if _, err := strconv.Atoi(parts[1]); err != nil {
-		return ""
-	}
-	name := "libpython" + parts[0] + "." + parts[1] + ".so"
-	base := filepath.Dir(home)
-	for _, dir := range []string{filepath.Join(base, "lib"), filepath.Join(base, "lib", "x86_64-linux-gnu"),
-		filepath.Join(base, "lib64"), "/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib"} {
-		for _, suffix := range []string{".1.0", ""} {
-			p := filepath.Join(dir, name+suffix)
-			if _, err := os.Stat(p); err == nil {
-				return p
-			}
-		}
-	}
-	return ""
-}
-
-// pythonInHome returns <home>/bin/python3 (or python) if it exists.
-func pythonInHome(home string) string {
-	for _, n := range []string{"python3", "python"} {
-		p := filepath.Join(home, "bin", n)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	return ""
-}
-
-// pyString quotes s as a Python string literal.
-func pyString(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, r := range s {
-		switch {
-		case r == '"' || r == '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case r < 0x20 || r == 0x7f:
-			fmt.Fprintf(&b, "\\x%02x", r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
 }

@@ -309,17 +309,53 @@ func runChild(t *testing.T, name string, env ...string) string {
 
 func TestFinalize(t *testing.T) { runChild(t, "finalize") }
 
+// TestInitializeWithVenv runs InitializeWithVenv in child processes, with
+// SystemSite off and on. The venv is $PYRT_TEST_VENV (a real one with numpy
+// and jinja2 and no pip, set by scripts/test-go.sh), else a bare temporary
+// one made with the running Python.
 func TestInitializeWithVenv(t *testing.T) {
-	info, err := py.Runtime().Info(context.Background())
-	if err != nil {
-		t.Fatal(err)
+	venv, real := os.Getenv("PYRT_TEST_VENV"), "1"
+	if venv == "" {
+		if os.Getenv("PYRT_TEST_REQUIRE_VENV") == "1" {
+			t.Fatal("$PYRT_TEST_VENV is not set")
+		}
+		info, err := py.Runtime().Info(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		venv, real = filepath.Join(t.TempDir(), "venv"), "0"
+		if out, err := exec.Command(info.Executable, "-m", "venv", "--without-pip", venv).CombinedOutput(); err != nil {
+			t.Skipf("cannot create a venv with %s: %v\n%s", info.Executable, err, out)
+		}
 	}
-	venv := filepath.Join(t.TempDir(), "venv")
-	if out, err := exec.Command(info.Executable, "-m", "venv", "--without-pip", venv).CombinedOutput(); err != nil {
-		t.Skipf("cannot create a venv with %s: %v\n%s", info.Executable, err, out)
+	venv, _ = filepath.Abs(venv)
+	runChild(t, "venv", "GOPYTHON_TEST_VENV="+venv, "GOPYTHON_TEST_SYSTEM_SITE=0", "GOPYTHON_TEST_REAL_VENV="+real)
+	runChild(t, "venv", "GOPYTHON_TEST_VENV="+venv, "GOPYTHON_TEST_SYSTEM_SITE=1", "GOPYTHON_TEST_REAL_VENV="+real)
+}
+
+// TestInitializeWithVenvErrors: mistakes are reported before Python starts.
+func TestInitializeWithVenvErrors(t *testing.T) {
+	notVenv := t.TempDir()
+	p := &PureGoPython{}
+	if err := p.InitializeWithVenv(VirtualEnvConfig{VenvPath: notVenv}); !errors.Is(err, pyrt.ErrConfig) {
+		t.Errorf("VenvPath without pyvenv.cfg: %v, want pyrt.ErrConfig", err)
 	}
-	runChild(t, "venv", "GOPYTHON_TEST_VENV="+venv, "GOPYTHON_TEST_SYSTEM_SITE=0")
-	runChild(t, "venv", "GOPYTHON_TEST_VENV="+venv, "GOPYTHON_TEST_SYSTEM_SITE=1")
+	venv := t.TempDir()
+	os.WriteFile(filepath.Join(venv, "pyvenv.cfg"), []byte("home = /usr/bin\nversion = 3.12.1\n"), 0o644)
+	if err := p.InitializeWithVenv(VirtualEnvConfig{PythonHome: venv}); !errors.Is(err, pyrt.ErrConfig) ||
+		!strings.Contains(err.Error(), "VenvPath") {
+		t.Errorf("PythonHome pointing at a venv: %v, want pyrt.ErrConfig", err)
+	}
+	if p.IsInitialized() {
+		t.Error("initialized after errors")
+	}
+}
+
+func resolved(p string) string {
+	if r, err := filepath.EvalSymlinks(p); err == nil {
+		return r
+	}
+	return p
 }
 
 func TestChild(t *testing.T) {
@@ -356,6 +392,7 @@ func TestChild(t *testing.T) {
 	case "venv":
 		venv := os.Getenv("GOPYTHON_TEST_VENV")
 		systemSite := os.Getenv("GOPYTHON_TEST_SYSTEM_SITE") == "1"
+		realVenv := os.Getenv("GOPYTHON_TEST_REAL_VENV") == "1"
 		extra, _ := filepath.Abs("testdata/site_extra")
 		p, err := NewPureGoPython("")
 		if err != nil {
@@ -368,22 +405,24 @@ func TestChild(t *testing.T) {
 		}
 		defer p.Finalize()
 		rt := p.Runtime()
-		got, err := rt.Eval(ctx, "[__import__('sys').prefix, __import__('sys').executable]")
+		got, err := rt.Eval(ctx, "[__import__('sys').prefix, __import__('sys').executable, __import__('sys').argv]")
 		if err != nil {
 			t.Fatal(err)
 		}
 		paths := got.([]any)
-		realVenv, _ := filepath.EvalSymlinks(venv)
-		if paths[0] != venv && paths[0] != realVenv {
+		if resolved(paths[0].(string)) != resolved(venv) {
 			t.Errorf("sys.prefix = %v, want %s", paths[0], venv)
 		}
-		if !strings.HasPrefix(paths[1].(string), venv) && !strings.HasPrefix(paths[1].(string), realVenv) {
-			t.Errorf("sys.executable = %v, want inside %s", paths[1], venv)
+		if want := filepath.Join(venv, "bin", "python"); paths[1] != want {
+			t.Errorf("sys.executable = %v, want %s", paths[1], want)
+		}
+		if !reflect.DeepEqual(paths[2], []any{""}) {
+			t.Errorf("sys.argv = %#v, want [\"\"]", paths[2])
 		}
 		if err := p.RunString("import extra_mod\nassert extra_mod.VALUE == 'from site_extra'"); err != nil {
 			t.Errorf("SitePaths not applied: %v", err)
 		}
-		base, err := rt.Eval(ctx, "any(p.startswith(__import__('sys').base_prefix) and p.endswith('site-packages') "+
+		base, err := rt.Eval(ctx, "any(not p.startswith(__import__('sys').prefix) and p.endswith('-packages') "+
 			"for p in __import__('sys').path)")
 		if err != nil {
 			t.Fatal(err)
@@ -394,6 +433,30 @@ func TestChild(t *testing.T) {
 		venvSite, _ := rt.Eval(ctx, "any(p.startswith(__import__('sys').prefix) and p.endswith('site-packages') for p in __import__('sys').path)")
 		if venvSite != true {
 			t.Errorf("venv site-packages not on sys.path")
+		}
+		// pip lives only in the base installation.
+		err = p.RunString("import pip")
+		if systemSite && err != nil {
+			t.Errorf("import pip with SystemSite: %v", err)
+		}
+		var pe *pyrt.PythonError
+		if !systemSite && (!errors.As(err, &pe) || pe.Type != "ModuleNotFoundError") {
+			t.Errorf("import pip without SystemSite: %v, want ModuleNotFoundError", err)
+		}
+		if !realVenv {
+			return
+		}
+		sums, err := p.CallFunction("pyrt_gopython_venv", "numpy_row_sums")
+		if err != nil || !reflect.DeepEqual(sums, []interface{}{int64(10), int64(35)}) {
+			t.Errorf("numpy from the venv: %v, %v", sums, err)
+		}
+		page, err := p.CallFunction("pyrt_gopython_venv", "render", "venv")
+		if err != nil || page != "Hello venv!" {
+			t.Errorf("jinja2 from the venv: %q, %v", page, err)
+		}
+		out, err := p.CallFunction("pyrt_gopython_venv", "run_executable")
+		if err != nil || resolved(fmt.Sprint(out)) != resolved(venv) {
+			t.Errorf("subprocess of sys.executable printed %q (%v), want the venv", out, err)
 		}
 	default:
 		t.Fatalf("unknown child %q", os.Getenv(childEnv))

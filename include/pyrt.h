@@ -9,7 +9,16 @@
  * no thread affinity (a Go goroutine may move between OS threads freely). pyrt keeps one Python
  * thread state per host OS thread, so `threading.local` values and `decimal` contexts persist
  * between calls made on the same OS thread. CPython is initialized, and finalized, on a thread
- * that pyrt owns.
+ * that pyrt owns: Python's main thread. Calls run on the caller's thread by default; a runtime
+ * opened with {"main_thread": true} runs its calls on the main thread instead, where
+ * main-thread-only features (signal.signal, _thread.interrupt_main, ...) work as in a script.
+ *
+ * ## Signals
+ * By default ("signals": "host") Python never changes the process's signal dispositions by
+ * itself: SIGINT stays the host's, and SIGPIPE is blocked in the threads that run Python (from
+ * their first call on, or per call with "sigpipe": "call"), so a write to a closed pipe raises
+ * BrokenPipeError instead of killing the host. Threads started by Python code inherit that mask.
+ * Handlers installed by Python code with signal.signal run on the main thread, as in Python.
  *
  * ## Errors
  * Fallible functions return an int32_t status: PYRT_OK (0) on success, otherwise one of the
@@ -311,7 +320,23 @@ void pyrt_object_free(pyrt_object *obj);
 // - "python_executable": the interpreter reported as sys.executable (absent: the venv's
 //   bin/python, or the real interpreter of the same version next to the library);
 // - "use_environment": bool, default false (PYTHON* environment variables are ignored);
-// - "argv": array of strings for sys.argv, default [""].
+// - "argv": array of strings for sys.argv, default [""];
+// - "main_thread": bool, default false. This handle's calls run on the interpreter's main
+//   thread (the pyrt thread that initialized Python) instead of the caller's, so
+//   main-thread-only features work as in a script: signal.signal, signal.setitimer, asyncio
+//   signal handlers, _thread.interrupt_main. Each call then hops to that thread (a few
+//   microseconds); calls of all main_thread handles run one at a time. A per-handle setting:
+//   open one handle of each kind to choose per call.
+// - "signals": "host" (default) or "python". In "host" mode Python never changes the process's
+//   signal dispositions by itself: SIGINT stays the host's (Python's own table says
+//   default_int_handler, so _thread.interrupt_main works), and SIGPIPE is blocked in threads
+//   while they run Python, so writing to a closed pipe raises BrokenPipeError instead of
+//   killing the host. Handlers that Python code installs with signal.signal are routed to the
+//   main thread. "python" behaves as a standalone interpreter: SIGINT raises KeyboardInterrupt,
+//   SIGPIPE and SIGXFSZ are ignored process-wide.
+// - "sigpipe": in "host" mode, "thread" (default: SIGPIPE stays blocked in a host thread from
+//   its first call on; free) or "call" (blocked for the duration of each call only and the
+//   thread's mask restored; costs two system calls per call).
 //
 // The first call in a process loads libpython and initializes CPython (without installing
 // signal handlers) on a thread pyrt owns. Later calls return new handles to the same

@@ -13,6 +13,8 @@
 # definite leak into exit code 99 = FAIL.
 #
 # What runs natively instead of under valgrind, and why:
+#   test_signals      its scenarios run in forked children that end by a signal or _exit with
+#                     Python still running, which memcheck reports as leaks by design.
 #   test_venv, example_venv  spawn and forkserver multiprocessing start fresh interpreters (and
 #                     numpy's OpenBLAS threads): minutes under valgrind for no pyrt code path
 #                     that test_api does not already cover under valgrind.
@@ -71,6 +73,7 @@ TESTS=(
   "test_leak/valgrind|valgrind|PYRT_TEST_ITERATIONS=300"
   "test_leak/native|native|PYRT_TEST_ITERATIONS=20000"
   "test_venv|native|"
+  "test_signals|native|"
   "example_basic|valgrind|"
   "example_threads|valgrind|"
   "example_venv|native|"

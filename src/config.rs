@@ -5,6 +5,7 @@
 use serde::Deserialize;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::signals::{SigpipePolicy, SignalsMode};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -40,6 +41,19 @@ pub struct Config {
     /// A version constraint for discovery, e.g. `"3.12"`.
     #[serde(default)]
     pub python_version: Option<String>,
+    /// `"host"` (default: Python never takes over a process-wide signal disposition) or
+    /// `"python"` (as a standalone script: SIGINT raises KeyboardInterrupt, SIGPIPE ignored).
+    #[serde(default)]
+    pub signals: Option<String>,
+    /// In `"host"` signals mode, when SIGPIPE is blocked in threads running Python: `"thread"`
+    /// (default: from a thread's first call on) or `"call"` (for the duration of each call).
+    #[serde(default)]
+    pub sigpipe: Option<String>,
+    /// This handle's calls run on the interpreter's main thread (the thread that initialized
+    /// Python), so main-thread-only features work: `signal.signal`, `signal.setitimer`, asyncio
+    /// signal handlers, `_thread.interrupt_main`. A per-handle setting.
+    #[serde(default)]
+    pub main_thread: bool,
 }
 
 impl Config {
@@ -62,12 +76,27 @@ impl Config {
                 return Err(Error::new(ErrorKind::Config, format!("invalid config: python_version {v:?} is not a supported version (3.8 to 3.13)")));
             }
         }
+        let (signals, sigpipe) = config.signal_settings()?;
+        if signals == SignalsMode::Python && config.sigpipe.is_some() {
+            return Err(Error::new(ErrorKind::Config, "invalid config: sigpipe applies to signals \"host\" only (\"python\" ignores SIGPIPE process-wide)"));
+        }
+        let _ = sigpipe;
         if let Some(argv) = &config.argv {
             if argv.iter().any(|a| a.contains('\0')) {
                 return Err(Error::new(ErrorKind::Config, "invalid config: argv entries must not contain NUL"));
             }
         }
         Ok(config)
+    }
+
+    /// The signals mode and SIGPIPE policy (validated).
+    pub fn signal_settings(&self) -> Result<(SignalsMode, SigpipePolicy)> {
+        let mode = self.signals.as_deref().map(SignalsMode::parse).transpose()?.unwrap_or_default();
+        let policy = match mode {
+            SignalsMode::Python => SigpipePolicy::Off,
+            SignalsMode::Host => self.sigpipe.as_deref().map(SigpipePolicy::parse).transpose()?.unwrap_or_default(),
+        };
+        Ok((mode, policy))
     }
 
     /// The settings that shape the interpreter at start-up. A second `pyrt_new` in the same
@@ -87,6 +116,12 @@ impl Config {
         }
         if self.python_executable.is_some() && self.python_executable != running.python_executable {
             return Some("python_executable differs from the running interpreter's".into());
+        }
+        if self.signals.is_some() && self.signal_settings().ok().map(|s| s.0) != running.signal_settings().ok().map(|s| s.0) {
+            return Some("signals differs from the running interpreter's".into());
+        }
+        if self.sigpipe.is_some() && self.signal_settings().ok() != running.signal_settings().ok() {
+            return Some("sigpipe differs from the running interpreter's".into());
         }
         None
     }

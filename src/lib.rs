@@ -12,9 +12,11 @@ pub mod capi;
 pub mod config;
 pub mod discover;
 pub mod error;
+pub mod hop;
 pub mod json;
 pub mod python;
 pub mod runtime;
+pub mod signals;
 
 pub use error::{Error, ErrorKind, PythonException, Result};
 pub use runtime::Runtime;

@@ -9,7 +9,7 @@
 //! * Freeing the last handle finalizes the interpreter, after the calls in flight return. CPython
 //!   cannot be re-initialized safely (§7), so from then on `new` fails with `Finalized`.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::ffi::{CStr, CString};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
@@ -21,6 +21,8 @@ use std::time::Duration;
 use crate::config::Config;
 use crate::discover;
 use crate::error::{Error, ErrorKind, Result};
+use crate::hop::Hop;
+use crate::signals::{self, SignalsMode, SigpipePolicy};
 use crate::python::convert::ValueMode;
 use crate::python::{self, convert, exception, exec, ffi::Api, gil, init, loader, objects, with_gil, PyRef};
 
@@ -31,16 +33,17 @@ struct InterpreterInfo {
     prefix: String,
 }
 
-enum OwnerMessage {
-    Shutdown(mpsc::Sender<()>),
-}
-
 struct Running {
     config: Config,
     handles: usize,
     info: InterpreterInfo,
-    owner: mpsc::Sender<OwnerMessage>,
     owner_thread: thread::JoinHandle<()>,
+}
+
+/// What a runtime handle was opened with (its per-handle config keys).
+#[derive(Debug, Clone, Copy, Default)]
+struct HandleOptions {
+    main_thread: bool,
 }
 
 enum Lifecycle {
@@ -52,7 +55,11 @@ enum Lifecycle {
 }
 
 static LIFECYCLE: Mutex<Lifecycle> = Mutex::new(Lifecycle::Uninit);
-static HANDLES: RwLock<Option<HashSet<u64>>> = RwLock::new(None);
+static HANDLES: RwLock<Option<HashMap<u64, HandleOptions>>> = RwLock::new(None);
+/// Jobs for the interpreter's main thread (handles opened with `main_thread`).
+static MAIN: Hop = Hop::new();
+/// Open handles with `main_thread` (the typed fast path looks up its object's handle only then).
+static MAIN_THREAD_HANDLES: AtomicUsize = AtomicUsize::new(0);
 static NEXT_TOKEN: AtomicU64 = AtomicU64::new(0x7079_0000);
 /// True while the interpreter accepts calls.
 static ALIVE: AtomicBool = AtomicBool::new(false);
@@ -63,6 +70,8 @@ static DRAINED: (Mutex<()>, Condvar) = (Mutex::new(()), Condvar::new());
 /// Keeps the interpreter from being finalized while a call is inside it.
 pub struct CallGuard {
     api: &'static Api,
+    /// Run on the interpreter's main thread instead of the caller's.
+    main_thread: bool,
 }
 
 impl Drop for CallGuard {
@@ -75,27 +84,44 @@ impl Drop for CallGuard {
 }
 
 impl CallGuard {
-    /// Runs `f` with the GIL held (first dropping references released without it).
-    pub fn with_gil<R>(&self, f: impl FnOnce(python::Python<'_>) -> R) -> R {
-        with_gil(self.api, |py| {
-            objects::drain(py);
-            f(py)
-        })
+    /// Runs `f` with the GIL held (first dropping references released without it), on the
+    /// calling thread or, for a `main_thread` handle, on the interpreter's main thread.
+    pub fn with_gil<R: Send>(&self, f: impl FnOnce(python::Python<'_>) -> Result<R> + Send) -> Result<R> {
+        let api = self.api;
+        let run = move || {
+            with_gil(api, |py| {
+                objects::drain(py);
+                f(py)
+            })
+        };
+        if self.main_thread {
+            MAIN.run(run).map_err(|_| Error::finalized())?
+        } else {
+            run()
+        }
     }
 }
 
-fn is_open(token: u64) -> bool {
-    HANDLES.read().map(|h| h.as_ref().is_some_and(|h| h.contains(&token))).unwrap_or(false)
+fn handle_options(token: u64) -> Option<HandleOptions> {
+    HANDLES.read().ok().and_then(|h| h.as_ref().and_then(|h| h.get(&token).copied()))
 }
 
 /// Admits one call on `token`: the handle must be open and the interpreter alive.
 pub fn enter(token: u64) -> Result<CallGuard> {
     IN_FLIGHT.fetch_add(1, SeqCst);
     // Build the guard first so every early return below undoes the increment.
-    let guard = CallGuard { api: match python::loaded() { Some(l) => &l.api, None => { IN_FLIGHT.fetch_sub(1, SeqCst); return Err(Error::closed()) } } };
-    if !is_open(token) {
+    let api = match python::loaded() {
+        Some(l) => &l.api,
+        None => {
+            IN_FLIGHT.fetch_sub(1, SeqCst);
+            return Err(Error::closed());
+        }
+    };
+    let mut guard = CallGuard { api, main_thread: false };
+    let Some(options) = handle_options(token) else {
         return Err(Error::closed());
-    }
+    };
+    guard.main_thread = options.main_thread;
     if !ALIVE.load(SeqCst) {
         return Err(Error::finalized());
     }
@@ -106,7 +132,7 @@ pub fn enter(token: u64) -> Result<CallGuard> {
 pub(crate) fn enter_teardown() -> Option<CallGuard> {
     let api = &python::loaded()?.api;
     IN_FLIGHT.fetch_add(1, SeqCst);
-    let guard = CallGuard { api };
+    let guard = CallGuard { api, main_thread: false };
     ALIVE.load(SeqCst).then_some(guard)
 }
 
@@ -114,9 +140,13 @@ fn new_token() -> u64 {
     NEXT_TOKEN.fetch_add(8, SeqCst)
 }
 
-fn add_handle() -> u64 {
+fn add_handle(config: &Config) -> u64 {
     let token = new_token();
-    HANDLES.write().expect("handle table lock").get_or_insert_with(HashSet::new).insert(token);
+    let options = HandleOptions { main_thread: config.main_thread };
+    if options.main_thread {
+        MAIN_THREAD_HANDLES.fetch_add(1, SeqCst);
+    }
+    HANDLES.write().expect("handle table lock").get_or_insert_with(HashMap::new).insert(token, options);
     token
 }
 
@@ -147,7 +177,7 @@ pub fn new(config_text: Option<&str>) -> Result<u64> {
                 return Err(conflict(format!("the running interpreter was started with other settings: {why}")));
             }
             r.handles += 1;
-            Ok(add_handle())
+            Ok(add_handle(&config))
         }
         Lifecycle::Uninit => {
             let found = discover::discover(&config, std::env::var("PYRT_LIBPYTHON").ok())?;
@@ -166,10 +196,11 @@ pub fn new(config_text: Option<&str>) -> Result<u64> {
                 Ok(started)
             });
             match started {
-                Ok((owner, owner_thread, info)) => {
+                Ok((owner_thread, info)) => {
                     ALIVE.store(true, SeqCst);
-                    *state = Lifecycle::Running(Running { config, handles: 1, info, owner, owner_thread });
-                    Ok(add_handle())
+                    let token = add_handle(&config);
+                    *state = Lifecycle::Running(Running { config, handles: 1, info, owner_thread });
+                    Ok(token)
                 }
                 Err(e) => {
                     *state = Lifecycle::Failed(e.clone());
@@ -215,25 +246,38 @@ fn adjust_site(api: &'static Api, config: &Config, venv: Option<&discover::Venv>
     );
     let code = CString::new(code).map_err(|_| Error::new(ErrorKind::Config, "site_paths must not contain NUL"))?;
     IN_FLIGHT.fetch_add(1, SeqCst);
-    let guard = CallGuard { api };
+    let guard = CallGuard { api, main_thread: true };
     guard.with_gil(|py| exec::run_code(py, &code, c"<pyrt site setup>"))
 }
 
-type Started = (mpsc::Sender<OwnerMessage>, thread::JoinHandle<()>, InterpreterInfo);
+type Started = (thread::JoinHandle<()>, InterpreterInfo);
 
 fn start_interpreter(loaded: &'static loader::Loaded, config: &Config, executable: Option<PathBuf>) -> Result<Started> {
     let argv = config.argv.clone().unwrap_or_else(|| vec![String::new()]);
     let home = config.python_home.clone();
     let use_environment = config.use_environment;
+    let (signals_mode, sigpipe) = config.signal_settings()?;
     let program_name = executable.map(|p| p.to_string_lossy().into_owned());
     let (ready_tx, ready_rx) = mpsc::channel::<Result<InterpreterInfo>>();
-    let (owner_tx, owner_rx) = mpsc::channel::<OwnerMessage>();
     let thread = thread::Builder::new()
         .name("pyrt-python".into())
         .stack_size(8 << 20)
         .spawn(move || {
             let api = &loaded.api;
-            let opts = init::InitOptions { minor: loaded.minor, program_name: program_name.as_deref(), home: home.as_deref(), argv: &argv, use_environment };
+            signals::set_policy(sigpipe);
+            if sigpipe != SigpipePolicy::Off {
+                // pyrt's own thread: SIGPIPE stays blocked (Python threads it starts inherit it).
+                signals::block_sigpipe_in_thread();
+            }
+            let sigint_before = signals::action(libc::SIGINT);
+            let opts = init::InitOptions {
+                minor: loaded.minor,
+                program_name: program_name.as_deref(),
+                home: home.as_deref(),
+                argv: &argv,
+                use_environment,
+                install_signal_handlers: signals_mode == SignalsMode::Python,
+            };
             // SAFETY: first and only initialization, on the thread that will finalize.
             if let Err(e) = unsafe { init::initialize(api, &opts) } {
                 let _ = ready_tx.send(Err(e));
@@ -242,12 +286,28 @@ fn start_interpreter(loaded: &'static loader::Loaded, config: &Config, executabl
             let info = unsafe { interpreter_info(api) };
             // Release the GIL; from here on this thread's state is saved like any caller's.
             gil::adopt_main_thread_state(unsafe { (api.PyEval_SaveThread)() });
+            signals::set_python_main_thread(true);
+            let setup = with_gil(api, |py| {
+                if signals_mode == SignalsMode::Host {
+                    exec::adopt_host_sigint(py, &sigint_before);
+                }
+                python::module::install(py)?;
+                exec::route_python_signals(py)
+            });
+            if let Err(e) = setup {
+                let _ = ready_tx.send(Err(Error::new(ErrorKind::Init, format!("pyrt's interpreter setup failed: {e}"))));
+                return;
+            }
+            if signals_mode == SignalsMode::Python {
+                // Python installed its SIGINT handler during initialization.
+                signals::route_to_main_thread(libc::SIGINT);
+            }
             let _ = ready_tx.send(Ok(info));
-            serve(api, owner_rx);
+            serve(api, signals_mode);
         })
         .map_err(|e| Error::new(ErrorKind::Init, format!("cannot start the interpreter thread: {e}")))?;
     match ready_rx.recv() {
-        Ok(Ok(info)) => Ok((owner_tx, thread, info)),
+        Ok(Ok(info)) => Ok((thread, info)),
         Ok(Err(e)) => {
             let _ = thread.join();
             Err(e)
@@ -283,12 +343,10 @@ unsafe fn interpreter_info(api: &Api) -> InterpreterInfo {
     InterpreterInfo { executable: text(c"executable"), prefix: text(c"prefix") }
 }
 
-/// The interpreter thread's life after start-up: wait for shutdown, then finalize.
-fn serve(api: &'static Api, inbox: mpsc::Receiver<OwnerMessage>) {
-    let reply = match inbox.recv() {
-        Ok(OwnerMessage::Shutdown(reply)) => Some(reply),
-        Err(_) => None,
-    };
+/// The interpreter thread's life after start-up: run main-thread calls until the last handle
+/// is freed, then finalize.
+fn serve(api: &'static Api, signals_mode: SignalsMode) {
+    MAIN.serve(|job| job());
     // Wait for the calls still inside the interpreter (ALIVE is already false: no new ones).
     {
         let mut lock = DRAINED.0.lock().unwrap_or_else(|p| p.into_inner());
@@ -303,20 +361,27 @@ fn serve(api: &'static Api, inbox: mpsc::Receiver<OwnerMessage>) {
         exec::flush_stdio(py);
     });
     gil::reclaim_main_thread_state(api);
+    // Finalization resets the signals Python handled to SIG_DFL; in host mode the host's own
+    // handlers (SIGINT, anything user code touched) come back afterwards.
+    let snapshot = (signals_mode == SignalsMode::Host).then(signals::Snapshot::take);
     // SAFETY: on the initializing thread, GIL held, no other call inside (drained above).
     // atexit handlers run and non-daemon threads are joined here, as at interpreter exit.
     unsafe { (api.Py_FinalizeEx)() };
-    if let Some(reply) = reply {
-        let _ = reply.send(());
+    signals::set_python_main_thread(false);
+    if let Some(snapshot) = snapshot {
+        snapshot.restore_changed();
     }
 }
 
 /// Closes a handle; the last one finalizes the interpreter. Unknown or already freed: no-op.
 pub fn free(token: u64) {
     let mut state = LIFECYCLE.lock().unwrap_or_else(|p| p.into_inner());
-    let removed = HANDLES.write().map(|mut h| h.as_mut().is_some_and(|h| h.remove(&token))).unwrap_or(false);
-    if !removed {
+    let removed = HANDLES.write().ok().and_then(|mut h| h.as_mut().and_then(|h| h.remove(&token)));
+    let Some(options) = removed else {
         return;
+    };
+    if options.main_thread {
+        MAIN_THREAD_HANDLES.fetch_sub(1, SeqCst);
     }
     let last = match &mut *state {
         Lifecycle::Running(r) => {
@@ -333,14 +398,10 @@ pub fn free(token: u64) {
     ALIVE.store(false, SeqCst);
     let Lifecycle::Running(running) = std::mem::replace(&mut *state, Lifecycle::Finalized) else { unreachable!() };
     drop(state);
-    let (tx, rx) = mpsc::channel();
-    if running.owner.send(OwnerMessage::Shutdown(tx)).is_err() {
-        return;
-    }
+    MAIN.close();
     // Freeing from inside a call (a host callback) cannot wait for itself: the interpreter thread
     // finalizes once that call returns.
-    if !gil::in_gil_section() {
-        let _ = rx.recv();
+    if !gil::in_gil_section() && !MAIN.is_server() {
         let _ = running.owner_thread.join();
     }
 }
@@ -441,7 +502,7 @@ fn enter_interpreter() -> Result<CallGuard> {
             return Err(objects::closed_object());
         }
     };
-    let guard = CallGuard { api };
+    let guard = CallGuard { api, main_thread: false };
     if !ALIVE.load(SeqCst) {
         return Err(objects::closed_object());
     }
@@ -449,8 +510,12 @@ fn enter_interpreter() -> Result<CallGuard> {
 }
 
 /// Calls the object `callable` with typed arguments; `read` turns the result into the host value.
-pub fn object_call_typed<R>(callable: u64, args: &crate::args::Args, read: impl FnOnce(python::Python, PyRef, u64) -> Result<R>) -> Result<R> {
-    let guard = enter_interpreter()?;
+pub fn object_call_typed<R: Send>(callable: u64, args: &crate::args::Args, read: impl FnOnce(python::Python, PyRef, u64) -> Result<R> + Send) -> Result<R> {
+    let mut guard = enter_interpreter()?;
+    if MAIN_THREAD_HANDLES.load(SeqCst) > 0 {
+        // Some handle runs on the main thread: is this object's one of them?
+        guard.main_thread = handle_options(objects::runtime_of(callable)?).is_some_and(|o| o.main_thread);
+    }
     guard.with_gil(|py| {
         // Freeing a runtime removes its objects from the table, so finding the object here
         // means its runtime is open (a call racing that free completes, as any concurrent call).

@@ -37,7 +37,23 @@ pub(crate) fn token(rt: *mut pyrt_runtime) -> crate::Result<u64> {
 /// - "python_executable": the interpreter reported as sys.executable (absent: the venv's
 ///   bin/python, or the real interpreter of the same version next to the library);
 /// - "use_environment": bool, default false (PYTHON* environment variables are ignored);
-/// - "argv": array of strings for sys.argv, default [""].
+/// - "argv": array of strings for sys.argv, default [""];
+/// - "main_thread": bool, default false. This handle's calls run on the interpreter's main
+///   thread (the pyrt thread that initialized Python) instead of the caller's, so
+///   main-thread-only features work as in a script: signal.signal, signal.setitimer, asyncio
+///   signal handlers, _thread.interrupt_main. Each call then hops to that thread (a few
+///   microseconds); calls of all main_thread handles run one at a time. A per-handle setting:
+///   open one handle of each kind to choose per call.
+/// - "signals": "host" (default) or "python". In "host" mode Python never changes the process's
+///   signal dispositions by itself: SIGINT stays the host's (Python's own table says
+///   default_int_handler, so _thread.interrupt_main works), and SIGPIPE is blocked in threads
+///   while they run Python, so writing to a closed pipe raises BrokenPipeError instead of
+///   killing the host. Handlers that Python code installs with signal.signal are routed to the
+///   main thread. "python" behaves as a standalone interpreter: SIGINT raises KeyboardInterrupt,
+///   SIGPIPE and SIGXFSZ are ignored process-wide.
+/// - "sigpipe": in "host" mode, "thread" (default: SIGPIPE stays blocked in a host thread from
+///   its first call on; free) or "call" (blocked for the duration of each call only and the
+///   thread's mask restored; costs two system calls per call).
 ///
 /// The first call in a process loads libpython and initializes CPython (without installing
 /// signal handlers) on a thread pyrt owns. Later calls return new handles to the same

@@ -311,3 +311,47 @@ pub fn flush_stdio(py: Python) {
         }
     }
 }
+
+/// In the `"host"` signals mode SIGINT stays the host's at the OS level, while Python's own
+/// table says `default_int_handler`, as in a script: `_thread.interrupt_main()` and
+/// `signal.getsignal()` behave as standalone, and Ctrl-C still reaches the host. (Importing
+/// `signal` would otherwise install Python's handler whenever the host left SIGINT at SIG_DFL,
+/// HAZARDS §5.1.) A host that ignores SIGINT keeps it ignored, as Python would. Runs once, on the
+/// main thread, right after initialization.
+pub fn adopt_host_sigint(py: Python, host_action: &libc::sigaction) {
+    if host_action.sa_sigaction == libc::SIG_IGN {
+        return;
+    }
+    let code = c"import signal as _s\n_s.signal(_s.SIGINT, _s.default_int_handler)\ndel _s\n";
+    if run_code(py, code, c"<pyrt signals>").is_err() {
+        unsafe { (py.api.PyErr_Clear)() };
+    }
+    crate::signals::restore_action(libc::SIGINT, host_action);
+}
+
+/// Wraps `_signal.signal` (which `signal.signal` calls) so that each handler Python installs is
+/// routed to the main thread (`crate::signals`). Runs once, on the main thread, after `_pyrt`
+/// exists.
+pub fn route_python_signals(py: Python) -> Result<()> {
+    let code = cr#"def _install():
+    import _signal, _pyrt
+    original, route = _signal.signal, _pyrt.route_signal
+    def signal(signalnum, handler):
+        old = original(signalnum, handler)
+        route(signalnum)
+        return old
+    for attr in ('__name__', '__qualname__', '__doc__'):
+        setattr(signal, attr, getattr(original, attr))
+    signal.__module__ = '_signal'
+    _signal.signal = signal
+_install()
+"#;
+    let api = py.api;
+    let globals = own(py, unsafe { (api.PyDict_New)() })?;
+    let builtins = own(py, unsafe { (api.PyImport_ImportModule)(c"builtins".as_ptr()) })?;
+    if unsafe { (api.PyDict_SetItemString)(globals.as_ptr(), c"__builtins__".as_ptr(), builtins.as_ptr()) } != 0 {
+        return Err(fail(py));
+    }
+    let compiled = compile(py, code, c"<pyrt signals>", ffi::PY_FILE_INPUT)?;
+    own(py, unsafe { (api.PyEval_EvalCode)(compiled.as_ptr(), globals.as_ptr(), globals.as_ptr()) }).map(drop)
+}

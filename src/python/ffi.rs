@@ -32,6 +32,21 @@ pub struct PyStatus {
     pub exitcode: c_int,
 }
 
+/// `PyMethodDef`: identical in every version (name, C function, flags, doc).
+#[repr(C)]
+pub struct PyMethodDef {
+    pub ml_name: *const c_char,
+    pub ml_meth: *const c_void,
+    pub ml_flags: c_int,
+    pub ml_doc: *const c_char,
+}
+// Method definitions are immutable statics that CPython only reads.
+unsafe impl Sync for PyMethodDef {}
+
+pub const METH_VARARGS: c_int = 0x0001;
+pub const METH_KEYWORDS: c_int = 0x0002;
+pub const METH_O: c_int = 0x0008;
+
 pub const PY_FILE_INPUT: c_int = 257;
 pub const PY_EVAL_INPUT: c_int = 258;
 
@@ -183,6 +198,9 @@ cpython_api! {
         PyNumber_ToBase: fn(PyPtr, c_int) -> PyPtr;
         PyList_AsTuple: fn(PyPtr) -> PyPtr;
 
+        PyModule_New: fn(*const c_char) -> PyPtr;
+        PyCFunction_NewEx: fn(*mut PyMethodDef, PyPtr, PyPtr) -> PyPtr;
+        PyLong_AsLong: fn(PyPtr) -> c_long;
         PyImport_ImportModule: fn(*const c_char) -> PyPtr;
         PyImport_Import: fn(PyPtr) -> PyPtr;
         PyImport_AddModule: fn(*const c_char) -> PyPtr;

@@ -15,6 +15,7 @@ use std::marker::PhantomData;
 use std::ptr;
 
 use super::ffi::{Api, PyThreadState};
+use crate::signals::{self, SigpipePolicy};
 
 /// Proof that the current thread holds the GIL. Not `Send`: it cannot leave the GIL section.
 #[derive(Clone, Copy)]
@@ -71,6 +72,9 @@ struct Section<'a> {
     outer: bool,
     /// A thread Python created (it already held the GIL): balance our Ensure, keep the GIL.
     foreign_state: Option<c_int>,
+    /// SIGPIPE blocked for this call only (`sigpipe: "call"`); restored after the GIL is released
+    /// (fields drop after `Drop::drop`).
+    _sigpipe: Option<signals::CallSigpipeBlock>,
 }
 
 impl Drop for Section<'_> {
@@ -93,11 +97,20 @@ impl Drop for Section<'_> {
 pub fn with_gil<R>(api: &'static Api, f: impl FnOnce(Python<'_>) -> R) -> R {
     SLOT.with(|slot| {
         let depth = slot.depth.get();
-        let mut section = Section { slot, api, outer: depth == 0, foreign_state: None };
+        let sigpipe = match signals::policy() {
+            SigpipePolicy::Call if depth == 0 => signals::CallSigpipeBlock::new(),
+            _ => None,
+        };
+        let mut section = Section { slot, api, outer: depth == 0, foreign_state: None, _sigpipe: sigpipe };
         if depth == 0 {
             let ts = slot.tstate.get();
             unsafe {
                 if ts.is_null() {
+                    if signals::policy() == SigpipePolicy::Thread {
+                        // First call on this thread: from now on its writes to a closed pipe
+                        // raise BrokenPipeError instead of killing the host (crate::signals).
+                        signals::block_sigpipe_in_thread();
+                    }
                     let state = (api.PyGILState_Ensure)();
                     if state == PYGILSTATE_LOCKED {
                         // This thread already held the GIL: it is a thread Python runs (e.g. a

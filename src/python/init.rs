@@ -48,6 +48,8 @@ pub struct InitOptions<'a> {
     pub home: Option<&'a str>,
     pub argv: &'a [String],
     pub use_environment: bool,
+    /// Python's own signal handlers (standalone behaviour; `"signals": "python"`).
+    pub install_signal_handlers: bool,
 }
 
 /// A 16-byte-aligned, zeroed buffer larger than any PyConfig (448 bytes in 3.13).
@@ -98,7 +100,7 @@ pub unsafe fn initialize(api: &Api, opts: &InitOptions) -> Result<()> {
     let cfg_ptr = cfg.ptr();
     (api.PyConfig_InitIsolatedConfig)(cfg_ptr);
     let result = (|| {
-        cfg.put_int(CFG_INSTALL_SIGNAL_HANDLERS, 0);
+        cfg.put_int(CFG_INSTALL_SIGNAL_HANDLERS, opts.install_signal_handlers as c_int);
         if opts.use_environment {
             cfg.put_int(CFG_ISOLATED, 0);
             cfg.put_int(CFG_USE_ENVIRONMENT, 1);

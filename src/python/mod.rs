@@ -9,6 +9,7 @@ pub mod ffi;
 pub mod gil;
 pub mod init;
 pub mod loader;
+pub mod module;
 pub mod object;
 pub mod objects;
 pub mod tags;

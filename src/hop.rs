@@ -1,0 +1,175 @@
+//! Running a closure on one dedicated thread and waiting for its result (a "hop").
+//!
+//! pyrt's interpreter thread is Python's main thread; calls that need main-thread semantics
+//! (`signal.signal`, `_thread.interrupt_main`, ...) hop to it. The caller blocks until its job
+//! ran, so the job may borrow from the caller's stack: it is passed by address, never copied,
+//! and the caller does not return before the serving thread is done with it.
+
+use std::cell::UnsafeCell;
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex, OnceLock};
+use std::thread::{self, Thread, ThreadId};
+
+/// A job living on its caller's stack.
+trait Job {
+    /// Runs the closure, stores its outcome and wakes the caller. Called exactly once.
+    ///
+    /// # Safety
+    /// The job must still be alive (its caller is blocked in [`Hop::run`]).
+    unsafe fn execute(&self);
+}
+
+struct ScopedJob<F, R> {
+    f: UnsafeCell<Option<F>>,
+    outcome: UnsafeCell<Option<thread::Result<R>>>,
+    done: AtomicBool,
+    caller: Thread,
+}
+
+impl<F: FnOnce() -> R, R> Job for ScopedJob<F, R> {
+    unsafe fn execute(&self) {
+        let f = (*self.f.get()).take().expect("a job runs once");
+        *self.outcome.get() = Some(catch_unwind(AssertUnwindSafe(f)));
+        // Clone the handle first: once `done` is set the caller may return and free the job.
+        let caller = self.caller.clone();
+        self.done.store(true, Ordering::Release);
+        caller.unpark();
+    }
+}
+
+/// The address of a job whose caller is blocked until it ran.
+struct JobRef(*const (dyn Job + 'static));
+// SAFETY: the job is only touched by the serving thread while its caller waits, and the closure
+// and result types are `Send` (checked by `Hop::run`'s bounds).
+unsafe impl Send for JobRef {}
+
+/// A queue of jobs served by one thread.
+pub struct Hop {
+    queue: Mutex<State>,
+    ready: Condvar,
+    server: OnceLock<ThreadId>,
+}
+
+struct State {
+    jobs: VecDeque<JobRef>,
+    closed: bool,
+}
+
+/// Why [`Hop::run`] could not run a job.
+#[derive(Debug, PartialEq, Eq)]
+pub struct HopClosed;
+
+impl Hop {
+    pub const fn new() -> Hop {
+        Hop { queue: Mutex::new(State { jobs: VecDeque::new(), closed: false }), ready: Condvar::new(), server: OnceLock::new() }
+    }
+
+    /// Runs `f` on the serving thread and returns its result (a panic in `f` resumes here). On
+    /// the serving thread itself (a host callback that calls back in) `f` runs inline.
+    pub fn run<F, R>(&self, f: F) -> Result<R, HopClosed>
+    where
+        F: FnOnce() -> R + Send,
+        R: Send,
+    {
+        if self.server.get() == Some(&thread::current().id()) {
+            return Ok(f());
+        }
+        let job = ScopedJob { f: UnsafeCell::new(Some(f)), outcome: UnsafeCell::new(None), done: AtomicBool::new(false), caller: thread::current() };
+        let dyn_job: &dyn Job = &job;
+        // SAFETY: erase the lifetime; we do not return before `done` is set (below), after which
+        // the serving thread no longer touches the job.
+        let erased: *const (dyn Job + 'static) = unsafe { std::mem::transmute(dyn_job as *const dyn Job) };
+        {
+            let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+            if q.closed {
+                return Err(HopClosed);
+            }
+            q.jobs.push_back(JobRef(erased));
+        }
+        self.ready.notify_one();
+        while !job.done.load(Ordering::Acquire) {
+            thread::park();
+        }
+        // SAFETY: `done` was set after the outcome was written (Release/Acquire).
+        match unsafe { (*job.outcome.get()).take() }.expect("outcome set before done") {
+            Ok(r) => Ok(r),
+            Err(panic) => resume_unwind(panic),
+        }
+    }
+
+    /// Makes the calling thread the server and runs jobs until [`Hop::close`]; then runs the jobs
+    /// still queued and returns. `around` wraps each job (e.g. to take the GIL).
+    pub fn serve(&self, mut around: impl FnMut(&mut dyn FnMut())) {
+        let _ = self.server.set(thread::current().id());
+        loop {
+            let next = {
+                let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+                loop {
+                    if let Some(j) = q.jobs.pop_front() {
+                        break Some(j);
+                    }
+                    if q.closed {
+                        break None;
+                    }
+                    q = self.ready.wait(q).unwrap_or_else(|p| p.into_inner());
+                }
+            };
+            let Some(job) = next else { return };
+            // SAFETY: the job's caller is blocked until `execute` sets `done`.
+            around(&mut || unsafe { (*job.0).execute() });
+        }
+    }
+
+    /// Stops serving once the queued jobs ran; later [`Hop::run`] calls fail.
+    pub fn close(&self) {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner()).closed = true;
+        self.ready.notify_all();
+    }
+
+    /// True on the serving thread.
+    pub fn is_server(&self) -> bool {
+        self.server.get() == Some(&thread::current().id())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn jobs_run_on_the_server_and_borrow_the_callers_stack() {
+        let hop = Arc::new(Hop::new());
+        let server = {
+            let hop = hop.clone();
+            thread::spawn(move || {
+                hop.serve(|job| job());
+                thread::current().id()
+            })
+        };
+        let text = String::from("borrowed");
+        let mut seen = Vec::new();
+        for i in 0..100 {
+            let (len, id) = hop.run(|| (text.len() + i, thread::current().id())).unwrap();
+            assert_eq!(len, 8 + i);
+            seen.push(id);
+        }
+        let callers: Vec<_> = (0..4)
+            .map(|_| {
+                let hop = hop.clone();
+                thread::spawn(move || (0..200).map(|i| hop.run(move || i * 2).unwrap()).sum::<usize>())
+            })
+            .collect();
+        for c in callers {
+            assert_eq!(c.join().unwrap(), (0..200).map(|i| i * 2).sum::<usize>());
+        }
+        let panicked = catch_unwind(AssertUnwindSafe(|| hop.run(|| panic!("inside"))));
+        assert!(panicked.is_err());
+        hop.close();
+        let server_id = server.join().unwrap();
+        assert!(seen.iter().all(|id| *id == server_id));
+        assert_eq!(hop.run(|| 1), Err(HopClosed));
+    }
+}

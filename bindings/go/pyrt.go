@@ -39,7 +39,34 @@ type options struct {
 	sitePaths        []string
 	pythonHome       string
 	pythonVersion    string
+	mainThread       bool
+	signals          string
+	sigpipe          string
 }
+
+// WithMainThread runs this Runtime's calls on Python's main thread (the
+// thread that initialized the interpreter) instead of the calling
+// goroutine's thread, so main-thread-only features work as in a script:
+// signal.signal, signal.setitimer, asyncio signal handlers,
+// _thread.interrupt_main. Each call then hops to that thread, and calls of
+// all such runtimes run one at a time. It is a per-Runtime setting: New may
+// be called twice (the interpreter is shared) to have one Runtime of each
+// kind.
+func WithMainThread() Option { return func(o *options) { o.mainThread = true } }
+
+// WithSignals sets how Python relates to the process's signals: "host" (the
+// default: Python never changes a signal disposition by itself; the Go
+// runtime keeps SIGINT, and writes to a closed pipe raise BrokenPipeError) or
+// "python" (as a standalone interpreter: Python's SIGINT handler raises
+// KeyboardInterrupt, SIGPIPE is ignored). Do not use "python" from Go with
+// Python 3.8 or 3.9, whose handlers lack the SA_ONSTACK flag Go requires.
+func WithSignals(mode string) Option { return func(o *options) { o.signals = mode } }
+
+// WithSigpipe chooses when SIGPIPE is blocked in threads running Python in
+// the "host" signals mode: "thread" (default, from a thread's first call on)
+// or "call" (for the duration of each call only).
+func WithSigpipe(policy string) Option { return func(o *options) { o.sigpipe = policy } }
+
 
 // WithLibrary sets the path of the libpyrt shared library (purego mode).
 // Without it, $PYRT_LIBRARY and then the documented search are used.
@@ -114,6 +141,15 @@ func buildOptions(opts []Option) *options {
 // configJSON is the pyrt_new config object; empty when nothing is set.
 func (o *options) configJSON() ([]byte, error) {
 	m := map[string]any{}
+	if o.mainThread {
+		m["main_thread"] = true
+	}
+	if o.signals != "" {
+		m["signals"] = o.signals
+	}
+	if o.sigpipe != "" {
+		m["sigpipe"] = o.sigpipe
+	}
 	if o.libpython != "" {
 		m["libpython"] = o.libpython
 	}

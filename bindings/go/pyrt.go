@@ -67,7 +67,6 @@ func WithSignals(mode string) Option { return func(o *options) { o.signals = mod
 // or "call" (for the duration of each call only).
 func WithSigpipe(policy string) Option { return func(o *options) { o.sigpipe = policy } }
 
-
 // WithLibrary sets the path of the libpyrt shared library (purego mode).
 // Without it, $PYRT_LIBRARY and then the documented search are used.
 // Ignored when built with the pyrt_cgo tag (libpyrt is linked).

@@ -125,6 +125,20 @@
 // A bug in pyrt was caught (an internal panic); the process keeps running. Please report it.
 #define PYRT_ERR_INTERNAL 19
 
+// The call was interrupted by pyrt_interrupt() or pyrt_interrupt_thread() (the Python code saw
+// a KeyboardInterrupt, whose type and traceback the error carries). The runtime stays usable.
+#define PYRT_ERR_INTERRUPTED 20
+
+// The call ran longer than its runtime handle's "timeout_ms" and was interrupted. The runtime
+// stays usable.
+#define PYRT_ERR_TIMEOUT 21
+
+// Python's sys.stdout, for pyrt_output_take(), pyrt_error_output() and output handlers.
+#define PYRT_STDOUT 1
+
+// Python's sys.stderr, for pyrt_output_take(), pyrt_error_output() and output handlers.
+#define PYRT_STDERR 2
+
 // A reusable list of typed arguments (int64, double, bool, string, bytes, object handles,
 // None) for the pyrt_object_call_* fast path. Built by the host without touching Python; owned
 // by the caller (pyrt_args_free). Not thread-safe: use one list per thread (it may move between
@@ -146,6 +160,10 @@ typedef struct pyrt_object pyrt_object;
 // token checked against a table), so a freed or invalid handle gives PYRT_ERR_CLOSED, not a
 // crash.
 typedef struct pyrt_runtime pyrt_runtime;
+
+// Receives Python output: `stream` is PYRT_STDOUT or PYRT_STDERR, `text` is `len` bytes of
+// UTF-8 (not NUL-terminated), valid only during the call.
+typedef void (*pyrt_output_fn)(void *user_data, uint32_t stream, const char *text, size_t len);
 
 #ifdef __cplusplus
 extern "C" {
@@ -219,6 +237,11 @@ const char *pyrt_error_python_type(const pyrt_error *err);
 // there is none. Owned by the error, valid until pyrt_error_free(). NULL: returns NULL.
 // Any thread.
 const char *pyrt_error_traceback(const pyrt_error *err);
+
+// What the failed call wrote to `stream` (PYRT_STDOUT or PYRT_STDERR), when it went through a
+// runtime handle opened with "capture_output"; NULL otherwise (or for another stream value).
+// Owned by the error, valid until pyrt_error_free(). NULL: returns NULL. Any thread.
+const char *pyrt_error_output(const pyrt_error *err, uint32_t stream);
 
 // Frees an error. NULL is a harmless no-op. Free each error at most once. Any thread.
 void pyrt_error_free(pyrt_error *err);
@@ -334,6 +357,15 @@ void pyrt_object_free(pyrt_object *obj);
 //   killing the host. Handlers that Python code installs with signal.signal are routed to the
 //   main thread. "python" behaves as a standalone interpreter: SIGINT raises KeyboardInterrupt,
 //   SIGPIPE and SIGXFSZ are ignored process-wide.
+// - "timeout_ms": per handle; each call through it is interrupted after that many
+//   milliseconds and fails with PYRT_ERR_TIMEOUT (absent or 0: no limit). See pyrt_interrupt()
+//   for what can be interrupted.
+// - "capture_output": bool, per handle. Calls through it capture what they write to
+//   sys.stdout and sys.stderr instead of printing it: read it with pyrt_output_take(), and
+//   from a failed call's error with pyrt_error_output(). Only the calling thread's writes during
+//   the call are captured (output of threads Python code started goes to the output handler,
+//   see pyrt_set_output_handler(), or to the process's streams), so concurrent calls through
+//   different handles never mix. Open one capturing handle per concurrent caller.
 // - "sigpipe": in "host" mode, "thread" (default: SIGPIPE stays blocked in a host thread from
 //   its first call on; free) or "call" (blocked for the duration of each call only and the
 //   thread's mask restored; costs two system calls per call).
@@ -400,6 +432,44 @@ int32_t pyrt_info_json(pyrt_runtime *rt, char **result_out, pyrt_error **err_out
 // (PYRT_ERR_LIBPYTHON_NOT_FOUND) carries the same list as text. `result_out` must not be NULL;
 // free the string with pyrt_string_free(). Any thread; it may run `python3` to ask sysconfig.
 int32_t pyrt_discover_json(const char *config_json, char **result_out, pyrt_error **err_out);
+
+// The calling thread's identity for pyrt_interrupt_thread(): pass it to the thread (or timer)
+// that may interrupt this thread's next call. It is `pthread_self()`. Any thread; never fails.
+uint64_t pyrt_thread_id(void);
+
+// Interrupts every call running through `rt` right now: Python raises KeyboardInterrupt in
+// each at its next bytecode and the call fails with PYRT_ERR_INTERRUPTED. Calls that start
+// later are not affected, and the runtime stays usable. Code blocked inside C (time.sleep, a
+// socket read, a long numpy operation) is interrupted only when it returns to Python.
+//
+// `interrupted_out` may be NULL; otherwise it receives how many calls were interrupted. Takes
+// the GIL briefly (so it may wait up to Python's switch interval, 5 ms, for the running call).
+// Any thread, including the host callback of another call.
+int32_t pyrt_interrupt(pyrt_runtime *rt, uint32_t *interrupted_out, pyrt_error **err_out);
+
+// Interrupts the call that host thread `thread_id` (from pyrt_thread_id() on that thread) is
+// making right now, wherever it runs (its own thread, or the main thread for a "main_thread"
+// handle); it fails with PYRT_ERR_INTERRUPTED. If that thread is not inside a call, nothing
+// happens and `*interrupted_out` is 0: a canceller racing the start of a call should retry
+// until the call has returned. `interrupted_out` may be NULL. Any thread.
+int32_t pyrt_interrupt_thread(uint64_t thread_id, uint32_t *interrupted_out, pyrt_error **err_out);
+
+// Takes the output that completed calls through `rt` (a handle opened with "capture_output")
+// captured on `stream` (PYRT_STDOUT or PYRT_STDERR) since the last take, in the order the calls
+// ended. `text_out` must not be NULL; it receives a string ("" if nothing was captured) that
+// the caller frees with pyrt_string_free(). Any thread.
+int32_t pyrt_output_take(pyrt_runtime *rt, uint32_t stream, char **text_out, pyrt_error **err_out);
+
+// Sends what Python code writes to sys.stdout / sys.stderr — when no capturing call claims it
+// (output of threads that Python code started, and of calls through handles without
+// "capture_output") — to `handler` instead of the process's own streams. There is one handler
+// per process (one interpreter): the last one set wins; NULL restores the process's streams.
+//
+// The handler runs on the thread that wrote, without the GIL (so it may block, and may call
+// pyrt), possibly concurrently on several threads; `user_data` is passed through untouched and
+// must stay valid until the handler is replaced. Output written below Python's sys.stdout
+// (os.write(1, ...), C extensions, child processes) is not routed. Any thread.
+int32_t pyrt_set_output_handler(pyrt_runtime *rt, pyrt_output_fn handler, void *user_data, pyrt_error **err_out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -54,6 +54,13 @@ pub struct Config {
     /// signal handlers, `_thread.interrupt_main`. A per-handle setting.
     #[serde(default)]
     pub main_thread: bool,
+    /// Each call through this handle is interrupted after this many milliseconds (per handle;
+    /// 0 or absent: no limit).
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    /// Calls through this handle capture what they write to sys.stdout / sys.stderr (per handle).
+    #[serde(default)]
+    pub capture_output: bool,
 }
 
 impl Config {

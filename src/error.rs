@@ -26,6 +26,8 @@ pub enum ErrorKind {
     NotAFile = 17,
     Io = 18,
     Internal = 19,
+    Interrupted = 20,
+    Timeout = 21,
 }
 
 impl ErrorKind {
@@ -55,10 +57,12 @@ impl ErrorKind {
             ErrorKind::NotAFile => "PYRT_ERR_NOT_A_FILE",
             ErrorKind::Io => "PYRT_ERR_IO",
             ErrorKind::Internal => "PYRT_ERR_INTERNAL",
+            ErrorKind::Interrupted => "PYRT_ERR_INTERRUPTED",
+            ErrorKind::Timeout => "PYRT_ERR_TIMEOUT",
         }
     }
 
-    pub const ALL: [ErrorKind; 19] = [
+    pub const ALL: [ErrorKind; 21] = [
         ErrorKind::InvalidArgument,
         ErrorKind::InvalidUtf8,
         ErrorKind::InvalidJson,
@@ -78,6 +82,8 @@ impl ErrorKind {
         ErrorKind::NotAFile,
         ErrorKind::Io,
         ErrorKind::Internal,
+        ErrorKind::Interrupted,
+        ErrorKind::Timeout,
     ];
 
     pub fn from_code(code: i32) -> Option<ErrorKind> {
@@ -99,6 +105,9 @@ pub struct Error {
     pub kind: ErrorKind,
     pub message: String,
     pub python: Option<PythonException>,
+    /// What the failed call wrote to sys.stdout / sys.stderr, when its runtime handle captures
+    /// output (`capture_output`).
+    pub output: Option<Box<[String; 2]>>,
 }
 
 impl fmt::Display for Error {
@@ -113,7 +122,7 @@ impl fmt::Display for Error {
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
-        Error { kind, message: message.into(), python: None }
+        Error { kind, message: message.into(), python: None, output: None }
     }
     pub fn invalid_argument(message: impl Into<String>) -> Error {
         Error::new(ErrorKind::InvalidArgument, message)

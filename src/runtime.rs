@@ -14,7 +14,7 @@ use std::ffi::{CStr, CString};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::mpsc;
-use std::sync::{Condvar, Mutex, RwLock};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::thread;
 use std::time::Duration;
 
@@ -24,7 +24,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::hop::Hop;
 use crate::signals::{self, SignalsMode, SigpipePolicy};
 use crate::python::convert::ValueMode;
-use crate::python::{self, convert, exception, exec, ffi::Api, gil, init, loader, objects, with_gil, PyRef};
+use crate::python::{self, capture, convert, exception, exec, ffi::Api, gil, init, loader, objects, running, with_gil, PyRef};
 
 /// What the interpreter thread learned at start-up (for `info_json`).
 #[derive(Debug, Clone)]
@@ -40,10 +40,21 @@ struct Running {
     owner_thread: thread::JoinHandle<()>,
 }
 
-/// What a runtime handle was opened with (its per-handle config keys).
-#[derive(Debug, Clone, Copy, Default)]
-struct HandleOptions {
+/// What a runtime handle was opened with (its per-handle config keys), and its output.
+#[derive(Debug, Default)]
+struct Handle {
     main_thread: bool,
+    timeout: Option<Duration>,
+    capture: bool,
+    /// Output captured by completed calls, not yet taken (`pyrt_output_take`): [stdout, stderr].
+    output: Mutex<[String; 2]>,
+}
+
+impl Handle {
+    /// Anything that needs a per-call look at the handle (the typed fast path skips it otherwise).
+    fn special(&self) -> bool {
+        self.main_thread || self.timeout.is_some() || self.capture
+    }
 }
 
 enum Lifecycle {
@@ -55,11 +66,11 @@ enum Lifecycle {
 }
 
 static LIFECYCLE: Mutex<Lifecycle> = Mutex::new(Lifecycle::Uninit);
-static HANDLES: RwLock<Option<HashMap<u64, HandleOptions>>> = RwLock::new(None);
+static HANDLES: RwLock<Option<HashMap<u64, Arc<Handle>>>> = RwLock::new(None);
 /// Jobs for the interpreter's main thread (handles opened with `main_thread`).
 static MAIN: Hop = Hop::new();
-/// Open handles with `main_thread` (the typed fast path looks up its object's handle only then).
-static MAIN_THREAD_HANDLES: AtomicUsize = AtomicUsize::new(0);
+/// Open handles with per-call settings (the typed fast path looks up its object's handle only then).
+static SPECIAL_HANDLES: AtomicUsize = AtomicUsize::new(0);
 static NEXT_TOKEN: AtomicU64 = AtomicU64::new(0x7079_0000);
 /// True while the interpreter accepts calls.
 static ALIVE: AtomicBool = AtomicBool::new(false);
@@ -70,8 +81,9 @@ static DRAINED: (Mutex<()>, Condvar) = (Mutex::new(()), Condvar::new());
 /// Keeps the interpreter from being finalized while a call is inside it.
 pub struct CallGuard {
     api: &'static Api,
-    /// Run on the interpreter's main thread instead of the caller's.
-    main_thread: bool,
+    /// The runtime handle the call goes through (0: none, e.g. a thread's teardown).
+    token: u64,
+    handle: Option<Arc<Handle>>,
 }
 
 impl Drop for CallGuard {
@@ -85,16 +97,43 @@ impl Drop for CallGuard {
 
 impl CallGuard {
     /// Runs `f` with the GIL held (first dropping references released without it), on the
-    /// calling thread or, for a `main_thread` handle, on the interpreter's main thread.
+    /// calling thread or, for a `main_thread` handle, on the interpreter's main thread. The call
+    /// can be interrupted (`pyrt_interrupt*`, the handle's timeout) and its output captured.
     pub fn with_gil<R: Send>(&self, f: impl FnOnce(python::Python<'_>) -> Result<R> + Send) -> Result<R> {
         let api = self.api;
+        let token = self.token;
+        let handle = self.handle.as_deref();
+        let origin = running::current_thread_id();
         let run = move || {
             with_gil(api, |py| {
                 objects::drain(py);
-                f(py)
+                let (timeout, capture) = handle.map_or((None, false), |h| (h.timeout, h.capture));
+                if capture {
+                    capture::begin(py)?;
+                }
+                let mark = running::begin(py, token, origin, timeout);
+                let result = f(py);
+                let reason = running::end(py, mark);
+                let result = match (result, reason) {
+                    (Err(e), Some(reason)) if e.kind == ErrorKind::KeyboardInterrupt => Err(interrupted(e, reason, timeout)),
+                    (r, _) => r,
+                };
+                match (capture, handle) {
+                    (true, Some(h)) => {
+                        let out = capture::end();
+                        let mut acc = h.output.lock().unwrap_or_else(|p| p.into_inner());
+                        acc[0].push_str(&out[0]);
+                        acc[1].push_str(&out[1]);
+                        result.map_err(|mut e| {
+                            e.output = Some(Box::new(out));
+                            e
+                        })
+                    }
+                    _ => result,
+                }
             })
         };
-        if self.main_thread {
+        if handle.is_some_and(|h| h.main_thread) {
             MAIN.run(run).map_err(|_| Error::finalized())?
         } else {
             run()
@@ -102,8 +141,23 @@ impl CallGuard {
     }
 }
 
-fn handle_options(token: u64) -> Option<HandleOptions> {
-    HANDLES.read().ok().and_then(|h| h.as_ref().and_then(|h| h.get(&token).copied()))
+/// The error of a call that `pyrt_interrupt*` or its timeout interrupted.
+fn interrupted(mut e: Error, reason: running::Reason, timeout: Option<Duration>) -> Error {
+    match reason {
+        running::Reason::Interrupted => {
+            e.kind = ErrorKind::Interrupted;
+            e.message = "the call was interrupted".into();
+        }
+        running::Reason::Timeout => {
+            e.kind = ErrorKind::Timeout;
+            e.message = format!("the call was interrupted after its timeout of {} ms", timeout.map_or(0, |t| t.as_millis()));
+        }
+    }
+    e
+}
+
+fn handle_of(token: u64) -> Option<Arc<Handle>> {
+    HANDLES.read().ok().and_then(|h| h.as_ref().and_then(|h| h.get(&token).cloned()))
 }
 
 /// Admits one call on `token`: the handle must be open and the interpreter alive.
@@ -117,11 +171,11 @@ pub fn enter(token: u64) -> Result<CallGuard> {
             return Err(Error::closed());
         }
     };
-    let mut guard = CallGuard { api, main_thread: false };
-    let Some(options) = handle_options(token) else {
+    let mut guard = CallGuard { api, token, handle: None };
+    let Some(handle) = handle_of(token) else {
         return Err(Error::closed());
     };
-    guard.main_thread = options.main_thread;
+    guard.handle = Some(handle);
     if !ALIVE.load(SeqCst) {
         return Err(Error::finalized());
     }
@@ -132,7 +186,7 @@ pub fn enter(token: u64) -> Result<CallGuard> {
 pub(crate) fn enter_teardown() -> Option<CallGuard> {
     let api = &python::loaded()?.api;
     IN_FLIGHT.fetch_add(1, SeqCst);
-    let guard = CallGuard { api, main_thread: false };
+    let guard = CallGuard { api, token: 0, handle: None };
     ALIVE.load(SeqCst).then_some(guard)
 }
 
@@ -142,11 +196,16 @@ fn new_token() -> u64 {
 
 fn add_handle(config: &Config) -> u64 {
     let token = new_token();
-    let options = HandleOptions { main_thread: config.main_thread };
-    if options.main_thread {
-        MAIN_THREAD_HANDLES.fetch_add(1, SeqCst);
+    let handle = Handle {
+        main_thread: config.main_thread,
+        timeout: config.timeout_ms.filter(|t| *t > 0).map(Duration::from_millis),
+        capture: config.capture_output,
+        output: Mutex::default(),
+    };
+    if handle.special() {
+        SPECIAL_HANDLES.fetch_add(1, SeqCst);
     }
-    HANDLES.write().expect("handle table lock").get_or_insert_with(HashMap::new).insert(token, options);
+    HANDLES.write().expect("handle table lock").get_or_insert_with(HashMap::new).insert(token, Arc::new(handle));
     token
 }
 
@@ -246,7 +305,7 @@ fn adjust_site(api: &'static Api, config: &Config, venv: Option<&discover::Venv>
     );
     let code = CString::new(code).map_err(|_| Error::new(ErrorKind::Config, "site_paths must not contain NUL"))?;
     IN_FLIGHT.fetch_add(1, SeqCst);
-    let guard = CallGuard { api, main_thread: true };
+    let guard = CallGuard { api, token: 0, handle: Some(Arc::new(Handle { main_thread: true, ..Handle::default() })) };
     guard.with_gil(|py| exec::run_code(py, &code, c"<pyrt site setup>"))
 }
 
@@ -377,11 +436,11 @@ fn serve(api: &'static Api, signals_mode: SignalsMode) {
 pub fn free(token: u64) {
     let mut state = LIFECYCLE.lock().unwrap_or_else(|p| p.into_inner());
     let removed = HANDLES.write().ok().and_then(|mut h| h.as_mut().and_then(|h| h.remove(&token)));
-    let Some(options) = removed else {
+    let Some(handle) = removed else {
         return;
     };
-    if options.main_thread {
-        MAIN_THREAD_HANDLES.fetch_sub(1, SeqCst);
+    if handle.special() {
+        SPECIAL_HANDLES.fetch_sub(1, SeqCst);
     }
     let last = match &mut *state {
         Lifecycle::Running(r) => {
@@ -472,6 +531,40 @@ pub fn info_json(token: u64) -> Result<CString> {
     Ok(CString::new(value.to_string()).expect("JSON has no NUL"))
 }
 
+/// Interrupts every call running through `token` now.
+pub fn interrupt_runtime(token: u64) -> Result<usize> {
+    drop(enter(token)?);
+    let guard = enter_interpreter()?;
+    guard.with_gil(|py| Ok(running::interrupt_runtime(py, token)))
+}
+
+/// Interrupts the call host thread `origin` is making now.
+pub fn interrupt_thread(origin: u64) -> Result<usize> {
+    let guard = enter_interpreter().map_err(|_| Error::finalized())?;
+    guard.with_gil(|py| Ok(running::interrupt_thread(py, origin)))
+}
+
+/// Takes a capturing handle's accumulated output of one stream.
+pub fn output_take(token: u64, stream: u32) -> Result<String> {
+    let guard = enter(token)?;
+    let handle = guard.handle.as_ref().expect("entered handles have their state");
+    let index = match stream {
+        capture::STDOUT => 0,
+        capture::STDERR => 1,
+        _ => return Err(Error::invalid_argument(format!("stream must be PYRT_STDOUT (1) or PYRT_STDERR (2), not {stream}"))),
+    };
+    let text = std::mem::take(&mut handle.output.lock().unwrap_or_else(|p| p.into_inner())[index]);
+    Ok(text)
+}
+
+/// Sets the process's output handler (see `pyrt_set_output_handler`).
+pub fn set_output_handler(token: u64, handler: Option<(capture::OutputFn, *mut std::ffi::c_void)>) -> Result<()> {
+    drop(enter(token)?);
+    let handler = handler.map(|(f, u)| (f, u as usize));
+    let guard = enter_interpreter()?;
+    guard.with_gil(move |py| capture::set_handler(py, handler.map(|(f, u)| (f, u as *mut std::ffi::c_void))))
+}
+
 // ---- values and objects (docs/values.md) -------------------------------------------------------
 
 /// `PYRT_VALUE_*` flags: the tagged encoding; handles for values without an encoding.
@@ -502,7 +595,7 @@ fn enter_interpreter() -> Result<CallGuard> {
             return Err(objects::closed_object());
         }
     };
-    let guard = CallGuard { api, main_thread: false };
+    let guard = CallGuard { api, token: 0, handle: None };
     if !ALIVE.load(SeqCst) {
         return Err(objects::closed_object());
     }
@@ -512,14 +605,17 @@ fn enter_interpreter() -> Result<CallGuard> {
 /// Calls the object `callable` with typed arguments; `read` turns the result into the host value.
 pub fn object_call_typed<R: Send>(callable: u64, args: &crate::args::Args, read: impl FnOnce(python::Python, PyRef, u64) -> Result<R> + Send) -> Result<R> {
     let mut guard = enter_interpreter()?;
-    if MAIN_THREAD_HANDLES.load(SeqCst) > 0 {
-        // Some handle runs on the main thread: is this object's one of them?
-        guard.main_thread = handle_options(objects::runtime_of(callable)?).is_some_and(|o| o.main_thread);
+    if SPECIAL_HANDLES.load(SeqCst) > 0 {
+        // Some handle has per-call settings: is this object's one of them?
+        let runtime = objects::runtime_of(callable)?;
+        guard.handle = handle_of(runtime);
+        guard.token = runtime;
     }
     guard.with_gil(|py| {
         // Freeing a runtime removes its objects from the table, so finding the object here
         // means its runtime is open (a call racing that free completes, as any concurrent call).
         let (f, runtime) = objects::get_with_runtime(py, callable)?;
+        running::set_token(py, runtime);
         let v = if args.items.len() <= 8 {
             // The common case builds the argument vector on the stack.
             let mut slots: [Option<PyRef>; 8] = Default::default();

@@ -13,6 +13,8 @@ pub struct pyrt_error {
     message: CString,
     python_type: Option<CString>,
     traceback: Option<CString>,
+    /// Output the failed call captured ([stdout, stderr]), for handles with "capture_output".
+    output: Option<[CString; 2]>,
 }
 
 fn c(s: String) -> CString {
@@ -30,7 +32,11 @@ pub(crate) fn into_raw(e: Error) -> *mut pyrt_error {
         Some(py) => (Some(c(py.type_name)), py.traceback.map(c)),
         None => (None, None),
     };
-    Box::into_raw(Box::new(pyrt_error { code: e.kind.code(), message: c(e.message), python_type, traceback }))
+    let output = e.output.map(|o| {
+        let [out, err] = *o;
+        [c(out), c(err)]
+    });
+    Box::into_raw(Box::new(pyrt_error { code: e.kind.code(), message: c(e.message), python_type, traceback, output }))
 }
 
 /// The status code this error was returned with (one of the PYRT_ERR_* values).
@@ -73,6 +79,19 @@ pub unsafe extern "C" fn pyrt_error_traceback(err: *const pyrt_error) -> *const 
     match err.as_ref().and_then(|e| e.traceback.as_ref()) {
         Some(t) => t.as_ptr(),
         None => ptr::null(),
+    }
+}
+
+/// What the failed call wrote to `stream` (PYRT_STDOUT or PYRT_STDERR), when it went through a
+/// runtime handle opened with "capture_output"; NULL otherwise (or for another stream value).
+/// Owned by the error, valid until pyrt_error_free(). NULL: returns NULL. Any thread.
+#[no_mangle]
+pub unsafe extern "C" fn pyrt_error_output(err: *const pyrt_error, stream: u32) -> *const c_char {
+    let Some(out) = err.as_ref().and_then(|e| e.output.as_ref()) else { return ptr::null() };
+    match stream {
+        crate::python::capture::STDOUT => out[0].as_ptr(),
+        crate::python::capture::STDERR => out[1].as_ptr(),
+        _ => ptr::null(),
     }
 }
 

@@ -35,7 +35,7 @@ pub extern "C" fn pyrt_status_name(status: i32) -> *const c_char {
     name.as_ptr().cast()
 }
 
-static STATUS_NAMES: [&[u8]; 19] = [
+static STATUS_NAMES: [&[u8]; 21] = [
     b"PYRT_ERR_INVALID_ARGUMENT\0",
     b"PYRT_ERR_INVALID_UTF8\0",
     b"PYRT_ERR_INVALID_JSON\0",
@@ -55,6 +55,8 @@ static STATUS_NAMES: [&[u8]; 19] = [
     b"PYRT_ERR_NOT_A_FILE\0",
     b"PYRT_ERR_IO\0",
     b"PYRT_ERR_INTERNAL\0",
+    b"PYRT_ERR_INTERRUPTED\0",
+    b"PYRT_ERR_TIMEOUT\0",
 ];
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Runtime handles: create, run code, evaluate, call, free.
 
-use std::ffi::c_char;
+use std::ffi::{c_char, c_void};
 
 use super::error::pyrt_error;
 use super::{boundary, c_text, optional_text, require_out, text};
@@ -51,6 +51,15 @@ pub(crate) fn token(rt: *mut pyrt_runtime) -> crate::Result<u64> {
 ///   killing the host. Handlers that Python code installs with signal.signal are routed to the
 ///   main thread. "python" behaves as a standalone interpreter: SIGINT raises KeyboardInterrupt,
 ///   SIGPIPE and SIGXFSZ are ignored process-wide.
+/// - "timeout_ms": per handle; each call through it is interrupted after that many
+///   milliseconds and fails with PYRT_ERR_TIMEOUT (absent or 0: no limit). See pyrt_interrupt()
+///   for what can be interrupted.
+/// - "capture_output": bool, per handle. Calls through it capture what they write to
+///   sys.stdout and sys.stderr instead of printing it: read it with pyrt_output_take(), and
+///   from a failed call's error with pyrt_error_output(). Only the calling thread's writes during
+///   the call are captured (output of threads Python code started goes to the output handler,
+///   see pyrt_set_output_handler(), or to the process's streams), so concurrent calls through
+///   different handles never mix. Open one capturing handle per concurrent caller.
 /// - "sigpipe": in "host" mode, "thread" (default: SIGPIPE stays blocked in a host thread from
 ///   its first call on; free) or "call" (blocked for the duration of each call only and the
 ///   thread's mask restored; costs two system calls per call).
@@ -188,4 +197,78 @@ pub unsafe extern "C" fn pyrt_discover_json(config_json: *const c_char, result_o
         *result_out = std::ffi::CString::new(json).expect("JSON has no NUL").into_raw();
         Ok(())
     })
+}
+
+/// The calling thread's identity for pyrt_interrupt_thread(): pass it to the thread (or timer)
+/// that may interrupt this thread's next call. It is `pthread_self()`. Any thread; never fails.
+#[no_mangle]
+pub extern "C" fn pyrt_thread_id() -> u64 {
+    crate::python::running::current_thread_id()
+}
+
+/// Interrupts every call running through `rt` right now: Python raises KeyboardInterrupt in
+/// each at its next bytecode and the call fails with PYRT_ERR_INTERRUPTED. Calls that start
+/// later are not affected, and the runtime stays usable. Code blocked inside C (time.sleep, a
+/// socket read, a long numpy operation) is interrupted only when it returns to Python.
+///
+/// `interrupted_out` may be NULL; otherwise it receives how many calls were interrupted. Takes
+/// the GIL briefly (so it may wait up to Python's switch interval, 5 ms, for the running call).
+/// Any thread, including the host callback of another call.
+#[no_mangle]
+pub unsafe extern "C" fn pyrt_interrupt(rt: *mut pyrt_runtime, interrupted_out: *mut u32, err_out: *mut *mut pyrt_error) -> i32 {
+    boundary(err_out, || {
+        let n = runtime::interrupt_runtime(token(rt)?)?;
+        if !interrupted_out.is_null() {
+            *interrupted_out = n as u32;
+        }
+        Ok(())
+    })
+}
+
+/// Interrupts the call that host thread `thread_id` (from pyrt_thread_id() on that thread) is
+/// making right now, wherever it runs (its own thread, or the main thread for a "main_thread"
+/// handle); it fails with PYRT_ERR_INTERRUPTED. If that thread is not inside a call, nothing
+/// happens and `*interrupted_out` is 0: a canceller racing the start of a call should retry
+/// until the call has returned. `interrupted_out` may be NULL. Any thread.
+#[no_mangle]
+pub unsafe extern "C" fn pyrt_interrupt_thread(thread_id: u64, interrupted_out: *mut u32, err_out: *mut *mut pyrt_error) -> i32 {
+    boundary(err_out, || {
+        let n = runtime::interrupt_thread(thread_id)?;
+        if !interrupted_out.is_null() {
+            *interrupted_out = n as u32;
+        }
+        Ok(())
+    })
+}
+
+/// Takes the output that completed calls through `rt` (a handle opened with "capture_output")
+/// captured on `stream` (PYRT_STDOUT or PYRT_STDERR) since the last take, in the order the calls
+/// ended. `text_out` must not be NULL; it receives a string ("" if nothing was captured) that
+/// the caller frees with pyrt_string_free(). Any thread.
+#[no_mangle]
+pub unsafe extern "C" fn pyrt_output_take(rt: *mut pyrt_runtime, stream: u32, text_out: *mut *mut c_char, err_out: *mut *mut pyrt_error) -> i32 {
+    boundary(err_out, || {
+        require_out(text_out, "text_out")?;
+        let text = runtime::output_take(token(rt)?, stream)?;
+        *text_out = std::ffi::CString::new(text.replace('\0', "\\x00")).expect("NULs replaced").into_raw();
+        Ok(())
+    })
+}
+
+/// Receives Python output: `stream` is PYRT_STDOUT or PYRT_STDERR, `text` is `len` bytes of
+/// UTF-8 (not NUL-terminated), valid only during the call.
+pub type pyrt_output_fn = Option<unsafe extern "C" fn(user_data: *mut c_void, stream: u32, text: *const c_char, len: usize)>;
+
+/// Sends what Python code writes to sys.stdout / sys.stderr — when no capturing call claims it
+/// (output of threads that Python code started, and of calls through handles without
+/// "capture_output") — to `handler` instead of the process's own streams. There is one handler
+/// per process (one interpreter): the last one set wins; NULL restores the process's streams.
+///
+/// The handler runs on the thread that wrote, without the GIL (so it may block, and may call
+/// pyrt), possibly concurrently on several threads; `user_data` is passed through untouched and
+/// must stay valid until the handler is replaced. Output written below Python's sys.stdout
+/// (os.write(1, ...), C extensions, child processes) is not routed. Any thread.
+#[no_mangle]
+pub unsafe extern "C" fn pyrt_set_output_handler(rt: *mut pyrt_runtime, handler: pyrt_output_fn, user_data: *mut c_void, err_out: *mut *mut pyrt_error) -> i32 {
+    boundary(err_out, || runtime::set_output_handler(token(rt)?, handler.map(|f| (f, user_data))))
 }

@@ -45,6 +45,17 @@ pub const PYRT_ERR_NOT_A_FILE: i32 = 17;
 pub const PYRT_ERR_IO: i32 = 18;
 /// A bug in pyrt was caught (an internal panic); the process keeps running. Please report it.
 pub const PYRT_ERR_INTERNAL: i32 = 19;
+/// The call was interrupted by pyrt_interrupt() or pyrt_interrupt_thread() (the Python code saw
+/// a KeyboardInterrupt, whose type and traceback the error carries). The runtime stays usable.
+pub const PYRT_ERR_INTERRUPTED: i32 = 20;
+/// The call ran longer than its runtime handle's "timeout_ms" and was interrupted. The runtime
+/// stays usable.
+pub const PYRT_ERR_TIMEOUT: i32 = 21;
+
+/// Python's sys.stdout, for pyrt_output_take(), pyrt_error_output() and output handlers.
+pub const PYRT_STDOUT: u32 = 1;
+/// Python's sys.stderr, for pyrt_output_take(), pyrt_error_output() and output handlers.
+pub const PYRT_STDERR: u32 = 2;
 
 #[cfg(test)]
 mod tests {
@@ -73,6 +84,8 @@ mod tests {
             (PYRT_ERR_NOT_A_FILE, ErrorKind::NotAFile),
             (PYRT_ERR_IO, ErrorKind::Io),
             (PYRT_ERR_INTERNAL, ErrorKind::Internal),
+            (PYRT_ERR_INTERRUPTED, ErrorKind::Interrupted),
+            (PYRT_ERR_TIMEOUT, ErrorKind::Timeout),
         ];
         assert_eq!(table.len(), ErrorKind::ALL.len());
         for (code, kind) in table {

@@ -126,7 +126,7 @@ pub fn fetch(py: Python) -> Error {
     } else {
         (ErrorKind::Python, str_of(py, e).unwrap_or_else(|| "<exception str() failed>".into()))
     };
-    Error { kind, message, python: Some(PythonException { type_name, traceback }) }
+    Error { kind, message, python: Some(PythonException { type_name, traceback }), output: None }
 }
 
 /// SystemExit's exit status as the interpreter would compute it: `None` → 0, an int → itself,

@@ -196,6 +196,8 @@ cpython_api! {
         PyComplex_RealAsDouble: fn(PyPtr) -> f64;
         PyComplex_ImagAsDouble: fn(PyPtr) -> f64;
         PyNumber_ToBase: fn(PyPtr, c_int) -> PyPtr;
+        PyObject_Length: fn(PyPtr) -> PySsize;
+        PyUnicode_AsEncodedString: fn(PyPtr, *const c_char, *const c_char) -> PyPtr;
         PyList_AsTuple: fn(PyPtr) -> PyPtr;
 
         PyModule_New: fn(*const c_char) -> PyPtr;

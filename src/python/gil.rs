@@ -172,3 +172,42 @@ unsafe fn make_thread_non_daemon(api: &Api) {
     (api.Py_DecRef)(current);
     (api.Py_DecRef)(threading);
 }
+
+/// A token for code that CPython itself called (a C function of `_pyrt`): the thread holds the
+/// GIL by contract.
+///
+/// # Safety
+/// The calling thread must hold the GIL for the token's lifetime.
+pub unsafe fn assume_gil<'py>(api: &'static Api) -> Python<'py> {
+    Python { api, _not_send: PhantomData }
+}
+
+/// Releases the GIL while `f` runs host code (a callback, an output handler), so other threads —
+/// including ones the host hands work to — can run Python meanwhile; takes it back after. A pyrt
+/// call that `f` makes on this same thread takes the GIL again normally (the thread's state is
+/// parked in its slot), also on a thread that Python started.
+pub fn allow_threads<R>(py: Python<'_>, f: impl FnOnce() -> R) -> R {
+    struct Restore<'a> {
+        slot: &'a ThreadSlot,
+        api: &'static Api,
+        saved_tstate: *mut PyThreadState,
+        saved_depth: u32,
+    }
+    impl Drop for Restore<'_> {
+        fn drop(&mut self) {
+            // Nested calls leave the parked state where they found it.
+            let ts = self.slot.tstate.get();
+            unsafe { (self.api.PyEval_RestoreThread)(ts) };
+            self.slot.tstate.set(self.saved_tstate);
+            self.slot.depth.set(self.saved_depth);
+        }
+    }
+    SLOT.with(|slot| {
+        let restore = Restore { slot, api: py.api, saved_tstate: slot.tstate.get(), saved_depth: slot.depth.replace(0) };
+        let ts = unsafe { (py.api.PyEval_SaveThread)() };
+        slot.tstate.set(ts);
+        let r = f();
+        drop(restore);
+        r
+    })
+}

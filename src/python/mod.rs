@@ -2,6 +2,7 @@
 //! pointer handling of `src/capi/`); the rest of pyrt sees safe functions taking a [`Python`]
 //! token, which proves the GIL is held.
 
+pub mod capture;
 pub mod convert;
 pub mod exception;
 pub mod exec;
@@ -12,6 +13,7 @@ pub mod loader;
 pub mod module;
 pub mod object;
 pub mod objects;
+pub mod running;
 pub mod tags;
 
 use std::sync::OnceLock;

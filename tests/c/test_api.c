@@ -21,7 +21,7 @@ static const char *STATUS_NAMES[] = {
     "PYRT_ERR_LIBPYTHON_CONFLICT", "PYRT_ERR_INIT", "PYRT_ERR_FINALIZED", "PYRT_ERR_CLOSED",
     "PYRT_ERR_PYTHON", "PYRT_ERR_SYSTEM_EXIT", "PYRT_ERR_KEYBOARD_INTERRUPT",
     "PYRT_ERR_CONVERSION", "PYRT_ERR_FILE_NOT_FOUND", "PYRT_ERR_PERMISSION_DENIED",
-    "PYRT_ERR_NOT_A_FILE", "PYRT_ERR_IO", "PYRT_ERR_INTERNAL",
+    "PYRT_ERR_NOT_A_FILE", "PYRT_ERR_IO", "PYRT_ERR_INTERNAL", "PYRT_ERR_INTERRUPTED", "PYRT_ERR_TIMEOUT",
 };
 
 static void test_static_functions(void) {
@@ -51,9 +51,11 @@ static void test_static_functions(void) {
     CHECK_INT(PYRT_ERR_NOT_A_FILE, 17);
     CHECK_INT(PYRT_ERR_IO, 18);
     CHECK_INT(PYRT_ERR_INTERNAL, 19);
+    CHECK_INT(PYRT_ERR_INTERRUPTED, 20);
+    CHECK_INT(PYRT_ERR_TIMEOUT, 21);
     for (int i = 0; i < (int)(sizeof STATUS_NAMES / sizeof STATUS_NAMES[0]); i++)
         CHECK_STR(pyrt_status_name(i), STATUS_NAMES[i]);
-    CHECK_STR(pyrt_status_name(20), "PYRT_ERR_UNKNOWN");
+    CHECK_STR(pyrt_status_name(22), "PYRT_ERR_UNKNOWN");
     CHECK_STR(pyrt_status_name(-1), "PYRT_ERR_UNKNOWN");
     CHECK_STR(pyrt_status_name(INT32_MAX), "PYRT_ERR_UNKNOWN");
     CHECK_STR(pyrt_status_name(INT32_MIN), "PYRT_ERR_UNKNOWN");

@@ -1,0 +1,181 @@
+//! Capturing what Python code writes to `sys.stdout` / `sys.stderr`.
+//!
+//! Nothing changes until a runtime handle asks for capture (`capture_output`) or the host sets an
+//! output handler: then pyrt replaces `sys.stdout` and `sys.stderr` with thin proxies whose
+//! `write` comes here (every other attribute is the original stream's). A write goes to:
+//! 1. the capture buffer of the call running on the writing thread, if its handle captures —
+//!    so the output of concurrent calls never mixes;
+//! 2. otherwise the host's output handler, if one is set (the runtime-level destination: output
+//!    of threads that user code started, and of calls through handles that do not capture);
+//! 3. otherwise the original stream (the default: the process's own stdout/stderr).
+//!
+//! Output written below Python's `sys.stdout` (a C extension writing to fd 1, a subprocess
+//! inheriting it, `os.write(1, ...)`) is not captured.
+
+use std::cell::RefCell;
+use std::ffi::{c_char, c_void};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+use super::ffi::{PyMethodDef, PyPtr, METH_VARARGS};
+use super::{exception, PyRef, Python};
+use crate::error::Result;
+
+pub const STDOUT: u32 = 1;
+pub const STDERR: u32 = 2;
+
+/// The host's output handler: `fn(user_data, stream, text, len)`.
+pub type OutputFn = unsafe extern "C" fn(*mut c_void, u32, *const c_char, usize);
+
+#[derive(Clone, Copy)]
+struct Handler {
+    f: OutputFn,
+    user_data: usize,
+}
+
+static HANDLER: Mutex<Option<Handler>> = Mutex::new(None);
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    /// The capture buffers of the call running on this thread ([stdout, stderr]); a stack,
+    /// because calls nest (a host callback calling back in).
+    static CAPTURES: RefCell<Vec<[Vec<u8>; 2]>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Sets (or with `None` removes) the process's output handler. Installs the proxies if needed.
+pub fn set_handler(py: Python, handler: Option<(OutputFn, *mut c_void)>) -> Result<()> {
+    ensure_installed(py)?;
+    *HANDLER.lock().unwrap_or_else(|p| p.into_inner()) = handler.map(|(f, u)| Handler { f, user_data: u as usize });
+    Ok(())
+}
+
+/// Starts capturing this thread's writes for the call that begins now. GIL held.
+pub fn begin(py: Python) -> Result<()> {
+    ensure_installed(py)?;
+    CAPTURES.with(|c| c.borrow_mut().push([Vec::new(), Vec::new()]));
+    Ok(())
+}
+
+/// Ends the capture begun by [`begin`]; returns [stdout, stderr] as text.
+pub fn end() -> [String; 2] {
+    let [out, err] = CAPTURES.with(|c| c.borrow_mut().pop()).unwrap_or_default();
+    [String::from_utf8_lossy(&out).into_owned(), String::from_utf8_lossy(&err).into_owned()]
+}
+
+const PROXY: &std::ffi::CStr = cr#"
+def _install(write):
+    import sys
+    class PyrtStream:
+        """sys.stdout / sys.stderr as pyrt routes them (see pyrt's docs: output capture)."""
+        def __init__(self, original, index):
+            self._pyrt_original = original
+            self._pyrt_index = index
+        def write(self, s):
+            if not isinstance(s, str):
+                raise TypeError("write() argument must be str, not %s" % type(s).__name__)
+            return write(self._pyrt_index, s, self._pyrt_original)
+        def writelines(self, lines):
+            for line in lines:
+                self.write(line)
+        def flush(self):
+            if self._pyrt_original is not None:
+                self._pyrt_original.flush()
+        def __getattr__(self, name):
+            return getattr(self._pyrt_original, name)
+        def __repr__(self):
+            return "<pyrt stream %r>" % (self._pyrt_original,)
+    sys.stdout = PyrtStream(sys.stdout, 1)
+    sys.stderr = PyrtStream(sys.stderr, 2)
+"#;
+
+fn ensure_installed(py: Python) -> Result<()> {
+    if INSTALLED.load(Ordering::Acquire) {
+        return Ok(());
+    }
+    // The GIL serializes installers.
+    let api = py.api;
+    unsafe {
+        let globals = PyRef::from_owned((api.PyDict_New)()).ok_or_else(|| exception::fetch(py))?;
+        let builtins = PyRef::from_owned((api.PyImport_ImportModule)(c"builtins".as_ptr())).ok_or_else(|| exception::fetch(py))?;
+        (api.PyDict_SetItemString)(globals.as_ptr(), c"__builtins__".as_ptr(), builtins.as_ptr());
+        let code = PyRef::from_owned((api.Py_CompileStringExFlags)(PROXY.as_ptr(), c"<pyrt output>".as_ptr(), super::ffi::PY_FILE_INPUT, std::ptr::null_mut(), -1))
+            .ok_or_else(|| exception::fetch(py))?;
+        PyRef::from_owned((api.PyEval_EvalCode)(code.as_ptr(), globals.as_ptr(), globals.as_ptr())).ok_or_else(|| exception::fetch(py))?;
+        let name = PyRef::from_owned((api.PyUnicode_FromStringAndSize)(c"_install".as_ptr(), 8)).ok_or_else(|| exception::fetch(py))?;
+        let install = (api.PyDict_GetItemWithError)(globals.as_ptr(), name.as_ptr());
+        if install.is_null() {
+            return Err(exception::fetch(py));
+        }
+        let write = PyRef::from_owned((api.PyCFunction_NewEx)(&WRITE as *const PyMethodDef as *mut PyMethodDef, std::ptr::null_mut(), std::ptr::null_mut()))
+            .ok_or_else(|| exception::fetch(py))?;
+        let args = PyRef::from_owned((api.PyTuple_New)(1)).ok_or_else(|| exception::fetch(py))?;
+        (api.PyTuple_SetItem)(args.as_ptr(), 0, write.into_ptr());
+        PyRef::from_owned((api.PyObject_CallObject)(install, args.as_ptr())).ok_or_else(|| exception::fetch(py))?;
+    }
+    INSTALLED.store(true, Ordering::Release);
+    Ok(())
+}
+
+static WRITE: PyMethodDef = PyMethodDef {
+    ml_name: c"write".as_ptr(),
+    ml_meth: write as *const c_void,
+    ml_flags: METH_VARARGS,
+    ml_doc: c"pyrt's sys.stdout/sys.stderr write: capture, host handler, or the original stream.".as_ptr(),
+};
+
+/// `write(index, text, original)` for the proxies. Returns `len(text)` like `TextIOBase.write`.
+unsafe extern "C" fn write(_self: PyPtr, args: PyPtr) -> PyPtr {
+    let api = super::api();
+    let index = (api.PyLong_AsLong)((api.PyTuple_GetItem)(args, 0));
+    let text = (api.PyTuple_GetItem)(args, 1);
+    let original = (api.PyTuple_GetItem)(args, 2);
+    if text.is_null() || original.is_null() || !(api.PyErr_Occurred)().is_null() {
+        return std::ptr::null_mut();
+    }
+    let stream = if index == 2 { 1 } else { 0 };
+    let chars = (api.PyObject_Length)(text);
+    // UTF-8 of the text; lone surrogates (from surrogateescape) become backslash escapes.
+    let utf8 = || -> Option<PyRef> { PyRef::from_owned((api.PyUnicode_AsEncodedString)(text, c"utf-8".as_ptr(), c"backslashreplace".as_ptr())) };
+    let captured = CAPTURES.with(|c| {
+        let mut c = c.borrow_mut();
+        let Some(top) = c.last_mut() else { return Some(false) };
+        let Some(bytes) = utf8() else { return None };
+        let mut p: *mut c_char = std::ptr::null_mut();
+        let mut n: isize = 0;
+        (api.PyBytes_AsStringAndSize)(bytes.as_ptr(), &mut p, &mut n);
+        top[stream].extend_from_slice(std::slice::from_raw_parts(p as *const u8, n as usize));
+        Some(true)
+    });
+    match captured {
+        None => return std::ptr::null_mut(),
+        Some(true) => return (api.PyLong_FromLongLong)(chars as i64),
+        Some(false) => {}
+    }
+    let handler = *HANDLER.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(h) = handler {
+        let Some(bytes) = utf8() else { return std::ptr::null_mut() };
+        let mut p: *mut c_char = std::ptr::null_mut();
+        let mut n: isize = 0;
+        (api.PyBytes_AsStringAndSize)(bytes.as_ptr(), &mut p, &mut n);
+        // SAFETY: CPython called this function, so this thread holds the GIL.
+        let py = super::gil::assume_gil(api);
+        // The host may block (a Go io.Writer on a pipe): let other threads run Python meanwhile.
+        super::gil::allow_threads(py, || (h.f)(h.user_data as *mut c_void, stream as u32 + 1, p, n as usize));
+        return (api.PyLong_FromLongLong)(chars as i64);
+    }
+    if original == api.none() {
+        return (api.PyLong_FromLongLong)(chars as i64);
+    }
+    let method = c"write";
+    let f = (api.PyObject_GetAttrString)(original, method.as_ptr());
+    if f.is_null() {
+        return std::ptr::null_mut();
+    }
+    let a = (api.PyTuple_New)(1);
+    (api.Py_IncRef)(text);
+    (api.PyTuple_SetItem)(a, 0, text);
+    let r = (api.PyObject_CallObject)(f, a);
+    (api.Py_DecRef)(a);
+    (api.Py_DecRef)(f);
+    r
+}

@@ -1,0 +1,276 @@
+//! Which call each thread is executing, and interrupting it from another thread.
+//!
+//! `PyThreadState_SetAsyncExc` is the mechanism measured to interrupt Python code on any thread
+//! in every version (HAZARDS §5.3): it raises an exception in the target thread at its next
+//! bytecode boundary. pyrt raises `KeyboardInterrupt` and reports the call as interrupted (or
+//! timed out). Code blocked inside C (`time.sleep`, a socket read, a long numpy kernel) is
+//! interrupted only when it returns to Python.
+//!
+//! Every thread that executes a pyrt call has an [`Executing`] record, registered once. A call
+//! marks it (which runtime handle, which host thread asked, a sequence number) with the GIL held
+//! at its start and clears it with the GIL held at its end; an interrupter holds the GIL while it
+//! reads the records and sets the exception, so it can never hit a call that already ended. An
+//! exception that was set but not raised before the call ended is withdrawn at the end, so it
+//! never leaks into a later call.
+
+use std::collections::BinaryHeap;
+use std::cmp::Reverse;
+use std::ffi::c_ulong;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::SeqCst};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use super::Python;
+
+/// Why a call was interrupted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Reason {
+    /// `pyrt_interrupt` / `pyrt_interrupt_thread` (Go: the context was cancelled).
+    Interrupted = 1,
+    /// The handle's `timeout_ms` passed.
+    Timeout = 2,
+}
+
+/// One thread's current call.
+pub struct Executing {
+    /// The thread's identity for `PyThreadState_SetAsyncExc` (`pthread_self`, which is what
+    /// CPython stores as the thread state's id).
+    ident: c_ulong,
+    /// The runtime handle whose call runs here; 0 when idle.
+    token: AtomicU64,
+    /// The host thread that asked for the call (`pyrt_thread_id`); differs from `ident` for
+    /// calls that hop to the main thread.
+    origin: AtomicU64,
+    /// A number unique to the current call (from [`SEQ`]), so a timer set for one call never
+    /// fires into another.
+    seq: AtomicU64,
+    /// A [`Reason`] once an exception was set for the current call, else 0.
+    interrupted: AtomicU8,
+}
+
+static ALL: Mutex<Vec<Arc<Executing>>> = Mutex::new(Vec::new());
+static SEQ: AtomicU64 = AtomicU64::new(1);
+
+/// Removes the thread's record when the thread exits.
+struct Registration(Arc<Executing>);
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let mut all = ALL.lock().unwrap_or_else(|p| p.into_inner());
+        all.retain(|e| !Arc::ptr_eq(e, &self.0));
+    }
+}
+
+thread_local! {
+    static ME: Registration = {
+        let e = Arc::new(Executing {
+            ident: current_thread_id() as c_ulong,
+            token: AtomicU64::new(0),
+            origin: AtomicU64::new(0),
+            seq: AtomicU64::new(0),
+            interrupted: AtomicU8::new(0),
+        });
+        ALL.lock().unwrap_or_else(|p| p.into_inner()).push(e.clone());
+        Registration(e)
+    };
+}
+
+/// The calling thread's id as pyrt and CPython know it (`pthread_self`).
+pub fn current_thread_id() -> u64 {
+    (unsafe { libc::pthread_self() }) as u64
+}
+
+/// What [`begin`] saved, to restore in [`end`] (calls nest: a host callback calling back in).
+pub struct Mark {
+    token: u64,
+    origin: u64,
+    interrupted: u8,
+    /// The enclosing call's sequence number (restored at the end).
+    seq: u64,
+    timer: Option<u64>,
+}
+
+/// Marks the calling thread as executing a call of `token` for host thread `origin`. GIL held.
+pub fn begin(_py: Python, token: u64, origin: u64, timeout: Option<Duration>) -> Mark {
+    ME.with(|r| {
+        let e = &r.0;
+        let seq = SEQ.fetch_add(1, SeqCst);
+        Mark {
+            token: e.token.swap(token, SeqCst),
+            origin: e.origin.swap(origin, SeqCst),
+            interrupted: e.interrupted.swap(0, SeqCst),
+            seq: e.seq.swap(seq, SeqCst),
+            timer: timeout.map(|t| watchdog().add(Instant::now() + t, e.clone(), seq)),
+        }
+    })
+}
+
+/// Ends the call begun with `mark`; returns why it was interrupted, if it was. GIL held.
+pub fn end(py: Python, mark: Mark) -> Option<Reason> {
+    if let Some(id) = mark.timer {
+        watchdog().cancel(id);
+    }
+    ME.with(|r| {
+        let e = &r.0;
+        let reason = match e.interrupted.swap(mark.interrupted, SeqCst) {
+            1 => Some(Reason::Interrupted),
+            2 => Some(Reason::Timeout),
+            _ => None,
+        };
+        if reason.is_some() {
+            // Withdraw the exception if the call ended before raising it.
+            unsafe { (py.api.PyThreadState_SetAsyncExc)(e.ident, std::ptr::null_mut()) };
+        }
+        e.token.store(mark.token, SeqCst);
+        e.origin.store(mark.origin, SeqCst);
+        e.seq.store(mark.seq, SeqCst);
+        reason
+    })
+}
+
+fn raise_in(py: Python, e: &Executing, reason: Reason) -> bool {
+    if e.interrupted.load(SeqCst) != 0 {
+        return true; // already on its way
+    }
+    let api = py.api;
+    let n = unsafe { (api.PyThreadState_SetAsyncExc)(e.ident, api.exception(api.PyExc_KeyboardInterrupt)) };
+    if n == 1 {
+        e.interrupted.store(reason as u8, SeqCst);
+        true
+    } else {
+        if n > 1 {
+            // "If it returns a number greater than one, you're in trouble": revert (docs).
+            unsafe { (api.PyThreadState_SetAsyncExc)(e.ident, std::ptr::null_mut()) };
+        }
+        false
+    }
+}
+
+fn snapshot() -> Vec<Arc<Executing>> {
+    ALL.lock().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+/// Records which runtime handle the current call belongs to, once known (the typed fast path
+/// finds it with the callable). GIL held.
+pub fn set_token(_py: Python, token: u64) {
+    ME.with(|r| r.0.token.store(token, SeqCst));
+}
+
+/// Interrupts every call of runtime handle `token` running now; returns how many. GIL held.
+pub fn interrupt_runtime(py: Python, token: u64) -> usize {
+    snapshot().iter().filter(|e| e.token.load(SeqCst) == token).filter(|e| raise_in(py, e, Reason::Interrupted)).count()
+}
+
+/// Interrupts the call that host thread `origin` is making now, wherever it runs; returns how
+/// many calls were interrupted (0 or 1). GIL held.
+pub fn interrupt_thread(py: Python, origin: u64) -> usize {
+    snapshot()
+        .iter()
+        .filter(|e| e.token.load(SeqCst) != 0 && e.origin.load(SeqCst) == origin)
+        // The innermost call on that thread (a nested call records the same origin).
+        .take(1)
+        .filter(|e| raise_in(py, e, Reason::Interrupted))
+        .count()
+}
+
+// ---- timeouts ---------------------------------------------------------------------------------
+
+struct Timer {
+    at: Instant,
+    id: u64,
+    target: Arc<Executing>,
+    seq: u64,
+}
+
+impl PartialEq for Timer {
+    fn eq(&self, o: &Self) -> bool {
+        (self.at, self.id) == (o.at, o.id)
+    }
+}
+impl Eq for Timer {}
+impl PartialOrd for Timer {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Timer {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (self.at, self.id).cmp(&(o.at, o.id))
+    }
+}
+
+/// A thread that interrupts calls whose handle has a `timeout_ms`, started on first use.
+pub struct Watchdog {
+    timers: Mutex<(BinaryHeap<Reverse<Timer>>, std::collections::HashSet<u64>)>,
+    wake: Condvar,
+    next: AtomicU64,
+}
+
+static WATCHDOG: OnceLock<Watchdog> = OnceLock::new();
+
+fn watchdog() -> &'static Watchdog {
+    WATCHDOG.get_or_init(|| {
+        std::thread::Builder::new()
+            .name("pyrt-timeouts".into())
+            .spawn(|| watchdog().run())
+            .expect("start the timeout thread");
+        Watchdog { timers: Mutex::new((BinaryHeap::new(), Default::default())), wake: Condvar::new(), next: AtomicU64::new(1) }
+    })
+}
+
+impl Watchdog {
+    fn add(&self, at: Instant, target: Arc<Executing>, seq: u64) -> u64 {
+        let id = self.next.fetch_add(1, SeqCst);
+        let mut t = self.timers.lock().unwrap_or_else(|p| p.into_inner());
+        t.1.insert(id);
+        t.0.push(Reverse(Timer { at, id, target, seq }));
+        self.wake.notify_one();
+        id
+    }
+
+    fn cancel(&self, id: u64) {
+        self.timers.lock().unwrap_or_else(|p| p.into_inner()).1.remove(&id);
+    }
+
+    fn run(&self) {
+        crate::signals::block_sigpipe_in_thread();
+        let mut t = self.timers.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            // Drop cancelled timers from the top.
+            while let Some(Reverse(top)) = t.0.peek() {
+                if t.1.contains(&top.id) {
+                    break;
+                }
+                t.0.pop();
+            }
+            let now = Instant::now();
+            match t.0.peek() {
+                None => t = self.wake.wait(t).unwrap_or_else(|p| p.into_inner()),
+                Some(Reverse(top)) if top.at > now => {
+                    let wait = top.at - now;
+                    t = self.wake.wait_timeout(t, wait).unwrap_or_else(|p| p.into_inner()).0;
+                }
+                Some(_) => {
+                    let Reverse(due) = t.0.pop().expect("peeked");
+                    t.1.remove(&due.id);
+                    drop(t);
+                    fire(&due);
+                    t = self.timers.lock().unwrap_or_else(|p| p.into_inner());
+                }
+            }
+        }
+    }
+}
+
+fn fire(due: &Timer) {
+    // Take the GIL like any caller (the interpreter may be gone: then there is nothing to do).
+    let Some(guard) = crate::runtime::enter_teardown() else { return };
+    let _ = guard.with_gil(|py| {
+        // Still the same call? (The GIL is held: it cannot end meanwhile.)
+        if due.target.seq.load(SeqCst) == due.seq && due.target.token.load(SeqCst) != 0 {
+            raise_in(py, &due.target, Reason::Timeout);
+        }
+        Ok(())
+    });
+}

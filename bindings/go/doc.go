@@ -92,9 +92,40 @@
 // Every method may be called from any goroutine, concurrently. libpyrt takes
 // and releases the GIL inside each C call (CPython itself is initialized and
 // finalized on a thread libpyrt owns), so callers never use
-// runtime.LockOSThread and never see the GIL. Go memory is handed to C only for the duration of a call. A call whose
-// context is already done returns ctx.Err() without entering Python; a call
-// that has started runs to completion.
+// runtime.LockOSThread and never see the GIL. Go memory is handed to C only
+// for the duration of a call.
+//
+// # Cancellation and deadlines
+//
+// A call whose context is already done returns ctx.Err() without entering
+// Python. Cancelling the context of a running call, or reaching its
+// deadline, interrupts the Python code (pyrt raises KeyboardInterrupt in it):
+// the method returns an error that matches both ctx.Err() and
+// ErrInterrupted, within milliseconds for pure-Python code, and the Runtime
+// stays usable. Code blocked inside C (time.sleep, a socket read, a long
+// numpy operation) is interrupted only when it returns to Python. Contexts
+// that are never cancelled (context.Background()) add no cost.
+//
+//	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+//	defer cancel()
+//	v, err := rt.Call(ctx, "model", "predict", x) // errors.Is(err, context.DeadlineExceeded)
+//
+// # Output
+//
+// Python's print() goes to the process's stdout by default. CaptureOutput
+// collects what one call writes instead (concurrent calls never mix):
+//
+//	var out bytes.Buffer
+//	err := rt.Run(pyrt.CaptureOutput(ctx, &out, nil), "print('hello')")
+//
+// # Main-thread semantics
+//
+// Calls run on the calling goroutine's OS thread. A Runtime made with
+// WithMainThread runs its calls on Python's main thread instead, where
+// signal.signal, signal.setitimer, asyncio signal handlers and
+// _thread.interrupt_main work as in a script (each call then hops to that
+// thread). The Go runtime keeps SIGINT, and Python code that writes to a
+// closed pipe gets BrokenPipeError (see WithSignals).
 //
 // libpyrt keeps one Python thread state per OS thread, and a goroutine's
 // consecutive calls may run on different OS threads: do not rely on

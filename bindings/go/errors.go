@@ -33,6 +33,8 @@ const (
 	CodeNotAFile          Code = 17
 	CodeIO                Code = 18
 	CodeInternal          Code = 19
+	CodeInterrupted       Code = 20
+	CodeTimeout           Code = 21
 )
 
 var codeNames = [...]string{
@@ -56,6 +58,8 @@ var codeNames = [...]string{
 	"PYRT_ERR_NOT_A_FILE",
 	"PYRT_ERR_IO",
 	"PYRT_ERR_INTERNAL",
+	"PYRT_ERR_INTERRUPTED",
+	"PYRT_ERR_TIMEOUT",
 }
 
 // String returns the C name of the code, e.g. "PYRT_ERR_PYTHON".
@@ -103,6 +107,11 @@ var (
 	ErrNotAFile         = errors.New("pyrt: not a regular file")
 	ErrIO               = errors.New("pyrt: I/O error")
 	ErrInternal         = errors.New("pyrt: internal error")
+	// ErrInterrupted: the call was interrupted — by its context (the error
+	// then also matches ctx.Err()) or by pyrt_interrupt from another host.
+	ErrInterrupted = errors.New("pyrt: call interrupted")
+	// ErrTimeout: the call exceeded the handle's timeout_ms.
+	ErrTimeout = errors.New("pyrt: call timed out")
 )
 
 var codeSentinels = [...]error{
@@ -126,6 +135,8 @@ var codeSentinels = [...]error{
 	ErrNotAFile,
 	ErrIO,
 	ErrInternal,
+	ErrInterrupted,
+	ErrTimeout,
 }
 
 // Sentinel returns the sentinel error matching c, or nil for CodeOK and

@@ -145,10 +145,8 @@ func (r *Runtime) stringToObject(ctx context.Context, s, what string, call func(
 	if f.buf, err = appendCString(f.buf[:0], s, what); err != nil {
 		return nil, err
 	}
-	st := call(r.lib, r.handle, f)
-	runtime.KeepAlive(r)
-	if st != 0 {
-		return nil, r.lib.takeError(st, f.errp())
+	if err := r.invoke(ctx, f, func(h unsafe.Pointer) int32 { return call(r.lib, h, f) }); err != nil {
+		return nil, err
 	}
 	return r.takeObject(f)
 }
@@ -168,11 +166,10 @@ func (r *Runtime) NewObject(ctx context.Context, value any) (*Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := r.lib.objectFromJSON(r.handle, f, valueTagged)
-	runtime.KeepAlive(r)
+	err = r.invoke(ctx, f, func(h unsafe.Pointer) int32 { return r.lib.objectFromJSON(h, f, valueTagged) })
 	runtime.KeepAlive(e.objs)
-	if st != 0 {
-		return nil, r.lib.takeError(st, f.errp())
+	if err != nil {
+		return nil, err
 	}
 	return r.takeObject(f)
 }
@@ -249,16 +246,14 @@ func (r *Runtime) callTarget(ctx context.Context, module, function string, args 
 	}
 	f.buf = b
 	flags := valueTagged | e.flags
-	var st int32
 	if obj != nil {
-		st = r.lib.callObject(r.handle, f, argsOff, kwOff, flags)
+		err = r.invoke(ctx, f, func(h unsafe.Pointer) int32 { return r.lib.callObject(h, f, argsOff, kwOff, flags) })
 	} else {
-		st = r.lib.callValue(r.handle, f, argsOff, kwOff, flags)
+		err = r.invoke(ctx, f, func(h unsafe.Pointer) int32 { return r.lib.callValue(h, f, argsOff, kwOff, flags) })
 	}
-	runtime.KeepAlive(r)
 	runtime.KeepAlive(e.objs)
-	if st != 0 {
-		return r.lib.takeError(st, f.errp())
+	if err != nil {
+		return err
 	}
 	if obj != nil {
 		*obj, err = r.takeObject(f)
@@ -353,11 +348,10 @@ func (o *Object) callValue(ctx context.Context, method string, args []any, kwarg
 	if err != nil {
 		return nil, err
 	}
-	st := o.rt.lib.objectCallJSON(o.id, f, methodOff, argsOff, kwOff, valueTagged|e.flags)
-	runtime.KeepAlive(o)
+	err = o.invoke(ctx, f, func() int32 { return o.rt.lib.objectCallJSON(o.id, f, methodOff, argsOff, kwOff, valueTagged|e.flags) })
 	runtime.KeepAlive(e.objs)
-	if st != 0 {
-		return nil, o.rt.lib.takeError(st, f.errp())
+	if err != nil {
+		return nil, err
 	}
 	return o.rt.takeTagged(f)
 }
@@ -373,11 +367,10 @@ func (o *Object) callObject(ctx context.Context, method string, args []any, kwar
 	if err != nil {
 		return nil, err
 	}
-	st := o.rt.lib.objectCall(o.id, f, methodOff, argsOff, kwOff, valueTagged|e.flags)
-	runtime.KeepAlive(o)
+	err = o.invoke(ctx, f, func() int32 { return o.rt.lib.objectCall(o.id, f, methodOff, argsOff, kwOff, valueTagged|e.flags) })
 	runtime.KeepAlive(e.objs)
-	if st != 0 {
-		return nil, o.rt.lib.takeError(st, f.errp())
+	if err != nil {
+		return nil, err
 	}
 	return o.rt.takeObject(f)
 }
@@ -401,10 +394,8 @@ func (o *Object) Attr(ctx context.Context, name string, opts ...CallOption) (any
 	if f.buf, err = appendCString(f.buf[:0], name, "attribute name"); err != nil {
 		return nil, err
 	}
-	st := o.rt.lib.objectGetattrJSON(o.id, f, optionFlags(opts))
-	runtime.KeepAlive(o)
-	if st != 0 {
-		return nil, o.rt.lib.takeError(st, f.errp())
+	if err := o.invoke(ctx, f, func() int32 { return o.rt.lib.objectGetattrJSON(o.id, f, optionFlags(opts)) }); err != nil {
+		return nil, err
 	}
 	return o.rt.takeTagged(f)
 }
@@ -420,10 +411,8 @@ func (o *Object) AttrObject(ctx context.Context, name string) (*Object, error) {
 	if f.buf, err = appendCString(f.buf[:0], name, "attribute name"); err != nil {
 		return nil, err
 	}
-	st := o.rt.lib.objectGetattr(o.id, f)
-	runtime.KeepAlive(o)
-	if st != 0 {
-		return nil, o.rt.lib.takeError(st, f.errp())
+	if err := o.invoke(ctx, f, func() int32 { return o.rt.lib.objectGetattr(o.id, f) }); err != nil {
+		return nil, err
 	}
 	return o.rt.takeObject(f)
 }
@@ -446,7 +435,7 @@ func (o *Object) SetAttr(ctx context.Context, name string, value any) error {
 			return errObjectClosed
 		}
 		f.buf = b
-		st = o.rt.lib.objectSetattr(o.id, f, v.id)
+		st = guardCall(o.rt.lib, ctx, func() int32 { return o.rt.lib.objectSetattr(o.id, f, v.id) })
 		runtime.KeepAlive(v)
 	} else {
 		var e tagEnc
@@ -456,12 +445,12 @@ func (o *Object) SetAttr(ctx context.Context, name string, value any) error {
 		if err != nil {
 			return err
 		}
-		st = o.rt.lib.objectSetattrJSON(o.id, f, valueOff, valueTagged)
+		st = guardCall(o.rt.lib, ctx, func() int32 { return o.rt.lib.objectSetattrJSON(o.id, f, valueOff, valueTagged) })
 		runtime.KeepAlive(e.objs)
 	}
 	runtime.KeepAlive(o)
 	if st != 0 {
-		return o.rt.lib.takeError(st, f.errp())
+		return wrapContext(ctx, o.rt.lib.takeError(st, f.errp()))
 	}
 	return nil
 }
@@ -476,10 +465,8 @@ func (o *Object) Value(ctx context.Context, opts ...CallOption) (any, error) {
 	}
 	f := getFrame()
 	defer putFrame(f)
-	st := o.rt.lib.objectToJSON(o.id, f, optionFlags(opts))
-	runtime.KeepAlive(o)
-	if st != 0 {
-		return nil, o.rt.lib.takeError(st, f.errp())
+	if err := o.invoke(ctx, f, func() int32 { return o.rt.lib.objectToJSON(o.id, f, optionFlags(opts)) }); err != nil {
+		return nil, err
 	}
 	return o.rt.takeTagged(f)
 }
@@ -506,15 +493,13 @@ func (o *Object) text(ctx context.Context, repr bool) (string, error) {
 	}
 	f := getFrame()
 	defer putFrame(f)
-	var st int32
-	if repr {
-		st = o.rt.lib.objectRepr(o.id, f)
-	} else {
-		st = o.rt.lib.objectStr(o.id, f)
-	}
-	runtime.KeepAlive(o)
-	if st != 0 {
-		return "", o.rt.lib.takeError(st, f.errp())
+	if err := o.invoke(ctx, f, func() int32 {
+		if repr {
+			return o.rt.lib.objectRepr(o.id, f)
+		}
+		return o.rt.lib.objectStr(o.id, f)
+	}); err != nil {
+		return "", err
 	}
 	var s string
 	err := o.rt.takeResult(f, func(data []byte) error { s = string(data); return nil })

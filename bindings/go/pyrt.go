@@ -18,10 +18,12 @@ import (
 // __main__). Closing the last open Runtime finalizes Python, after which New
 // fails with ErrFinalized for the rest of the process.
 type Runtime struct {
-	lib     *ffiLib
-	handle  unsafe.Pointer // pyrt_runtime*, an opaque C token
-	closed  atomic.Bool
-	cleanup runtime.Cleanup
+	lib        *ffiLib
+	handle     unsafe.Pointer // pyrt_runtime*, an opaque C token
+	mainThread bool
+	extra      *extraHandles // further handles (CaptureOutput), freed with the Runtime
+	closed     atomic.Bool
+	cleanup    runtime.Cleanup
 }
 
 // Option configures New.
@@ -239,18 +241,22 @@ func New(opts ...Option) (*Runtime, error) {
 	if st := l.newRuntime(f, cfgOff); st != 0 {
 		return nil, l.takeError(st, f.errp())
 	}
-	r := &Runtime{lib: l, handle: ptrOf(f.out())}
-	r.cleanup = runtime.AddCleanup(r, runtimeCleanup, cleanupArg{l, r.handle})
+	r := &Runtime{lib: l, handle: ptrOf(f.out()), mainThread: o.mainThread, extra: &extraHandles{}}
+	r.cleanup = runtime.AddCleanup(r, runtimeCleanup, cleanupArg{l, r.handle, r.extra})
 	return r, nil
 }
 
 type cleanupArg struct {
 	lib    *ffiLib
 	handle unsafe.Pointer
+	extra  *extraHandles
 }
 
 // runtimeCleanup is the safety net for a Runtime dropped without Close.
-func runtimeCleanup(a cleanupArg) { a.lib.free(a.handle) }
+func runtimeCleanup(a cleanupArg) {
+	a.extra.closeAll(a.lib)
+	a.lib.free(a.handle)
+}
 
 // Close releases the handle. It is idempotent and safe to call from any
 // goroutine, also while other goroutines use the Runtime (their calls then
@@ -262,6 +268,7 @@ func (r *Runtime) Close() error {
 		return nil
 	}
 	r.cleanup.Stop()
+	r.extra.closeAll(r.lib)
 	r.lib.free(r.handle)
 	runtime.KeepAlive(r)
 	return nil
@@ -296,7 +303,8 @@ func (l *ffiLib) takeError(status int32, errp uintptr) error {
 	}
 	msg := goString(l.errorMessage(p))
 	typ := l.errorPythonType(p)
-	if typ != nil || code == CodePython || code == CodeSystemExit || code == CodeKeyboardInterrupt {
+	if code != CodeInterrupted && code != CodeTimeout &&
+		(typ != nil || code == CodePython || code == CodeSystemExit || code == CodeKeyboardInterrupt) {
 		pe := &PythonError{Code: code, Type: goString(typ), Message: msg,
 			Traceback: goString(l.errorTraceback(p))}
 		if pe.Type == "" {
@@ -323,10 +331,8 @@ func (r *Runtime) Run(ctx context.Context, code string) error {
 	if f.buf, err = appendCString(f.buf[:0], code, "code"); err != nil {
 		return err
 	}
-	st := r.lib.runString(r.handle, f)
-	runtime.KeepAlive(r)
-	if st != 0 {
-		return r.lib.takeError(st, f.errp())
+	if err := r.invoke(ctx, f, func(h unsafe.Pointer) int32 { return r.lib.runString(h, f) }); err != nil {
+		return err
 	}
 	return nil
 }
@@ -344,10 +350,8 @@ func (r *Runtime) RunFile(ctx context.Context, path string) error {
 	if f.buf, err = appendCString(f.buf[:0], path, "path"); err != nil {
 		return err
 	}
-	st := r.lib.runFile(r.handle, f)
-	runtime.KeepAlive(r)
-	if st != 0 {
-		return r.lib.takeError(st, f.errp())
+	if err := r.invoke(ctx, f, func(h unsafe.Pointer) int32 { return r.lib.runFile(h, f) }); err != nil {
+		return err
 	}
 	return nil
 }
@@ -384,10 +388,8 @@ func (r *Runtime) eval(ctx context.Context, expr string, decode func([]byte) err
 	if f.buf, err = appendCString(f.buf[:0], expr, "expression"); err != nil {
 		return err
 	}
-	st := r.lib.evalJSON(r.handle, f)
-	runtime.KeepAlive(r)
-	if st != 0 {
-		return r.lib.takeError(st, f.errp())
+	if err := r.invoke(ctx, f, func(h unsafe.Pointer) int32 { return r.lib.evalJSON(h, f) }); err != nil {
+		return err
 	}
 	return r.takeResult(f, decode)
 }
@@ -532,10 +534,8 @@ func (r *Runtime) call(ctx context.Context, module, function string, args []any,
 		b = append(b, 0)
 	}
 	f.buf = b
-	st := r.lib.callJSON(r.handle, f, fnOff, argsOff, kwOff)
-	runtime.KeepAlive(r)
-	if st != 0 {
-		return r.lib.takeError(st, f.errp())
+	if err := r.invoke(ctx, f, func(h unsafe.Pointer) int32 { return r.lib.callJSON(h, f, fnOff, argsOff, kwOff) }); err != nil {
+		return err
 	}
 	return r.takeResult(f, decode)
 }
@@ -566,10 +566,8 @@ func (r *Runtime) callRaw(ctx context.Context, module, function, argsJSON, kwarg
 		}
 	}
 	f.buf = b
-	st := r.lib.callJSON(r.handle, f, fnOff, argsOff, kwOff)
-	runtime.KeepAlive(r)
-	if st != 0 {
-		return r.lib.takeError(st, f.errp())
+	if err := r.invoke(ctx, f, func(h unsafe.Pointer) int32 { return r.lib.callJSON(h, f, fnOff, argsOff, kwOff) }); err != nil {
+		return err
 	}
 	return r.takeResult(f, decode)
 }

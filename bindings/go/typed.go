@@ -109,11 +109,11 @@ func (o *Object) typed(ctx context.Context, args []any, call func(t *typedCall) 
 		putTyped(t)
 		return nil, err
 	}
-	st := call(t)
+	st := guardCall(o.rt.lib, ctx, func() int32 { return call(t) })
 	runtime.KeepAlive(o)
 	runtime.KeepAlive(args)
 	if st != 0 {
-		err := o.rt.lib.takeError(st, t.slot[1])
+		err := wrapContext(ctx, o.rt.lib.takeError(st, t.slot[1]))
 		putTyped(t)
 		return nil, err
 	}

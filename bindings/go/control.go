@@ -1,0 +1,231 @@
+package pyrt
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+)
+
+// # Cancellation
+//
+// Every method that takes a context stops a running Python call when the
+// context is cancelled or its deadline passes: pyrt raises KeyboardInterrupt
+// in the Python code (pyrt_interrupt_thread), which returns within
+// milliseconds for pure-Python code, and the method returns an error
+// matching both ctx.Err() and ErrInterrupted. The Runtime stays usable.
+// Code blocked inside C (time.sleep, a socket read, a long numpy operation)
+// is interrupted only when it returns to Python. Contexts that can never be
+// cancelled (context.Background()) cost nothing extra.
+
+// guardCall runs call (one foreign call that may run Python) so that ctx can
+// interrupt it. The calling goroutine is locked to its OS thread for the
+// duration, because pyrt identifies the call by the thread that makes it.
+func guardCall(l *ffiLib, ctx context.Context, call func() int32) int32 {
+	if ctx == nil || ctx.Done() == nil || l.controlAPI() != nil {
+		return call()
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	id := l.threadID()
+	var done atomic.Bool
+	finished := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(finished)
+		// The call may not have entered Python yet (or may wait for the
+		// main thread): retry until it is interrupted or has returned.
+		for !done.Load() {
+			if l.interruptThread(id) != 0 {
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	})
+	st := call()
+	done.Store(true)
+	if !stop() {
+		// The interrupter ran or is running: wait for it, so it can never
+		// reach a later call made on this thread.
+		<-finished
+	}
+	return st
+}
+
+// wrapContext makes an interrupted call's error also match ctx.Err().
+func wrapContext(ctx context.Context, err error) error {
+	if err == nil || ctx == nil {
+		return err
+	}
+	if cerr := ctx.Err(); cerr != nil {
+		if e, ok := err.(*Error); ok && e.Code == CodeInterrupted {
+			return fmt.Errorf("pyrt: call interrupted: %w (%w)", cerr, err)
+		}
+	}
+	return err
+}
+
+// # Output capture
+
+type outputKey struct{}
+
+type outputWriters struct{ stdout, stderr io.Writer }
+
+// CaptureOutput returns a copy of ctx under which Runtime calls (Run,
+// RunFile, Eval, Call and their variants, Import, EvalObject, CallObject,
+// CallValue, NewObject) capture what the Python code writes to sys.stdout
+// and sys.stderr on the calling thread, and write it to stdout and stderr
+// (either may be nil to discard that stream) when the call returns —
+// including when it fails. Output of concurrent calls never mixes. Output
+// of threads that the Python code starts, and of Object methods, goes to
+// the process's streams (or the Runtime's WithStdout/WithStderr writers).
+// Writes below sys.stdout (os.write(1, ...), C extensions, child processes)
+// are not captured.
+func CaptureOutput(ctx context.Context, stdout, stderr io.Writer) context.Context {
+	return context.WithValue(ctx, outputKey{}, &outputWriters{stdout, stderr})
+}
+
+func outputOf(ctx context.Context) *outputWriters {
+	if ctx == nil {
+		return nil
+	}
+	w, _ := ctx.Value(outputKey{}).(*outputWriters)
+	return w
+}
+
+// extraHandles are the further pyrt handles a Runtime opens on the same
+// interpreter: capturing handles for CaptureOutput, pooled. They are freed
+// with the Runtime (before its own handle, which may finalize Python).
+type extraHandles struct {
+	mu     sync.Mutex
+	free   []unsafe.Pointer
+	all    []unsafe.Pointer
+	closed bool
+}
+
+func (x *extraHandles) closeAll(l *ffiLib) {
+	x.mu.Lock()
+	all := x.all
+	x.all, x.free, x.closed = nil, nil, true
+	x.mu.Unlock()
+	for _, h := range all {
+		l.free(h)
+	}
+}
+
+// captureHandle returns a pooled handle opened with "capture_output" (and
+// this Runtime's per-handle settings).
+func (r *Runtime) captureHandle() (unsafe.Pointer, error) {
+	x := r.extra
+	x.mu.Lock()
+	if x.closed {
+		x.mu.Unlock()
+		return nil, errClosed
+	}
+	if n := len(x.free); n > 0 {
+		h := x.free[n-1]
+		x.free = x.free[:n-1]
+		x.mu.Unlock()
+		return h, nil
+	}
+	x.mu.Unlock()
+	cfg := `{"capture_output": true`
+	if r.mainThread {
+		cfg += `, "main_thread": true`
+	}
+	cfg += "}"
+	f := getFrame()
+	defer putFrame(f)
+	f.buf = append(append(f.buf[:0], cfg...), 0)
+	if st := r.lib.newRuntime(f, 0); st != 0 {
+		return nil, r.lib.takeError(st, f.errp())
+	}
+	h := ptrOf(f.out())
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.closed {
+		r.lib.free(h)
+		return nil, errClosed
+	}
+	x.all = append(x.all, h)
+	return h, nil
+}
+
+func (r *Runtime) putCaptureHandle(h unsafe.Pointer) {
+	x := r.extra
+	x.mu.Lock()
+	if !x.closed {
+		x.free = append(x.free, h)
+	}
+	x.mu.Unlock()
+}
+
+// flushOutput moves what handle h captured to the writers.
+func (r *Runtime) flushOutput(h unsafe.Pointer, w *outputWriters) error {
+	for i, dst := range []io.Writer{w.stdout, w.stderr} {
+		f := getFrame()
+		st := r.lib.outputTake(uintptr(h), uint32(i+1), f)
+		if st != 0 {
+			err := r.lib.takeError(st, f.errp())
+			putFrame(f)
+			return err
+		}
+		var werr error
+		_ = r.lib.takeResult(f, func(data []byte) error {
+			if dst != nil && len(data) > 0 {
+				_, werr = dst.Write(data)
+			}
+			return nil
+		})
+		putFrame(f)
+		if werr != nil {
+			return werr
+		}
+	}
+	return nil
+}
+
+// invoke makes one foreign call of a Runtime method through the right
+// handle (a capturing one under CaptureOutput), interruptible by ctx, and
+// turns a failure into an error.
+func (r *Runtime) invoke(ctx context.Context, f *frame, call func(h unsafe.Pointer) int32) error {
+	h := r.handle
+	w := outputOf(ctx)
+	if w != nil {
+		if err := r.lib.controlAPI(); err != nil {
+			return err
+		}
+		ch, err := r.captureHandle()
+		if err != nil {
+			return err
+		}
+		h = ch
+		defer r.putCaptureHandle(ch)
+	}
+	st := guardCall(r.lib, ctx, func() int32 { return call(h) })
+	runtime.KeepAlive(r)
+	var err error
+	if st != 0 {
+		err = wrapContext(ctx, r.lib.takeError(st, f.errp()))
+	}
+	if w != nil {
+		if ferr := r.flushOutput(h, w); ferr != nil && err == nil {
+			err = ferr
+		}
+	}
+	return err
+}
+
+// invokeObject is invoke for a call on an object handle (no capture: the
+// object's own runtime handle decides).
+func (o *Object) invoke(ctx context.Context, f *frame, call func() int32) error {
+	st := guardCall(o.rt.lib, ctx, call)
+	runtime.KeepAlive(o)
+	if st != 0 {
+		return wrapContext(ctx, o.rt.lib.takeError(st, f.errp()))
+	}
+	return nil
+}

@@ -156,10 +156,32 @@ typedef struct pyrt_error pyrt_error;
 // `{"__pyrt__": "object", "v": <pyrt_object_id(obj)>}`.
 typedef struct pyrt_object pyrt_object;
 
+// The answer of a host function under construction. Opaque; valid only during the callback it
+// was passed to, and only on that callback's thread.
+typedef struct pyrt_reply pyrt_reply;
+
 // A handle to the process's Python interpreter. Opaque: pyrt never dereferences it (it is a
 // token checked against a table), so a freed or invalid handle gives PYRT_ERR_CLOSED, not a
 // crash.
 typedef struct pyrt_runtime pyrt_runtime;
+
+// A host function: called by Python code as `module.name(*args, **kwargs)`.
+//
+// `args_json` is a JSON array and `kwargs_json` a JSON object (`{}` when there are none), in
+// the tagged encoding (PYRT_VALUE_TAGGED, docs/values.md); a value with no encoding arrives as
+// an object handle, valid until the function returns. Both strings are valid until it returns.
+// Answer with pyrt_reply_json() (no answer: None), pyrt_reply_error() or
+// pyrt_reply_exception(), and return PYRT_OK; any other return value without an answer raises
+// `_pyrt.HostError` in Python.
+//
+// It runs on the thread that executes the Python code (the caller's, the main thread, or a
+// thread Python code started), without the GIL: it may block, call any pyrt function (on this
+// thread or by handing work to other threads), and run concurrently with itself.
+typedef int32_t (*pyrt_host_fn)(void *user_data, const char *args_json, const char *kwargs_json, pyrt_reply *reply);
+
+// Releases a host function's user data: called once, after the function was unregistered (or
+// its runtime freed, or Python finalized) and no call of it is running. Any thread.
+typedef void (*pyrt_destroy_fn)(void *user_data);
 
 // Receives Python output: `stream` is PYRT_STDOUT or PYRT_STDERR, `text` is `len` bytes of
 // UTF-8 (not NUL-terminated), valid only during the call.
@@ -245,6 +267,33 @@ const char *pyrt_error_output(const pyrt_error *err, uint32_t stream);
 
 // Frees an error. NULL is a harmless no-op. Free each error at most once. Any thread.
 void pyrt_error_free(pyrt_error *err);
+
+// Makes `module.name` a Python callable that calls `function` with `user_data`.
+//
+// `module` is imported, or created empty (and put in sys.modules) when no such module exists;
+// `name` must be a Python identifier. Registering the same `module.name` again replaces the
+// earlier function. On success `destroy` (may be NULL) will be called with `user_data` when the
+// registration ends (pyrt_unregister(), pyrt_free() of `rt`, finalization); on failure it is
+// not called and the caller keeps ownership of `user_data`. A Python reference to the function
+// that outlives the registration raises RuntimeError when called. Host errors are raised as
+// `_pyrt.HostError`, which Python code can catch (`import _pyrt`). Any thread.
+int32_t pyrt_register(pyrt_runtime *rt, const char *module, const char *name, pyrt_host_fn function, void *user_data, pyrt_destroy_fn destroy, pyrt_error **err_out);
+
+// Removes the host function `module.name` that was registered through `rt`; its destructor
+// runs once no call of it is running. PYRT_ERR_INVALID_ARGUMENT when there is none. Any thread.
+int32_t pyrt_unregister(pyrt_runtime *rt, const char *module, const char *name, pyrt_error **err_out);
+
+// Answers with a value: `value_json` in the tagged encoding (object handles included), copied.
+// The JSON is checked when the host function returns; invalid JSON raises TypeError in Python.
+int32_t pyrt_reply_json(pyrt_reply *reply, const char *value_json);
+
+// Answers with an error: Python raises `_pyrt.HostError(message)`. `message` is copied.
+int32_t pyrt_reply_error(pyrt_reply *reply, const char *message);
+
+// Answers with the error `err` of a pyrt call made inside the host function: when it is a
+// Python exception, Python sees that very exception again (same type, value and traceback);
+// otherwise `_pyrt.HostError` with its message. `err` is not consumed (free it as usual).
+int32_t pyrt_reply_exception(pyrt_reply *reply, const pyrt_error *err);
 
 // Frees a string returned by pyrt (e.g. the `result_out` of pyrt_call_json()).
 //

@@ -108,6 +108,25 @@ pub struct Error {
     /// What the failed call wrote to sys.stdout / sys.stderr, when its runtime handle captures
     /// output (`capture_output`).
     pub output: Option<Box<[String; 2]>>,
+    /// The Python exception object itself, so a host callback can re-raise it unchanged.
+    pub exception: Option<ExceptionRef>,
+}
+
+/// A reference to the Python exception behind an error. Opaque; releasing it never needs the
+/// GIL (the reference is queued like a freed object handle).
+#[derive(Clone)]
+pub struct ExceptionRef(pub(crate) std::sync::Arc<crate::python::objects::Held>);
+
+impl PartialEq for ExceptionRef {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+impl Eq for ExceptionRef {}
+impl fmt::Debug for ExceptionRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ExceptionRef")
+    }
 }
 
 impl fmt::Display for Error {
@@ -122,7 +141,7 @@ impl fmt::Display for Error {
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
-        Error { kind, message: message.into(), python: None, output: None }
+        Error { kind, message: message.into(), python: None, output: None, exception: None }
     }
     pub fn invalid_argument(message: impl Into<String>) -> Error {
         Error::new(ErrorKind::InvalidArgument, message)

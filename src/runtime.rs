@@ -427,6 +427,8 @@ fn serve(api: &'static Api, signals_mode: SignalsMode) {
     // atexit handlers run and non-daemon threads are joined here, as at interpreter exit.
     unsafe { (api.Py_FinalizeEx)() };
     signals::set_python_main_thread(false);
+    // Host functions stay callable until then (atexit handlers may use them).
+    python::host::drop_all();
     if let Some(snapshot) = snapshot {
         snapshot.restore_changed();
     }
@@ -450,8 +452,10 @@ pub fn free(token: u64) {
         _ => false,
     };
     if !last {
-        // The interpreter lives on: drop what this handle's objects hold (at the next GIL holder).
+        // The interpreter lives on: drop what this handle's objects hold (at the next GIL holder)
+        // and its host functions (once their running calls return).
         objects::release_runtime(token);
+        python::host::drop_runtime(token);
         return;
     }
     ALIVE.store(false, SeqCst);
@@ -563,6 +567,18 @@ pub fn set_output_handler(token: u64, handler: Option<(capture::OutputFn, *mut s
     let handler = handler.map(|(f, u)| (f, u as usize));
     let guard = enter_interpreter()?;
     guard.with_gil(move |py| capture::set_handler(py, handler.map(|(f, u)| (f, u as *mut std::ffi::c_void))))
+}
+
+/// Registers a host function as `module.name` (see `pyrt_register`).
+pub fn register_host(token: u64, module: &str, name: &str, f: python::host::HostFn, user_data: usize, destroy: Option<python::host::DestroyFn>) -> Result<()> {
+    let guard = enter(token)?;
+    guard.with_gil(move |py| python::host::register(py, token, module, name, f, user_data as *mut std::ffi::c_void, destroy))
+}
+
+/// Removes a host function registered through `token`.
+pub fn unregister_host(token: u64, module: &str, name: &str) -> Result<()> {
+    let guard = enter(token)?;
+    guard.with_gil(|py| python::host::unregister(py, token, module, name))
 }
 
 // ---- values and objects (docs/values.md) -------------------------------------------------------

@@ -15,6 +15,14 @@ pub struct pyrt_error {
     traceback: Option<CString>,
     /// Output the failed call captured ([stdout, stderr]), for handles with "capture_output".
     output: Option<[CString; 2]>,
+    /// The error itself (its Python exception can be re-raised by pyrt_reply_exception()).
+    source: Error,
+}
+
+impl pyrt_error {
+    pub(crate) fn inner(&self) -> &Error {
+        &self.source
+    }
 }
 
 fn c(s: String) -> CString {
@@ -28,15 +36,13 @@ fn c(s: String) -> CString {
 }
 
 pub(crate) fn into_raw(e: Error) -> *mut pyrt_error {
-    let (python_type, traceback) = match e.python {
-        Some(py) => (Some(c(py.type_name)), py.traceback.map(c)),
+    let (python_type, traceback) = match &e.python {
+        Some(py) => (Some(c(py.type_name.clone())), py.traceback.clone().map(c)),
         None => (None, None),
     };
-    let output = e.output.map(|o| {
-        let [out, err] = *o;
-        [c(out), c(err)]
-    });
-    Box::into_raw(Box::new(pyrt_error { code: e.kind.code(), message: c(e.message), python_type, traceback, output }))
+    let output = e.output.as_ref().map(|o| [c(o[0].clone()), c(o[1].clone())]);
+    let source = Error { python: None, output: None, ..e };
+    Box::into_raw(Box::new(pyrt_error { code: source.kind.code(), message: c(source.message.clone()), python_type, traceback, output, source }))
 }
 
 /// The status code this error was returned with (one of the PYRT_ERR_* values).

@@ -4,6 +4,7 @@
 
 pub mod args;
 pub mod error;
+pub mod host;
 pub mod memory;
 pub mod object;
 pub mod runtime;

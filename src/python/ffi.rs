@@ -203,6 +203,8 @@ cpython_api! {
         PyModule_New: fn(*const c_char) -> PyPtr;
         PyCFunction_NewEx: fn(*mut PyMethodDef, PyPtr, PyPtr) -> PyPtr;
         PyLong_AsLong: fn(PyPtr) -> c_long;
+        PyLong_AsLongLong: fn(PyPtr) -> c_longlong;
+        PyErr_NewException: fn(*const c_char, PyPtr, PyPtr) -> PyPtr;
         PyImport_ImportModule: fn(*const c_char) -> PyPtr;
         PyImport_Import: fn(PyPtr) -> PyPtr;
         PyImport_AddModule: fn(*const c_char) -> PyPtr;

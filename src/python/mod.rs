@@ -8,6 +8,7 @@ pub mod exception;
 pub mod exec;
 pub mod ffi;
 pub mod gil;
+pub mod host;
 pub mod init;
 pub mod loader;
 pub mod module;

@@ -41,6 +41,7 @@ pub fn install(py: Python) -> Result<()> {
                 return Err(exception::fetch(py));
             }
         }
+        super::host::install_error_type(py, module.as_ptr())?;
         if (api.PyDict_SetItemString)((api.PyImport_GetModuleDict)(), c"_pyrt".as_ptr(), module.as_ptr()) != 0 {
             return Err(exception::fetch(py));
         }

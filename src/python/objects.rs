@@ -41,7 +41,47 @@ pub fn closed_object() -> Error {
 pub fn register(object: PyRef, runtime: u64) -> u64 {
     let id = NEXT_ID.fetch_add(8, Ordering::Relaxed);
     table().get_or_insert_with(HashMap::new).insert(id, Entry { object: object.into_ptr() as usize, runtime });
+    COLLECTING.with(|c| {
+        if let Some(ids) = c.borrow_mut().as_mut() {
+            ids.push(id);
+        }
+    });
     id
+}
+
+thread_local! {
+    /// Handles registered on this thread while [`collect_registered`] runs.
+    static COLLECTING: std::cell::RefCell<Option<Vec<u64>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` and returns the handles it registered on this thread (e.g. the objects a host
+/// callback receives as arguments, released when the callback returns).
+pub fn collect_registered<R>(f: impl FnOnce() -> R) -> (R, Vec<u64>) {
+    let outer = COLLECTING.with(|c| c.borrow_mut().replace(Vec::new()));
+    let r = f();
+    let ids = COLLECTING.with(|c| std::mem::replace(&mut *c.borrow_mut(), outer)).unwrap_or_default();
+    (r, ids)
+}
+
+/// A Python reference held outside the GIL (an exception kept in an error): dropping it queues
+/// the reference like a released handle.
+pub struct Held(usize);
+
+impl Held {
+    pub fn new(object: PyRef) -> Held {
+        Held(object.into_ptr() as usize)
+    }
+
+    /// A new reference to the object. GIL held.
+    pub fn get(&self, py: Python) -> PyRef {
+        PyRef::from_borrowed(py, self.0 as PyPtr).expect("held objects are non-null")
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        queue(self.0);
+    }
 }
 
 /// The runtime an object belongs to (no GIL needed).

@@ -1,0 +1,346 @@
+//! Host functions as Python callables: Python code calls a C (or Go) function of the host.
+//!
+//! A registration is a function pointer, its user data and an optional destructor, under a
+//! number. Python sees a built-in function whose `self` is that number; calling it converts the
+//! arguments to the tagged encoding (objects without one become handles, valid for the duration
+//! of the call), releases the GIL, calls the host, takes the GIL back and turns the host's reply
+//! into the return value or an exception: `_pyrt.HostError(message)`, or — when the host passes
+//! on the error of a nested pyrt call — that call's Python exception, unchanged.
+//!
+//! Releasing the GIL around the host makes re-entrancy work: the host may call back into pyrt on
+//! the same thread (the thread's state is parked for it) or hand work to another thread that
+//! calls pyrt. A registration is dropped — and its destructor runs — once it was unregistered
+//! (or its runtime freed) and no call of it is still running.
+
+use std::collections::HashMap;
+use std::ffi::{c_char, c_void, CStr, CString};
+use std::ptr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::convert::{self, ValueMode};
+use super::ffi::{PyMethodDef, PyPtr, METH_KEYWORDS, METH_VARARGS};
+use super::{exception, objects, PyRef, Python};
+use crate::error::{Error, ErrorKind, ExceptionRef, Result};
+
+/// `int32_t fn(void *user_data, const char *args_json, const char *kwargs_json, pyrt_reply *reply)`
+pub type HostFn = unsafe extern "C" fn(*mut c_void, *const c_char, *const c_char, *mut Reply) -> i32;
+/// `void destroy(void *user_data)`
+pub type DestroyFn = unsafe extern "C" fn(*mut c_void);
+
+/// What the host answers (through `pyrt_reply_*`), filled during the callback.
+#[derive(Default)]
+pub struct Reply {
+    value: Option<String>,
+    error: Option<String>,
+    exception: Option<ExceptionRef>,
+}
+
+impl Reply {
+    pub fn set_value(&mut self, json: &str) {
+        self.value = Some(json.to_owned());
+    }
+    pub fn set_error(&mut self, message: &str) {
+        self.error = Some(message.to_owned());
+    }
+    /// Re-raise `e`'s Python exception if it has one, else a HostError with its message.
+    pub fn set_exception(&mut self, e: &Error) {
+        match &e.exception {
+            Some(x) => self.exception = Some(x.clone()),
+            None => self.error = Some(e.to_string()),
+        }
+    }
+}
+
+struct Registration {
+    f: HostFn,
+    user_data: usize,
+    destroy: Option<DestroyFn>,
+    runtime: u64,
+    module: String,
+    name: String,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        if let Some(d) = self.destroy {
+            unsafe { d(self.user_data as *mut c_void) };
+        }
+    }
+}
+
+static REGISTRY: Mutex<Option<HashMap<u64, Arc<Registration>>>> = Mutex::new(None);
+static NEXT: AtomicU64 = AtomicU64::new(1);
+/// Host calls in progress (diagnostics and tests).
+pub static ACTIVE: AtomicUsize = AtomicUsize::new(0);
+
+fn registry() -> std::sync::MutexGuard<'static, Option<HashMap<u64, Arc<Registration>>>> {
+    REGISTRY.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Method definitions by function name; CPython keeps a pointer to one in every function
+/// object, which may outlive its registration, so they live as long as the process (one per
+/// distinct name).
+static DEFS: Mutex<Option<HashMap<String, &'static PyMethodDef>>> = Mutex::new(None);
+
+fn def_for(name: &str) -> Result<&'static PyMethodDef> {
+    let mut defs = DEFS.lock().unwrap_or_else(|p| p.into_inner());
+    let defs = defs.get_or_insert_with(HashMap::new);
+    if let Some(d) = defs.get(name) {
+        return Ok(d);
+    }
+    let cname: &'static CStr = Box::leak(CString::new(name).map_err(|_| Error::invalid_argument("name contains NUL"))?.into_boxed_c_str());
+    let def: &'static PyMethodDef = Box::leak(Box::new(PyMethodDef {
+        ml_name: cname.as_ptr(),
+        ml_meth: call as *const c_void,
+        ml_flags: METH_VARARGS | METH_KEYWORDS,
+        ml_doc: c"A function of the host program, registered with pyrt.".as_ptr(),
+    }));
+    defs.insert(name.to_owned(), def);
+    Ok(def)
+}
+
+fn valid_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c == '_' || c.is_alphabetic()) && chars.all(|c| c == '_' || c.is_alphanumeric())
+}
+
+/// The module `name`, imported, or created empty (and put in `sys.modules`) when there is none.
+fn module_for(py: Python, name: &str) -> Result<PyRef> {
+    let api = py.api;
+    let c = CString::new(name).map_err(|_| Error::invalid_argument("module contains NUL"))?;
+    if let Some(m) = PyRef::from_owned(unsafe { (api.PyImport_ImportModule)(c.as_ptr()) }) {
+        return Ok(m);
+    }
+    let e = exception::fetch(py);
+    if e.python.as_ref().map(|p| p.type_name.as_str()) != Some("ModuleNotFoundError") {
+        return Err(e);
+    }
+    let m = PyRef::from_owned(unsafe { (api.PyModule_New)(c.as_ptr()) }).ok_or_else(|| exception::fetch(py))?;
+    if unsafe { (api.PyDict_SetItemString)((api.PyImport_GetModuleDict)(), c.as_ptr(), m.as_ptr()) } != 0 {
+        return Err(exception::fetch(py));
+    }
+    Ok(m)
+}
+
+/// Makes `module.name` call the host function `f`. GIL held.
+pub fn register(py: Python, runtime: u64, module: &str, name: &str, f: HostFn, user_data: *mut c_void, destroy: Option<DestroyFn>) -> Result<()> {
+    if module.is_empty() || !module.split('.').all(valid_identifier) {
+        return Err(Error::invalid_argument(format!("module {module:?} is not a valid module name")));
+    }
+    if !valid_identifier(name) {
+        return Err(Error::invalid_argument(format!("name {name:?} is not a valid Python identifier")));
+    }
+    let api = py.api;
+    let def = def_for(name)?;
+    let m = module_for(py, module)?;
+    let id = NEXT.fetch_add(1, Ordering::Relaxed);
+    let reg = Arc::new(Registration { f, user_data: user_data as usize, destroy, runtime, module: module.into(), name: name.into() });
+    unsafe {
+        let key = PyRef::from_owned((api.PyLong_FromLongLong)(id as i64)).ok_or_else(|| exception::fetch(py))?;
+        let modname = PyRef::from_owned((api.PyUnicode_FromStringAndSize)(module.as_ptr().cast(), module.len() as isize)).ok_or_else(|| exception::fetch(py))?;
+        let func = PyRef::from_owned((api.PyCFunction_NewEx)(def as *const PyMethodDef as *mut PyMethodDef, key.as_ptr(), modname.as_ptr()))
+            .ok_or_else(|| exception::fetch(py))?;
+        let cname = CString::new(name).expect("checked");
+        if (api.PyObject_SetAttrString)(m.as_ptr(), cname.as_ptr(), func.as_ptr()) != 0 {
+            return Err(exception::fetch(py));
+        }
+    }
+    // Replacing a registration of the same module.name drops the old one.
+    let old: Vec<Arc<Registration>> = {
+        let mut r = registry();
+        let map = r.get_or_insert_with(HashMap::new);
+        let old_ids: Vec<u64> = map.iter().filter(|(_, x)| x.module == module && x.name == name).map(|(k, _)| *k).collect();
+        let old = old_ids.iter().filter_map(|k| map.remove(k)).collect();
+        map.insert(id, reg);
+        old
+    };
+    drop(old);
+    Ok(())
+}
+
+/// Removes `module.name` (registered through `runtime`). GIL held.
+pub fn unregister(py: Python, runtime: u64, module: &str, name: &str) -> Result<()> {
+    let removed: Vec<Arc<Registration>> = {
+        let mut r = registry();
+        let Some(map) = r.as_mut() else { return Err(not_registered(module, name)) };
+        let ids: Vec<u64> = map.iter().filter(|(_, x)| x.runtime == runtime && x.module == module && x.name == name).map(|(k, _)| *k).collect();
+        ids.iter().filter_map(|k| map.remove(k)).collect()
+    };
+    if removed.is_empty() {
+        return Err(not_registered(module, name));
+    }
+    // Remove the attribute too (if it is still ours: a module may have been replaced).
+    let api = py.api;
+    unsafe {
+        let c = CString::new(module).expect("registered names have no NUL");
+        let m = PyRef::from_owned((api.PyImport_ImportModule)(c.as_ptr()));
+        match m {
+            Some(m) => {
+                let n = CString::new(name).expect("registered names have no NUL");
+                if (api.PyObject_SetAttrString)(m.as_ptr(), n.as_ptr(), ptr::null_mut()) != 0 {
+                    (api.PyErr_Clear)();
+                }
+            }
+            None => (api.PyErr_Clear)(),
+        }
+    }
+    drop(removed);
+    Ok(())
+}
+
+fn not_registered(module: &str, name: &str) -> Error {
+    Error::invalid_argument(format!("no host function {module}.{name} is registered through this runtime"))
+}
+
+/// Drops every registration of `runtime` (its handle was freed); no GIL needed. Each destructor
+/// runs once the registration's running calls have returned.
+pub fn drop_runtime(runtime: u64) {
+    let removed: Vec<Arc<Registration>> = {
+        let mut r = registry();
+        match r.as_mut() {
+            Some(map) => {
+                let ids: Vec<u64> = map.iter().filter(|(_, x)| x.runtime == runtime).map(|(k, _)| *k).collect();
+                ids.iter().filter_map(|k| map.remove(k)).collect()
+            }
+            None => Vec::new(),
+        }
+    };
+    drop(removed);
+}
+
+/// Drops every registration (at finalization).
+pub fn drop_all() {
+    let all = registry().take();
+    drop(all);
+}
+
+/// `_pyrt.HostError`, raised for host errors (created with `_pyrt`).
+static HOST_ERROR: AtomicUsize = AtomicUsize::new(0);
+
+/// Creates `_pyrt.HostError` in `module`. GIL held.
+pub fn install_error_type(py: Python, module: PyPtr) -> Result<()> {
+    let api = py.api;
+    unsafe {
+        let t = (api.PyErr_NewException)(c"_pyrt.HostError".as_ptr(), ptr::null_mut(), ptr::null_mut());
+        if t.is_null() {
+            return Err(exception::fetch(py));
+        }
+        // The module keeps one reference; this static borrows it for the interpreter's life.
+        if (api.PyObject_SetAttrString)(module, c"HostError".as_ptr(), t) != 0 {
+            (api.Py_DecRef)(t);
+            return Err(exception::fetch(py));
+        }
+        HOST_ERROR.store(t as usize, Ordering::Release);
+        (api.Py_DecRef)(t);
+    }
+    Ok(())
+}
+
+fn raise_host_error(py: Python, message: &str) -> PyPtr {
+    let api = py.api;
+    let t = HOST_ERROR.load(Ordering::Acquire) as PyPtr;
+    let t = if t.is_null() { unsafe { api.exception(api.PyExc_RuntimeError) } } else { t };
+    let msg = CString::new(message.replace('\0', "\\x00")).expect("NULs replaced");
+    unsafe { (api.PyErr_SetString)(t, msg.as_ptr()) };
+    ptr::null_mut()
+}
+
+fn raise_error(py: Python, e: &Error) -> PyPtr {
+    let api = py.api;
+    let t = match e.kind {
+        ErrorKind::Conversion => api.PyExc_TypeError,
+        _ => api.PyExc_RuntimeError,
+    };
+    let msg = CString::new(e.to_string().replace('\0', "\\x00")).expect("NULs replaced");
+    unsafe { (api.PyErr_SetString)(api.exception(t), msg.as_ptr()) };
+    ptr::null_mut()
+}
+
+/// Re-raises an exception object as it is (type, value and traceback).
+fn reraise(py: Python, exc: &ExceptionRef) -> PyPtr {
+    let api = py.api;
+    let e = exc.0.get(py);
+    unsafe {
+        let t = super::ffi::py_type(e.as_ptr());
+        (api.Py_IncRef)(t);
+        let tb = (api.PyObject_GetAttrString)(e.as_ptr(), c"__traceback__".as_ptr());
+        let tb = if tb.is_null() {
+            (api.PyErr_Clear)();
+            ptr::null_mut()
+        } else if tb == api.none() {
+            (api.Py_DecRef)(tb);
+            ptr::null_mut()
+        } else {
+            tb
+        };
+        (api.PyErr_Restore)(t, e.into_ptr(), tb);
+    }
+    ptr::null_mut()
+}
+
+/// The C function behind every host function: `self` is the registration's number.
+unsafe extern "C" fn call(slf: PyPtr, args: PyPtr, kwargs: PyPtr) -> PyPtr {
+    let api = super::api();
+    // SAFETY: CPython called us: the GIL is held.
+    let py = super::gil::assume_gil(api);
+    let id = (api.PyLong_AsLongLong)(slf) as u64;
+    let reg = registry().as_ref().and_then(|m| m.get(&id).cloned());
+    let Some(reg) = reg else {
+        let e = Error::new(ErrorKind::Closed, "this host function was unregistered (or its runtime was freed)");
+        return raise_error(py, &e);
+    };
+    let mode = ValueMode { tagged: true, handles_for: Some(reg.runtime) };
+    let (encoded, arg_handles) = objects::collect_registered(|| -> Result<(CString, CString)> {
+        let mut a = Vec::with_capacity(64);
+        a.push(b'[');
+        let n = (api.PyTuple_Size)(args);
+        for i in 0..n {
+            if i > 0 {
+                a.push(b',');
+            }
+            convert::to_json_mode(py, (api.PyTuple_GetItem)(args, i), &mut a, mode)?;
+        }
+        a.extend_from_slice(b"]\0");
+        let mut k = Vec::with_capacity(16);
+        if kwargs.is_null() {
+            k.extend_from_slice(b"{}");
+        } else {
+            convert::to_json_mode(py, kwargs, &mut k, mode)?;
+        }
+        k.push(0);
+        Ok((CString::from_vec_with_nul(a).expect("one NUL"), CString::from_vec_with_nul(k).expect("one NUL")))
+    });
+    let (a, k) = match encoded {
+        Ok(x) => x,
+        Err(e) => {
+            arg_handles.into_iter().for_each(objects::release);
+            return raise_error(py, &e);
+        }
+    };
+    let mut reply = Reply::default();
+    ACTIVE.fetch_add(1, Ordering::SeqCst);
+    let status = super::gil::allow_threads(py, || (reg.f)(reg.user_data as *mut c_void, a.as_ptr(), k.as_ptr(), &mut reply));
+    ACTIVE.fetch_sub(1, Ordering::SeqCst);
+    arg_handles.into_iter().for_each(objects::release);
+    drop(reg);
+    if let Some(exc) = &reply.exception {
+        return reraise(py, exc);
+    }
+    if let Some(msg) = &reply.error {
+        return raise_host_error(py, msg);
+    }
+    if status != 0 {
+        return raise_host_error(py, &format!("the host function failed with status {status}"));
+    }
+    match &reply.value {
+        None => {
+            (api.Py_IncRef)(api.none());
+            api.none()
+        }
+        Some(json) => match convert::from_json_mode(py, json, ValueMode { tagged: true, handles_for: None }) {
+            Ok(v) => v.into_ptr(),
+            Err(e) => raise_error(py, &Error::new(ErrorKind::Conversion, format!("the host function's result: {}", e.message))),
+        },
+    }
+}

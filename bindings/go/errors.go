@@ -183,7 +183,13 @@ type PythonError struct {
 	Message string
 	// Traceback is the formatted traceback, or "" when none is available.
 	Traceback string
+	// raw keeps libpyrt's error (with the exception object) so a Go host
+	// function can re-raise this very exception in Python.
+	raw *rawError
 }
+
+// rawError owns a pyrt_error; a cleanup frees it.
+type rawError struct{ p uintptr }
 
 func (e *PythonError) Error() string {
 	var b strings.Builder

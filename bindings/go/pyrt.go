@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"path/filepath"
 	"runtime"
 	"sync/atomic"
@@ -41,6 +42,8 @@ type options struct {
 	sitePaths        []string
 	pythonHome       string
 	pythonVersion    string
+	stdout, stderr   io.Writer
+	outputSet        bool
 	mainThread       bool
 	signals          string
 	sigpipe          string
@@ -243,6 +246,12 @@ func New(opts ...Option) (*Runtime, error) {
 	}
 	r := &Runtime{lib: l, handle: ptrOf(f.out()), mainThread: o.mainThread, extra: &extraHandles{}}
 	r.cleanup = runtime.AddCleanup(r, runtimeCleanup, cleanupArg{l, r.handle, r.extra})
+	if o.outputSet {
+		if err := r.installOutput(o.stdout, o.stderr); err != nil {
+			r.Close()
+			return nil, err
+		}
+	}
 	return r, nil
 }
 
@@ -297,7 +306,12 @@ func (l *ffiLib) takeError(status int32, errp uintptr) error {
 		return &Error{Code: code, Message: l.statusName(status)}
 	}
 	p := ptrOf(errp)
-	defer l.errorFree(p)
+	keep := false
+	defer func() {
+		if !keep {
+			l.errorFree(p)
+		}
+	}()
 	if c := Code(l.errorCode(p)); c != 0 {
 		code = c
 	}
@@ -307,6 +321,9 @@ func (l *ffiLib) takeError(status int32, errp uintptr) error {
 		(typ != nil || code == CodePython || code == CodeSystemExit || code == CodeKeyboardInterrupt) {
 		pe := &PythonError{Code: code, Type: goString(typ), Message: msg,
 			Traceback: goString(l.errorTraceback(p))}
+		raw := &rawError{p: errp}
+		runtime.AddCleanup(raw, func(p uintptr) { l.errorFree(ptrOf(p)) }, errp)
+		pe.raw, keep = raw, true
 		if pe.Type == "" {
 			switch code {
 			case CodeSystemExit:

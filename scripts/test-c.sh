@@ -68,6 +68,7 @@ TESTS=(
   "test_api|valgrind|"
   "test_threads|valgrind|"
   "test_lifecycle|valgrind|"
+  "test_host|valgrind|"
   "test_badlib|valgrind|"
   "test_big|valgrind|"
   "test_leak/valgrind|valgrind|PYRT_TEST_ITERATIONS=300"
@@ -77,6 +78,7 @@ TESTS=(
   "example_basic|valgrind|"
   "example_threads|valgrind|"
   "example_venv|native|"
+  "example_callbacks|valgrind|"
 )
 
 VG=(valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
@@ -104,6 +106,7 @@ run_one() {  # label lib test mode env -> writes "<label>\t<test>\t<PASS|FAIL>\t
   local venv=${VENVS[$label]:-}
   case $test in
     example_venv) bin=$ROOT/build/c/examples/venv; args=("$venv" "$lib") ;;
+    example_callbacks) bin=$ROOT/build/c/examples/callbacks; args=("$lib" "$venv") ;;
     example_*) bin=$ROOT/build/c/examples/${test#example_}; args=("$lib") ;;
     *) bin=$ROOT/build/c/tests/${test%%/*} ;;
   esac

@@ -166,6 +166,8 @@ once "example concurrent" bash -c "cd examples/go && CGO_ENABLED=0 go run ./conc
 once "example venv (temporary)" bash -c "cd examples/go && CGO_ENABLED=0 go run ./venv '$FIRST_LIB'"
 # With the real venv the output must show numpy's and jinja2's results (not "not installed").
 once "example venv (real venv)" bash -c "set -o pipefail; cd examples/go && CGO_ENABLED=0 go run ./venv '$FIRST_LIB' '$FIRST_VENV' | tee /dev/stderr | grep 'sum(axis=1) = \[10 35\]' >/dev/null"
+once "example callbacks (real venv)" bash -c "set -o pipefail; cd examples/go && CGO_ENABLED=0 go run ./callbacks '$FIRST_LIB' '$FIRST_VENV' | tee /dev/stderr | grep 'Hello, GOPHER!' >/dev/null"
+once "example callbacks (pyrt_cgo)" bash -c "set -o pipefail; cd examples/go && CGO_ENABLED=1 go run -tags pyrt_cgo ./callbacks '$FIRST_LIB' | tee /dev/stderr | grep 'progress: 100%' >/dev/null"
 once "example venv (venv only)" bash -c "set -o pipefail; cd examples/go && env -u PYRT_LIBPYTHON CGO_ENABLED=0 go run ./venv '' '$FIRST_VENV' | tee /dev/stderr | grep 'jinja2: *Hello venv!' >/dev/null"
 
 # ---- benchmarks

@@ -1,6 +1,9 @@
 package pyrt
 
-import "testing"
+import (
+	"context"
+	"testing"
+)
 
 // BenchmarkCall measures one math.sqrt(16.0) call through the compiled-in
 // foreign-call layer (purego by default, cgo with -tags pyrt_cgo).
@@ -50,5 +53,46 @@ func BenchmarkMarshalArgs(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		buf, _ = appendArgs(buf[:0], args)
+	}
+}
+
+// BenchmarkCallback measures one Python -> Go -> Python round trip: a Python
+// loop calls a registered Go function b.N times (one Go call runs the whole
+// loop), reported beside BenchmarkCall (Go -> Python).
+func BenchmarkCallback(b *testing.B) {
+	var calls int
+	err := RegisterFunc(testRT, "gobench", "noop", func(ctx context.Context, x float64) (float64, error) {
+		calls++
+		return x, nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	loop, err := testRT.EvalObject(bg, "lambda n: [__import__('gobench').noop(16.0) for _ in range(n)][-1]")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer loop.Close()
+	b.ReportAllocs()
+	b.ResetTimer()
+	v, err := loop.CallTyped(bg, b.N)
+	if err != nil || v != 16.0 || calls != b.N {
+		b.Fatal(v, err, calls)
+	}
+}
+
+// BenchmarkCallTyped is the typed fast path: math.sqrt through a cached
+// handle, no JSON.
+func BenchmarkCallTyped(b *testing.B) {
+	sqrt, err := testRT.EvalObject(bg, "__import__('math').sqrt")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sqrt.Close()
+	b.ReportAllocs()
+	for b.Loop() {
+		if v, err := sqrt.CallFloat(bg, 16.0); err != nil || v != 4 {
+			b.Fatal(v, err)
+		}
 	}
 }

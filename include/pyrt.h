@@ -415,6 +415,16 @@ void pyrt_object_free(pyrt_object *obj);
 //   the call are captured (output of threads Python code started goes to the output handler,
 //   see pyrt_set_output_handler(), or to the process's streams), so concurrent calls through
 //   different handles never mix. Open one capturing handle per concurrent caller.
+// - "workers": 1 to 64, per handle: this handle's calls run in that many worker
+//   sub-interpreters, each with its own GIL, so CPU-bound Python code runs in parallel (Python
+//   3.12+). A call goes to an idle worker; pyrt_run_string()/pyrt_run_file() run in every
+//   worker, so what they define is there for later calls. Object handles cannot move between
+//   interpreters, so the object functions are PYRT_ERR_INVALID_ARGUMENT on such a handle.
+//   Modules with global state refuse sub-interpreters (numpy, PyO3-based packages, _datetime on
+//   3.12): importing one fails with an ImportError naming it; use a handle without workers for
+//   them. Below 3.12 the same calls run in the main interpreter, and pyrt_info_json() says so.
+// - "worker_modules": array of module names every worker imports when it starts; "worker_setup":
+//   code every worker runs when it starts. A failure is the error of pyrt_new().
 // - "sigpipe": in "host" mode, "thread" (default: SIGPIPE stays blocked in a host thread from
 //   its first call on; free) or "call" (blocked for the duration of each call only and the
 //   thread's mask restored; costs two system calls per call).
@@ -470,7 +480,9 @@ int32_t pyrt_call_json(pyrt_runtime *rt, const char *module, const char *functio
 
 // Describes the running interpreter as a JSON object: "pyrt_version", "python_version"
 // (e.g. "3.12.1"), "libpython" (the loaded file), "executable" (sys.executable), "prefix"
-// (sys.prefix). `result_out` must not be NULL; free the string with pyrt_string_free().
+// (sys.prefix), and where this handle's calls run: "mode" ("caller_thread", "main_thread" or
+// "subinterpreters"), "workers" (running), "workers_requested" and "workers_note" (why the
+// workers run in the main interpreter, or null). `result_out` must not be NULL; free the string with pyrt_string_free().
 // Any thread.
 int32_t pyrt_info_json(pyrt_runtime *rt, char **result_out, pyrt_error **err_out);
 

@@ -61,6 +61,16 @@ pub struct Config {
     /// Calls through this handle capture what they write to sys.stdout / sys.stderr (per handle).
     #[serde(default)]
     pub capture_output: bool,
+    /// Per handle: run its calls in this many worker sub-interpreters, each with its own GIL
+    /// (Python 3.12+; below, in the main interpreter).
+    #[serde(default)]
+    pub workers: Option<usize>,
+    /// Modules each worker imports when it starts.
+    #[serde(default)]
+    pub worker_modules: Vec<String>,
+    /// Code each worker runs when it starts.
+    #[serde(default)]
+    pub worker_setup: Option<String>,
 }
 
 impl Config {
@@ -88,6 +98,16 @@ impl Config {
             return Err(Error::new(ErrorKind::Config, "invalid config: sigpipe applies to signals \"host\" only (\"python\" ignores SIGPIPE process-wide)"));
         }
         let _ = sigpipe;
+        if let Some(n) = config.workers {
+            if !(1..=64).contains(&n) {
+                return Err(Error::new(ErrorKind::Config, format!("invalid config: workers must be between 1 and 64, not {n}")));
+            }
+        } else if !config.worker_modules.is_empty() || config.worker_setup.is_some() {
+            return Err(Error::new(ErrorKind::Config, "invalid config: worker_modules and worker_setup need \"workers\""));
+        }
+        if config.workers.is_some() && config.main_thread {
+            return Err(Error::new(ErrorKind::Config, "invalid config: a handle runs its calls either on the main thread or in workers, not both"));
+        }
         if let Some(argv) = &config.argv {
             if argv.iter().any(|a| a.contains('\0')) {
                 return Err(Error::new(ErrorKind::Config, "invalid config: argv entries must not contain NUL"));

@@ -48,12 +48,24 @@ struct Handle {
     capture: bool,
     /// Output captured by completed calls, not yet taken (`pyrt_output_take`): [stdout, stderr].
     output: Mutex<[String; 2]>,
+    /// Worker sub-interpreters ("workers"), on Python 3.12+.
+    pool: Option<Arc<python::workers::Pool>>,
+    /// How many workers were asked for (also below 3.12, where calls run in the main
+    /// interpreter instead).
+    workers_requested: usize,
 }
 
 impl Handle {
     /// Anything that needs a per-call look at the handle (the typed fast path skips it otherwise).
     fn special(&self) -> bool {
-        self.main_thread || self.timeout.is_some() || self.capture
+        self.main_thread || self.timeout.is_some() || self.capture || self.pool.is_some()
+    }
+
+    fn no_workers(&self, what: &str) -> Result<()> {
+        match self.pool {
+            Some(_) => Err(Error::invalid_argument(format!("{what} is not available for a runtime with \"workers\" (objects cannot move between interpreters); use a runtime without workers"))),
+            None => Ok(()),
+        }
     }
 }
 
@@ -97,47 +109,80 @@ impl Drop for CallGuard {
 
 impl CallGuard {
     /// Runs `f` with the GIL held (first dropping references released without it), on the
-    /// calling thread or, for a `main_thread` handle, on the interpreter's main thread. The call
-    /// can be interrupted (`pyrt_interrupt*`, the handle's timeout) and its output captured.
+    /// calling thread, on the interpreter's main thread (`main_thread` handles) or in the least
+    /// busy worker (`workers` handles). The call can be interrupted (`pyrt_interrupt*`, the
+    /// handle's timeout) and its output captured.
     pub fn with_gil<R: Send>(&self, f: impl FnOnce(python::Python<'_>) -> Result<R> + Send) -> Result<R> {
-        let api = self.api;
         let token = self.token;
         let handle = self.handle.as_deref();
         let origin = running::current_thread_id();
-        let run = move || {
-            with_gil(api, |py| {
+        if let Some(pool) = handle.and_then(|h| h.pool.as_ref()) {
+            return pool.run_any(move |py, interp| {
                 objects::drain(py);
-                let (timeout, capture) = handle.map_or((None, false), |h| (h.timeout, h.capture));
-                if capture {
-                    capture::begin(py)?;
-                }
-                let mark = running::begin(py, token, origin, timeout);
-                let result = f(py);
-                let reason = running::end(py, mark);
-                let result = match (result, reason) {
-                    (Err(e), Some(reason)) if e.kind == ErrorKind::KeyboardInterrupt => Err(interrupted(e, reason, timeout)),
-                    (r, _) => r,
-                };
-                match (capture, handle) {
-                    (true, Some(h)) => {
-                        let out = capture::end();
-                        let mut acc = h.output.lock().unwrap_or_else(|p| p.into_inner());
-                        acc[0].push_str(&out[0]);
-                        acc[1].push_str(&out[1]);
-                        result.map_err(|mut e| {
-                            e.output = Some(Box::new(out));
-                            e
-                        })
-                    }
-                    _ => result,
-                }
-            })
-        };
+                call_in(py, token, handle, origin, interp, f)
+            });
+        }
+        let api = self.api;
+        let run = move || with_gil(api, |py| {
+            objects::drain(py);
+            call_in(py, token, handle, origin, 0, f)
+        });
         if handle.is_some_and(|h| h.main_thread) {
             MAIN.run(run).map_err(|_| Error::finalized())?
         } else {
             run()
         }
+    }
+
+    /// Runs `f` in every worker of a `workers` handle (code that defines what later calls use),
+    /// else once, as [`CallGuard::with_gil`].
+    pub fn with_gil_everywhere(&self, f: impl Fn(python::Python<'_>) -> Result<()> + Send + Sync) -> Result<()> {
+        let token = self.token;
+        let handle = self.handle.as_deref();
+        let origin = running::current_thread_id();
+        match handle.and_then(|h| h.pool.as_ref()) {
+            Some(pool) => pool
+                .run_all(|py, interp| {
+                    objects::drain(py);
+                    call_in(py, token, handle, origin, interp, &f)
+                })
+                .map(drop),
+            None => self.with_gil(f),
+        }
+    }
+
+    /// Rejects operations that need object handles on a `workers` handle.
+    pub fn no_workers(&self, what: &str) -> Result<()> {
+        self.handle.as_deref().map_or(Ok(()), |h| h.no_workers(what))
+    }
+}
+
+/// One call, with the GIL of the interpreter it runs in held: interruptible, its output
+/// captured if the handle asks.
+fn call_in<R>(py: python::Python<'_>, token: u64, handle: Option<&Handle>, origin: u64, interp: usize, f: impl FnOnce(python::Python<'_>) -> Result<R>) -> Result<R> {
+    let (timeout, capture) = handle.map_or((None, false), |h| (h.timeout, h.capture));
+    if capture {
+        capture::begin(py)?;
+    }
+    let mark = running::begin(py, token, origin, timeout, interp);
+    let result = f(py);
+    let reason = running::end(py, mark);
+    let result = match (result, reason) {
+        (Err(e), Some(reason)) if e.kind == ErrorKind::KeyboardInterrupt => Err(interrupted(e, reason, timeout)),
+        (r, _) => r,
+    };
+    match (capture, handle) {
+        (true, Some(h)) => {
+            let out = capture::end();
+            let mut acc = h.output.lock().unwrap_or_else(|p| p.into_inner());
+            acc[0].push_str(&out[0]);
+            acc[1].push_str(&out[1]);
+            result.map_err(|mut e| {
+                e.output = Some(Box::new(out));
+                e
+            })
+        }
+        _ => result,
     }
 }
 
@@ -194,19 +239,34 @@ fn new_token() -> u64 {
     NEXT_TOKEN.fetch_add(8, SeqCst)
 }
 
-fn add_handle(config: &Config) -> u64 {
+fn add_handle(config: &Config) -> Result<u64> {
     let token = new_token();
+    let api = &python::loaded().expect("running implies loaded").api;
+    let workers_requested = config.workers.unwrap_or(0);
+    let setup = python::workers::Setup { modules: config.worker_modules.clone(), code: config.worker_setup.clone() };
+    let pool = if workers_requested > 0 && python::workers::Pool::supported(api) {
+        Some(Arc::new(python::workers::Pool::start(api, workers_requested, setup)?))
+    } else {
+        if workers_requested > 0 {
+            // Below 3.12 the same API runs in the main interpreter: set it up there, once.
+            let guard = enter_interpreter()?;
+            guard.with_gil(|py| python::workers::setup_main(py, &setup))?;
+        }
+        None
+    };
     let handle = Handle {
         main_thread: config.main_thread,
         timeout: config.timeout_ms.filter(|t| *t > 0).map(Duration::from_millis),
         capture: config.capture_output,
         output: Mutex::default(),
+        pool,
+        workers_requested,
     };
     if handle.special() {
         SPECIAL_HANDLES.fetch_add(1, SeqCst);
     }
     HANDLES.write().expect("handle table lock").get_or_insert_with(HashMap::new).insert(token, Arc::new(handle));
-    token
+    Ok(token)
 }
 
 fn conflict(message: String) -> Error {
@@ -235,8 +295,9 @@ pub fn new(config_text: Option<&str>) -> Result<u64> {
             if let Some(why) = config.init_settings_conflict(&r.config) {
                 return Err(conflict(format!("the running interpreter was started with other settings: {why}")));
             }
+            let token = add_handle(&config)?;
             r.handles += 1;
-            Ok(add_handle(&config))
+            Ok(token)
         }
         Lifecycle::Uninit => {
             let found = discover::discover(&config, std::env::var("PYRT_LIBPYTHON").ok())?;
@@ -257,9 +318,11 @@ pub fn new(config_text: Option<&str>) -> Result<u64> {
             match started {
                 Ok((owner_thread, info)) => {
                     ALIVE.store(true, SeqCst);
-                    let token = add_handle(&config);
-                    *state = Lifecycle::Running(Running { config, handles: 1, info, owner_thread });
-                    Ok(token)
+                    let handle = add_handle(&config);
+                    let handles = usize::from(handle.is_ok());
+                    // (If this handle's own setup failed, the interpreter still runs for the next.)
+                    *state = Lifecycle::Running(Running { config, handles, info, owner_thread });
+                    handle
                 }
                 Err(e) => {
                     *state = Lifecycle::Failed(e.clone());
@@ -444,6 +507,11 @@ pub fn free(token: u64) {
     if handle.special() {
         SPECIAL_HANDLES.fetch_sub(1, SeqCst);
     }
+    // Workers end before anything else (their threads hold main-interpreter thread states).
+    if let Some(pool) = &handle.pool {
+        pool.shutdown();
+    }
+    drop(handle);
     let last = match &mut *state {
         Lifecycle::Running(r) => {
             r.handles -= 1;
@@ -481,7 +549,8 @@ fn running_info() -> Result<InterpreterInfo> {
 
 pub fn run_string(token: u64, code: &CStr) -> Result<()> {
     let guard = enter(token)?;
-    guard.with_gil(|py| exec::run_code(py, code, c"<string>"))
+    // With workers: run in each, so what it defines is there for every later call.
+    guard.with_gil_everywhere(|py| exec::run_code(py, code, c"<string>"))
 }
 
 pub fn run_file(token: u64, path: &str) -> Result<()> {
@@ -502,7 +571,7 @@ pub fn run_file(token: u64, path: &str) -> Result<()> {
     }
     let code = std::fs::read(path).map_err(io_error)?;
     let guard = enter(token)?;
-    guard.with_gil(|py| exec::run_file(py, &code, path))
+    guard.with_gil_everywhere(|py| exec::run_file(py, &code, path))
 }
 
 pub fn eval_json(token: u64, expr: &CStr) -> Result<CString> {
@@ -522,15 +591,28 @@ pub fn call_json(token: u64, module: &str, function: &str, args: Option<&str>, k
 }
 
 pub fn info_json(token: u64) -> Result<CString> {
-    let _guard = enter(token)?;
+    let guard = enter(token)?;
     let info = running_info()?;
     let loaded = python::loaded().expect("running implies loaded");
+    let handle = guard.handle.as_deref().expect("entered handles have their state");
+    // Where this handle's calls run.
+    let mode = match (&handle.pool, handle.main_thread) {
+        (Some(_), _) => "subinterpreters",
+        (None, true) => "main_thread",
+        (None, false) => "caller_thread",
+    };
+    let workers_note = (handle.workers_requested > 0 && handle.pool.is_none())
+        .then_some("sub-interpreters with their own GIL need Python 3.12+: calls run in the main interpreter");
     let value = serde_json::json!({
         "pyrt_version": crate::VERSION,
         "python_version": loaded.version,
         "libpython": loaded.path.to_string_lossy(),
         "executable": info.executable,
         "prefix": info.prefix,
+        "mode": mode,
+        "workers": handle.pool.as_ref().map_or(0, |p| p.len()),
+        "workers_requested": handle.workers_requested,
+        "workers_note": workers_note,
     });
     Ok(CString::new(value.to_string()).expect("JSON has no NUL"))
 }
@@ -538,14 +620,19 @@ pub fn info_json(token: u64) -> Result<CString> {
 /// Interrupts every call running through `token` now.
 pub fn interrupt_runtime(token: u64) -> Result<usize> {
     drop(enter(token)?);
-    let guard = enter_interpreter()?;
-    guard.with_gil(|py| Ok(running::interrupt_runtime(py, token)))
+    interrupt(running::Target::Runtime(token))
 }
 
 /// Interrupts the call host thread `origin` is making now.
 pub fn interrupt_thread(origin: u64) -> Result<usize> {
+    interrupt(running::Target::Thread(origin))
+}
+
+fn interrupt(target: running::Target) -> Result<usize> {
     let guard = enter_interpreter().map_err(|_| Error::finalized())?;
-    guard.with_gil(|py| Ok(running::interrupt_thread(py, origin)))
+    let n = guard.with_gil(|py| Ok(running::interrupt_main(py, target)))?;
+    // With no GIL held: each worker's interpreter is entered separately.
+    Ok(n + running::interrupt_workers(target))
 }
 
 /// Takes a capturing handle's accumulated output of one stream.
@@ -572,13 +659,24 @@ pub fn set_output_handler(token: u64, handler: Option<(capture::OutputFn, *mut s
 /// Registers a host function as `module.name` (see `pyrt_register`).
 pub fn register_host(token: u64, module: &str, name: &str, f: python::host::HostFn, user_data: usize, destroy: Option<python::host::DestroyFn>) -> Result<()> {
     let guard = enter(token)?;
-    guard.with_gil(move |py| python::host::register(py, token, module, name, f, user_data as *mut std::ffi::c_void, destroy))
+    let id = python::host::create(token, module, name, f, user_data as *mut std::ffi::c_void, destroy)?;
+    match guard.with_gil_everywhere(|py| python::host::install(py, id)) {
+        Ok(()) => {
+            python::host::activate(id);
+            Ok(())
+        }
+        Err(e) => {
+            python::host::discard(id);
+            Err(e)
+        }
+    }
 }
 
 /// Removes a host function registered through `token`.
 pub fn unregister_host(token: u64, module: &str, name: &str) -> Result<()> {
     let guard = enter(token)?;
-    guard.with_gil(|py| python::host::unregister(py, token, module, name))
+    python::host::remove(token, module, name)?;
+    guard.with_gil_everywhere(|py| python::host::uninstall(py, module, name))
 }
 
 // ---- values and objects (docs/values.md) -------------------------------------------------------
@@ -707,6 +805,9 @@ pub fn call_value(token: u64, target: &str, args: Option<&str>, kwargs: Option<&
     let (module, function) = split_target(target)?;
     let mode = mode(flags, token)?;
     let guard = enter(token)?;
+    if as_object || flags & VALUE_HANDLES != 0 {
+        guard.no_workers("an object result")?;
+    }
     guard.with_gil(|py| {
         let (args, kwargs) = call_args(py, args, kwargs, mode)?;
         let callable = exec::lookup(py, module, function)?;
@@ -718,6 +819,7 @@ pub fn call_value(token: u64, target: &str, args: Option<&str>, kwargs: Option<&
 /// Imports a module as an object handle.
 pub fn object_import(token: u64, module: &str) -> Result<u64> {
     let guard = enter(token)?;
+    guard.no_workers("pyrt_import")?;
     guard.with_gil(|py| {
         let c = CString::new(module).map_err(|_| Error::invalid_argument("module contains NUL"))?;
         let m = PyRef::from_owned(unsafe { (py.api.PyImport_ImportModule)(c.as_ptr()) }).ok_or_else(|| exception::fetch(py))?;
@@ -728,6 +830,7 @@ pub fn object_import(token: u64, module: &str) -> Result<u64> {
 /// Evaluates an expression in `__main__` and keeps the result as an object handle.
 pub fn object_eval(token: u64, expr: &CStr) -> Result<u64> {
     let guard = enter(token)?;
+    guard.no_workers("pyrt_eval_object")?;
     guard.with_gil(|py| exec::eval(py, expr).map(|v| objects::register(v, token)))
 }
 
@@ -735,6 +838,7 @@ pub fn object_eval(token: u64, expr: &CStr) -> Result<u64> {
 pub fn object_from_json(token: u64, json: &str, flags: u32) -> Result<u64> {
     let mode = mode(flags, token)?;
     let guard = enter(token)?;
+    guard.no_workers("pyrt_object_from_json")?;
     guard.with_gil(|py| convert::from_json_mode(py, json, mode).map(|v| objects::register(v, token)))
 }
 

@@ -88,8 +88,18 @@ def _install(write):
     sys.stderr = PyrtStream(sys.stderr, 2)
 "#;
 
+crate::per_worker!(WORKER_INSTALLED: bool = false);
+
+fn installed() -> bool {
+    if super::interp::current() == 0 {
+        INSTALLED.load(Ordering::Acquire)
+    } else {
+        WORKER_INSTALLED.with(|i| *i.borrow())
+    }
+}
+
 fn ensure_installed(py: Python) -> Result<()> {
-    if INSTALLED.load(Ordering::Acquire) {
+    if installed() {
         return Ok(());
     }
     // The GIL serializes installers.
@@ -112,7 +122,11 @@ fn ensure_installed(py: Python) -> Result<()> {
         (api.PyTuple_SetItem)(args.as_ptr(), 0, write.into_ptr());
         PyRef::from_owned((api.PyObject_CallObject)(install, args.as_ptr())).ok_or_else(|| exception::fetch(py))?;
     }
-    INSTALLED.store(true, Ordering::Release);
+    if super::interp::current() == 0 {
+        INSTALLED.store(true, Ordering::Release);
+    } else {
+        WORKER_INSTALLED.with(|i| *i.borrow_mut() = true);
+    }
     Ok(())
 }
 

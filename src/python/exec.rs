@@ -67,6 +67,17 @@ const CACHE_LIMIT: usize = 4096;
 
 static CACHE: GilCell<Option<CallableCache>> = GilCell(UnsafeCell::new(None));
 
+crate::per_worker!(WORKER_CACHE: Option<CallableCache> = None);
+
+/// The current interpreter's callable cache (the main one's, or this worker's).
+fn with_cache<R>(py: Python, f: impl FnOnce(&mut Option<CallableCache>) -> R) -> R {
+    if super::interp::current() == 0 {
+        CACHE.with(py, f)
+    } else {
+        WORKER_CACHE.with(|c| f(&mut c.borrow_mut()))
+    }
+}
+
 fn fail(py: Python) -> Error {
     exception::fetch(py)
 }
@@ -120,7 +131,7 @@ fn resolve_rest(py: Python, mut obj: PyRef, rest: &[CString]) -> Result<PyRef> {
 /// The callable named `module`.`function` (function may be dotted).
 pub fn lookup(py: Python, module: &str, function: &str) -> Result<PyRef> {
     // Fast path: both cached objects are still what the names mean.
-    let hit = CACHE.with(py, |cache| -> Option<(PyRef, Vec<CString>)> {
+    let hit = with_cache(py, |cache| -> Option<(PyRef, Vec<CString>)> {
         let cache = cache.as_mut()?;
         let m = cache.modules.get(module)?;
         let sys_modules = unsafe { (py.api.PyImport_GetModuleDict)() };
@@ -161,7 +172,7 @@ fn lookup_slow(py: Python, module: &str, function: &str) -> Result<PyRef> {
         }
         if let Some(dict) = dict.filter(|d| unsafe { ffi::py_type(d.as_ptr()) } == api.PyDict_Type) {
             if dict_get(py, dict.as_ptr(), first_name.as_ptr()) == first.as_ptr() {
-                CACHE.with(py, |cache| {
+                with_cache(py, |cache| {
                     let cache = cache.get_or_insert_with(CallableCache::default);
                     if cache.modules.len() >= CACHE_LIMIT {
                         cache.modules.clear();
@@ -187,7 +198,7 @@ fn lookup_slow(py: Python, module: &str, function: &str) -> Result<PyRef> {
 
 /// Drops every cached reference (before finalization).
 pub fn clear_caches(py: Python) {
-    let old = CACHE.with(py, |c| c.take());
+    let old = with_cache(py, |c| c.take());
     drop(old);
 }
 

@@ -47,6 +47,21 @@ pub const METH_VARARGS: c_int = 0x0001;
 pub const METH_KEYWORDS: c_int = 0x0002;
 pub const METH_O: c_int = 0x0008;
 
+/// `PyInterpreterConfig` (3.12 and 3.13: seven ints, HAZARDS §6.1).
+#[repr(C)]
+pub struct PyInterpreterConfig {
+    pub use_main_obmalloc: c_int,
+    pub allow_fork: c_int,
+    pub allow_exec: c_int,
+    pub allow_threads: c_int,
+    pub allow_daemon_threads: c_int,
+    pub check_multi_interp_extensions: c_int,
+    pub gil: c_int,
+}
+
+/// `PyInterpreterConfig_OWN_GIL`.
+pub const OWN_GIL: c_int = 2;
+
 pub const PY_FILE_INPUT: c_int = 257;
 pub const PY_EVAL_INPUT: c_int = 258;
 
@@ -140,6 +155,12 @@ cpython_api! {
         PyGILState_Ensure: fn() -> c_int;
         PyGILState_Release: fn(c_int);
         PyThreadState_SetAsyncExc: fn(c_ulong, PyPtr) -> c_int;
+        PyThreadState_Get: fn() -> *mut PyThreadState;
+        PyThreadState_Swap: fn(*mut PyThreadState) -> *mut PyThreadState;
+        PyThreadState_New: fn(*mut c_void) -> *mut PyThreadState;
+        PyThreadState_Clear: fn(*mut PyThreadState);
+        PyThreadState_DeleteCurrent: fn();
+        Py_EndInterpreter: fn(*mut PyThreadState);
 
         Py_IncRef: fn(PyPtr);
         Py_DecRef: fn(PyPtr);
@@ -229,6 +250,10 @@ cpython_api! {
         PyErr_GetRaisedException: fn() -> PyPtr;
         // 3.11+: argument vectors without a tuple.
         PyObject_Vectorcall: fn(PyPtr, *const PyPtr, usize, PyPtr) -> PyPtr;
+        // 3.12+: sub-interpreters with their own GIL.
+        Py_NewInterpreterFromConfig: fn(*mut *mut PyThreadState, *const PyInterpreterConfig) -> PyStatus;
+        // 3.9+.
+        PyThreadState_GetInterpreter: fn(*mut PyThreadState) -> *mut c_void;
     }
     objects {
         _Py_NoneStruct;

@@ -56,6 +56,8 @@ struct Registration {
     f: HostFn,
     user_data: usize,
     destroy: Option<DestroyFn>,
+    /// Set once the function was installed: only then does the destructor own the user data.
+    armed: std::sync::atomic::AtomicBool,
     runtime: u64,
     module: String,
     name: String,
@@ -63,6 +65,9 @@ struct Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
+        if !self.armed.load(Ordering::SeqCst) {
+            return;
+        }
         if let Some(d) = self.destroy {
             unsafe { d(self.user_data as *mut c_void) };
         }
@@ -123,44 +128,74 @@ fn module_for(py: Python, name: &str) -> Result<PyRef> {
     Ok(m)
 }
 
-/// Makes `module.name` call the host function `f`. GIL held.
-pub fn register(py: Python, runtime: u64, module: &str, name: &str, f: HostFn, user_data: *mut c_void, destroy: Option<DestroyFn>) -> Result<()> {
+/// Creates the registration of `module.name` (no GIL needed); [`install`] then puts the
+/// function into an interpreter (the main one, or each worker). Returns its number.
+pub fn create(runtime: u64, module: &str, name: &str, f: HostFn, user_data: *mut c_void, destroy: Option<DestroyFn>) -> Result<u64> {
     if module.is_empty() || !module.split('.').all(valid_identifier) {
         return Err(Error::invalid_argument(format!("module {module:?} is not a valid module name")));
     }
     if !valid_identifier(name) {
         return Err(Error::invalid_argument(format!("name {name:?} is not a valid Python identifier")));
     }
-    let api = py.api;
-    let def = def_for(name)?;
-    let m = module_for(py, module)?;
+    def_for(name)?;
     let id = NEXT.fetch_add(1, Ordering::Relaxed);
-    let reg = Arc::new(Registration { f, user_data: user_data as usize, destroy, runtime, module: module.into(), name: name.into() });
+    let reg = Arc::new(Registration {
+        f,
+        user_data: user_data as usize,
+        destroy,
+        armed: std::sync::atomic::AtomicBool::new(false),
+        runtime,
+        module: module.into(),
+        name: name.into(),
+    });
+    registry().get_or_insert_with(HashMap::new).insert(id, reg);
+    Ok(id)
+}
+
+/// Puts registration `id` into the current interpreter as `module.name`. GIL held.
+pub fn install(py: Python, id: u64) -> Result<()> {
+    let reg = registry().as_ref().and_then(|m| m.get(&id).cloned()).ok_or_else(|| Error::invalid_argument("no such host function"))?;
+    let api = py.api;
+    let def = def_for(&reg.name)?;
+    let m = module_for(py, &reg.module)?;
     unsafe {
         let key = PyRef::from_owned((api.PyLong_FromLongLong)(id as i64)).ok_or_else(|| exception::fetch(py))?;
-        let modname = PyRef::from_owned((api.PyUnicode_FromStringAndSize)(module.as_ptr().cast(), module.len() as isize)).ok_or_else(|| exception::fetch(py))?;
+        let modname = PyRef::from_owned((api.PyUnicode_FromStringAndSize)(reg.module.as_ptr().cast(), reg.module.len() as isize)).ok_or_else(|| exception::fetch(py))?;
         let func = PyRef::from_owned((api.PyCFunction_NewEx)(def as *const PyMethodDef as *mut PyMethodDef, key.as_ptr(), modname.as_ptr()))
             .ok_or_else(|| exception::fetch(py))?;
-        let cname = CString::new(name).expect("checked");
+        let cname = CString::new(reg.name.as_str()).expect("checked");
         if (api.PyObject_SetAttrString)(m.as_ptr(), cname.as_ptr(), func.as_ptr()) != 0 {
             return Err(exception::fetch(py));
         }
     }
-    // Replacing a registration of the same module.name drops the old one.
-    let old: Vec<Arc<Registration>> = {
-        let mut r = registry();
-        let map = r.get_or_insert_with(HashMap::new);
-        let old_ids: Vec<u64> = map.iter().filter(|(_, x)| x.module == module && x.name == name).map(|(k, _)| *k).collect();
-        let old = old_ids.iter().filter_map(|k| map.remove(k)).collect();
-        map.insert(id, reg);
-        old
-    };
-    drop(old);
     Ok(())
 }
 
-/// Removes `module.name` (registered through `runtime`). GIL held.
-pub fn unregister(py: Python, runtime: u64, module: &str, name: &str) -> Result<()> {
+/// Arms registration `id`'s destructor and drops older registrations of the same name, once
+/// its function was installed everywhere.
+pub fn activate(id: u64) {
+    let old: Vec<Arc<Registration>> = {
+        let mut r = registry();
+        let map = r.get_or_insert_with(HashMap::new);
+        let Some(reg) = map.get(&id) else { return };
+        reg.armed.store(true, Ordering::SeqCst);
+        let (module, name) = (reg.module.clone(), reg.name.clone());
+        let old_ids: Vec<u64> = map.iter().filter(|(k, x)| **k != id && x.module == module && x.name == name).map(|(k, _)| *k).collect();
+        old_ids.iter().filter_map(|k| map.remove(k)).collect()
+    };
+    drop(old);
+}
+
+/// Forgets a registration whose install failed (its destructor is not called: the caller keeps
+/// the user data). Functions already installed in some workers then raise RuntimeError.
+pub fn discard(id: u64) {
+    let reg = registry().as_mut().and_then(|m| m.remove(&id));
+    drop(reg);
+}
+
+/// Ends the registration of `module.name` made through `runtime` (no GIL needed); its
+/// destructor runs once no call of it is running.
+pub fn remove(runtime: u64, module: &str, name: &str) -> Result<()> {
     let removed: Vec<Arc<Registration>> = {
         let mut r = registry();
         let Some(map) = r.as_mut() else { return Err(not_registered(module, name)) };
@@ -170,14 +205,19 @@ pub fn unregister(py: Python, runtime: u64, module: &str, name: &str) -> Result<
     if removed.is_empty() {
         return Err(not_registered(module, name));
     }
-    // Remove the attribute too (if it is still ours: a module may have been replaced).
+    drop(removed);
+    Ok(())
+}
+
+/// Removes the attribute `module.name` from the current interpreter (if the module is there).
+pub fn uninstall(py: Python, module: &str, name: &str) -> Result<()> {
     let api = py.api;
     unsafe {
-        let c = CString::new(module).expect("registered names have no NUL");
+        let c = CString::new(module).map_err(|_| Error::invalid_argument("module contains NUL"))?;
         let m = PyRef::from_owned((api.PyImport_ImportModule)(c.as_ptr()));
         match m {
             Some(m) => {
-                let n = CString::new(name).expect("registered names have no NUL");
+                let n = CString::new(name).map_err(|_| Error::invalid_argument("name contains NUL"))?;
                 if (api.PyObject_SetAttrString)(m.as_ptr(), n.as_ptr(), ptr::null_mut()) != 0 {
                     (api.PyErr_Clear)();
                 }
@@ -185,7 +225,6 @@ pub fn unregister(py: Python, runtime: u64, module: &str, name: &str) -> Result<
             None => (api.PyErr_Clear)(),
         }
     }
-    drop(removed);
     Ok(())
 }
 
@@ -215,8 +254,9 @@ pub fn drop_all() {
     drop(all);
 }
 
-/// `_pyrt.HostError`, raised for host errors (created with `_pyrt`).
+/// `_pyrt.HostError`, raised for host errors (created with `_pyrt`), per interpreter.
 static HOST_ERROR: AtomicUsize = AtomicUsize::new(0);
+crate::per_worker!(WORKER_HOST_ERROR: usize = 0);
 
 /// Creates `_pyrt.HostError` in `module`. GIL held.
 pub fn install_error_type(py: Python, module: PyPtr) -> Result<()> {
@@ -231,7 +271,11 @@ pub fn install_error_type(py: Python, module: PyPtr) -> Result<()> {
             (api.Py_DecRef)(t);
             return Err(exception::fetch(py));
         }
-        HOST_ERROR.store(t as usize, Ordering::Release);
+        if super::interp::current() == 0 {
+            HOST_ERROR.store(t as usize, Ordering::Release);
+        } else {
+            WORKER_HOST_ERROR.with(|h| *h.borrow_mut() = t as usize);
+        }
         (api.Py_DecRef)(t);
     }
     Ok(())
@@ -239,7 +283,7 @@ pub fn install_error_type(py: Python, module: PyPtr) -> Result<()> {
 
 fn raise_host_error(py: Python, message: &str) -> PyPtr {
     let api = py.api;
-    let t = HOST_ERROR.load(Ordering::Acquire) as PyPtr;
+    let t = if super::interp::current() == 0 { HOST_ERROR.load(Ordering::Acquire) } else { WORKER_HOST_ERROR.with(|h| *h.borrow()) } as PyPtr;
     let t = if t.is_null() { unsafe { api.exception(api.PyExc_RuntimeError) } } else { t };
     let msg = CString::new(message.replace('\0', "\\x00")).expect("NULs replaced");
     unsafe { (api.PyErr_SetString)(t, msg.as_ptr()) };
@@ -260,7 +304,9 @@ fn raise_error(py: Python, e: &Error) -> PyPtr {
 /// Re-raises an exception object as it is (type, value and traceback).
 fn reraise(py: Python, exc: &ExceptionRef) -> PyPtr {
     let api = py.api;
-    let e = exc.0.get(py);
+    let Some(e) = exc.0.get(py) else {
+        return raise_host_error(py, "the exception came from another interpreter (a worker) and cannot be raised here");
+    };
     unsafe {
         let t = super::ffi::py_type(e.as_ptr());
         (api.Py_IncRef)(t);
@@ -290,7 +336,9 @@ unsafe extern "C" fn call(slf: PyPtr, args: PyPtr, kwargs: PyPtr) -> PyPtr {
         let e = Error::new(ErrorKind::Closed, "this host function was unregistered (or its runtime was freed)");
         return raise_error(py, &e);
     };
-    let mode = ValueMode { tagged: true, handles_for: Some(reg.runtime) };
+    // Object handles live in the main interpreter; in a worker, arguments must be encodable.
+    let handles_for = (super::interp::current() == 0).then_some(reg.runtime);
+    let mode = ValueMode { tagged: true, handles_for };
     let (encoded, arg_handles) = objects::collect_registered(|| -> Result<(CString, CString)> {
         let mut a = Vec::with_capacity(64);
         a.push(b'[');

@@ -10,12 +10,14 @@ pub mod ffi;
 pub mod gil;
 pub mod host;
 pub mod init;
+pub mod interp;
 pub mod loader;
 pub mod module;
 pub mod object;
 pub mod objects;
 pub mod running;
 pub mod tags;
+pub mod workers;
 
 use std::sync::OnceLock;
 

@@ -25,8 +25,9 @@ struct Entry {
 
 static TABLE: Mutex<Option<HashMap<u64, Entry>>> = Mutex::new(None);
 static NEXT_ID: AtomicU64 = AtomicU64::new(0x6f62_0000);
-/// References released without the GIL, dropped by the next GIL holder.
-static PENDING: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+/// References released without the GIL, per interpreter slot, dropped by the next holder of
+/// that interpreter's GIL.
+static PENDING: Mutex<Vec<(usize, usize)>> = Mutex::new(Vec::new());
 static HAS_PENDING: AtomicBool = AtomicBool::new(false);
 
 fn table() -> std::sync::MutexGuard<'static, Option<HashMap<u64, Entry>>> {
@@ -35,6 +36,14 @@ fn table() -> std::sync::MutexGuard<'static, Option<HashMap<u64, Entry>>> {
 
 pub fn closed_object() -> Error {
     Error::new(ErrorKind::Closed, "the pyrt object was freed (or this is not an object handle)")
+}
+
+/// Object handles belong to the main interpreter; a worker may not use them.
+fn main_interpreter_only() -> Result<()> {
+    if super::interp::current() != 0 {
+        return Err(Error::invalid_argument("object handles cannot be used in a worker sub-interpreter (objects cannot move between interpreters)"));
+    }
+    Ok(())
 }
 
 /// Moves `object` into the table; returns its handle.
@@ -65,22 +74,26 @@ pub fn collect_registered<R>(f: impl FnOnce() -> R) -> (R, Vec<u64>) {
 
 /// A Python reference held outside the GIL (an exception kept in an error): dropping it queues
 /// the reference like a released handle.
-pub struct Held(usize);
+pub struct Held {
+    object: usize,
+    /// The interpreter it belongs to.
+    slot: usize,
+}
 
 impl Held {
     pub fn new(object: PyRef) -> Held {
-        Held(object.into_ptr() as usize)
+        Held { object: object.into_ptr() as usize, slot: super::interp::current() }
     }
 
-    /// A new reference to the object. GIL held.
-    pub fn get(&self, py: Python) -> PyRef {
-        PyRef::from_borrowed(py, self.0 as PyPtr).expect("held objects are non-null")
+    /// A new reference to the object, if it belongs to the current interpreter. GIL held.
+    pub fn get(&self, py: Python) -> Option<PyRef> {
+        (self.slot == super::interp::current()).then(|| PyRef::from_borrowed(py, self.object as PyPtr).expect("held objects are non-null"))
     }
 }
 
 impl Drop for Held {
     fn drop(&mut self) {
-        queue(self.0);
+        queue_in(self.slot, self.object);
     }
 }
 
@@ -92,12 +105,14 @@ pub fn runtime_of(id: u64) -> Result<u64> {
 /// A new reference to the handle's object. Holding the GIL while reading the table and
 /// increfing guarantees a concurrent release (which only queues) cannot drop it in between.
 pub fn get(py: Python, id: u64) -> Result<PyRef> {
+    main_interpreter_only()?;
     let ptr = table().as_ref().and_then(|t| t.get(&id)).map(|e| e.object).ok_or_else(closed_object)?;
     Ok(PyRef::from_borrowed(py, ptr as PyPtr).expect("registered objects are non-null"))
 }
 
 /// A new reference to the handle's object and the runtime it belongs to, in one lookup.
 pub fn get_with_runtime(py: Python, id: u64) -> Result<(PyRef, u64)> {
+    main_interpreter_only()?;
     let (ptr, runtime) = table().as_ref().and_then(|t| t.get(&id)).map(|e| (e.object, e.runtime)).ok_or_else(closed_object)?;
     Ok((PyRef::from_borrowed(py, ptr as PyPtr).expect("registered objects are non-null"), runtime))
 }
@@ -136,26 +151,49 @@ pub fn release_all() {
     }
 }
 
+/// Object handles live in the main interpreter.
 fn queue(object: usize) {
-    PENDING.lock().unwrap_or_else(|p| p.into_inner()).push(object);
+    queue_in(0, object);
+}
+
+fn queue_in(slot: usize, object: usize) {
+    PENDING.lock().unwrap_or_else(|p| p.into_inner()).push((slot, object));
     HAS_PENDING.store(true, Ordering::Release);
 }
 
-/// Drops the queued references. Called by every GIL section (one atomic load when empty).
+/// Drops the references queued for the current interpreter. Called by every GIL section (one
+/// atomic load when nothing is queued).
 #[inline]
 pub fn drain(py: Python) {
     if !HAS_PENDING.load(Ordering::Acquire) {
         return;
     }
-    let pending = {
+    let slot = super::interp::current();
+    let mine: Vec<usize> = {
         let mut q = PENDING.lock().unwrap_or_else(|p| p.into_inner());
-        HAS_PENDING.store(false, Ordering::Release);
-        std::mem::take(&mut *q)
+        let mut mine = Vec::new();
+        q.retain(|(s, o)| {
+            if *s == slot {
+                mine.push(*o);
+                false
+            } else {
+                true
+            }
+        });
+        HAS_PENDING.store(!q.is_empty(), Ordering::Release);
+        mine
     };
     // Py_DecRef may run __del__, which may release more handles: they go to the queue again.
-    for object in pending {
+    for object in mine {
         unsafe { (py.api.Py_DecRef)(object as PyPtr) };
     }
+}
+
+/// Forgets the references queued for an interpreter that was ended (they died with it).
+pub fn forget_slot(slot: usize) {
+    let mut q = PENDING.lock().unwrap_or_else(|p| p.into_inner());
+    q.retain(|(s, _)| *s != slot);
+    HAS_PENDING.store(!q.is_empty(), Ordering::Release);
 }
 
 /// Number of live handles (tests and diagnostics).

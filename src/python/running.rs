@@ -16,7 +16,7 @@
 use std::collections::BinaryHeap;
 use std::cmp::Reverse;
 use std::ffi::c_ulong;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::SeqCst};
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -47,6 +47,8 @@ pub struct Executing {
     seq: AtomicU64,
     /// A [`Reason`] once an exception was set for the current call, else 0.
     interrupted: AtomicU8,
+    /// The sub-interpreter (`PyInterpreterState *`) of a worker's call; 0 for the main one.
+    interp: AtomicUsize,
 }
 
 static ALL: Mutex<Vec<Arc<Executing>>> = Mutex::new(Vec::new());
@@ -70,6 +72,7 @@ thread_local! {
             origin: AtomicU64::new(0),
             seq: AtomicU64::new(0),
             interrupted: AtomicU8::new(0),
+            interp: AtomicUsize::new(0),
         });
         ALL.lock().unwrap_or_else(|p| p.into_inner()).push(e.clone());
         Registration(e)
@@ -91,10 +94,12 @@ pub struct Mark {
     timer: Option<u64>,
 }
 
-/// Marks the calling thread as executing a call of `token` for host thread `origin`. GIL held.
-pub fn begin(_py: Python, token: u64, origin: u64, timeout: Option<Duration>) -> Mark {
+/// Marks the calling thread as executing a call of `token` for host thread `origin`, in the
+/// main interpreter (`interp` 0) or a worker's. GIL held.
+pub fn begin(_py: Python, token: u64, origin: u64, timeout: Option<Duration>, interp: usize) -> Mark {
     ME.with(|r| {
         let e = &r.0;
+        e.interp.store(interp, SeqCst);
         let seq = SEQ.fetch_add(1, SeqCst);
         Mark {
             token: e.token.swap(token, SeqCst),
@@ -157,21 +162,62 @@ pub fn set_token(_py: Python, token: u64) {
     ME.with(|r| r.0.token.store(token, SeqCst));
 }
 
-/// Interrupts every call of runtime handle `token` running now; returns how many. GIL held.
-pub fn interrupt_runtime(py: Python, token: u64) -> usize {
-    snapshot().iter().filter(|e| e.token.load(SeqCst) == token).filter(|e| raise_in(py, e, Reason::Interrupted)).count()
+/// Which calls an interrupt is for.
+#[derive(Clone, Copy)]
+pub enum Target {
+    /// Every call through runtime handle `token`.
+    Runtime(u64),
+    /// The call that host thread `origin` is making (wherever it runs).
+    Thread(u64),
 }
 
-/// Interrupts the call that host thread `origin` is making now, wherever it runs; returns how
-/// many calls were interrupted (0 or 1). GIL held.
-pub fn interrupt_thread(py: Python, origin: u64) -> usize {
-    snapshot()
-        .iter()
-        .filter(|e| e.token.load(SeqCst) != 0 && e.origin.load(SeqCst) == origin)
-        // The innermost call on that thread (a nested call records the same origin).
-        .take(1)
-        .filter(|e| raise_in(py, e, Reason::Interrupted))
-        .count()
+impl Target {
+    fn matches(self, e: &Executing) -> bool {
+        let token = e.token.load(SeqCst);
+        match self {
+            Target::Runtime(t) => token == t,
+            Target::Thread(origin) => token != 0 && e.origin.load(SeqCst) == origin,
+        }
+    }
+}
+
+/// Interrupts the matching calls running in the main interpreter; returns how many. Main GIL
+/// held.
+pub fn interrupt_main(py: Python, target: Target) -> usize {
+    snapshot().iter().filter(|e| e.interp.load(SeqCst) == 0 && target.matches(e)).filter(|e| raise_in(py, e, Reason::Interrupted)).count()
+}
+
+/// Interrupts the matching calls running in worker sub-interpreters, taking each one's GIL
+/// through a temporary thread state; returns how many. The calling thread must hold no GIL.
+pub fn interrupt_workers(target: Target) -> usize {
+    let api = super::api();
+    let mut n = 0;
+    for e in snapshot() {
+        let interp = e.interp.load(SeqCst);
+        if interp == 0 || !target.matches(&e) {
+            continue;
+        }
+        with_interp(api, interp, |py| {
+            // Check again with that interpreter's GIL held: the call cannot end meanwhile.
+            if e.interp.load(SeqCst) == interp && target.matches(&e) && raise_in(py, &e, Reason::Interrupted) {
+                n += 1;
+            }
+        });
+    }
+    n
+}
+
+/// Runs `f` in interpreter `interp` (a `PyInterpreterState *`) on the calling thread, which must
+/// hold no GIL, through a temporary thread state.
+fn with_interp<R>(api: &'static super::ffi::Api, interp: usize, f: impl FnOnce(Python) -> R) -> R {
+    unsafe {
+        let ts = (api.PyThreadState_New)(interp as *mut std::ffi::c_void);
+        (api.PyEval_RestoreThread)(ts);
+        let r = f(super::gil::assume_gil(api));
+        (api.PyThreadState_Clear)(ts);
+        (api.PyThreadState_DeleteCurrent)();
+        r
+    }
 }
 
 // ---- timeouts ---------------------------------------------------------------------------------
@@ -266,9 +312,19 @@ impl Watchdog {
 fn fire(due: &Timer) {
     // Take the GIL like any caller (the interpreter may be gone: then there is nothing to do).
     let Some(guard) = crate::runtime::enter_teardown() else { return };
+    let still = |e: &Executing| e.seq.load(SeqCst) == due.seq && e.token.load(SeqCst) != 0;
+    let interp = due.target.interp.load(SeqCst);
+    if interp != 0 {
+        with_interp(super::api(), interp, |py| {
+            if still(&due.target) {
+                raise_in(py, &due.target, Reason::Timeout);
+            }
+        });
+        return;
+    }
     let _ = guard.with_gil(|py| {
         // Still the same call? (The GIL is held: it cannot end meanwhile.)
-        if due.target.seq.load(SeqCst) == due.seq && due.target.token.load(SeqCst) != 0 {
+        if still(&due.target) {
             raise_in(py, &due.target, Reason::Timeout);
         }
         Ok(())

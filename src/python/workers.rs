@@ -1,0 +1,266 @@
+//! Worker sub-interpreters: N threads, each owning a sub-interpreter with its own GIL (CPython
+//! 3.12+, `Py_NewInterpreterFromConfig` with `PyInterpreterConfig_OWN_GIL`), so pure-Python
+//! work in different workers runs in parallel (HAZARDS §6).
+//!
+//! A worker thread attaches a main-interpreter thread state (`PyGILState_Ensure`), detaches it,
+//! creates its sub-interpreter, runs the setup (modules to import, code to run) and then serves
+//! jobs from its own queue, taking its interpreter's GIL only around each job. Calls go to the
+//! least busy worker; code meant for "all workers" is sent to each. Objects never cross: each
+//! worker has its own pyrt state (interpreter slot, `interp.rs`).
+//!
+//! Modules that refuse sub-interpreters (single-phase extension modules: numpy, `_datetime` on
+//! 3.12, PyO3 modules) fail to import with an `ImportError` naming the module; the setup error
+//! says to use a runtime without workers for them.
+
+use std::ffi::CString;
+use std::ptr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread;
+
+use super::ffi::{Api, PyInterpreterConfig, PyThreadState, OWN_GIL};
+use super::{exception, exec, gil, interp, objects, Python};
+use crate::error::{Error, ErrorKind, Result};
+use crate::hop::Hop;
+
+struct Worker {
+    hop: Hop,
+    busy: AtomicUsize,
+    /// The worker's `PyInterpreterState *` (set once it started), for interrupts.
+    interp: AtomicUsize,
+}
+
+/// A pool of worker sub-interpreters.
+pub struct Pool {
+    workers: Vec<Arc<Worker>>,
+    threads: std::sync::Mutex<Vec<thread::JoinHandle<()>>>,
+}
+
+/// What every worker runs when it starts.
+#[derive(Clone, Default)]
+pub struct Setup {
+    pub modules: Vec<String>,
+    pub code: Option<String>,
+}
+
+fn worker_error(slot: usize, what: &str, e: Error) -> Error {
+    let hint = if e.python.as_ref().is_some_and(|p| p.type_name == "ImportError" || p.type_name == "ModuleNotFoundError") {
+        " (a module that does not support sub-interpreters — numpy, _datetime on 3.12, PyO3-based packages — can only be used from a runtime without \"workers\")"
+    } else {
+        ""
+    };
+    Error { message: format!("worker {slot}: {what} failed: {}{hint}", e), kind: e.kind, ..e }
+}
+
+impl Pool {
+    /// True when this libpython can run workers with their own GIL.
+    pub fn supported(api: &Api) -> bool {
+        api.Py_NewInterpreterFromConfig.is_some()
+    }
+
+    /// Starts `n` workers and waits until each ran its setup (the first failure is returned).
+    pub fn start(api: &'static Api, n: usize, setup: Setup) -> Result<Pool> {
+        let mut pool = Pool { workers: Vec::new(), threads: Default::default() };
+        let (ready_tx, ready_rx) = mpsc::channel::<Result<()>>();
+        for _ in 0..n {
+            let worker = Arc::new(Worker { hop: Hop::new(), busy: AtomicUsize::new(0), interp: AtomicUsize::new(0) });
+            let slot = interp::new_slot();
+            let (w, setup, ready) = (worker.clone(), setup.clone(), ready_tx.clone());
+            let t = thread::Builder::new()
+                .name(format!("pyrt-worker-{slot}"))
+                .stack_size(8 << 20)
+                .spawn(move || run_worker(api, slot, &w, &setup, ready))
+                .map_err(|e| Error::new(ErrorKind::Init, format!("cannot start a worker thread: {e}")))?;
+            pool.workers.push(worker);
+            pool.threads.get_mut().unwrap_or_else(|p| p.into_inner()).push(t);
+        }
+        drop(ready_tx);
+        let mut first_err = None;
+        for _ in 0..n {
+            match ready_rx.recv() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    first_err.get_or_insert(e);
+                }
+                Err(_) => {
+                    first_err.get_or_insert(Error::new(ErrorKind::Init, "a worker thread ended during start-up"));
+                }
+            }
+        }
+        match first_err {
+            None => Ok(pool),
+            Some(e) => {
+                pool.shutdown();
+                Err(e)
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.workers.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.workers.is_empty()
+    }
+
+    /// Runs `f` in the least busy worker (with its GIL held); `f` also gets the worker's
+    /// interpreter (for interrupts). On a worker thread of this pool (a host callback calling
+    /// back in) `f` runs right there.
+    pub fn run_any<R: Send>(&self, f: impl FnOnce(Python<'_>, usize) -> Result<R> + Send) -> Result<R> {
+        if let Some(me) = self.workers.iter().find(|w| w.hop.is_server()) {
+            return run_on(me, f, false);
+        }
+        // Claim an idle worker atomically; when all are busy, queue on the least busy one.
+        let idle = self.workers.iter().find(|w| w.busy.compare_exchange(0, 1, Ordering::AcqRel, Ordering::Relaxed).is_ok());
+        match idle {
+            Some(w) => run_on(w, f, true),
+            None => {
+                let w = self.workers.iter().min_by_key(|w| w.busy.load(Ordering::Relaxed)).ok_or_else(|| Error::new(ErrorKind::Closed, "no workers"))?;
+                run_on(w, f, false)
+            }
+        }
+    }
+
+    /// Runs `f` in every worker, one after the other; stops at the first error.
+    pub fn run_all<R: Send>(&self, f: impl Fn(Python<'_>, usize) -> Result<R> + Sync) -> Result<Vec<R>> {
+        self.workers.iter().map(|w| run_on(w, &f, false)).collect()
+    }
+
+    /// Ends every worker's interpreter and joins the threads (queued jobs run first); later
+    /// calls fail with PYRT_ERR_CLOSED. Idempotent.
+    pub fn shutdown(&self) {
+        for w in &self.workers {
+            w.hop.close();
+        }
+        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
+        for t in threads {
+            let _ = t.join();
+        }
+    }
+
+    /// True on a worker thread of this pool (a host callback calling back in).
+    pub fn is_worker_thread(&self) -> bool {
+        self.workers.iter().any(|w| w.hop.is_server())
+    }
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Pool({} workers)", self.workers.len())
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Runs `f` on `w`; `claimed`: the caller already counted itself in `w.busy`.
+fn run_on<R: Send>(w: &Worker, f: impl FnOnce(Python<'_>, usize) -> Result<R> + Send, claimed: bool) -> Result<R> {
+    if !claimed {
+        w.busy.fetch_add(1, Ordering::Relaxed);
+    }
+    let api = super::api();
+    let interp = w.interp.load(Ordering::SeqCst);
+    // SAFETY: the worker runs jobs with its interpreter's GIL held (see `run_worker`).
+    let r = w.hop.run(move || f(unsafe { gil::assume_gil(api) }, interp));
+    w.busy.fetch_sub(1, Ordering::Relaxed);
+    r.map_err(|_| Error::new(ErrorKind::Closed, "the worker was shut down"))?
+}
+
+fn run_worker(api: &'static Api, slot: usize, w: &Worker, setup: &Setup, ready: mpsc::Sender<Result<()>>) {
+    if crate::signals::policy() != crate::signals::SigpipePolicy::Off {
+        crate::signals::block_sigpipe_in_thread();
+    }
+    interp::enter(slot);
+    let new_interp = api.Py_NewInterpreterFromConfig.expect("checked by Pool::supported");
+    unsafe {
+        // A main-interpreter thread state for this thread, then none current while the
+        // sub-interpreter is created (what CPython's own tests do).
+        let gstate = (api.PyGILState_Ensure)();
+        let main_ts = (api.PyThreadState_Get)();
+        (api.PyThreadState_Swap)(ptr::null_mut());
+        let config = PyInterpreterConfig {
+            use_main_obmalloc: 0,
+            allow_fork: 0,
+            allow_exec: 1,
+            allow_threads: 1,
+            allow_daemon_threads: 0,
+            check_multi_interp_extensions: 1,
+            gil: OWN_GIL,
+        };
+        let mut sub: *mut PyThreadState = ptr::null_mut();
+        let status = new_interp(&mut sub, &config);
+        if status.kind != 0 || sub.is_null() {
+            let msg = if status.err_msg.is_null() { String::new() } else { std::ffi::CStr::from_ptr(status.err_msg).to_string_lossy().into_owned() };
+            (api.PyThreadState_Swap)(main_ts);
+            (api.PyGILState_Release)(gstate);
+            let _ = ready.send(Err(Error::new(ErrorKind::Init, format!("worker {slot}: Py_NewInterpreterFromConfig failed: {msg}"))));
+            return;
+        }
+        // Now in the sub-interpreter, holding its GIL.
+        let py = gil::assume_gil(api);
+        if let Some(get) = api.PyThreadState_GetInterpreter {
+            w.interp.store(get(sub) as usize, Ordering::SeqCst);
+        }
+        let setup_result = setup_interpreter(py, slot, setup);
+        let ok = setup_result.is_ok();
+        let _ = ready.send(setup_result);
+        if ok {
+            let mut ts = (api.PyEval_SaveThread)();
+            w.hop.serve(|job| {
+                (api.PyEval_RestoreThread)(ts);
+                objects::drain(py);
+                job();
+                ts = (api.PyEval_SaveThread)();
+            });
+            (api.PyEval_RestoreThread)(ts);
+        }
+        // End the sub-interpreter (it must be current, GIL held), then go back to the main one.
+        objects::drain(py);
+        exec::clear_caches(py);
+        exec::flush_stdio(py);
+        (api.Py_EndInterpreter)(sub);
+        objects::forget_slot(slot);
+        (api.PyThreadState_Swap)(main_ts);
+        (api.PyGILState_Release)(gstate);
+    }
+}
+
+/// Without sub-interpreters (below 3.12), the workers' setup runs once in the main interpreter.
+pub fn setup_main(py: Python, setup: &Setup) -> Result<()> {
+    run_setup(py, setup).map_err(|e| Error { message: format!("worker setup (in the main interpreter) failed: {e}"), ..e })
+}
+
+fn setup_interpreter(py: Python, slot: usize, setup: &Setup) -> Result<()> {
+    super::module::install(py).map_err(|e| worker_error(slot, "installing _pyrt", e))?;
+    if super::loaded().is_some_and(|l| l.minor == 12) {
+        // CPython 3.12's _decimal shares libmpdec's global state between interpreters and aborts
+        // the process ("double free or corruption", measured on 3.12.1) once a second
+        // interpreter imports it. The decimal module then falls back to _pydecimal, its pure
+        // Python twin with the same behaviour.
+        exec::run_code(py, c"import sys
+sys.modules['_decimal'] = None
+", c"<pyrt worker setup>").map_err(|e| worker_error(slot, "setup", e))?;
+    }
+    run_setup(py, setup).map_err(|e| worker_error(slot, "setup", e))
+}
+
+fn run_setup(py: Python, setup: &Setup) -> Result<()> {
+    for m in &setup.modules {
+        let c = CString::new(m.as_str()).map_err(|_| Error::invalid_argument("module name contains NUL"))?;
+        let module = unsafe { (py.api.PyImport_ImportModule)(c.as_ptr()) };
+        if module.is_null() {
+            let e = exception::fetch(py);
+            return Err(Error { message: format!("importing {m}: {e}"), ..e });
+        }
+        unsafe { (py.api.Py_DecRef)(module) };
+    }
+    if let Some(code) = &setup.code {
+        let c = CString::new(code.as_str()).map_err(|_| Error::invalid_argument("worker setup code contains NUL"))?;
+        exec::run_code(py, &c, c"<pyrt worker setup>").map_err(|e| Error { message: format!("the setup code: {e}"), ..e })?;
+    }
+    Ok(())
+}

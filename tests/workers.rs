@@ -1,0 +1,258 @@
+//! Worker sub-interpreters ("workers"): on Python 3.12+ each worker is a sub-interpreter with its
+//! own GIL; below, the same calls run in the main interpreter and the mode says so. Results are
+//! the same as in the main interpreter. This test binary uses the real venv (PYRT_TEST_VENV) so
+//! that numpy, which refuses sub-interpreters, is there to be refused.
+
+use std::ffi::{c_char, c_void, CStr, CString};
+use std::ptr;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use pyrt::capi::error::*;
+use pyrt::capi::host::*;
+use pyrt::capi::memory::*;
+use pyrt::capi::object::*;
+use pyrt::capi::runtime::*;
+use pyrt::capi::status::*;
+
+#[derive(Clone, Copy)]
+struct Rt(*mut pyrt_runtime);
+unsafe impl Send for Rt {}
+unsafe impl Sync for Rt {}
+
+fn venv() -> Option<String> {
+    std::env::var("PYRT_TEST_VENV").ok().filter(|v| !v.is_empty())
+}
+
+fn open(config: &str) -> Result<Rt, (i32, String)> {
+    let c = CString::new(config).unwrap();
+    let mut rt = ptr::null_mut();
+    let mut err = ptr::null_mut();
+    match unsafe { pyrt_new(c.as_ptr(), &mut rt, &mut err) } {
+        PYRT_OK => Ok(Rt(rt)),
+        st => Err((st, unsafe { take_err(err) })),
+    }
+}
+
+unsafe fn take_err(e: *mut pyrt_error) -> String {
+    let m = CStr::from_ptr(pyrt_error_message(e)).to_string_lossy().into_owned();
+    pyrt_error_free(e);
+    m
+}
+
+/// The main-interpreter runtime, started first (with the venv when there is one).
+fn main_rt() -> Rt {
+    static RT: OnceLock<Rt> = OnceLock::new();
+    *RT.get_or_init(|| {
+        let cfg = match venv() {
+            Some(v) => format!(r#"{{"venv": {}}}"#, serde_json::to_string(&v).unwrap()),
+            None => String::new(),
+        };
+        open(&cfg).unwrap()
+    })
+}
+
+const SETUP: &str = "import threading, math\n\
+def work(n):\n    s = 0\n    for i in range(n):\n        s += i * i\n    return s\n\
+def where():\n    return threading.get_ident()\n";
+
+fn workers_rt() -> Rt {
+    static RT: OnceLock<Rt> = OnceLock::new();
+    *RT.get_or_init(|| {
+        main_rt();
+        let cfg = format!(r#"{{"workers": 2, "worker_modules": ["json", "textwrap"], "worker_setup": {}}}"#, serde_json::to_string(SETUP).unwrap());
+        open(&cfg).unwrap()
+    })
+}
+
+fn minor() -> u32 {
+    let info = info(main_rt());
+    info["python_version"].as_str().unwrap().split('.').nth(1).unwrap().parse().unwrap()
+}
+
+fn info(rt: Rt) -> serde_json::Value {
+    let mut out: *mut c_char = ptr::null_mut();
+    assert_eq!(unsafe { pyrt_info_json(rt.0, &mut out, ptr::null_mut()) }, PYRT_OK);
+    let s = unsafe { CStr::from_ptr(out).to_str().unwrap().to_owned() };
+    unsafe { pyrt_string_free(out) };
+    serde_json::from_str(&s).unwrap()
+}
+
+fn call(rt: Rt, module: &str, f: &str, args: &str) -> Result<String, (i32, String)> {
+    let (m, f, a) = (CString::new(module).unwrap(), CString::new(f).unwrap(), CString::new(args).unwrap());
+    let mut out: *mut c_char = ptr::null_mut();
+    let mut err = ptr::null_mut();
+    match unsafe { pyrt_call_json(rt.0, m.as_ptr(), f.as_ptr(), a.as_ptr(), ptr::null(), &mut out, &mut err) } {
+        PYRT_OK => unsafe {
+            let s = CStr::from_ptr(out).to_str().unwrap().to_owned();
+            pyrt_string_free(out);
+            Ok(s)
+        },
+        st => Err((st, unsafe { take_err(err) })),
+    }
+}
+
+fn eval(rt: Rt, expr: &str) -> Result<String, (i32, String)> {
+    let c = CString::new(expr).unwrap();
+    let mut out: *mut c_char = ptr::null_mut();
+    let mut err = ptr::null_mut();
+    match unsafe { pyrt_eval_json(rt.0, c.as_ptr(), &mut out, &mut err) } {
+        PYRT_OK => unsafe {
+            let s = CStr::from_ptr(out).to_str().unwrap().to_owned();
+            pyrt_string_free(out);
+            Ok(s)
+        },
+        st => Err((st, unsafe { take_err(err) })),
+    }
+}
+
+fn run(rt: Rt, code: &str) -> Result<(), (i32, String)> {
+    let c = CString::new(code).unwrap();
+    let mut err = ptr::null_mut();
+    match unsafe { pyrt_run_string(rt.0, c.as_ptr(), &mut err) } {
+        PYRT_OK => Ok(()),
+        st => Err((st, unsafe { take_err(err) })),
+    }
+}
+
+#[test]
+fn the_mode_in_effect_is_reported() {
+    let i = info(workers_rt());
+    if minor() >= 12 {
+        assert_eq!(i["mode"], "subinterpreters", "{i}");
+        assert_eq!(i["workers"], 2);
+    } else {
+        assert_eq!(i["mode"], "caller_thread", "{i}");
+        assert_eq!(i["workers"], 0);
+        assert!(i["workers_note"].as_str().unwrap().contains("3.12"), "{i}");
+    }
+    assert_eq!(i["workers_requested"], 2);
+    assert_eq!(info(main_rt())["mode"], "caller_thread");
+    // Bad settings are config errors.
+    for bad in [r#"{"workers": 0}"#, r#"{"workers": 65}"#, r#"{"worker_setup": "x = 1"}"#, r#"{"workers": 1, "main_thread": true}"#] {
+        assert_eq!(open(bad).err().unwrap().0, PYRT_ERR_CONFIG, "{bad}");
+    }
+}
+
+#[test]
+fn results_are_those_of_the_main_interpreter() {
+    let (w, m) = (workers_rt(), main_rt());
+    run(m, SETUP).unwrap();
+    for (module, f, args) in [
+        ("__main__", "work", "[1000]"),
+        ("math", "sqrt", "[16.0]"),
+        ("json", "dumps", r#"[{"a": [1, 2.5, null, true]}]"#),
+        ("builtins", "sorted", r#"[[3, 1, 2]]"#),
+        ("builtins", "pow", "[2, 200]"),
+        ("textwrap", "wrap", r#"["a b c d e f", 3]"#),
+        // decimal works too (on 3.12 through _pydecimal: see workers.rs)
+        ("decimal", "Decimal", r#"["1.5"]"#),
+    ] {
+        let (a, b) = (call(w, module, f, args), call(m, module, f, args));
+        match (&a, &b) {
+            (Ok(x), Ok(y)) => assert_eq!(x, y, "{module}.{f}"),
+            (Err((s1, _)), Err((s2, _))) => assert_eq!(s1, s2, "{module}.{f}"),
+            _ => panic!("{module}.{f}: workers {a:?}, main {b:?}"),
+        }
+    }
+    // Errors too.
+    assert_eq!(call(w, "math", "sqrt", "[-1]").unwrap_err().0, PYRT_ERR_PYTHON);
+    // Code run through the handle reaches every worker.
+    run(w, "shared_value = 41 + 1").unwrap();
+    for _ in 0..6 {
+        assert_eq!(eval(w, "shared_value").unwrap(), "42");
+    }
+}
+
+#[test]
+fn workers_run_in_parallel_on_their_own_interpreters() {
+    let w = workers_rt();
+    if minor() < 12 {
+        return;
+    }
+    // Two concurrent calls land in two different workers (threads), each in its interpreter.
+    let idents: Vec<String> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..2).map(|_| s.spawn(|| call(w, "__main__", "work", "[300000]").and_then(|_| call(w, "__main__", "where", "[]")).unwrap())).collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(idents.len(), 2);
+    let busy: Vec<String> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..2)
+            .map(|_| s.spawn(|| eval(w, "(work(2000000), where())[1]").unwrap()))
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_ne!(busy[0], busy[1], "two concurrent calls ran in the same worker");
+    // Objects cannot move between interpreters: the object API is refused.
+    let mut o = ptr::null_mut();
+    let mut err = ptr::null_mut();
+    assert_eq!(unsafe { pyrt_import(w.0, c"math".as_ptr(), &mut o, &mut err) }, PYRT_ERR_INVALID_ARGUMENT);
+    assert!(unsafe { take_err(err) }.contains("workers"));
+}
+
+#[test]
+fn modules_that_refuse_subinterpreters_are_named() {
+    main_rt();
+    if minor() < 12 {
+        return;
+    }
+    if venv().is_some() {
+        let (st, msg) = open(r#"{"workers": 1, "worker_modules": ["numpy"]}"#).err().expect("numpy refuses sub-interpreters");
+        assert_eq!(st, PYRT_ERR_PYTHON, "{msg}");
+        assert!(msg.contains("numpy") && msg.contains("without \"workers\""), "{msg}");
+    }
+    if minor() == 12 {
+        let (_, msg) = open(r#"{"workers": 1, "worker_modules": ["_datetime"]}"#).err().expect("_datetime refuses on 3.12");
+        assert!(msg.contains("_datetime"), "{msg}");
+    }
+    // The main interpreter keeps working.
+    assert_eq!(call(main_rt(), "math", "sqrt", "[4.0]").unwrap(), "2.0");
+}
+
+unsafe extern "C" fn twice(_: *mut c_void, args: *const c_char, _: *const c_char, reply: *mut pyrt_reply) -> i32 {
+    let v: Vec<i64> = serde_json::from_str(CStr::from_ptr(args).to_str().unwrap()).unwrap();
+    let out = CString::new((v[0] * 2).to_string()).unwrap();
+    pyrt_reply_json(reply, out.as_ptr())
+}
+
+#[test]
+fn host_callbacks_output_capture_and_interrupts_in_workers() {
+    let w = workers_rt();
+    let (m, n) = (CString::new("wcb").unwrap(), CString::new("twice").unwrap());
+    assert_eq!(unsafe { pyrt_register(w.0, m.as_ptr(), n.as_ptr(), Some(twice), ptr::null_mut(), None, ptr::null_mut()) }, PYRT_OK);
+    for _ in 0..4 {
+        assert_eq!(eval(w, "__import__('wcb').twice(21)").unwrap(), "42");
+    }
+    // A capturing workers handle.
+    let cap = open(r#"{"workers": 2, "capture_output": true}"#).unwrap();
+    run(cap, "print('to every worker')").unwrap(); // runs in each worker
+    call(cap, "builtins", "print", r#"["from one call"]"#).unwrap();
+    let mut out: *mut c_char = ptr::null_mut();
+    assert_eq!(unsafe { pyrt_output_take(cap.0, PYRT_STDOUT, &mut out, ptr::null_mut()) }, PYRT_OK);
+    let text = unsafe { CStr::from_ptr(out).to_str().unwrap().to_owned() };
+    unsafe { pyrt_string_free(out) };
+    let expected_runs = if minor() >= 12 { 2 } else { 1 };
+    assert_eq!(text, format!("{}from one call\n", "to every worker\n".repeat(expected_runs)));
+    unsafe { pyrt_free(cap.0) };
+    // Interrupting a worker's call from another thread, and a timeout.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let h = std::thread::spawn(move || {
+        tx.send(pyrt_thread_id()).unwrap();
+        run(w, "while True:\n    pass\n").unwrap_err()
+    });
+    // (run_string broadcasts: interrupt until every worker's loop has ended)
+    let id = rx.recv().unwrap();
+    let start = Instant::now();
+    while !h.is_finished() {
+        let mut k = 0;
+        assert_eq!(unsafe { pyrt_interrupt_thread(id, &mut k, ptr::null_mut()) }, PYRT_OK);
+        assert!(start.elapsed() < Duration::from_secs(20), "not interrupted");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(h.join().unwrap().0, PYRT_ERR_INTERRUPTED);
+    assert_eq!(call(w, "__main__", "work", "[10]").unwrap(), "285");
+    let limited = open(r#"{"workers": 1, "timeout_ms": 150, "worker_setup": "def spin():\n    while True:\n        pass\n"}"#).unwrap();
+    assert_eq!(call(limited, "__main__", "spin", "[]").unwrap_err().0, PYRT_ERR_TIMEOUT);
+    assert_eq!(call(limited, "builtins", "abs", "[-3]").unwrap(), "3");
+    unsafe { pyrt_free(limited.0) };
+}

@@ -45,6 +45,9 @@ type options struct {
 	stdout, stderr   io.Writer
 	outputSet        bool
 	mainThread       bool
+	workers          int
+	workerModules    []string
+	workerSetup      string
 	signals          string
 	sigpipe          string
 }
@@ -58,6 +61,28 @@ type options struct {
 // be called twice (the interpreter is shared) to have one Runtime of each
 // kind.
 func WithMainThread() Option { return func(o *options) { o.mainThread = true } }
+
+// WithWorkers runs this Runtime's calls in n worker sub-interpreters, each
+// with its own GIL (Python 3.12+), so CPU-bound Python code called from
+// several goroutines runs in parallel. A call goes to an idle worker; Run
+// and RunFile run in every worker, so what they define is there for later
+// calls. Objects cannot move between interpreters: the Object API (Import,
+// EvalObject, CallObject, NewObject, ...) fails with ErrInvalidArgument on
+// such a Runtime — use one without workers for objects, and for modules that
+// refuse sub-interpreters (numpy, PyO3-based packages, _datetime on 3.12),
+// whose import fails with an ImportError naming them. Below Python 3.12 the
+// same calls run in the main interpreter; Info reports the mode. New may be
+// called again for a Runtime without workers on the same interpreter.
+func WithWorkers(n int) Option { return func(o *options) { o.workers = n } }
+
+// WithWorkerModules names modules each worker imports when it starts.
+func WithWorkerModules(modules ...string) Option {
+	return func(o *options) { o.workerModules = append(o.workerModules, modules...) }
+}
+
+// WithWorkerSetup is Python code each worker runs when it starts (for
+// example the definitions of the functions the calls use).
+func WithWorkerSetup(code string) Option { return func(o *options) { o.workerSetup = code } }
 
 // WithSignals sets how Python relates to the process's signals: "host" (the
 // default: Python never changes a signal disposition by itself; the Go
@@ -147,6 +172,15 @@ func (o *options) configJSON() ([]byte, error) {
 	m := map[string]any{}
 	if o.mainThread {
 		m["main_thread"] = true
+	}
+	if o.workers != 0 {
+		m["workers"] = o.workers
+	}
+	if len(o.workerModules) > 0 {
+		m["worker_modules"] = o.workerModules
+	}
+	if o.workerSetup != "" {
+		m["worker_setup"] = o.workerSetup
 	}
 	if o.signals != "" {
 		m["signals"] = o.signals
@@ -596,6 +630,16 @@ type Info struct {
 	Libpython     string `json:"libpython"`
 	Executable    string `json:"executable"`
 	Prefix        string `json:"prefix"`
+	// Mode is where this Runtime's calls run: "caller_thread",
+	// "main_thread" (WithMainThread) or "subinterpreters" (WithWorkers on
+	// Python 3.12+).
+	Mode string `json:"mode"`
+	// Workers is the number of worker sub-interpreters running;
+	// WorkersRequested what WithWorkers asked for; WorkersNote why they run
+	// in the main interpreter instead ("" when they do not).
+	Workers          int    `json:"workers"`
+	WorkersRequested int    `json:"workers_requested"`
+	WorkersNote      string `json:"workers_note"`
 	// Binding is "purego" or "cgo": the foreign-call layer compiled in.
 	Binding string `json:"-"`
 	// Library is where libpyrt was loaded from (purego) or "linked (cgo)".

@@ -9,7 +9,6 @@
 //! * Freeing the last handle finalizes the interpreter, after the calls in flight return. CPython
 //!   cannot be re-initialized safely (§7), so from then on `new` fails with `Finalized`.
 
-use std::collections::HashMap;
 use std::ffi::{CStr, CString};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
@@ -24,6 +23,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::hop::Hop;
 use crate::signals::{self, SignalsMode, SigpipePolicy};
 use crate::python::convert::ValueMode;
+use crate::python::exec::FxMap;
 use crate::python::{self, capture, convert, exception, exec, ffi::Api, gil, init, loader, objects, running, with_gil, PyRef};
 
 /// What the interpreter thread learned at start-up (for `info_json`).
@@ -78,7 +78,8 @@ enum Lifecycle {
 }
 
 static LIFECYCLE: Mutex<Lifecycle> = Mutex::new(Lifecycle::Uninit);
-static HANDLES: RwLock<Option<HashMap<u64, Arc<Handle>>>> = RwLock::new(None);
+/// Open runtime handles. Tokens are ours (sequential), so a fast non-keyed hash is fine.
+static HANDLES: RwLock<Option<FxMap<u64, Arc<Handle>>>> = RwLock::new(None);
 /// Jobs for the interpreter's main thread (handles opened with `main_thread`).
 static MAIN: Hop = Hop::new();
 /// Open handles with per-call settings (the typed fast path looks up its object's handle only then).
@@ -265,7 +266,7 @@ fn add_handle(config: &Config) -> Result<u64> {
     if handle.special() {
         SPECIAL_HANDLES.fetch_add(1, SeqCst);
     }
-    HANDLES.write().expect("handle table lock").get_or_insert_with(HashMap::new).insert(token, Arc::new(handle));
+    HANDLES.write().expect("handle table lock").get_or_insert_with(FxMap::default).insert(token, Arc::new(handle));
     Ok(token)
 }
 
@@ -582,7 +583,8 @@ pub fn eval_json(token: u64, expr: &CStr) -> Result<CString> {
     })
 }
 
-pub fn call_json(token: u64, module: &str, function: &str, args: Option<&str>, kwargs: Option<&str>) -> Result<CString> {
+/// `args`/`kwargs` are JSON bytes (checked for UTF-8 while parsed).
+pub fn call_json(token: u64, module: &str, function: &str, args: Option<&[u8]>, kwargs: Option<&[u8]>) -> Result<CString> {
     let guard = enter(token)?;
     guard.with_gil(|py| {
         let v = exec::call_json(py, module, function, args, kwargs)?;
@@ -768,9 +770,9 @@ fn split_target(target: &str) -> Result<(&str, &str)> {
     target.split_once(':').ok_or_else(|| Error::invalid_argument(format!("target {target:?} must be \"module:function\"")))
 }
 
-fn call_args(py: python::Python, args: Option<&str>, kwargs: Option<&str>, mode: ValueMode) -> Result<(Vec<PyRef>, Option<PyRef>)> {
+fn call_args(py: python::Python, args: Option<&str>, kwargs: Option<&str>, mode: ValueMode) -> Result<(convert::ArgList, Option<PyRef>)> {
     let args = match args {
-        None => Vec::new(),
+        None => convert::ArgList::new(),
         Some(text) => convert::args_from_json_mode(py, text, mode)?,
     };
     let kwargs = match kwargs {
@@ -947,7 +949,7 @@ impl Runtime {
         eval_json(self.token, &c).map(|s| s.into_string().expect("JSON is UTF-8"))
     }
     pub fn call_json(&self, module: &str, function: &str, args: Option<&str>, kwargs: Option<&str>) -> Result<String> {
-        call_json(self.token, module, function, args, kwargs).map(|s| s.into_string().expect("JSON is UTF-8"))
+        call_json(self.token, module, function, args.map(str::as_bytes), kwargs.map(str::as_bytes)).map(|s| s.into_string().expect("JSON is UTF-8"))
     }
     pub fn info_json(&self) -> Result<String> {
         info_json(self.token).map(|s| s.into_string().expect("JSON is UTF-8"))

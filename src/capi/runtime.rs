@@ -3,7 +3,7 @@
 use std::ffi::{c_char, c_void};
 
 use super::error::pyrt_error;
-use super::{boundary, c_text, optional_text, require_out, text};
+use super::{boundary, c_text, optional_json, optional_text, require_out, text};
 use crate::runtime;
 
 /// A handle to the process's Python interpreter. Opaque: pyrt never dereferences it (it is a
@@ -170,8 +170,8 @@ pub unsafe extern "C" fn pyrt_call_json(
         require_out(result_out, "result_out")?;
         let module = text(module, "module")?;
         let function = text(function, "function")?;
-        let args = optional_text(args_json, "args_json")?;
-        let kwargs = optional_text(kwargs_json, "kwargs_json")?;
+        let args = optional_json(args_json);
+        let kwargs = optional_json(kwargs_json);
         let json = runtime::call_json(token(rt)?, module, function, args, kwargs)?;
         *result_out = json.into_raw();
         Ok(())

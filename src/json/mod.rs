@@ -18,6 +18,11 @@ pub trait Builder {
     fn boolean(&mut self, v: bool) -> Result<Self::Value, String>;
     /// `text` is `-?digits` of any length.
     fn integer(&mut self, text: &str) -> Result<Self::Value, String>;
+    /// An integer of at most 18 digits, already parsed (`text` is its source).
+    fn small_integer(&mut self, v: i64, text: &str) -> Result<Self::Value, String> {
+        let _ = v;
+        self.integer(text)
+    }
     fn float(&mut self, v: f64) -> Result<Self::Value, String>;
     fn string(&mut self, v: &str) -> Result<Self::Value, String>;
     fn new_array(&mut self) -> Result<Self::Value, String>;
@@ -34,6 +39,8 @@ pub trait Builder {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ParseError {
     Syntax { offset: usize, message: String },
+    /// The text is not valid UTF-8.
+    Utf8 { offset: usize },
     Builder(String),
 }
 
@@ -41,6 +48,7 @@ impl std::fmt::Display for ParseError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ParseError::Syntax { offset, message } => write!(f, "{message} at byte {offset}"),
+            ParseError::Utf8 { offset } => write!(f, "invalid UTF-8 at byte {offset}"),
             ParseError::Builder(m) => f.write_str(m),
         }
     }
@@ -52,11 +60,19 @@ enum Frame<V> {
 }
 
 struct Parser<'a> {
-    text: &'a str,
     bytes: &'a [u8],
     pos: usize,
     scratch: String,
 }
+
+/// `bytes[start..end]` as text; the parser only ends slices at ASCII bytes, so a failure means
+/// invalid UTF-8 inside them.
+fn utf8(bytes: &[u8], start: usize, end: usize) -> Result<&str, ParseError> {
+    std::str::from_utf8(&bytes[start..end]).map_err(|e| ParseError::Utf8 { offset: start + e.valid_up_to() })
+}
+
+/// Powers of ten exactly representable as f64 (Clinger's fast path).
+const POW10: [f64; 16] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
 
 impl<'a> Parser<'a> {
     fn err<T>(&self, message: impl Into<String>) -> Result<T, ParseError> {
@@ -75,7 +91,7 @@ impl<'a> Parser<'a> {
     }
 
     fn expect_literal(&mut self, lit: &str) -> Result<(), ParseError> {
-        if self.text[self.pos..].starts_with(lit) {
+        if self.bytes[self.pos..].starts_with(lit.as_bytes()) {
             self.pos += lit.len();
             Ok(())
         } else {
@@ -92,7 +108,7 @@ impl<'a> Parser<'a> {
             match self.bytes.get(self.pos) {
                 None => return self.err("unterminated string"),
                 Some(b'"') => {
-                    let s = &self.text[start..self.pos];
+                    let s = utf8(self.bytes, start, self.pos)?;
                     self.pos += 1;
                     return Ok(s);
                 }
@@ -102,7 +118,7 @@ impl<'a> Parser<'a> {
             }
         }
         self.scratch.clear();
-        self.scratch.push_str(&self.text[start..self.pos]);
+        self.scratch.push_str(utf8(self.bytes, start, self.pos)?);
         loop {
             match self.bytes.get(self.pos) {
                 None => return self.err("unterminated string"),
@@ -125,7 +141,7 @@ impl<'a> Parser<'a> {
                             self.pos += 1;
                             let hi = self.hex4()?;
                             let code = if (0xD800..0xDC00).contains(&hi) {
-                                if !self.text[self.pos..].starts_with("\\u") {
+                                if !self.bytes[self.pos..].starts_with(b"\\u") {
                                     return self.err("unpaired surrogate in \\u escape");
                                 }
                                 self.pos += 2;
@@ -158,17 +174,19 @@ impl<'a> Parser<'a> {
                         }
                         self.pos += 1;
                     }
-                    self.scratch.push_str(&self.text[run..self.pos]);
+                    let piece = utf8(self.bytes, run, self.pos)?;
+                    self.scratch.push_str(piece);
                 }
             }
         }
     }
 
     fn hex4(&mut self) -> Result<u32, ParseError> {
-        let digits = self.text.get(self.pos..self.pos + 4).filter(|d| d.bytes().all(|b| b.is_ascii_hexdigit()));
+        let digits = self.bytes.get(self.pos..self.pos + 4).filter(|d| d.iter().all(|b| b.is_ascii_hexdigit()));
         match digits {
             Some(d) => {
                 self.pos += 4;
+                let d = std::str::from_utf8(d).expect("ASCII hex digits");
                 Ok(u32::from_str_radix(d, 16).expect("hex digits"))
             }
             None => self.err("invalid \\u escape"),
@@ -177,31 +195,46 @@ impl<'a> Parser<'a> {
 
     fn number<B: Builder>(&mut self, b: &mut B) -> Result<B::Value, ParseError> {
         let start = self.pos;
-        if self.bytes.get(self.pos) == Some(&b'-') {
+        let negative = self.bytes.get(self.pos) == Some(&b'-');
+        if negative {
             self.pos += 1;
         }
+        // The digits accumulate as they are checked (exact up to 19 digits).
+        let mut mantissa: u64 = 0;
+        let mut digits = 0usize;
         match self.bytes.get(self.pos) {
-            Some(b'0') => self.pos += 1,
+            Some(b'0') => {
+                self.pos += 1;
+                digits = 1;
+            }
             Some(c) if c.is_ascii_digit() => {
-                while self.bytes.get(self.pos).is_some_and(|c| c.is_ascii_digit()) {
+                while let Some(&c) = self.bytes.get(self.pos).filter(|c| c.is_ascii_digit()) {
+                    mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
+                    digits += 1;
                     self.pos += 1;
                 }
             }
             _ => return self.err("invalid number"),
         }
         let mut is_float = false;
+        let mut fraction = 0usize;
         if self.bytes.get(self.pos) == Some(&b'.') {
             is_float = true;
             self.pos += 1;
             if !self.bytes.get(self.pos).is_some_and(|c| c.is_ascii_digit()) {
                 return self.err("invalid number: digit expected after '.'");
             }
-            while self.bytes.get(self.pos).is_some_and(|c| c.is_ascii_digit()) {
+            while let Some(&c) = self.bytes.get(self.pos).filter(|c| c.is_ascii_digit()) {
+                mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
+                digits += 1;
+                fraction += 1;
                 self.pos += 1;
             }
         }
+        let mut exponent = false;
         if matches!(self.bytes.get(self.pos), Some(b'e') | Some(b'E')) {
             is_float = true;
+            exponent = true;
             self.pos += 1;
             if matches!(self.bytes.get(self.pos), Some(b'+') | Some(b'-')) {
                 self.pos += 1;
@@ -213,11 +246,21 @@ impl<'a> Parser<'a> {
                 self.pos += 1;
             }
         }
-        let text = &self.text[start..self.pos];
+        // SAFETY: the bytes just scanned are ASCII digits, signs, '.', 'e' and 'E'.
+        let text = unsafe { std::str::from_utf8_unchecked(&self.bytes[start..self.pos]) };
         if is_float {
-            // Rust's parser rounds correctly, as Python's float() does.
+            // Clinger's fast path: an integer mantissa below 2^53 divided by an exact power of
+            // ten is correctly rounded, as Python's float() is. Anything else: Rust's parser,
+            // which rounds correctly too.
+            if !exponent && digits <= 15 && fraction < POW10.len() {
+                let v = mantissa as f64 / POW10[fraction];
+                return b.float(if negative { -v } else { v }).map_err(ParseError::Builder);
+            }
             let v: f64 = text.parse().map_err(|_| ParseError::Syntax { offset: start, message: "invalid number".into() })?;
             b.float(v).map_err(ParseError::Builder)
+        } else if digits <= 18 {
+            let v = mantissa as i64;
+            b.small_integer(if negative { -v } else { v }, text).map_err(ParseError::Builder)
         } else {
             b.integer(text).map_err(ParseError::Builder)
         }
@@ -226,8 +269,72 @@ impl<'a> Parser<'a> {
 
 /// Parses one JSON document into a value built by `b`.
 pub fn parse<B: Builder>(text: &str, b: &mut B) -> Result<B::Value, ParseError> {
-    let mut p = Parser { text, bytes: text.as_bytes(), pos: 0, scratch: String::new() };
-    let mut stack: Vec<Frame<B::Value>> = Vec::new();
+    parse_bytes(text.as_bytes(), b)
+}
+
+/// Parses one JSON document given as bytes: only the text inside strings may be non-ASCII, and
+/// it is checked to be UTF-8 there (`ParseError::Utf8`), so a caller need not validate first.
+pub fn parse_bytes<B: Builder>(bytes: &[u8], b: &mut B) -> Result<B::Value, ParseError> {
+    parse_inner(bytes, b).map_err(|e| match e {
+        // A stray non-ASCII byte outside a string is a UTF-8 problem when the text is not UTF-8.
+        ParseError::Syntax { .. } if std::str::from_utf8(bytes).is_err() => {
+            ParseError::Utf8 { offset: std::str::from_utf8(bytes).err().map_or(0, |e| e.valid_up_to()) }
+        }
+        e => e,
+    })
+}
+
+/// A stack that holds a few frames inline (calls are usually one or two levels deep), so a
+/// typical parse does not allocate for it.
+struct Stack<T> {
+    inline: [Option<T>; 4],
+    len: usize,
+    spill: Vec<T>,
+}
+
+impl<T> Stack<T> {
+    fn new() -> Self {
+        Stack { inline: [None, None, None, None], len: 0, spill: Vec::new() }
+    }
+    #[inline]
+    fn len(&self) -> usize {
+        self.len + self.spill.len()
+    }
+    #[inline]
+    fn push(&mut self, v: T) {
+        if self.len < self.inline.len() && self.spill.is_empty() {
+            self.inline[self.len] = Some(v);
+            self.len += 1;
+        } else {
+            self.spill.push(v);
+        }
+    }
+    #[inline]
+    fn pop(&mut self) -> Option<T> {
+        if let Some(v) = self.spill.pop() {
+            return Some(v);
+        }
+        if self.len == 0 {
+            return None;
+        }
+        self.len -= 1;
+        self.inline[self.len].take()
+    }
+    #[inline]
+    fn last_mut(&mut self) -> Option<&mut T> {
+        if !self.spill.is_empty() {
+            return self.spill.last_mut();
+        }
+        if self.len == 0 {
+            return None;
+        }
+        self.inline[self.len - 1].as_mut()
+    }
+}
+
+fn parse_inner<B: Builder>(bytes: &[u8], b: &mut B) -> Result<B::Value, ParseError> {
+    let mut p = Parser { bytes, pos: 0, scratch: String::new() };
+    let mut stack: Stack<Frame<B::Value>> = Stack::new();
     let be = ParseError::Builder;
 
     p.skip_ws();

@@ -128,6 +128,9 @@ impl Builder for PyBuilder<'_> {
             self.own(parse())
         }
     }
+    fn small_integer(&mut self, v: i64, _: &str) -> Result<PyRef, String> {
+        self.own(unsafe { (self.py.api.PyLong_FromLongLong)(v) })
+    }
     fn float(&mut self, v: f64) -> Result<PyRef, String> {
         self.own(unsafe { (self.py.api.PyFloat_FromDouble)(v) })
     }
@@ -166,24 +169,77 @@ pub fn from_json(py: Python, text: &str) -> Result<PyRef> {
     from_json_mode(py, text, PLAIN)
 }
 
-/// Parses JSON text (tagged values decoded when `mode.tagged`) into a new Python object.
-pub fn from_json_mode(py: Python, text: &str, mode: ValueMode) -> Result<PyRef> {
-    json::parse(text, &mut PyBuilder::with_mode(py, mode)).map_err(|e| match e {
+/// Parses JSON text (tagged values decoded when `mode.tagged`) into a new Python object. The
+/// bytes need not have been checked for UTF-8: invalid UTF-8 is `ErrorKind::InvalidUtf8`.
+pub fn from_json_mode(py: Python, text: impl AsRef<[u8]>, mode: ValueMode) -> Result<PyRef> {
+    json::parse_bytes(text.as_ref(), &mut PyBuilder::with_mode(py, mode)).map_err(|e| match e {
         ParseError::Syntax { .. } => Error::new(ErrorKind::InvalidJson, format!("invalid JSON: {e}")),
+        ParseError::Utf8 { .. } => Error::new(ErrorKind::InvalidUtf8, format!("the JSON text is not valid UTF-8: {e}")),
         ParseError::Builder(m) => Error::new(ErrorKind::Conversion, m),
     })
 }
 
+/// Call arguments: up to [`ArgList::INLINE`] held inline (no allocation for a typical call),
+/// more in a vector; always one contiguous slice.
+pub struct ArgList {
+    inline: [Option<PyRef>; ArgList::INLINE],
+    n: usize,
+    spill: Vec<PyRef>,
+}
+
+impl ArgList {
+    pub const INLINE: usize = 6;
+
+    pub fn new() -> ArgList {
+        ArgList { inline: Default::default(), n: 0, spill: Vec::new() }
+    }
+
+    pub fn push(&mut self, v: PyRef) {
+        if self.spill.is_empty() && self.n < Self::INLINE {
+            self.inline[self.n] = Some(v);
+            self.n += 1;
+            return;
+        }
+        if self.spill.is_empty() {
+            // Move to the vector, keeping the order (and the slice contiguous).
+            self.spill.reserve(Self::INLINE * 2);
+            self.spill.extend(self.inline[..self.n].iter_mut().map(|s| s.take().expect("filled slots")));
+            self.n = 0;
+        }
+        self.spill.push(v);
+    }
+}
+
+impl Default for ArgList {
+    fn default() -> Self {
+        ArgList::new()
+    }
+}
+
+impl std::ops::Deref for ArgList {
+    type Target = [PyRef];
+    fn deref(&self) -> &[PyRef] {
+        if !self.spill.is_empty() {
+            return &self.spill;
+        }
+        // SAFETY: Option<PyRef> has PyRef's layout (a non-null pointer; None is null), and the
+        // first `n` slots are Some.
+        unsafe { std::slice::from_raw_parts(self.inline.as_ptr() as *const PyRef, self.n) }
+    }
+}
+
 /// Parses a JSON array of call arguments into owned objects (no intermediate list).
-pub fn args_from_json(py: Python, text: &str) -> Result<Vec<PyRef>> {
+pub fn args_from_json(py: Python, text: &str) -> Result<ArgList> {
     args_from_json_mode(py, text, PLAIN)
 }
 
-/// As [`args_from_json`], decoding tagged values when `mode.tagged`.
-pub fn args_from_json_mode(py: Python, text: &str, mode: ValueMode) -> Result<Vec<PyRef>> {
+/// As [`args_from_json`], decoding tagged values when `mode.tagged`; the bytes need not have
+/// been checked for UTF-8.
+pub fn args_from_json_mode(py: Python, text: impl AsRef<[u8]>, mode: ValueMode) -> Result<ArgList> {
     let mut b = ArgsBuilder { inner: PyBuilder::with_mode(py, mode), top: None };
-    let done = json::parse(text, &mut b).map_err(|e| match e {
+    let done = json::parse_bytes(text.as_ref(), &mut b).map_err(|e| match e {
         ParseError::Syntax { .. } => Error::new(ErrorKind::InvalidJson, format!("invalid JSON: {e}")),
+        ParseError::Utf8 { .. } => Error::new(ErrorKind::InvalidUtf8, format!("args_json is not valid UTF-8: {e}")),
         ParseError::Builder(m) if m == NOT_AN_ARRAY => Error::invalid_argument("args_json must be a JSON array"),
         ParseError::Builder(m) => Error::new(ErrorKind::Conversion, m),
     })?;
@@ -203,7 +259,7 @@ enum ArgsValue {
 
 struct ArgsBuilder<'py> {
     inner: PyBuilder<'py>,
-    top: Option<Vec<PyRef>>,
+    top: Option<ArgList>,
 }
 
 impl ArgsBuilder<'_> {
@@ -229,6 +285,9 @@ impl Builder for ArgsBuilder<'_> {
     fn integer(&mut self, t: &str) -> Result<ArgsValue, String> {
         Self::py(self.inner.integer(t))
     }
+    fn small_integer(&mut self, v: i64, t: &str) -> Result<ArgsValue, String> {
+        Self::py(self.inner.small_integer(v, t))
+    }
     fn float(&mut self, v: f64) -> Result<ArgsValue, String> {
         Self::py(self.inner.float(v))
     }
@@ -237,7 +296,7 @@ impl Builder for ArgsBuilder<'_> {
     }
     fn new_array(&mut self) -> Result<ArgsValue, String> {
         if self.top.is_none() {
-            self.top = Some(Vec::new());
+            self.top = Some(ArgList::new());
             return Ok(ArgsValue::Top);
         }
         Self::py(self.inner.new_array())
@@ -595,19 +654,45 @@ pub fn to_json_mode(py: Python, o: PyPtr, out: &mut Vec<u8>, mode: ValueMode) ->
 
 /// The encoding of `o` in `mode`, as a C string.
 pub fn to_json_cstring_mode(py: Python, o: PyPtr, mode: ValueMode) -> Result<CString> {
-    let mut out = Vec::with_capacity(32);
-    to_json_mode(py, o, &mut out, mode)?;
-    out.push(0);
-    Ok(CString::from_vec_with_nul(out).expect("JSON text has no interior NUL bytes"))
+    with_scratch(|out| {
+        to_json_mode(py, o, out, mode)?;
+        Ok(finish_cstring(out))
+    })
+}
+
+thread_local! {
+    /// The buffer results are written into, kept between calls so a call allocates only the
+    /// exact-size copy it returns (a growing Vec would allocate and then shrink).
+    static SCRATCH: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    // Taken out while in use: a conversion that re-enters (Python code calling back into pyrt)
+    // simply gets a fresh buffer.
+    let mut buf = SCRATCH.with(|s| s.take());
+    buf.clear();
+    let r = f(&mut buf);
+    if buf.capacity() <= 64 << 10 {
+        SCRATCH.with(|s| s.set(buf));
+    }
+    r
+}
+
+fn finish_cstring(text: &[u8]) -> CString {
+    let mut v = Vec::with_capacity(text.len() + 1);
+    v.extend_from_slice(text);
+    v.push(0);
+    // SAFETY: the writer escapes every control character, so the text has no NUL before ours.
+    unsafe { CString::from_vec_with_nul_unchecked(v) }
 }
 
 /// The JSON text of `o` as a C string (JSON output never contains NUL: control characters are
 /// escaped).
 pub fn to_json_cstring(py: Python, o: PyPtr) -> Result<CString> {
-    let mut out = Vec::with_capacity(32);
-    to_json(py, o, &mut out)?;
-    out.push(0);
-    Ok(CString::from_vec_with_nul(out).expect("JSON text has no interior NUL bytes"))
+    with_scratch(|out| {
+        to_json(py, o, out)?;
+        Ok(finish_cstring(out))
+    })
 }
 
 /// A typed host argument as a new Python object.

@@ -25,7 +25,7 @@ impl<T> GilCell<T> {
 /// FxHash: the keys are short module/function names chosen by the host program, not by an
 /// attacker, so a fast non-keyed hash is fine for this per-call lookup.
 #[derive(Default)]
-struct FxHasher(u64);
+pub(crate) struct FxHasher(u64);
 impl Hasher for FxHasher {
     fn write(&mut self, bytes: &[u8]) {
         for chunk in bytes.chunks(8) {
@@ -34,11 +34,14 @@ impl Hasher for FxHasher {
             self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
         }
     }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
     fn finish(&self) -> u64 {
         self.0
     }
 }
-type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+pub(crate) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 struct FunctionEntry {
     /// The first path component as an interned str, and the object it named when cached.
@@ -131,7 +134,7 @@ fn resolve_rest(py: Python, mut obj: PyRef, rest: &[CString]) -> Result<PyRef> {
 /// The callable named `module`.`function` (function may be dotted).
 pub fn lookup(py: Python, module: &str, function: &str) -> Result<PyRef> {
     // Fast path: both cached objects are still what the names mean.
-    let hit = with_cache(py, |cache| -> Option<(PyRef, Vec<CString>)> {
+    let hit = with_cache(py, |cache| -> Option<(PyRef, Option<Vec<CString>>)> {
         let cache = cache.as_mut()?;
         let m = cache.modules.get(module)?;
         let sys_modules = unsafe { (py.api.PyImport_GetModuleDict)() };
@@ -143,10 +146,14 @@ pub fn lookup(py: Python, module: &str, function: &str) -> Result<PyRef> {
         if dict_get(py, m.dict.as_ptr(), f.first_name.as_ptr()) != f.first.as_ptr() {
             return None;
         }
-        Some((f.first.clone_ref(py), f.rest.clone()))
+        // (Most names are not dotted: nothing to copy then.)
+        Some((f.first.clone_ref(py), (!f.rest.is_empty()).then(|| f.rest.clone())))
     });
     if let Some((first, rest)) = hit {
-        return resolve_rest(py, first, &rest);
+        return match rest {
+            None => Ok(first),
+            Some(rest) => resolve_rest(py, first, &rest),
+        };
     }
     lookup_slow(py, module, function)
 }
@@ -203,16 +210,16 @@ pub fn clear_caches(py: Python) {
 }
 
 /// Calls `module.function(*args, **kwargs)` with JSON arguments.
-pub fn call_json(py: Python, module: &str, function: &str, args_json: Option<&str>, kwargs_json: Option<&str>) -> Result<PyRef> {
+pub fn call_json(py: Python, module: &str, function: &str, args_json: Option<&[u8]>, kwargs_json: Option<&[u8]>) -> Result<PyRef> {
     let api = py.api;
     let args = match args_json {
-        None => Vec::new(),
-        Some(text) => convert::args_from_json(py, text)?,
+        None => convert::ArgList::new(),
+        Some(text) => convert::args_from_json_mode(py, text, convert::PLAIN)?,
     };
     let kwargs = match kwargs_json {
         None => None,
         Some(text) => {
-            let dict = convert::from_json(py, text)?;
+            let dict = convert::from_json_mode(py, text, convert::PLAIN)?;
             if unsafe { ffi::py_type(dict.as_ptr()) } != api.PyDict_Type {
                 return Err(Error::invalid_argument("kwargs_json must be a JSON object"));
             }

@@ -7,7 +7,7 @@
 //! a thread the interpreter is blocked on — without ever deadlocking, and it never touches the
 //! interpreter after finalization (the queue is simply dropped).
 
-use std::collections::HashMap;
+use super::exec::FxMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -23,14 +23,15 @@ struct Entry {
     runtime: u64,
 }
 
-static TABLE: Mutex<Option<HashMap<u64, Entry>>> = Mutex::new(None);
+/// Handle number → entry. The numbers are ours (sequential), so a fast non-keyed hash is fine.
+static TABLE: Mutex<Option<FxMap<u64, Entry>>> = Mutex::new(None);
 static NEXT_ID: AtomicU64 = AtomicU64::new(0x6f62_0000);
 /// References released without the GIL, per interpreter slot, dropped by the next holder of
 /// that interpreter's GIL.
 static PENDING: Mutex<Vec<(usize, usize)>> = Mutex::new(Vec::new());
 static HAS_PENDING: AtomicBool = AtomicBool::new(false);
 
-fn table() -> std::sync::MutexGuard<'static, Option<HashMap<u64, Entry>>> {
+fn table() -> std::sync::MutexGuard<'static, Option<FxMap<u64, Entry>>> {
     TABLE.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -49,7 +50,7 @@ fn main_interpreter_only() -> Result<()> {
 /// Moves `object` into the table; returns its handle.
 pub fn register(object: PyRef, runtime: u64) -> u64 {
     let id = NEXT_ID.fetch_add(8, Ordering::Relaxed);
-    table().get_or_insert_with(HashMap::new).insert(id, Entry { object: object.into_ptr() as usize, runtime });
+    table().get_or_insert_with(FxMap::default).insert(id, Entry { object: object.into_ptr() as usize, runtime });
     COLLECTING.with(|c| {
         if let Some(ids) = c.borrow_mut().as_mut() {
             ids.push(id);

@@ -16,7 +16,7 @@
 use std::collections::BinaryHeap;
 use std::cmp::Reverse;
 use std::ffi::c_ulong;
-use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -42,9 +42,10 @@ pub struct Executing {
     /// The host thread that asked for the call (`pyrt_thread_id`); differs from `ident` for
     /// calls that hop to the main thread.
     origin: AtomicU64,
-    /// A number unique to the current call (from [`SEQ`]), so a timer set for one call never
-    /// fires into another.
+    /// A number unique to the current call among this record's calls, so a timer set for one
+    /// call never fires into another.
     seq: AtomicU64,
+    next_seq: AtomicU64,
     /// A [`Reason`] once an exception was set for the current call, else 0.
     interrupted: AtomicU8,
     /// The sub-interpreter (`PyInterpreterState *`) of a worker's call; 0 for the main one.
@@ -52,7 +53,6 @@ pub struct Executing {
 }
 
 static ALL: Mutex<Vec<Arc<Executing>>> = Mutex::new(Vec::new());
-static SEQ: AtomicU64 = AtomicU64::new(1);
 
 /// Removes the thread's record when the thread exits.
 struct Registration(Arc<Executing>);
@@ -71,6 +71,7 @@ thread_local! {
             token: AtomicU64::new(0),
             origin: AtomicU64::new(0),
             seq: AtomicU64::new(0),
+            next_seq: AtomicU64::new(0),
             interrupted: AtomicU8::new(0),
             interp: AtomicUsize::new(0),
         });
@@ -96,18 +97,30 @@ pub struct Mark {
 
 /// Marks the calling thread as executing a call of `token` for host thread `origin`, in the
 /// main interpreter (`interp` 0) or a worker's. GIL held.
+///
+/// Every field is written by its own thread and read by interrupters only while they hold the
+/// same GIL, which orders the accesses: plain (relaxed) loads and stores suffice — this runs on
+/// every call, and locked instructions would cost more than the rest of it.
 pub fn begin(_py: Python, token: u64, origin: u64, timeout: Option<Duration>, interp: usize) -> Mark {
     ME.with(|r| {
         let e = &r.0;
-        e.interp.store(interp, SeqCst);
-        let seq = SEQ.fetch_add(1, SeqCst);
-        Mark {
-            token: e.token.swap(token, SeqCst),
-            origin: e.origin.swap(origin, SeqCst),
-            interrupted: e.interrupted.swap(0, SeqCst),
-            seq: e.seq.swap(seq, SeqCst),
+        e.interp.store(interp, Relaxed);
+        let prev_seq = e.seq.load(Relaxed);
+        // Unique per record: a record's calls are numbered by its own thread.
+        let seq = e.next_seq.load(Relaxed) + 1;
+        e.next_seq.store(seq, Relaxed);
+        e.seq.store(seq, Relaxed);
+        let mark = Mark {
+            token: e.token.load(Relaxed),
+            origin: e.origin.load(Relaxed),
+            interrupted: e.interrupted.load(Relaxed),
+            seq: prev_seq,
             timer: timeout.map(|t| watchdog().add(Instant::now() + t, e.clone(), seq)),
-        }
+        };
+        e.token.store(token, Relaxed);
+        e.origin.store(origin, Relaxed);
+        e.interrupted.store(0, Relaxed);
+        mark
     })
 }
 
@@ -118,18 +131,19 @@ pub fn end(py: Python, mark: Mark) -> Option<Reason> {
     }
     ME.with(|r| {
         let e = &r.0;
-        let reason = match e.interrupted.swap(mark.interrupted, SeqCst) {
+        let reason = match e.interrupted.load(Relaxed) {
             1 => Some(Reason::Interrupted),
             2 => Some(Reason::Timeout),
             _ => None,
         };
+        e.interrupted.store(mark.interrupted, Relaxed);
         if reason.is_some() {
             // Withdraw the exception if the call ended before raising it.
             unsafe { (py.api.PyThreadState_SetAsyncExc)(e.ident, std::ptr::null_mut()) };
         }
-        e.token.store(mark.token, SeqCst);
-        e.origin.store(mark.origin, SeqCst);
-        e.seq.store(mark.seq, SeqCst);
+        e.token.store(mark.token, Relaxed);
+        e.origin.store(mark.origin, Relaxed);
+        e.seq.store(mark.seq, Relaxed);
         reason
     })
 }

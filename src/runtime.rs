@@ -290,6 +290,8 @@ fn start_interpreter(loaded: &'static loader::Loaded, config: &Config, executabl
             let setup = with_gil(api, |py| {
                 if signals_mode == SignalsMode::Host {
                     exec::adopt_host_sigint(py, &sigint_before);
+                } else {
+                    exec::claim_sigint(py);
                 }
                 python::module::install(py)?;
                 exec::route_python_signals(py)

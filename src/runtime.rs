@@ -95,6 +95,7 @@ impl CallGuard {
             })
         };
         if self.main_thread {
+            let _deferred = signals::DeferRouted::new();
             MAIN.run(run).map_err(|_| Error::finalized())?
         } else {
             run()

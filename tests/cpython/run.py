@@ -13,7 +13,8 @@ Hosts (see tests/cpython/README.md):
   go          build/cpython/host_go <libpython> host runner.py ...   Go (purego), WithMainThread
   go-pysig    build/cpython/host_go <libpython> python runner.py ... Go, WithSignals("python")
 
-Each process gets the same environment, stdin from /dev/null, its own session (so a timeout
+Each process gets the same environment, default signal dispositions and an empty signal mask
+(whatever the harness inherited), stdin from /dev/null, its own session (so a timeout
 kills its whole process group, children included) and a log file. How it ended is recorded
 beside its results: exit status, "killed by signal N", or "timeout". An embedded-only failure
 (compare.py) is run once more, alone, in the same host (and the standalone run of the same ids
@@ -126,6 +127,15 @@ def command(host, label, lib, module, out, match_file, bindir, timeout, skips=No
     return [os.path.join(bindir, binary), lib, signals, runner] + args
 
 
+def clean_signal_state():
+    """In the child before exec: default dispositions for the signals a launcher may have set
+    (a shell's background job ignores SIGINT and SIGQUIT, nohup ignores SIGHUP) and no blocked
+    signal, so every host starts as from a terminal, however the harness was started."""
+    for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGTERM, signal.SIGPIPE, signal.SIGXFSZ):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
 def run_one(job):
     """Runs one process; returns its meta record (also written to <base>.meta.json)."""
     cmd, base, timeout = job["cmd"], job["base"], job["timeout"]
@@ -137,7 +147,8 @@ def run_one(job):
     env["PYRT_LIBRARY"] = job["library"]
     start = time.monotonic()
     with open(base + ".log", "wb") as log:
-        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT, start_new_session=True)
+        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
+                             start_new_session=True, preexec_fn=clean_signal_state)
         timed_out = False
         try:
             rc = p.wait(timeout=timeout)

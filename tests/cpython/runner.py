@@ -299,6 +299,8 @@ def main(argv=None):
     start = time.monotonic()
     saved_cwd = os.getcwd()
     cwd = os.path.join(tempfile.gettempdir(), "test_python_{}".format(os.getpid()))
+    # A directory of this name was left by an earlier process with our pid that was killed.
+    shutil.rmtree(cwd, ignore_errors=True)
     os.mkdir(cwd)
     os.chdir(cwd)
     try:

@@ -6,6 +6,10 @@
 #   make test     the whole suite: scripts/test.sh (Rust, C under valgrind, Go; every CPython)
 #   make header   regenerate include/pyrt.h (PYRT_UPDATE_HEADER=1 cargo build --release)
 #   make c-tests  only compile the C tests (build/c/tests/)
+#   make cpython-tests  CPython's own tests inside pyrt (C and Go hosts) vs standalone, every
+#                 module and CPython: scripts/cpython-tests.sh --full (long); `make test` runs
+#                 a bounded subset
+#   make bench-main-thread  per-call latency of {"main_thread": true} vs the caller's thread
 #   make clean    remove build/ (cargo's target/ is left alone; `cargo clean` for that)
 
 SHELL := /bin/bash
@@ -34,7 +38,7 @@ EXAMPLES    := $(basename $(notdir $(wildcard examples/c/*.c)))
 EXAMPLE_BINS := $(addprefix $(BUILD)/examples/,$(EXAMPLES))
 TEST_HEADERS := tests/c/check.h tests/c/testutil.h
 
-.PHONY: all build lib c-examples c-tests demo test header clean
+.PHONY: all build lib c-examples c-tests demo test header clean cpython-tests bench-main-thread
 
 all: build
 
@@ -78,6 +82,19 @@ test:
 
 header:
 	PYRT_UPDATE_HEADER=1 $(CARGO) build --release
+
+cpython-tests:
+	scripts/cpython-tests.sh --full
+
+$(BUILD)/bench/main_thread: bench/c/main_thread.c $(HEADER) lib | $(BUILD)/bench
+	$(CC) $(C_STD_FLAGS) -O2 -Iinclude $< -o $@ $(LINK_PYRT)
+
+$(BUILD)/bench:
+	mkdir -p $@
+
+# 100,000 calls x 9 interleaved repetitions; PYRT_LIBPYTHON picks the CPython (default: discovery)
+bench-main-thread: $(BUILD)/bench/main_thread
+	nice -n 10 $(BUILD)/bench/main_thread 100000 9
 
 clean:
 	rm -rf $(BUILD)

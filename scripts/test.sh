@@ -10,13 +10,18 @@
 #                                 fresh cbindgen generation)
 #   5. scripts/test-c.sh          C tests + examples under valgrind, every CPython
 #   6. scripts/test-go.sh         the Go binding, every CPython (when the script exists)
-#   7. a summary matrix component x version -> PASS / FAIL / MISSING, and the line
+#   7. scripts/cpython-tests.sh --quick   CPython's own tests (json, threading_local, thread,
+#                                 signal) inside pyrt from a C and a Go host, compared test by
+#                                 test with the standalone interpreter; FAIL on any embedded-only
+#                                 failure not in tests/cpython/exclusions.txt
+#   8. a summary matrix component x version -> PASS / FAIL / MISSING, and the line
 #      "N passed, N failed" counting its cells (MISSING counts as failed)
 #
 # Exit status non-zero on any failure or on an expected CPython that is missing
 # (scripts/pythons.sh --expected). Arguments (labels) restrict the run to those versions, as
 # PYRT_PYTHONS="3.12-pyenv 3.8-pyenv" does. Logs: build/logs/, build/c/logs/, build/go/logs/.
-# PYRT_TEST_GO=0 skips the Go suite (local use; CI runs everything).
+# PYRT_TEST_GO=0 skips the Go suite, PYRT_TEST_CPYTHON=0 the CPython comparison (local use; CI
+# runs everything).
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -130,6 +135,24 @@ else
   echo "(scripts/test-go.sh not present: Go binding not tested)"
 fi
 
+if [[ ${PYRT_TEST_CPYTHON:-1} == 0 ]]; then
+  echo "(PYRT_TEST_CPYTHON=0: CPython's tests inside pyrt not compared)"
+else
+  stage "CPython's own tests inside pyrt vs standalone (scripts/cpython-tests.sh --quick)"
+  rm -f build/cpython/report-quick.tsv
+  scripts/cpython-tests.sh --quick >"$LOGS/cpython-quick.log" 2>&1
+  cpy_rc=$?
+  sed -n '1,/^Embedded-only failures:/p' "$LOGS/cpython-quick.log" | grep -v '^  [0-9].*s  exit 0$' | tail -25
+  grep -A12 '^EMBEDDED-ONLY FAILURES\|^HARNESS PROBLEMS' "$LOGS/cpython-quick.log" | head -30
+  if [[ -s build/cpython/report-quick.tsv ]]; then
+    while IFS=$'\t' read -r label st; do [[ -n $label ]] && record cpython "$label" "$st"; done <build/cpython/report-quick.tsv
+  else
+    tail -15 "$LOGS/cpython-quick.log"
+    record cpython all FAIL
+  fi
+  echo "(scripts/cpython-tests.sh --quick exit status: $cpy_rc; report: build/cpython/report-quick.txt)"
+fi
+
 # ---- summary matrix
 stage "summary"
 LABELS=()
@@ -142,7 +165,7 @@ failed=0
 printf '%-10s' "component"
 for l in "${LABELS[@]}"; do printf ' %-12s' "$l"; done
 echo
-for comp in rust c go; do
+for comp in rust c go cpython; do
   grep -q "^$comp"$'\t' "$SUMMARY" || continue
   printf '%-10s' "$comp"
   for l in "${LABELS[@]}"; do

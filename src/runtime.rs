@@ -129,6 +129,9 @@ impl CallGuard {
             call_in(py, token, handle, origin, 0, f)
         });
         if handle.is_some_and(|h| h.main_thread) {
+            // Signals with Python handlers wait in this (blocked) caller thread, so the kernel
+            // delivers a self-sent one to a thread that can run it now (signals::DeferRouted).
+            let _deferred = signals::DeferRouted::new();
             MAIN.run(run).map_err(|_| Error::finalized())?
         } else {
             run()
@@ -413,6 +416,8 @@ fn start_interpreter(loaded: &'static loader::Loaded, config: &Config, executabl
             let setup = with_gil(api, |py| {
                 if signals_mode == SignalsMode::Host {
                     exec::adopt_host_sigint(py, &sigint_before);
+                } else {
+                    exec::claim_sigint(py);
                 }
                 python::module::install(py)?;
                 exec::route_python_signals(py)

@@ -125,5 +125,48 @@ pub unsafe fn initialize(api: &Api, opts: &InitOptions) -> Result<()> {
         check((api.Py_InitializeFromConfig)(cfg_ptr), "Py_InitializeFromConfig")
     })();
     (api.PyConfig_Clear)(cfg_ptr);
+    if result.is_ok() {
+        keep_default_sigint(api);
+    }
     result
+}
+
+/// Keeps SIGINT's default action in a host that left it at `SIG_DFL`.
+///
+/// Even with `install_signal_handlers = 0`, the first `import signal` (which `asyncio`,
+/// `subprocess` and many libraries do) installs Python's KeyboardInterrupt handler when SIGINT
+/// was `SIG_DFL` at start-up (HAZARDS §5.1). Python would then swallow Ctrl-C: the handler only
+/// flags a KeyboardInterrupt for Python's main thread, which in pyrt runs no user code, so the
+/// host could no longer be interrupted. So, right after start-up and before any user code, import
+/// `_signal` here and set SIGINT back to `SIG_DFL` through it (`signal.signal(SIGINT, SIG_DFL)`:
+/// Python's own record and the process disposition agree again). A host that installed its own
+/// handler, or ignores SIGINT, is left alone — Python leaves those alone too. Errors are cleared:
+/// this only restores a default.
+///
+/// # Safety
+/// On the thread that initialized CPython, with the GIL held.
+unsafe fn keep_default_sigint(api: &Api) {
+    let mut now: libc::sigaction = std::mem::zeroed();
+    if libc::sigaction(libc::SIGINT, std::ptr::null(), &mut now) != 0 || now.sa_sigaction != libc::SIG_DFL {
+        return;
+    }
+    let module = (api.PyImport_ImportModule)(c"_signal".as_ptr());
+    if module.is_null() {
+        (api.PyErr_Clear)();
+        return;
+    }
+    let set = (api.PyObject_GetAttrString)(module, c"signal".as_ptr());
+    let dfl = (api.PyObject_GetAttrString)(module, c"SIG_DFL".as_ptr());
+    let args = (api.PyTuple_New)(2);
+    if !set.is_null() && !dfl.is_null() && !args.is_null() {
+        (api.PyTuple_SetItem)(args, 0, (api.PyLong_FromLongLong)(libc::SIGINT.into()));
+        (api.Py_IncRef)(dfl);
+        (api.PyTuple_SetItem)(args, 1, dfl);
+        (api.Py_DecRef)((api.PyObject_CallObject)(set, args));
+    }
+    (api.PyErr_Clear)();
+    (api.Py_DecRef)(args);
+    (api.Py_DecRef)(dfl);
+    (api.Py_DecRef)(set);
+    (api.Py_DecRef)(module);
 }

@@ -496,20 +496,25 @@ typedef struct {
     int want_exit;   /* expected exit status, or -1 for "killed by want_signal" */
     int want_signal;
     int summary;     /* the child prints "N passed, 0 failed" */
+    int no_leak_check; /* LeakSanitizer off in the child (ASan's memory checks stay on) */
 } fault_case;
 
 static const fault_case CASES[] = {
-    {"free_during_calls", case_free_during_calls, 0, 0, 1},
-    {"free_other_handle", case_free_other_handle, 0, 0, 1},
-    {"python_threads_at_free", case_python_threads_at_free, 0, 0, 1},
-    {"recursion", case_recursion, 0, 0, 1},
-    {"memory_error", case_memory_error, 0, 0, 1},
-    {"del_exception", case_del_exception, 0, 0, 1},
-    {"sigint_host_handler", case_sigint_host_handler, 0, 0, 1},
-    {"sigint_default", case_sigint_default, -1, SIGINT, 0},
-    {"call_after_free", case_call_after_free, 0, 0, 1},
-    {"os_exit", case_os_exit, 7, 0, 0},
-    {"sys_exit", case_sys_exit, 0, 0, 1},
+    {"free_during_calls", case_free_during_calls, 0, 0, 1, 0},
+    {"free_other_handle", case_free_other_handle, 0, 0, 1, 0},
+    /* Daemon threads are abandoned at finalization: CPython ends them with pthread_exit when
+     * they next reach for the GIL, while LeakSanitizer stops and scans every thread at exit;
+     * its tracer then crashes on a thread that is going away ("Tracer caught signal 11"), and
+     * what those threads hold is CPython's by design anyway. */
+    {"python_threads_at_free", case_python_threads_at_free, 0, 0, 1, 1},
+    {"recursion", case_recursion, 0, 0, 1, 0},
+    {"memory_error", case_memory_error, 0, 0, 1, 0},
+    {"del_exception", case_del_exception, 0, 0, 1, 0},
+    {"sigint_host_handler", case_sigint_host_handler, 0, 0, 1, 0},
+    {"sigint_default", case_sigint_default, -1, SIGINT, 0, 0},
+    {"call_after_free", case_call_after_free, 0, 0, 1, 0},
+    {"os_exit", case_os_exit, 7, 0, 0, 0},
+    {"sys_exit", case_sys_exit, 0, 0, 1, 0},
 };
 #define NCASES ((int)(sizeof CASES / sizeof CASES[0]))
 
@@ -537,6 +542,11 @@ static void run_child(const char *self, const fault_case *c, int timeout_s) {
     if (fd < 0) { CHECK(0); return; }
     pid_t pid = fork();
     if (pid == 0) {
+        const char *asan = getenv("ASAN_OPTIONS");
+        if (c->no_leak_check && asan != NULL) {
+            char *opts = xprintf("%s:detect_leaks=0", asan);
+            setenv("ASAN_OPTIONS", opts, 1);
+        }
         dup2(fd, 1);
         dup2(fd, 2);
         signal(SIGINT, SIG_DFL);

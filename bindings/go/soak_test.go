@@ -15,7 +15,8 @@ import (
 )
 
 // TestSoak: PYRT_SOAK_GOROUTINES goroutines (default 64) each make PYRT_SOAK_CALLS calls
-// (default 100 here; scripts/soak.sh runs 200,000), cycling through ten kinds — successes,
+// (default 50 in the regular suite, which runs it per version and mode; scripts/soak.sh runs
+// 200,000), cycling through ten kinds — successes,
 // Python exceptions, conversion errors, invalid JSON, object handles created and closed (or
 // dropped for the garbage collector's cleanups), handles as arguments, typed calls on a shared
 // handle, Run + Eval, tagged round trips and SystemExit — and check every result. With at
@@ -23,7 +24,7 @@ import (
 // than PYRT_SOAK_RSS_BOUND_MB (default 64 MiB) by the end.
 func TestSoak(t *testing.T) {
 	goroutines := envInt("PYRT_SOAK_GOROUTINES", 64)
-	calls := envInt("PYRT_SOAK_CALLS", 100)
+	calls := envInt("PYRT_SOAK_CALLS", 50)
 	boundMiB := envInt("PYRT_SOAK_RSS_BOUND_MB", 64)
 	rt := testRT
 	err := rt.Run(bg, `

@@ -184,7 +184,9 @@ for comp in rust c go asan soak fuzz; do
     cell=$(awk -F'\t' -v c="$comp" -v l="$l" '$1 == c && ($2 == l || (l == "once" && $2 == "all")) { print $3 }' "$SUMMARY" | sort -u | tr '\n' ' ')
     cell=${cell% }
     if [[ -z $cell ]]; then
-      if [[ $l == once ]]; then printf ' %-12s' "-"; continue; fi
+      # "once" cells of per-version components, and version cells of once-only components
+      # (soak, fuzz: one CPython each), are not applicable
+      if [[ $l == once || " soak fuzz " == *" $comp "* ]]; then printf ' %-12s' "-"; continue; fi
       cell=MISSING
     fi
     [[ $cell == *FAIL* ]] && cell=FAIL

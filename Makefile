@@ -10,6 +10,9 @@
 #                 module and CPython: scripts/cpython-tests.sh --full (long); `make test` runs
 #                 a bounded subset
 #   make bench-main-thread  per-call latency of {"main_thread": true} vs the caller's thread
+#   make asan-tests  the C tests and examples with AddressSanitizer + UBSan (build/asan/)
+#   make fuzz     long fuzzing run (scripts/fuzz.sh --long; `make test` runs a bounded one)
+#   make soak     the full soak (scripts/soak.sh: 8 C threads and 64 goroutines x 200,000 calls)
 #   make clean    remove build/ (cargo's target/ is left alone; `cargo clean` for that)
 
 SHELL := /bin/bash
@@ -31,14 +34,23 @@ DEBUG_FLAGS   := -g -O1
 LINK_PYRT     := -L$(LIBDIR) -lpyrt -Wl,-rpath,$(abspath $(LIBDIR))
 EXAMPLES_DIR  := $(abspath examples/c)
 
-C_TESTS     := test_api test_big test_leak test_threads test_lifecycle test_badlib test_venv test_signals test_host header_c
+C_TESTS     := test_api test_big test_leak test_threads test_lifecycle test_badlib test_venv test_signals test_host header_c \
+               test_faults test_soak
 TEST_BINS   := $(addprefix $(BUILD)/tests/,$(C_TESTS) header_cxx)
 # every examples/c/*.c is built; `demo` and the tests run basic and threads
 EXAMPLES    := $(basename $(notdir $(wildcard examples/c/*.c)))
 EXAMPLE_BINS := $(addprefix $(BUILD)/examples/,$(EXAMPLES))
 TEST_HEADERS := tests/c/check.h tests/c/testutil.h
 
-.PHONY: all build lib c-examples c-tests demo test header clean cpython-tests bench-main-thread
+# The same programs built with AddressSanitizer + UndefinedBehaviorSanitizer (gcc), for
+# scripts/test-c.sh with PYRT_C_FLAVOR=asan. libpyrt.so itself is the ordinary release build:
+# ASan intercepts every malloc/free in the process (pyrt's Rust allocations included), and the
+# fuzz targets run pyrt's own code fully instrumented.
+SAN_FLAGS   := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+ASAN        := build/asan
+ASAN_BINS   := $(addprefix $(ASAN)/tests/,$(C_TESTS) header_cxx) $(addprefix $(ASAN)/examples/,$(EXAMPLES))
+
+.PHONY: all build lib c-examples c-tests asan-tests demo test header clean fuzz soak cpython-tests bench-main-thread
 
 all: build
 
@@ -62,6 +74,26 @@ $(BUILD)/tests/%: tests/c/%.c $(TEST_HEADERS) $(HEADER) | $(BUILD)/tests
 
 $(BUILD)/examples $(BUILD)/tests:
 	mkdir -p $@
+
+asan-tests: lib $(ASAN_BINS)
+
+$(ASAN)/examples/%: examples/c/%.c $(HEADER) | $(ASAN)/examples
+	$(CC) $(C_STD_FLAGS) $(DEBUG_FLAGS) $(SAN_FLAGS) -Iinclude -DPYRT_EXAMPLES_DIR='"$(EXAMPLES_DIR)"' $< -o $@ $(LINK_PYRT)
+
+$(ASAN)/tests/header_cxx: tests/c/header_cxx.cpp $(HEADER) | $(ASAN)/tests
+	$(CXX) $(CXX_STD_FLAGS) $(DEBUG_FLAGS) $(SAN_FLAGS) -Iinclude $< -o $@ $(LINK_PYRT)
+
+$(ASAN)/tests/%: tests/c/%.c $(TEST_HEADERS) $(HEADER) | $(ASAN)/tests
+	$(CC) $(C_STD_FLAGS) $(DEBUG_FLAGS) $(SAN_FLAGS) -Iinclude $< -o $@ $(LINK_PYRT)
+
+$(ASAN)/examples $(ASAN)/tests:
+	mkdir -p $@
+
+fuzz:
+	scripts/fuzz.sh --long
+
+soak:
+	scripts/soak.sh
 
 demo: build
 	@echo "== examples/c/basic (pyrt discovers libpython: the python3 on PATH)"

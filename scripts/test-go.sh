@@ -11,7 +11,10 @@
 #   purego      CGO_ENABLED=0                         libpyrt opened with purego, no cgo at all
 #   purego+cgo  CGO_ENABLED=1 -race                   same code with the cgo runtime (race needs cgo)
 #   cgo         CGO_ENABLED=1 -race -tags pyrt_cgo    libpyrt linked through cgo
-# Also: `go vet` for both build flavours and the examples module; the examples (examples/go:
+# Also: a GC stress run (GOGC=1, GODEBUG=clobberfree=1,checkfinalizers=1, a collection every
+# millisecond) of the pyrt package in purego and cgo modes, with one CPython
+# (PYRT_STRESS_PYTHON, default 3.12-pyenv);
+# `go vet` for both build flavours and the examples module; the examples (examples/go:
 # basic, concurrent, venv) run once with the first libpython, plus basic with no argument
 # (libpython discovery), basic built with -tags pyrt_cgo, and venv with the first Python's real venv
 # (with and without the libpython argument).
@@ -169,6 +172,25 @@ once "example venv (real venv)" bash -c "set -o pipefail; cd examples/go && CGO_
 once "example callbacks (real venv)" bash -c "set -o pipefail; cd examples/go && CGO_ENABLED=0 go run ./callbacks '$FIRST_LIB' '$FIRST_VENV' | tee /dev/stderr | grep 'Hello, GOPHER!' >/dev/null"
 once "example callbacks (pyrt_cgo)" bash -c "set -o pipefail; cd examples/go && CGO_ENABLED=1 go run -tags pyrt_cgo ./callbacks '$FIRST_LIB' | tee /dev/stderr | grep 'progress: 100%' >/dev/null"
 once "example venv (venv only)" bash -c "set -o pipefail; cd examples/go && env -u PYRT_LIBPYTHON CGO_ENABLED=0 go run ./venv '' '$FIRST_VENV' | tee /dev/stderr | grep 'jinja2: *Hello venv!' >/dev/null"
+
+# ---- GC stress and a bounded soak (one CPython)
+# Stress: the pyrt package's tests with a collection every millisecond (PYRT_GO_STRESS=1, see
+# main_test.go), GOGC=1, and GODEBUG=clobberfree=1 (freed Go memory is overwritten, so foreign
+# code reading Go memory after it was collected would see garbage) and checkfinalizers=1 (the
+# collector checks every cleanup and finalizer for paths back to its object, and stops the
+# program if it finds one). The test binary is built first: GODEBUG would otherwise also apply
+# to the go command and the compiler. checkfinalizers' per-cycle queue lines are filtered out.
+# (The Go soak, TestSoak with many calls, runs from scripts/soak.sh.)
+STRESS_LABEL=${PYRT_STRESS_PYTHON:-3.12-pyenv}
+STRESS_LIB=$(printf '%s\n' "${PYTHONS[@]}" | awk -v w="$STRESS_LABEL" '$1 == w { print $2; exit }')
+if [[ -z $STRESS_LIB ]]; then STRESS_LABEL=${PYTHONS[0]%% *}; STRESS_LIB=${PYTHONS[0]#* }; fi
+STRESS_VENV=${VENVS[$STRESS_LABEL]:-}
+echo
+echo "== GC stress (GOGC=1, GODEBUG=clobberfree=1,checkfinalizers=1), with $STRESS_LABEL"
+mkdir -p "$OUT/stress"
+STRESS_ENV="PYRT_GO_STRESS=1 GOGC=1 GODEBUG=clobberfree=1,checkfinalizers=1 PYRT_LIBPYTHON='$STRESS_LIB' PYRT_TEST_VENV='$STRESS_VENV' PYRT_TEST_REQUIRE_VENV=1"
+once "stress purego ($STRESS_LABEL)" bash -c "set -o pipefail; cd bindings/go && CGO_ENABLED=0 go test -c -o '$OUT/stress/purego.test' . && env $STRESS_ENV '$OUT/stress/purego.test' -test.count=1 -test.timeout=15m 2>&1 | grep -v '^checkfinalizers: queue'"
+once "stress cgo ($STRESS_LABEL)" bash -c "set -o pipefail; cd bindings/go && CGO_ENABLED=1 go test -c -tags pyrt_cgo -o '$OUT/stress/cgo.test' . && env $STRESS_ENV '$OUT/stress/cgo.test' -test.count=1 -test.timeout=15m 2>&1 | grep -v '^checkfinalizers: queue'"
 
 # ---- benchmarks
 if [[ $BENCH == 1 ]]; then

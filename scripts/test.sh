@@ -9,12 +9,19 @@
 #                                 `header_is_fresh`: the committed include/pyrt.h must equal a
 #                                 fresh cbindgen generation)
 #   5. scripts/test-c.sh          C tests + examples under valgrind, every CPython
-#   6. scripts/test-go.sh         the Go binding, every CPython (when the script exists)
+#   6. scripts/test-go.sh         the Go binding, every CPython (when the script exists), and a GC
+#                                 stress run (GOGC=1, GODEBUG) on one
 #   7. scripts/cpython-tests.sh --quick   CPython's own tests (json, threading_local, thread,
 #                                 signal) inside pyrt from a C and a Go host, compared test by
 #                                 test with the standalone interpreter; FAIL on any embedded-only
 #                                 failure not in tests/cpython/exclusions.txt
-#   8. a summary matrix component x version -> PASS / FAIL / MISSING, and the line
+#   8. scripts/test-sanitizers.sh the C tests and examples under ASan + UBSan + LeakSanitizer,
+#                                 on CPython 3.12 and 3.13 (other versions: "-" in the matrix)
+#   9. scripts/soak.sh --bounded  8 C threads x 50,000 and 64 goroutines x 2,000 mixed calls,
+#                                 every result checked, RSS bounded; one CPython
+#  10. scripts/fuzz.sh            each cargo-fuzz target for PYRT_FUZZ_SECONDS (default here 20)
+#                                 with ASan; one CPython
+#  11. a summary matrix component x version -> PASS / FAIL / MISSING, and the line
 #      "N passed, N failed" counting its cells (MISSING counts as failed)
 #
 # Exit status non-zero on any failure or on an expected CPython that is missing
@@ -153,6 +160,34 @@ else
   echo "(scripts/cpython-tests.sh --quick exit status: $cpy_rc; report: build/cpython/report-quick.txt)"
 fi
 
+stage "C tests under ASan + UBSan + LSan (scripts/test-sanitizers.sh)"
+SAN_LABELS=${PYRT_SAN_PYTHONS:-3.12-pyenv 3.13-pyenv}
+SAN_RUN=()
+for line in "${PYTHONS[@]}"; do
+  label=${line%% *}
+  if [[ " $SAN_LABELS " == *" $label "* ]]; then SAN_RUN+=("$label"); else record asan "$label" "-"; fi
+done
+if ((${#SAN_RUN[@]})); then
+  scripts/test-sanitizers.sh "${SAN_RUN[@]}"
+  echo "(scripts/test-sanitizers.sh exit status: $?)"
+  for label in "${SAN_RUN[@]}"; do
+    bad=$(awk -F'\t' -v l="$label" '$1 == l && $3 != "PASS"' build/asan/results.tsv 2>/dev/null | wc -l)
+    any=$(awk -F'\t' -v l="$label" '$1 == l' build/asan/results.tsv 2>/dev/null | wc -l)
+    if ((any > 0 && bad == 0)); then record asan "$label" PASS; else record asan "$label" FAIL; fi
+  done
+fi
+if [[ -z ${PYRT_PYTHONS:-} ]]; then  # a full run: the sanitizer versions must be there
+  for m in $SAN_LABELS; do
+    printf '%s\n' "${PYTHONS[@]}" | grep -q "^$m " || { echo "MISSING: $m for the sanitizer run"; record asan "$m" FAIL; }
+  done
+fi
+
+stage "soak, bounded (scripts/soak.sh --bounded)"
+if scripts/soak.sh --bounded; then record soak once PASS; else record soak once FAIL; fi
+
+stage "fuzzing, bounded (scripts/fuzz.sh: each target ${PYRT_FUZZ_SECONDS:-20} s with ASan)"
+if PYRT_FUZZ_SECONDS=${PYRT_FUZZ_SECONDS:-20} scripts/fuzz.sh; then record fuzz once PASS; else record fuzz once FAIL; fi
+
 # ---- summary matrix
 stage "summary"
 LABELS=()
@@ -165,18 +200,20 @@ failed=0
 printf '%-10s' "component"
 for l in "${LABELS[@]}"; do printf ' %-12s' "$l"; done
 echo
-for comp in rust c go cpython; do
+for comp in rust c go cpython asan soak fuzz; do
   grep -q "^$comp"$'\t' "$SUMMARY" || continue
   printf '%-10s' "$comp"
   for l in "${LABELS[@]}"; do
     cell=$(awk -F'\t' -v c="$comp" -v l="$l" '$1 == c && ($2 == l || (l == "once" && $2 == "all")) { print $3 }' "$SUMMARY" | sort -u | tr '\n' ' ')
     cell=${cell% }
     if [[ -z $cell ]]; then
-      if [[ $l == once ]]; then printf ' %-12s' "-"; continue; fi
+      # "once" cells of per-version components, and version cells of once-only components
+      # (soak, fuzz: one CPython each), are not applicable
+      if [[ $l == once || " soak fuzz " == *" $comp "* ]]; then printf ' %-12s' "-"; continue; fi
       cell=MISSING
     fi
     [[ $cell == *FAIL* ]] && cell=FAIL
-    case $cell in PASS) ((passed++)) ;; *) ((failed++)) ;; esac
+    case $cell in PASS) ((passed++)) ;; -) ;; *) ((failed++)) ;; esac
     printf ' %-12s' "$cell"
   done
   echo

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"testing"
+	"time"
 )
 
 // One interpreter per process: the whole test binary shares testRT. Tests
@@ -17,6 +19,17 @@ var testRT *Runtime
 const childEnv = "PYRT_GO_TEST_CHILD"
 
 func TestMain(m *testing.M) {
+	if os.Getenv("PYRT_GO_STRESS") == "1" {
+		// Stress mode (scripts/test-go.sh, with GOGC=1 and GODEBUG=clobberfree=1,
+		// checkfinalizers=1): a collection every millisecond on top, so cleanups of dropped
+		// objects and typed-call scratch space run while other goroutines call in.
+		go func() {
+			for {
+				runtime.GC()
+				time.Sleep(time.Millisecond)
+			}
+		}()
+	}
 	if os.Getenv(childEnv) != "" {
 		os.Exit(m.Run())
 	}

@@ -157,7 +157,8 @@ typedef struct pyrt_error pyrt_error;
 typedef struct pyrt_object pyrt_object;
 
 // The answer of a host function under construction. Opaque; valid only during the callback it
-// was passed to, and only on that callback's thread.
+// was passed to, and only on that callback's thread: elsewhere the pyrt_reply_* functions
+// return PYRT_ERR_INVALID_ARGUMENT and change nothing.
 typedef struct pyrt_reply pyrt_reply;
 
 // A handle to the process's Python interpreter. Opaque: pyrt never dereferences it (it is a

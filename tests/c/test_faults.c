@@ -33,6 +33,10 @@
  *   os_exit                  Python calling os._exit(7) ends the process with status 7 at once,
  *                            as a C library calling _exit would (documented)
  *   sys_exit                 SystemExit is an error (PYRT_ERR_SYSTEM_EXIT), the process goes on
+ *   callback_exception       exceptions escaping a host callback (SystemExit, KeyboardInterrupt,
+ *                            MemoryError, RecursionError through Python -> C -> Python, in a
+ *                            Python thread), host failures, a reply kept past its callback or
+ *                            used from another thread: errors, never a crash
  */
 #define _XOPEN_SOURCE 700
 #define _DEFAULT_SOURCE
@@ -470,6 +474,122 @@ static int case_call_after_free(void) {
     return check_summary();
 }
 
+/* ------------------------------------------------------------------ callback_exception */
+
+static pyrt_runtime *CB_RT;
+static pyrt_reply *KEPT_REPLY;
+
+/* relay(expr): evaluate through pyrt inside the callback and pass an error on unchanged */
+static int32_t cb_relay(void *user, const char *args, const char *kwargs, pyrt_reply *reply) {
+    (void)user;
+    (void)kwargs;
+    char *expr = NULL, *out = NULL;
+    pyrt_error *err = NULL;
+    /* args is ["<expr>"]: decode the string through Python itself (no JSON parser in C) */
+    char *quoted = json_quote(args);
+    char *code = xprintf("__import__('json').loads(%s)[0]", quoted);
+    free(quoted);
+    if (pyrt_eval_json(CB_RT, code, &expr, &err) != PYRT_OK) {
+        free(code);
+        int32_t rc = pyrt_reply_exception(reply, err);
+        pyrt_error_free(err);
+        return rc;
+    }
+    free(code);
+    quoted = json_quote(expr);
+    char *inner = xprintf("eval(__import__('json').loads(%s))", quoted);
+    free(quoted);
+    int32_t rc;
+    if (pyrt_eval_json(CB_RT, inner, &out, &err) == PYRT_OK) {
+        rc = pyrt_reply_json(reply, out);
+        pyrt_string_free(out);
+    } else {
+        rc = pyrt_reply_exception(reply, err);
+        pyrt_error_free(err);
+    }
+    free(inner);
+    pyrt_string_free(expr);
+    return rc;
+}
+
+static int32_t cb_fail_status(void *u, const char *a, const char *k, pyrt_reply *reply) {
+    (void)u, (void)a, (void)k, (void)reply;
+    return 7; /* an error status and no answer */
+}
+
+static int32_t cb_bad_json(void *u, const char *a, const char *k, pyrt_reply *reply) {
+    (void)u, (void)a, (void)k;
+    return pyrt_reply_json(reply, "{not json");
+}
+
+static int32_t cb_keep_reply(void *u, const char *a, const char *k, pyrt_reply *reply) {
+    (void)u, (void)a, (void)k;
+    KEPT_REPLY = reply; /* a host bug: keeping the reply past the callback */
+    return pyrt_reply_json(reply, "1");
+}
+
+static void *reply_from_thread(void *reply) {
+    return (void *)(intptr_t)pyrt_reply_json(reply, "\"from another thread\"");
+}
+static int32_t cb_other_thread(void *u, const char *a, const char *k, pyrt_reply *reply) {
+    (void)u, (void)a, (void)k;
+    pthread_t t;
+    void *rc = NULL;
+    pthread_create(&t, NULL, reply_from_thread, reply);
+    pthread_join(t, &rc);
+    CHECK_INT((int32_t)(intptr_t)rc, PYRT_ERR_INVALID_ARGUMENT);
+    return pyrt_reply_json(reply, "\"from the callback's thread\"");
+}
+
+static int case_callback_exception(void) {
+    CB_RT = open_runtime_or_die();
+    pyrt_error *err = NULL;
+    CHECK_OK(pyrt_register(CB_RT, "cb", "relay", cb_relay, NULL, NULL, &err), err);
+    CHECK_OK(pyrt_register(CB_RT, "cb", "fail_status", cb_fail_status, NULL, NULL, &err), err);
+    CHECK_OK(pyrt_register(CB_RT, "cb", "bad_json", cb_bad_json, NULL, NULL, &err), err);
+    CHECK_OK(pyrt_register(CB_RT, "cb", "keep_reply", cb_keep_reply, NULL, NULL, &err), err);
+    CHECK_OK(pyrt_register(CB_RT, "cb", "other_thread", cb_other_thread, NULL, NULL, &err), err);
+    EXPECT_RUN(CB_RT, "import cb, sys, _pyrt, threading");
+    EXPECT_EVAL(CB_RT, "cb.relay('6 * 7')", "42");
+
+    /* Exceptions of a nested call come out of the callback unchanged: Python code can catch
+     * them, and uncaught ones reach the host with their status, as from any other call. */
+    EXPECT_RUN(CB_RT, "try:\n    cb.relay('sys.exit(5)')\nexcept SystemExit as e:\n    code = e.code\n");
+    EXPECT_EVAL(CB_RT, "code", "5");
+    EXPECT_CALL_ERR(CB_RT, "cb", "relay", "[\"sys.exit(6)\"]", NULL, PYRT_ERR_SYSTEM_EXIT, "SystemExit", "6");
+    EXPECT_CALL_ERR(CB_RT, "cb", "relay", "[\"exec('raise KeyboardInterrupt(7)')\"]", NULL, PYRT_ERR_KEYBOARD_INTERRUPT,
+                    "KeyboardInterrupt", "7");
+    EXPECT_CALL_ERR(CB_RT, "cb", "relay", "[\"bytearray(1 << 50)\"]", NULL, PYRT_ERR_PYTHON, "MemoryError", NULL);
+    EXPECT_EVAL_ERR(CB_RT, "cb.relay('cb.relay(\"cb.relay(\\'1/0\\')\")')", PYRT_ERR_PYTHON, "ZeroDivisionError", "division by zero");
+    /* recursion through the callback, Python -> C -> Python ..., ends in RecursionError */
+    EXPECT_RUN(CB_RT, "def down(n):\n    return cb.relay(f'down({n + 1})')\n");
+    EXPECT_EVAL_ERR(CB_RT, "down(0)", PYRT_ERR_PYTHON, "RecursionError", NULL);
+    EXPECT_EVAL(CB_RT, "sys.getrecursionlimit()", "1000");
+
+    /* Host-side failures are _pyrt.HostError / TypeError-like errors in Python */
+    EXPECT_EVAL_ERR(CB_RT, "cb.fail_status()", PYRT_ERR_PYTHON, "_pyrt.HostError", "status 7");
+    EXPECT_RUN(CB_RT, "try:\n    cb.bad_json()\nexcept Exception as e:\n    bad = type(e).__name__\n");
+    EXPECT_EVAL(CB_RT, "bad != ''", "true");
+
+    /* A reply kept past its callback, or used from another thread, is refused */
+    EXPECT_EVAL(CB_RT, "cb.keep_reply()", "1");
+    CHECK_STATUS0(pyrt_reply_json(KEPT_REPLY, "2"), PYRT_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS0(pyrt_reply_error(KEPT_REPLY, "late"), PYRT_ERR_INVALID_ARGUMENT);
+    EXPECT_EVAL(CB_RT, "cb.other_thread()", "\"from the callback's thread\"");
+
+    /* An exception escaping a callback in a Python thread goes to threading.excepthook, as in
+     * standalone Python; the host is not disturbed. */
+    EXPECT_RUN(CB_RT, "seen = []\nthreading.excepthook = lambda a: seen.append(a.exc_type.__name__)\n"
+                      "t = threading.Thread(target=cb.relay, args=('1/0',))\nt.start()\nt.join()\n");
+    EXPECT_EVAL(CB_RT, "seen", "[\"ZeroDivisionError\"]");
+
+    /* nothing is left behind: the next calls succeed */
+    EXPECT_EVAL(CB_RT, "sys.exc_info()[0] is None", "true");
+    EXPECT_CALL(CB_RT, "math", "sqrt", "[16.0]", NULL, "4.0");
+    pyrt_free(CB_RT);
+    return check_summary();
+}
+
 /* ------------------------------------------------------------------ os_exit, sys_exit */
 
 static int case_os_exit(void) {
@@ -517,6 +637,7 @@ static const fault_case CASES[] = {
     {"call_after_free", case_call_after_free, 0, 0, 1, 0},
     {"os_exit", case_os_exit, 7, 0, 0, 0},
     {"sys_exit", case_sys_exit, 0, 0, 1, 0},
+    {"callback_exception", case_callback_exception, 0, 0, 1, 0},
 };
 #define NCASES ((int)(sizeof CASES / sizeof CASES[0]))
 

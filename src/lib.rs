@@ -25,3 +25,9 @@ pub(crate) const VERSION_C: &std::ffi::CStr = match std::ffi::CStr::from_bytes_w
     Ok(s) => s,
     Err(_) => panic!("version has no NUL"),
 };
+/// SHA-256 of the sources this library was built from (see build.rs and scripts/source-hash.sh).
+pub const SOURCE_HASH: &str = env!("PYRT_SOURCE_HASH");
+pub(crate) const SOURCE_HASH_C: &std::ffi::CStr = match std::ffi::CStr::from_bytes_with_nul(concat!(env!("PYRT_SOURCE_HASH"), "\0").as_bytes()) {
+    Ok(s) => s,
+    Err(_) => panic!("source hash has no NUL"),
+};

@@ -5,6 +5,9 @@
 #                 Go examples (examples/go) when present
 #   make test     the whole suite: scripts/test.sh (Rust, C under valgrind, Go; every CPython)
 #   make header   regenerate include/pyrt.h (PYRT_UPDATE_HEADER=1 cargo build --release)
+#   make install  install libpyrt.so (versioned soname), pyrt.h and pyrt.pc under PREFIX
+#                 (default /usr/local; also LIBDIR, INCLUDEDIR, PKGCONFIGDIR, DESTDIR);
+#                 `make install-strip` also strips debug info; `make uninstall` removes them
 #   make c-tests  only compile the C tests (build/c/tests/)
 #   make clean    remove build/ (cargo's target/ is left alone; `cargo clean` for that)
 
@@ -16,15 +19,15 @@ CC  ?= cc
 CXX ?= c++
 CARGO ?= cargo
 
-LIBDIR := target/release
-LIB    := $(LIBDIR)/libpyrt.so
+BUILD_LIBDIR := target/release
+LIB    := $(BUILD_LIBDIR)/libpyrt.so
 BUILD  := build/c
 HEADER := include/pyrt.h
 
 C_STD_FLAGS   := -std=c99 -Wall -Wextra -Werror -pthread
 CXX_STD_FLAGS := -std=c++11 -Wall -Wextra -Werror
 DEBUG_FLAGS   := -g -O1
-LINK_PYRT     := -L$(LIBDIR) -lpyrt -Wl,-rpath,$(abspath $(LIBDIR))
+LINK_PYRT     := -L$(BUILD_LIBDIR) -lpyrt -Wl,-rpath,$(abspath $(BUILD_LIBDIR))
 EXAMPLES_DIR  := $(abspath examples/c)
 
 C_TESTS     := test_api test_big test_leak test_threads test_lifecycle test_badlib test_venv header_c
@@ -34,7 +37,20 @@ EXAMPLES    := $(basename $(notdir $(wildcard examples/c/*.c)))
 EXAMPLE_BINS := $(addprefix $(BUILD)/examples/,$(EXAMPLES))
 TEST_HEADERS := tests/c/check.h tests/c/testutil.h
 
-.PHONY: all build lib c-examples c-tests demo test header clean
+# ---- install (C and anything using pkg-config)
+VERSION      := $(shell sed -n 's/^version *= *"\(.*\)"/\1/p' Cargo.toml | head -n 1)
+VERSION_MAJOR := $(word 1,$(subst ., ,$(VERSION)))
+VERSION_MINOR := $(word 2,$(subst ., ,$(VERSION)))
+# Must match build.rs: libpyrt.so.0.<minor> while the major version is 0, else libpyrt.so.<major>.
+SONAME       := $(if $(filter 0,$(VERSION_MAJOR)),libpyrt.so.0.$(VERSION_MINOR),libpyrt.so.$(VERSION_MAJOR))
+PREFIX       ?= /usr/local
+LIBDIR       ?= $(PREFIX)/lib
+INCLUDEDIR   ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+DESTDIR      ?=
+INSTALL      ?= install
+
+.PHONY: all build lib c-examples c-tests demo test header clean install install-strip uninstall
 
 all: build
 
@@ -42,6 +58,8 @@ build: lib c-examples
 
 lib:
 	$(CARGO) build --release
+	@# build.rs creates this link when it runs; recreate it should it have been removed since
+	@ln -sfn libpyrt.so $(BUILD_LIBDIR)/$(SONAME)
 
 c-examples: lib $(EXAMPLE_BINS)
 
@@ -75,6 +93,30 @@ test:
 
 header:
 	PYRT_UPDATE_HEADER=1 $(CARGO) build --release
+
+# libpyrt.so.X.Y.Z (soname $(SONAME)) with the links $(SONAME) and libpyrt.so, the header, and
+# pyrt.pc, so that `cc app.c $$(pkg-config --cflags --libs pyrt)` works. For a prefix outside the
+# dynamic linker's path, run the program with LD_LIBRARY_PATH=$$LIBDIR or link it with
+# -Wl,-rpath,$$LIBDIR.
+install: lib
+	@test "$$(readelf -d $(LIB) 2>/dev/null | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')" = "$(SONAME)" || \
+	  { echo "$(LIB) does not have the soname $(SONAME) (see build.rs)" >&2; exit 1; }
+	$(INSTALL) -d "$(DESTDIR)$(LIBDIR)" "$(DESTDIR)$(INCLUDEDIR)" "$(DESTDIR)$(PKGCONFIGDIR)"
+	$(INSTALL) -m 0755 $(LIB) "$(DESTDIR)$(LIBDIR)/libpyrt.so.$(VERSION)"
+	ln -sfn libpyrt.so.$(VERSION) "$(DESTDIR)$(LIBDIR)/$(SONAME)"
+	ln -sfn $(SONAME) "$(DESTDIR)$(LIBDIR)/libpyrt.so"
+	$(INSTALL) -m 0644 $(HEADER) "$(DESTDIR)$(INCLUDEDIR)/pyrt.h"
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))|' \
+	    -e 's|@INCLUDEDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|' \
+	    -e 's|@VERSION@|$(VERSION)|' pyrt.pc.in >"$(DESTDIR)$(PKGCONFIGDIR)/pyrt.pc"
+	@echo "installed libpyrt $(VERSION) (soname $(SONAME)) under $(DESTDIR)$(PREFIX)"
+
+install-strip: install
+	strip --strip-debug "$(DESTDIR)$(LIBDIR)/libpyrt.so.$(VERSION)"
+
+uninstall:
+	rm -f "$(DESTDIR)$(LIBDIR)/libpyrt.so.$(VERSION)" "$(DESTDIR)$(LIBDIR)/$(SONAME)" \
+	      "$(DESTDIR)$(LIBDIR)/libpyrt.so" "$(DESTDIR)$(INCLUDEDIR)/pyrt.h" "$(DESTDIR)$(PKGCONFIGDIR)/pyrt.pc"
 
 clean:
 	rm -rf $(BUILD)

@@ -5,6 +5,8 @@
 #                      pyrt)` (tests/install/app.c) and run it; checks the soname, the links, the
 #                      recorded DT_NEEDED and the pkg-config metadata
 #   c (DESTDIR)        a staged `make install DESTDIR=... PREFIX=/usr LIBDIR=...` and `make uninstall`
+#   rust (crate)       examples/rust, a crate depending on pyrt (`cargo run -p pyrt-example`), with
+#                      the libpython given as an argument and through $PYRT_LIBPYTHON
 #
 # Each check runs once, with the first CPython of scripts/pythons.sh. Output: one line per check,
 # then "N passed, N failed". Results for scripts/test.sh: build/install/results.tsv
@@ -118,8 +120,24 @@ c_destdir() {
   want "files left after make uninstall" "$(find "$stage" -type f -o -type l)" ""
 }
 
+rust_example() {
+  cargo build --release -p pyrt-example
+  local out
+  out=$(env -u PYRT_LIBPYTHON target/release/pyrt-example "$LIBPYTHON")
+  echo "$out"
+  grep -q "^pyrt $VERSION running Python .* from $LIBPYTHON\$" <<<"$out" || { echo "FAIL banner"; return 1; }
+  want "sqrt line" "$(grep '^math.sqrt(16.0)' <<<"$out")" "math.sqrt(16.0) = 4"
+  want "describe line" "$(grep '^describe' <<<"$out")" "describe(...) = mean 5, stdev 2.1381, median 4.5"
+  want "counter line" "$(grep '^Counter' <<<"$out")" 'Counter.most_common(2) = [("a", 8), ("b", 2)]'
+  want "error line" "$(grep 'sqrt(-1.0)' <<<"$out")" "math.sqrt(-1.0) raised ValueError: math domain error"
+  out=$(PYRT_LIBPYTHON=$LIBPYTHON target/release/pyrt-example)
+  grep -q "from $LIBPYTHON\$" <<<"$out" || { echo "FAIL with \$PYRT_LIBPYTHON: $out"; return 1; }
+  echo "ok   with \$PYRT_LIBPYTHON"
+}
+
 check "c (pkg-config)" c_pkg_config
 check "c (DESTDIR, uninstall)" c_destdir
+check "rust (crate)" rust_example
 
 passed=$(awk -F'\t' '$3 == "PASS"' "$RESULTS" | wc -l)
 failed=$(awk -F'\t' '$3 != "PASS"' "$RESULTS" | wc -l)

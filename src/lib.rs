@@ -6,7 +6,9 @@
 //! * `python` — the only code that touches CPython's symbols: loader, initialization, GIL,
 //!   conversions.
 //! * `json`, `config`, `discover`, `error` — the safe core.
+//! * `api` — the safe Rust API ([`Runtime`], [`Object`]) for Rust programs.
 
+pub mod api;
 pub mod args;
 pub mod capi;
 pub mod config;
@@ -17,7 +19,7 @@ pub mod python;
 pub mod runtime;
 
 pub use error::{Error, ErrorKind, PythonException, Result};
-pub use runtime::Runtime;
+pub use api::{Builder, Bytes, Candidate, Discovery, Info, Object, Runtime};
 
 /// pyrt's version (from Cargo.toml).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

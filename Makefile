@@ -8,6 +8,8 @@
 #   make install  install libpyrt.so (versioned soname), pyrt.h and pyrt.pc under PREFIX
 #                 (default /usr/local; also LIBDIR, INCLUDEDIR, PKGCONFIGDIR, DESTDIR);
 #                 `make install-strip` also strips debug info; `make uninstall` removes them
+#   make go-embed rebuild the stripped, gzipped libpyrt copies embedded in the Go module
+#                 (bindings/go/lib/, embed_linux_*.go) from the current sources; commit them
 #   make c-tests  only compile the C tests (build/c/tests/)
 #   make clean    remove build/ (cargo's target/ is left alone; `cargo clean` for that)
 
@@ -50,7 +52,7 @@ PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 DESTDIR      ?=
 INSTALL      ?= install
 
-.PHONY: all build lib c-examples c-tests demo test header clean install install-strip uninstall
+.PHONY: all build lib c-examples c-tests demo test header clean install install-strip uninstall go-embed
 
 all: build
 
@@ -110,6 +112,9 @@ install: lib
 	    -e 's|@INCLUDEDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|' \
 	    -e 's|@VERSION@|$(VERSION)|' pyrt.pc.in >"$(DESTDIR)$(PKGCONFIGDIR)/pyrt.pc"
 	@echo "installed libpyrt $(VERSION) (soname $(SONAME)) under $(DESTDIR)$(PREFIX)"
+
+go-embed:
+	scripts/go-embed.sh
 
 install-strip: install
 	strip --strip-debug "$(DESTDIR)$(LIBDIR)/libpyrt.so.$(VERSION)"

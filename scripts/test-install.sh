@@ -7,6 +7,11 @@
 #   c (DESTDIR)        a staged `make install DESTDIR=... PREFIX=/usr LIBDIR=...` and `make uninstall`
 #   rust (crate)       examples/rust, a crate depending on pyrt (`cargo run -p pyrt-example`), with
 #                      the libpython given as an argument and through $PYRT_LIBPYTHON
+#   go (module)        tests/install/main.go in a temporary module outside the repository that
+#                      requires the Go binding (a replace directive points at this checkout; go mod
+#                      tidy resolves the rest through the module proxy), built with CGO_ENABLED=0
+#                      and run with no PYRT_* variables: libpyrt must be the copy embedded in the
+#                      module (loaded from memory), libpython found by discovery
 #
 # Each check runs once, with the first CPython of scripts/pythons.sh. Output: one line per check,
 # then "N passed, N failed". Results for scripts/test.sh: build/install/results.tsv
@@ -135,9 +140,28 @@ rust_example() {
   echo "ok   with \$PYRT_LIBPYTHON"
 }
 
+go_module() {
+  local dir=$TMP/goapp out emb
+  command -v go >/dev/null || { echo "FAIL go not found"; return 1; }
+  mkdir -p "$dir"
+  cp tests/install/main.go "$dir/main.go"
+  printf 'module example.com/goapp\n\ngo 1.25\n\nrequire github.com/pyrt-dev/pyrt/bindings/go v0.0.0\n\nreplace github.com/pyrt-dev/pyrt/bindings/go => %s\n' \
+    "$ROOT/bindings/go" >"$dir/go.mod"
+  (cd "$dir" && GOWORK=off go mod tidy)
+  (cd "$dir" && GOWORK=off CGO_ENABLED=0 go build -o app .)
+  out=$(cd "$dir" && env -u PYRT_LIBRARY -u PYRT_LIBPYTHON ./app)
+  echo "$out"
+  emb=$(sed -n 's/^\t*sha256: *"\([0-9a-f]*\)",/\1/p' bindings/go/embed_linux_amd64.go)
+  want "libpyrt" "$(sed -n 's/^libpyrt: //p' <<<"$out")" \
+    "libpyrt $VERSION embedded for linux/amd64 (sha256 ${emb:0:12}), loaded from memory"
+  want "sqrt" "$(grep '^math.sqrt' <<<"$out")" "math.sqrt(16.0) = 4"
+  want "exception" "$(grep '^1/0' <<<"$out")" "1/0 raised ZeroDivisionError"
+}
+
 check "c (pkg-config)" c_pkg_config
 check "c (DESTDIR, uninstall)" c_destdir
 check "rust (crate)" rust_example
+check "go (module, embedded libpyrt)" go_module
 
 passed=$(awk -F'\t' '$3 == "PASS"' "$RESULTS" | wc -l)
 failed=$(awk -F'\t' '$3 != "PASS"' "$RESULTS" | wc -l)

@@ -12,6 +12,9 @@
 #                      tidy resolves the rest through the module proxy), built with CGO_ENABLED=0
 #                      and run with no PYRT_* variables: libpyrt must be the copy embedded in the
 #                      module (loaded from memory), libpython found by discovery
+#   node (npm package) `npm pack` of bindings/node installed into a temporary project (koffi from
+#                      the npm cache/registry), libpyrt from `make install` into a temporary prefix
+#                      on LD_LIBRARY_PATH (found by its soname; no PYRT_LIBRARY), tests/install/app.js
 #
 # Each check runs once, with the first CPython of scripts/pythons.sh. Output: one line per check,
 # then "N passed, N failed". Results for scripts/test.sh: build/install/results.tsv
@@ -158,10 +161,33 @@ go_module() {
   want "exception" "$(grep '^1/0' <<<"$out")" "1/0 raised ZeroDivisionError"
 }
 
+node_package() {
+  local dir=$TMP/nodeapp prefix=$TMP/nodeprefix tgz out soname
+  command -v npm >/dev/null || { echo "FAIL npm not found"; return 1; }
+  make --no-print-directory install PREFIX="$prefix"
+  mkdir -p "$dir"
+  tgz=$(cd bindings/node && npm pack --silent --pack-destination "$dir")
+  echo "packed $tgz"
+  tar -tzf "$dir/$tgz" | sort | tr '\n' ' '
+  echo
+  cp tests/install/app.js "$dir/app.js"
+  printf '{"name": "nodeapp", "version": "1.0.0", "private": true}\n' >"$dir/package.json"
+  (cd "$dir" && npm install --ignore-scripts --prefer-offline --no-audit --no-fund "./$tgz")
+  soname=libpyrt.so.$(cut -d. -f1 <<<"$VERSION")
+  [[ $VERSION == 0.* ]] && soname=libpyrt.so.0.$(cut -d. -f2 <<<"$VERSION")
+  out=$(cd "$dir" && env -u PYRT_LIBRARY LD_LIBRARY_PATH="$prefix/lib" PYRT_LIBPYTHON="$LIBPYTHON" node app.js)
+  echo "$out"
+  want "libpyrt" "$(sed -n 's/^libpyrt: //p' <<<"$out")" "$soname $VERSION $(scripts/source-hash.sh)"
+  want "python" "$(sed -n 's/^python: [^ ]* //p' <<<"$out")" "$LIBPYTHON"
+  want "sqrt" "$(grep '^math.sqrt' <<<"$out")" "math.sqrt(16) = 4"
+  want "exception" "$(grep '^1/0' <<<"$out")" "1/0 raised ZeroDivisionError"
+}
+
 check "c (pkg-config)" c_pkg_config
 check "c (DESTDIR, uninstall)" c_destdir
 check "rust (crate)" rust_example
 check "go (module, embedded libpyrt)" go_module
+check "node (npm package)" node_package
 
 passed=$(awk -F'\t' '$3 == "PASS"' "$RESULTS" | wc -l)
 failed=$(awk -F'\t' '$3 != "PASS"' "$RESULTS" | wc -l)

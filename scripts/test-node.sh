@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Run the Node.js binding's tests (bindings/node, `node --test test/`) against every CPython on
-# this machine, then examples/node/basic.js once.
+# Run the Node.js binding's tests (bindings/node: `node --test test/*.test.js`) against every
+# CPython on this machine, then examples/node/basic.js once.
 #
 #   scripts/test-node.sh                 all libpythons from scripts/pythons.sh
 #   scripts/test-node.sh 3.12-pyenv ...  only these labels (PYRT_PYTHONS="..." does the same)
@@ -62,7 +62,7 @@ for line in "${PYTHONS[@]}"; do
   lib=${line#* }
   log=$LOGS/$label.log
   start=$SECONDS
-  (cd bindings/node && env -u PYRT_LIBRARY PYRT_LIBPYTHON="$lib" timeout "$TIMEOUT" node --test test/) >"$log" 2>&1
+  (cd bindings/node && env -u PYRT_LIBRARY PYRT_LIBPYTHON="$lib" timeout "$TIMEOUT" node --test test/*.test.js) >"$log" 2>&1
   rc=$?
   pass=$(sed -n 's/^# pass //p' "$log")
   fail=$(sed -n 's/^# fail //p' "$log")

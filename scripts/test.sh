@@ -9,14 +9,20 @@
 #                                 `header_is_fresh`: the committed include/pyrt.h must equal a
 #                                 fresh cbindgen generation)
 #   5. scripts/test-c.sh          C tests + examples under valgrind, every CPython
-#   6. scripts/test-go.sh         the Go binding, every CPython (when the script exists)
-#   7. a summary matrix component x version -> PASS / FAIL / MISSING, and the line
+#   6. scripts/test-go.sh         the Go binding, every CPython (when the script exists), and the
+#                                 libpyrt copies embedded in the Go module
+#   7. scripts/test-node.sh       the Node.js binding (node --test), every CPython
+#   8. scripts/test-install.sh    each host's install-and-use path, once: make install + pkg-config
+#                                 (C), the examples/rust crate, a Go module outside the repository
+#                                 (embedded libpyrt), the npm package
+#   9. a summary matrix component x version -> PASS / FAIL / MISSING, and the line
 #      "N passed, N failed" counting its cells (MISSING counts as failed)
 #
 # Exit status non-zero on any failure or on an expected CPython that is missing
 # (scripts/pythons.sh --expected). Arguments (labels) restrict the run to those versions, as
 # PYRT_PYTHONS="3.12-pyenv 3.8-pyenv" does. Logs: build/logs/, build/c/logs/, build/go/logs/.
-# PYRT_TEST_GO=0 skips the Go suite (local use; CI runs everything).
+# PYRT_TEST_GO=0, PYRT_TEST_NODE=0, PYRT_TEST_INSTALL=0 skip those suites (local use; CI runs
+# everything).
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -130,6 +136,42 @@ else
   echo "(scripts/test-go.sh not present: Go binding not tested)"
 fi
 
+if [[ ${PYRT_TEST_NODE:-1} == 0 ]]; then
+  echo "(PYRT_TEST_NODE=0: Node.js binding not tested)"
+else
+  stage "Node.js tests (scripts/test-node.sh)"
+  scripts/test-node.sh
+  node_rc=$?
+  if [[ -s build/node/results.tsv ]]; then
+    for line in "${PYTHONS[@]}"; do
+      label=${line%% *}
+      st=$(awk -F'\t' -v l="$label" '$1 == l { print $3 }' build/node/results.tsv | head -n 1)
+      if [[ $st == PASS ]]; then record node "$label" PASS; else record node "$label" FAIL; fi
+    done
+    if awk -F'\t' '$1 == "once" && $3 != "PASS" { bad = 1 } END { exit !bad }' build/node/results.tsv; then
+      record node once FAIL
+    elif grep -q $'^once\t' build/node/results.tsv; then
+      record node once PASS
+    fi
+  fi
+  if ((node_rc != 0)) && ! awk -F'\t' '$1 == "node" && $3 == "FAIL" { f = 1 } END { exit !f }' "$SUMMARY"; then
+    record node once FAIL
+  fi
+fi
+
+if [[ ${PYRT_TEST_INSTALL:-1} == 0 ]]; then
+  echo "(PYRT_TEST_INSTALL=0: install paths not tested)"
+else
+  stage "install paths: C + pkg-config, Rust crate, Go module, npm package (scripts/test-install.sh)"
+  scripts/test-install.sh
+  install_rc=$?
+  if ((install_rc == 0)) && [[ -s build/install/results.tsv ]]; then
+    record install once PASS
+  else
+    record install once FAIL
+  fi
+fi
+
 # ---- summary matrix
 stage "summary"
 LABELS=()
@@ -142,14 +184,15 @@ failed=0
 printf '%-10s' "component"
 for l in "${LABELS[@]}"; do printf ' %-12s' "$l"; done
 echo
-for comp in rust c go; do
+for comp in rust c go node install; do
   grep -q "^$comp"$'\t' "$SUMMARY" || continue
   printf '%-10s' "$comp"
   for l in "${LABELS[@]}"; do
     cell=$(awk -F'\t' -v c="$comp" -v l="$l" '$1 == c && ($2 == l || (l == "once" && $2 == "all")) { print $3 }' "$SUMMARY" | sort -u | tr '\n' ' ')
     cell=${cell% }
     if [[ -z $cell ]]; then
-      if [[ $l == once ]]; then printf ' %-12s' "-"; continue; fi
+      # "install" runs once, not per version
+      if [[ $l == once || $comp == install ]]; then printf ' %-12s' "-"; continue; fi
       cell=MISSING
     fi
     [[ $cell == *FAIL* ]] && cell=FAIL

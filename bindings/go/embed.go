@@ -91,27 +91,37 @@ func (e *embeddedLib) bytes() ([]byte, error) {
 	return data, nil
 }
 
-// materialize makes the library loadable by path: from memory when the
-// platform allows (memfdPath, Linux), else as a file in the per-user cache.
-// The path is valid until release is called, which the caller does once the
-// library is loaded (a loaded library stays mapped).
-func (e *embeddedLib) materialize() (path, how string, release func(), err error) {
+// load writes the library out and opens it with open: from memory when the
+// platform allows (memfdPath, Linux), and if that fails (no memfd, or a
+// kernel or security policy that refuses to map it executable) from a file
+// in the per-user cache. It reports how the library was loaded. The memfd
+// is closed once open returns (a loaded library stays mapped).
+func (e *embeddedLib) load(open func(path string) error) (how string, err error) {
 	data, err := e.bytes()
 	if err != nil {
-		return "", "", nil, err
+		return "", err
 	}
 	memErr := errNoMemfd
 	if !avoidMemfd {
-		path, release, memErr = memfdPath(data)
-		if memErr == nil {
-			return path, "from memory", release, nil
+		var path string
+		var release func()
+		if path, release, memErr = memfdPath(data); memErr == nil {
+			memErr = open(path)
+			release()
+			if memErr == nil {
+				return "from memory", nil
+			}
+			memErr = fmt.Errorf("from memory: %v", memErr)
 		}
 	}
-	path, err = e.cacheFile(data)
+	path, err := e.cacheFile(data)
 	if err != nil {
-		return "", "", nil, fmt.Errorf("%v; per-user cache: %v", memErr, err)
+		return "", fmt.Errorf("%v; per-user cache: %v", memErr, err)
 	}
-	return path, "from the cache file " + path, func() {}, nil
+	if err := open(path); err != nil {
+		return "", fmt.Errorf("%v; from the cache file %s: %w", memErr, path, err)
+	}
+	return "from the cache file " + path, nil
 }
 
 // cacheDir is where cached copies are written: <user cache dir>/pyrt.

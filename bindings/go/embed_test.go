@@ -298,3 +298,46 @@ func checkCopy(t *testing.T, gzPath, root, treeHash string) {
 		t.Errorf("embedded version %s is not Cargo.toml's", e.version)
 	}
 }
+
+// TestEmbeddedLoadFallsBackToCache: when the memory copy cannot be opened
+// (a kernel or policy refusing to map a memfd executable), the cache file
+// is tried next; both failures are reported when neither works.
+func TestEmbeddedLoadFallsBackToCache(t *testing.T) {
+	e := embeddedCopy
+	if e == nil {
+		t.Skip("no embedded copy for " + runtime.GOOS + "/" + runtime.GOARCH)
+	}
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	var tried []string
+	how, err := e.load(func(path string) error {
+		tried = append(tried, path)
+		if strings.HasPrefix(path, "/proc/") {
+			return fmt.Errorf("mmap: operation not permitted")
+		}
+		data, err := os.ReadFile(path)
+		if err != nil || sha256.Sum256(data) != mustHex(t, e.sha256) {
+			return fmt.Errorf("cache file content wrong: %v", err)
+		}
+		return nil
+	})
+	if err != nil || !strings.HasPrefix(how, "from the cache file ") {
+		t.Fatalf("load: %q, %v (tried %v)", how, err, tried)
+	}
+	if runtime.GOOS == "linux" && (len(tried) != 2 || !strings.HasPrefix(tried[0], "/proc/self/fd/")) {
+		t.Errorf("tried %v, want the memfd first", tried)
+	}
+	_, err = e.load(func(path string) error { return fmt.Errorf("refused %s", path) })
+	if err == nil || !strings.Contains(err.Error(), "from the cache file") || (runtime.GOOS == "linux" && !strings.Contains(err.Error(), "from memory")) {
+		t.Errorf("both failing: %v", err)
+	}
+}
+
+func mustHex(t *testing.T, s string) (sum [32]byte) {
+	t.Helper()
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != 32 {
+		t.Fatalf("bad sha256 %q", s)
+	}
+	copy(sum[:], b)
+	return sum
+}

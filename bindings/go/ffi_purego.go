@@ -9,6 +9,7 @@
 package pyrt
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -145,20 +146,27 @@ func openLibrary(path string) (*ffiLib, error) {
 // openEmbedded writes out the embedded copy (after checking its SHA-256)
 // and opens it; it must report exactly the version it was embedded as.
 func openEmbedded(e *embeddedLib) (*ffiLib, error) {
-	path, how, release, err := e.materialize()
+	var l *ffiLib
+	how, err := e.load(func(path string) error {
+		lib, err := openLibrary(path)
+		if err != nil {
+			return err
+		}
+		if lib.ver != e.version {
+			_ = purego.Dlclose(lib.handle)
+			return &loadError{ErrLibraryVersion, fmt.Sprintf("embedded libpyrt reports version %q, embedded as %q", lib.ver, e.version)}
+		}
+		l = lib
+		return nil
+	})
 	if err != nil {
+		var le *loadError
+		if errors.As(err, &le) && le.sentinel == ErrLibraryVersion {
+			return nil, &loadError{ErrLibraryVersion, err.Error()}
+		}
 		return nil, &loadError{ErrLibraryNotFound, err.Error()}
 	}
-	defer release()
-	l, err := openLibrary(path)
-	if err != nil {
-		return nil, err
-	}
-	if l.ver != e.version {
-		_ = purego.Dlclose(l.handle)
-		return nil, &loadError{ErrLibraryVersion, fmt.Sprintf("embedded libpyrt reports version %q, embedded as %q", l.ver, e.version)}
-	}
-	if strings.HasPrefix(path, "/proc/") {
+	if strings.HasPrefix(l.path, "/proc/") {
 		l.path = "" // the memfd path is closed by now; nothing else can name this copy
 	}
 	l.where = e.describe() + ", loaded " + how

@@ -1,9 +1,10 @@
 # pyrt — build, demo and test entry points.
 #
 #   make build    cargo build --release (target/release/libpyrt.so) + the C examples
-#   make demo     build, then run the C examples (pyrt discovers the python3 on PATH) and the
-#                 Go examples (examples/go) when present
-#   make test     the whole suite: scripts/test.sh (Rust, C under valgrind, Go; every CPython)
+#   make demo     build, then run the C, Go, Rust and Node examples (pyrt discovers the python3
+#                 on PATH)
+#   make test     the whole suite: scripts/test.sh (Rust, C under valgrind, Go, Node; every
+#                 CPython; and each host's install path)
 #   make header   regenerate include/pyrt.h (PYRT_UPDATE_HEADER=1 cargo build --release)
 #   make install  install libpyrt.so (versioned soname), pyrt.h and pyrt.pc under PREFIX
 #                 (default /usr/local; also LIBDIR, INCLUDEDIR, PKGCONFIGDIR, DESTDIR);
@@ -88,6 +89,13 @@ demo: build
 	@if [ -d examples/go ]; then \
 	  echo; echo "== examples/go"; \
 	  cd examples/go && go run ./basic && go run ./concurrent; \
+	fi
+	@echo; echo "== examples/rust"
+	env -u PYRT_LIBPYTHON $(CARGO) run --release -q -p pyrt-example
+	@if command -v npm >/dev/null 2>&1; then \
+	  echo; echo "== examples/node"; \
+	  (cd bindings/node && npm ci --ignore-scripts --no-audit --no-fund --silent) && \
+	  env -u PYRT_LIBPYTHON node examples/node/basic.js; \
 	fi
 
 test:

@@ -2,7 +2,8 @@
 # Install what pyrt's build and test suite need on a fresh Debian machine; idempotent.
 #
 # Checks each tool and installs only what is missing:
-#   - apt packages: gcc g++ make valgrind pkg-config  (apt-get update runs only if one is missing)
+#   - apt packages: gcc g++ make valgrind pkg-config nodejs npm  (apt-get update runs only if one
+#     is missing; node and npm are for the Node.js binding, bindings/node)
 #   - Rust (cargo): expected to be present through rustup; a clear error otherwise
 #   - Go: optional here (the Go binding's own script checks it); reported if absent
 #   - gcc's AddressSanitizer/UBSan runtimes (libasan, libubsan; scripts/test-sanitizers.sh):
@@ -21,10 +22,12 @@ declare -A PKG=(
   [make]=make
   [valgrind]=valgrind
   [pkg-config]=pkg-config
+  [node]=nodejs
+  [npm]=npm
 )
 
 missing=()
-for tool in gcc g++ make valgrind pkg-config; do
+for tool in gcc g++ make valgrind pkg-config node npm; do
   if command -v "$tool" >/dev/null 2>&1; then
     say "$tool: present ($(command -v "$tool"))"
   else

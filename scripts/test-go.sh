@@ -14,7 +14,13 @@
 # Also: a GC stress run (GOGC=1, GODEBUG=clobberfree=1,checkfinalizers=1, a collection every
 # millisecond) of the pyrt package in purego and cgo modes, with one CPython
 # (PYRT_STRESS_PYTHON, default 3.12-pyenv);
-# `go vet` for both build flavours and the examples module; the examples (examples/go:
+# and the libpyrt copies embedded in the module (bindings/go/lib, `make go-embed`):
+# TestEmbeddedLibrary checks each against its recorded checksum, ELF machine, exports and the
+# sources of this tree (a stale copy fails: run `make go-embed`), then loads the linux/amd64 copy
+# from memory, and again through the per-user cache fallback, and runs Python with it; and the
+# whole purego suite runs once more against that embedded copy (PYRT_LIBRARY = the copy,
+# decompressed) with the first libpython.
+# Also: `go vet` for both build flavours and the examples module; the examples (examples/go:
 # basic, concurrent, venv) run once with the first libpython, plus basic with no argument
 # (libpython discovery), basic built with -tags pyrt_cgo, and venv with the first Python's real venv
 # (with and without the libpython argument).
@@ -157,6 +163,18 @@ once() {  # name command... (runs in $ROOT)
   printf '  %-28s %-5s %s\n' "$name" "$status" "$detail"
   printf 'once\t%s\t%s\t%s\n' "$name" "$status" "$detail" >>"$RESULTS"
 }
+echo
+echo "== the embedded libpyrt (with ${PYTHONS[0]%% *})"
+once "embedded copies (from memory)" bash -c "cd bindings/go && PYRT_LIBPYTHON='$FIRST_LIB' PYRT_TEST_EMBEDDED=1 CGO_ENABLED=0 go test -count=1 -v -run '^TestEmbeddedLibrary\$' ."
+once "embedded copy (cache fallback)" bash -c "cd bindings/go && PYRT_LIBPYTHON='$FIRST_LIB' PYRT_TEST_EMBEDDED=cache CGO_ENABLED=0 go test -count=1 -v -run '^TestEmbeddedLibrary\$' ."
+EMBEDDED_SO=$OUT/embedded/libpyrt.so
+mkdir -p "$OUT/embedded"
+if gzip -dc bindings/go/lib/libpyrt-linux-amd64.so.gz >"$EMBEDDED_SO" 2>/dev/null; then
+  once "suite on the embedded copy" bash -c "cd bindings/go && PYRT_LIBRARY='$EMBEDDED_SO' PYRT_LIBPYTHON='$FIRST_LIB' PYRT_TEST_VENV='$FIRST_VENV' PYRT_TEST_REQUIRE_VENV=1 CGO_ENABLED=0 go test -count=1 ./..."
+else
+  once "suite on the embedded copy" bash -c "echo 'bindings/go/lib/libpyrt-linux-amd64.so.gz is missing or corrupt'; false"
+fi
+
 echo
 echo "== vet and examples (examples with ${PYTHONS[0]%% *})"
 once "vet purego" bash -c 'cd bindings/go && CGO_ENABLED=0 go vet ./...'

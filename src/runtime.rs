@@ -931,38 +931,3 @@ pub fn object_free(object: u64) {
 pub fn pending_error(py: python::Python) -> Error {
     exception::fetch(py)
 }
-
-/// A handle to the process's Python interpreter, for Rust programs. Dropping it closes it.
-pub struct Runtime {
-    token: u64,
-}
-
-impl Runtime {
-    /// Opens a runtime; `config` is the same JSON object `pyrt_new` takes.
-    pub fn new(config: Option<&str>) -> Result<Runtime> {
-        new(config).map(|token| Runtime { token })
-    }
-    pub fn run_string(&self, code: &str) -> Result<()> {
-        let c = CString::new(code).map_err(|_| Error::invalid_argument("code contains NUL"))?;
-        run_string(self.token, &c)
-    }
-    pub fn run_file(&self, path: &str) -> Result<()> {
-        run_file(self.token, path)
-    }
-    pub fn eval_json(&self, expr: &str) -> Result<String> {
-        let c = CString::new(expr).map_err(|_| Error::invalid_argument("expression contains NUL"))?;
-        eval_json(self.token, &c).map(|s| s.into_string().expect("JSON is UTF-8"))
-    }
-    pub fn call_json(&self, module: &str, function: &str, args: Option<&str>, kwargs: Option<&str>) -> Result<String> {
-        call_json(self.token, module, function, args.map(str::as_bytes), kwargs.map(str::as_bytes)).map(|s| s.into_string().expect("JSON is UTF-8"))
-    }
-    pub fn info_json(&self) -> Result<String> {
-        info_json(self.token).map(|s| s.into_string().expect("JSON is UTF-8"))
-    }
-}
-
-impl Drop for Runtime {
-    fn drop(&mut self) {
-        free(self.token)
-    }
-}

@@ -30,7 +30,9 @@ func TestMain(m *testing.M) {
 			}
 		}()
 	}
-	if os.Getenv(childEnv) != "" {
+	// A child process, or the process that loads the embedded libpyrt
+	// (TestEmbeddedLibrary, run alone), starts its own runtime.
+	if os.Getenv(childEnv) != "" || os.Getenv("PYRT_TEST_EMBEDDED") != "" {
 		os.Exit(m.Run())
 	}
 	var err error

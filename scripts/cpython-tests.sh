@@ -47,6 +47,9 @@ cargo build --release >"$OUT/cargo-build.log" 2>&1 || { tail -30 "$OUT/cargo-bui
 # change the library under it.
 mkdir -p "$OUT/lib"
 cp target/release/libpyrt.so "$OUT/lib/libpyrt.so.tmp" && mv -f "$OUT/lib/libpyrt.so.tmp" "$OUT/lib/libpyrt.so"
+# host_c records libpyrt's soname (libpyrt.so.X.Y), not libpyrt.so: the loader needs that name too.
+soname=$(objdump -p "$OUT/lib/libpyrt.so" | awk '$1 == "SONAME" { print $2 }')
+[[ -n $soname ]] && ln -sfn libpyrt.so "$OUT/lib/$soname"
 CC=${CC:-cc}
 $CC -std=c99 -Wall -Wextra -Werror -O2 -Iinclude tests/cpython/host_c.c -o "$OUT/host_c" \
   -L"$OUT/lib" -lpyrt -Wl,-rpath,"$OUT/lib" || fail_early "building host_c failed"

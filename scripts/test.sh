@@ -47,7 +47,11 @@ SUMMARY=$LOGS/summary.tsv
 : >"$SUMMARY"
 T0=$SECONDS
 
-stage() { printf '\n######## %s  (%dm%02ds)\n' "$*" $(((SECONDS - T0) / 60)) $(((SECONDS - T0) % 60)); }
+STAGE_TIMES=()   # "<stage> <start second>", for the time per stage printed at the end
+stage() {
+  printf '\n######## %s  (%dm%02ds)\n' "$*" $(((SECONDS - T0) / 60)) $(((SECONDS - T0) % 60))
+  STAGE_TIMES+=("${1%% *} $((SECONDS - T0))")
+}
 record() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$SUMMARY"; }   # component label status
 
 stage "setup"
@@ -188,7 +192,7 @@ else
   echo "(scripts/cpython-tests.sh --quick exit status: $cpy_rc; report: build/cpython/report-quick.txt)"
 fi
 
-stage "C tests under ASan + UBSan + LSan (scripts/test-sanitizers.sh)"
+stage "ASan + UBSan + LSan: the C tests (scripts/test-sanitizers.sh)"
 SAN_LABELS=${PYRT_SAN_PYTHONS:-3.12-pyenv 3.13-pyenv}
 SAN_RUN=()
 for line in "${PYTHONS[@]}"; do
@@ -260,6 +264,21 @@ for comp in rust c go node cpython asan install soak fuzz; do
   echo
 done
 for m in "${MISSING[@]}"; do [[ -n $m ]] && echo "MISSING: expected CPython $m is not installed"; done
+# Why cells failed, here at the end where a CI log's tail shows it (full logs under build/).
+if awk -F'\t' '$3 == "FAIL" { f = 1 } END { exit !f }' "$SUMMARY"; then
+  echo "failures (first lines; logs: build/logs, build/<suite>/logs):"
+  for f in build/c/results.tsv build/asan/results.tsv build/go/results.tsv build/node/results.tsv; do
+    [[ -s $f ]] && awk -F'\t' -v s="${f#build/}" '$3 != "PASS" && $3 != "-" { printf "  %s: %s %s: %s\n", s, $1, $2, substr($4, 1, 150) }' "$f"
+  done | head -20
+  grep -A8 '^EMBEDDED-ONLY FAILURES\|^HARNESS PROBLEMS' "$LOGS/cpython-quick.log" 2>/dev/null | cut -c1-160 | head -12 | sed 's/^/  cpython: /'
+fi
+times=""
+for ((i = 0; i + 1 < ${#STAGE_TIMES[@]}; i++)); do
+  read -r name t0 <<<"${STAGE_TIMES[i]}"
+  read -r _ t1 <<<"${STAGE_TIMES[i + 1]}"
+  times+=" $name $((t1 - t0))s,"
+done
+echo "time per stage:${times%,}"
 printf 'total time: %dm%02ds\n' $(((SECONDS - T0) / 60)) $(((SECONDS - T0) % 60))
 echo "$passed passed, $failed failed"
 ((failed == 0))

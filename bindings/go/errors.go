@@ -188,8 +188,13 @@ type PythonError struct {
 	raw *rawError
 }
 
-// rawError owns a pyrt_error; a cleanup frees it.
-type rawError struct{ p uintptr }
+// rawError owns a pyrt_error; a cleanup frees it. The unused pointer field keeps it out of
+// Go's tiny allocator (pointer-free objects under 16 bytes share a block), where its cleanup
+// could wait for unrelated values (GODEBUG=checkfinalizers=1 reports that).
+type rawError struct {
+	p uintptr
+	_ *byte
+}
 
 func (e *PythonError) Error() string {
 	var b strings.Builder

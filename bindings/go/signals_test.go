@@ -10,13 +10,19 @@ import (
 	"time"
 )
 
+// write_closed_pipe writes until the pipe reports it has no reader. The first write may
+// succeed: a fork on another goroutine's thread (to_exited_child) can hold a copy of the read
+// end until its child execs. Without SIGPIPE blocked, the write that finds no reader would kill
+// the process instead of raising.
 const writeClosedPipe = `
-import os, subprocess, sys, threading
+import os, subprocess, sys, threading, time
 def write_closed_pipe():
     r, w = os.pipe()
     os.close(r)
     try:
-        os.write(w, b'x')
+        for _ in range(2000):
+            os.write(w, b'x')
+            time.sleep(0.001)
         return 'wrote'
     except BrokenPipeError:
         return 'BrokenPipeError'

@@ -86,7 +86,7 @@ static void *caller(void *arg) {
         if (rc == PYRT_OK) {
             if (c->closed) c->ok_after_closed++;
             if (strcmp(out, want) != 0 && c->wrong++ == 0) snprintf(c->first_wrong, sizeof c->first_wrong, "got %s want %s", out, want);
-            c->ok++;
+            __atomic_add_fetch(&c->ok, 1, __ATOMIC_RELAXED); /* read by the main thread */
         } else if (rc == PYRT_ERR_CLOSED) {
             c->closed = 1;
         } else if (c->wrong++ == 0) {
@@ -97,6 +97,14 @@ static void *caller(void *arg) {
         if (c->closed && i % 50 == 0) break; /* a few calls after CLOSED are enough */
     }
     return NULL;
+}
+
+/* Every caller has made a successful call: on a loaded machine one thread can wait for the GIL
+ * while the others make dozens of calls, and the free must come after each one got in. */
+static int all_called(caller_t *cs, int n) {
+    for (int i = 0; i < n; i++)
+        if (__atomic_load_n(&cs[i].ok, __ATOMIC_RELAXED) == 0) return 0;
+    return 1;
 }
 
 static const char *ADDERS =
@@ -125,8 +133,9 @@ static int case_free_during_calls(void) {
         pthread_create(&th[i], NULL, caller, &cs[i]);
     }
     /* wait until the callers are busy (slow calls entered), then free the last handle */
-    for (int spin = 0; spin < 2000 && eval_ll(rt, "inside") < 20; spin++) sleep_ms(5);
+    for (int spin = 0; spin < 6000 && (eval_ll(rt, "inside") < 20 || !all_called(cs, N)); spin++) sleep_ms(5);
     CHECK(eval_ll(rt, "inside") >= 20);
+    CHECK(all_called(cs, N));
     pyrt_free(rt); /* waits for the calls inside the interpreter, then finalizes */
     for (int i = 0; i < N; i++) pthread_join(th[i], NULL);
     for (int i = 0; i < N; i++) {
@@ -160,10 +169,10 @@ static int case_free_other_handle(void) {
     for (int i = 0; i < N; i++) pthread_create(&th[i], NULL, caller, &cs[i]);
     for (int spin = 0; spin < 2000 && eval_ll(rt1, "inside") < 20; spin++) sleep_ms(5);
     pyrt_free(rt1); /* not the last handle: nothing stops */
-    for (int spin = 0; spin < 2000; spin++) {
+    for (int spin = 0; spin < 6000; spin++) {
         long total = 0;
-        for (int i = 0; i < N; i++) total += cs[i].ok;
-        if (total > 2000) break;
+        for (int i = 0; i < N; i++) total += __atomic_load_n(&cs[i].ok, __ATOMIC_RELAXED);
+        if (total > 2000 && all_called(cs, N)) break;
         sleep_ms(5);
     }
     pyrt_free(rt2); /* the last one, while the callers still call */

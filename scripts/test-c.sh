@@ -18,10 +18,13 @@
 #   test_venv, example_venv  spawn and forkserver multiprocessing start fresh interpreters (and
 #                     numpy's OpenBLAS threads): minutes under valgrind for no pyrt code path
 #                     that test_api does not already cover under valgrind.
+#   test_badlib       11 forked children, each starting an interpreter: 90 s per version under
+#                     valgrind for the refusal paths, which ASan checks (scripts/test-sanitizers.sh).
 #   test_leak/native  20,000 calls per API: ~40x too slow under valgrind (minutes per version).
 #                     The same program also runs under valgrind with 300 calls per API
 #                     (test_leak/valgrind), which is what catches leaks of pyrt's own memory.
-# Everything else, including test_big (100 MB strings, 100,000-deep JSON), runs under valgrind.
+# Everything else, including test_big (100 MB strings, 100,000-deep JSON), runs under valgrind
+# on the versions in PYRT_VALGRIND_PYTHONS.
 #
 # Fault tests (test_faults) run each case in a child process and check its exit status; they run
 # natively here on every version (valgrind would take minutes per version for 11 interpreter
@@ -103,7 +106,7 @@ TESTS=(
   "test_threads|valgrind|"
   "test_lifecycle|valgrind|"
   "test_host|valgrind|"
-  "test_badlib|valgrind|"
+  "test_badlib|native|"
   "test_big|valgrind|"
   "test_leak/valgrind|valgrind|PYRT_TEST_ITERATIONS=300"
   "test_leak/native|native|PYRT_TEST_ITERATIONS=20000"

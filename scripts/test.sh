@@ -50,7 +50,8 @@ T0=$SECONDS
 STAGE_TIMES=()   # "<stage> <start second>", for the time per stage printed at the end
 stage() {
   printf '\n######## %s  (%dm%02ds)\n' "$*" $(((SECONDS - T0) / 60)) $(((SECONDS - T0) % 60))
-  STAGE_TIMES+=("${1%% *} $((SECONDS - T0))")
+  local name=${1%% *}
+  STAGE_TIMES+=("${name%,} $((SECONDS - T0))")
 }
 record() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$SUMMARY"; }   # component label status
 

@@ -10,6 +10,7 @@
 pub mod args;
 pub mod capi;
 pub mod config;
+pub mod ctext;
 pub mod discover;
 pub mod error;
 pub mod hop;
@@ -18,7 +19,7 @@ pub mod python;
 pub mod runtime;
 pub mod signals;
 
-pub use error::{Error, ErrorKind, PythonException, Result};
+pub use error::{Error, ErrorDetail, ErrorKind, PythonException, Result};
 pub use runtime::Runtime;
 
 /// pyrt's version (from Cargo.toml).

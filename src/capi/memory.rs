@@ -1,6 +1,8 @@
 //! Strings pyrt returns, and static information.
 
-use std::ffi::{c_char, CString};
+use std::ffi::c_char;
+
+use crate::ctext::CText;
 
 use crate::error::ErrorKind;
 
@@ -11,9 +13,14 @@ use crate::error::ErrorKind;
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_string_free(s: *mut c_char) {
     if !s.is_null() {
-        // SAFETY: pyrt returns strings made with CString::into_raw.
-        let _ = std::panic::catch_unwind(|| drop(CString::from_raw(s)));
+        // SAFETY: every string pyrt returns is a CText (malloc'd; see `give`).
+        CText::free_raw(s);
     }
+}
+
+/// Hands a string to the host as a `pyrt_string_free`-able C string.
+pub(crate) fn give(s: impl Into<CText>) -> *mut c_char {
+    s.into().into_raw()
 }
 
 /// pyrt's own version, e.g. "0.1.0": a static string, never freed. Bindings compare its

@@ -189,7 +189,7 @@ pub unsafe extern "C" fn pyrt_info_json(rt: *mut pyrt_runtime, result_out: *mut 
     boundary(err_out, || {
         require_out(result_out, "result_out")?;
         let json = runtime::info_json(token(rt)?)?;
-        *result_out = json.into_raw();
+        *result_out = super::memory::give(json);
         Ok(())
     })
 }
@@ -206,7 +206,7 @@ pub unsafe extern "C" fn pyrt_discover_json(config_json: *const c_char, result_o
         require_out(result_out, "result_out")?;
         let config = crate::config::Config::parse(optional_text(config_json, "config_json")?)?;
         let json = crate::discover::report_json(&config, std::env::var("PYRT_LIBPYTHON").ok())?;
-        *result_out = std::ffi::CString::new(json).expect("JSON has no NUL").into_raw();
+        *result_out = super::memory::give(std::ffi::CString::new(json).expect("JSON has no NUL"));
         Ok(())
     })
 }
@@ -262,7 +262,7 @@ pub unsafe extern "C" fn pyrt_output_take(rt: *mut pyrt_runtime, stream: u32, te
     boundary(err_out, || {
         require_out(text_out, "text_out")?;
         let text = runtime::output_take(token(rt)?, stream)?;
-        *text_out = std::ffi::CString::new(text.replace('\0', "\\x00")).expect("NULs replaced").into_raw();
+        *text_out = super::memory::give(std::ffi::CString::new(text.replace('\0', "\\x00")).expect("NULs replaced"));
         Ok(())
     })
 }

@@ -38,7 +38,9 @@ pub fn float(out: &mut Vec<u8>, v: f64) -> bool {
         return false;
     }
     // Integral values (counts, ids, 4.0) are the common case: print the digits and `.0`.
-    if v.fract() == 0.0 && v.abs() < 1e15 && !(v == 0.0 && v.is_sign_negative()) {
+    // (`v as i64` saturates, so the round trip test also rejects anything beyond i64; no libm
+    // call as `fract()` would make.)
+    if v.abs() < 1e15 && (v as i64) as f64 == v && !(v == 0.0 && v.is_sign_negative()) {
         integer(out, v as i64);
         out.extend_from_slice(b".0");
         return true;

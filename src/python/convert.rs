@@ -3,6 +3,7 @@
 use std::ffi::CString;
 
 use super::exception;
+use crate::ctext::CText;
 use super::ffi::{self, PyPtr};
 use super::object::type_name;
 use super::{PyRef, Python};
@@ -251,6 +252,139 @@ pub fn args_from_json_mode(py: Python, text: impl AsRef<[u8]>, mode: ValueMode) 
 
 const NOT_AN_ARRAY: &str = "args_json must be a JSON array";
 
+/// What [`scalars_into`] did.
+pub enum Scalars {
+    /// The arguments are in the vector.
+    Done,
+    /// A Python error while making an object.
+    Failed(Error),
+    /// Not a flat array of simple scalars: use the general parser (from the start).
+    General,
+}
+
+/// A number in the simplest JSON forms — `-?digits` up to 18 digits, or `-?digits.digits` up to
+/// 15 significant digits — as a new Python object; `None` for anything else (exponents, long
+/// numbers, syntax errors: the general parser handles them).
+#[inline(always)]
+fn simple_number(py: Python, b: &[u8], i: &mut usize) -> Option<PyPtr> {
+    let mut p = *i;
+    let negative = b.get(p) == Some(&b'-');
+    p += usize::from(negative);
+    let start = p;
+    let mut mantissa: u64 = 0;
+    while let Some(&c) = b.get(p) {
+        if !c.is_ascii_digit() {
+            break;
+        }
+        mantissa = mantissa * 10 + u64::from(c - b'0');
+        p += 1;
+        if p - start > 18 {
+            return None;
+        }
+    }
+    let int_digits = p - start;
+    if int_digits == 0 || (int_digits > 1 && b[start] == b'0') {
+        return None;
+    }
+    if b.get(p) != Some(&b'.') {
+        if matches!(b.get(p), Some(b'e' | b'E')) {
+            return None;
+        }
+        *i = p;
+        let v = mantissa as i64;
+        return Some(unsafe { (py.api.PyLong_FromLongLong)(if negative { -v } else { v }) });
+    }
+    p += 1;
+    let frac_start = p;
+    while let Some(&c) = b.get(p) {
+        if !c.is_ascii_digit() {
+            break;
+        }
+        mantissa = mantissa * 10 + u64::from(c - b'0');
+        p += 1;
+        if int_digits + (p - frac_start) > 15 {
+            return None;
+        }
+    }
+    let fraction = p - frac_start;
+    if fraction == 0 || matches!(b.get(p), Some(b'e' | b'E')) {
+        return None;
+    }
+    *i = p;
+    // Exact: mantissa < 10^15 < 2^53 and 10^fraction is exact (Clinger's fast path), so this is
+    // correctly rounded, as Python's float() is.
+    let v = mantissa as f64 / json::POW10[fraction];
+    Some(unsafe { (py.api.PyFloat_FromDouble)(if negative { -v } else { v }) })
+}
+
+/// Reads the common argument list — a flat array of numbers, plain strings, booleans and nulls
+/// (`[16.0]`, `[2, 3]`, `["a", 1]`) — into `out`, without the general parser's machinery.
+/// Tagged mode changes nothing for such scalars, so both modes use this.
+#[inline]
+pub fn scalars_into(py: Python, b: &[u8], out: &mut ArgVec) -> Scalars {
+    let api = py.api;
+    #[inline(always)]
+    fn ws(b: &[u8], mut i: usize) -> usize {
+        while matches!(b.get(i), Some(b' ' | b'\n' | b'\r' | b'\t')) {
+            i += 1;
+        }
+        i
+    }
+    let mut i = ws(b, 0);
+    if b.get(i) != Some(&b'[') {
+        return Scalars::General;
+    }
+    i = ws(b, i + 1);
+    if b.get(i) == Some(&b']') {
+        return if ws(b, i + 1) == b.len() { Scalars::Done } else { Scalars::General };
+    }
+    loop {
+        let Some(&c) = b.get(i) else { return Scalars::General };
+        let p = match c {
+            b'-' | b'0'..=b'9' => match simple_number(py, b, &mut i) {
+                Some(p) => p,
+                None => return Scalars::General,
+            },
+            b'"' => {
+                let start = i + 1;
+                let Some(len) = b[start..].iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20) else { return Scalars::General };
+                if b[start + len] != b'"' {
+                    return Scalars::General;
+                }
+                let Ok(text) = std::str::from_utf8(&b[start..start + len]) else { return Scalars::General };
+                i = start + len + 1;
+                unsafe { (api.PyUnicode_FromStringAndSize)(text.as_ptr().cast(), text.len() as isize) }
+            }
+            b't' if b[i..].starts_with(b"true") => {
+                i += 4;
+                unsafe { (api.Py_IncRef)(api._Py_TrueStruct) };
+                api._Py_TrueStruct
+            }
+            b'f' if b[i..].starts_with(b"false") => {
+                i += 5;
+                unsafe { (api.Py_IncRef)(api._Py_FalseStruct) };
+                api._Py_FalseStruct
+            }
+            b'n' if b[i..].starts_with(b"null") => {
+                i += 4;
+                unsafe { (api.Py_IncRef)(api.none()) };
+                api.none()
+            }
+            _ => return Scalars::General,
+        };
+        match PyRef::from_owned(p) {
+            Some(v) => out.push(v),
+            None => return Scalars::Failed(exception::fetch(py)),
+        }
+        i = ws(b, i);
+        match b.get(i) {
+            Some(b',') => i = ws(b, i + 1),
+            Some(b']') => return if ws(b, i + 1) == b.len() { Scalars::Done } else { Scalars::General },
+            _ => return Scalars::General,
+        }
+    }
+}
+
 /// The top-level array collects into a Vec; everything below it is an ordinary Python object.
 enum ArgsValue {
     Top,
@@ -423,7 +557,7 @@ impl Writer<'_, '_> {
             }
         }
         if let Some(runtime) = self.mode.handles_for {
-            let handle = super::objects::register(PyRef::from_borrowed(self.py, o).expect("non-null"), runtime);
+            let handle = super::objects::register(PyRef::from_borrowed(self.py, o).expect("non-null"), runtime)?;
             self.tag_open("object");
             write::integer(self.out, handle as i64);
             self.out.push(b'}');
@@ -653,49 +787,118 @@ pub fn to_json_mode(py: Python, o: PyPtr, out: &mut Vec<u8>, mode: ValueMode) ->
 }
 
 /// The encoding of `o` in `mode`, as a C string.
-pub fn to_json_cstring_mode(py: Python, o: PyPtr, mode: ValueMode) -> Result<CString> {
-    with_scratch(|out| {
+pub fn to_json_cstring_mode(py: Python, o: PyPtr, mode: ValueMode) -> Result<CText> {
+    with_scratch(py, |out| {
         to_json_mode(py, o, out, mode)?;
         Ok(finish_cstring(out))
     })
 }
 
-thread_local! {
-    /// The buffer results are written into, kept between calls so a call allocates only the
-    /// exact-size copy it returns (a growing Vec would allocate and then shrink).
-    static SCRATCH: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
-}
-
-fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+/// Runs `f` with the thread's scratch buffer (`gil::ThreadCtx::scratch`), kept between calls so
+/// a call allocates only the exact-size copy it returns (a growing Vec would allocate and then
+/// shrink).
+fn with_scratch<R>(py: Python, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    let Some(ctx) = py.thread() else {
+        return f(&mut Vec::new());
+    };
     // Taken out while in use: a conversion that re-enters (Python code calling back into pyrt)
     // simply gets a fresh buffer.
-    let mut buf = SCRATCH.with(|s| s.take());
+    let mut buf = ctx.scratch.take();
     buf.clear();
     let r = f(&mut buf);
     if buf.capacity() <= 64 << 10 {
-        SCRATCH.with(|s| s.set(buf));
+        ctx.scratch.set(buf);
     }
     r
 }
 
-fn finish_cstring(text: &[u8]) -> CString {
-    let mut v = Vec::with_capacity(text.len() + 1);
-    v.extend_from_slice(text);
-    v.push(0);
-    // SAFETY: the writer escapes every control character, so the text has no NUL before ours.
-    unsafe { CString::from_vec_with_nul_unchecked(v) }
+#[inline]
+fn finish_cstring(text: &[u8]) -> CText {
+    // The writer escapes every control character, so the text has no NUL.
+    CText::from_bytes_unchecked(text)
 }
 
 /// The JSON text of `o` as a C string (JSON output never contains NUL: control characters are
 /// escaped).
-pub fn to_json_cstring(py: Python, o: PyPtr) -> Result<CString> {
-    with_scratch(|out| {
+pub fn to_json_cstring(py: Python, o: PyPtr) -> Result<CText> {
+    with_scratch(py, |out| {
         to_json(py, o, out)?;
         Ok(finish_cstring(out))
     })
 }
 
+/// Call arguments as owned Python references, on the stack for up to [`ArgVec::INLINE`] (no
+/// allocation for a typical call). Dropping it releases them.
+pub struct ArgVec<'py> {
+    py: Python<'py>,
+    inline: [PyPtr; ArgVec::INLINE],
+    n: usize,
+    spill: Vec<PyRef>,
+}
+
+impl<'py> ArgVec<'py> {
+    pub const INLINE: usize = 8;
+
+    #[inline(always)]
+    pub fn new(py: Python<'py>) -> ArgVec<'py> {
+        ArgVec { py, inline: [std::ptr::null_mut(); ArgVec::INLINE], n: 0, spill: Vec::new() }
+    }
+
+    /// Converts every typed argument (on failure the ones already made are released).
+    #[inline(always)]
+    pub fn typed(py: Python<'py>, args: &[crate::args::Arg]) -> Result<ArgVec<'py>> {
+        let mut t = ArgVec::new(py);
+        for a in args {
+            t.push(arg_to_py(py, a)?);
+        }
+        Ok(t)
+    }
+
+    #[inline(always)]
+    pub fn push(&mut self, v: PyRef) {
+        if self.n < Self::INLINE {
+            self.inline[self.n] = v.into_ptr();
+            self.n += 1;
+        } else {
+            self.push_spill(v);
+        }
+    }
+
+    #[inline(never)]
+    fn push_spill(&mut self, v: PyRef) {
+        if self.spill.is_empty() {
+            self.spill.reserve(Self::INLINE * 2);
+            for p in &mut self.inline[..self.n] {
+                self.spill.push(PyRef::from_owned(std::mem::replace(p, std::ptr::null_mut())).expect("filled slots"));
+            }
+            self.n = 0;
+        }
+        self.spill.push(v);
+    }
+
+    /// The arguments as a `PyObject *const *` vector.
+    #[inline(always)]
+    pub fn as_ptrs(&self) -> &[PyPtr] {
+        if self.spill.is_empty() {
+            &self.inline[..self.n]
+        } else {
+            // SAFETY: PyRef is a transparent non-null pointer.
+            unsafe { std::slice::from_raw_parts(self.spill.as_ptr() as *const PyPtr, self.spill.len()) }
+        }
+    }
+}
+
+impl Drop for ArgVec<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        for &p in &self.inline[..self.n] {
+            unsafe { (self.py.api.Py_DecRef)(p) };
+        }
+    }
+}
+
 /// A typed host argument as a new Python object.
+#[inline]
 pub fn arg_to_py(py: Python, arg: &crate::args::Arg) -> Result<PyRef> {
     use crate::args::Arg;
     let api = py.api;
@@ -714,6 +917,7 @@ pub fn arg_to_py(py: Python, arg: &crate::args::Arg) -> Result<PyRef> {
 }
 
 /// A float result (an int is accepted and converted, as Python's float() would).
+#[inline]
 pub fn result_double(py: Python, o: PyPtr) -> Result<f64> {
     let api = py.api;
     let t = unsafe { ffi::py_type(o) };
@@ -729,6 +933,7 @@ pub fn result_double(py: Python, o: PyPtr) -> Result<f64> {
 }
 
 /// An int result that fits in 64 bits (bool counts as int, as in Python).
+#[inline]
 pub fn result_int(py: Python, o: PyPtr) -> Result<i64> {
     let api = py.api;
     let t = unsafe { ffi::py_type(o) };

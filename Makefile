@@ -27,7 +27,7 @@ DEBUG_FLAGS   := -g -O1
 LINK_PYRT     := -L$(LIBDIR) -lpyrt -Wl,-rpath,$(abspath $(LIBDIR))
 EXAMPLES_DIR  := $(abspath examples/c)
 
-C_TESTS     := test_api test_big test_leak test_threads test_lifecycle test_badlib test_venv test_signals test_host header_c
+C_TESTS     := test_api test_big test_leak test_threads test_lifecycle test_badlib test_venv test_signals test_host test_buffer header_c
 TEST_BINS   := $(addprefix $(BUILD)/tests/,$(C_TESTS) header_cxx)
 # every examples/c/*.c is built; `demo` and the tests run basic and threads
 EXAMPLES    := $(basename $(notdir $(wildcard examples/c/*.c)))

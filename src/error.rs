@@ -28,6 +28,7 @@ pub enum ErrorKind {
     Internal = 19,
     Interrupted = 20,
     Timeout = 21,
+    BufferEscaped = 22,
 }
 
 impl ErrorKind {
@@ -59,10 +60,11 @@ impl ErrorKind {
             ErrorKind::Internal => "PYRT_ERR_INTERNAL",
             ErrorKind::Interrupted => "PYRT_ERR_INTERRUPTED",
             ErrorKind::Timeout => "PYRT_ERR_TIMEOUT",
+            ErrorKind::BufferEscaped => "PYRT_ERR_BUFFER_ESCAPED",
         }
     }
 
-    pub const ALL: [ErrorKind; 21] = [
+    pub const ALL: [ErrorKind; 22] = [
         ErrorKind::InvalidArgument,
         ErrorKind::InvalidUtf8,
         ErrorKind::InvalidJson,
@@ -84,6 +86,7 @@ impl ErrorKind {
         ErrorKind::Internal,
         ErrorKind::Interrupted,
         ErrorKind::Timeout,
+        ErrorKind::BufferEscaped,
     ];
 
     pub fn from_code(code: i32) -> Option<ErrorKind> {

@@ -275,6 +275,11 @@ pub fn enter(token: u64) -> Result<CallGuard> {
     Ok(guard)
 }
 
+/// True while the interpreter accepts calls.
+pub(crate) fn is_alive() -> bool {
+    ALIVE.load(SeqCst)
+}
+
 /// Admits a thread's exit-time cleanup of its Python thread state, if the interpreter still runs.
 pub(crate) fn enter_teardown() -> Option<CallGuard> {
     let api = &python::loaded()?.api;
@@ -787,9 +792,31 @@ pub fn object_call_typed<R: Send>(callable: u64, args: &crate::args::Args, read:
         let (f, runtime) = objects::get_with_runtime(py, callable)?;
         running::set_token(py, runtime);
         let argv = convert::ArgVec::typed(py, &args.items)?;
-        let v = exec::call_ptrs(py, f.as_ptr(), argv.as_ptrs())?;
-        drop(argv);
-        read(py, v, runtime)
+        let v = exec::call_ptrs(py, f.as_ptr(), argv.as_ptrs());
+        if argv.loans.is_empty() {
+            drop(argv);
+            return read(py, v?, runtime);
+        }
+        // Host buffers were lent: end the loans before anything reaches the host.
+        let (loans, escaped) = argv.finish();
+        if !escaped {
+            return read(py, v?, runtime);
+        }
+        let error = v.as_ref().err();
+        if !loans.settle(py, error) {
+            return v.and_then(|v| read(py, v, runtime));
+        }
+        match v {
+            Ok(result) => {
+                // The result itself may be what refers to the buffer.
+                drop(result);
+                if !loans.settle(py, None) {
+                    return Err(python::buffer::result_refers_error());
+                }
+                Err(python::buffer::escaped_error(None))
+            }
+            Err(e) => Err(python::buffer::escaped_error(Some(&e))),
+        }
     })
 }
 
@@ -959,6 +986,37 @@ pub fn object_text(object: u64, repr: bool) -> Result<CString> {
         let text = exception::utf8_of(py, s.as_ptr()).ok_or_else(|| Error::new(ErrorKind::Conversion, "text is not valid UTF-8 (lone surrogates)"))?;
         CString::new(text.replace('\0', "\\x00")).map_err(|_| Error::new(ErrorKind::Internal, "NUL in text"))
     })
+}
+
+/// A view of an object's buffer (`pyrt_object_buffer`).
+pub fn object_buffer(object: u64, writable: bool, contiguous: bool) -> Result<python::buffer::Export> {
+    let (guard, _) = enter_object(object)?;
+    guard.with_gil(|py| {
+        let o = objects::get(py, object)?;
+        python::buffer::Export::new(py, o.as_ptr(), writable, contiguous)
+    })
+}
+
+/// Copies an object's whole buffer to `dst` in C order (`pyrt_object_buffer_copy`); returns
+/// the size needed and whether the copy was made.
+pub fn object_buffer_copy(object: u64, dst: *mut std::ffi::c_void, dst_len: usize) -> Result<(usize, Result<()>)> {
+    let (guard, _) = enter_object(object)?;
+    let dst = dst as usize;
+    guard.with_gil(|py| {
+        let o = objects::get(py, object)?;
+        let export = python::buffer::Export::new(py, o.as_ptr(), false, false)?;
+        let needed = export.len();
+        let copied = export.copy_to(py, dst as *mut std::ffi::c_void, dst_len);
+        export.release(py);
+        Ok((needed, copied))
+    })
+}
+
+/// Copies a held buffer view to `dst` in C order (`pyrt_buffer_copy`).
+pub fn buffer_copy(b: &python::buffer::Export, dst: *mut std::ffi::c_void, dst_len: usize) -> Result<()> {
+    let guard = enter_interpreter()?;
+    let dst = dst as usize;
+    guard.with_gil(|py| b.copy_to(py, dst as *mut std::ffi::c_void, dst_len))
 }
 
 /// Releases an object handle; from any thread, without the GIL, never blocking on Python.

@@ -147,6 +147,8 @@ func appendValue(b []byte, v any, depth int) ([]byte, *encodeError) {
 		return appendFloat(b, float64(x), 32)
 	case json.Number:
 		return appendNumber(b, string(x))
+	case Buffer:
+		return b, encErr("a pyrt.Buffer is lent only to typed calls (Object.CallFloat, CallInt, CallTyped, CallTypedObject)")
 	case *big.Int:
 		if x == nil {
 			return append(b, "null"...), nil

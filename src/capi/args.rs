@@ -17,7 +17,7 @@ pub struct pyrt_args {
     inner: Args,
 }
 
-unsafe fn args_mut<'a>(a: *mut pyrt_args) -> Result<&'a mut Args> {
+pub(crate) unsafe fn args_mut<'a>(a: *mut pyrt_args) -> Result<&'a mut Args> {
     a.as_mut().map(|a| &mut a.inner).ok_or_else(|| Error::invalid_argument("args is NULL"))
 }
 

@@ -3,6 +3,7 @@
 //! pointer checks → the safe core → status code (the rustls-ffi pattern, STYLE.md).
 
 pub mod args;
+pub mod buffer;
 pub mod error;
 pub mod host;
 pub mod memory;

@@ -834,6 +834,8 @@ pub struct ArgVec<'py> {
     inline: [PyPtr; ArgVec::INLINE],
     n: usize,
     spill: Vec<PyRef>,
+    /// Host arrays lent to the call (`Arg::Buffer`); closed after it (see [`ArgVec::finish`]).
+    pub loans: super::buffer::Loans,
 }
 
 impl<'py> ArgVec<'py> {
@@ -841,7 +843,7 @@ impl<'py> ArgVec<'py> {
 
     #[inline(always)]
     pub fn new(py: Python<'py>) -> ArgVec<'py> {
-        ArgVec { py, inline: [std::ptr::null_mut(); ArgVec::INLINE], n: 0, spill: Vec::new() }
+        ArgVec { py, inline: [std::ptr::null_mut(); ArgVec::INLINE], n: 0, spill: Vec::new(), loans: Default::default() }
     }
 
     /// Converts every typed argument (on failure the ones already made are released).
@@ -849,9 +851,30 @@ impl<'py> ArgVec<'py> {
     pub fn typed(py: Python<'py>, args: &[crate::args::Arg]) -> Result<ArgVec<'py>> {
         let mut t = ArgVec::new(py);
         for a in args {
-            t.push(arg_to_py(py, a)?);
+            let v = match *a {
+                crate::args::Arg::Buffer { data, count, elem, writable } => t.loans.lend(py, data as *mut std::ffi::c_void, count, elem, writable)?,
+                _ => arg_to_py(py, a)?,
+            };
+            t.push(v);
         }
         Ok(t)
+    }
+
+    /// Drops the argument references and ends the host buffers' loans; returns the loans
+    /// (closed) and whether Python still holds views of them (see `buffer::Loans::close`).
+    pub fn finish(mut self) -> (super::buffer::Loans, bool) {
+        self.release_args();
+        let mut loans = std::mem::take(&mut self.loans);
+        let escaped = !loans.is_empty() && loans.close(self.py);
+        (loans, escaped)
+    }
+
+    fn release_args(&mut self) {
+        for &p in &self.inline[..self.n] {
+            unsafe { (self.py.api.Py_DecRef)(p) };
+        }
+        self.n = 0;
+        self.spill.clear();
     }
 
     #[inline(always)]
@@ -894,6 +917,7 @@ impl Drop for ArgVec<'_> {
         for &p in &self.inline[..self.n] {
             unsafe { (self.py.api.Py_DecRef)(p) };
         }
+        // (Loans close themselves when dropped, after the arguments above.)
     }
 }
 
@@ -911,6 +935,7 @@ pub fn arg_to_py(py: Python, arg: &crate::args::Arg) -> Result<PyRef> {
             Arg::Str(s) => (api.PyUnicode_FromStringAndSize)(s.as_ptr().cast(), s.len() as isize),
             Arg::Bytes(b) => (api.PyBytes_FromStringAndSize)(b.as_ptr().cast(), b.len() as isize),
             Arg::Object(id) => return super::objects::get(py, *id),
+            Arg::Buffer { .. } => return Err(Error::invalid_argument("host buffers can only be lent to typed calls (pyrt_object_call_*)")),
         }
     };
     PyRef::from_owned(p).ok_or_else(|| exception::fetch(py))

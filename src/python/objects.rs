@@ -109,6 +109,9 @@ fn same_gen(slot: &Slot, gen: u32) -> bool {
 /// References released without the GIL, per interpreter slot, dropped by the next holder of
 /// that interpreter's GIL.
 static PENDING: Mutex<Vec<(usize, usize)>> = Mutex::new(Vec::new());
+/// Buffer views the host released (`pyrt_buffer_free`), released by the next main-interpreter
+/// GIL holder.
+static PENDING_EXPORTS: Mutex<Vec<super::buffer::Export>> = Mutex::new(Vec::new());
 static HAS_PENDING: AtomicBool = AtomicBool::new(false);
 
 pub fn closed_object() -> Error {
@@ -303,8 +306,25 @@ pub fn drain(py: Python) {
     }
 }
 
+/// Queues a buffer view for release by the next GIL holder (any thread, no GIL). After
+/// finalization the view is simply forgotten (the interpreter that owned it is gone).
+pub fn queue_export(export: super::buffer::Export) {
+    if !crate::runtime::is_alive() {
+        export.forget();
+        return;
+    }
+    PENDING_EXPORTS.lock().unwrap_or_else(|p| p.into_inner()).push(export);
+    HAS_PENDING.store(true, Release);
+}
+
 #[inline(never)]
 fn drain_pending(py: Python) {
+    if py.interp() == 0 {
+        let exports = std::mem::take(&mut *PENDING_EXPORTS.lock().unwrap_or_else(|p| p.into_inner()));
+        for e in exports {
+            e.release(py);
+        }
+    }
     let slot = py.interp();
     let mine: Vec<usize> = {
         let mut q = PENDING.lock().unwrap_or_else(|p| p.into_inner());
@@ -317,7 +337,7 @@ fn drain_pending(py: Python) {
                 true
             }
         });
-        HAS_PENDING.store(!q.is_empty(), Release);
+        HAS_PENDING.store(!q.is_empty() || !PENDING_EXPORTS.lock().unwrap_or_else(|p| p.into_inner()).is_empty(), Release);
         mine
     };
     // Py_DecRef may run __del__, which may release more handles: they go to the queue again.
@@ -330,7 +350,7 @@ fn drain_pending(py: Python) {
 pub fn forget_slot(slot: usize) {
     let mut q = PENDING.lock().unwrap_or_else(|p| p.into_inner());
     q.retain(|(s, _)| *s != slot);
-    HAS_PENDING.store(!q.is_empty(), Release);
+    HAS_PENDING.store(!q.is_empty() || !PENDING_EXPORTS.lock().unwrap_or_else(|p| p.into_inner()).is_empty(), Release);
 }
 
 /// Number of live handles (tests and diagnostics).

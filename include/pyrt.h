@@ -242,6 +242,17 @@ typedef int32_t (*pyrt_host_fn)(void *user_data, const char *args_json, const ch
 // its runtime freed, or Python finalized) and no call of it is running. Any thread.
 typedef void (*pyrt_destroy_fn)(void *user_data);
 
+// A reusable result buffer for hot loops: pyrt writes a result's text to `data` (NUL-terminated,
+// `len` bytes before the NUL), growing the allocation when needed (`cap` bytes) and reusing it
+// otherwise, so a call allocates nothing and the caller frees nothing per call. Zero-initialize
+// it (`pyrt_buf b = {0};`), then free it once with pyrt_buf_free(). The fields belong to pyrt:
+// read them, do not write them. One buffer serves one call at a time (use one per thread).
+typedef struct {
+  char *data;
+  size_t len;
+  size_t cap;
+} pyrt_buf;
+
 // Receives Python output: `stream` is PYRT_STDOUT or PYRT_STDERR, `text` is `len` bytes of
 // UTF-8 (not NUL-terminated), valid only during the call.
 typedef void (*pyrt_output_fn)(void *user_data, uint32_t stream, const char *text, size_t len);
@@ -264,6 +275,12 @@ int32_t pyrt_args_push_int(pyrt_args *args, int64_t value);
 
 // Appends a Python float. PYRT_ERR_INVALID_ARGUMENT if `args` is NULL.
 int32_t pyrt_args_push_double(pyrt_args *args, double value);
+
+// Appends `count` Python floats read from `values` (copied). `values` may be NULL only when
+// `count` is 0. The same as `count` calls of pyrt_args_push_double(), in one call: for several
+// at once, and for hosts that cannot pass a double in a register (Go's purego.SyscallN).
+// PYRT_ERR_INVALID_ARGUMENT if `args` is NULL.
+int32_t pyrt_args_push_doubles(pyrt_args *args, const double *values, size_t count);
 
 // Appends True or False. PYRT_ERR_INVALID_ARGUMENT if `args` is NULL.
 int32_t pyrt_args_push_bool(pyrt_args *args, bool value);
@@ -618,6 +635,15 @@ int32_t pyrt_eval_json(pyrt_runtime *rt, const char *expr, char **result_out, py
 // `result_out` must not be NULL; on success `*result_out` receives a string the caller frees
 // with pyrt_string_free(). Any thread, concurrently.
 int32_t pyrt_call_json(pyrt_runtime *rt, const char *module, const char *function, const char *args_json, const char *kwargs_json, char **result_out, pyrt_error **err_out);
+
+// pyrt_call_json() writing the result into `out` (see pyrt_buf) instead of a new string: for
+// bindings and hot loops (one foreign call per Python call, no allocation). `out` must not be
+// NULL; on failure it is left as it was. Any thread.
+int32_t pyrt_call_json_buf(pyrt_runtime *rt, const char *module, const char *function, const char *args_json, const char *kwargs_json, pyrt_buf *out, pyrt_error **err_out);
+
+// Frees a pyrt_buf's allocation and zeroes it (it can be used again). NULL is a no-op. Any
+// thread.
+void pyrt_buf_free(pyrt_buf *buf);
 
 // Describes the running interpreter as a JSON object: "pyrt_version", "python_version"
 // (e.g. "3.12.1"), "libpython" (the loaded file), "executable" (sys.executable), "prefix"

@@ -650,6 +650,16 @@ pub fn call_json(token: u64, module: &str, function: &str, args: Option<&[u8]>, 
     })
 }
 
+/// [`call_json`] handing the result's JSON text to `give` (while still holding the GIL: no
+/// allocation of its own for the result).
+pub fn call_json_with<R: Send>(token: u64, module: &str, function: &str, args: Option<&[u8]>, kwargs: Option<&[u8]>, give: impl FnOnce(&[u8]) -> R + Send) -> Result<R> {
+    let guard = enter(token)?;
+    guard.with_gil(|py| {
+        let v = exec::call_json(py, module, function, args, kwargs)?;
+        convert::with_json(py, v.as_ptr(), give)
+    })
+}
+
 pub fn info_json(token: u64) -> Result<CString> {
     let guard = enter(token)?;
     let info = running_info()?;

@@ -87,15 +87,23 @@ pub(crate) fn without_int_digit_limit(py: Python, f: impl FnOnce() -> PyPtr) -> 
 pub struct PyBuilder<'py> {
     py: Python<'py>,
     tagged: bool,
+    /// Object keys already made in this document (records repeat theirs), like the memo of
+    /// Python's own json module: a repeated key costs a comparison instead of a new str object
+    /// and its hash.
+    keys: Vec<(Box<[u8]>, PyRef)>,
 }
+
+/// Keys longer than this, or beyond this many distinct ones, are not remembered.
+const KEY_MEMO_LEN: usize = 48;
+const KEY_MEMO_MAX: usize = 64;
 
 impl<'py> PyBuilder<'py> {
     pub fn new(py: Python<'py>) -> Self {
-        PyBuilder { py, tagged: false }
+        PyBuilder { py, tagged: false, keys: Vec::new() }
     }
 
     pub fn with_mode(py: Python<'py>, mode: ValueMode) -> Self {
-        PyBuilder { py, tagged: mode.tagged }
+        PyBuilder { py, tagged: mode.tagged, keys: Vec::new() }
     }
 
     /// Wraps a new reference, turning NULL into the pending Python error's text.
@@ -137,6 +145,20 @@ impl Builder for PyBuilder<'_> {
     }
     fn string(&mut self, v: &str) -> Result<PyRef, String> {
         self.own(unsafe { (self.py.api.PyUnicode_FromStringAndSize)(v.as_ptr().cast(), v.len() as isize) })
+    }
+    fn key(&mut self, v: &str) -> Result<PyRef, String> {
+        if v.len() > KEY_MEMO_LEN {
+            return self.string(v);
+        }
+        let bytes = v.as_bytes();
+        if let Some((_, k)) = self.keys.iter().find(|(b, _)| b.len() == bytes.len() && **b == *bytes) {
+            return Ok(k.clone_ref(self.py));
+        }
+        let k = self.string(v)?;
+        if self.keys.len() < KEY_MEMO_MAX {
+            self.keys.push((bytes.into(), k.clone_ref(self.py)));
+        }
+        Ok(k)
     }
     fn new_array(&mut self) -> Result<PyRef, String> {
         self.own(unsafe { (self.py.api.PyList_New)(0) })
@@ -428,6 +450,9 @@ impl Builder for ArgsBuilder<'_> {
     fn string(&mut self, v: &str) -> Result<ArgsValue, String> {
         Self::py(self.inner.string(v))
     }
+    fn key(&mut self, v: &str) -> Result<ArgsValue, String> {
+        Self::py(self.inner.key(v))
+    }
     fn new_array(&mut self) -> Result<ArgsValue, String> {
         if self.top.is_none() {
             self.top = Some(ArgList::new());
@@ -462,20 +487,22 @@ impl Builder for ArgsBuilder<'_> {
     }
 }
 
-/// One step of the path to a value inside the converted object, for error messages.
+/// One step of the path to a value inside the converted object, for error messages. A key is
+/// kept as the (referenced) key object and turned into text only when an error needs it.
 enum Step {
     Index(usize),
-    Key(String),
+    Key(PyRef),
 }
 
-fn path_text(path: &[Step]) -> String {
+fn path_text(py: Python, path: &[Step]) -> String {
     let mut s = String::from("$");
     for step in path {
         match step {
             Step::Index(i) => s.push_str(&format!("[{i}]")),
             Step::Key(k) => {
+                let k = exception::utf8_of(py, k.as_ptr()).unwrap_or_default();
                 let mut quoted = Vec::new();
-                write::string(&mut quoted, k);
+                write::string(&mut quoted, &k);
                 s.push('[');
                 s.push_str(&String::from_utf8_lossy(&quoted));
                 s.push(']');
@@ -494,7 +521,7 @@ pub(crate) struct Writer<'py, 'o> {
 
 impl Writer<'_, '_> {
     pub(crate) fn fail(&self, what: String) -> Error {
-        Error::new(ErrorKind::Conversion, format!("{what} at {}", path_text(&self.path)))
+        Error::new(ErrorKind::Conversion, format!("{what} at {}", path_text(self.py, &self.path)))
     }
 
     pub(crate) fn value(&mut self, o: PyPtr) -> Result<()> {
@@ -725,7 +752,7 @@ impl Writer<'_, '_> {
             }
             self.str(k)?;
             self.out.push(b':');
-            self.path.push(Step::Key(exception::utf8_of(self.py, k).unwrap_or_default()));
+            self.path.push(Step::Key(PyRef::from_borrowed(self.py, k).expect("dict keys are non-null")));
             self.value(v)?;
             self.path.pop();
         }
@@ -816,6 +843,14 @@ fn with_scratch<R>(py: Python, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
 fn finish_cstring(text: &[u8]) -> CText {
     // The writer escapes every control character, so the text has no NUL.
     CText::from_bytes_unchecked(text)
+}
+
+/// Writes the JSON text of `o` into the thread's scratch buffer and hands it to `f`.
+pub fn with_json<R>(py: Python, o: PyPtr, f: impl FnOnce(&[u8]) -> R) -> Result<R> {
+    with_scratch(py, |out| {
+        to_json(py, o, out)?;
+        Ok(f(out))
+    })
 }
 
 /// The JSON text of `o` as a C string (JSON output never contains NUL: control characters are

@@ -450,6 +450,18 @@ pub fn adopt_host_sigint(py: Python, host_action: &libc::sigaction) {
     crate::signals::restore_action(libc::SIGINT, host_action);
 }
 
+/// Runs pyrt's own setup code in a fresh globals dict (with `__builtins__`), not in `__main__`.
+pub fn run_private(py: Python, code: &CStr, filename: &CStr) -> Result<()> {
+    let api = py.api;
+    let globals = own(py, unsafe { (api.PyDict_New)() })?;
+    let builtins = own(py, unsafe { (api.PyImport_ImportModule)(c"builtins".as_ptr()) })?;
+    if unsafe { (api.PyDict_SetItemString)(globals.as_ptr(), c"__builtins__".as_ptr(), builtins.as_ptr()) } != 0 {
+        return Err(fail(py));
+    }
+    let compiled = compile(py, code, filename, ffi::PY_FILE_INPUT)?;
+    own(py, unsafe { (api.PyEval_EvalCode)(compiled.as_ptr(), globals.as_ptr(), globals.as_ptr()) }).map(drop)
+}
+
 /// Wraps `_signal.signal` (which `signal.signal` calls) so that each handler Python installs is
 /// routed to the main thread (`crate::signals`). Runs once, on the main thread, after `_pyrt`
 /// exists.

@@ -46,6 +46,7 @@ unsafe impl Sync for PyMethodDef {}
 pub const METH_VARARGS: c_int = 0x0001;
 pub const METH_KEYWORDS: c_int = 0x0002;
 pub const METH_O: c_int = 0x0008;
+pub const METH_NOARGS: c_int = 0x0004;
 
 /// `PyInterpreterConfig` (3.12 and 3.13: seven ints, HAZARDS §6.1).
 #[repr(C)]

@@ -56,6 +56,9 @@ pub struct ThreadCtx {
     gilstate: Cell<c_int>,
     /// How many pyrt GIL sections are open on this thread (re-entrancy).
     depth: Cell<u32>,
+    /// The thread's Python state is not pyrt's (a thread Python started, or pyrt's interpreter
+    /// thread, whose state Py_Initialize made).
+    tstate_foreign: Cell<bool>,
     /// The interpreter slot this thread works in (`interp`): 0, or a worker's.
     pub(crate) interp: Cell<usize>,
     /// `pthread_self()`, once asked for (0 until then).
@@ -108,6 +111,7 @@ thread_local! {
             tstate: Cell::new(ptr::null_mut()),
             gilstate: Cell::new(0),
             depth: Cell::new(0),
+            tstate_foreign: Cell::new(false),
             interp: Cell::new(0),
             ident: Cell::new(0),
             executing: OnceCell::new(),
@@ -210,9 +214,9 @@ pub fn with_gil_on<R>(t: ThreadRef, api: &'static Api, f: impl FnOnce(Python<'_>
                         // threading.Thread calling a host callback). Borrow its state.
                         section.outer = false;
                         section.foreign_state = Some(state);
+                        slot.tstate_foreign.set(true);
                     } else {
                         slot.gilstate.set(state);
-                        make_thread_non_daemon(api);
                     }
                 } else {
                     (api.PyEval_RestoreThread)(ts);
@@ -228,7 +232,10 @@ pub fn with_gil_on<R>(t: ThreadRef, api: &'static Api, f: impl FnOnce(Python<'_>
 /// Marks the calling thread as the one whose thread state was created by `Py_Initialize`
 /// (the interpreter's own thread), so its state is saved and restored like any other.
 pub fn adopt_main_thread_state(ts: *mut PyThreadState) {
-    THREAD.with(|s| s.tstate.set(ts));
+    THREAD.with(|s| {
+        s.tstate.set(ts);
+        s.tstate_foreign.set(true);
+    });
 }
 
 /// Takes the GIL back on the interpreter's own thread (for finalization). Leaves the slot empty
@@ -242,28 +249,10 @@ pub fn reclaim_main_thread_state(api: &Api) {
     });
 }
 
-/// CPython represents a thread it did not start as a `_DummyThread`, which is a daemon; every
-/// `threading.Thread` started from it would default to daemon too (standalone Python: non-daemon,
-/// HAZARDS §11), and `pyrt_free` would not wait for it. Mark the host thread's object non-daemon
-/// once, when its thread state is created. Failures are ignored: this only adjusts a default.
-///
-/// # Safety
-/// The GIL is held.
-unsafe fn make_thread_non_daemon(api: &Api) {
-    let threading = (api.PyImport_ImportModule)(c"threading".as_ptr());
-    if threading.is_null() {
-        (api.PyErr_Clear)();
-        return;
-    }
-    let current = (api.PyObject_GetAttrString)(threading, c"current_thread".as_ptr());
-    let thread = if current.is_null() { ptr::null_mut() } else { (api.PyObject_CallObject)(current, ptr::null_mut()) };
-    if !thread.is_null() {
-        (api.PyObject_SetAttrString)(thread, c"_daemonic".as_ptr(), api._Py_FalseStruct);
-    }
-    (api.PyErr_Clear)();
-    (api.Py_DecRef)(thread);
-    (api.Py_DecRef)(current);
-    (api.Py_DecRef)(threading);
+/// True on a host thread inside a pyrt call whose Python thread state pyrt created (not a
+/// thread Python started, nor pyrt's own interpreter thread). GIL held.
+pub fn is_host_thread() -> bool {
+    THREAD.try_with(|s| s.depth.get() > 0 && !s.tstate_foreign.get()).unwrap_or(false)
 }
 
 /// A token for code that CPython itself called (a C function of `_pyrt`): the thread holds the

@@ -19,6 +19,9 @@ type typedCall struct {
 	// lent is true when the list holds buffers (cleared right after the call).
 	pins *runtime.Pinner
 	lent bool
+	// dv carries a double to pyrt_args_push_doubles by address (purego);
+	// pointer-free, separately allocated like slot.
+	dv *float64
 }
 
 var typedPool sync.Pool
@@ -29,7 +32,7 @@ func (l *ffiLib) getTyped() *typedCall {
 		*t.slot = [2]uintptr{}
 		return t
 	}
-	t := &typedCall{args: l.argsNew(), slot: new([2]uintptr)}
+	t := &typedCall{args: l.argsNew(), slot: new([2]uintptr), dv: new(float64)}
 	runtime.AddCleanup(t, func(a uintptr) { l.argsFree(a) }, t.args)
 	return t
 }

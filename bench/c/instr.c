@@ -14,6 +14,7 @@
  *   add_json    pyrt_call_json(rt, "__main__", "add", "[2, 3]")
  *   add_typed   pyrt_object_call_int on __main__.add with two ints
  *   buffer_sum  pyrt_args_push_buffer of 1000 doubles + a call of a function that takes it
+ *   records     pyrt_call_json echoing a 1.5 KB list of 10 records
  * libpython: $PYRT_LIBPYTHON or discovered (as pyrt_new does). */
 #define _POSIX_C_SOURCE 200809L
 #include "pyrt.h"
@@ -39,8 +40,21 @@ static pyrt_runtime *rt;
 static PyObj sqrt_fn;
 static pyrt_object *sqrt_h, *add_h, *sum_h;
 static pyrt_args *args;
-static double data[1000] __attribute__((unused));
+static double data[1000];
 static double sink;
+static char records_args[4096];
+
+/* The 1.5 KB record list of bench/c/bench.c, as pyrt_call_json arguments. */
+static void make_records(void) {
+    size_t len = 0, cap = sizeof records_args;
+    len += (size_t)snprintf(records_args + len, cap - len, "[[");
+    for (int i = 0; i < 10; i++)
+        len += (size_t)snprintf(records_args + len, cap - len,
+                                "%s{\"id\":%d,\"name\":\"user-%04d\",\"email\":\"user%04d@example.com\",\"score\":%d.25,"
+                                "\"active\":%s,\"tags\":[\"alpha\",\"beta\",\"gamma\"],\"city\":\"Berlin\",\"zip\":\"10%03d\"}",
+                                i ? "," : "", i, i, i, 40 + i, i % 2 ? "true" : "false", i);
+    snprintf(records_args + len, cap - len, "]]");
+}
 
 static void *sym(void *lib, const char *name) {
     void *p = dlsym(lib, name);
@@ -130,6 +144,12 @@ __attribute__((noinline)) static void measured(int v) {
         sink += (double)n;
         break;
     }
+    case 8: {
+        check(pyrt_call_json(rt, "__main__", "echo", records_args, NULL, &out, NULL), "records");
+        sink += out[0];
+        pyrt_string_free(out);
+        break;
+    }
 #ifdef PYRT_BUFFER_FLOAT64
     case 7: {
         double d;
@@ -147,7 +167,7 @@ __attribute__((noinline)) static void measured(int v) {
 }
 
 int main(int argc, char **argv) {
-    static const char *names[] = {"limit", "limit_vc", "floor", "call_json", "typed", "add_json", "add_typed", "buffer_sum"};
+    static const char *names[] = {"limit", "limit_vc", "floor", "call_json", "typed", "add_json", "add_typed", "buffer_sum", "records"};
     int nv = (int)(sizeof names / sizeof *names), v = -1;
     if (argc < 2) { fprintf(stderr, "usage: instr <variant> [calls]\n"); return 2; }
     for (int i = 0; i < nv; i++)
@@ -175,11 +195,14 @@ int main(int argc, char **argv) {
     DecRef = (void (*)(PyObj))sym(lib, "Py_DecRef");
     if (v == 1 && !Vectorcall) { fprintf(stderr, "PyObject_Vectorcall is not exported by this libpython\n"); return 3; }
 
+    make_records();
     check(pyrt_run_string(rt, "def add(a, b):\n    return a + b\n"
+                              "def echo(x):\n    return x\n"
                               "def bsum(mv):\n    return float(len(mv))\n", NULL), "define");
     check(pyrt_eval_object(rt, "__import__('math').sqrt", &sqrt_h, NULL), "sqrt handle");
     check(pyrt_eval_object(rt, "add", &add_h, NULL), "add handle");
     check(pyrt_eval_object(rt, "bsum", &sum_h, NULL), "bsum handle");
+    for (int i = 0; i < 1000; i++) data[i] = i;
     args = pyrt_args_new();
     /* This thread gets its kept Python thread state from pyrt's first call; LIMIT's
        PyGILState_Ensure finds and reuses it. */

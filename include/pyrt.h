@@ -216,7 +216,8 @@ typedef struct pyrt_error pyrt_error;
 typedef struct pyrt_object pyrt_object;
 
 // The answer of a host function under construction. Opaque; valid only during the callback it
-// was passed to, and only on that callback's thread.
+// was passed to, and only on that callback's thread: elsewhere the pyrt_reply_* functions
+// return PYRT_ERR_INVALID_ARGUMENT and change nothing.
 typedef struct pyrt_reply pyrt_reply;
 
 // A handle to the process's Python interpreter. Opaque: pyrt never dereferences it (it is a
@@ -462,6 +463,13 @@ void pyrt_string_free(char *s);
 // pyrt's own version, e.g. "0.1.0": a static string, never freed. Bindings compare its
 // major.minor with their own to detect a mismatched library. Any thread.
 const char *pyrt_version(void);
+
+// The SHA-256 (64 lowercase hex digits) of the sources this library was built from: a static
+// string, never freed. It identifies a build exactly where pyrt_version() only names a release:
+// a prebuilt copy (such as the Go module's embedded libpyrt) is checked against the source tree
+// with it. It hashes Cargo.toml, Cargo.lock, build.rs, cbindgen.toml and src/**/*.rs
+// (`scripts/source-hash.sh` computes the same value from a checkout). Any thread.
+const char *pyrt_source_hash(void);
 
 // The name of a status code, e.g. "PYRT_ERR_PYTHON" for PYRT_ERR_PYTHON, "PYRT_OK" for 0, and
 // "PYRT_ERR_UNKNOWN" for any other number. A static string, never freed. Any thread.

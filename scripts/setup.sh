@@ -2,9 +2,14 @@
 # Install what pyrt's build and test suite need on a fresh Debian machine; idempotent.
 #
 # Checks each tool and installs only what is missing:
-#   - apt packages: gcc g++ make valgrind pkg-config  (apt-get update runs only if one is missing)
+#   - apt packages: gcc g++ make valgrind pkg-config nodejs npm  (apt-get update runs only if one
+#     is missing; node and npm are for the Node.js binding, bindings/node)
 #   - Rust (cargo): expected to be present through rustup; a clear error otherwise
 #   - Go: optional here (the Go binding's own script checks it); reported if absent
+#   - gcc's AddressSanitizer/UBSan runtimes (libasan, libubsan; scripts/test-sanitizers.sh):
+#     installed with apt when a test compile with -fsanitize=address,undefined fails
+#   - the nightly Rust toolchain and cargo-fuzz (scripts/fuzz.sh): cargo-fuzz is installed from
+#     crates.io when missing; a missing nightly is reported (scripts/fuzz.sh then FAILs)
 # Safe to run again and again; never fails because something is already installed.
 set -euo pipefail
 
@@ -17,10 +22,12 @@ declare -A PKG=(
   [make]=make
   [valgrind]=valgrind
   [pkg-config]=pkg-config
+  [node]=nodejs
+  [npm]=npm
 )
 
 missing=()
-for tool in gcc g++ make valgrind pkg-config; do
+for tool in gcc g++ make valgrind pkg-config node npm; do
   if command -v "$tool" >/dev/null 2>&1; then
     say "$tool: present ($(command -v "$tool"))"
   else
@@ -50,6 +57,43 @@ if command -v cargo >/dev/null 2>&1; then
 else
   say "cargo: missing — install Rust with rustup (https://rustup.rs) and re-run"
   exit 1
+fi
+
+# Sanitizer runtimes for gcc (normally pulled in by gcc itself: libgcc-N-dev depends on them).
+san_ok() {
+  local d
+  d=$(mktemp -d)
+  printf 'int main(void) { return 0; }\n' >"$d/t.c"
+  gcc -fsanitize=address,undefined "$d/t.c" -o "$d/t" >/dev/null 2>&1 && "$d/t"
+  local rc=$?
+  rm -rf "$d"
+  return $rc
+}
+if san_ok; then
+  say "gcc -fsanitize=address,undefined: works"
+else
+  v=$(gcc -dumpversion 2>/dev/null | cut -d. -f1)
+  say "gcc -fsanitize=address,undefined: missing runtimes; installing libgcc-$v-dev (libasan, libubsan)"
+  SUDO=""
+  [[ $(id -u) -ne 0 ]] && SUDO=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update
+  $SUDO apt-get install -y --no-install-recommends "libgcc-$v-dev" || true
+  san_ok || { say "gcc sanitizers still do not work"; exit 1; }
+fi
+
+# Fuzzing: nightly Rust (cargo-fuzz builds with -Zsanitizer) and cargo-fuzz.
+if cargo +nightly --version >/dev/null 2>&1; then
+  say "rust nightly: present ($(cargo +nightly --version))"
+  if cargo fuzz --version >/dev/null 2>&1; then
+    say "cargo-fuzz: present ($(cargo fuzz --version))"
+  else
+    say "cargo-fuzz: missing; cargo install cargo-fuzz --locked (a few minutes)"
+    nice -n 10 cargo install cargo-fuzz --locked >/tmp/pyrt-cargo-fuzz-install.log 2>&1 ||
+      { tail -20 /tmp/pyrt-cargo-fuzz-install.log; say "cargo install cargo-fuzz failed"; exit 1; }
+  fi
+else
+  say "rust nightly: missing (rustup toolchain install nightly); scripts/fuzz.sh will FAIL without it"
 fi
 
 if command -v go >/dev/null 2>&1 || [[ -x /usr/local/go/bin/go ]]; then

@@ -11,6 +11,15 @@
 #   purego      CGO_ENABLED=0                         libpyrt opened with purego, no cgo at all
 #   purego+cgo  CGO_ENABLED=1 -race                   same code with the cgo runtime (race needs cgo)
 #   cgo         CGO_ENABLED=1 -race -tags pyrt_cgo    libpyrt linked through cgo
+# Also: a GC stress run (GOGC=1, GODEBUG=clobberfree=1,checkfinalizers=1, a collection every
+# millisecond) of the pyrt package in purego and cgo modes, with one CPython
+# (PYRT_STRESS_PYTHON, default 3.12-pyenv);
+# and the libpyrt copies embedded in the module (bindings/go/lib, `make go-embed`):
+# TestEmbeddedLibrary checks each against its recorded checksum, ELF machine, exports and the
+# sources of this tree (a stale copy fails: run `make go-embed`), then loads the linux/amd64 copy
+# from memory, and again through the per-user cache fallback, and runs Python with it; and the
+# whole purego suite runs once more against that embedded copy (PYRT_LIBRARY = the copy,
+# decompressed) with the first libpython.
 # Also: `go vet` for both build flavours and the examples module; the examples (examples/go:
 # basic, concurrent, venv) run once with the first libpython, plus basic with no argument
 # (libpython discovery), basic built with -tags pyrt_cgo, and venv with the first Python's real venv
@@ -155,6 +164,18 @@ once() {  # name command... (runs in $ROOT)
   printf 'once\t%s\t%s\t%s\n' "$name" "$status" "$detail" >>"$RESULTS"
 }
 echo
+echo "== the embedded libpyrt (with ${PYTHONS[0]%% *})"
+once "embedded copies (from memory)" bash -c "cd bindings/go && PYRT_LIBPYTHON='$FIRST_LIB' PYRT_TEST_EMBEDDED=1 CGO_ENABLED=0 go test -count=1 -v -run '^TestEmbeddedLibrary\$' ."
+once "embedded copy (cache fallback)" bash -c "cd bindings/go && PYRT_LIBPYTHON='$FIRST_LIB' PYRT_TEST_EMBEDDED=cache CGO_ENABLED=0 go test -count=1 -v -run '^TestEmbeddedLibrary\$' ."
+EMBEDDED_SO=$OUT/embedded/libpyrt.so
+mkdir -p "$OUT/embedded"
+if gzip -dc bindings/go/lib/libpyrt-linux-amd64.so.gz >"$EMBEDDED_SO" 2>/dev/null; then
+  once "suite on the embedded copy" bash -c "cd bindings/go && PYRT_LIBRARY='$EMBEDDED_SO' PYRT_LIBPYTHON='$FIRST_LIB' PYRT_TEST_VENV='$FIRST_VENV' PYRT_TEST_REQUIRE_VENV=1 CGO_ENABLED=0 go test -count=1 ./..."
+else
+  once "suite on the embedded copy" bash -c "echo 'bindings/go/lib/libpyrt-linux-amd64.so.gz is missing or corrupt'; false"
+fi
+
+echo
 echo "== vet and examples (examples with ${PYTHONS[0]%% *})"
 once "vet purego" bash -c 'cd bindings/go && CGO_ENABLED=0 go vet ./...'
 once "vet cgo" bash -c 'cd bindings/go && CGO_ENABLED=1 go vet -tags pyrt_cgo ./...'
@@ -169,6 +190,25 @@ once "example venv (real venv)" bash -c "set -o pipefail; cd examples/go && CGO_
 once "example callbacks (real venv)" bash -c "set -o pipefail; cd examples/go && CGO_ENABLED=0 go run ./callbacks '$FIRST_LIB' '$FIRST_VENV' | tee /dev/stderr | grep 'Hello, GOPHER!' >/dev/null"
 once "example callbacks (pyrt_cgo)" bash -c "set -o pipefail; cd examples/go && CGO_ENABLED=1 go run -tags pyrt_cgo ./callbacks '$FIRST_LIB' | tee /dev/stderr | grep 'progress: 100%' >/dev/null"
 once "example venv (venv only)" bash -c "set -o pipefail; cd examples/go && env -u PYRT_LIBPYTHON CGO_ENABLED=0 go run ./venv '' '$FIRST_VENV' | tee /dev/stderr | grep 'jinja2: *Hello venv!' >/dev/null"
+
+# ---- GC stress and a bounded soak (one CPython)
+# Stress: the pyrt package's tests with a collection every millisecond (PYRT_GO_STRESS=1, see
+# main_test.go), GOGC=1, and GODEBUG=clobberfree=1 (freed Go memory is overwritten, so foreign
+# code reading Go memory after it was collected would see garbage) and checkfinalizers=1 (the
+# collector checks every cleanup and finalizer for paths back to its object, and stops the
+# program if it finds one). The test binary is built first: GODEBUG would otherwise also apply
+# to the go command and the compiler. checkfinalizers' per-cycle queue lines are filtered out.
+# (The Go soak, TestSoak with many calls, runs from scripts/soak.sh.)
+STRESS_LABEL=${PYRT_STRESS_PYTHON:-3.12-pyenv}
+STRESS_LIB=$(printf '%s\n' "${PYTHONS[@]}" | awk -v w="$STRESS_LABEL" '$1 == w { print $2; exit }')
+if [[ -z $STRESS_LIB ]]; then STRESS_LABEL=${PYTHONS[0]%% *}; STRESS_LIB=${PYTHONS[0]#* }; fi
+STRESS_VENV=${VENVS[$STRESS_LABEL]:-}
+echo
+echo "== GC stress (GOGC=1, GODEBUG=clobberfree=1,checkfinalizers=1), with $STRESS_LABEL"
+mkdir -p "$OUT/stress"
+STRESS_ENV="PYRT_GO_STRESS=1 GOGC=1 GODEBUG=clobberfree=1,checkfinalizers=1 PYRT_LIBPYTHON='$STRESS_LIB' PYRT_TEST_VENV='$STRESS_VENV' PYRT_TEST_REQUIRE_VENV=1"
+once "stress purego ($STRESS_LABEL)" bash -c "set -o pipefail; cd bindings/go && CGO_ENABLED=0 go test -c -o '$OUT/stress/purego.test' . && env $STRESS_ENV '$OUT/stress/purego.test' -test.count=1 -test.timeout=15m 2>&1 | grep -v '^checkfinalizers: queue'"
+once "stress cgo ($STRESS_LABEL)" bash -c "set -o pipefail; cd bindings/go && CGO_ENABLED=1 go test -c -tags pyrt_cgo -o '$OUT/stress/cgo.test' . && env $STRESS_ENV '$OUT/stress/cgo.test' -test.count=1 -test.timeout=15m 2>&1 | grep -v '^checkfinalizers: queue'"
 
 # ---- benchmarks
 if [[ $BENCH == 1 ]]; then

@@ -9,14 +9,31 @@
 #                                 `header_is_fresh`: the committed include/pyrt.h must equal a
 #                                 fresh cbindgen generation)
 #   5. scripts/test-c.sh          C tests + examples under valgrind, every CPython
-#   6. scripts/test-go.sh         the Go binding, every CPython (when the script exists)
-#   7. a summary matrix component x version -> PASS / FAIL / MISSING, and the line
+#   6. scripts/test-go.sh         the Go binding, every CPython (when the script exists), a GC
+#                                 stress run (GOGC=1, GODEBUG) on one, and the libpyrt copies
+#                                 embedded in the Go module
+#   7. scripts/test-node.sh       the Node.js binding (node --test), every CPython
+#   8. scripts/cpython-tests.sh --quick   CPython's own tests (json, threading_local, thread,
+#                                 signal) inside pyrt from a C and a Go host, compared test by
+#                                 test with the standalone interpreter; FAIL on any embedded-only
+#                                 failure not in tests/cpython/exclusions.txt
+#   9. scripts/test-sanitizers.sh the C tests and examples under ASan + UBSan + LeakSanitizer,
+#                                 on CPython 3.12 and 3.13 (other versions: "-" in the matrix)
+#  10. scripts/test-install.sh    each host's install-and-use path, once: make install + pkg-config
+#                                 (C), the examples/rust crate, a Go module outside the repository
+#                                 (embedded libpyrt), the npm package
+#  11. scripts/soak.sh --bounded  8 C threads x 50,000 and 64 goroutines x 2,000 mixed calls,
+#                                 every result checked, RSS bounded; one CPython
+#  12. scripts/fuzz.sh            each cargo-fuzz target for PYRT_FUZZ_SECONDS (default here 20)
+#                                 with ASan; one CPython
+#  13. a summary matrix component x version -> PASS / FAIL / MISSING, and the line
 #      "N passed, N failed" counting its cells (MISSING counts as failed)
 #
 # Exit status non-zero on any failure or on an expected CPython that is missing
 # (scripts/pythons.sh --expected). Arguments (labels) restrict the run to those versions, as
 # PYRT_PYTHONS="3.12-pyenv 3.8-pyenv" does. Logs: build/logs/, build/c/logs/, build/go/logs/.
-# PYRT_TEST_GO=0 skips the Go suite (local use; CI runs everything).
+# PYRT_TEST_GO=0, PYRT_TEST_NODE=0, PYRT_TEST_CPYTHON=0, PYRT_TEST_INSTALL=0 skip those suites
+# (local use; CI runs everything).
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -130,6 +147,88 @@ else
   echo "(scripts/test-go.sh not present: Go binding not tested)"
 fi
 
+if [[ ${PYRT_TEST_NODE:-1} == 0 ]]; then
+  echo "(PYRT_TEST_NODE=0: Node.js binding not tested)"
+else
+  stage "Node.js tests (scripts/test-node.sh)"
+  scripts/test-node.sh
+  node_rc=$?
+  if [[ -s build/node/results.tsv ]]; then
+    for line in "${PYTHONS[@]}"; do
+      label=${line%% *}
+      st=$(awk -F'\t' -v l="$label" '$1 == l { print $3 }' build/node/results.tsv | head -n 1)
+      if [[ $st == PASS ]]; then record node "$label" PASS; else record node "$label" FAIL; fi
+    done
+    if awk -F'\t' '$1 == "once" && $3 != "PASS" { bad = 1 } END { exit !bad }' build/node/results.tsv; then
+      record node once FAIL
+    elif grep -q $'^once\t' build/node/results.tsv; then
+      record node once PASS
+    fi
+  fi
+  if ((node_rc != 0)) && ! awk -F'\t' '$1 == "node" && $3 == "FAIL" { f = 1 } END { exit !f }' "$SUMMARY"; then
+    record node once FAIL
+  fi
+fi
+
+if [[ ${PYRT_TEST_CPYTHON:-1} == 0 ]]; then
+  echo "(PYRT_TEST_CPYTHON=0: CPython's tests inside pyrt not compared)"
+else
+  stage "CPython's own tests inside pyrt vs standalone (scripts/cpython-tests.sh --quick)"
+  rm -f build/cpython/report-quick.tsv
+  scripts/cpython-tests.sh --quick >"$LOGS/cpython-quick.log" 2>&1
+  cpy_rc=$?
+  sed -n '1,/^Embedded-only failures:/p' "$LOGS/cpython-quick.log" | grep -v '^  [0-9].*s  exit 0$' | tail -25
+  grep -A12 '^EMBEDDED-ONLY FAILURES\|^HARNESS PROBLEMS' "$LOGS/cpython-quick.log" | head -30
+  if [[ -s build/cpython/report-quick.tsv ]]; then
+    while IFS=$'\t' read -r label st; do [[ -n $label ]] && record cpython "$label" "$st"; done <build/cpython/report-quick.tsv
+  else
+    tail -15 "$LOGS/cpython-quick.log"
+    record cpython all FAIL
+  fi
+  echo "(scripts/cpython-tests.sh --quick exit status: $cpy_rc; report: build/cpython/report-quick.txt)"
+fi
+
+stage "C tests under ASan + UBSan + LSan (scripts/test-sanitizers.sh)"
+SAN_LABELS=${PYRT_SAN_PYTHONS:-3.12-pyenv 3.13-pyenv}
+SAN_RUN=()
+for line in "${PYTHONS[@]}"; do
+  label=${line%% *}
+  if [[ " $SAN_LABELS " == *" $label "* ]]; then SAN_RUN+=("$label"); else record asan "$label" "-"; fi
+done
+if ((${#SAN_RUN[@]})); then
+  scripts/test-sanitizers.sh "${SAN_RUN[@]}"
+  echo "(scripts/test-sanitizers.sh exit status: $?)"
+  for label in "${SAN_RUN[@]}"; do
+    bad=$(awk -F'\t' -v l="$label" '$1 == l && $3 != "PASS"' build/asan/results.tsv 2>/dev/null | wc -l)
+    any=$(awk -F'\t' -v l="$label" '$1 == l' build/asan/results.tsv 2>/dev/null | wc -l)
+    if ((any > 0 && bad == 0)); then record asan "$label" PASS; else record asan "$label" FAIL; fi
+  done
+fi
+if [[ -z ${PYRT_PYTHONS:-} ]]; then  # a full run: the sanitizer versions must be there
+  for m in $SAN_LABELS; do
+    printf '%s\n' "${PYTHONS[@]}" | grep -q "^$m " || { echo "MISSING: $m for the sanitizer run"; record asan "$m" FAIL; }
+  done
+fi
+
+if [[ ${PYRT_TEST_INSTALL:-1} == 0 ]]; then
+  echo "(PYRT_TEST_INSTALL=0: install paths not tested)"
+else
+  stage "install paths: C + pkg-config, Rust crate, Go module, npm package (scripts/test-install.sh)"
+  scripts/test-install.sh
+  install_rc=$?
+  if ((install_rc == 0)) && [[ -s build/install/results.tsv ]]; then
+    record install once PASS
+  else
+    record install once FAIL
+  fi
+fi
+
+stage "soak, bounded (scripts/soak.sh --bounded)"
+if scripts/soak.sh --bounded; then record soak once PASS; else record soak once FAIL; fi
+
+stage "fuzzing, bounded (scripts/fuzz.sh: each target ${PYRT_FUZZ_SECONDS:-20} s with ASan)"
+if PYRT_FUZZ_SECONDS=${PYRT_FUZZ_SECONDS:-20} scripts/fuzz.sh; then record fuzz once PASS; else record fuzz once FAIL; fi
+
 # ---- summary matrix
 stage "summary"
 LABELS=()
@@ -142,18 +241,20 @@ failed=0
 printf '%-10s' "component"
 for l in "${LABELS[@]}"; do printf ' %-12s' "$l"; done
 echo
-for comp in rust c go; do
+for comp in rust c go node cpython asan install soak fuzz; do
   grep -q "^$comp"$'\t' "$SUMMARY" || continue
   printf '%-10s' "$comp"
   for l in "${LABELS[@]}"; do
     cell=$(awk -F'\t' -v c="$comp" -v l="$l" '$1 == c && ($2 == l || (l == "once" && $2 == "all")) { print $3 }' "$SUMMARY" | sort -u | tr '\n' ' ')
     cell=${cell% }
     if [[ -z $cell ]]; then
-      if [[ $l == once ]]; then printf ' %-12s' "-"; continue; fi
+      # "once" cells of per-version components, and version cells of once-only components
+      # (install, soak, fuzz), are not applicable
+      if [[ $l == once || " install soak fuzz " == *" $comp "* ]]; then printf ' %-12s' "-"; continue; fi
       cell=MISSING
     fi
     [[ $cell == *FAIL* ]] && cell=FAIL
-    case $cell in PASS) ((passed++)) ;; *) ((failed++)) ;; esac
+    case $cell in PASS) ((passed++)) ;; -) ;; *) ((failed++)) ;; esac
     printf ' %-12s' "$cell"
   done
   echo

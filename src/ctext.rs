@@ -47,6 +47,11 @@ impl CText {
         unsafe { CStr::from_bytes_with_nul_unchecked(std::slice::from_raw_parts(self.ptr.as_ptr() as *const u8, self.len + 1)) }
     }
 
+    /// The text as `&str` (pyrt's JSON output is UTF-8).
+    pub fn to_str(&self) -> Result<&str, std::str::Utf8Error> {
+        std::str::from_utf8(self.as_bytes())
+    }
+
     /// The text as a Rust `String` (invalid UTF-8 replaced).
     pub fn into_string_lossy(self) -> String {
         String::from_utf8_lossy(self.as_bytes()).into_owned()

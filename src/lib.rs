@@ -6,7 +6,9 @@
 //! * `python` — the only code that touches CPython's symbols: loader, initialization, GIL,
 //!   conversions.
 //! * `json`, `config`, `discover`, `error` — the safe core.
+//! * `api` — the safe Rust API ([`Runtime`], [`Object`]) for Rust programs.
 
+pub mod api;
 pub mod args;
 pub mod capi;
 pub mod config;
@@ -20,11 +22,17 @@ pub mod runtime;
 pub mod signals;
 
 pub use error::{Error, ErrorDetail, ErrorKind, PythonException, Result};
-pub use runtime::Runtime;
+pub use api::{Builder, Bytes, Candidate, Discovery, Info, Object, Runtime};
 
 /// pyrt's version (from Cargo.toml).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub(crate) const VERSION_C: &std::ffi::CStr = match std::ffi::CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
     Ok(s) => s,
     Err(_) => panic!("version has no NUL"),
+};
+/// SHA-256 of the sources this library was built from (see build.rs and scripts/source-hash.sh).
+pub const SOURCE_HASH: &str = env!("PYRT_SOURCE_HASH");
+pub(crate) const SOURCE_HASH_C: &std::ffi::CStr = match std::ffi::CStr::from_bytes_with_nul(concat!(env!("PYRT_SOURCE_HASH"), "\0").as_bytes()) {
+    Ok(s) => s,
+    Err(_) => panic!("source hash has no NUL"),
 };

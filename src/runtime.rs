@@ -145,6 +145,9 @@ impl CallGuard {
             call_in(py, token, handle, origin, 0, f)
         });
         if handle.is_some_and(|h| h.main_thread) {
+            // Signals with Python handlers wait in this (blocked) caller thread, so the kernel
+            // delivers a self-sent one to a thread that can run it now (signals::DeferRouted).
+            let _deferred = signals::DeferRouted::new();
             MAIN.run(run).map_err(|_| Error::finalized())?
         } else {
             run()
@@ -467,6 +470,8 @@ fn start_interpreter(loaded: &'static loader::Loaded, config: &Config, executabl
             let setup = with_gil(api, |py| {
                 if signals_mode == SignalsMode::Host {
                     exec::adopt_host_sigint(py, &sigint_before);
+                } else {
+                    exec::claim_sigint(py);
                 }
                 python::module::install(py)?;
                 exec::route_python_signals(py)
@@ -1037,39 +1042,4 @@ pub fn object_free(object: u64) {
 /// Turns a Python exception pending on this thread into an error (used by the typed paths).
 pub fn pending_error(py: python::Python) -> Error {
     exception::fetch(py)
-}
-
-/// A handle to the process's Python interpreter, for Rust programs. Dropping it closes it.
-pub struct Runtime {
-    token: u64,
-}
-
-impl Runtime {
-    /// Opens a runtime; `config` is the same JSON object `pyrt_new` takes.
-    pub fn new(config: Option<&str>) -> Result<Runtime> {
-        new(config).map(|token| Runtime { token })
-    }
-    pub fn run_string(&self, code: &str) -> Result<()> {
-        let c = CString::new(code).map_err(|_| Error::invalid_argument("code contains NUL"))?;
-        run_string(self.token, &c)
-    }
-    pub fn run_file(&self, path: &str) -> Result<()> {
-        run_file(self.token, path)
-    }
-    pub fn eval_json(&self, expr: &str) -> Result<String> {
-        let c = CString::new(expr).map_err(|_| Error::invalid_argument("expression contains NUL"))?;
-        eval_json(self.token, &c).map(CText::into_string_lossy)
-    }
-    pub fn call_json(&self, module: &str, function: &str, args: Option<&str>, kwargs: Option<&str>) -> Result<String> {
-        call_json(self.token, module, function, args.map(str::as_bytes), kwargs.map(str::as_bytes)).map(CText::into_string_lossy)
-    }
-    pub fn info_json(&self) -> Result<String> {
-        info_json(self.token).map(|s| s.into_string().expect("JSON is UTF-8"))
-    }
-}
-
-impl Drop for Runtime {
-    fn drop(&mut self) {
-        free(self.token)
-    }
 }

@@ -16,7 +16,7 @@
 //!
 //! SIGINT stays the host's in the default mode: see [`restore_action`] and `python::init`.
 
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 
 use crate::error::{Error, ErrorKind, Result};
 
@@ -176,6 +176,8 @@ const NSIG: usize = 65;
 const NO_HANDLER: AtomicUsize = AtomicUsize::new(0);
 /// Python's C handler for each routed signal.
 static PYTHON_HANDLER: [AtomicUsize; NSIG] = [NO_HANDLER; NSIG];
+/// Bit `sig - 1` is set while `sig` is routed to Python's main thread (a Python handler is installed).
+static ROUTED: AtomicU64 = AtomicU64::new(0);
 /// The interpreter's main thread (`pthread_t`), 0 when there is none.
 static MAIN_THREAD: AtomicUsize = AtomicUsize::new(0);
 
@@ -216,12 +218,58 @@ pub fn route_to_main_thread(sig: libc::c_int) {
     }
     let cur = action(sig);
     let h = cur.sa_sigaction;
-    if h == libc::SIG_DFL || h == libc::SIG_IGN || h == forward_to_main_thread as *const () as usize || cur.sa_flags & libc::SA_SIGINFO != 0 {
+    let bit = 1u64 << (sig - 1);
+    if h == forward_to_main_thread as *const () as usize {
+        return;
+    }
+    if h == libc::SIG_DFL || h == libc::SIG_IGN || cur.sa_flags & libc::SA_SIGINFO != 0 {
+        ROUTED.fetch_and(!bit, Ordering::SeqCst);
         return;
     }
     PYTHON_HANDLER[sig as usize].store(h, Ordering::SeqCst);
+    ROUTED.fetch_or(bit, Ordering::SeqCst);
     let mut routed = cur;
     routed.sa_sigaction = forward_to_main_thread as *const () as usize;
     routed.sa_flags |= libc::SA_ONSTACK;
     restore_action(sig, &routed);
+}
+
+/// While a host thread waits for a call hopped to Python's main thread (`"main_thread": true`),
+/// the signals that have Python handlers are blocked in it, so the kernel hands a
+/// process-directed one straight to a thread that takes it: Python's main thread, which runs
+/// the call. A signal the code sends to its own process (`os.kill(os.getpid(), sig)`,
+/// `signal.pidfd_send_signal`) is then handled when the system call returns, as standalone,
+/// instead of a moment later through the forwarder (CPython's test_signal relies on that).
+/// Costs nothing while no Python handler is installed; the thread's mask is restored on drop.
+pub struct DeferRouted {
+    old: Option<libc::sigset_t>,
+}
+
+impl DeferRouted {
+    pub fn new() -> DeferRouted {
+        let bits = ROUTED.load(Ordering::Relaxed);
+        if bits == 0 {
+            return DeferRouted { old: None };
+        }
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            for sig in 1..NSIG as i32 {
+                if bits & (1u64 << (sig - 1)) != 0 {
+                    libc::sigaddset(&mut set, sig);
+                }
+            }
+            let mut old: libc::sigset_t = std::mem::zeroed();
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
+            DeferRouted { old: Some(old) }
+        }
+    }
+}
+
+impl Drop for DeferRouted {
+    fn drop(&mut self) {
+        if let Some(old) = &self.old {
+            unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, old, std::ptr::null_mut()) };
+        }
+    }
 }

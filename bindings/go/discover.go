@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 )
 
@@ -20,9 +19,10 @@ const LibraryEnv = "PYRT_LIBRARY"
 const libraryName = "libpyrt.so"
 
 type libCandidate struct {
-	path   string
-	source string
-	final  bool // an explicit choice: do not fall through to the next ones
+	path     string
+	source   string
+	final    bool         // an explicit choice: do not fall through to the next ones
+	embedded *embeddedLib // the copy inside this module, written out at load time (path is empty)
 }
 
 // libraryCandidates lists, in order, where libpyrt is looked for:
@@ -31,16 +31,17 @@ type libCandidate struct {
 //  2. $PYRT_LIBRARY (only that, when set);
 //  3. next to the running executable;
 //  4. target/release/libpyrt.so in this repository's build output, found by
-//     walking up from this package's source directory and from the working
-//     directory;
-//  5. "libpyrt.so" through the system's dynamic-linker search path
+//     walking up from the working directory (the repository's own tests and
+//     examples; a program elsewhere gets the embedded copy, as after `go get`);
+//  5. the copy embedded in this module for this platform (embed_*.go);
+//  6. "libpyrt.so" through the system's dynamic-linker search path
 //     (LD_LIBRARY_PATH, ld.so.cache, /usr/lib, ...).
 func libraryCandidates(explicit string) []libCandidate {
 	if explicit != "" {
-		return []libCandidate{{explicit, "WithLibrary option", true}}
+		return []libCandidate{{path: explicit, source: "WithLibrary option", final: true}}
 	}
 	if env := os.Getenv(LibraryEnv); env != "" {
-		return []libCandidate{{env, "$" + LibraryEnv, true}}
+		return []libCandidate{{path: env, source: "$" + LibraryEnv, final: true}}
 	}
 	var out []libCandidate
 	seen := map[string]bool{}
@@ -57,15 +58,8 @@ func libraryCandidates(explicit string) []libCandidate {
 			add(filepath.Join(filepath.Dir(real), libraryName), "next to the executable")
 		}
 	}
-	var starts []string
-	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
-		starts = append(starts, filepath.Dir(file))
-	}
 	if wd, err := os.Getwd(); err == nil {
-		starts = append(starts, wd)
-	}
-	for _, start := range starts {
-		for d := start; ; d = filepath.Dir(d) {
+		for d := wd; ; d = filepath.Dir(d) {
 			p := filepath.Join(d, "target", "release", libraryName)
 			if _, err := os.Stat(p); err == nil {
 				add(p, "repository build output")
@@ -75,6 +69,9 @@ func libraryCandidates(explicit string) []libCandidate {
 				break
 			}
 		}
+	}
+	if e := embeddedCopy; e != nil {
+		out = append(out, libCandidate{source: "embedded copy", embedded: e})
 	}
 	add(libraryName, "system library path")
 	return out

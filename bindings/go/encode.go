@@ -673,6 +673,12 @@ func structPlan(t reflect.Type) *structInfo {
 // field holding 4 arrives in Python as 4.0. Structs with embedded fields or
 // ",string" options are encoded by encoding/json itself.
 func appendStruct(b []byte, v reflect.Value, depth int) ([]byte, *encodeError) {
+	return appendStructWith(b, v, depth, appendElem)
+}
+
+// appendStructWith encodes a struct's fields with elem (the plain or the
+// tagged element encoder).
+func appendStructWith(b []byte, v reflect.Value, depth int, elem func([]byte, reflect.Value, int) ([]byte, *encodeError)) ([]byte, *encodeError) {
 	si := structPlan(v.Type())
 	if si.useStdlib {
 		out, err := json.Marshal(v.Interface())
@@ -697,7 +703,7 @@ func appendStruct(b []byte, v reflect.Value, depth int) ([]byte, *encodeError) {
 			return b, err.push(keySeg(fi.name))
 		}
 		b = append(b, ':')
-		if b, err = appendElem(b, fv, depth+1); err != nil {
+		if b, err = elem(b, fv, depth+1); err != nil {
 			return b, err.push(keySeg(fi.name))
 		}
 	}

@@ -1,11 +1,14 @@
 package pyrt_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log"
+	"strings"
 	"sync"
+	"time"
 
 	pyrt "github.com/pyrt-dev/pyrt/bindings/go"
 )
@@ -190,4 +193,156 @@ func ExampleRuntime_Close() {
 	// Output:
 	// <nil>
 	// true
+}
+
+// Go functions can be called from Python: here a jinja2-style filter, used
+// from a Python loop.
+func ExampleRuntime_Register() {
+	rt, err := pyrt.New()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer rt.Close()
+	ctx := context.Background()
+	err = rt.Register("hostapi", "shout", func(ctx context.Context, args []any, kwargs map[string]any) (any, error) {
+		s, _ := args[0].(string)
+		return strings.ToUpper(s) + "!", nil
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	v, err := rt.Eval(ctx, "[__import__('hostapi').shout(w) for w in ('hello', 'go')]")
+	fmt.Println(v, err)
+	// Output: [HELLO! GO!] <nil>
+}
+
+// A typed Go function: its argument is converted to In with Assign.
+func ExampleRegisterFunc() {
+	rt, err := pyrt.New()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer rt.Close()
+	type point struct{ X, Y float64 }
+	pyrt.RegisterFunc(rt, "geometry", "norm1", func(ctx context.Context, p point) (float64, error) {
+		return p.X + p.Y, nil
+	})
+	v, err := rt.Eval(context.Background(), "__import__('geometry').norm1(X=1.5, Y=2)")
+	fmt.Println(v, err)
+	// Output: 3.5 <nil>
+}
+
+// Cancelling the context (here: its deadline) interrupts Python code that
+// would otherwise never return; the Runtime stays usable.
+func ExampleRuntime_Run_deadline() {
+	rt, err := pyrt.New()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer rt.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err = rt.Run(ctx, "while True:\n    pass")
+	fmt.Println(errors.Is(err, context.DeadlineExceeded), errors.Is(err, pyrt.ErrInterrupted))
+	v, _ := rt.Eval(context.Background(), "1 + 1")
+	fmt.Println(v)
+	// Output:
+	// true true
+	// 2
+}
+
+// CaptureOutput collects what a call prints.
+func ExampleCaptureOutput() {
+	rt, err := pyrt.New()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer rt.Close()
+	var out bytes.Buffer
+	ctx := pyrt.CaptureOutput(context.Background(), &out, nil)
+	if err := rt.Run(ctx, "for i in range(3):\n    print('line', i)"); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Print(out.String())
+	// Output:
+	// line 0
+	// line 1
+	// line 2
+}
+
+// Objects stay alive across calls; their methods are called by name.
+func ExampleObject() {
+	rt, err := pyrt.New()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer rt.Close()
+	ctx := context.Background()
+	counter, err := rt.CallObject(ctx, "collections", "Counter")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer counter.Close()
+	for _, word := range []string{"a", "b", "a", "c", "a"} {
+		if _, err := counter.CallMethod(ctx, "update", []any{word}); err != nil {
+			log.Fatal(err)
+		}
+	}
+	top, err := counter.CallMethod(ctx, "most_common", 2)
+	fmt.Printf("%v %v\n", top, err)
+	// Output: [[a 3] [b 1]] <nil>
+}
+
+// The typed fast path: scalar arguments and a float64 result, no JSON.
+func ExampleObject_CallFloat() {
+	rt, err := pyrt.New()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer rt.Close()
+	ctx := context.Background()
+	hypot, err := rt.EvalObject(ctx, "__import__('math').hypot")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer hypot.Close()
+	v, err := hypot.CallFloat(ctx, 3.0, 4)
+	fmt.Println(v, err)
+	// Output: 5 <nil>
+}
+
+// A Runtime made with WithMainThread runs its calls on Python's main thread,
+// where signal handlers work as in a script.
+func ExampleWithMainThread() {
+	rt, err := pyrt.New(pyrt.WithMainThread())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer rt.Close()
+	v, err := rt.Eval(context.Background(), "__import__('threading').current_thread().name")
+	fmt.Println(v, err)
+	// Output: MainThread <nil>
+}
+
+// WithWorkers runs calls in sub-interpreters with their own GIL (Python
+// 3.12+; below, in the main interpreter), so CPU-bound Python code called
+// from several goroutines runs in parallel.
+func ExampleWithWorkers() {
+	rt, err := pyrt.New(pyrt.WithWorkers(2), pyrt.WithWorkerSetup("def square(x):\n    return x * x\n"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer rt.Close()
+	var wg sync.WaitGroup
+	results := make([]any, 4)
+	for i := range results {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			results[i], _ = rt.Call(context.Background(), "__main__", "square", i)
+		}(i)
+	}
+	wg.Wait()
+	fmt.Println(results)
+	// Output: [0 1 4 9]
 }

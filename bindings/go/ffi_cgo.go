@@ -141,3 +141,6 @@ func (l *ffiLib) errorFree(e unsafe.Pointer) { C.pyrt_error_free((*C.pyrt_error)
 func (l *ffiLib) statusName(code int32) string {
 	return C.GoString(C.pyrt_status_name(C.int32_t(code)))
 }
+
+// sourceHash is the library's pyrt_source_hash().
+func (l *ffiLib) sourceHash() string { return C.GoString(C.pyrt_source_hash()) }

@@ -9,6 +9,7 @@
 package pyrt
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -24,13 +25,14 @@ const ffiMode = "purego"
 
 type ffiLib struct {
 	path   string // what was opened (a path, or the bare soname for the system search)
+	where  string // how location() describes it, when not just path (the embedded copy)
 	handle uintptr
 	ver    string
 
 	fnNew, fnFree, fnRunString, fnRunFile, fnEvalJSON, fnCallJSON, fnInfoJSON uintptr
 	fnStringFree, fnErrorCode, fnErrorMessage, fnErrorPythonType              uintptr
 	fnErrorTraceback, fnErrorFree, fnVersion, fnStatusName                    uintptr
-	fnDiscoverJSON                                                            uintptr
+	fnDiscoverJSON, fnSourceHash                                              uintptr
 }
 
 var (
@@ -50,14 +52,21 @@ func loadLibrary(explicit string) (*ffiLib, error) {
 				return nil, &loadError{ErrLibraryNotFound, fmt.Sprintf("pyrt: libpyrt %q: %v", explicit, err)}
 			}
 			return nil, &loadError{ErrLibraryConflict, fmt.Sprintf(
-				"pyrt: libpyrt %q requested but %q is already loaded in this process", explicit, l.path)}
+				"pyrt: libpyrt %q requested but %s is already loaded in this process", explicit, l.location())}
 		}
 		return l, nil
 	}
 	var tried []string
 	var versionErr error
 	for _, c := range libraryCandidates(explicit) {
-		l, err := openLibrary(c.path)
+		var l *ffiLib
+		var err error
+		if c.embedded != nil {
+			c.path = c.embedded.describe()
+			l, err = openEmbedded(c.embedded)
+		} else {
+			l, err = openLibrary(c.path)
+		}
 		if err == nil {
 			libPtr = l
 			return l, nil
@@ -125,6 +134,7 @@ func openLibrary(path string) (*ffiLib, error) {
 		{"pyrt_error_free", &l.fnErrorFree},
 		{"pyrt_status_name", &l.fnStatusName},
 		{"pyrt_discover_json", &l.fnDiscoverJSON},
+		{"pyrt_source_hash", &l.fnSourceHash},
 	} {
 		if err := sym(s.name, s.dst); err != nil {
 			return nil, err
@@ -133,8 +143,43 @@ func openLibrary(path string) (*ffiLib, error) {
 	return l, nil
 }
 
-func (l *ffiLib) version() string  { return l.ver }
-func (l *ffiLib) location() string { return l.path }
+// openEmbedded writes out the embedded copy (after checking its SHA-256)
+// and opens it; it must report exactly the version it was embedded as.
+func openEmbedded(e *embeddedLib) (*ffiLib, error) {
+	var l *ffiLib
+	how, err := e.load(func(path string) error {
+		lib, err := openLibrary(path)
+		if err != nil {
+			return err
+		}
+		if lib.ver != e.version {
+			_ = purego.Dlclose(lib.handle)
+			return &loadError{ErrLibraryVersion, fmt.Sprintf("embedded libpyrt reports version %q, embedded as %q", lib.ver, e.version)}
+		}
+		l = lib
+		return nil
+	})
+	if err != nil {
+		var le *loadError
+		if errors.As(err, &le) && le.sentinel == ErrLibraryVersion {
+			return nil, &loadError{ErrLibraryVersion, err.Error()}
+		}
+		return nil, &loadError{ErrLibraryNotFound, err.Error()}
+	}
+	if strings.HasPrefix(l.path, "/proc/") {
+		l.path = "" // the memfd path is closed by now; nothing else can name this copy
+	}
+	l.where = e.describe() + ", loaded " + how
+	return l, nil
+}
+
+func (l *ffiLib) version() string { return l.ver }
+func (l *ffiLib) location() string {
+	if l.where != "" {
+		return l.where
+	}
+	return l.path
+}
 
 func ptrArg(b []byte, off int) uintptr {
 	if off < 0 {
@@ -237,5 +282,11 @@ func (l *ffiLib) errorFree(e unsafe.Pointer) {
 
 func (l *ffiLib) statusName(code int32) string {
 	r1, _, _ := purego.SyscallN(l.fnStatusName, uintptr(uint32(code)))
+	return goString(ptrOf(r1))
+}
+
+// sourceHash is the library's pyrt_source_hash().
+func (l *ffiLib) sourceHash() string {
+	r1, _, _ := purego.SyscallN(l.fnSourceHash)
 	return goString(ptrOf(r1))
 }

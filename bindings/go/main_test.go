@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"testing"
+	"time"
 )
 
 // One interpreter per process: the whole test binary shares testRT. Tests
@@ -17,7 +19,20 @@ var testRT *Runtime
 const childEnv = "PYRT_GO_TEST_CHILD"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) != "" {
+	if os.Getenv("PYRT_GO_STRESS") == "1" {
+		// Stress mode (scripts/test-go.sh, with GOGC=1 and GODEBUG=clobberfree=1,
+		// checkfinalizers=1): a collection every millisecond on top, so cleanups of dropped
+		// objects and typed-call scratch space run while other goroutines call in.
+		go func() {
+			for {
+				runtime.GC()
+				time.Sleep(time.Millisecond)
+			}
+		}()
+	}
+	// A child process, or the process that loads the embedded libpyrt
+	// (TestEmbeddedLibrary, run alone), starts its own runtime.
+	if os.Getenv(childEnv) != "" || os.Getenv("PYRT_TEST_EMBEDDED") != "" {
 		os.Exit(m.Run())
 	}
 	var err error

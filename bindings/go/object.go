@@ -337,42 +337,38 @@ func encodeCall(f *frame, e *tagEnc, method string, args []any, kwargs map[strin
 	return
 }
 
-func (o *Object) callValue(ctx context.Context, method string, args []any, kwargs map[string]any, hasKw bool) (any, error) {
+// callMethod encodes the arguments and makes the call through foreign, which
+// is objectCallJSON (a value result) or objectCall (an object result); take
+// turns the frame's result into the Go result.
+func callMethod[T any](o *Object, ctx context.Context, method string, args []any, kwargs map[string]any, hasKw bool,
+	foreign func(l *ffiLib, obj uintptr, f *frame, methodOff, argsOff, kwOff int, flags uint32) int32,
+	take func(f *frame) (T, error)) (T, error) {
+	var zero T
 	if err := o.enter(ctx); err != nil {
-		return nil, err
+		return zero, err
 	}
 	f := getFrame()
 	defer putFrame(f)
 	var e tagEnc
 	methodOff, argsOff, kwOff, err := encodeCall(f, &e, method, args, kwargs, hasKw)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
-	err = o.invoke(ctx, f, func() int32 { return o.rt.lib.objectCallJSON(o.id, f, methodOff, argsOff, kwOff, valueTagged|e.flags) })
+	err = o.invoke(ctx, f, func() int32 { return foreign(o.rt.lib, o.id, f, methodOff, argsOff, kwOff, valueTagged|e.flags) })
 	runtime.KeepAlive(e.objs)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
-	return o.rt.takeTagged(f)
+	return take(f)
+}
+
+func (o *Object) callValue(ctx context.Context, method string, args []any, kwargs map[string]any, hasKw bool) (any, error) {
+	// (o may be nil: its runtime is read only after callMethod checked it.)
+	return callMethod(o, ctx, method, args, kwargs, hasKw, (*ffiLib).objectCallJSON, func(f *frame) (any, error) { return o.rt.takeTagged(f) })
 }
 
 func (o *Object) callObject(ctx context.Context, method string, args []any, kwargs map[string]any, hasKw bool) (*Object, error) {
-	if err := o.enter(ctx); err != nil {
-		return nil, err
-	}
-	f := getFrame()
-	defer putFrame(f)
-	var e tagEnc
-	methodOff, argsOff, kwOff, err := encodeCall(f, &e, method, args, kwargs, hasKw)
-	if err != nil {
-		return nil, err
-	}
-	err = o.invoke(ctx, f, func() int32 { return o.rt.lib.objectCall(o.id, f, methodOff, argsOff, kwOff, valueTagged|e.flags) })
-	runtime.KeepAlive(e.objs)
-	if err != nil {
-		return nil, err
-	}
-	return o.rt.takeObject(f)
+	return callMethod(o, ctx, method, args, kwargs, hasKw, (*ffiLib).objectCall, func(f *frame) (*Object, error) { return o.rt.takeObject(f) })
 }
 
 func optionFlags(opts []CallOption) uint32 {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"math/big"
+	"os"
 	"reflect"
 	"runtime"
 	"strings"
@@ -333,7 +334,8 @@ func TestObjectDroppedWithoutCloseReleased(t *testing.T) {
 			}
 		}
 	}()
-	if n, _ := testRT.CallValue(bg, "helpers", "live"); n.(int64) < base.(int64)+500 {
+	// (In the GC stress mode a collection runs every millisecond, so some are already gone.)
+	if n, _ := testRT.CallValue(bg, "helpers", "live"); n.(int64) < base.(int64)+500 && os.Getenv("PYRT_GO_STRESS") != "1" {
 		t.Fatalf("live = %v before GC, want >= %v", n, base.(int64)+500)
 	}
 	deadline := time.Now().Add(20 * time.Second)

@@ -654,8 +654,13 @@ type Info struct {
 	WorkersNote      string `json:"workers_note"`
 	// Binding is "purego" or "cgo": the foreign-call layer compiled in.
 	Binding string `json:"-"`
-	// Library is where libpyrt was loaded from (purego) or "linked (cgo)".
+	// Library is where libpyrt was loaded from (purego) or "linked (cgo)";
+	// for the copy embedded in this module it says so, e.g. "libpyrt 0.1.0
+	// embedded for linux/amd64 (sha256 …), loaded from memory".
 	Library string `json:"-"`
+	// SourceHash is libpyrt's pyrt_source_hash(): the SHA-256 of the
+	// sources it was built from.
+	SourceHash string `json:"-"`
 }
 
 // Info reports the versions and paths of pyrt and the Python it runs.
@@ -674,5 +679,6 @@ func (r *Runtime) Info(ctx context.Context) (Info, error) {
 	err := r.takeResult(f, func(data []byte) error { return decodeInto(data, &info) })
 	info.Binding = ffiMode
 	info.Library = r.lib.location()
+	info.SourceHash = r.lib.sourceHash()
 	return info, err
 }

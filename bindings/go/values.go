@@ -566,35 +566,7 @@ func (e *tagEnc) reflect(b []byte, v reflect.Value, depth int) ([]byte, *encodeE
 }
 
 func (e *tagEnc) structValue(b []byte, v reflect.Value, depth int) ([]byte, *encodeError) {
-	si := structPlan(v.Type())
-	if si.useStdlib {
-		out, err := json.Marshal(v.Interface())
-		if err != nil {
-			return b, encErr("encoding/json: %v", err)
-		}
-		return append(b, out...), nil
-	}
-	b = append(b, '{')
-	first := true
-	for _, fi := range si.fields {
-		fv := v.Field(fi.index)
-		if fi.omitEmpty && isEmptyValue(fv) || fi.omitZero && isZeroValue(fv) {
-			continue
-		}
-		if !first {
-			b = append(b, ',')
-		}
-		first = false
-		var err *encodeError
-		if b, err = appendString(b, fi.name); err != nil {
-			return b, err.push(keySeg(fi.name))
-		}
-		b = append(b, ':')
-		if b, err = e.elem(b, fv, depth+1); err != nil {
-			return b, err.push(keySeg(fi.name))
-		}
-	}
-	return append(b, '}'), nil
+	return appendStructWith(b, v, depth, e.elem)
 }
 
 // appendTaggedFloat writes a finite float as a JSON number that Python

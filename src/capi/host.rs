@@ -10,7 +10,8 @@ use crate::python::host::Reply;
 use crate::runtime;
 
 /// The answer of a host function under construction. Opaque; valid only during the callback it
-/// was passed to, and only on that callback's thread.
+/// was passed to, and only on that callback's thread: elsewhere the pyrt_reply_* functions
+/// return PYRT_ERR_INVALID_ARGUMENT and change nothing.
 pub struct pyrt_reply {
     _private: [u8; 0],
 }
@@ -67,8 +68,13 @@ pub unsafe extern "C" fn pyrt_unregister(rt: *mut pyrt_runtime, module: *const c
     boundary(err_out, || runtime::unregister_host(token(rt)?, text(module, "module")?, text(name, "name")?))
 }
 
-unsafe fn reply_mut<'a>(r: *mut pyrt_reply) -> crate::Result<&'a mut Reply> {
-    (r as *mut Reply).as_mut().ok_or_else(|| Error::invalid_argument("reply is NULL"))
+/// Runs `f` on the reply if it is one a host function running on this thread was given.
+fn with_reply(r: *mut pyrt_reply, f: impl FnOnce(&mut Reply)) -> crate::Result<()> {
+    if r.is_null() {
+        return Err(Error::invalid_argument("reply is NULL"));
+    }
+    crate::python::host::with_open_reply(r as *mut Reply, f)
+        .ok_or_else(|| Error::invalid_argument("reply is not open: its host function returned, or this is another thread"))
 }
 
 /// Answers with a value: `value_json` in the tagged encoding (object handles included), copied.
@@ -77,8 +83,7 @@ unsafe fn reply_mut<'a>(r: *mut pyrt_reply) -> crate::Result<&'a mut Reply> {
 pub unsafe extern "C" fn pyrt_reply_json(reply: *mut pyrt_reply, value_json: *const c_char) -> i32 {
     boundary(std::ptr::null_mut(), || {
         let v = text(value_json, "value_json")?;
-        reply_mut(reply)?.set_value(v);
-        Ok(())
+        with_reply(reply, |r| r.set_value(v))
     })
 }
 
@@ -87,8 +92,7 @@ pub unsafe extern "C" fn pyrt_reply_json(reply: *mut pyrt_reply, value_json: *co
 pub unsafe extern "C" fn pyrt_reply_error(reply: *mut pyrt_reply, message: *const c_char) -> i32 {
     boundary(std::ptr::null_mut(), || {
         let m = text(message, "message")?;
-        reply_mut(reply)?.set_error(m);
-        Ok(())
+        with_reply(reply, |r| r.set_error(m))
     })
 }
 
@@ -99,7 +103,6 @@ pub unsafe extern "C" fn pyrt_reply_error(reply: *mut pyrt_reply, message: *cons
 pub unsafe extern "C" fn pyrt_reply_exception(reply: *mut pyrt_reply, err: *const pyrt_error) -> i32 {
     boundary(std::ptr::null_mut(), || {
         let e = err.as_ref().ok_or_else(|| Error::invalid_argument("err is NULL"))?;
-        reply_mut(reply)?.set_exception(e.inner());
-        Ok(())
+        with_reply(reply, |r| r.set_exception(e.inner()))
     })
 }

@@ -30,6 +30,16 @@ pub extern "C" fn pyrt_version() -> *const c_char {
     crate::VERSION_C.as_ptr()
 }
 
+/// The SHA-256 (64 lowercase hex digits) of the sources this library was built from: a static
+/// string, never freed. It identifies a build exactly where pyrt_version() only names a release:
+/// a prebuilt copy (such as the Go module's embedded libpyrt) is checked against the source tree
+/// with it. It hashes Cargo.toml, Cargo.lock, build.rs, cbindgen.toml and src/**/*.rs
+/// (`scripts/source-hash.sh` computes the same value from a checkout). Any thread.
+#[no_mangle]
+pub extern "C" fn pyrt_source_hash() -> *const c_char {
+    crate::SOURCE_HASH_C.as_ptr()
+}
+
 /// The name of a status code, e.g. "PYRT_ERR_PYTHON" for PYRT_ERR_PYTHON, "PYRT_OK" for 0, and
 /// "PYRT_ERR_UNKNOWN" for any other number. A static string, never freed. Any thread.
 #[no_mangle]
@@ -71,6 +81,13 @@ static STATUS_NAMES: [&[u8]; 22] = [
 mod tests {
     use super::*;
     use std::ffi::CStr;
+
+    #[test]
+    fn source_hash_is_sha256_hex() {
+        let h = unsafe { CStr::from_ptr(pyrt_source_hash()) }.to_str().unwrap();
+        assert_eq!(h, crate::SOURCE_HASH);
+        assert!(h.len() == 64 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)), "{h}");
+    }
 
     #[test]
     fn status_names_match_kinds() {

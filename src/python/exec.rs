@@ -462,21 +462,58 @@ pub fn run_private(py: Python, code: &CStr, filename: &CStr) -> Result<()> {
     own(py, unsafe { (api.PyEval_EvalCode)(compiled.as_ptr(), globals.as_ptr(), globals.as_ptr()) }).map(drop)
 }
 
+/// In the `"python"` signals mode, Python's SIGINT handler even when the host already had one:
+/// CPython installs `default_int_handler` only over SIG_DFL, so in a Go host (whose runtime
+/// handles every signal) Ctrl-C, `os.kill(os.getpid(), SIGINT)` and `_thread.interrupt_main()`
+/// would not raise KeyboardInterrupt. A host that ignores SIGINT keeps it ignored, as in Python.
+/// Runs once, on the main thread, right after initialization.
+pub fn claim_sigint(py: Python) {
+    let code = c"import signal as _s\nif _s.getsignal(_s.SIGINT) is None:\n    _s.signal(_s.SIGINT, _s.default_int_handler)\ndel _s\n";
+    if run_code(py, code, c"<pyrt signals>").is_err() {
+        unsafe { (py.api.PyErr_Clear)() };
+    }
+}
+
 /// Wraps `_signal.signal` (which `signal.signal` calls) so that each handler Python installs is
 /// routed to the main thread (`crate::signals`). Runs once, on the main thread, after `_pyrt`
 /// exists.
 pub fn route_python_signals(py: Python) -> Result<()> {
+    // A signal whose handler the host installed (a Go program has one for every signal) reads
+    // as None in `signal.getsignal()`, as in CPython. CPython cannot put such a handler back:
+    // `signal.signal(sig, None)` is a TypeError, so the common save/restore idiom
+    // `old = signal.signal(sig, h); ...; signal.signal(sig, old)` fails. pyrt saves the host's
+    // disposition when Python first replaces it, and `signal.signal(sig, None)` then gives the
+    // signal back to the host (getsignal() reads None again). Without a saved host handler,
+    // None stays a TypeError, as in CPython.
     let code = cr#"def _install():
     import _signal, _pyrt
-    original, route = _signal.signal, _pyrt.route_signal
+    original, original_getsignal, route = _signal.signal, _signal.getsignal, _pyrt.route_signal
+    save, restore, saved = _pyrt.save_host_handler, _pyrt.restore_host_handler, _pyrt.has_host_handler
+    host_owned = set()
     def signal(signalnum, handler):
+        if handler is None and saved(signalnum):
+            was_host = signalnum in host_owned
+            old = original(signalnum, _signal.SIG_IGN)
+            route(signalnum)
+            restore(signalnum)
+            host_owned.add(signalnum)
+            return None if was_host else old
+        was_host = signalnum in host_owned or original_getsignal(signalnum) is None
+        if handler is not None and original_getsignal(signalnum) is None:
+            save(signalnum)
         old = original(signalnum, handler)
         route(signalnum)
-        return old
-    for attr in ('__name__', '__qualname__', '__doc__'):
-        setattr(signal, attr, getattr(original, attr))
-    signal.__module__ = '_signal'
+        host_owned.discard(signalnum)
+        return None if was_host else old
+    def getsignal(signalnum):
+        handler = original_getsignal(signalnum)
+        return None if signalnum in host_owned else handler
+    for f, o in ((signal, original), (getsignal, original_getsignal)):
+        for attr in ('__name__', '__qualname__', '__doc__'):
+            setattr(f, attr, getattr(o, attr))
+        f.__module__ = '_signal'
     _signal.signal = signal
+    _signal.getsignal = getsignal
 _install()
 "#;
     let api = py.api;

@@ -36,6 +36,21 @@ pub struct Reply {
     exception: Option<ExceptionRef>,
 }
 
+thread_local! {
+    /// The replies of the host calls running on this thread, innermost last. A `pyrt_reply`
+    /// pointer is only used after it is found here, so a reply kept past its callback, or used
+    /// from another thread, is an error rather than a write to freed stack memory.
+    static OPEN_REPLIES: std::cell::RefCell<Vec<*mut Reply>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on the reply `r` if it belongs to a host call running on this thread.
+pub fn with_open_reply<R>(r: *mut Reply, f: impl FnOnce(&mut Reply) -> R) -> Option<R> {
+    let open = OPEN_REPLIES.with(|o| o.borrow().contains(&r));
+    // SAFETY: `r` is the address of a Reply on the stack of `call_host`, which is still running
+    // on this thread (it removes the address before the Reply goes away) and is not using it.
+    open.then(|| f(unsafe { &mut *r }))
+}
+
 impl Reply {
     pub fn set_value(&mut self, json: &str) {
         self.value = Some(json.to_owned());
@@ -367,8 +382,11 @@ unsafe extern "C" fn call(slf: PyPtr, args: PyPtr, kwargs: PyPtr) -> PyPtr {
         }
     };
     let mut reply = Reply::default();
+    let reply_ptr: *mut Reply = &mut reply;
     ACTIVE.fetch_add(1, Ordering::SeqCst);
-    let status = super::gil::allow_threads(py, || (reg.f)(reg.user_data as *mut c_void, a.as_ptr(), k.as_ptr(), &mut reply));
+    OPEN_REPLIES.with(|o| o.borrow_mut().push(reply_ptr));
+    let status = super::gil::allow_threads(py, || (reg.f)(reg.user_data as *mut c_void, a.as_ptr(), k.as_ptr(), reply_ptr));
+    OPEN_REPLIES.with(|o| o.borrow_mut().retain(|&p| p != reply_ptr));
     ACTIVE.fetch_sub(1, Ordering::SeqCst);
     arg_handles.into_iter().for_each(objects::release);
     drop(reg);

@@ -4,6 +4,7 @@
 
 use std::ffi::c_int;
 use std::ptr;
+use std::sync::Mutex;
 
 use super::ffi::{PyMethodDef, PyPtr, METH_NOARGS, METH_O};
 use super::{exception, Python};
@@ -21,6 +22,77 @@ unsafe extern "C" fn route_signal(_module: PyPtr, arg: PyPtr) -> PyPtr {
     (api.Py_IncRef)(api.none());
     api.none()
 }
+
+/// The host's disposition of each signal that Python took over from a handler it did not
+/// install (what `signal.getsignal()` reports as None), saved so `signal.signal(sig, None)` can
+/// give the signal back (pyrt's `_signal.signal` wrapper, `exec::route_python_signals`).
+static HOST_ACTIONS: Mutex<[Option<libc::sigaction>; 65]> = Mutex::new([None; 65]);
+
+fn signum(api: &super::ffi::Api, arg: PyPtr) -> Option<usize> {
+    let sig = unsafe { (api.PyLong_AsLong)(arg) };
+    if sig == -1 && !unsafe { (api.PyErr_Occurred)() }.is_null() {
+        unsafe { (api.PyErr_Clear)() };
+        return None;
+    }
+    (sig > 0 && (sig as usize) < 65).then_some(sig as usize)
+}
+
+fn py_bool(api: &super::ffi::Api, v: bool) -> PyPtr {
+    unsafe { (api.PyBool_FromLong)(v as std::ffi::c_long) }
+}
+
+/// `_pyrt.save_host_handler(signum)`: records the current OS disposition of `signum` (a handler
+/// the host installed) unless one is already saved. Returns None.
+unsafe extern "C" fn save_host_handler(_module: PyPtr, arg: PyPtr) -> PyPtr {
+    let api = super::api();
+    if let Some(sig) = signum(api, arg) {
+        let mut saved = HOST_ACTIONS.lock().unwrap_or_else(|p| p.into_inner());
+        if saved[sig].is_none() {
+            saved[sig] = Some(crate::signals::action(sig as c_int));
+        }
+    }
+    (api.Py_IncRef)(api.none());
+    api.none()
+}
+
+/// `_pyrt.restore_host_handler(signum)`: puts back the disposition saved for `signum`; True if
+/// there was one.
+unsafe extern "C" fn restore_host_handler(_module: PyPtr, arg: PyPtr) -> PyPtr {
+    let api = super::api();
+    let saved = signum(api, arg).and_then(|sig| HOST_ACTIONS.lock().unwrap_or_else(|p| p.into_inner())[sig].map(|a| (sig, a)));
+    if let Some((sig, a)) = saved {
+        crate::signals::restore_action(sig as c_int, &a);
+    }
+    py_bool(api, saved.is_some())
+}
+
+/// `_pyrt.has_host_handler(signum)`: True if a host disposition was saved for `signum`.
+unsafe extern "C" fn has_host_handler(_module: PyPtr, arg: PyPtr) -> PyPtr {
+    let api = super::api();
+    let has = signum(api, arg).is_some_and(|sig| HOST_ACTIONS.lock().unwrap_or_else(|p| p.into_inner())[sig].is_some());
+    py_bool(api, has)
+}
+
+static SAVE_HOST_HANDLER: PyMethodDef = PyMethodDef {
+    ml_name: c"save_host_handler".as_ptr(),
+    ml_meth: save_host_handler as *const std::ffi::c_void,
+    ml_flags: METH_O,
+    ml_doc: c"Save the host's disposition of a signal before Python replaces it.".as_ptr(),
+};
+
+static RESTORE_HOST_HANDLER: PyMethodDef = PyMethodDef {
+    ml_name: c"restore_host_handler".as_ptr(),
+    ml_meth: restore_host_handler as *const std::ffi::c_void,
+    ml_flags: METH_O,
+    ml_doc: c"Give a signal back to the host's saved disposition; True if one was saved.".as_ptr(),
+};
+
+static HAS_HOST_HANDLER: PyMethodDef = PyMethodDef {
+    ml_name: c"has_host_handler".as_ptr(),
+    ml_meth: has_host_handler as *const std::ffi::c_void,
+    ml_flags: METH_O,
+    ml_doc: c"True if the host's disposition of a signal was saved.".as_ptr(),
+};
 
 static ROUTE_SIGNAL: PyMethodDef = PyMethodDef {
     ml_name: c"route_signal".as_ptr(),
@@ -71,7 +143,7 @@ pub fn install(py: Python) -> Result<()> {
     let api = py.api;
     unsafe {
         let module = super::PyRef::from_owned((api.PyModule_New)(c"_pyrt".as_ptr())).ok_or_else(|| exception::fetch(py))?;
-        for def in [&ROUTE_SIGNAL, &HOST_THREAD] {
+        for def in [&ROUTE_SIGNAL, &SAVE_HOST_HANDLER, &RESTORE_HOST_HANDLER, &HAS_HOST_HANDLER, &HOST_THREAD] {
             let f = super::PyRef::from_owned((api.PyCFunction_NewEx)(def as *const PyMethodDef as *mut PyMethodDef, ptr::null_mut(), ptr::null_mut()))
                 .ok_or_else(|| exception::fetch(py))?;
             if (api.PyObject_SetAttrString)(module.as_ptr(), def.ml_name, f.as_ptr()) != 0 {

@@ -37,7 +37,9 @@ int main(void) {
     if (!CHECK_OK(pyrt_new(config, &rt, &err), err)) return check_summary();
 
     SECTION("the interpreter is the venv's python");
-    char *want_prefix = json_quote(realpath(venv, NULL));
+    char *real_venv = realpath(venv, NULL);
+    char *want_prefix = json_quote(real_venv != NULL ? real_venv : venv);
+    free(real_venv);
     EXPECT_EVAL(rt, "__import__('os').path.realpath(__import__('sys').prefix)", want_prefix);
     char *exe = xprintf("%s/bin/python", venv);
     char *want_exe = json_quote(exe);
@@ -51,6 +53,8 @@ int main(void) {
 
     SECTION("a package present only outside the venv does not import");
     CHECK_STATUS(pyrt_run_string(rt, "import pip", &err), PYRT_ERR_PYTHON, err);
+    pyrt_error_free(err);
+    err = NULL;
 
     SECTION("subprocess and multiprocessing through sys.executable");
     CHECK_OK(pyrt_run_string(rt,

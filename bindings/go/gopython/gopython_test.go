@@ -275,6 +275,11 @@ replace github.com/pyrt-dev/pyrt/bindings/go => %s
 		t.Fatal(err)
 	}
 	run.Env = append(os.Environ(), "PYTHONPATH="+testdata, "PYRT_LIBPYTHON="+info.Libpython)
+	if pyrt.Mode() == "purego" && filepath.IsAbs(info.Library) {
+		// The library these tests run on; from its temporary directory the
+		// program would otherwise load the copy embedded in the module.
+		run.Env = append(run.Env, "PYRT_LIBRARY="+info.Library)
+	}
 	var stdout, stderr bytes.Buffer
 	run.Stdout, run.Stderr = &stdout, &stderr
 	if err := run.Run(); err != nil {

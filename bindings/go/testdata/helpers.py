@@ -1,5 +1,6 @@
 """Python side of the pyrt Go binding's tests (put on sys.path by TestMain)."""
 import sys
+import threading
 
 counter = 0
 
@@ -75,9 +76,13 @@ class Greeter:
     def __init__(self, greeting):
         self.greeting = greeting
         self.calls = 0
+        # `self.calls += 1` is a read and a write: a thread switch between them loses a count
+        # when 16 goroutines call at once (TestObjectConcurrent), so the count takes a lock.
+        self._lock = threading.Lock()
 
     def greet(self, name, punctuation="!"):
-        self.calls += 1
+        with self._lock:
+            self.calls += 1
         return f"{self.greeting}, {name}{punctuation}"
 
 

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package pyrt
+
+func memfdPath(data []byte) (string, func(), error) { return "", nil, errNoMemfd }

@@ -196,8 +196,14 @@ type PythonError struct {
 	raw *rawError
 }
 
-// rawError owns a pyrt_error; a cleanup frees it.
-type rawError struct{ p uintptr }
+// rawError owns a pyrt_error; a cleanup frees it. The padding keeps it out of
+// Go's tiny allocator (pointer-free objects under 16 bytes share a block, and a
+// cleanup on one would wait for all of them: GODEBUG=checkfinalizers=1 rejects
+// it).
+type rawError struct {
+	p uintptr
+	_ [8]byte
+}
 
 func (e *PythonError) Error() string {
 	var b strings.Builder

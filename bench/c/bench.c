@@ -712,6 +712,9 @@ static double spawn_wait(char *const argv[]) {
 
 static void startup(const char *self) {
     if (!pyexe) die("PYRT_BENCH_PYTHON is not set");
+    /* Both sides start the same installation without a venv: the child's pyrt_new must not
+     * get a venv that `python -c pass` does not. */
+    unsetenv("PYRT_BENCH_VENV");
     char *child[] = {(char *)self, "--child-startup", NULL};
     char *py[] = {(char *)pyexe, "-c", "pass", NULL};
     double *a = calloc(reps, sizeof *a), *b = calloc(reps, sizeof *b), *r = calloc(reps, sizeof *r);

@@ -443,7 +443,7 @@ pub fn adopt_host_sigint(py: Python, host_action: &libc::sigaction) {
     if host_action.sa_sigaction == libc::SIG_IGN {
         return;
     }
-    let code = c"import signal as _s\n_s.signal(_s.SIGINT, _s.default_int_handler)\ndel _s\n";
+    let code = c"import _signal as _s\n_s.signal(_s.SIGINT, _s.default_int_handler)\ndel _s\n";
     if run_code(py, code, c"<pyrt signals>").is_err() {
         unsafe { (py.api.PyErr_Clear)() };
     }
@@ -468,7 +468,7 @@ pub fn run_private(py: Python, code: &CStr, filename: &CStr) -> Result<()> {
 /// would not raise KeyboardInterrupt. A host that ignores SIGINT keeps it ignored, as in Python.
 /// Runs once, on the main thread, right after initialization.
 pub fn claim_sigint(py: Python) {
-    let code = c"import signal as _s\nif _s.getsignal(_s.SIGINT) is None:\n    _s.signal(_s.SIGINT, _s.default_int_handler)\ndel _s\n";
+    let code = c"import _signal as _s\nif _s.getsignal(_s.SIGINT) is None:\n    _s.signal(_s.SIGINT, _s.default_int_handler)\ndel _s\n";
     if run_code(py, code, c"<pyrt signals>").is_err() {
         unsafe { (py.api.PyErr_Clear)() };
     }

@@ -17,7 +17,8 @@
 //	            (MEMCPY) = baseline (needs NumPy: $PYRT_BENCH_VENV).
 //
 // Other modes: -single N prints one rt.Call figure ("SINGLE" line) for the cross-process Go/C
-// comparison; -rss N prints RSS before and after N calls of rt.Call and CallFloat.
+// comparison; -rss N prints RSS before and after N calls of rt.Call and CallFloat
+// (each read after debug.FreeOSMemory: memory in use, not uncollected garbage).
 // Environment as for bench/c/bench.c (PYRT_LIBPYTHON, PYRT_BENCH_VENV, PYRT_BENCH_PYTHON,
 // PYRT_BENCH_LABEL, PYRT_BENCH_DIR).
 package main
@@ -31,6 +32,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -161,7 +163,12 @@ func (w *worker) stop() {
 	w.cmd.Wait()
 }
 
+// rss is the resident set in kB after a full collection that returns free
+// heap pages to the OS (debug.FreeOSMemory): what stays is memory still in
+// use (a leak would), not the garbage the Go runtime has not collected yet
+// or keeps for reuse (a GOGC-dependent amount).
 func rss() int {
+	debug.FreeOSMemory()
 	b, _ := os.ReadFile("/proc/self/status")
 	for _, line := range strings.Split(string(b), "\n") {
 		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {

@@ -7,7 +7,7 @@
 #   scripts/bench.sh --quick [labels]  every benchmark briefly (3 repetitions, few calls) on the
 #                                      newest CPython found (or the labels given): proves the
 #                                      benchmarks still run; no figure is meaningful, nothing
-#                                      is asserted about time. `make test` runs this.
+#                                      is asserted about time (meant for scripts/test.sh).
 #
 # Builds what it needs: libpyrt (cargo build --release), the C host build/c/bench/bench
 # (bench/c/bench.c, via `make bench-c`), the Go host (bench/go) twice: purego (CGO_ENABLED=0)

@@ -15,6 +15,12 @@
 #   make cpython-tests  CPython's own tests inside pyrt (C and Go hosts) vs standalone, every
 #                 module and CPython: scripts/cpython-tests.sh --full (long); `make test` runs
 #                 a bounded subset
+#   make bench    the benchmark suite (scripts/bench.sh): pyrt from C, Go purego and Go cgo beside
+#                 LIMIT, SUBPROCESS, MEMCPY and `python -c pass`, on every CPython; one table of
+#                 medians and same-run ratios on stdout and in build/bench/results.{md,tsv}.
+#                 `scripts/bench.sh 3.12-pyenv` for one version
+#   make bench-quick  every benchmark once, briefly, on the newest CPython (no figure is
+#                 meaningful; proves they still run; < 1 minute)
 #   make bench-main-thread  per-call latency of {"main_thread": true} vs the caller's thread
 #   make asan-tests  the C tests and examples with AddressSanitizer + UBSan (build/asan/)
 #   make fuzz     long fuzzing run (scripts/fuzz.sh --long; `make test` runs a bounded one)
@@ -40,7 +46,7 @@ DEBUG_FLAGS   := -g -O1
 LINK_PYRT     := -L$(BUILD_LIBDIR) -lpyrt -Wl,-rpath,$(abspath $(BUILD_LIBDIR))
 EXAMPLES_DIR  := $(abspath examples/c)
 
-C_TESTS     := test_api test_big test_leak test_threads test_lifecycle test_badlib test_venv test_signals test_host header_c \
+C_TESTS     := test_api test_big test_leak test_threads test_lifecycle test_badlib test_venv test_signals test_host test_buffer header_c \
                test_faults test_soak
 TEST_BINS   := $(addprefix $(BUILD)/tests/,$(C_TESTS) header_cxx)
 # every examples/c/*.c is built; `demo` and the tests run basic and threads
@@ -69,7 +75,7 @@ PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 DESTDIR      ?=
 INSTALL      ?= install
 
-.PHONY: all build lib c-examples c-tests asan-tests demo test header clean fuzz soak cpython-tests bench-main-thread \
+.PHONY: bench bench-quick bench-c all build lib c-examples c-tests asan-tests demo test header clean fuzz soak cpython-tests bench-main-thread \
         install install-strip uninstall go-embed
 
 all: build
@@ -152,6 +158,18 @@ $(BUILD)/bench/main_thread: bench/c/main_thread.c $(HEADER) lib | $(BUILD)/bench
 
 $(BUILD)/bench:
 	mkdir -p $@
+
+# bench/c/bench.c uses POSIX/GNU extras (asprintf, posix_spawn, pthread barriers): gnu11
+$(BUILD)/bench/bench: bench/c/bench.c $(HEADER) lib | $(BUILD)/bench
+	$(CC) -std=gnu11 -Wall -Wextra -Werror -pthread -O2 -Iinclude $< -o $@ $(LINK_PYRT) -ldl
+
+bench-c: $(BUILD)/bench/bench
+
+bench:
+	nice -n 5 scripts/bench.sh
+
+bench-quick:
+	scripts/bench.sh --quick
 
 # 100,000 calls x 9 interleaved repetitions; PYRT_LIBPYTHON picks the CPython (default: discovery)
 bench-main-thread: $(BUILD)/bench/main_thread

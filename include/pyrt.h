@@ -34,7 +34,10 @@
  * Everything pyrt returns is freed with pyrt's own function, never with free():
  * strings with pyrt_string_free(), errors with pyrt_error_free(), runtimes with pyrt_free().
  * Every *_free function accepts NULL. pyrt copies every input it keeps; input pointers need to be
- * valid only for the duration of the call. Text is NUL-terminated UTF-8.
+ * valid only for the duration of the call. Text is NUL-terminated UTF-8. One exception, by
+ * design: pyrt_args_push_buffer() lends host memory to the next typed call without copying it
+ * (zero-copy numeric arrays); its documentation states the lifetime rule. Object buffers
+ * (pyrt_object_buffer) are read in place until pyrt_buffer_free().
  *
  * ## Lifecycle
  * One CPython interpreter exists per process. The first pyrt_new() loads libpython and starts
@@ -51,6 +54,44 @@
 #include <stddef.h>
 #include <stdbool.h>
 
+
+// Element type: IEEE 754 double (Python format "d").
+#define PYRT_BUFFER_FLOAT64 1
+
+// Element type: IEEE 754 float (format "f").
+#define PYRT_BUFFER_FLOAT32 2
+
+// Element type: int64_t (format "q").
+#define PYRT_BUFFER_INT64 3
+
+// Element type: int32_t (format "i").
+#define PYRT_BUFFER_INT32 4
+
+// Element type: uint8_t (format "B").
+#define PYRT_BUFFER_UINT8 5
+
+// Element type: int8_t (format "b").
+#define PYRT_BUFFER_INT8 6
+
+// Element type: int16_t (format "h").
+#define PYRT_BUFFER_INT16 7
+
+// Element type: uint16_t (format "H").
+#define PYRT_BUFFER_UINT16 8
+
+// Element type: uint32_t (format "I").
+#define PYRT_BUFFER_UINT32 9
+
+// Element type: uint64_t (format "Q").
+#define PYRT_BUFFER_UINT64 10
+
+// Buffer flag: Python may write to the memory (pyrt_args_push_buffer: the memoryview is
+// writable; pyrt_object_buffer: ask the object for a writable buffer).
+#define PYRT_BUFFER_WRITABLE 1
+
+// Buffer flag (pyrt_object_buffer): the buffer must be C-contiguous (row-major, no gaps);
+// otherwise the call fails with PYRT_ERR_INVALID_ARGUMENT (or the object's own BufferError).
+#define PYRT_BUFFER_CONTIGUOUS 2
 
 // Value flag: inputs and outputs use the tagged encoding (docs/values.md): bytes, tuples,
 // sets, dicts with non-str keys, NaN/inf, complex, datetime/date/time/timedelta, Decimal and
@@ -133,6 +174,15 @@
 // stays usable.
 #define PYRT_ERR_TIMEOUT 21
 
+// A host buffer lent to the call (pyrt_args_push_buffer()) was still referenced by Python when
+// the call returned: the Python code kept an array or view made from it (a NumPy array from
+// numpy.frombuffer/asarray, a memoryview slice) in a global, an attribute, a closure... pyrt
+// closed every view it could (the memoryview it passed raises ValueError when used), but
+// cannot withdraw a raw pointer an extension took: the host memory MUST stay valid, and
+// should stay unchanged, for as long as the process may run that Python code — treat the
+// buffer as leaked. The call's own result, if any, was discarded.
+#define PYRT_ERR_BUFFER_ESCAPED 22
+
 // Python's sys.stdout, for pyrt_output_take(), pyrt_error_output() and output handlers.
 #define PYRT_STDOUT 1
 
@@ -144,6 +194,15 @@
 // by the caller (pyrt_args_free). Not thread-safe: use one list per thread (it may move between
 // threads between uses). pyrt_args_clear() keeps its memory, so a hot loop allocates nothing.
 typedef struct pyrt_args pyrt_args;
+
+// A view of an object's buffer (the buffer protocol: NumPy arrays, array.array, bytes,
+// bytearray, memoryview, ...), held by the host. Opaque; made by pyrt_object_buffer(), freed
+// with pyrt_buffer_free(). While it lives, the memory stays valid and in place (the object
+// cannot be resized or freed: the view keeps a reference to it) — also after the object's
+// handle is freed. The accessors below read plain fields: they never take the GIL and may be
+// called from any thread, concurrently. Python code running meanwhile may still write to a
+// writable buffer (as it could to any shared memory).
+typedef struct pyrt_buffer pyrt_buffer;
 
 // An error returned by a failed call: its status code, a message, and — for Python exceptions —
 // the exception's type name and formatted traceback. Opaque; owned by the caller, who frees it
@@ -184,6 +243,17 @@ typedef int32_t (*pyrt_host_fn)(void *user_data, const char *args_json, const ch
 // its runtime freed, or Python finalized) and no call of it is running. Any thread.
 typedef void (*pyrt_destroy_fn)(void *user_data);
 
+// A reusable result buffer for hot loops: pyrt writes a result's text to `data` (NUL-terminated,
+// `len` bytes before the NUL), growing the allocation when needed (`cap` bytes) and reusing it
+// otherwise, so a call allocates nothing and the caller frees nothing per call. Zero-initialize
+// it (`pyrt_buf b = {0};`), then free it once with pyrt_buf_free(). The fields belong to pyrt:
+// read them, do not write them. One buffer serves one call at a time (use one per thread).
+typedef struct {
+  char *data;
+  size_t len;
+  size_t cap;
+} pyrt_buf;
+
 // Receives Python output: `stream` is PYRT_STDOUT or PYRT_STDERR, `text` is `len` bytes of
 // UTF-8 (not NUL-terminated), valid only during the call.
 typedef void (*pyrt_output_fn)(void *user_data, uint32_t stream, const char *text, size_t len);
@@ -206,6 +276,12 @@ int32_t pyrt_args_push_int(pyrt_args *args, int64_t value);
 
 // Appends a Python float. PYRT_ERR_INVALID_ARGUMENT if `args` is NULL.
 int32_t pyrt_args_push_double(pyrt_args *args, double value);
+
+// Appends `count` Python floats read from `values` (copied). `values` may be NULL only when
+// `count` is 0. The same as `count` calls of pyrt_args_push_double(), in one call: for several
+// at once, and for hosts that cannot pass a double in a register (Go's purego.SyscallN).
+// PYRT_ERR_INVALID_ARGUMENT if `args` is NULL.
+int32_t pyrt_args_push_doubles(pyrt_args *args, const double *values, size_t count);
 
 // Appends True or False. PYRT_ERR_INVALID_ARGUMENT if `args` is NULL.
 int32_t pyrt_args_push_bool(pyrt_args *args, bool value);
@@ -241,6 +317,88 @@ int32_t pyrt_object_call_args(pyrt_object *callable, const pyrt_args *args, pyrt
 // pyrt_call_value()). `args` may be NULL. `result_out` must not be NULL; free it with
 // pyrt_string_free(). Any thread.
 int32_t pyrt_object_call_args_json(pyrt_object *callable, const pyrt_args *args, uint32_t flags, char **result_out, pyrt_error **err_out);
+
+// Lends `count` elements of type `elem_type` (PYRT_BUFFER_FLOAT64, ...) at `data` to the next
+// typed call made with `args` (pyrt_object_call_double/int/args/args_json): Python receives a
+// one-dimensional `memoryview` of that memory — no copy — with the element type's format, so
+// `numpy.frombuffer(mv, numpy.float64)` and `numpy.asarray(mv)` work on the host's bytes.
+// `flags`: 0 (read-only: Python writing to it raises TypeError) or PYRT_BUFFER_WRITABLE
+// (Python's writes land in the host memory, e.g. `numpy.multiply(a, 2, out=numpy.asarray(mv))`).
+//
+// Lifetime: pyrt stores the pointer, not the data. The memory must stay valid, and must not be
+// written by the host, from this push until the call that uses `args` returns (or the list is
+// cleared or freed without a call). The view lives for that call only: when the call returns
+// pyrt releases the memoryview it passed (a Python that kept it gets ValueError on use) and
+// refuses new views (BufferError). If Python still holds a view of the memory then (an array
+// made from it stored in a global, a memoryview slice kept, ...), the call fails with
+// PYRT_ERR_BUFFER_ESCAPED and the memory must stay valid for as long as Python may run: an
+// extension's raw pointer cannot be withdrawn. A result that refers to the memory (returning
+// `numpy.frombuffer(mv)` itself) is PYRT_ERR_CONVERSION and is dropped: return a copy, or write
+// into a writable buffer instead. Each call costs a few small objects, whatever the size.
+//
+// `data` may be NULL only when `count` is 0. PYRT_ERR_INVALID_ARGUMENT for a NULL `args`, an
+// unknown `elem_type` or flag, or a size overflow. The list is not thread-safe (as for every
+// pyrt_args_* function); the call it is used with runs on any thread.
+int32_t pyrt_args_push_buffer(pyrt_args *args, void *data, size_t count, uint32_t elem_type, uint32_t flags);
+
+// Gets a view of `obj`'s buffer into `*buf_out` (must not be NULL; free it with
+// pyrt_buffer_free()). `flags`: PYRT_BUFFER_WRITABLE (ask for write access; a read-only object
+// then fails), PYRT_BUFFER_CONTIGUOUS (fail unless the memory is C-contiguous), or 0. An object
+// without a buffer is PYRT_ERR_PYTHON (TypeError). Any thread.
+int32_t pyrt_object_buffer(pyrt_object *obj, uint32_t flags, pyrt_buffer **buf_out, pyrt_error **err_out);
+
+// Copies all of `obj`'s buffer, in C (row-major) order whatever its strides, into `dst`
+// (`dst_len` bytes) — one copy — and writes the number of bytes copied to `*len_out` (may be
+// NULL). `dst` too small is PYRT_ERR_INVALID_ARGUMENT, with `*len_out` still set to the size
+// needed (call with `dst_len` 0 to ask). For shape and element type use pyrt_object_buffer().
+// Any thread.
+int32_t pyrt_object_buffer_copy(pyrt_object *obj, void *dst, size_t dst_len, size_t *len_out, pyrt_error **err_out);
+
+// The address of the first element. Valid until pyrt_buffer_free(); writable only if
+// pyrt_buffer_readonly() is false. NULL for NULL.
+void *pyrt_buffer_data(const pyrt_buffer *buf);
+
+// The size in bytes (the product of the shape and the item size). 0 for NULL.
+size_t pyrt_buffer_len(const pyrt_buffer *buf);
+
+// The size of one element in bytes. 0 for NULL.
+size_t pyrt_buffer_itemsize(const pyrt_buffer *buf);
+
+// The number of dimensions (0 for a scalar, 1 for a vector, ...). 0 for NULL.
+size_t pyrt_buffer_ndim(const pyrt_buffer *buf);
+
+// The extent of each dimension (pyrt_buffer_ndim() entries), owned by the view. NULL for NULL.
+const int64_t *pyrt_buffer_shape(const pyrt_buffer *buf);
+
+// The step in bytes along each dimension (pyrt_buffer_ndim() entries; may be negative or
+// larger than the item size for views such as a[::-2] or a.T), owned by the view. NULL for
+// NULL.
+const int64_t *pyrt_buffer_strides(const pyrt_buffer *buf);
+
+// The element format in the struct module's notation as the object reports it ("d", "<f",
+// "l", "?", "Zd", ...; "B" when the object gave none), owned by the view. NULL for NULL.
+const char *pyrt_buffer_format(const pyrt_buffer *buf);
+
+// The format as a PYRT_BUFFER_* element type when it is one of them on this platform (NumPy's
+// int64 reports "l": PYRT_BUFFER_INT64), else 0 (bool, complex, big-endian, structs, ...).
+uint32_t pyrt_buffer_elem_type(const pyrt_buffer *buf);
+
+// True when the memory may not be written. True for NULL.
+bool pyrt_buffer_readonly(const pyrt_buffer *buf);
+
+// True when the memory is C-contiguous: pyrt_buffer_len() bytes from pyrt_buffer_data() in
+// row-major order. False for NULL.
+bool pyrt_buffer_contiguous(const pyrt_buffer *buf);
+
+// Copies the view's elements in C (row-major) order into `dst` (`dst_len` bytes, at least
+// pyrt_buffer_len()): one copy, whatever the strides. Takes the GIL for the copy. Any thread.
+int32_t pyrt_buffer_copy(const pyrt_buffer *buf, void *dst, size_t dst_len, pyrt_error **err_out);
+
+// Releases the view. NULL is a no-op; free each view once. Never takes the GIL and never
+// blocks on Python (the release is done by the next thread that enters the interpreter), so it
+// is safe from any thread, including Go finalizers. Free views before freeing the last runtime:
+// a view that outlives the interpreter is never released and its memory is gone.
+void pyrt_buffer_free(pyrt_buffer *buf);
 
 // The status code this error was returned with (one of the PYRT_ERR_* values).
 // NULL: returns PYRT_ERR_INVALID_ARGUMENT. Any thread.
@@ -485,6 +643,15 @@ int32_t pyrt_eval_json(pyrt_runtime *rt, const char *expr, char **result_out, py
 // `result_out` must not be NULL; on success `*result_out` receives a string the caller frees
 // with pyrt_string_free(). Any thread, concurrently.
 int32_t pyrt_call_json(pyrt_runtime *rt, const char *module, const char *function, const char *args_json, const char *kwargs_json, char **result_out, pyrt_error **err_out);
+
+// pyrt_call_json() writing the result into `out` (see pyrt_buf) instead of a new string: for
+// bindings and hot loops (one foreign call per Python call, no allocation). `out` must not be
+// NULL; on failure it is left as it was. Any thread.
+int32_t pyrt_call_json_buf(pyrt_runtime *rt, const char *module, const char *function, const char *args_json, const char *kwargs_json, pyrt_buf *out, pyrt_error **err_out);
+
+// Frees a pyrt_buf's allocation and zeroes it (it can be used again). NULL is a no-op. Any
+// thread.
+void pyrt_buf_free(pyrt_buf *buf);
 
 // Describes the running interpreter as a JSON object: "pyrt_version", "python_version"
 // (e.g. "3.12.1"), "libpython" (the loaded file), "executable" (sys.executable), "prefix"

@@ -7,8 +7,9 @@
 # For each "<label> <libpython>" line of scripts/pythons.sh, every test program runs in its own
 # process with PYRT_LIBPYTHON=<libpython>, under
 #     valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
-#              --suppressions=valgrind/python.supp
-# (python.supp only hides CPython's own pymalloc false positives; see the file). A test passes
+#              --suppressions=valgrind/python.supp --suppressions=valgrind/glibc-dl.supp
+# (python.supp only hides CPython's own pymalloc false positives, glibc-dl.supp ld.so's rpath
+# scan when NumPy is loaded; see the files). A test passes
 # when it exits 0 and its last line is "N passed, 0 failed"; valgrind turns any memory error or
 # definite leak into exit code 99 = FAIL.
 #
@@ -106,6 +107,7 @@ TESTS=(
   "test_threads|valgrind|"
   "test_lifecycle|valgrind|"
   "test_host|valgrind|"
+  "test_buffer|valgrind|"
   "test_badlib|native|"
   "test_big|valgrind|"
   "test_leak/valgrind|valgrind|PYRT_TEST_ITERATIONS=300"
@@ -127,7 +129,8 @@ if [[ $FLAVOR == asan ]]; then
 fi
 
 VG=(valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
-    --suppressions="$ROOT/valgrind/python.supp" --num-callers=30 --trace-children=no)
+    --suppressions="$ROOT/valgrind/python.supp" --suppressions="$ROOT/valgrind/glibc-dl.supp"
+    --num-callers=30 --trace-children=no)
 
 # The other libpython for the conflict test: the next line of the list (a different file).
 other_lib() {

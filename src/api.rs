@@ -129,8 +129,25 @@ fn c_string(text: &str, what: &str) -> Result<CString> {
     CString::new(text).map_err(|_| Error::invalid_argument(format!("{what} contains a NUL character")))
 }
 
-fn into_string(s: CString) -> String {
-    s.into_string().expect("pyrt returns UTF-8")
+/// Text pyrt's core returns: a `CString` or (JSON results) a `CText`.
+trait CoreText {
+    fn into_text(self) -> String;
+}
+
+impl CoreText for CString {
+    fn into_text(self) -> String {
+        self.into_string().expect("pyrt returns UTF-8")
+    }
+}
+
+impl CoreText for crate::ctext::CText {
+    fn into_text(self) -> String {
+        self.into_string_lossy()
+    }
+}
+
+fn into_string(s: impl CoreText) -> String {
+    s.into_text()
 }
 
 fn to_json<T: Serialize + ?Sized>(value: &T, what: &str) -> Result<String> {

@@ -28,6 +28,7 @@ pub enum ErrorKind {
     Internal = 19,
     Interrupted = 20,
     Timeout = 21,
+    BufferEscaped = 22,
 }
 
 impl ErrorKind {
@@ -59,10 +60,11 @@ impl ErrorKind {
             ErrorKind::Internal => "PYRT_ERR_INTERNAL",
             ErrorKind::Interrupted => "PYRT_ERR_INTERRUPTED",
             ErrorKind::Timeout => "PYRT_ERR_TIMEOUT",
+            ErrorKind::BufferEscaped => "PYRT_ERR_BUFFER_ESCAPED",
         }
     }
 
-    pub const ALL: [ErrorKind; 21] = [
+    pub const ALL: [ErrorKind; 22] = [
         ErrorKind::InvalidArgument,
         ErrorKind::InvalidUtf8,
         ErrorKind::InvalidJson,
@@ -84,6 +86,7 @@ impl ErrorKind {
         ErrorKind::Internal,
         ErrorKind::Interrupted,
         ErrorKind::Timeout,
+        ErrorKind::BufferEscaped,
     ];
 
     pub fn from_code(code: i32) -> Option<ErrorKind> {
@@ -100,8 +103,44 @@ pub struct PythonException {
     pub traceback: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub struct Error {
+/// An error: its fields are [`ErrorDetail`]'s, reached through `Deref` (`e.kind`, `e.message`).
+/// Boxed, so a `Result<T>` stays two words and moves cheaply along the call path (a call's
+/// result passes through several layers on every call; the error is the rare case).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Error(Box<ErrorDetail>);
+
+impl std::ops::Deref for Error {
+    type Target = ErrorDetail;
+    #[inline]
+    fn deref(&self) -> &ErrorDetail {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Error {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut ErrorDetail {
+        &mut self.0
+    }
+}
+
+impl From<ErrorDetail> for Error {
+    fn from(d: ErrorDetail) -> Error {
+        Error(Box::new(d))
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// What an [`Error`] holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorDetail {
     pub kind: ErrorKind,
     pub message: String,
     pub python: Option<PythonException>,
@@ -140,8 +179,18 @@ impl fmt::Display for Error {
 }
 
 impl Error {
+    #[cold]
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
-        Error { kind, message: message.into(), python: None, output: None, exception: None }
+        ErrorDetail { kind, message: message.into(), python: None, output: None, exception: None }.into()
+    }
+    /// The same error with another message.
+    pub fn with_message(mut self, message: String) -> Error {
+        self.message = message;
+        self
+    }
+    /// The detail, by value.
+    pub fn into_detail(self) -> ErrorDetail {
+        *self.0
     }
     pub fn invalid_argument(message: impl Into<String>) -> Error {
         Error::new(ErrorKind::InvalidArgument, message)

@@ -12,6 +12,7 @@ pub mod api;
 pub mod args;
 pub mod capi;
 pub mod config;
+pub mod ctext;
 pub mod discover;
 pub mod error;
 pub mod hop;
@@ -20,7 +21,7 @@ pub mod python;
 pub mod runtime;
 pub mod signals;
 
-pub use error::{Error, ErrorKind, PythonException, Result};
+pub use error::{Error, ErrorDetail, ErrorKind, PythonException, Result};
 pub use api::{Builder, Bytes, Candidate, Discovery, Info, Object, Runtime};
 
 /// pyrt's version (from Cargo.toml).

@@ -11,13 +11,14 @@
 
 use std::ffi::{CStr, CString};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Acquire, Ordering::Release, Ordering::SeqCst};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::thread;
 use std::time::Duration;
 
 use crate::config::Config;
+use crate::ctext::CText;
 use crate::discover;
 use crate::error::{Error, ErrorKind, Result};
 use crate::hop::Hop;
@@ -85,6 +86,9 @@ static MAIN: Hop = Hop::new();
 /// Open handles with per-call settings (the typed fast path looks up its object's handle only then).
 static SPECIAL_HANDLES: AtomicUsize = AtomicUsize::new(0);
 static NEXT_TOKEN: AtomicU64 = AtomicU64::new(0x7079_0000);
+/// Changes whenever a handle is opened or freed: a thread's memo of the last handle it found
+/// open and plain (`gil::ThreadCtx::plain_handle`) holds only within one generation.
+static HANDLES_GEN: AtomicU64 = AtomicU64::new(1);
 /// True while the interpreter accepts calls.
 static ALIVE: AtomicBool = AtomicBool::new(false);
 /// Calls (and thread teardowns) currently inside the interpreter.
@@ -96,7 +100,11 @@ pub struct CallGuard {
     api: &'static Api,
     /// The runtime handle the call goes through (0: none, e.g. a thread's teardown).
     token: u64,
+    /// The handle's state when it has per-call settings (main thread, timeout, capture,
+    /// workers); `None` for a plain handle, whose calls need nothing but its token.
     handle: Option<Arc<Handle>>,
+    /// The calling thread's context (`None` while its thread-locals are destroyed).
+    thread: Option<gil::ThreadRef>,
 }
 
 impl Drop for CallGuard {
@@ -116,14 +124,22 @@ impl CallGuard {
     pub fn with_gil<R: Send>(&self, f: impl FnOnce(python::Python<'_>) -> Result<R> + Send) -> Result<R> {
         let token = self.token;
         let handle = self.handle.as_deref();
-        let origin = running::current_thread_id();
+        let api = self.api;
+        if let (None, Some(t)) = (handle, self.thread) {
+            // A plain handle (the common case): on this thread, nothing else to decide.
+            let origin = t.ident();
+            return gil::with_gil_on(t, api, move |py| {
+                objects::drain(py);
+                call_in(py, token, None, origin, 0, f)
+            });
+        }
+        let origin = self.thread.map_or_else(running::current_thread_id, |t| t.ident());
         if let Some(pool) = handle.and_then(|h| h.pool.as_ref()) {
             return pool.run_any(move |py, interp| {
                 objects::drain(py);
                 call_in(py, token, handle, origin, interp, f)
             });
         }
-        let api = self.api;
         let run = move || with_gil(api, |py| {
             objects::drain(py);
             call_in(py, token, handle, origin, 0, f)
@@ -143,7 +159,7 @@ impl CallGuard {
     pub fn with_gil_everywhere(&self, f: impl Fn(python::Python<'_>) -> Result<()> + Send + Sync) -> Result<()> {
         let token = self.token;
         let handle = self.handle.as_deref();
-        let origin = running::current_thread_id();
+        let origin = self.thread.map_or_else(running::current_thread_id, |t| t.ident());
         match handle.and_then(|h| h.pool.as_ref()) {
             Some(pool) => pool
                 .run_all(|py, interp| {
@@ -159,11 +175,29 @@ impl CallGuard {
     pub fn no_workers(&self, what: &str) -> Result<()> {
         self.handle.as_deref().map_or(Ok(()), |h| h.no_workers(what))
     }
+
+    /// The state of the handle the call goes through (looked up again for a plain handle).
+    fn handle_state(&self) -> Result<Arc<Handle>> {
+        match &self.handle {
+            Some(h) => Ok(h.clone()),
+            None => handle_of(self.token).ok_or_else(Error::closed),
+        }
+    }
 }
 
 /// One call, with the GIL of the interpreter it runs in held: interruptible, its output
 /// captured if the handle asks.
+#[inline]
 fn call_in<R>(py: python::Python<'_>, token: u64, handle: Option<&Handle>, origin: u64, interp: usize, f: impl FnOnce(python::Python<'_>) -> Result<R>) -> Result<R> {
+    if handle.is_none_or(|h| h.timeout.is_none() && !h.capture) {
+        // No timeout and no capture: the common case, kept short.
+        let mark = running::begin(py, token, origin, None, interp);
+        let result = f(py);
+        return match running::end(py, mark) {
+            None => result,
+            Some(reason) => result.map_err(|e| if e.kind == ErrorKind::KeyboardInterrupt { interrupted(e, reason, None) } else { e }),
+        };
+    }
     let (timeout, capture) = handle.map_or((None, false), |h| (h.timeout, h.capture));
     if capture {
         capture::begin(py)?;
@@ -210,7 +244,13 @@ fn handle_of(token: u64) -> Option<Arc<Handle>> {
 }
 
 /// Admits one call on `token`: the handle must be open and the interpreter alive.
+///
+/// A thread remembers the last handle it found open and plain (no per-call settings) together
+/// with the handle table's generation, so its next call through that handle skips the table
+/// (a lock, a lookup and a reference count) until any handle is opened or freed.
+#[inline]
 pub fn enter(token: u64) -> Result<CallGuard> {
+    let thread = gil::thread();
     IN_FLIGHT.fetch_add(1, SeqCst);
     // Build the guard first so every early return below undoes the increment.
     let api = match python::loaded() {
@@ -220,22 +260,34 @@ pub fn enter(token: u64) -> Result<CallGuard> {
             return Err(Error::closed());
         }
     };
-    let mut guard = CallGuard { api, token, handle: None };
-    let Some(handle) = handle_of(token) else {
-        return Err(Error::closed());
-    };
-    guard.handle = Some(handle);
+    let mut guard = CallGuard { api, token, handle: None, thread: Some(thread) };
+    let gen = HANDLES_GEN.load(Acquire);
+    if thread.plain_handle.get() != (token, gen) {
+        let Some(handle) = handle_of(token) else {
+            return Err(Error::closed());
+        };
+        if handle.special() {
+            guard.handle = Some(handle);
+        } else {
+            thread.plain_handle.set((token, gen));
+        }
+    }
     if !ALIVE.load(SeqCst) {
         return Err(Error::finalized());
     }
     Ok(guard)
 }
 
+/// True while the interpreter accepts calls.
+pub(crate) fn is_alive() -> bool {
+    ALIVE.load(SeqCst)
+}
+
 /// Admits a thread's exit-time cleanup of its Python thread state, if the interpreter still runs.
 pub(crate) fn enter_teardown() -> Option<CallGuard> {
     let api = &python::loaded()?.api;
     IN_FLIGHT.fetch_add(1, SeqCst);
-    let guard = CallGuard { api, token: 0, handle: None };
+    let guard = CallGuard { api, token: 0, handle: None, thread: gil::try_thread() };
     ALIVE.load(SeqCst).then_some(guard)
 }
 
@@ -269,7 +321,9 @@ fn add_handle(config: &Config) -> Result<u64> {
     if handle.special() {
         SPECIAL_HANDLES.fetch_add(1, SeqCst);
     }
-    HANDLES.write().expect("handle table lock").get_or_insert_with(FxMap::default).insert(token, Arc::new(handle));
+    let mut table = HANDLES.write().expect("handle table lock");
+    table.get_or_insert_with(FxMap::default).insert(token, Arc::new(handle));
+    HANDLES_GEN.fetch_add(1, Release);
     Ok(token)
 }
 
@@ -372,7 +426,7 @@ fn adjust_site(api: &'static Api, config: &Config, venv: Option<&discover::Venv>
     );
     let code = CString::new(code).map_err(|_| Error::new(ErrorKind::Config, "site_paths must not contain NUL"))?;
     IN_FLIGHT.fetch_add(1, SeqCst);
-    let guard = CallGuard { api, token: 0, handle: Some(Arc::new(Handle { main_thread: true, ..Handle::default() })) };
+    let guard = CallGuard { api, token: 0, handle: Some(Arc::new(Handle { main_thread: true, ..Handle::default() })), thread: gil::try_thread() };
     guard.with_gil(|py| exec::run_code(py, &code, c"<pyrt site setup>"))
 }
 
@@ -506,7 +560,11 @@ fn serve(api: &'static Api, signals_mode: SignalsMode) {
 /// Closes a handle; the last one finalizes the interpreter. Unknown or already freed: no-op.
 pub fn free(token: u64) {
     let mut state = LIFECYCLE.lock().unwrap_or_else(|p| p.into_inner());
-    let removed = HANDLES.write().ok().and_then(|mut h| h.as_mut().and_then(|h| h.remove(&token)));
+    let removed = HANDLES.write().ok().and_then(|mut h| {
+        let removed = h.as_mut().and_then(|h| h.remove(&token));
+        HANDLES_GEN.fetch_add(1, Release);
+        removed
+    });
     let Some(handle) = removed else {
         return;
     };
@@ -580,7 +638,7 @@ pub fn run_file(token: u64, path: &str) -> Result<()> {
     guard.with_gil_everywhere(|py| exec::run_file(py, &code, path))
 }
 
-pub fn eval_json(token: u64, expr: &CStr) -> Result<CString> {
+pub fn eval_json(token: u64, expr: &CStr) -> Result<CText> {
     let guard = enter(token)?;
     guard.with_gil(|py| {
         let v = exec::eval(py, expr)?;
@@ -589,7 +647,7 @@ pub fn eval_json(token: u64, expr: &CStr) -> Result<CString> {
 }
 
 /// `args`/`kwargs` are JSON bytes (checked for UTF-8 while parsed).
-pub fn call_json(token: u64, module: &str, function: &str, args: Option<&[u8]>, kwargs: Option<&[u8]>) -> Result<CString> {
+pub fn call_json(token: u64, module: &str, function: &str, args: Option<&[u8]>, kwargs: Option<&[u8]>) -> Result<CText> {
     let guard = enter(token)?;
     guard.with_gil(|py| {
         let v = exec::call_json(py, module, function, args, kwargs)?;
@@ -597,11 +655,21 @@ pub fn call_json(token: u64, module: &str, function: &str, args: Option<&[u8]>, 
     })
 }
 
+/// [`call_json`] handing the result's JSON text to `give` (while still holding the GIL: no
+/// allocation of its own for the result).
+pub fn call_json_with<R: Send>(token: u64, module: &str, function: &str, args: Option<&[u8]>, kwargs: Option<&[u8]>, give: impl FnOnce(&[u8]) -> R + Send) -> Result<R> {
+    let guard = enter(token)?;
+    guard.with_gil(|py| {
+        let v = exec::call_json(py, module, function, args, kwargs)?;
+        convert::with_json(py, v.as_ptr(), give)
+    })
+}
+
 pub fn info_json(token: u64) -> Result<CString> {
     let guard = enter(token)?;
     let info = running_info()?;
     let loaded = python::loaded().expect("running implies loaded");
-    let handle = guard.handle.as_deref().expect("entered handles have their state");
+    let handle = guard.handle_state()?;
     // Where this handle's calls run.
     let mode = match (&handle.pool, handle.main_thread) {
         (Some(_), _) => "subinterpreters",
@@ -645,7 +713,7 @@ fn interrupt(target: running::Target) -> Result<usize> {
 /// Takes a capturing handle's accumulated output of one stream.
 pub fn output_take(token: u64, stream: u32) -> Result<String> {
     let guard = enter(token)?;
-    let handle = guard.handle.as_ref().expect("entered handles have their state");
+    let handle = guard.handle_state()?;
     let index = match stream {
         capture::STDOUT => 0,
         capture::STDERR => 1,
@@ -707,6 +775,7 @@ fn enter_object(object: u64) -> Result<(CallGuard, u64)> {
 
 /// Admits the interpreter as a whole (no particular runtime handle): the typed fast path checks
 /// the object's runtime itself, under the GIL, in the same table lookup that takes its reference.
+#[inline(always)]
 fn enter_interpreter() -> Result<CallGuard> {
     IN_FLIGHT.fetch_add(1, SeqCst);
     let api = match python::loaded() {
@@ -716,7 +785,7 @@ fn enter_interpreter() -> Result<CallGuard> {
             return Err(objects::closed_object());
         }
     };
-    let guard = CallGuard { api, token: 0, handle: None };
+    let guard = CallGuard { api, token: 0, handle: None, thread: Some(gil::thread()) };
     if !ALIVE.load(SeqCst) {
         return Err(objects::closed_object());
     }
@@ -737,36 +806,48 @@ pub fn object_call_typed<R: Send>(callable: u64, args: &crate::args::Args, read:
         // means its runtime is open (a call racing that free completes, as any concurrent call).
         let (f, runtime) = objects::get_with_runtime(py, callable)?;
         running::set_token(py, runtime);
-        let v = if args.items.len() <= 8 {
-            // The common case builds the argument vector on the stack.
-            let mut slots: [Option<PyRef>; 8] = Default::default();
-            for (slot, a) in slots.iter_mut().zip(&args.items) {
-                *slot = Some(convert::arg_to_py(py, a)?);
+        let argv = convert::ArgVec::typed(py, &args.items)?;
+        let v = exec::call_ptrs(py, f.as_ptr(), argv.as_ptrs());
+        if argv.loans.is_empty() {
+            drop(argv);
+            return read(py, v?, runtime);
+        }
+        // Host buffers were lent: end the loans before anything reaches the host.
+        let (loans, escaped) = argv.finish();
+        if !escaped {
+            return read(py, v?, runtime);
+        }
+        let error = v.as_ref().err();
+        if !loans.settle(py, error) {
+            return v.and_then(|v| read(py, v, runtime));
+        }
+        match v {
+            Ok(result) => {
+                // The result itself may be what refers to the buffer.
+                drop(result);
+                if !loans.settle(py, None) {
+                    return Err(python::buffer::result_refers_error());
+                }
+                Err(python::buffer::escaped_error(None))
             }
-            let n = args.items.len();
-            // SAFETY: Option<PyRef> is a nullable pointer (PyRef is a transparent NonNull), and the
-            // first n slots are Some.
-            let refs: &[PyRef] = unsafe { std::slice::from_raw_parts(slots.as_ptr() as *const PyRef, n) };
-            exec::call(py, &f, refs, None)?
-        } else {
-            let argv = args.items.iter().map(|a| convert::arg_to_py(py, a)).collect::<Result<Vec<_>>>()?;
-            exec::call(py, &f, &argv, None)?
-        };
-        read(py, v, runtime)
+            Err(e) => Err(python::buffer::escaped_error(Some(&e))),
+        }
     })
 }
 
 /// The typed readers of [`object_call_typed`].
+#[inline]
 pub fn read_double(py: python::Python, v: PyRef, _: u64) -> Result<f64> {
     convert::result_double(py, v.as_ptr())
 }
+#[inline]
 pub fn read_int(py: python::Python, v: PyRef, _: u64) -> Result<i64> {
     convert::result_int(py, v.as_ptr())
 }
 pub fn read_object(_: python::Python, v: PyRef, runtime: u64) -> Result<u64> {
-    Ok(objects::register(v, runtime))
+    objects::register(v, runtime)
 }
-pub fn read_json(flags: u32) -> impl FnOnce(python::Python, PyRef, u64) -> Result<CString> {
+pub fn read_json(flags: u32) -> impl FnOnce(python::Python, PyRef, u64) -> Result<CText> {
     move |py, v, runtime| convert::to_json_cstring_mode(py, v.as_ptr(), mode(flags, runtime)?)
 }
 
@@ -795,13 +876,13 @@ fn call_args(py: python::Python, args: Option<&str>, kwargs: Option<&str>, mode:
 
 /// What a call returns to the host: a JSON text or a new object handle.
 pub enum Returned {
-    Json(CString),
+    Json(CText),
     Object(u64),
 }
 
 fn give(py: python::Python, value: PyRef, runtime: u64, as_object: bool, mode: ValueMode) -> Result<Returned> {
     if as_object {
-        Ok(Returned::Object(objects::register(value, runtime)))
+        objects::register(value, runtime).map(Returned::Object)
     } else {
         convert::to_json_cstring_mode(py, value.as_ptr(), mode).map(Returned::Json)
     }
@@ -830,7 +911,7 @@ pub fn object_import(token: u64, module: &str) -> Result<u64> {
     guard.with_gil(|py| {
         let c = CString::new(module).map_err(|_| Error::invalid_argument("module contains NUL"))?;
         let m = PyRef::from_owned(unsafe { (py.api.PyImport_ImportModule)(c.as_ptr()) }).ok_or_else(|| exception::fetch(py))?;
-        Ok(objects::register(m, token))
+        objects::register(m, token)
     })
 }
 
@@ -838,7 +919,7 @@ pub fn object_import(token: u64, module: &str) -> Result<u64> {
 pub fn object_eval(token: u64, expr: &CStr) -> Result<u64> {
     let guard = enter(token)?;
     guard.no_workers("pyrt_eval_object")?;
-    guard.with_gil(|py| exec::eval(py, expr).map(|v| objects::register(v, token)))
+    guard.with_gil(|py| exec::eval(py, expr).and_then(|v| objects::register(v, token)))
 }
 
 /// Builds an object from an encoded value.
@@ -846,11 +927,11 @@ pub fn object_from_json(token: u64, json: &str, flags: u32) -> Result<u64> {
     let mode = mode(flags, token)?;
     let guard = enter(token)?;
     guard.no_workers("pyrt_object_from_json")?;
-    guard.with_gil(|py| convert::from_json_mode(py, json, mode).map(|v| objects::register(v, token)))
+    guard.with_gil(|py| convert::from_json_mode(py, json, mode).and_then(|v| objects::register(v, token)))
 }
 
 /// The encoding of an object's value.
-pub fn object_to_json(object: u64, flags: u32) -> Result<CString> {
+pub fn object_to_json(object: u64, flags: u32) -> Result<CText> {
     let (guard, runtime) = enter_object(object)?;
     let mode = mode(flags, runtime)?;
     guard.with_gil(|py| {
@@ -920,6 +1001,37 @@ pub fn object_text(object: u64, repr: bool) -> Result<CString> {
         let text = exception::utf8_of(py, s.as_ptr()).ok_or_else(|| Error::new(ErrorKind::Conversion, "text is not valid UTF-8 (lone surrogates)"))?;
         CString::new(text.replace('\0', "\\x00")).map_err(|_| Error::new(ErrorKind::Internal, "NUL in text"))
     })
+}
+
+/// A view of an object's buffer (`pyrt_object_buffer`).
+pub fn object_buffer(object: u64, writable: bool, contiguous: bool) -> Result<python::buffer::Export> {
+    let (guard, _) = enter_object(object)?;
+    guard.with_gil(|py| {
+        let o = objects::get(py, object)?;
+        python::buffer::Export::new(py, o.as_ptr(), writable, contiguous)
+    })
+}
+
+/// Copies an object's whole buffer to `dst` in C order (`pyrt_object_buffer_copy`); returns
+/// the size needed and whether the copy was made.
+pub fn object_buffer_copy(object: u64, dst: *mut std::ffi::c_void, dst_len: usize) -> Result<(usize, Result<()>)> {
+    let (guard, _) = enter_object(object)?;
+    let dst = dst as usize;
+    guard.with_gil(|py| {
+        let o = objects::get(py, object)?;
+        let export = python::buffer::Export::new(py, o.as_ptr(), false, false)?;
+        let needed = export.len();
+        let copied = export.copy_to(py, dst as *mut std::ffi::c_void, dst_len);
+        export.release(py);
+        Ok((needed, copied))
+    })
+}
+
+/// Copies a held buffer view to `dst` in C order (`pyrt_buffer_copy`).
+pub fn buffer_copy(b: &python::buffer::Export, dst: *mut std::ffi::c_void, dst_len: usize) -> Result<()> {
+    let guard = enter_interpreter()?;
+    let dst = dst as usize;
+    guard.with_gil(|py| b.copy_to(py, dst as *mut std::ffi::c_void, dst_len))
 }
 
 /// Releases an object handle; from any thread, without the GIL, never blocking on Python.

@@ -93,9 +93,7 @@ pub fn block_sigpipe_in_thread() {
 
 /// SIGPIPE blocked for one call (`SigpipePolicy::Call`); dropping it consumes a SIGPIPE the call
 /// raised and restores the thread's mask.
-pub struct CallSigpipeBlock {
-    old: libc::sigset_t,
-}
+pub struct CallSigpipeBlock(());
 
 impl CallSigpipeBlock {
     pub fn new() -> Option<CallSigpipeBlock> {
@@ -105,7 +103,7 @@ impl CallSigpipeBlock {
         if unsafe { libc::sigismember(&old, libc::SIGPIPE) } == 1 {
             return None; // already blocked by the host (or an outer call): nothing to undo
         }
-        Some(CallSigpipeBlock { old })
+        Some(CallSigpipeBlock(()))
     }
 }
 
@@ -120,7 +118,10 @@ impl Drop for CallSigpipeBlock {
                 let zero = libc::timespec { tv_sec: 0, tv_nsec: 0 };
                 libc::sigtimedwait(&set, std::ptr::null_mut(), &zero);
             }
-            libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, std::ptr::null_mut());
+            // Unblock SIGPIPE only (it was not blocked before the call): anything else the call
+            // changed in the thread's mask (signal.pthread_sigmask) stays as Python left it.
+            let set = sigpipe_set();
+            libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
         }
     }
 }

@@ -121,13 +121,13 @@ fn python_exceptions_are_errors() {
     assert!(py.traceback.as_deref().unwrap().contains("in boom"), "{:?}", py.traceback);
 
     let e = call("json", "loads", r#"["{"]"#).unwrap_err();
-    assert_eq!(e.python.unwrap().type_name, "json.decoder.JSONDecodeError");
+    assert_eq!(e.python.as_ref().unwrap().type_name, "json.decoder.JSONDecodeError");
     let e = call("no_such_module_xyz", "f", "[]").unwrap_err();
-    assert_eq!(e.python.unwrap().type_name, "ModuleNotFoundError");
+    assert_eq!(e.python.as_ref().unwrap().type_name, "ModuleNotFoundError");
     let e = call("math", "no_such_function", "[]").unwrap_err();
-    assert_eq!(e.python.unwrap().type_name, "AttributeError");
+    assert_eq!(e.python.as_ref().unwrap().type_name, "AttributeError");
     let e = call("math", "pi", "[]").unwrap_err();
-    assert_eq!(e.python.unwrap().type_name, "TypeError");
+    assert_eq!(e.python.as_ref().unwrap().type_name, "TypeError");
 }
 
 #[test]
@@ -228,7 +228,7 @@ fn run_file_errors_are_distinct() {
     assert_eq!(rt().run_file(dir.to_str().unwrap()).unwrap_err().kind, ErrorKind::NotAFile);
     std::fs::write(&file, "raise ValueError('from file')\n").unwrap();
     let e = rt().run_file(file.to_str().unwrap()).unwrap_err();
-    assert!(e.python.unwrap().traceback.unwrap().contains("script.py"));
+    assert!(e.python.as_ref().unwrap().traceback.as_deref().unwrap().contains("script.py"));
 }
 
 // ---- the C functions, called with raw pointers -------------------------------------------------

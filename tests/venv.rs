@@ -58,7 +58,7 @@ fn embedded_interpreter_is_the_venvs_python() {
 
     // A package present only outside the venv (pip lives in the base install) does not import.
     let e = rt.run_string("import pip").unwrap_err();
-    assert_eq!(e.python.unwrap().type_name, "ModuleNotFoundError");
+    assert_eq!(e.python.as_ref().unwrap().type_name, "ModuleNotFoundError");
 
     // sys.executable is a real interpreter of this version: subprocess and multiprocessing work.
     rt.run_string(

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Unmarshal decodes a JSON document the way pyrt decodes Python results:
@@ -169,6 +170,46 @@ func (d *decoder) value(depth int) (any, error) {
 	return nil, d.errorf("unexpected character " + strconv.QuoteRune(rune(d.data[d.pos])))
 }
 
+// pow10 holds the powers of ten a float64 represents exactly.
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
+
+// simpleFloat reads -?digits.digits with at most 15 significant digits and no
+// exponent (what Python prints for most floats) exactly: the digits as an
+// integer below 2^53 divided by an exact power of ten is correctly rounded
+// (Clinger's fast path), as strconv.ParseFloat would be. ok is false for
+// anything else.
+func simpleFloat(s []byte) (float64, bool) {
+	i, neg := 0, false
+	if len(s) > 0 && s[0] == '-' {
+		i, neg = 1, true
+	}
+	var m uint64
+	digits, frac, dot := 0, 0, false
+	for ; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			m = m*10 + uint64(c-'0')
+			digits++
+			if dot {
+				frac++
+			}
+		case c == '.' && !dot:
+			dot = true
+		default:
+			return 0, false
+		}
+	}
+	if digits == 0 || digits > 15 || frac >= len(pow10) {
+		return 0, false
+	}
+	f := float64(m) / pow10[frac]
+	if neg {
+		f = -f
+	}
+	return f, true
+}
+
 func (d *decoder) number() (any, error) {
 	start := d.pos
 	isFloat := false
@@ -188,7 +229,10 @@ func (d *decoder) number() (any, error) {
 		return nil, d.errorf("malformed number")
 	}
 	if isFloat {
-		f, err := strconv.ParseFloat(string(s), 64)
+		if f, ok := simpleFloat(s); ok {
+			return f, nil
+		}
+		f, err := strconv.ParseFloat(unsafe.String(unsafe.SliceData(s), len(s)), 64)
 		if err != nil && !isRangeErr(err) {
 			return nil, d.errorf("malformed number")
 		}

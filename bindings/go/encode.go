@@ -147,6 +147,8 @@ func appendValue(b []byte, v any, depth int) ([]byte, *encodeError) {
 		return appendFloat(b, float64(x), 32)
 	case json.Number:
 		return appendNumber(b, string(x))
+	case Buffer:
+		return b, encErr("a pyrt.Buffer is lent only to typed calls (Object.CallFloat, CallInt, CallTyped, CallTypedObject)")
 	case *big.Int:
 		if x == nil {
 			return append(b, "null"...), nil
@@ -316,6 +318,10 @@ func appendFloat(b []byte, f float64, bits int) ([]byte, *encodeError) {
 		return b, encErr("%v has no JSON form", f)
 	}
 	abs := math.Abs(f)
+	if abs < 1e15 && f == math.Trunc(f) && !(f == 0 && math.Signbit(f)) {
+		// Integral values (16.0, counts, ids): digits and ".0", no shortest-form search.
+		return append(strconv.AppendInt(b, int64(f), 10), '.', '0'), nil
+	}
 	format := byte('f')
 	if abs != 0 && (bits == 64 && (abs < 1e-6 || abs >= 1e21) || bits == 32 && (float32(abs) < 1e-6 || float32(abs) >= 1e21)) {
 		format = 'e'

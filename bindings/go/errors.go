@@ -35,6 +35,7 @@ const (
 	CodeInternal          Code = 19
 	CodeInterrupted       Code = 20
 	CodeTimeout           Code = 21
+	CodeBufferEscaped     Code = 22
 )
 
 var codeNames = [...]string{
@@ -60,6 +61,7 @@ var codeNames = [...]string{
 	"PYRT_ERR_INTERNAL",
 	"PYRT_ERR_INTERRUPTED",
 	"PYRT_ERR_TIMEOUT",
+	"PYRT_ERR_BUFFER_ESCAPED",
 }
 
 // String returns the C name of the code, e.g. "PYRT_ERR_PYTHON".
@@ -112,6 +114,11 @@ var (
 	ErrInterrupted = errors.New("pyrt: call interrupted")
 	// ErrTimeout: the call exceeded the handle's timeout_ms.
 	ErrTimeout = errors.New("pyrt: call timed out")
+	// ErrBufferEscaped: Python code kept a view of a slice lent with
+	// BufferOf (an array made from it, stored beyond the call). pyrt then
+	// keeps the slice pinned and reachable for the rest of the process, so
+	// Python never reads freed memory; the slice should not be reused.
+	ErrBufferEscaped = errors.New("pyrt: a lent buffer escaped the call")
 )
 
 var codeSentinels = [...]error{
@@ -137,6 +144,7 @@ var codeSentinels = [...]error{
 	ErrInternal,
 	ErrInterrupted,
 	ErrTimeout,
+	ErrBufferEscaped,
 }
 
 // Sentinel returns the sentinel error matching c, or nil for CodeOK and

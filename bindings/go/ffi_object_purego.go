@@ -23,8 +23,11 @@ type objFuncs struct {
 	argsNew, argsFree, argsClear, pushInt, pushBool, pushNone, pushStr          uintptr
 	pushBytes, pushObject, callDouble, callInt, callArgs, callArgsJSON          uintptr
 	// pushDouble takes a double in a float register, which purego.SyscallN
-	// cannot place next to an integer argument: it goes through RegisterFunc.
-	pushDouble func(args uintptr, v float64) int32
+	// cannot place next to an integer argument: it goes through RegisterFunc
+	// (reflection, ~0.5 µs) — only when libpyrt lacks pyrt_args_push_doubles,
+	// which takes the value through a pointer instead.
+	pushDouble  func(args uintptr, v float64) int32
+	pushDoubles uintptr
 }
 
 var (
@@ -88,6 +91,9 @@ func (l *ffiLib) objectAPI() error {
 		return &loadError{ErrLibraryVersion, "pyrt: libpyrt " + l.path + " lacks pyrt_args_push_double"}
 	}
 	purego.RegisterFunc(&o.pushDouble, p)
+	if p, err := purego.Dlsym(l.handle, "pyrt_args_push_doubles"); err == nil {
+		o.pushDoubles = p
+	}
 	objFns.Store(o)
 	return nil
 }
@@ -203,7 +209,15 @@ func (t *typedCall) pushInt(v int64) int32 {
 	return t.syscall(fns().pushInt, 2)
 }
 
-func (t *typedCall) pushDouble(v float64) int32 { return fns().pushDouble(t.args, v) }
+func (t *typedCall) pushDouble(v float64) int32 {
+	f := fns()
+	if f.pushDoubles == 0 {
+		return f.pushDouble(t.args, v)
+	}
+	*t.dv = v
+	t.sargs[0], t.sargs[1], t.sargs[2] = t.args, uintptr(unsafe.Pointer(t.dv)), 1
+	return t.syscall(f.pushDoubles, 3)
+}
 
 func (t *typedCall) pushBool(v bool) int32 {
 	t.sargs[0], t.sargs[1] = t.args, 0

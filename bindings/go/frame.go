@@ -2,6 +2,7 @@ package pyrt
 
 import (
 	"bytes"
+	"runtime"
 	"strings"
 	"sync"
 	"unsafe"
@@ -24,6 +25,32 @@ type frame struct {
 	// this (already heap-allocated, pooled) array avoids allocating the
 	// variadic slice on every call. Unused by the cgo layer.
 	args [8]uintptr
+	// rbuf is the pyrt_buf results are written into by pyrt_call_json_buf
+	// (data, len, cap: C memory, reused by the frame's next calls; freed by a
+	// cleanup when the pool drops the frame). Pointer-free, as slot.
+	rbuf *resultBuf
+}
+
+// resultBuf has the layout of the C struct pyrt_buf {char *data; size_t len;
+// size_t cap;}.
+type resultBuf [3]uintptr
+
+// resultBuffer returns f's result buffer, making it on first use.
+func (f *frame) resultBuffer() *resultBuf {
+	if f.rbuf == nil {
+		f.rbuf = new(resultBuf)
+		runtime.AddCleanup(f, freeResultBuf, f.rbuf)
+	}
+	return f.rbuf
+}
+
+// result returns the text pyrt_call_json_buf wrote (valid until the frame's
+// next call).
+func (f *frame) result() []byte {
+	if f.rbuf == nil || f.rbuf[0] == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(ptrOf(f.rbuf[0])), f.rbuf[1])
 }
 
 func (f *frame) out() uintptr  { return f.slot[0] }
@@ -42,6 +69,9 @@ func getFrame() *frame {
 func putFrame(f *frame) {
 	if cap(f.buf) > maxPooledBuf {
 		f.buf = make([]byte, 0, 512)
+	}
+	if f.rbuf != nil && f.rbuf[2] > maxPooledBuf {
+		freeResultBuf(f.rbuf) // a large result: do not keep its memory in the pool
 	}
 	f.buf = f.buf[:0]
 	*f.slot = [2]uintptr{}

@@ -585,10 +585,7 @@ func (r *Runtime) call(ctx context.Context, module, function string, args []any,
 		b = append(b, 0)
 	}
 	f.buf = b
-	if err := r.invoke(ctx, f, func(h unsafe.Pointer) int32 { return r.lib.callJSON(h, f, fnOff, argsOff, kwOff) }); err != nil {
-		return err
-	}
-	return r.takeResult(f, decode)
+	return r.callJSONInvoke(ctx, f, fnOff, argsOff, kwOff, decode)
 }
 
 func (r *Runtime) callRaw(ctx context.Context, module, function, argsJSON, kwargsJSON string, decode func([]byte) error) error {
@@ -617,10 +614,25 @@ func (r *Runtime) callRaw(ctx context.Context, module, function, argsJSON, kwarg
 		}
 	}
 	f.buf = b
-	if err := r.invoke(ctx, f, func(h unsafe.Pointer) int32 { return r.lib.callJSON(h, f, fnOff, argsOff, kwOff) }); err != nil {
+	return r.callJSONInvoke(ctx, f, fnOff, argsOff, kwOff, decode)
+}
+
+// callJSONInvoke makes the JSON call whose strings are in f and decodes its
+// result: through pyrt_call_json_buf (one foreign call, the result in the
+// frame's reusable buffer) when libpyrt has it, else pyrt_call_json and
+// pyrt_string_free.
+func (r *Runtime) callJSONInvoke(ctx context.Context, f *frame, fnOff, argsOff, kwOff int, decode func([]byte) error) error {
+	if !r.lib.haveCallJSONBuf() {
+		if err := r.invoke(ctx, f, func(h unsafe.Pointer) int32 { return r.lib.callJSON(h, f, fnOff, argsOff, kwOff) }); err != nil {
+			return err
+		}
+		return r.takeResult(f, decode)
+	}
+	f.resultBuffer()
+	if err := r.invoke(ctx, f, func(h unsafe.Pointer) int32 { return r.lib.callJSONBuf(h, f, fnOff, argsOff, kwOff) }); err != nil {
 		return err
 	}
-	return r.takeResult(f, decode)
+	return decode(f.result())
 }
 
 // Info describes the running interpreter.

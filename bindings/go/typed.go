@@ -15,6 +15,13 @@ type typedCall struct {
 	args  uintptr // *pyrt_args, owned; freed by a cleanup when the pool drops it
 	sargs [8]uintptr
 	slot  *[2]uintptr // result_out, err_out (pointer-free, separately allocated for cgo)
+	// pins holds the slices lent with BufferOf pinned until the call returns;
+	// lent is true when the list holds buffers (cleared right after the call).
+	pins *runtime.Pinner
+	lent bool
+	// dv carries a double to pyrt_args_push_doubles by address (purego);
+	// pointer-free, separately allocated like slot.
+	dv *float64
 }
 
 var typedPool sync.Pool
@@ -25,20 +32,32 @@ func (l *ffiLib) getTyped() *typedCall {
 		*t.slot = [2]uintptr{}
 		return t
 	}
-	t := &typedCall{args: l.argsNew(), slot: new([2]uintptr)}
+	t := &typedCall{args: l.argsNew(), slot: new([2]uintptr), dv: new(float64)}
 	runtime.AddCleanup(t, func(a uintptr) { l.argsFree(a) }, t.args)
 	return t
 }
 
-func putTyped(t *typedCall) { typedPool.Put(t) }
+func putTyped(t *typedCall) {
+	if t.lent {
+		// Forget the lent pointers before unpinning the memory they point to.
+		t.clear()
+		t.lent = false
+	}
+	if t.pins != nil {
+		t.pins.Unpin()
+	}
+	typedPool.Put(t)
+}
 
-// push appends the typed arguments. Only scalars, strings, bytes, None and
-// *Object have a typed form; anything else is an error pointing to the JSON
-// calls, which take any value.
-func (t *typedCall) push(args []any) error {
+// push appends the typed arguments. Only scalars, strings, bytes, None,
+// *Object and Buffer have a typed form; anything else is an error pointing to
+// the JSON calls, which take any value.
+func (t *typedCall) push(lib *ffiLib, args []any) error {
 	for i, a := range args {
 		var st int32
 		switch v := a.(type) {
+		case Buffer:
+			st = t.pushBufferArg(lib, v)
 		case nil:
 			st = t.pushNone()
 		case float64:
@@ -87,7 +106,7 @@ func (t *typedCall) push(args []any) error {
 			st = t.pushObject(v.id)
 			runtime.KeepAlive(v)
 		default:
-			return newError(CodeConversion, "argument %d: %T has no typed form (int, float, bool, string, []byte, nil, *Object); use Call", i, a)
+			return newError(CodeConversion, "argument %d: %T has no typed form (int, float, bool, string, []byte, nil, *Object, pyrt.Buffer); use Call", i, a)
 		}
 		if st != 0 {
 			return newError(Code(st), "argument %d: cannot be added to the typed argument list", i)
@@ -105,7 +124,7 @@ func (o *Object) typed(ctx context.Context, args []any, call func(t *typedCall) 
 		return nil, err
 	}
 	t := o.rt.lib.getTyped()
-	if err := t.push(args); err != nil {
+	if err := t.push(o.rt.lib, args); err != nil {
 		putTyped(t)
 		return nil, err
 	}
@@ -114,7 +133,13 @@ func (o *Object) typed(ctx context.Context, args []any, call func(t *typedCall) 
 	runtime.KeepAlive(args)
 	if st != 0 {
 		err := wrapContext(ctx, o.rt.lib.takeError(st, t.slot[1]))
-		putTyped(t)
+		if Code(st) == CodeBufferEscaped {
+			// Python still points into a lent slice: keep it pinned and
+			// reachable for the rest of the process.
+			keepForever(t)
+		} else {
+			putTyped(t)
+		}
 		return nil, err
 	}
 	return t, nil

@@ -17,7 +17,7 @@ pub struct pyrt_args {
     inner: Args,
 }
 
-unsafe fn args_mut<'a>(a: *mut pyrt_args) -> Result<&'a mut Args> {
+pub(crate) unsafe fn args_mut<'a>(a: *mut pyrt_args) -> Result<&'a mut Args> {
     a.as_mut().map(|a| &mut a.inner).ok_or_else(|| Error::invalid_argument("args is NULL"))
 }
 
@@ -53,6 +53,27 @@ pub unsafe extern "C" fn pyrt_args_push_int(args: *mut pyrt_args, value: i64) ->
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_args_push_double(args: *mut pyrt_args, value: f64) -> i32 {
     boundary(std::ptr::null_mut(), || Ok(args_mut(args)?.push(Arg::Double(value))))
+}
+
+/// Appends `count` Python floats read from `values` (copied). `values` may be NULL only when
+/// `count` is 0. The same as `count` calls of pyrt_args_push_double(), in one call: for several
+/// at once, and for hosts that cannot pass a double in a register (Go's purego.SyscallN).
+/// PYRT_ERR_INVALID_ARGUMENT if `args` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn pyrt_args_push_doubles(args: *mut pyrt_args, values: *const f64, count: usize) -> i32 {
+    boundary(std::ptr::null_mut(), || {
+        let a = args_mut(args)?;
+        if count == 0 {
+            return Ok(());
+        }
+        if values.is_null() {
+            return Err(Error::invalid_argument("values is NULL with a non-zero count"));
+        }
+        for &v in std::slice::from_raw_parts(values, count) {
+            a.push(Arg::Double(v));
+        }
+        Ok(())
+    })
 }
 
 /// Appends True or False. PYRT_ERR_INVALID_ARGUMENT if `args` is NULL.

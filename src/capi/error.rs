@@ -41,7 +41,7 @@ pub(crate) fn into_raw(e: Error) -> *mut pyrt_error {
         None => (None, None),
     };
     let output = e.output.as_ref().map(|o| [c(o[0].clone()), c(o[1].clone())]);
-    let source = Error { python: None, output: None, ..e };
+    let source: Error = crate::error::ErrorDetail { python: None, output: None, ..e.into_detail() }.into();
     Box::into_raw(Box::new(pyrt_error { code: source.kind.code(), message: c(source.message.clone()), python_type, traceback, output, source }))
 }
 

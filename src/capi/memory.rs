@@ -1,6 +1,8 @@
 //! Strings pyrt returns, and static information.
 
-use std::ffi::{c_char, CString};
+use std::ffi::c_char;
+
+use crate::ctext::CText;
 
 use crate::error::ErrorKind;
 
@@ -11,9 +13,14 @@ use crate::error::ErrorKind;
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_string_free(s: *mut c_char) {
     if !s.is_null() {
-        // SAFETY: pyrt returns strings made with CString::into_raw.
-        let _ = std::panic::catch_unwind(|| drop(CString::from_raw(s)));
+        // SAFETY: every string pyrt returns is a CText (malloc'd; see `give`).
+        CText::free_raw(s);
     }
+}
+
+/// Hands a string to the host as a `pyrt_string_free`-able C string.
+pub(crate) fn give(s: impl Into<CText>) -> *mut c_char {
+    s.into().into_raw()
 }
 
 /// pyrt's own version, e.g. "0.1.0": a static string, never freed. Bindings compare its
@@ -45,7 +52,7 @@ pub extern "C" fn pyrt_status_name(status: i32) -> *const c_char {
     name.as_ptr().cast()
 }
 
-static STATUS_NAMES: [&[u8]; 21] = [
+static STATUS_NAMES: [&[u8]; 22] = [
     b"PYRT_ERR_INVALID_ARGUMENT\0",
     b"PYRT_ERR_INVALID_UTF8\0",
     b"PYRT_ERR_INVALID_JSON\0",
@@ -67,6 +74,7 @@ static STATUS_NAMES: [&[u8]; 21] = [
     b"PYRT_ERR_INTERNAL\0",
     b"PYRT_ERR_INTERRUPTED\0",
     b"PYRT_ERR_TIMEOUT\0",
+    b"PYRT_ERR_BUFFER_ESCAPED\0",
 ];
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! pointer checks → the safe core → status code (the rustls-ffi pattern, STYLE.md).
 
 pub mod args;
+pub mod buffer;
 pub mod error;
 pub mod host;
 pub mod memory;
@@ -17,29 +18,35 @@ use crate::error::{Error, ErrorKind, Result};
 use error::pyrt_error;
 
 /// Runs `f`, turning its error — or a panic — into a status code and an optional error object.
+#[inline]
 pub(crate) fn boundary(err_out: *mut *mut pyrt_error, f: impl FnOnce() -> Result<()>) -> i32 {
-    let result = match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(r) => r,
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            Err(Error::new(ErrorKind::Internal, format!("internal error in pyrt (please report): {what}")))
-        }
-    };
-    match result {
-        Ok(()) => status::PYRT_OK,
-        Err(e) => {
-            let code = e.kind.code();
-            if !err_out.is_null() {
-                // SAFETY: the caller passes a writable `pyrt_error **` or NULL.
-                unsafe { *err_out = error::into_raw(e) };
-            }
-            code
-        }
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(())) => status::PYRT_OK,
+        Ok(Err(e)) => fail(err_out, e),
+        Err(panic) => fail(err_out, panicked(panic)),
     }
+}
+
+#[cold]
+#[inline(never)]
+fn panicked(panic: Box<dyn std::any::Any + Send>) -> Error {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    Error::new(ErrorKind::Internal, format!("internal error in pyrt (please report): {what}"))
+}
+
+#[cold]
+#[inline(never)]
+fn fail(err_out: *mut *mut pyrt_error, e: Error) -> i32 {
+    let code = e.kind.code();
+    if !err_out.is_null() {
+        // SAFETY: the caller passes a writable `pyrt_error **` or NULL.
+        unsafe { *err_out = error::into_raw(e) };
+    }
+    code
 }
 
 /// A required NUL-terminated UTF-8 input.
@@ -49,6 +56,20 @@ pub(crate) fn boundary(err_out: *mut *mut pyrt_error, f: impl FnOnce() -> Result
 pub(crate) unsafe fn text<'a>(p: *const c_char, what: &str) -> Result<&'a str> {
     if p.is_null() {
         return Err(Error::invalid_argument(format!("{what} is NULL")));
+    }
+    // Names (modules, functions) are short and ASCII: one pass finds the end and checks that,
+    // cheaper than strlen and a separate ASCII scan. Longer text goes the general way.
+    let mut high = 0u8;
+    for i in 0..32 {
+        let b = *p.add(i) as u8;
+        if b == 0 {
+            let bytes = std::slice::from_raw_parts(p as *const u8, i);
+            if high < 0x80 {
+                return Ok(std::str::from_utf8_unchecked(bytes));
+            }
+            return std::str::from_utf8(bytes).map_err(|e| Error::new(ErrorKind::InvalidUtf8, format!("{what} is not valid UTF-8: {e}")));
+        }
+        high |= b;
     }
     let bytes = CStr::from_ptr(p).to_bytes();
     if bytes.is_ascii() {

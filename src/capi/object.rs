@@ -212,7 +212,7 @@ pub unsafe extern "C" fn pyrt_object_call(
 pub unsafe extern "C" fn pyrt_object_repr(obj: *mut pyrt_object, result_out: *mut *mut c_char, err_out: *mut *mut pyrt_error) -> i32 {
     boundary(err_out, || {
         require_out(result_out, "result_out")?;
-        *result_out = runtime::object_text(object_token(obj), true)?.into_raw();
+        *result_out = super::memory::give(runtime::object_text(object_token(obj), true)?);
         Ok(())
     })
 }
@@ -222,7 +222,7 @@ pub unsafe extern "C" fn pyrt_object_repr(obj: *mut pyrt_object, result_out: *mu
 pub unsafe extern "C" fn pyrt_object_str(obj: *mut pyrt_object, result_out: *mut *mut c_char, err_out: *mut *mut pyrt_error) -> i32 {
     boundary(err_out, || {
         require_out(result_out, "result_out")?;
-        *result_out = runtime::object_text(object_token(obj), false)?.into_raw();
+        *result_out = super::memory::give(runtime::object_text(object_token(obj), false)?);
         Ok(())
     })
 }

@@ -178,6 +178,77 @@ pub unsafe extern "C" fn pyrt_call_json(
     })
 }
 
+/// A reusable result buffer for hot loops: pyrt writes a result's text to `data` (NUL-terminated,
+/// `len` bytes before the NUL), growing the allocation when needed (`cap` bytes) and reusing it
+/// otherwise, so a call allocates nothing and the caller frees nothing per call. Zero-initialize
+/// it (`pyrt_buf b = {0};`), then free it once with pyrt_buf_free(). The fields belong to pyrt:
+/// read them, do not write them. One buffer serves one call at a time (use one per thread).
+#[repr(C)]
+pub struct pyrt_buf {
+    pub data: *mut c_char,
+    pub len: usize,
+    pub cap: usize,
+}
+
+/// pyrt_call_json() writing the result into `out` (see pyrt_buf) instead of a new string: for
+/// bindings and hot loops (one foreign call per Python call, no allocation). `out` must not be
+/// NULL; on failure it is left as it was. Any thread.
+#[no_mangle]
+pub unsafe extern "C" fn pyrt_call_json_buf(
+    rt: *mut pyrt_runtime,
+    module: *const c_char,
+    function: *const c_char,
+    args_json: *const c_char,
+    kwargs_json: *const c_char,
+    out: *mut pyrt_buf,
+    err_out: *mut *mut pyrt_error,
+) -> i32 {
+    boundary(err_out, || {
+        require_out(out, "out")?;
+        let module = text(module, "module")?;
+        let function = text(function, "function")?;
+        let args = optional_json(args_json);
+        let kwargs = optional_json(kwargs_json);
+        // (An address, so the closure may run on the interpreter's main thread for a main_thread
+        // handle; the caller waits for it.)
+        let out = out as usize;
+        runtime::call_json_with(token(rt)?, module, function, args, kwargs, move |json| fill_buf(&mut *(out as *mut pyrt_buf), json))?
+    })
+}
+
+/// Copies `text` and a NUL into `buf`, growing its allocation when it is too small.
+fn fill_buf(buf: &mut pyrt_buf, text: &[u8]) -> crate::Result<()> {
+    let need = text.len() + 1;
+    if buf.data.is_null() || buf.cap < need {
+        let cap = need.next_power_of_two().max(64);
+        // SAFETY: data is NULL or a malloc'd block of `cap` bytes (pyrt's, per the contract).
+        let p = unsafe { libc::realloc(buf.data.cast(), cap) } as *mut c_char;
+        if p.is_null() {
+            return Err(crate::Error::new(crate::ErrorKind::Internal, "out of memory for the result"));
+        }
+        buf.data = p;
+        buf.cap = cap;
+    }
+    unsafe {
+        std::ptr::copy_nonoverlapping(text.as_ptr(), buf.data as *mut u8, text.len());
+        *buf.data.add(text.len()) = 0;
+    }
+    buf.len = text.len();
+    Ok(())
+}
+
+/// Frees a pyrt_buf's allocation and zeroes it (it can be used again). NULL is a no-op. Any
+/// thread.
+#[no_mangle]
+pub unsafe extern "C" fn pyrt_buf_free(buf: *mut pyrt_buf) {
+    if let Some(b) = buf.as_mut() {
+        libc::free(b.data.cast());
+        b.data = std::ptr::null_mut();
+        b.len = 0;
+        b.cap = 0;
+    }
+}
+
 /// Describes the running interpreter as a JSON object: "pyrt_version", "python_version"
 /// (e.g. "3.12.1"), "libpython" (the loaded file), "executable" (sys.executable), "prefix"
 /// (sys.prefix), and where this handle's calls run: "mode" ("caller_thread", "main_thread" or
@@ -189,7 +260,7 @@ pub unsafe extern "C" fn pyrt_info_json(rt: *mut pyrt_runtime, result_out: *mut 
     boundary(err_out, || {
         require_out(result_out, "result_out")?;
         let json = runtime::info_json(token(rt)?)?;
-        *result_out = json.into_raw();
+        *result_out = super::memory::give(json);
         Ok(())
     })
 }
@@ -206,7 +277,7 @@ pub unsafe extern "C" fn pyrt_discover_json(config_json: *const c_char, result_o
         require_out(result_out, "result_out")?;
         let config = crate::config::Config::parse(optional_text(config_json, "config_json")?)?;
         let json = crate::discover::report_json(&config, std::env::var("PYRT_LIBPYTHON").ok())?;
-        *result_out = std::ffi::CString::new(json).expect("JSON has no NUL").into_raw();
+        *result_out = super::memory::give(std::ffi::CString::new(json).expect("JSON has no NUL"));
         Ok(())
     })
 }
@@ -262,7 +333,7 @@ pub unsafe extern "C" fn pyrt_output_take(rt: *mut pyrt_runtime, stream: u32, te
     boundary(err_out, || {
         require_out(text_out, "text_out")?;
         let text = runtime::output_take(token(rt)?, stream)?;
-        *text_out = std::ffi::CString::new(text.replace('\0', "\\x00")).expect("NULs replaced").into_raw();
+        *text_out = super::memory::give(std::ffi::CString::new(text.replace('\0', "\\x00")).expect("NULs replaced"));
         Ok(())
     })
 }

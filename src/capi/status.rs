@@ -51,6 +51,14 @@ pub const PYRT_ERR_INTERRUPTED: i32 = 20;
 /// The call ran longer than its runtime handle's "timeout_ms" and was interrupted. The runtime
 /// stays usable.
 pub const PYRT_ERR_TIMEOUT: i32 = 21;
+/// A host buffer lent to the call (pyrt_args_push_buffer()) was still referenced by Python when
+/// the call returned: the Python code kept an array or view made from it (a NumPy array from
+/// numpy.frombuffer/asarray, a memoryview slice) in a global, an attribute, a closure... pyrt
+/// closed every view it could (the memoryview it passed raises ValueError when used), but
+/// cannot withdraw a raw pointer an extension took: the host memory MUST stay valid, and
+/// should stay unchanged, for as long as the process may run that Python code — treat the
+/// buffer as leaked. The call's own result, if any, was discarded.
+pub const PYRT_ERR_BUFFER_ESCAPED: i32 = 22;
 
 /// Python's sys.stdout, for pyrt_output_take(), pyrt_error_output() and output handlers.
 pub const PYRT_STDOUT: u32 = 1;
@@ -86,6 +94,7 @@ mod tests {
             (PYRT_ERR_INTERNAL, ErrorKind::Internal),
             (PYRT_ERR_INTERRUPTED, ErrorKind::Interrupted),
             (PYRT_ERR_TIMEOUT, ErrorKind::Timeout),
+            (PYRT_ERR_BUFFER_ESCAPED, ErrorKind::BufferEscaped),
         ];
         assert_eq!(table.len(), ErrorKind::ALL.len());
         for (code, kind) in table {

@@ -25,6 +25,10 @@ pub trait Builder {
     }
     fn float(&mut self, v: f64) -> Result<Self::Value, String>;
     fn string(&mut self, v: &str) -> Result<Self::Value, String>;
+    /// An object key (a builder may reuse the value made for an equal key earlier).
+    fn key(&mut self, v: &str) -> Result<Self::Value, String> {
+        self.string(v)
+    }
     fn new_array(&mut self) -> Result<Self::Value, String>;
     fn array_push(&mut self, array: &mut Self::Value, item: Self::Value) -> Result<(), String>;
     fn new_object(&mut self) -> Result<Self::Value, String>;
@@ -72,7 +76,7 @@ fn utf8(bytes: &[u8], start: usize, end: usize) -> Result<&str, ParseError> {
 }
 
 /// Powers of ten exactly representable as f64 (Clinger's fast path).
-const POW10: [f64; 16] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+pub(crate) const POW10: [f64; 16] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
 
 impl<'a> Parser<'a> {
     fn err<T>(&self, message: impl Into<String>) -> Result<T, ParseError> {
@@ -103,19 +107,23 @@ impl<'a> Parser<'a> {
     fn string(&mut self) -> Result<&str, ParseError> {
         self.pos += 1; // opening quote
         let start = self.pos;
-        // Fast path: no escapes, borrow straight from the input.
-        loop {
-            match self.bytes.get(self.pos) {
-                None => return self.err("unterminated string"),
-                Some(b'"') => {
-                    let s = utf8(self.bytes, start, self.pos)?;
-                    self.pos += 1;
-                    return Ok(s);
-                }
-                Some(b'\\') => break,
-                Some(&b) if b < 0x20 => return self.err("control character in string"),
-                Some(_) => self.pos += 1,
+        // Fast path: no escapes, borrow straight from the input (scanned 8 bytes at a time).
+        self.pos += write::clean_prefix(&self.bytes[start..]);
+        match self.bytes.get(self.pos) {
+            None => return self.err("unterminated string"),
+            Some(b'"') => {
+                let raw = &self.bytes[start..self.pos];
+                let s = if raw.is_ascii() {
+                    // SAFETY: ASCII is UTF-8.
+                    unsafe { std::str::from_utf8_unchecked(raw) }
+                } else {
+                    utf8(self.bytes, start, self.pos)?
+                };
+                self.pos += 1;
+                return Ok(s);
             }
+            Some(b'\\') => {}
+            Some(_) => return self.err("control character in string"),
         }
         self.scratch.clear();
         self.scratch.push_str(utf8(self.bytes, start, self.pos)?);
@@ -194,77 +202,104 @@ impl<'a> Parser<'a> {
     }
 
     fn number<B: Builder>(&mut self, b: &mut B) -> Result<B::Value, ParseError> {
-        let start = self.pos;
-        let negative = self.bytes.get(self.pos) == Some(&b'-');
-        if negative {
-            self.pos += 1;
+        let (n, end) = scan_number(self.bytes, self.pos)?;
+        self.pos = end;
+        match n {
+            Number::Small(v, text) => b.small_integer(v, text),
+            Number::Big(text) => b.integer(text),
+            Number::Float(v) => b.float(v),
         }
-        // The digits accumulate as they are checked (exact up to 19 digits).
-        let mut mantissa: u64 = 0;
-        let mut digits = 0usize;
-        match self.bytes.get(self.pos) {
-            Some(b'0') => {
-                self.pos += 1;
-                digits = 1;
-            }
-            Some(c) if c.is_ascii_digit() => {
-                while let Some(&c) = self.bytes.get(self.pos).filter(|c| c.is_ascii_digit()) {
-                    mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
-                    digits += 1;
-                    self.pos += 1;
-                }
-            }
-            _ => return self.err("invalid number"),
+        .map_err(ParseError::Builder)
+    }
+}
+
+/// A JSON number, as [`scan_number`] read it.
+pub enum Number<'a> {
+    /// An integer of at most 18 digits (and its text).
+    Small(i64, &'a str),
+    /// A longer integer: its text (`-?digits`).
+    Big(&'a str),
+    Float(f64),
+}
+
+/// Reads the JSON number that starts at `bytes[start]`; returns it and the offset after it.
+#[inline]
+pub fn scan_number(bytes: &[u8], start: usize) -> Result<(Number<'_>, usize), ParseError> {
+    let mut pos = start;
+    let err = |pos: usize, message: &str| Err(ParseError::Syntax { offset: pos, message: message.into() });
+    let negative = bytes.get(pos) == Some(&b'-');
+    if negative {
+        pos += 1;
+    }
+    // The digits accumulate as they are checked (exact up to 19 digits).
+    let mut mantissa: u64 = 0;
+    let mut digits = 0usize;
+    match bytes.get(pos) {
+        Some(b'0') => {
+            pos += 1;
+            digits = 1;
         }
-        let mut is_float = false;
-        let mut fraction = 0usize;
-        if self.bytes.get(self.pos) == Some(&b'.') {
-            is_float = true;
-            self.pos += 1;
-            if !self.bytes.get(self.pos).is_some_and(|c| c.is_ascii_digit()) {
-                return self.err("invalid number: digit expected after '.'");
-            }
-            while let Some(&c) = self.bytes.get(self.pos).filter(|c| c.is_ascii_digit()) {
+        Some(c) if c.is_ascii_digit() => {
+            while let Some(&c) = bytes.get(pos).filter(|c| c.is_ascii_digit()) {
                 mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
                 digits += 1;
-                fraction += 1;
-                self.pos += 1;
+                pos += 1;
             }
         }
-        let mut exponent = false;
-        if matches!(self.bytes.get(self.pos), Some(b'e') | Some(b'E')) {
-            is_float = true;
-            exponent = true;
-            self.pos += 1;
-            if matches!(self.bytes.get(self.pos), Some(b'+') | Some(b'-')) {
-                self.pos += 1;
-            }
-            if !self.bytes.get(self.pos).is_some_and(|c| c.is_ascii_digit()) {
-                return self.err("invalid number: digit expected in exponent");
-            }
-            while self.bytes.get(self.pos).is_some_and(|c| c.is_ascii_digit()) {
-                self.pos += 1;
-            }
+        _ => return err(pos, "invalid number"),
+    }
+    let mut is_float = false;
+    let mut fraction = 0usize;
+    if bytes.get(pos) == Some(&b'.') {
+        is_float = true;
+        pos += 1;
+        if !bytes.get(pos).is_some_and(|c| c.is_ascii_digit()) {
+            return err(pos, "invalid number: digit expected after '.'");
         }
-        // SAFETY: the bytes just scanned are ASCII digits, signs, '.', 'e' and 'E'.
-        let text = unsafe { std::str::from_utf8_unchecked(&self.bytes[start..self.pos]) };
-        if is_float {
-            // Clinger's fast path: an integer mantissa below 2^53 divided by an exact power of
-            // ten is correctly rounded, as Python's float() is. Anything else: Rust's parser,
-            // which rounds correctly too.
-            if !exponent && digits <= 15 && fraction < POW10.len() {
-                let v = mantissa as f64 / POW10[fraction];
-                return b.float(if negative { -v } else { v }).map_err(ParseError::Builder);
-            }
-            let v: f64 = text.parse().map_err(|_| ParseError::Syntax { offset: start, message: "invalid number".into() })?;
-            b.float(v).map_err(ParseError::Builder)
-        } else if digits <= 18 {
-            let v = mantissa as i64;
-            b.small_integer(if negative { -v } else { v }, text).map_err(ParseError::Builder)
-        } else {
-            b.integer(text).map_err(ParseError::Builder)
+        while let Some(&c) = bytes.get(pos).filter(|c| c.is_ascii_digit()) {
+            mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
+            digits += 1;
+            fraction += 1;
+            pos += 1;
         }
     }
+    let mut exponent = false;
+    if matches!(bytes.get(pos), Some(b'e') | Some(b'E')) {
+        is_float = true;
+        exponent = true;
+        pos += 1;
+        if matches!(bytes.get(pos), Some(b'+') | Some(b'-')) {
+            pos += 1;
+        }
+        if !bytes.get(pos).is_some_and(|c| c.is_ascii_digit()) {
+            return err(pos, "invalid number: digit expected in exponent");
+        }
+        while bytes.get(pos).is_some_and(|c| c.is_ascii_digit()) {
+            pos += 1;
+        }
+    }
+    // SAFETY: the bytes just scanned are ASCII digits, signs, '.', 'e' and 'E'.
+    let text = unsafe { std::str::from_utf8_unchecked(&bytes[start..pos]) };
+    let n = if is_float {
+        // Clinger's fast path: an integer mantissa below 2^53 divided by an exact power of
+        // ten is correctly rounded, as Python's float() is. Anything else: Rust's parser,
+        // which rounds correctly too.
+        if !exponent && digits <= 15 && fraction < POW10.len() {
+            let v = mantissa as f64 / POW10[fraction];
+            Number::Float(if negative { -v } else { v })
+        } else {
+            match text.parse() {
+                Ok(v) => Number::Float(v),
+                Err(_) => return err(start, "invalid number"),
+            }
+        }
+    } else if digits <= 18 {
+        let v = mantissa as i64;
+        Number::Small(if negative { -v } else { v }, text)
+    } else {
+        Number::Big(text)
+    };
+    Ok((n, pos))
 }
 
 /// Parses one JSON document into a value built by `b`.
@@ -367,7 +402,7 @@ fn parse_inner<B: Builder>(bytes: &[u8], b: &mut B) -> Result<B::Value, ParseErr
                         }
                         Some(b'"') => {
                             let key = p.string()?;
-                            let key = b.string(key).map_err(be)?;
+                            let key = b.key(key).map_err(be)?;
                             p.skip_ws();
                             if p.bytes.get(p.pos) != Some(&b':') {
                                 return p.err("expected ':'");
@@ -440,7 +475,7 @@ fn parse_inner<B: Builder>(bytes: &[u8], b: &mut B) -> Result<B::Value, ParseErr
                                 return p.err("expected a string key");
                             }
                             let k = p.string()?;
-                            let k = b.string(k).map_err(be)?;
+                            let k = b.key(k).map_err(be)?;
                             p.skip_ws();
                             if p.bytes.get(p.pos) != Some(&b':') {
                                 return p.err("expected ':'");

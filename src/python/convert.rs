@@ -3,6 +3,7 @@
 use std::ffi::CString;
 
 use super::exception;
+use crate::ctext::CText;
 use super::ffi::{self, PyPtr};
 use super::object::type_name;
 use super::{PyRef, Python};
@@ -86,15 +87,23 @@ pub(crate) fn without_int_digit_limit(py: Python, f: impl FnOnce() -> PyPtr) -> 
 pub struct PyBuilder<'py> {
     py: Python<'py>,
     tagged: bool,
+    /// Object keys already made in this document (records repeat theirs), like the memo of
+    /// Python's own json module: a repeated key costs a comparison instead of a new str object
+    /// and its hash.
+    keys: Vec<(Box<[u8]>, PyRef)>,
 }
+
+/// Keys longer than this, or beyond this many distinct ones, are not remembered.
+const KEY_MEMO_LEN: usize = 48;
+const KEY_MEMO_MAX: usize = 64;
 
 impl<'py> PyBuilder<'py> {
     pub fn new(py: Python<'py>) -> Self {
-        PyBuilder { py, tagged: false }
+        PyBuilder { py, tagged: false, keys: Vec::new() }
     }
 
     pub fn with_mode(py: Python<'py>, mode: ValueMode) -> Self {
-        PyBuilder { py, tagged: mode.tagged }
+        PyBuilder { py, tagged: mode.tagged, keys: Vec::new() }
     }
 
     /// Wraps a new reference, turning NULL into the pending Python error's text.
@@ -136,6 +145,20 @@ impl Builder for PyBuilder<'_> {
     }
     fn string(&mut self, v: &str) -> Result<PyRef, String> {
         self.own(unsafe { (self.py.api.PyUnicode_FromStringAndSize)(v.as_ptr().cast(), v.len() as isize) })
+    }
+    fn key(&mut self, v: &str) -> Result<PyRef, String> {
+        if v.len() > KEY_MEMO_LEN {
+            return self.string(v);
+        }
+        let bytes = v.as_bytes();
+        if let Some((_, k)) = self.keys.iter().find(|(b, _)| b.len() == bytes.len() && **b == *bytes) {
+            return Ok(k.clone_ref(self.py));
+        }
+        let k = self.string(v)?;
+        if self.keys.len() < KEY_MEMO_MAX {
+            self.keys.push((bytes.into(), k.clone_ref(self.py)));
+        }
+        Ok(k)
     }
     fn new_array(&mut self) -> Result<PyRef, String> {
         self.own(unsafe { (self.py.api.PyList_New)(0) })
@@ -251,6 +274,139 @@ pub fn args_from_json_mode(py: Python, text: impl AsRef<[u8]>, mode: ValueMode) 
 
 const NOT_AN_ARRAY: &str = "args_json must be a JSON array";
 
+/// What [`scalars_into`] did.
+pub enum Scalars {
+    /// The arguments are in the vector.
+    Done,
+    /// A Python error while making an object.
+    Failed(Error),
+    /// Not a flat array of simple scalars: use the general parser (from the start).
+    General,
+}
+
+/// A number in the simplest JSON forms — `-?digits` up to 18 digits, or `-?digits.digits` up to
+/// 15 significant digits — as a new Python object; `None` for anything else (exponents, long
+/// numbers, syntax errors: the general parser handles them).
+#[inline(always)]
+fn simple_number(py: Python, b: &[u8], i: &mut usize) -> Option<PyPtr> {
+    let mut p = *i;
+    let negative = b.get(p) == Some(&b'-');
+    p += usize::from(negative);
+    let start = p;
+    let mut mantissa: u64 = 0;
+    while let Some(&c) = b.get(p) {
+        if !c.is_ascii_digit() {
+            break;
+        }
+        mantissa = mantissa * 10 + u64::from(c - b'0');
+        p += 1;
+        if p - start > 18 {
+            return None;
+        }
+    }
+    let int_digits = p - start;
+    if int_digits == 0 || (int_digits > 1 && b[start] == b'0') {
+        return None;
+    }
+    if b.get(p) != Some(&b'.') {
+        if matches!(b.get(p), Some(b'e' | b'E')) {
+            return None;
+        }
+        *i = p;
+        let v = mantissa as i64;
+        return Some(unsafe { (py.api.PyLong_FromLongLong)(if negative { -v } else { v }) });
+    }
+    p += 1;
+    let frac_start = p;
+    while let Some(&c) = b.get(p) {
+        if !c.is_ascii_digit() {
+            break;
+        }
+        mantissa = mantissa * 10 + u64::from(c - b'0');
+        p += 1;
+        if int_digits + (p - frac_start) > 15 {
+            return None;
+        }
+    }
+    let fraction = p - frac_start;
+    if fraction == 0 || matches!(b.get(p), Some(b'e' | b'E')) {
+        return None;
+    }
+    *i = p;
+    // Exact: mantissa < 10^15 < 2^53 and 10^fraction is exact (Clinger's fast path), so this is
+    // correctly rounded, as Python's float() is.
+    let v = mantissa as f64 / json::POW10[fraction];
+    Some(unsafe { (py.api.PyFloat_FromDouble)(if negative { -v } else { v }) })
+}
+
+/// Reads the common argument list — a flat array of numbers, plain strings, booleans and nulls
+/// (`[16.0]`, `[2, 3]`, `["a", 1]`) — into `out`, without the general parser's machinery.
+/// Tagged mode changes nothing for such scalars, so both modes use this.
+#[inline]
+pub fn scalars_into(py: Python, b: &[u8], out: &mut ArgVec) -> Scalars {
+    let api = py.api;
+    #[inline(always)]
+    fn ws(b: &[u8], mut i: usize) -> usize {
+        while matches!(b.get(i), Some(b' ' | b'\n' | b'\r' | b'\t')) {
+            i += 1;
+        }
+        i
+    }
+    let mut i = ws(b, 0);
+    if b.get(i) != Some(&b'[') {
+        return Scalars::General;
+    }
+    i = ws(b, i + 1);
+    if b.get(i) == Some(&b']') {
+        return if ws(b, i + 1) == b.len() { Scalars::Done } else { Scalars::General };
+    }
+    loop {
+        let Some(&c) = b.get(i) else { return Scalars::General };
+        let p = match c {
+            b'-' | b'0'..=b'9' => match simple_number(py, b, &mut i) {
+                Some(p) => p,
+                None => return Scalars::General,
+            },
+            b'"' => {
+                let start = i + 1;
+                let Some(len) = b[start..].iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20) else { return Scalars::General };
+                if b[start + len] != b'"' {
+                    return Scalars::General;
+                }
+                let Ok(text) = std::str::from_utf8(&b[start..start + len]) else { return Scalars::General };
+                i = start + len + 1;
+                unsafe { (api.PyUnicode_FromStringAndSize)(text.as_ptr().cast(), text.len() as isize) }
+            }
+            b't' if b[i..].starts_with(b"true") => {
+                i += 4;
+                unsafe { (api.Py_IncRef)(api._Py_TrueStruct) };
+                api._Py_TrueStruct
+            }
+            b'f' if b[i..].starts_with(b"false") => {
+                i += 5;
+                unsafe { (api.Py_IncRef)(api._Py_FalseStruct) };
+                api._Py_FalseStruct
+            }
+            b'n' if b[i..].starts_with(b"null") => {
+                i += 4;
+                unsafe { (api.Py_IncRef)(api.none()) };
+                api.none()
+            }
+            _ => return Scalars::General,
+        };
+        match PyRef::from_owned(p) {
+            Some(v) => out.push(v),
+            None => return Scalars::Failed(exception::fetch(py)),
+        }
+        i = ws(b, i);
+        match b.get(i) {
+            Some(b',') => i = ws(b, i + 1),
+            Some(b']') => return if ws(b, i + 1) == b.len() { Scalars::Done } else { Scalars::General },
+            _ => return Scalars::General,
+        }
+    }
+}
+
 /// The top-level array collects into a Vec; everything below it is an ordinary Python object.
 enum ArgsValue {
     Top,
@@ -294,6 +450,9 @@ impl Builder for ArgsBuilder<'_> {
     fn string(&mut self, v: &str) -> Result<ArgsValue, String> {
         Self::py(self.inner.string(v))
     }
+    fn key(&mut self, v: &str) -> Result<ArgsValue, String> {
+        Self::py(self.inner.key(v))
+    }
     fn new_array(&mut self) -> Result<ArgsValue, String> {
         if self.top.is_none() {
             self.top = Some(ArgList::new());
@@ -328,20 +487,22 @@ impl Builder for ArgsBuilder<'_> {
     }
 }
 
-/// One step of the path to a value inside the converted object, for error messages.
+/// One step of the path to a value inside the converted object, for error messages. A key is
+/// kept as the (referenced) key object and turned into text only when an error needs it.
 enum Step {
     Index(usize),
-    Key(String),
+    Key(PyRef),
 }
 
-fn path_text(path: &[Step]) -> String {
+fn path_text(py: Python, path: &[Step]) -> String {
     let mut s = String::from("$");
     for step in path {
         match step {
             Step::Index(i) => s.push_str(&format!("[{i}]")),
             Step::Key(k) => {
+                let k = exception::utf8_of(py, k.as_ptr()).unwrap_or_default();
                 let mut quoted = Vec::new();
-                write::string(&mut quoted, k);
+                write::string(&mut quoted, &k);
                 s.push('[');
                 s.push_str(&String::from_utf8_lossy(&quoted));
                 s.push(']');
@@ -360,7 +521,7 @@ pub(crate) struct Writer<'py, 'o> {
 
 impl Writer<'_, '_> {
     pub(crate) fn fail(&self, what: String) -> Error {
-        Error::new(ErrorKind::Conversion, format!("{what} at {}", path_text(&self.path)))
+        Error::new(ErrorKind::Conversion, format!("{what} at {}", path_text(self.py, &self.path)))
     }
 
     pub(crate) fn value(&mut self, o: PyPtr) -> Result<()> {
@@ -423,7 +584,7 @@ impl Writer<'_, '_> {
             }
         }
         if let Some(runtime) = self.mode.handles_for {
-            let handle = super::objects::register(PyRef::from_borrowed(self.py, o).expect("non-null"), runtime);
+            let handle = super::objects::register(PyRef::from_borrowed(self.py, o).expect("non-null"), runtime)?;
             self.tag_open("object");
             write::integer(self.out, handle as i64);
             self.out.push(b'}');
@@ -591,7 +752,7 @@ impl Writer<'_, '_> {
             }
             self.str(k)?;
             self.out.push(b':');
-            self.path.push(Step::Key(exception::utf8_of(self.py, k).unwrap_or_default()));
+            self.path.push(Step::Key(PyRef::from_borrowed(self.py, k).expect("dict keys are non-null")));
             self.value(v)?;
             self.path.pop();
         }
@@ -653,49 +814,150 @@ pub fn to_json_mode(py: Python, o: PyPtr, out: &mut Vec<u8>, mode: ValueMode) ->
 }
 
 /// The encoding of `o` in `mode`, as a C string.
-pub fn to_json_cstring_mode(py: Python, o: PyPtr, mode: ValueMode) -> Result<CString> {
-    with_scratch(|out| {
+pub fn to_json_cstring_mode(py: Python, o: PyPtr, mode: ValueMode) -> Result<CText> {
+    with_scratch(py, |out| {
         to_json_mode(py, o, out, mode)?;
         Ok(finish_cstring(out))
     })
 }
 
-thread_local! {
-    /// The buffer results are written into, kept between calls so a call allocates only the
-    /// exact-size copy it returns (a growing Vec would allocate and then shrink).
-    static SCRATCH: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
-}
-
-fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+/// Runs `f` with the thread's scratch buffer (`gil::ThreadCtx::scratch`), kept between calls so
+/// a call allocates only the exact-size copy it returns (a growing Vec would allocate and then
+/// shrink).
+fn with_scratch<R>(py: Python, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    let Some(ctx) = py.thread() else {
+        return f(&mut Vec::new());
+    };
     // Taken out while in use: a conversion that re-enters (Python code calling back into pyrt)
     // simply gets a fresh buffer.
-    let mut buf = SCRATCH.with(|s| s.take());
+    let mut buf = ctx.scratch.take();
     buf.clear();
     let r = f(&mut buf);
     if buf.capacity() <= 64 << 10 {
-        SCRATCH.with(|s| s.set(buf));
+        ctx.scratch.set(buf);
     }
     r
 }
 
-fn finish_cstring(text: &[u8]) -> CString {
-    let mut v = Vec::with_capacity(text.len() + 1);
-    v.extend_from_slice(text);
-    v.push(0);
-    // SAFETY: the writer escapes every control character, so the text has no NUL before ours.
-    unsafe { CString::from_vec_with_nul_unchecked(v) }
+#[inline]
+fn finish_cstring(text: &[u8]) -> CText {
+    // The writer escapes every control character, so the text has no NUL.
+    CText::from_bytes_unchecked(text)
+}
+
+/// Writes the JSON text of `o` into the thread's scratch buffer and hands it to `f`.
+pub fn with_json<R>(py: Python, o: PyPtr, f: impl FnOnce(&[u8]) -> R) -> Result<R> {
+    with_scratch(py, |out| {
+        to_json(py, o, out)?;
+        Ok(f(out))
+    })
 }
 
 /// The JSON text of `o` as a C string (JSON output never contains NUL: control characters are
 /// escaped).
-pub fn to_json_cstring(py: Python, o: PyPtr) -> Result<CString> {
-    with_scratch(|out| {
+pub fn to_json_cstring(py: Python, o: PyPtr) -> Result<CText> {
+    with_scratch(py, |out| {
         to_json(py, o, out)?;
         Ok(finish_cstring(out))
     })
 }
 
+/// Call arguments as owned Python references, on the stack for up to [`ArgVec::INLINE`] (no
+/// allocation for a typical call). Dropping it releases them.
+pub struct ArgVec<'py> {
+    py: Python<'py>,
+    inline: [PyPtr; ArgVec::INLINE],
+    n: usize,
+    spill: Vec<PyRef>,
+    /// Host arrays lent to the call (`Arg::Buffer`); closed after it (see [`ArgVec::finish`]).
+    pub loans: super::buffer::Loans,
+}
+
+impl<'py> ArgVec<'py> {
+    pub const INLINE: usize = 8;
+
+    #[inline(always)]
+    pub fn new(py: Python<'py>) -> ArgVec<'py> {
+        ArgVec { py, inline: [std::ptr::null_mut(); ArgVec::INLINE], n: 0, spill: Vec::new(), loans: Default::default() }
+    }
+
+    /// Converts every typed argument (on failure the ones already made are released).
+    #[inline(always)]
+    pub fn typed(py: Python<'py>, args: &[crate::args::Arg]) -> Result<ArgVec<'py>> {
+        let mut t = ArgVec::new(py);
+        for a in args {
+            let v = match *a {
+                crate::args::Arg::Buffer { data, count, elem, writable } => t.loans.lend(py, data as *mut std::ffi::c_void, count, elem, writable)?,
+                _ => arg_to_py(py, a)?,
+            };
+            t.push(v);
+        }
+        Ok(t)
+    }
+
+    /// Drops the argument references and ends the host buffers' loans; returns the loans
+    /// (closed) and whether Python still holds views of them (see `buffer::Loans::close`).
+    pub fn finish(mut self) -> (super::buffer::Loans, bool) {
+        self.release_args();
+        let mut loans = std::mem::take(&mut self.loans);
+        let escaped = !loans.is_empty() && loans.close(self.py);
+        (loans, escaped)
+    }
+
+    fn release_args(&mut self) {
+        for &p in &self.inline[..self.n] {
+            unsafe { (self.py.api.Py_DecRef)(p) };
+        }
+        self.n = 0;
+        self.spill.clear();
+    }
+
+    #[inline(always)]
+    pub fn push(&mut self, v: PyRef) {
+        if self.n < Self::INLINE {
+            self.inline[self.n] = v.into_ptr();
+            self.n += 1;
+        } else {
+            self.push_spill(v);
+        }
+    }
+
+    #[inline(never)]
+    fn push_spill(&mut self, v: PyRef) {
+        if self.spill.is_empty() {
+            self.spill.reserve(Self::INLINE * 2);
+            for p in &mut self.inline[..self.n] {
+                self.spill.push(PyRef::from_owned(std::mem::replace(p, std::ptr::null_mut())).expect("filled slots"));
+            }
+            self.n = 0;
+        }
+        self.spill.push(v);
+    }
+
+    /// The arguments as a `PyObject *const *` vector.
+    #[inline(always)]
+    pub fn as_ptrs(&self) -> &[PyPtr] {
+        if self.spill.is_empty() {
+            &self.inline[..self.n]
+        } else {
+            // SAFETY: PyRef is a transparent non-null pointer.
+            unsafe { std::slice::from_raw_parts(self.spill.as_ptr() as *const PyPtr, self.spill.len()) }
+        }
+    }
+}
+
+impl Drop for ArgVec<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        for &p in &self.inline[..self.n] {
+            unsafe { (self.py.api.Py_DecRef)(p) };
+        }
+        // (Loans close themselves when dropped, after the arguments above.)
+    }
+}
+
 /// A typed host argument as a new Python object.
+#[inline]
 pub fn arg_to_py(py: Python, arg: &crate::args::Arg) -> Result<PyRef> {
     use crate::args::Arg;
     let api = py.api;
@@ -708,12 +970,14 @@ pub fn arg_to_py(py: Python, arg: &crate::args::Arg) -> Result<PyRef> {
             Arg::Str(s) => (api.PyUnicode_FromStringAndSize)(s.as_ptr().cast(), s.len() as isize),
             Arg::Bytes(b) => (api.PyBytes_FromStringAndSize)(b.as_ptr().cast(), b.len() as isize),
             Arg::Object(id) => return super::objects::get(py, *id),
+            Arg::Buffer { .. } => return Err(Error::invalid_argument("host buffers can only be lent to typed calls (pyrt_object_call_*)")),
         }
     };
     PyRef::from_owned(p).ok_or_else(|| exception::fetch(py))
 }
 
 /// A float result (an int is accepted and converted, as Python's float() would).
+#[inline]
 pub fn result_double(py: Python, o: PyPtr) -> Result<f64> {
     let api = py.api;
     let t = unsafe { ffi::py_type(o) };
@@ -729,6 +993,7 @@ pub fn result_double(py: Python, o: PyPtr) -> Result<f64> {
 }
 
 /// An int result that fits in 64 bits (bool counts as int, as in Python).
+#[inline]
 pub fn result_int(py: Python, o: PyPtr) -> Result<i64> {
     let api = py.api;
     let t = unsafe { ffi::py_type(o) };

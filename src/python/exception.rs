@@ -127,7 +127,7 @@ pub fn fetch(py: Python) -> Error {
         (ErrorKind::Python, str_of(py, e).unwrap_or_else(|| "<exception str() failed>".into()))
     };
     let exception = Some(crate::error::ExceptionRef(std::sync::Arc::new(super::objects::Held::new(exc))));
-    Error { kind, message, python: Some(PythonException { type_name, traceback }), output: None, exception }
+    crate::error::ErrorDetail { kind, message, python: Some(PythonException { type_name, traceback }), output: None, exception }.into()
 }
 
 /// SystemExit's exit status as the interpreter would compute it: `None` → 0, an int → itself,

@@ -64,6 +64,20 @@ struct ModuleEntry {
 #[derive(Default)]
 struct CallableCache {
     modules: FxMap<Box<str>, ModuleEntry>,
+    /// The last undotted name looked up (a loop calling one function skips both hash lookups),
+    /// validated exactly as a map entry is.
+    memo: Option<Memo>,
+}
+
+struct Memo {
+    module: String,
+    function: String,
+    /// As in [`ModuleEntry`] and [`FunctionEntry`].
+    name: PyRef,
+    module_obj: PyRef,
+    dict: PyRef,
+    first_name: PyRef,
+    first: PyRef,
 }
 
 const CACHE_LIMIT: usize = 4096;
@@ -74,7 +88,7 @@ crate::per_worker!(WORKER_CACHE: Option<CallableCache> = None);
 
 /// The current interpreter's callable cache (the main one's, or this worker's).
 fn with_cache<R>(py: Python, f: impl FnOnce(&mut Option<CallableCache>) -> R) -> R {
-    if super::interp::current() == 0 {
+    if py.interp() == 0 {
         CACHE.with(py, f)
     } else {
         WORKER_CACHE.with(|c| f(&mut c.borrow_mut()))
@@ -131,13 +145,49 @@ fn resolve_rest(py: Python, mut obj: PyRef, rest: &[CString]) -> Result<PyRef> {
     Ok(obj)
 }
 
+/// Byte equality for short names, inline (a `memcmp` call costs more than the comparison):
+/// overlapping word loads, no byte loop.
+#[inline(always)]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    // SAFETY: every load below stays within the n bytes of both slices.
+    unsafe {
+        let w64 = |p: *const u8, i: usize| (p.add(i) as *const u64).read_unaligned();
+        let w32 = |p: *const u8, i: usize| (p.add(i) as *const u32).read_unaligned();
+        if n >= 8 {
+            let mut i = 0;
+            while i + 8 < n {
+                if w64(pa, i) != w64(pb, i) {
+                    return false;
+                }
+                i += 8;
+            }
+            w64(pa, n - 8) == w64(pb, n - 8)
+        } else if n >= 4 {
+            w32(pa, 0) == w32(pb, 0) && w32(pa, n - 4) == w32(pb, n - 4)
+        } else {
+            (0..n).all(|i| *pa.add(i) == *pb.add(i))
+        }
+    }
+}
+
 /// The callable named `module`.`function` (function may be dotted).
 pub fn lookup(py: Python, module: &str, function: &str) -> Result<PyRef> {
     // Fast path: both cached objects are still what the names mean.
     let hit = with_cache(py, |cache| -> Option<(PyRef, Option<Vec<CString>>)> {
         let cache = cache.as_mut()?;
-        let m = cache.modules.get(module)?;
         let sys_modules = unsafe { (py.api.PyImport_GetModuleDict)() };
+        if let Some(m) = cache.memo.as_ref().filter(|m| same(m.module.as_bytes(), module.as_bytes()) && same(m.function.as_bytes(), function.as_bytes())) {
+            if dict_get(py, sys_modules, m.name.as_ptr()) == m.module_obj.as_ptr() && dict_get(py, m.dict.as_ptr(), m.first_name.as_ptr()) == m.first.as_ptr() {
+                return Some((m.first.clone_ref(py), None));
+            }
+            cache.memo = None;
+        }
+        let m = cache.modules.get(module)?;
         if dict_get(py, sys_modules, m.name.as_ptr()) != m.module.as_ptr() {
             cache.modules.remove(module);
             return None;
@@ -145,6 +195,29 @@ pub fn lookup(py: Python, module: &str, function: &str) -> Result<PyRef> {
         let f = m.functions.get(function)?;
         if dict_get(py, m.dict.as_ptr(), f.first_name.as_ptr()) != f.first.as_ptr() {
             return None;
+        }
+        if f.rest.is_empty() {
+            let mut memo = cache.memo.take().unwrap_or_else(|| Memo {
+                module: String::new(),
+                function: String::new(),
+                name: m.name.clone_ref(py),
+                module_obj: m.module.clone_ref(py),
+                dict: m.dict.clone_ref(py),
+                first_name: f.first_name.clone_ref(py),
+                first: f.first.clone_ref(py),
+            });
+            memo.module.clear();
+            memo.module.push_str(module);
+            memo.function.clear();
+            memo.function.push_str(function);
+            memo.name = m.name.clone_ref(py);
+            memo.module_obj = m.module.clone_ref(py);
+            memo.dict = m.dict.clone_ref(py);
+            memo.first_name = f.first_name.clone_ref(py);
+            memo.first = f.first.clone_ref(py);
+            let first = f.first.clone_ref(py);
+            cache.memo = Some(memo);
+            return Some((first, None));
         }
         // (Most names are not dotted: nothing to copy then.)
         Some((f.first.clone_ref(py), (!f.rest.is_empty()).then(|| f.rest.clone())))
@@ -212,6 +285,18 @@ pub fn clear_caches(py: Python) {
 /// Calls `module.function(*args, **kwargs)` with JSON arguments.
 pub fn call_json(py: Python, module: &str, function: &str, args_json: Option<&[u8]>, kwargs_json: Option<&[u8]>) -> Result<PyRef> {
     let api = py.api;
+    if let (Some(text), None) = (args_json, kwargs_json) {
+        // The common case: a flat list of scalars, on the stack.
+        let mut argv = convert::ArgVec::new(py);
+        match convert::scalars_into(py, text, &mut argv) {
+            convert::Scalars::Done => {
+                let callable = lookup(py, module, function)?;
+                return call_ptrs(py, callable.as_ptr(), argv.as_ptrs());
+            }
+            convert::Scalars::Failed(e) => return Err(e),
+            convert::Scalars::General => {}
+        }
+    }
     let args = match args_json {
         None => convert::ArgList::new(),
         Some(text) => convert::args_from_json_mode(py, text, convert::PLAIN)?,
@@ -246,6 +331,24 @@ pub fn call(py: Python, callable: &PyRef, args: &[PyRef], kwargs: Option<&PyRef>
     }
     let kw = kwargs.map_or(std::ptr::null_mut(), |k| k.as_ptr());
     own(py, unsafe { (api.PyObject_Call)(callable.as_ptr(), tuple.as_ptr(), kw) })
+}
+
+/// [`call`] with borrowed pointers and no keyword arguments (the typed fast path).
+#[inline(always)]
+pub fn call_ptrs(py: Python, callable: PyPtr, args: &[PyPtr]) -> Result<PyRef> {
+    let api = py.api;
+    if let Some(vectorcall) = api.PyObject_Vectorcall {
+        return own(py, unsafe { vectorcall(callable, args.as_ptr(), args.len(), std::ptr::null_mut()) });
+    }
+    let tuple = own(py, unsafe { (api.PyTuple_New)(args.len() as isize) })?;
+    for (i, &a) in args.iter().enumerate() {
+        // PyTuple_SetItem steals the reference: hand it a new one.
+        unsafe {
+            (api.Py_IncRef)(a);
+            (api.PyTuple_SetItem)(tuple.as_ptr(), i as isize, a);
+        }
+    }
+    own(py, unsafe { (api.PyObject_Call)(callable, tuple.as_ptr(), std::ptr::null_mut()) })
 }
 
 /// `__main__.__dict__` (borrowed from the module, which lives as long as the interpreter).
@@ -340,11 +443,23 @@ pub fn adopt_host_sigint(py: Python, host_action: &libc::sigaction) {
     if host_action.sa_sigaction == libc::SIG_IGN {
         return;
     }
-    let code = c"import signal as _s\n_s.signal(_s.SIGINT, _s.default_int_handler)\ndel _s\n";
+    let code = c"import _signal as _s\n_s.signal(_s.SIGINT, _s.default_int_handler)\ndel _s\n";
     if run_code(py, code, c"<pyrt signals>").is_err() {
         unsafe { (py.api.PyErr_Clear)() };
     }
     crate::signals::restore_action(libc::SIGINT, host_action);
+}
+
+/// Runs pyrt's own setup code in a fresh globals dict (with `__builtins__`), not in `__main__`.
+pub fn run_private(py: Python, code: &CStr, filename: &CStr) -> Result<()> {
+    let api = py.api;
+    let globals = own(py, unsafe { (api.PyDict_New)() })?;
+    let builtins = own(py, unsafe { (api.PyImport_ImportModule)(c"builtins".as_ptr()) })?;
+    if unsafe { (api.PyDict_SetItemString)(globals.as_ptr(), c"__builtins__".as_ptr(), builtins.as_ptr()) } != 0 {
+        return Err(fail(py));
+    }
+    let compiled = compile(py, code, filename, ffi::PY_FILE_INPUT)?;
+    own(py, unsafe { (api.PyEval_EvalCode)(compiled.as_ptr(), globals.as_ptr(), globals.as_ptr()) }).map(drop)
 }
 
 /// In the `"python"` signals mode, Python's SIGINT handler even when the host already had one:
@@ -353,7 +468,7 @@ pub fn adopt_host_sigint(py: Python, host_action: &libc::sigaction) {
 /// would not raise KeyboardInterrupt. A host that ignores SIGINT keeps it ignored, as in Python.
 /// Runs once, on the main thread, right after initialization.
 pub fn claim_sigint(py: Python) {
-    let code = c"import signal as _s\nif _s.getsignal(_s.SIGINT) is None:\n    _s.signal(_s.SIGINT, _s.default_int_handler)\ndel _s\n";
+    let code = c"import _signal as _s\nif _s.getsignal(_s.SIGINT) is None:\n    _s.signal(_s.SIGINT, _s.default_int_handler)\ndel _s\n";
     if run_code(py, code, c"<pyrt signals>").is_err() {
         unsafe { (py.api.PyErr_Clear)() };
     }

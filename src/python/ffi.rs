@@ -46,6 +46,7 @@ unsafe impl Sync for PyMethodDef {}
 pub const METH_VARARGS: c_int = 0x0001;
 pub const METH_KEYWORDS: c_int = 0x0002;
 pub const METH_O: c_int = 0x0008;
+pub const METH_NOARGS: c_int = 0x0004;
 
 /// `PyInterpreterConfig` (3.12 and 3.13: seven ints, HAZARDS §6.1).
 #[repr(C)]
@@ -61,6 +62,52 @@ pub struct PyInterpreterConfig {
 
 /// `PyInterpreterConfig_OWN_GIL`.
 pub const OWN_GIL: c_int = 2;
+
+/// `Py_buffer`: 80 bytes with the same offsets in every version 3.8-3.13 (HAZARDS §9.1).
+#[repr(C)]
+pub struct PyBuffer {
+    pub buf: *mut c_void,
+    pub obj: PyPtr,
+    pub len: PySsize,
+    pub itemsize: PySsize,
+    pub readonly: c_int,
+    pub ndim: c_int,
+    pub format: *mut c_char,
+    pub shape: *mut PySsize,
+    pub strides: *mut PySsize,
+    pub suboffsets: *mut PySsize,
+    pub internal: *mut c_void,
+}
+
+/// `PyType_Slot` and `PyType_Spec` (stable since 3.2).
+#[repr(C)]
+pub struct PyTypeSlot {
+    pub slot: c_int,
+    pub pfunc: *mut c_void,
+}
+#[repr(C)]
+pub struct PyTypeSpec {
+    pub name: *const c_char,
+    pub basicsize: c_int,
+    pub itemsize: c_int,
+    pub flags: std::ffi::c_uint,
+    pub slots: *mut PyTypeSlot,
+}
+
+/// `PyBUF_*` request flags (identical in every version).
+pub const PYBUF_WRITABLE: c_int = 0x0001;
+pub const PYBUF_FORMAT: c_int = 0x0004;
+pub const PYBUF_ND: c_int = 0x0008;
+pub const PYBUF_STRIDES: c_int = 0x0010 | PYBUF_ND;
+pub const PYBUF_FULL_RO: c_int = PYBUF_STRIDES | PYBUF_FORMAT | 0x0100;
+pub const PYBUF_FULL: c_int = PYBUF_FULL_RO | PYBUF_WRITABLE;
+/// `Py_TPFLAGS_DEFAULT` for a GIL build (`Py_TPFLAGS_HAVE_VERSION_TAG`).
+pub const TPFLAGS_DEFAULT: std::ffi::c_uint = 1 << 18;
+/// `Py_bf_getbuffer` / `Py_bf_releasebuffer` type slots (honoured by PyType_FromSpec from 3.9).
+pub const PY_BF_GETBUFFER: c_int = 1;
+pub const PY_BF_RELEASEBUFFER: c_int = 2;
+/// `tp_as_buffer` in `PyTypeObject` (GIL builds 3.8-3.13).
+pub const TP_AS_BUFFER_OFFSET: usize = 160;
 
 pub const PY_FILE_INPUT: c_int = 257;
 pub const PY_EVAL_INPUT: c_int = 258;
@@ -221,6 +268,14 @@ cpython_api! {
         PyUnicode_AsEncodedString: fn(PyPtr, *const c_char, *const c_char) -> PyPtr;
         PyList_AsTuple: fn(PyPtr) -> PyPtr;
 
+        PyType_FromSpec: fn(*mut PyTypeSpec) -> PyPtr;
+        PyType_GenericAlloc: fn(PyPtr, PySsize) -> PyPtr;
+        PyMemoryView_FromObject: fn(PyPtr) -> PyPtr;
+        PyObject_GetBuffer: fn(PyPtr, *mut PyBuffer, c_int) -> c_int;
+        PyBuffer_Release: fn(*mut PyBuffer);
+        PyBuffer_IsContiguous: fn(*const PyBuffer, c_char) -> c_int;
+        PyBuffer_ToContiguous: fn(*mut c_void, *const PyBuffer, PySsize, c_char) -> c_int;
+
         PyModule_New: fn(*const c_char) -> PyPtr;
         PyCFunction_NewEx: fn(*mut PyMethodDef, PyPtr, PyPtr) -> PyPtr;
         PyLong_AsLong: fn(PyPtr) -> c_long;
@@ -278,6 +333,7 @@ cpython_api! {
         PyExc_TypeError;
         PyExc_ValueError;
         PyExc_RuntimeError;
+        PyExc_BufferError;
     }
 }
 

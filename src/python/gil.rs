@@ -9,7 +9,7 @@
 //! host calls (HAZARDS §3.2). Nested calls on a thread that already holds the GIL (a host callback
 //! calling back into pyrt) run directly.
 
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
 use std::ffi::c_int;
 use std::marker::PhantomData;
 use std::ptr;
@@ -18,24 +18,76 @@ use super::ffi::{Api, PyThreadState};
 use crate::signals::{self, SigpipePolicy};
 
 /// Proof that the current thread holds the GIL. Not `Send`: it cannot leave the GIL section.
+///
+/// It also carries the calling thread's [`ThreadCtx`], so code on the call path reads its
+/// per-thread state without another thread-local lookup (each costs a `__tls_get_addr` call in
+/// a shared library).
 #[derive(Clone, Copy)]
 pub struct Python<'py> {
     pub api: &'static Api,
+    /// The thread's context; null only while the thread's thread-locals are being destroyed.
+    ctx: *const ThreadCtx,
     _not_send: PhantomData<(&'py (), *const ())>,
+}
+
+impl<'py> Python<'py> {
+    /// The calling thread's context (`None` only during thread exit).
+    #[inline]
+    pub fn thread(self) -> Option<&'py ThreadCtx> {
+        // SAFETY: the context is the thread-local of the thread that holds this token (tokens
+        // are not Send), alive for the token's lifetime.
+        unsafe { self.ctx.as_ref() }
+    }
+
+    /// The interpreter slot the thread works in (0: the main interpreter; see `interp`).
+    #[inline]
+    pub fn interp(self) -> usize {
+        self.thread().map_or(0, |c| c.interp.get())
+    }
 }
 
 const PYGILSTATE_LOCKED: c_int = 0;
 
-struct ThreadSlot {
+/// Everything pyrt keeps per host thread, in one thread-local (one lookup per call).
+pub struct ThreadCtx {
     /// The thread state saved between calls; null until the first call.
     tstate: Cell<*mut PyThreadState>,
     /// What the outer `PyGILState_Ensure` returned (released when the thread exits).
     gilstate: Cell<c_int>,
     /// How many pyrt GIL sections are open on this thread (re-entrancy).
     depth: Cell<u32>,
+    /// The thread's Python state is not pyrt's (a thread Python started, or pyrt's interpreter
+    /// thread, whose state Py_Initialize made).
+    tstate_foreign: Cell<bool>,
+    /// The interpreter slot this thread works in (`interp`): 0, or a worker's.
+    pub(crate) interp: Cell<usize>,
+    /// `pthread_self()`, once asked for (0 until then).
+    ident: Cell<u64>,
+    /// This thread's call record for interrupts (`running`), registered on first use.
+    pub(crate) executing: OnceCell<super::running::Registration>,
+    /// The buffer JSON results are written into (`convert`), kept between calls.
+    pub(crate) scratch: Cell<Vec<u8>>,
+    /// The last runtime handle this thread validated as open and without per-call settings,
+    /// with the handle-table generation it was valid in (`runtime::enter`); (0, 0) when none.
+    pub(crate) plain_handle: Cell<(u64, u64)>,
 }
 
-impl Drop for ThreadSlot {
+impl ThreadCtx {
+    /// The thread's id as pyrt and CPython know it (`pthread_self`).
+    #[inline]
+    pub fn ident(&self) -> u64 {
+        match self.ident.get() {
+            0 => {
+                let id = super::running::current_thread_id();
+                self.ident.set(id);
+                id
+            }
+            id => id,
+        }
+    }
+}
+
+impl Drop for ThreadCtx {
     fn drop(&mut self) {
         let ts = self.tstate.get();
         if ts.is_null() {
@@ -54,19 +106,57 @@ impl Drop for ThreadSlot {
 }
 
 thread_local! {
-    static SLOT: ThreadSlot = const {
-        ThreadSlot { tstate: Cell::new(ptr::null_mut()), gilstate: Cell::new(0), depth: Cell::new(0) }
+    static THREAD: ThreadCtx = const {
+        ThreadCtx {
+            tstate: Cell::new(ptr::null_mut()),
+            gilstate: Cell::new(0),
+            depth: Cell::new(0),
+            tstate_foreign: Cell::new(false),
+            interp: Cell::new(0),
+            ident: Cell::new(0),
+            executing: OnceCell::new(),
+            scratch: Cell::new(Vec::new()),
+            plain_handle: Cell::new((0, 0)),
+        }
     };
+}
+
+/// A reference to the calling thread's context, valid while the thread runs. Not `Send`.
+#[derive(Clone, Copy)]
+pub struct ThreadRef {
+    ctx: *const ThreadCtx,
+}
+
+impl std::ops::Deref for ThreadRef {
+    type Target = ThreadCtx;
+    #[inline]
+    fn deref(&self) -> &ThreadCtx {
+        // SAFETY: made from this thread's live thread-local; not Send, so it stays on the thread.
+        unsafe { &*self.ctx }
+    }
+}
+
+/// The calling thread's context (one thread-local lookup). Panics during thread exit, like
+/// any thread-local access then.
+#[inline]
+pub fn thread() -> ThreadRef {
+    THREAD.with(|c| ThreadRef { ctx: c as *const ThreadCtx })
+}
+
+/// The calling thread's context, or `None` while its thread-locals are being destroyed.
+#[inline]
+pub fn try_thread() -> Option<ThreadRef> {
+    THREAD.try_with(|c| ThreadRef { ctx: c as *const ThreadCtx }).ok()
 }
 
 /// True when this thread is inside a pyrt GIL section (e.g. a host callback called by Python).
 pub fn in_gil_section() -> bool {
-    SLOT.try_with(|s| s.depth.get() > 0).unwrap_or(false)
+    THREAD.try_with(|s| s.depth.get() > 0).unwrap_or(false)
 }
 
 /// Restores the saved state when a GIL section ends, also when `f` panics.
 struct Section<'a> {
-    slot: &'a ThreadSlot,
+    slot: &'a ThreadCtx,
     api: &'static Api,
     /// Outermost section: release the GIL at the end.
     outer: bool,
@@ -95,7 +185,14 @@ impl Drop for Section<'_> {
 /// The caller must have checked that the interpreter is running and must keep it running for the
 /// duration (see `runtime::CallGuard`).
 pub fn with_gil<R>(api: &'static Api, f: impl FnOnce(Python<'_>) -> R) -> R {
-    SLOT.with(|slot| {
+    with_gil_on(thread(), api, f)
+}
+
+/// [`with_gil`] for a caller that already has the thread's context.
+#[inline]
+pub fn with_gil_on<R>(t: ThreadRef, api: &'static Api, f: impl FnOnce(Python<'_>) -> R) -> R {
+    {
+        let slot: &ThreadCtx = &t;
         let depth = slot.depth.get();
         let sigpipe = match signals::policy() {
             SigpipePolicy::Call if depth == 0 => signals::CallSigpipeBlock::new(),
@@ -117,9 +214,9 @@ pub fn with_gil<R>(api: &'static Api, f: impl FnOnce(Python<'_>) -> R) -> R {
                         // threading.Thread calling a host callback). Borrow its state.
                         section.outer = false;
                         section.foreign_state = Some(state);
+                        slot.tstate_foreign.set(true);
                     } else {
                         slot.gilstate.set(state);
-                        make_thread_non_daemon(api);
                     }
                 } else {
                     (api.PyEval_RestoreThread)(ts);
@@ -127,21 +224,24 @@ pub fn with_gil<R>(api: &'static Api, f: impl FnOnce(Python<'_>) -> R) -> R {
             }
         }
         slot.depth.set(depth + 1);
-        f(Python { api, _not_send: PhantomData })
+        f(Python { api, ctx: t.ctx, _not_send: PhantomData })
         // `section` drops here: depth restored, GIL released if outermost.
-    })
+    }
 }
 
 /// Marks the calling thread as the one whose thread state was created by `Py_Initialize`
 /// (the interpreter's own thread), so its state is saved and restored like any other.
 pub fn adopt_main_thread_state(ts: *mut PyThreadState) {
-    SLOT.with(|s| s.tstate.set(ts));
+    THREAD.with(|s| {
+        s.tstate.set(ts);
+        s.tstate_foreign.set(true);
+    });
 }
 
 /// Takes the GIL back on the interpreter's own thread (for finalization). Leaves the slot empty
 /// so its destructor does nothing afterwards.
 pub fn reclaim_main_thread_state(api: &Api) {
-    SLOT.with(|s| {
+    THREAD.with(|s| {
         let ts = s.tstate.replace(ptr::null_mut());
         if !ts.is_null() {
             unsafe { (api.PyEval_RestoreThread)(ts) };
@@ -149,28 +249,10 @@ pub fn reclaim_main_thread_state(api: &Api) {
     });
 }
 
-/// CPython represents a thread it did not start as a `_DummyThread`, which is a daemon; every
-/// `threading.Thread` started from it would default to daemon too (standalone Python: non-daemon,
-/// HAZARDS §11), and `pyrt_free` would not wait for it. Mark the host thread's object non-daemon
-/// once, when its thread state is created. Failures are ignored: this only adjusts a default.
-///
-/// # Safety
-/// The GIL is held.
-unsafe fn make_thread_non_daemon(api: &Api) {
-    let threading = (api.PyImport_ImportModule)(c"threading".as_ptr());
-    if threading.is_null() {
-        (api.PyErr_Clear)();
-        return;
-    }
-    let current = (api.PyObject_GetAttrString)(threading, c"current_thread".as_ptr());
-    let thread = if current.is_null() { ptr::null_mut() } else { (api.PyObject_CallObject)(current, ptr::null_mut()) };
-    if !thread.is_null() {
-        (api.PyObject_SetAttrString)(thread, c"_daemonic".as_ptr(), api._Py_FalseStruct);
-    }
-    (api.PyErr_Clear)();
-    (api.Py_DecRef)(thread);
-    (api.Py_DecRef)(current);
-    (api.Py_DecRef)(threading);
+/// True on a host thread inside a pyrt call whose Python thread state pyrt created (not a
+/// thread Python started, nor pyrt's own interpreter thread). GIL held.
+pub fn is_host_thread() -> bool {
+    THREAD.try_with(|s| s.depth.get() > 0 && !s.tstate_foreign.get()).unwrap_or(false)
 }
 
 /// A token for code that CPython itself called (a C function of `_pyrt`): the thread holds the
@@ -179,7 +261,8 @@ unsafe fn make_thread_non_daemon(api: &Api) {
 /// # Safety
 /// The calling thread must hold the GIL for the token's lifetime.
 pub unsafe fn assume_gil<'py>(api: &'static Api) -> Python<'py> {
-    Python { api, _not_send: PhantomData }
+    let ctx = try_thread().map_or(ptr::null(), |t| t.ctx);
+    Python { api, ctx, _not_send: PhantomData }
 }
 
 /// Releases the GIL while `f` runs host code (a callback, an output handler), so other threads —
@@ -188,7 +271,7 @@ pub unsafe fn assume_gil<'py>(api: &'static Api) -> Python<'py> {
 /// parked in its slot), also on a thread that Python started.
 pub fn allow_threads<R>(py: Python<'_>, f: impl FnOnce() -> R) -> R {
     struct Restore<'a> {
-        slot: &'a ThreadSlot,
+        slot: &'a ThreadCtx,
         api: &'static Api,
         saved_tstate: *mut PyThreadState,
         saved_depth: u32,
@@ -202,7 +285,7 @@ pub fn allow_threads<R>(py: Python<'_>, f: impl FnOnce() -> R) -> R {
             self.slot.depth.set(self.saved_depth);
         }
     }
-    SLOT.with(|slot| {
+    THREAD.with(|slot| {
         let restore = Restore { slot, api: py.api, saved_tstate: slot.tstate.get(), saved_depth: slot.depth.replace(0) };
         let ts = unsafe { (py.api.PyEval_SaveThread)() };
         slot.tstate.set(ts);

@@ -298,7 +298,7 @@ pub fn install_error_type(py: Python, module: PyPtr) -> Result<()> {
 
 fn raise_host_error(py: Python, message: &str) -> PyPtr {
     let api = py.api;
-    let t = if super::interp::current() == 0 { HOST_ERROR.load(Ordering::Acquire) } else { WORKER_HOST_ERROR.with(|h| *h.borrow()) } as PyPtr;
+    let t = if py.interp() == 0 { HOST_ERROR.load(Ordering::Acquire) } else { WORKER_HOST_ERROR.with(|h| *h.borrow()) } as PyPtr;
     let t = if t.is_null() { unsafe { api.exception(api.PyExc_RuntimeError) } } else { t };
     let msg = CString::new(message.replace('\0', "\\x00")).expect("NULs replaced");
     unsafe { (api.PyErr_SetString)(t, msg.as_ptr()) };
@@ -352,7 +352,7 @@ unsafe extern "C" fn call(slf: PyPtr, args: PyPtr, kwargs: PyPtr) -> PyPtr {
         return raise_error(py, &e);
     };
     // Object handles live in the main interpreter; in a worker, arguments must be encodable.
-    let handles_for = (super::interp::current() == 0).then_some(reg.runtime);
+    let handles_for = (py.interp() == 0).then_some(reg.runtime);
     let mode = ValueMode { tagged: true, handles_for };
     let (encoded, arg_handles) = objects::collect_registered(|| -> Result<(CString, CString)> {
         let mut a = Vec::with_capacity(64);

@@ -3,19 +3,15 @@
 //! the output proxies, `_pyrt.HostError`, references queued for release — is kept per slot,
 //! because objects must never cross interpreters.
 
-use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
-
-thread_local! {
-    static CURRENT: Cell<usize> = const { Cell::new(0) };
-}
 
 static NEXT_SLOT: AtomicUsize = AtomicUsize::new(1);
 
-/// The current thread's interpreter slot (0: the main interpreter).
+/// The current thread's interpreter slot (0: the main interpreter). With a [`super::Python`]
+/// token at hand, `py.interp()` is cheaper (no thread-local lookup).
 #[inline]
 pub fn current() -> usize {
-    CURRENT.with(|c| c.get())
+    super::gil::try_thread().map_or(0, |t| t.interp.get())
 }
 
 /// A fresh slot for a new sub-interpreter (slots are never reused).
@@ -25,7 +21,7 @@ pub fn new_slot() -> usize {
 
 /// Makes the calling thread (a worker) work in `slot` from now on.
 pub fn enter(slot: usize) {
-    CURRENT.with(|c| c.set(slot));
+    super::gil::thread().interp.set(slot);
 }
 
 /// Per-slot storage for worker slots: a worker thread serves one sub-interpreter, so its

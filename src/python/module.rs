@@ -6,7 +6,7 @@ use std::ffi::c_int;
 use std::ptr;
 use std::sync::Mutex;
 
-use super::ffi::{PyMethodDef, PyPtr, METH_O};
+use super::ffi::{PyMethodDef, PyPtr, METH_NOARGS, METH_O};
 use super::{exception, Python};
 use crate::error::Result;
 
@@ -101,12 +101,49 @@ static ROUTE_SIGNAL: PyMethodDef = PyMethodDef {
     ml_doc: c"Route a signal whose handler Python just installed to Python's main thread.".as_ptr(),
 };
 
+/// `_pyrt.host_thread()`: True on a host thread inside a pyrt call (one whose Python thread
+/// state pyrt created), for the `threading._DummyThread` default below.
+unsafe extern "C" fn host_thread(_module: PyPtr, _arg: PyPtr) -> PyPtr {
+    let api = super::api();
+    let r = if super::gil::is_host_thread() { api._Py_TrueStruct } else { api._Py_FalseStruct };
+    (api.Py_IncRef)(r);
+    r
+}
+
+static HOST_THREAD: PyMethodDef = PyMethodDef {
+    ml_name: c"host_thread".as_ptr(),
+    ml_meth: host_thread as *const std::ffi::c_void,
+    ml_flags: METH_NOARGS,
+    ml_doc: c"True on a host thread running a pyrt call.".as_ptr(),
+};
+
+/// A host thread is a "dummy" thread to CPython, and a dummy is a daemon, so every
+/// threading.Thread started from one would default to daemon (standalone Python: non-daemon,
+/// HAZARDS §11) and pyrt_free would not wait for it. `_DummyThread` objects made for pyrt's
+/// host threads are therefore marked non-daemon — when Python makes one (current_thread() on
+/// that thread), not eagerly on every new host thread, which would cost a Thread object per
+/// thread (~2/3 of a fresh thread's first call). Dummies of other foreign threads (made by C
+/// extensions) keep CPython's default.
+const DUMMY_PATCH: &std::ffi::CStr = cr#"def _install():
+    import threading, _pyrt
+    cls = threading._DummyThread
+    original = cls.__init__
+    def __init__(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        if _pyrt.host_thread():
+            self._daemonic = False
+    for attr in ('__name__', '__qualname__', '__doc__'):
+        setattr(__init__, attr, getattr(original, attr))
+    cls.__init__ = __init__
+_install()
+"#;
+
 /// Creates `_pyrt` in `sys.modules`. Called once, on the main thread, after initialization.
 pub fn install(py: Python) -> Result<()> {
     let api = py.api;
     unsafe {
         let module = super::PyRef::from_owned((api.PyModule_New)(c"_pyrt".as_ptr())).ok_or_else(|| exception::fetch(py))?;
-        for def in [&ROUTE_SIGNAL, &SAVE_HOST_HANDLER, &RESTORE_HOST_HANDLER, &HAS_HOST_HANDLER] {
+        for def in [&ROUTE_SIGNAL, &SAVE_HOST_HANDLER, &RESTORE_HOST_HANDLER, &HAS_HOST_HANDLER, &HOST_THREAD] {
             let f = super::PyRef::from_owned((api.PyCFunction_NewEx)(def as *const PyMethodDef as *mut PyMethodDef, ptr::null_mut(), ptr::null_mut()))
                 .ok_or_else(|| exception::fetch(py))?;
             if (api.PyObject_SetAttrString)(module.as_ptr(), def.ml_name, f.as_ptr()) != 0 {
@@ -117,6 +154,9 @@ pub fn install(py: Python) -> Result<()> {
         if (api.PyDict_SetItemString)((api.PyImport_GetModuleDict)(), c"_pyrt".as_ptr(), module.as_ptr()) != 0 {
             return Err(exception::fetch(py));
         }
+    }
+    if super::interp::current() == 0 {
+        super::exec::run_private(py, DUMMY_PATCH, c"<pyrt threads>")?;
     }
     Ok(())
 }

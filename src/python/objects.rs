@@ -7,56 +7,167 @@
 //! a thread the interpreter is blocked on — without ever deadlocking, and it never touches the
 //! interpreter after finalization (the queue is simply dropped).
 
-use super::exec::FxMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering::AcqRel, Ordering::Acquire, Ordering::Relaxed, Ordering::Release};
 use std::sync::Mutex;
 
 use super::ffi::PyPtr;
 use super::{PyRef, Python};
 use crate::error::{Error, ErrorKind, Result};
 
-struct Entry {
-    /// The owned reference (as an address: the table is shared across threads, and the pointer
-    /// is only dereferenced with the GIL held).
-    object: usize,
+// ---- the handle table -------------------------------------------------------------------------
+//
+// A slab of slots that never moves or shrinks: segment k holds `BASE << k` slots, allocated on
+// first use and kept for the life of the process. A handle names a slot and the slot's
+// generation, so looking one up is an index computation and two loads — no lock and no hash on
+// the call path — and a freed (or forged) handle simply fails the generation check.
+//
+// Who may do what:
+// * `register` (GIL held) takes a free slot and fills it.
+// * Readers (`get`, GIL held) check the generation and incref. A slot can only be refilled by
+//   `register`, which also needs the GIL, so it cannot change under a reader; a concurrent
+//   `release` may empty it, but the reference it takes is only dropped by a later GIL holder.
+// * `release` (any thread, no GIL) wins the slot with a compare-and-swap of the generation, takes
+//   the reference out, queues it, then returns the slot to the free list.
+//
+// Handle numbers: `((gen << INDEX_BITS) | (index + 1)) << 3`, so they are non-zero, multiples of 8,
+// and below 2^39: under the Go heap's addresses (0xc000000000), which cgo's pointer checks
+// inspect, and exact as JSON numbers everywhere (tagged `{"__pyrt__": "object", "v": id}`).
+// Freed slots are reused first-in first-out and only once `REUSE_AFTER` of them are waiting, so a
+// stale handle could only match a new object after its slot was reused 2^GEN_BITS times —
+// at least 2^(GEN_BITS + 14) frees later.
+
+const INDEX_BITS: u32 = 22;
+const GEN_BITS: u32 = 14;
+/// Slots that can be live at once: 4,194,303.
+const MAX_SLOTS: u32 = (1 << INDEX_BITS) - 1;
+const BASE: usize = 1024;
+const SEGMENTS: usize = 13; // 1024 * (2^13 - 1) > MAX_SLOTS
+const REUSE_AFTER: usize = 1 << 14;
+
+struct Slot {
+    /// The owned reference (an address; 0 when the slot is empty). Dereferenced only with the
+    /// GIL held.
+    object: AtomicUsize,
     /// The runtime handle the object was obtained through.
-    runtime: u64,
+    runtime: AtomicU64,
+    /// Bumped every time the slot is emptied.
+    gen: AtomicU32,
 }
 
-/// Handle number → entry. The numbers are ours (sequential), so a fast non-keyed hash is fine.
-static TABLE: Mutex<Option<FxMap<u64, Entry>>> = Mutex::new(None);
-static NEXT_ID: AtomicU64 = AtomicU64::new(0x6f62_0000);
+static SEGMENT: [AtomicPtr<Slot>; SEGMENTS] = [const { AtomicPtr::new(std::ptr::null_mut()) }; SEGMENTS];
+
+/// Slot allocation (register and release only; never on the call path).
+struct Alloc {
+    /// Slots handed out so far (indexes below it exist).
+    next: u32,
+    free: std::collections::VecDeque<u32>,
+}
+
+static ALLOC: Mutex<Alloc> = Mutex::new(Alloc { next: 0, free: std::collections::VecDeque::new() });
+/// Slots ever handed out (a bound for scans), readable without the lock.
+static USED: AtomicU32 = AtomicU32::new(0);
+
+#[inline]
+fn locate(index: u32) -> (usize, usize) {
+    let j = index as usize / BASE + 1;
+    let k = (usize::BITS - 1 - j.leading_zeros()) as usize;
+    (k, index as usize - BASE * ((1 << k) - 1))
+}
+
+#[inline]
+fn slot(index: u32) -> Option<&'static Slot> {
+    let (k, off) = locate(index);
+    let seg = SEGMENT.get(k)?.load(Acquire);
+    if seg.is_null() {
+        return None;
+    }
+    // SAFETY: segment k was allocated with BASE << k slots and is never freed.
+    Some(unsafe { &*seg.add(off) })
+}
+
+#[inline]
+fn encode(index: u32, gen: u32) -> u64 {
+    ((u64::from(gen & ((1 << GEN_BITS) - 1)) << INDEX_BITS) | u64::from(index + 1)) << 3
+}
+
+/// (slot, generation) named by a handle, if it could be one.
+#[inline]
+fn decode(id: u64) -> Option<(&'static Slot, u32)> {
+    if id & 7 != 0 || id >> (3 + INDEX_BITS + GEN_BITS) != 0 {
+        return None;
+    }
+    let raw = (id >> 3) as u32;
+    let index = (raw & MAX_SLOTS).checked_sub(1)?;
+    Some((slot(index)?, raw >> INDEX_BITS))
+}
+
+#[inline]
+fn same_gen(slot: &Slot, gen: u32) -> bool {
+    slot.gen.load(Acquire) & ((1 << GEN_BITS) - 1) == gen
+}
+
 /// References released without the GIL, per interpreter slot, dropped by the next holder of
 /// that interpreter's GIL.
 static PENDING: Mutex<Vec<(usize, usize)>> = Mutex::new(Vec::new());
+/// Buffer views the host released (`pyrt_buffer_free`), released by the next main-interpreter
+/// GIL holder.
+static PENDING_EXPORTS: Mutex<Vec<super::buffer::Export>> = Mutex::new(Vec::new());
 static HAS_PENDING: AtomicBool = AtomicBool::new(false);
-
-fn table() -> std::sync::MutexGuard<'static, Option<FxMap<u64, Entry>>> {
-    TABLE.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 pub fn closed_object() -> Error {
     Error::new(ErrorKind::Closed, "the pyrt object was freed (or this is not an object handle)")
 }
 
 /// Object handles belong to the main interpreter; a worker may not use them.
-fn main_interpreter_only() -> Result<()> {
-    if super::interp::current() != 0 {
+#[inline]
+fn main_interpreter_only(py: Python) -> Result<()> {
+    if py.interp() != 0 {
         return Err(Error::invalid_argument("object handles cannot be used in a worker sub-interpreter (objects cannot move between interpreters)"));
     }
     Ok(())
 }
 
-/// Moves `object` into the table; returns its handle.
-pub fn register(object: PyRef, runtime: u64) -> u64 {
-    let id = NEXT_ID.fetch_add(8, Ordering::Relaxed);
-    table().get_or_insert_with(FxMap::default).insert(id, Entry { object: object.into_ptr() as usize, runtime });
+/// Moves `object` into the table; returns its handle. GIL held.
+pub fn register(object: PyRef, runtime: u64) -> Result<u64> {
+    let index = {
+        let mut a = ALLOC.lock().unwrap_or_else(|p| p.into_inner());
+        match a.free.len() >= REUSE_AFTER {
+            true => a.free.pop_front().expect("non-empty"),
+            false => {
+                if a.next >= MAX_SLOTS {
+                    return Err(Error::new(ErrorKind::Internal, format!("too many live object handles (the limit is {MAX_SLOTS}): free some with pyrt_object_free")));
+                }
+                let index = a.next;
+                let (k, _) = locate(index);
+                if SEGMENT[k].load(Acquire).is_null() {
+                    let seg: Box<[Slot]> = (0..BASE << k).map(|_| Slot { object: AtomicUsize::new(0), runtime: AtomicU64::new(0), gen: AtomicU32::new(0) }).collect();
+                    SEGMENT[k].store(Box::into_raw(seg) as *mut Slot, Release);
+                }
+                a.next += 1;
+                USED.store(a.next, Release);
+                index
+            }
+        }
+    };
+    let s = slot(index).expect("allocated above");
+    s.runtime.store(runtime, Relaxed);
+    s.object.store(object.into_ptr() as usize, Release);
+    let id = encode(index, s.gen.load(Acquire));
     COLLECTING.with(|c| {
         if let Some(ids) = c.borrow_mut().as_mut() {
             ids.push(id);
         }
     });
-    id
+    Ok(id)
+}
+
+/// Empties slot `index` if it is still in generation `gen`; returns its reference.
+fn take(index: u32, s: &Slot, gen_full: u32) -> Option<usize> {
+    s.gen.compare_exchange(gen_full, gen_full.wrapping_add(1), AcqRel, Relaxed).ok()?;
+    let object = s.object.swap(0, AcqRel);
+    // Only now may `register` reuse the slot.
+    ALLOC.lock().unwrap_or_else(|p| p.into_inner()).free.push_back(index);
+    (object != 0).then_some(object)
 }
 
 thread_local! {
@@ -88,7 +199,7 @@ impl Held {
 
     /// A new reference to the object, if it belongs to the current interpreter. GIL held.
     pub fn get(&self, py: Python) -> Option<PyRef> {
-        (self.slot == super::interp::current()).then(|| PyRef::from_borrowed(py, self.object as PyPtr).expect("held objects are non-null"))
+        (self.slot == py.interp()).then(|| PyRef::from_borrowed(py, self.object as PyPtr).expect("held objects are non-null"))
     }
 }
 
@@ -100,56 +211,80 @@ impl Drop for Held {
 
 /// The runtime an object belongs to (no GIL needed).
 pub fn runtime_of(id: u64) -> Result<u64> {
-    table().as_ref().and_then(|t| t.get(&id)).map(|e| e.runtime).ok_or_else(closed_object)
+    let (s, gen) = decode(id).ok_or_else(closed_object)?;
+    if !same_gen(s, gen) {
+        return Err(closed_object());
+    }
+    let runtime = s.runtime.load(Acquire);
+    let live = s.object.load(Acquire) != 0;
+    // Unchanged meanwhile: the slot was not emptied (and so not refilled) while read.
+    if !live || !same_gen(s, gen) {
+        return Err(closed_object());
+    }
+    Ok(runtime)
 }
 
-/// A new reference to the handle's object. Holding the GIL while reading the table and
+/// A new reference to the handle's object. Holding the GIL while checking the slot and
 /// increfing guarantees a concurrent release (which only queues) cannot drop it in between.
+#[inline]
 pub fn get(py: Python, id: u64) -> Result<PyRef> {
-    main_interpreter_only()?;
-    let ptr = table().as_ref().and_then(|t| t.get(&id)).map(|e| e.object).ok_or_else(closed_object)?;
-    Ok(PyRef::from_borrowed(py, ptr as PyPtr).expect("registered objects are non-null"))
+    get_with_runtime(py, id).map(|(o, _)| o)
 }
 
 /// A new reference to the handle's object and the runtime it belongs to, in one lookup.
+#[inline]
 pub fn get_with_runtime(py: Python, id: u64) -> Result<(PyRef, u64)> {
-    main_interpreter_only()?;
-    let (ptr, runtime) = table().as_ref().and_then(|t| t.get(&id)).map(|e| (e.object, e.runtime)).ok_or_else(closed_object)?;
-    Ok((PyRef::from_borrowed(py, ptr as PyPtr).expect("registered objects are non-null"), runtime))
+    main_interpreter_only(py)?;
+    let (s, gen) = decode(id).ok_or_else(closed_object)?;
+    if !same_gen(s, gen) {
+        return Err(closed_object());
+    }
+    let object = s.object.load(Acquire);
+    let runtime = s.runtime.load(Relaxed);
+    let o = PyRef::from_borrowed(py, object as PyPtr).ok_or_else(closed_object)?;
+    Ok((o, runtime))
 }
 
 /// Releases a handle from any thread; unknown or already released handles are ignored.
 pub fn release(id: u64) {
-    let entry = table().as_mut().and_then(|t| t.remove(&id));
-    if let Some(e) = entry {
-        queue(e.object);
+    let Some((s, gen)) = decode(id) else { return };
+    let full = s.gen.load(Acquire);
+    if full & ((1 << GEN_BITS) - 1) != gen {
+        return;
+    }
+    let index = ((id >> 3) as u32 & MAX_SLOTS) - 1;
+    if let Some(object) = take(index, s, full) {
+        queue(object);
     }
 }
 
-/// Releases every handle obtained through `runtime` (when that runtime is freed).
-pub fn release_runtime(runtime: u64) {
+/// Releases every live handle for which `which(runtime)` holds.
+fn release_where(which: impl Fn(u64) -> bool) {
+    let used = USED.load(Acquire);
     let mut released = Vec::new();
-    if let Some(t) = table().as_mut() {
-        t.retain(|_, e| {
-            if e.runtime == runtime {
-                released.push(e.object);
-                false
-            } else {
-                true
-            }
-        });
+    for index in 0..used {
+        let Some(s) = slot(index) else { continue };
+        let full = s.gen.load(Acquire);
+        if s.object.load(Acquire) == 0 || !which(s.runtime.load(Acquire)) {
+            continue;
+        }
+        if let Some(object) = take(index, s, full) {
+            released.push(object);
+        }
     }
     for object in released {
         queue(object);
     }
 }
 
+/// Releases every handle obtained through `runtime` (when that runtime is freed).
+pub fn release_runtime(runtime: u64) {
+    release_where(|r| r == runtime);
+}
+
 /// Releases every handle (before finalization).
 pub fn release_all() {
-    let all: Vec<usize> = table().take().map(|t| t.into_values().map(|e| e.object).collect()).unwrap_or_default();
-    for object in all {
-        queue(object);
-    }
+    release_where(|_| true);
 }
 
 /// Object handles live in the main interpreter.
@@ -159,17 +294,38 @@ fn queue(object: usize) {
 
 fn queue_in(slot: usize, object: usize) {
     PENDING.lock().unwrap_or_else(|p| p.into_inner()).push((slot, object));
-    HAS_PENDING.store(true, Ordering::Release);
+    HAS_PENDING.store(true, Release);
 }
 
 /// Drops the references queued for the current interpreter. Called by every GIL section (one
 /// atomic load when nothing is queued).
-#[inline]
+#[inline(always)]
 pub fn drain(py: Python) {
-    if !HAS_PENDING.load(Ordering::Acquire) {
+    if HAS_PENDING.load(Acquire) {
+        drain_pending(py);
+    }
+}
+
+/// Queues a buffer view for release by the next GIL holder (any thread, no GIL). After
+/// finalization the view is simply forgotten (the interpreter that owned it is gone).
+pub fn queue_export(export: super::buffer::Export) {
+    if !crate::runtime::is_alive() {
+        export.forget();
         return;
     }
-    let slot = super::interp::current();
+    PENDING_EXPORTS.lock().unwrap_or_else(|p| p.into_inner()).push(export);
+    HAS_PENDING.store(true, Release);
+}
+
+#[inline(never)]
+fn drain_pending(py: Python) {
+    if py.interp() == 0 {
+        let exports = std::mem::take(&mut *PENDING_EXPORTS.lock().unwrap_or_else(|p| p.into_inner()));
+        for e in exports {
+            e.release(py);
+        }
+    }
+    let slot = py.interp();
     let mine: Vec<usize> = {
         let mut q = PENDING.lock().unwrap_or_else(|p| p.into_inner());
         let mut mine = Vec::new();
@@ -181,7 +337,7 @@ pub fn drain(py: Python) {
                 true
             }
         });
-        HAS_PENDING.store(!q.is_empty(), Ordering::Release);
+        HAS_PENDING.store(!q.is_empty() || !PENDING_EXPORTS.lock().unwrap_or_else(|p| p.into_inner()).is_empty(), Release);
         mine
     };
     // Py_DecRef may run __del__, which may release more handles: they go to the queue again.
@@ -194,10 +350,10 @@ pub fn drain(py: Python) {
 pub fn forget_slot(slot: usize) {
     let mut q = PENDING.lock().unwrap_or_else(|p| p.into_inner());
     q.retain(|(s, _)| *s != slot);
-    HAS_PENDING.store(!q.is_empty(), Ordering::Release);
+    HAS_PENDING.store(!q.is_empty() || !PENDING_EXPORTS.lock().unwrap_or_else(|p| p.into_inner()).is_empty(), Release);
 }
 
 /// Number of live handles (tests and diagnostics).
 pub fn live_count() -> usize {
-    table().as_ref().map_or(0, |t| t.len())
+    (0..USED.load(Acquire)).filter_map(slot).filter(|s| s.object.load(Acquire) != 0).count()
 }

@@ -54,8 +54,9 @@ pub struct Executing {
 
 static ALL: Mutex<Vec<Arc<Executing>>> = Mutex::new(Vec::new());
 
-/// Removes the thread's record when the thread exits.
-struct Registration(Arc<Executing>);
+/// A thread's record, registered in [`ALL`] on first use; removed when the thread exits (it
+/// lives in the thread's `gil::ThreadCtx`).
+pub struct Registration(Arc<Executing>);
 
 impl Drop for Registration {
     fn drop(&mut self) {
@@ -64,20 +65,24 @@ impl Drop for Registration {
     }
 }
 
-thread_local! {
-    static ME: Registration = {
-        let e = Arc::new(Executing {
-            ident: current_thread_id() as c_ulong,
-            token: AtomicU64::new(0),
-            origin: AtomicU64::new(0),
-            seq: AtomicU64::new(0),
-            next_seq: AtomicU64::new(0),
-            interrupted: AtomicU8::new(0),
-            interp: AtomicUsize::new(0),
-        });
-        ALL.lock().unwrap_or_else(|p| p.into_inner()).push(e.clone());
-        Registration(e)
-    };
+/// The calling thread's record (registering it on first use).
+#[inline]
+fn record(ctx: &super::gil::ThreadCtx) -> &Arc<Executing> {
+    &ctx.executing
+        .get_or_init(|| {
+            let e = Arc::new(Executing {
+                ident: ctx.ident() as c_ulong,
+                token: AtomicU64::new(0),
+                origin: AtomicU64::new(0),
+                seq: AtomicU64::new(0),
+                next_seq: AtomicU64::new(0),
+                interrupted: AtomicU8::new(0),
+                interp: AtomicUsize::new(0),
+            });
+            ALL.lock().unwrap_or_else(|p| p.into_inner()).push(e.clone());
+            Registration(e)
+        })
+        .0
 }
 
 /// The calling thread's id as pyrt and CPython know it (`pthread_self`).
@@ -87,6 +92,8 @@ pub fn current_thread_id() -> u64 {
 
 /// What [`begin`] saved, to restore in [`end`] (calls nest: a host callback calling back in).
 pub struct Mark {
+    /// False when the thread had no context to record the call in (thread exit).
+    recorded: bool,
     token: u64,
     origin: u64,
     interrupted: u8,
@@ -101,9 +108,13 @@ pub struct Mark {
 /// Every field is written by its own thread and read by interrupters only while they hold the
 /// same GIL, which orders the accesses: plain (relaxed) loads and stores suffice — this runs on
 /// every call, and locked instructions would cost more than the rest of it.
-pub fn begin(_py: Python, token: u64, origin: u64, timeout: Option<Duration>, interp: usize) -> Mark {
-    ME.with(|r| {
-        let e = &r.0;
+#[inline]
+pub fn begin(py: Python, token: u64, origin: u64, timeout: Option<Duration>, interp: usize) -> Mark {
+    let Some(ctx) = py.thread() else {
+        return Mark { recorded: false, token: 0, origin: 0, interrupted: 0, seq: 0, timer: None };
+    };
+    {
+        let e = record(ctx);
         e.interp.store(interp, Relaxed);
         let prev_seq = e.seq.load(Relaxed);
         // Unique per record: a record's calls are numbered by its own thread.
@@ -111,6 +122,7 @@ pub fn begin(_py: Python, token: u64, origin: u64, timeout: Option<Duration>, in
         e.next_seq.store(seq, Relaxed);
         e.seq.store(seq, Relaxed);
         let mark = Mark {
+            recorded: true,
             token: e.token.load(Relaxed),
             origin: e.origin.load(Relaxed),
             interrupted: e.interrupted.load(Relaxed),
@@ -121,16 +133,21 @@ pub fn begin(_py: Python, token: u64, origin: u64, timeout: Option<Duration>, in
         e.origin.store(origin, Relaxed);
         e.interrupted.store(0, Relaxed);
         mark
-    })
+    }
 }
 
 /// Ends the call begun with `mark`; returns why it was interrupted, if it was. GIL held.
+#[inline]
 pub fn end(py: Python, mark: Mark) -> Option<Reason> {
     if let Some(id) = mark.timer {
         watchdog().cancel(id);
     }
-    ME.with(|r| {
-        let e = &r.0;
+    let ctx = match py.thread() {
+        Some(ctx) if mark.recorded => ctx,
+        _ => return None,
+    };
+    {
+        let e = record(ctx);
         let reason = match e.interrupted.load(Relaxed) {
             1 => Some(Reason::Interrupted),
             2 => Some(Reason::Timeout),
@@ -145,7 +162,7 @@ pub fn end(py: Python, mark: Mark) -> Option<Reason> {
         e.origin.store(mark.origin, Relaxed);
         e.seq.store(mark.seq, Relaxed);
         reason
-    })
+    }
 }
 
 fn raise_in(py: Python, e: &Executing, reason: Reason) -> bool {
@@ -172,8 +189,11 @@ fn snapshot() -> Vec<Arc<Executing>> {
 
 /// Records which runtime handle the current call belongs to, once known (the typed fast path
 /// finds it with the callable). GIL held.
-pub fn set_token(_py: Python, token: u64) {
-    ME.with(|r| r.0.token.store(token, SeqCst));
+#[inline]
+pub fn set_token(py: Python, token: u64) {
+    if let Some(ctx) = py.thread() {
+        record(ctx).token.store(token, Relaxed);
+    }
 }
 
 /// Which calls an interrupt is for.

@@ -345,7 +345,7 @@ pub fn decode(py: Python, dict: PyRef) -> Result<PyRef, String> {
                 unsafe { (api.PyErr_Clear)() };
                 return Err("tag \"object\" needs a handle number".into());
             }
-            objects::get(py, id as u64).map_err(|e| e.message)
+            objects::get(py, id as u64).map_err(|e| e.into_detail().message)
         }
         other => Err(format!("unknown tag kind {other:?}")),
     }

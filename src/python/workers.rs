@@ -49,7 +49,8 @@ fn worker_error(slot: usize, what: &str, e: Error) -> Error {
     } else {
         ""
     };
-    Error { message: format!("worker {slot}: {what} failed: {}{hint}", e), kind: e.kind, ..e }
+    let message = format!("worker {slot}: {what} failed: {}{hint}", e);
+    e.with_message(message)
 }
 
 impl Pool {
@@ -231,7 +232,10 @@ fn run_worker(api: &'static Api, slot: usize, w: &Worker, setup: &Setup, ready: 
 
 /// Without sub-interpreters (below 3.12), the workers' setup runs once in the main interpreter.
 pub fn setup_main(py: Python, setup: &Setup) -> Result<()> {
-    run_setup(py, setup).map_err(|e| Error { message: format!("worker setup (in the main interpreter) failed: {e}"), ..e })
+    run_setup(py, setup).map_err(|e| {
+        let message = format!("worker setup (in the main interpreter) failed: {e}");
+        e.with_message(message)
+    })
 }
 
 fn setup_interpreter(py: Python, slot: usize, setup: &Setup) -> Result<()> {
@@ -254,13 +258,17 @@ fn run_setup(py: Python, setup: &Setup) -> Result<()> {
         let module = unsafe { (py.api.PyImport_ImportModule)(c.as_ptr()) };
         if module.is_null() {
             let e = exception::fetch(py);
-            return Err(Error { message: format!("importing {m}: {e}"), ..e });
+            let message = format!("importing {m}: {e}");
+            return Err(e.with_message(message));
         }
         unsafe { (py.api.Py_DecRef)(module) };
     }
     if let Some(code) = &setup.code {
         let c = CString::new(code.as_str()).map_err(|_| Error::invalid_argument("worker setup code contains NUL"))?;
-        exec::run_code(py, &c, c"<pyrt worker setup>").map_err(|e| Error { message: format!("the setup code: {e}"), ..e })?;
+        exec::run_code(py, &c, c"<pyrt worker setup>").map_err(|e| {
+            let message = format!("the setup code: {e}");
+            e.with_message(message)
+        })?;
     }
     Ok(())
 }

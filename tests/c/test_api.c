@@ -22,6 +22,7 @@ static const char *STATUS_NAMES[] = {
     "PYRT_ERR_PYTHON", "PYRT_ERR_SYSTEM_EXIT", "PYRT_ERR_KEYBOARD_INTERRUPT",
     "PYRT_ERR_CONVERSION", "PYRT_ERR_FILE_NOT_FOUND", "PYRT_ERR_PERMISSION_DENIED",
     "PYRT_ERR_NOT_A_FILE", "PYRT_ERR_IO", "PYRT_ERR_INTERNAL", "PYRT_ERR_INTERRUPTED", "PYRT_ERR_TIMEOUT",
+    "PYRT_ERR_BUFFER_ESCAPED",
 };
 
 static void test_static_functions(void) {
@@ -53,9 +54,10 @@ static void test_static_functions(void) {
     CHECK_INT(PYRT_ERR_INTERNAL, 19);
     CHECK_INT(PYRT_ERR_INTERRUPTED, 20);
     CHECK_INT(PYRT_ERR_TIMEOUT, 21);
+    CHECK_INT(PYRT_ERR_BUFFER_ESCAPED, 22);
     for (int i = 0; i < (int)(sizeof STATUS_NAMES / sizeof STATUS_NAMES[0]); i++)
         CHECK_STR(pyrt_status_name(i), STATUS_NAMES[i]);
-    CHECK_STR(pyrt_status_name(22), "PYRT_ERR_UNKNOWN");
+    CHECK_STR(pyrt_status_name(23), "PYRT_ERR_UNKNOWN");
     CHECK_STR(pyrt_status_name(-1), "PYRT_ERR_UNKNOWN");
     CHECK_STR(pyrt_status_name(INT32_MAX), "PYRT_ERR_UNKNOWN");
     CHECK_STR(pyrt_status_name(INT32_MIN), "PYRT_ERR_UNKNOWN");

@@ -1,0 +1,30 @@
+"""Functions the benchmarks call, identical for pyrt and for the subprocess worker."""
+
+
+def add(a, b):
+    return a + b
+
+
+def echo(x):
+    return x
+
+
+def np_sum(mv):
+    import numpy as np
+    return float(np.frombuffer(mv, dtype=np.float64).sum())
+
+
+def np_scale_into(src, dst):
+    import numpy as np
+    np.multiply(np.frombuffer(src, dtype=np.float64), 2.0, out=np.frombuffer(dst, dtype=np.float64))
+    return 0.0
+
+
+def np_scale(mv):
+    import numpy as np
+    return np.frombuffer(mv, dtype=np.float64) * 2.0
+
+
+def list_sum(xs):
+    import numpy as np
+    return float(np.array(xs, dtype=np.float64).sum())

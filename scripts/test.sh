@@ -22,11 +22,13 @@
 #  10. scripts/test-install.sh    each host's install-and-use path, once: make install + pkg-config
 #                                 (C), the examples/rust crate, a Go module outside the repository
 #                                 (embedded libpyrt), the npm package
-#  11. scripts/soak.sh --bounded  8 C threads x 50,000 and 64 goroutines x 2,000 mixed calls,
+#  11. scripts/bench.sh --quick   every benchmark of `make bench` briefly, newest CPython: they
+#                                 still build and run (figures printed, no timing asserted)
+#  12. scripts/soak.sh --bounded  8 C threads x 50,000 and 64 goroutines x 2,000 mixed calls,
 #                                 every result checked, RSS bounded; one CPython
-#  12. scripts/fuzz.sh            each cargo-fuzz target for PYRT_FUZZ_SECONDS (default here 20)
+#  13. scripts/fuzz.sh            each cargo-fuzz target for PYRT_FUZZ_SECONDS (default here 20)
 #                                 with ASan; one CPython
-#  13. a summary matrix component x version -> PASS / FAIL / MISSING, and the line
+#  14. a summary matrix component x version -> PASS / FAIL / MISSING, and the line
 #      "N passed, N failed" counting its cells (MISSING counts as failed)
 #
 # Exit status non-zero on any failure or on an expected CPython that is missing
@@ -228,6 +230,15 @@ else
   fi
 fi
 
+stage "benchmarks, quick (scripts/bench.sh --quick: every benchmark runs; no timing asserted)"
+if scripts/bench.sh --quick >"$LOGS/bench-quick.log" 2>&1; then
+  record bench once PASS
+  tail -n 25 "$LOGS/bench-quick.log"
+else
+  record bench once FAIL
+  tail -n 30 "$LOGS/bench-quick.log"
+fi
+
 stage "soak, bounded (scripts/soak.sh --bounded)"
 if scripts/soak.sh --bounded; then record soak once PASS; else record soak once FAIL; fi
 
@@ -246,7 +257,7 @@ failed=0
 printf '%-10s' "component"
 for l in "${LABELS[@]}"; do printf ' %-12s' "$l"; done
 echo
-for comp in rust c go node cpython asan install soak fuzz; do
+for comp in rust c go node cpython asan install bench soak fuzz; do
   grep -q "^$comp"$'\t' "$SUMMARY" || continue
   printf '%-10s' "$comp"
   for l in "${LABELS[@]}"; do
@@ -254,8 +265,8 @@ for comp in rust c go node cpython asan install soak fuzz; do
     cell=${cell% }
     if [[ -z $cell ]]; then
       # "once" cells of per-version components, and version cells of once-only components
-      # (install, soak, fuzz), are not applicable
-      if [[ $l == once || " install soak fuzz " == *" $comp "* ]]; then printf ' %-12s' "-"; continue; fi
+      # (install, bench, soak, fuzz), are not applicable
+      if [[ $l == once || " install bench soak fuzz " == *" $comp "* ]]; then printf ' %-12s' "-"; continue; fi
       cell=MISSING
     fi
     [[ $cell == *FAIL* ]] && cell=FAIL

@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/amd64",
 		gz:         embeddedLinuxAmd64Gz,
-		size:       1147800,
-		sha256:     "0494942e4c18a8d6a5b21d0cc2450cf328f4a5bf2a3084c904c9e2095c1c1b3a",
+		size:       1687640,
+		sha256:     "812667245de1c80393caea108f18f6a9027314c35d9e1a92008b1c2ff73234b4",
 		version:    "0.1.0",
-		sourceHash: "85340ac45898174df323e1a4a7cb0e351969e160a8abc4cca5e5eeeace76c01d",
+		sourceHash: "4d2a7ba7c43261f525aa47e2f1aa1247afdfc74237ce8130d7a8423b1c325b98",
 		glibc:      "2.17",
 	}
 }

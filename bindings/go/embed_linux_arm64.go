@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/arm64",
 		gz:         embeddedLinuxArm64Gz,
-		size:       1026048,
-		sha256:     "516d7a91b80f889327ce539386e7a70a8688cad508e97d0be2c37e37e4706d56",
+		size:       1517104,
+		sha256:     "2ffce465f07d895e139f5cecebdba03b2b0bf6522898e74d7676f473b187be31",
 		version:    "0.1.0",
-		sourceHash: "85340ac45898174df323e1a4a7cb0e351969e160a8abc4cca5e5eeeace76c01d",
+		sourceHash: "4d2a7ba7c43261f525aa47e2f1aa1247afdfc74237ce8130d7a8423b1c325b98",
 		glibc:      "2.17",
 	}
 }

@@ -51,23 +51,7 @@
 
 extern char **environ;
 
-typedef void *PyObj;
-static int (*Ensure)(void);
-static void (*Release)(int);
-static PyObj (*ImportModule)(const char *);
-static PyObj (*GetAttrString)(PyObj, const char *);
-static PyObj (*FloatFromDouble)(double);
-static double (*FloatAsDouble)(PyObj);
-static PyObj (*LongFromLongLong)(long long);
-static long long (*LongAsLongLong)(PyObj);
-static PyObj (*TupleNew)(long);
-static int (*TupleSetItem)(PyObj, long, PyObj);
-static PyObj (*Call)(PyObj, PyObj, PyObj);
-static PyObj (*Vectorcall)(PyObj, PyObj const *, size_t, PyObj);
-static PyObj (*UnicodeFromStringAndSize)(const char *, long);
-static const char *(*UnicodeAsUTF8AndSize)(PyObj, long *);
-static void (*DecRef)(PyObj);
-static void (*ErrPrint)(void);
+#include "limit.h"
 
 static pyrt_runtime *rt;
 static const char *label = "?", *host = "c", *pyexe, *benchdir = "bench";
@@ -100,27 +84,11 @@ static void die(const char *what) {
     exit(1);
 }
 
-static void *sym(void *lib, const char *name) {
-    void *p = dlsym(lib, name);
-    if (!p) { fprintf(stderr, "missing %s\n", name); exit(2); }
-    return p;
-}
-
 static void ok(int32_t st, pyrt_error *err, const char *what) {
     if (st != PYRT_OK) {
         fprintf(stderr, "bench: %s: %s: %s\n", what, pyrt_status_name(st), err ? pyrt_error_message(err) : "");
         exit(1);
     }
-}
-
-static char *json_field(const char *json, const char *key) {
-    char pat[64];
-    snprintf(pat, sizeof pat, "\"%s\":\"", key);
-    const char *p = strstr(json, pat);
-    if (!p) return NULL;
-    p += strlen(pat);
-    const char *e = strchr(p, '"');
-    return strndup(p, (size_t)(e - p));
 }
 
 /* ---- groups: interleaved repetitions ---------------------------------------------------- */
@@ -545,28 +513,9 @@ static void open_runtime(void) {
     free(code);
     char *info;
     ok(pyrt_info_json(rt, &info, &err), err, "info");
-    char *libpath = json_field(info, "libpython");
     pyversion = json_field(info, "python_version");
-    void *lib = dlopen(libpath, RTLD_NOW | RTLD_NOLOAD);
-    if (!lib) die("dlopen libpython");
-    Ensure = (int (*)(void))sym(lib, "PyGILState_Ensure");
-    Release = (void (*)(int))sym(lib, "PyGILState_Release");
-    ImportModule = (PyObj(*)(const char *))sym(lib, "PyImport_ImportModule");
-    GetAttrString = (PyObj(*)(PyObj, const char *))sym(lib, "PyObject_GetAttrString");
-    FloatFromDouble = (PyObj(*)(double))sym(lib, "PyFloat_FromDouble");
-    FloatAsDouble = (double (*)(PyObj))sym(lib, "PyFloat_AsDouble");
-    LongFromLongLong = (PyObj(*)(long long))sym(lib, "PyLong_FromLongLong");
-    LongAsLongLong = (long long (*)(PyObj))sym(lib, "PyLong_AsLongLong");
-    TupleNew = (PyObj(*)(long))sym(lib, "PyTuple_New");
-    TupleSetItem = (int (*)(PyObj, long, PyObj))sym(lib, "PyTuple_SetItem");
-    Call = (PyObj(*)(PyObj, PyObj, PyObj))sym(lib, "PyObject_Call");
-    Vectorcall = (PyObj(*)(PyObj, PyObj const *, size_t, PyObj))dlsym(lib, "PyObject_Vectorcall");
-    UnicodeFromStringAndSize = (PyObj(*)(const char *, long))sym(lib, "PyUnicode_FromStringAndSize");
-    UnicodeAsUTF8AndSize = (const char *(*)(PyObj, long *))sym(lib, "PyUnicode_AsUTF8AndSize");
-    DecRef = (void (*)(PyObj))sym(lib, "Py_DecRef");
-    ErrPrint = (void (*)(void))sym(lib, "PyErr_Print");
-    free(info);
-    free(libpath);
+    pyrt_string_free(info);
+    limit_bind(rt);
     /* This thread's kept thread state comes from pyrt's first call; LIMIT reuses it. */
     json_sqrt(10);
     int s = Ensure();

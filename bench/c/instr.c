@@ -23,18 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef void *PyObj;
-static int (*Ensure)(void);
-static void (*Release)(int);
-static PyObj (*ImportModule)(const char *);
-static PyObj (*GetAttrString)(PyObj, const char *);
-static PyObj (*FloatFromDouble)(double);
-static double (*FloatAsDouble)(PyObj);
-static PyObj (*TupleNew)(long);
-static int (*TupleSetItem)(PyObj, long, PyObj);
-static PyObj (*Call)(PyObj, PyObj, PyObj);
-static PyObj (*Vectorcall)(PyObj, PyObj const *, size_t, PyObj);
-static void (*DecRef)(PyObj);
+#include "limit.h"
 
 static pyrt_runtime *rt;
 static PyObj sqrt_fn;
@@ -54,22 +43,6 @@ static void make_records(void) {
                                 "\"active\":%s,\"tags\":[\"alpha\",\"beta\",\"gamma\"],\"city\":\"Berlin\",\"zip\":\"10%03d\"}",
                                 i ? "," : "", i, i, i, 40 + i, i % 2 ? "true" : "false", i);
     snprintf(records_args + len, cap - len, "]]");
-}
-
-static void *sym(void *lib, const char *name) {
-    void *p = dlsym(lib, name);
-    if (!p) { fprintf(stderr, "missing %s\n", name); exit(2); }
-    return p;
-}
-
-static char *json_field(const char *json, const char *key) {
-    char pat[64];
-    snprintf(pat, sizeof pat, "\"%s\":\"", key);
-    const char *p = strstr(json, pat);
-    if (!p) return NULL;
-    p += strlen(pat);
-    const char *e = strchr(p, '"');
-    return strndup(p, (size_t)(e - p));
 }
 
 static void check(int st, const char *what) {
@@ -177,22 +150,7 @@ int main(int argc, char **argv) {
 
     pyrt_error *err = NULL;
     if (pyrt_new(NULL, &rt, &err) != PYRT_OK) { fprintf(stderr, "pyrt_new: %s\n", pyrt_error_message(err)); return 1; }
-    char *info;
-    check(pyrt_info_json(rt, &info, NULL), "info");
-    char *libpath = json_field(info, "libpython");
-    void *lib = dlopen(libpath, RTLD_NOW | RTLD_NOLOAD);
-    if (!lib) { fprintf(stderr, "dlopen %s: %s\n", libpath, dlerror()); return 1; }
-    Ensure = (int (*)(void))sym(lib, "PyGILState_Ensure");
-    Release = (void (*)(int))sym(lib, "PyGILState_Release");
-    ImportModule = (PyObj(*)(const char *))sym(lib, "PyImport_ImportModule");
-    GetAttrString = (PyObj(*)(PyObj, const char *))sym(lib, "PyObject_GetAttrString");
-    FloatFromDouble = (PyObj(*)(double))sym(lib, "PyFloat_FromDouble");
-    FloatAsDouble = (double (*)(PyObj))sym(lib, "PyFloat_AsDouble");
-    TupleNew = (PyObj(*)(long))sym(lib, "PyTuple_New");
-    TupleSetItem = (int (*)(PyObj, long, PyObj))sym(lib, "PyTuple_SetItem");
-    Call = (PyObj(*)(PyObj, PyObj, PyObj))sym(lib, "PyObject_Call");
-    Vectorcall = (PyObj(*)(PyObj, PyObj const *, size_t, PyObj))dlsym(lib, "PyObject_Vectorcall");
-    DecRef = (void (*)(PyObj))sym(lib, "Py_DecRef");
+    limit_bind(rt);
     if (v == 1 && !Vectorcall) { fprintf(stderr, "PyObject_Vectorcall is not exported by this libpython\n"); return 3; }
 
     make_records();
@@ -219,8 +177,6 @@ int main(int argc, char **argv) {
     pyrt_object_free(sqrt_h);
     pyrt_object_free(add_h);
     pyrt_object_free(sum_h);
-    free(info);
-    free(libpath);
     pyrt_free(rt);
     return 0;
 }

@@ -74,6 +74,14 @@ def fresh_overhead(label):
     return (a[0] - b[0]) / (c[0] - b[0])
 
 
+def limit_pool(label):
+    """LIMIT from the pool of 8 threads / LIMIT from one thread: CPython's own cost of 8 threads
+    taking turns at one GIL, the floor for pyrt's pool figure."""
+    g = "threads_call_json"
+    a, b = (ratio("c", label, g, v) for v in ("LIMIT_pool_of_8_threads", "LIMIT_one_thread"))
+    return None if not (a and b) else a / b
+
+
 LE, GE = "<=", ">="
 # (figure, target text, op, limit, function(label) -> value or None, needs numpy, unit)
 rows = [
@@ -83,6 +91,7 @@ rows = [
     ("C `pyrt_call_json` `add(2, 3)` / LIMIT", "≤ 2.0", LE, 2.0, lambda l: ratio("c", l, "add", "pyrt_call_json"), False, "x"),
     ("C 1.5 KB records echoed, `pyrt_call_json` / raw C-API + `json` module", "(info)", None, None, lambda l: ratio("c", l, "records", "pyrt_call_json"), False, "x"),
     ("C pool of 8 threads / one thread", "≤ 1.1", LE, 1.1, lambda l: ratio("c", l, "threads_call_json", "pool_of_8_threads"), False, "x"),
+    ("C pool of 8 threads / one thread, LIMIT (CPython's GIL hand-offs alone)", "(info)", None, None, limit_pool, False, "x"),
     ("C new thread each call / one thread", "≤ 1.1", LE, 1.1, lambda l: ratio("c", l, "threads_call_json", "new_thread_each_call"), False, "x"),
     ("C new thread each call, pyrt / LIMIT (thread creation subtracted)", "(info)", None, None, fresh_overhead, False, "x"),
     ("Go pool of 8 goroutines / one goroutine (purego)", "≤ 1.1", LE, 1.1, lambda l: ratio("go-purego", l, "goroutines_call", "pool_of_8_goroutines"), False, "x"),

@@ -23,7 +23,9 @@
  *               (full mode) the same data through JSON.
  *   threads     pyrt_call_json from one thread (baseline); from a new thread each call; from a
  *               pool of 8 threads; a new thread without a call (what the OS charges); LIMIT from
- *               a new thread each call (CPython's own cost of a fresh thread state).
+ *               a new thread each call (CPython's own cost of a fresh thread state); LIMIT from one
+ *               thread and from the same pool of 8 (CPython's own cost of threads taking turns at
+ *               one GIL).
  * Other modes:
  *   --startup            pyrt_new + first call + pyrt_free in a fresh process (this program with
  *                        --child-startup) vs `python -c pass` ($PYRT_BENCH_PYTHON), interleaved.
@@ -467,6 +469,7 @@ static void fresh_limit(long n) { fresh(n, limit_one); }
 enum { POOL = 8 };
 static pthread_barrier_t pool_start, pool_done;
 static long pool_n;
+static void (*pool_work)(long n);
 static int pool_quit;
 
 static void *pool_thread(void *arg) {
@@ -474,16 +477,21 @@ static void *pool_thread(void *arg) {
     for (;;) {
         pthread_barrier_wait(&pool_start);
         if (pool_quit) return NULL;
-        json_sqrt(pool_n);
+        pool_work(pool_n);
         pthread_barrier_wait(&pool_done);
     }
 }
 
-static void pool_json(long n) {
+static void pool_run(long n, void (*work)(long)) {
     pool_n = n / POOL;
+    pool_work = work;
     pthread_barrier_wait(&pool_start);
     pthread_barrier_wait(&pool_done);
 }
+
+static void pool_json(long n) { pool_run(n, json_sqrt); }
+/* The same pool making LIMIT calls: what 8 threads taking turns at one GIL cost CPython itself. */
+static void pool_limit(long n) { pool_run(n, limit_sqrt); }
 
 /* ---- modes -------------------------------------------------------------------------------- */
 
@@ -616,8 +624,9 @@ static void run_groups(const char *which) {
         long nf = scale(3000, 100);
         variant v[] = {{"one_thread", json_sqrt, n}, {"pool_of_8_threads", pool_json, n},
                        {"new_thread_each_call", fresh_json, nf}, {"new_thread_without_call", fresh_empty, nf},
-                       {"LIMIT_new_thread_each_call", fresh_limit, nf}};
-        group("threads_call_json", v, 5, 0);
+                       {"LIMIT_new_thread_each_call", fresh_limit, nf}, {"LIMIT_one_thread", limit_sqrt, n},
+                       {"LIMIT_pool_of_8_threads", pool_limit, n}};
+        group("threads_call_json", v, 7, 0);
         pool_quit = 1;
         pthread_barrier_wait(&pool_start);
         for (int i = 0; i < POOL; i++) pthread_join(pool[i], NULL);

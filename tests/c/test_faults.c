@@ -14,8 +14,9 @@
  *   free_other_handle        freeing one handle (not the last) while other threads call through
  *                            another: they are not disturbed
  *   python_threads_at_free   Python threads still running at pyrt_free: a non-daemon thread is
- *                            joined (its work is done when pyrt_free returns), daemon threads —
- *                            also ones in a busy loop — are abandoned; the process exits 0
+ *                            joined (its work is done when pyrt_free returns), daemon threads
+ *                            blocked in a sleep or a wait are abandoned; the process exits 0
+ *                            (daemon threads that wake after it: CPython gh-110052, see the case)
  *   recursion                RecursionError (Python recursion, a deep repr) is an ordinary
  *                            PYRT_ERR_PYTHON; 100,000-deep values are errors, not stack overflows
  *   memory_error             MemoryError from huge allocations is PYRT_ERR_PYTHON; the
@@ -198,20 +199,18 @@ static int case_python_threads_at_free(void) {
         "def _worker():\n"
         "    time.sleep(0.3)\n"
         "    open(%s, 'w').close()\n"
-        "def _spin():\n"
-        "    n = 0\n"
-        "    while True:\n"
-        "        n += 1\n"
-        "def _sleeper():\n"
-        "    while True:\n"
-        "        time.sleep(0.01)\n"
         "threading.Thread(target=_worker).start()\n"
-        "threading.Thread(target=_spin, daemon=True).start()\n"
-        "threading.Thread(target=_sleeper, daemon=True).start()\n"
-        "threading.Thread(target=time.sleep, args=(1000,), daemon=True).start()\n",
+        "threading.Thread(target=time.sleep, args=(1000,), daemon=True).start()\n"
+        "threading.Thread(target=lambda: threading.Event().wait(), daemon=True).start()\n",
         q);
+    /* Only daemon threads that stay blocked: one that wakes and asks for the GIL after the final
+     * Py_FinalizeEx touches the freed interpreter, a CPython bug on 3.9-3.13 (python/cpython
+     * gh-110052; fixed in 3.14 by hanging such threads). Standalone Python exits right after
+     * finalizing, which hides it; a host that goes on running gives it time to happen (here ~1 in
+     * 70 runs on 3.10 with a busy-looping and a 10 ms-sleeping daemon thread). docs/guarantees.md
+     * states the rule: end such threads before the last pyrt_free. */
     EXPECT_RUN(rt, code);
-    EXPECT_EVAL(rt, "threading.active_count() >= 5", "true");
+    EXPECT_EVAL(rt, "threading.active_count() >= 4", "true");
     pyrt_free(rt); /* joins _worker; daemon threads are abandoned */
     CHECKF(file_exists(done), "the non-daemon thread had not finished when pyrt_free returned");
     unlink(done);

@@ -16,17 +16,6 @@
 
 static long iterations = 20000;
 
-static long rss_kib(void) {
-    FILE *f = fopen("/proc/self/status", "r");
-    if (f == NULL) return -1;
-    char line[256];
-    long v = -1;
-    while (fgets(line, sizeof line, f) != NULL)
-        if (strncmp(line, "VmRSS:", 6) == 0) v = strtol(line + 6, NULL, 10);
-    fclose(f);
-    return v;
-}
-
 static long long blocks(pyrt_runtime *rt) {
     pyrt_run_string(rt, "import gc; gc.collect()", NULL);
     return eval_ll(rt, "__import__('sys').getallocatedblocks()");

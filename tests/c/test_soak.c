@@ -37,17 +37,6 @@ typedef struct {
     char first[512];
 } soaker_t;
 
-static long rss_kib(void) {
-    FILE *f = fopen("/proc/self/status", "r");
-    if (f == NULL) return -1;
-    char line[256];
-    long v = -1;
-    while (fgets(line, sizeof line, f) != NULL)
-        if (strncmp(line, "VmRSS:", 6) == 0) v = strtol(line + 6, NULL, 10);
-    fclose(f);
-    return v;
-}
-
 static void fail(soaker_t *s, long i, const char *what, int32_t rc, pyrt_error *err, const char *got) {
     if (s->failures++ == 0)
         snprintf(s->first, sizeof s->first, "thread %d call %ld (%s): %s %s %.200s", s->tid, i, what,

@@ -285,6 +285,18 @@ static inline char *json_canon(const char *in) {
 
 /* ---------------------------------------------------------------- status checks */
 
+/* Resident set size of this process in KiB (VmRSS of /proc/self/status), -1 if unreadable. */
+static inline long rss_kib(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f == NULL) return -1;
+    char line[256];
+    long v = -1;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (strncmp(line, "VmRSS:", 6) == 0) v = strtol(line + 6, NULL, 10);
+    fclose(f);
+    return v;
+}
+
 static inline const char *safe_s(const char *s) { return s ? s : "(null)"; }
 
 /* Checks that a call returned `want`; for failures also that the error object (when errp is not

@@ -9,9 +9,10 @@ use std::process::{Command, Stdio};
 
 use crate::error::{Error, ErrorKind, Result};
 
-/// Oldest and newest supported minor versions of CPython 3.
-pub const MIN_MINOR: u32 = 8;
-pub const MAX_MINOR: u32 = 13;
+use crate::python::library::{self, MIN_MINOR, NEWEST_TESTED_MINOR, SUPPORTED};
+
+/// How far past the newest tested version discovery looks for `python3.X` and `libpython3.X`.
+const NEWER_MINORS: u32 = 4;
 
 /// One library considered during discovery.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +32,9 @@ pub struct Found {
     pub candidates: Vec<Candidate>,
     /// The virtualenv the interpreter runs in, if the config named one.
     pub venv: Option<Venv>,
+    /// Set when the `python3` on PATH could not be used and another library was found instead:
+    /// why (reported, so the substitution is never silent).
+    pub warning: Option<String>,
 }
 
 /// A virtualenv as its `pyvenv.cfg` describes it.
@@ -48,7 +52,7 @@ pub struct Venv {
 pub fn parse_constraint(v: &str) -> Option<u32> {
     let minor = v.trim().strip_prefix("3.")?;
     let minor: u32 = minor.parse().ok()?;
-    (MIN_MINOR..=MAX_MINOR).contains(&minor).then_some(minor)
+    (minor >= MIN_MINOR).then_some(minor)
 }
 
 /// Reads `<dir>/pyvenv.cfg`.
@@ -69,30 +73,28 @@ pub fn read_venv(dir: &str) -> Result<Venv> {
     }
     let version = version.ok_or_else(|| Error::new(ErrorKind::Config, format!("venv {}: pyvenv.cfg has no version", dir.display())))?;
     let minor = version.split('.').nth(1).and_then(|m| m.parse().ok()).filter(|_| version.starts_with("3."));
-    let minor = minor.filter(|m| (MIN_MINOR..=MAX_MINOR).contains(m)).ok_or_else(|| {
-        Error::new(ErrorKind::Config, format!("venv {}: made for Python {version}; pyrt supports 3.8 to 3.13", dir.display()))
+    let minor = minor.filter(|m| *m >= MIN_MINOR).ok_or_else(|| {
+        Error::new(ErrorKind::Config, format!("venv {}: made for Python {version}; pyrt supports {SUPPORTED}", dir.display()))
     })?;
-    let python = ["python", "python3", &format!("python3.{minor}")].iter().map(|n| dir.join("bin").join(n)).find(|p| p.exists());
+    let python = ["python", "python3", &format!("python3.{minor}"), &format!("python3.{minor}t")].iter().map(|n| dir.join("bin").join(n)).find(|p| p.exists());
     let python = python.ok_or_else(|| Error::new(ErrorKind::Config, format!("venv {}: no bin/python", dir.display())))?;
     Ok(Venv { dir, python, minor, version, include_system_site_packages: system })
 }
 
 /// `major.minor` from a library file name such as `libpython3.12.so.1.0`.
 pub fn version_from_file_name(path: &Path) -> Option<(u32, u32)> {
-    let name = path.file_name()?.to_str()?;
-    let rest = name.strip_prefix("libpython")?;
-    let (major, rest) = rest.split_once('.')?;
-    let minor: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
-    // `libpython3.so` (the stable-ABI shim) names no minor version.
-    Some((major.parse().ok()?, minor.parse().ok()?))
+    library::version_from_file_name(path).map(|(major, minor, _)| (major, minor))
 }
 
 /// A real interpreter of the same version next to a library (`<prefix>/lib/libpython3.X.so` →
-/// `<prefix>/bin/python3.X`; Debian's multiarch `/usr/lib/<triplet>/` → `/usr/bin/python3.X`).
+/// `<prefix>/bin/python3.X`; Debian's multiarch `/usr/lib/<triplet>/` → `/usr/bin/python3.X`;
+/// a relocatable build with the library at its top → `<prefix>/bin/python3.X`). A free-threaded
+/// library (`libpython3.Xt`) goes with `python3.Xt`.
 pub fn executable_for_library(lib: &Path, minor: u32) -> Option<PathBuf> {
-    let name = format!("python3.{minor}");
+    let t = library::version_from_file_name(lib).is_some_and(|v| v.2);
+    let name = format!("python3.{minor}{}", if t { "t" } else { "" });
     let dir = lib.parent()?;
-    let mut roots = vec![dir.join("..")];
+    let mut roots = vec![dir.to_path_buf(), dir.join("..")];
     if let Some(up) = dir.parent() {
         roots.push(up.join(".."));
     }
@@ -116,13 +118,15 @@ struct PythonFacts {
     multiarch: Option<String>,
     libpl: Option<String>,
     shared: Option<serde_json::Value>,
+    gil_disabled: Option<serde_json::Value>,
 }
 
 const FACTS_SCRIPT: &str = "import sys, sysconfig, json\n\
 v = sysconfig.get_config_var\n\
 print(json.dumps({'version': '%d.%d' % sys.version_info[:2], 'executable': sys.executable,\n\
  'base_prefix': getattr(sys, 'base_prefix', sys.prefix), 'libdir': v('LIBDIR'), 'ldlibrary': v('LDLIBRARY'),\n\
- 'instsoname': v('INSTSONAME'), 'multiarch': v('MULTIARCH'), 'libpl': v('LIBPL'), 'shared': v('Py_ENABLE_SHARED')}))";
+ 'instsoname': v('INSTSONAME'), 'multiarch': v('MULTIARCH'), 'libpl': v('LIBPL'), 'shared': v('Py_ENABLE_SHARED'),\n\
+ 'gil_disabled': v('Py_GIL_DISABLED')}))";
 
 /// Asks an interpreter where its shared library is.
 fn ask_interpreter(python: &str, want_minor: Option<u32>, candidates: &mut Vec<Candidate>) -> Option<Found> {
@@ -157,12 +161,14 @@ fn ask_interpreter(python: &str, want_minor: Option<u32>, candidates: &mut Vec<C
             candidates.push(rejected(&source, &facts.executable, format!("Python {} does not match the requested python_version 3.{}", facts.version, want_minor.unwrap_or(0))));
             return None;
         }
-        Some(m) if (MIN_MINOR..=MAX_MINOR).contains(&m) => m,
+        Some(m) if m >= MIN_MINOR => m,
         _ => {
-            candidates.push(rejected(&source, &facts.executable, format!("Python {} is not supported (3.8-3.13)", facts.version)));
+            candidates.push(rejected(&source, &facts.executable, format!("Python {} is not supported; pyrt supports {SUPPORTED}", facts.version)));
             return None;
         }
     };
+    let t = matches!(&facts.gil_disabled, Some(serde_json::Value::Number(n)) if n.as_i64() == Some(1));
+    let shown_version = format!("{}{}", facts.version, if t { "t" } else { "" });
     let mut paths: Vec<PathBuf> = Vec::new();
     let names: Vec<&String> = [&facts.instsoname, &facts.ldlibrary].into_iter().flatten().collect();
     let dirs: Vec<PathBuf> = {
@@ -202,14 +208,48 @@ fn ask_interpreter(python: &str, want_minor: Option<u32>, candidates: &mut Vec<C
                 "does not exist: this Python was built without --enable-shared"
             };
             candidates.push(rejected(&source, &shown, why.into()));
+        } else if let Err(e) = library::check(&p) {
+            candidates.push(rejected(&source, &shown, e.message.clone()));
         } else {
-            candidates.push(Candidate { source: source.clone(), path: shown, accepted: true, reason: format!("Python 3.{minor}, file exists") });
+            candidates.push(Candidate { source: source.clone(), path: shown, accepted: true, reason: format!("Python {shown_version}{}, file exists", untested_note(minor)) });
             let executable = PathBuf::from(&facts.executable);
             let executable = if executable.is_file() { Some(executable) } else { executable_for_library(&p, minor) };
-            return Some(Found { libpython: p, executable, candidates: Vec::new(), venv: None });
+            return Some(Found { libpython: p, executable, candidates: Vec::new(), venv: None, warning: None });
         }
     }
     None
+}
+
+/// A library the user named: it is what will be loaded, and the report says whether
+/// `pyrt_new` will accept it (the same checks).
+fn explicit(source: &str, p: &Path, why: &str) -> Candidate {
+    let (accepted, reason) = match library::check(p) {
+        Ok(_) => (true, why.to_string()),
+        Err(e) => (false, format!("{why}, but refused: {}", e.message)),
+    };
+    Candidate { source: source.into(), path: p.display().to_string(), accepted, reason }
+}
+
+fn untested_note(minor: u32) -> &'static str {
+    if minor > NEWEST_TESTED_MINOR {
+        " (newer than any version pyrt was tested with)"
+    } else {
+        ""
+    }
+}
+
+/// The `python3.X` / `python3.Xt` interpreters on PATH, newest first.
+fn versioned_interpreters_on_path() -> Vec<String> {
+    let dirs: Vec<PathBuf> = std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
+    let mut out = Vec::new();
+    for minor in (MIN_MINOR..=NEWEST_TESTED_MINOR + NEWER_MINORS).rev() {
+        for name in [format!("python3.{minor}"), format!("python3.{minor}t")] {
+            if dirs.iter().any(|d| d.join(&name).is_file()) {
+                out.push(name);
+            }
+        }
+    }
+    out
 }
 
 fn rejected(source: &str, path: &str, reason: String) -> Candidate {
@@ -227,9 +267,10 @@ fn common_locations() -> Vec<PathBuf> {
         dirs.extend(installs);
     }
     let mut out = Vec::new();
-    for minor in (MIN_MINOR..=MAX_MINOR).rev() {
+    for minor in (MIN_MINOR..=NEWEST_TESTED_MINOR + NEWER_MINORS).rev() {
         for dir in &dirs {
             out.push(dir.join(format!("libpython3.{minor}.so.1.0")));
+            out.push(dir.join(format!("libpython3.{minor}t.so.1.0")));
         }
     }
     out
@@ -247,7 +288,7 @@ pub fn discover(config: &crate::config::Config, env_override: Option<String>) ->
     }
     let mut found = if let Some(lib) = &config.libpython {
         let p = PathBuf::from(lib);
-        Found { libpython: p, executable: None, candidates: vec![Candidate { source: "config \"libpython\"".into(), path: lib.clone(), accepted: true, reason: "named in the config".into() }], venv: None }
+        Found { candidates: vec![explicit("config \"libpython\"", &p, "named in the config")], libpython: p, executable: None, venv: None, warning: None }
     } else if let Some(v) = &venv {
         // The venv's own interpreter knows its base installation's libpython.
         let mut candidates = Vec::new();
@@ -277,9 +318,9 @@ fn search(want: Option<u32>, env_override: Option<String>, python: &str) -> Resu
         // the mistake.
         let p = PathBuf::from(&path);
         if p.exists() {
-            candidates.push(Candidate { source: "PYRT_LIBPYTHON".into(), path: path.clone(), accepted: true, reason: "set in the environment".into() });
+            candidates.push(explicit("PYRT_LIBPYTHON", &p, "set in the environment"));
             let executable = version_from_file_name(&p).and_then(|(_, minor)| executable_for_library(&p, minor));
-            return Ok(Found { libpython: p, executable, candidates, venv: None });
+            return Ok(Found { libpython: p, executable, candidates, venv: None, warning: None });
         }
         return Err(Error::new(ErrorKind::LibpythonNotFound, format!("PYRT_LIBPYTHON={path}: no such file")));
     }
@@ -290,11 +331,25 @@ fn search(want: Option<u32>, env_override: Option<String>, python: &str) -> Resu
         interpreters.push(format!("python3.{m}"));
     }
     interpreters.push(python.to_string());
+    // python3 first; then every python3.X on PATH, newest first (e.g. a python3.14 installed
+    // beside an older python3).
+    for name in versioned_interpreters_on_path() {
+        if !interpreters.contains(&name) {
+            interpreters.push(name);
+        }
+    }
+    let mut python3_failed: Option<String> = None;
     for interpreter in &interpreters {
+        let before = candidates.len();
         if let Some(mut found) = ask_interpreter(interpreter, want, &mut candidates) {
             candidates.append(&mut found.candidates);
             found.candidates = candidates;
+            found.warning = python3_failed;
             return Ok(found);
+        }
+        if interpreter == python && python3_failed.is_none() {
+            let why: Vec<String> = candidates[before..].iter().map(|c| format!("{} ({})", c.path, c.reason)).collect();
+            python3_failed = Some(format!("the `{python}` on PATH cannot be used: {}", why.join("; ")));
         }
     }
     for p in common_locations() {
@@ -302,11 +357,15 @@ fn search(want: Option<u32>, env_override: Option<String>, python: &str) -> Resu
         if want.is_some_and(|w| w != minor) || !p.is_file() {
             continue;
         }
-        candidates.push(Candidate { source: "common location".into(), path: p.display().to_string(), accepted: true, reason: "file exists".into() });
+        if let Err(e) = library::check(&p) {
+            candidates.push(rejected("common location", &p.display().to_string(), e.message.clone()));
+            continue;
+        }
+        candidates.push(Candidate { source: "common location".into(), path: p.display().to_string(), accepted: true, reason: format!("file exists{}", untested_note(minor)) });
         let executable = executable_for_library(&p, minor);
-        return Ok(Found { libpython: p, executable, candidates, venv: None });
+        return Ok(Found { libpython: p, executable, candidates, venv: None, warning: python3_failed });
     }
-    let which = want.map_or("3.{8..13}".to_string(), |m| format!("3.{m}"));
+    let which = want.map_or("3.{8,…}".to_string(), |m| format!("3.{m}"));
     candidates.push(rejected("common locations", &format!("/usr/lib*/, /usr/local/lib/, $PYENV_ROOT/versions/*/lib/: libpython{which}.so.1.0"), "none exists".into()));
     Err(Error::new(ErrorKind::LibpythonNotFound, not_found_message(&candidates)))
 }
@@ -328,6 +387,7 @@ mod tests {
         assert_eq!(version_from_file_name(Path::new("/x/libpython3.12.so.1.0")), Some((3, 12)));
         assert_eq!(version_from_file_name(Path::new("libpython3.8.so")), Some((3, 8)));
         assert_eq!(version_from_file_name(Path::new("libpython3.13t.so")), Some((3, 13)));
+        assert_eq!(version_from_file_name(Path::new("libpython3.14.so.1.0")), Some((3, 14)));
         assert_eq!(version_from_file_name(Path::new("libc.so.6")), None);
     }
 
@@ -335,6 +395,8 @@ mod tests {
     fn constraints() {
         assert_eq!(parse_constraint("3.12"), Some(12));
         assert_eq!(parse_constraint("3.7"), None);
+        assert_eq!(parse_constraint("3.14"), Some(14));
+        assert_eq!(parse_constraint("3.15"), Some(15));
         assert_eq!(parse_constraint("2.7"), None);
         assert_eq!(parse_constraint("3.x"), None);
     }
@@ -371,7 +433,8 @@ mod tests {
 /// The discovery report as JSON: what would be loaded and every candidate considered.
 pub fn report_json(config: &crate::config::Config, env_override: Option<String>) -> Result<String> {
     let found = discover(config, env_override)?;
-    let version = version_from_file_name(&found.libpython).map(|(a, b)| format!("{a}.{b}"));
+    let named = library::version_from_file_name(&found.libpython);
+    let version = named.map(|(a, b, t)| format!("{a}.{b}{}", if t { "t" } else { "" }));
     let candidates: Vec<serde_json::Value> = found
         .candidates
         .iter()
@@ -382,6 +445,9 @@ pub fn report_json(config: &crate::config::Config, env_override: Option<String>)
         "version": version,
         "executable": found.executable.map(|p| p.to_string_lossy().into_owned()),
         "venv": found.venv.map(|v| v.dir.to_string_lossy().into_owned()),
+        "free_threaded": named.map(|n| n.2),
+        "untested": named.map(|n| n.1 > NEWEST_TESTED_MINOR),
+        "warning": found.warning,
         "candidates": candidates,
     })
     .to_string())

@@ -688,6 +688,13 @@ pub fn info_json(token: u64) -> Result<CString> {
         "workers": handle.pool.as_ref().map_or(0, |p| p.len()),
         "workers_requested": handle.workers_requested,
         "workers_note": workers_note,
+        "free_threaded": loaded.free_threaded,
+        "tested": !loaded.untested,
+        "tested_note": loaded.untested.then(|| format!(
+            "Python {} is newer than any version pyrt was tested with (3.8-3.{}): accepted because it exports every symbol pyrt needs",
+            loaded.version,
+            crate::python::library::NEWEST_TESTED_MINOR
+        )),
     });
     Ok(CString::new(value.to_string()).expect("JSON has no NUL"))
 }

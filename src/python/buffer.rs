@@ -20,7 +20,7 @@
 
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicIsize, AtomicPtr, Ordering};
 
 use super::exception;
 use super::ffi::{self, PyBuffer, PyPtr, PySsize, PyTypeSlot, PyTypeSpec};
@@ -85,12 +85,16 @@ pub fn elem_of_format(format: &[u8], itemsize: usize) -> u32 {
 
 // ---- the exporter type ------------------------------------------------------------------------
 
-/// `pyrt.HostBuffer`: a one-dimensional view of host memory, open for one call.
+/// `pyrt.HostBuffer`'s own fields: a one-dimensional view of host memory, open for one call.
+/// They follow the object header, whose size depends on the build (16 bytes with the GIL, 32
+/// free-threaded: `ffi::ObjectLayout`), so the type's `basicsize` and every access add the
+/// header size of the loaded build instead of declaring a header here.
+///
+/// `state` and `exports` are atomics: on a free-threaded build two threads may take or release
+/// views of one exporter at the same time; the other fields are written once, before the
+/// exporter is handed to Python.
 #[repr(C)]
 struct Exporter {
-    // PyObject header (16 bytes in every GIL build pyrt accepts).
-    ob_refcnt: PySsize,
-    ob_type: PyPtr,
     ptr: *mut c_void,
     nbytes: PySsize,
     itemsize: PySsize,
@@ -101,11 +105,19 @@ struct Exporter {
     readonly: c_int,
     /// OPEN while the call runs; anything else refuses new views (a zero-filled object made
     /// from Python is closed).
-    state: c_int,
-    exports: PySsize,
+    state: AtomicI32,
+    exports: AtomicIsize,
 }
 
-const OPEN: c_int = 0x6f70;
+const OPEN: i32 = 0x6f70;
+
+/// The exporter fields of a `pyrt.HostBuffer` object.
+///
+/// # Safety
+/// `o` must be a live object of the exporter type.
+unsafe fn exporter<'a>(o: PyPtr) -> &'a mut Exporter {
+    &mut *((o as *mut u8).add(ffi::layout().header) as *mut Exporter)
+}
 
 static TYPE: AtomicPtr<ffi::PyObject> = AtomicPtr::new(ptr::null_mut());
 
@@ -117,12 +129,12 @@ unsafe extern "C" fn getbuffer(o: PyPtr, view: *mut PyBuffer, flags: c_int) -> c
     let api = super::api();
     // SAFETY: CPython calls slots with the GIL held.
     let py = super::gil::assume_gil(api);
-    let e = &mut *(o as *mut Exporter);
+    let e = exporter(o);
     if view.is_null() {
         buffer_error(py, c"pyrt.HostBuffer: NULL view");
         return -1;
     }
-    if e.state != OPEN || e.ptr.is_null() {
+    if e.state.load(Ordering::Acquire) != OPEN || e.ptr.is_null() {
         (*view).obj = ptr::null_mut();
         buffer_error(py, c"this host buffer was lent to a pyrt call that has returned: its memory belongs to the host again (copy the data during the call to keep it)");
         return -1;
@@ -145,13 +157,13 @@ unsafe extern "C" fn getbuffer(o: PyPtr, view: *mut PyBuffer, flags: c_int) -> c
     v.strides = if flags & ffi::PYBUF_STRIDES == ffi::PYBUF_STRIDES { &mut e.strides } else { ptr::null_mut() };
     v.suboffsets = ptr::null_mut();
     v.internal = ptr::null_mut();
-    e.exports += 1;
+    e.exports.fetch_add(1, Ordering::AcqRel);
     0
 }
 
 unsafe extern "C" fn releasebuffer(o: PyPtr, _view: *mut PyBuffer) {
-    let e = &mut *(o as *mut Exporter);
-    e.exports -= 1;
+    let e = exporter(o);
+    e.exports.fetch_sub(1, Ordering::AcqRel);
 }
 
 /// The exporter type, made on first use (main interpreter; never freed).
@@ -173,7 +185,7 @@ fn exporter_type(py: Python) -> Result<PyPtr> {
     let slots_ptr = if minor >= 9 { slots.as_mut_ptr() } else { slots[2..].as_mut_ptr() };
     let mut spec = PyTypeSpec {
         name: c"pyrt.HostBuffer".as_ptr(),
-        basicsize: std::mem::size_of::<Exporter>() as c_int,
+        basicsize: (ffi::layout().header + std::mem::size_of::<Exporter>()) as c_int,
         itemsize: 0,
         flags: ffi::TPFLAGS_DEFAULT,
         slots: slots_ptr,
@@ -184,7 +196,7 @@ fn exporter_type(py: Python) -> Result<PyPtr> {
     }
     if minor < 9 {
         unsafe {
-            let procs = *((t as *const u8).add(ffi::TP_AS_BUFFER_OFFSET) as *const *mut [*mut c_void; 2]);
+            let procs = *((t as *const u8).add(ffi::layout().tp_as_buffer()) as *const *mut [*mut c_void; 2]);
             if procs.is_null() {
                 return Err(Error::new(ErrorKind::Internal, "pyrt.HostBuffer has no buffer procs"));
             }
@@ -192,9 +204,15 @@ fn exporter_type(py: Python) -> Result<PyPtr> {
             (*procs)[1] = releasebuffer as *mut c_void;
         }
     }
-    // The GIL serializes makers; a lost race would only leak one type object.
-    TYPE.store(t, Ordering::Release);
-    Ok(t)
+    // Two threads may make it at once (free-threaded builds, or a GC pass running Python code in
+    // between): the first stored wins and the loser's type is dropped.
+    match TYPE.compare_exchange(ptr::null_mut(), t, Ordering::AcqRel, Ordering::Acquire) {
+        Ok(_) => Ok(t),
+        Err(winner) => {
+            unsafe { (api.Py_DecRef)(t) };
+            Ok(winner)
+        }
+    }
 }
 
 // ---- lending host memory for one call ----------------------------------------------------------
@@ -227,7 +245,7 @@ impl Loans {
         let api = py.api;
         let o = PyRef::from_owned(unsafe { (api.PyType_GenericAlloc)(t, 0) }).ok_or_else(|| exception::fetch(py))?;
         unsafe {
-            let e = &mut *(o.as_ptr() as *mut Exporter);
+            let e = exporter(o.as_ptr());
             // A zero-length array may come with a NULL pointer: lend an empty, valid address.
             e.ptr = if data.is_null() { ptr::NonNull::<u64>::dangling().as_ptr().cast() } else { data };
             e.nbytes = nbytes as PySsize;
@@ -236,8 +254,8 @@ impl Loans {
             e.strides = itemsize as PySsize;
             e.format = format.as_ptr();
             e.readonly = c_int::from(!writable);
-            e.state = OPEN;
-            e.exports = 0;
+            e.state.store(OPEN, Ordering::Release);
+            e.exports.store(0, Ordering::Release);
         }
         let view = PyRef::from_owned(unsafe { (api.PyMemoryView_FromObject)(o.as_ptr()) }).ok_or_else(|| exception::fetch(py))?;
         let arg = view.clone_ref(py);
@@ -254,15 +272,14 @@ impl Loans {
         let api = py.api;
         for l in &mut self.loans {
             unsafe {
-                let e = &mut *(l.exporter.as_ptr() as *mut Exporter);
-                e.state = 0;
+                exporter(l.exporter.as_ptr()).state.store(0, Ordering::Release);
             }
             let Some(view) = l.view.take() else { continue };
             // Only we hold the memoryview: dropping it releases it. Otherwise Python kept it:
             // release it explicitly, so any later use raises ValueError. (A refcount is exact
-            // here: a memoryview is never immortal, and pyrt refuses free-threaded builds,
-            // HAZARDS §1.1.)
-            if unsafe { *(view.as_ptr() as *const PySsize) } > 1 {
+            // here: a memoryview is never immortal, and this thread made it, so on a
+            // free-threaded build every other reference is in the shared count.)
+            if unsafe { ffi::refcnt(view.as_ptr()) } > 1 {
                 unsafe {
                     let release = (api.PyObject_GetAttrString)(view.as_ptr(), c"release".as_ptr());
                     let r = if release.is_null() { ptr::null_mut() } else { (api.PyObject_CallObject)(release, ptr::null_mut()) };
@@ -282,7 +299,7 @@ impl Loans {
 
     /// True when some exporter still has a view open.
     pub fn exported(&self) -> bool {
-        self.loans.iter().any(|l| unsafe { (*(l.exporter.as_ptr() as *const Exporter)).exports } > 0)
+        self.loans.iter().any(|l| unsafe { exporter(l.exporter.as_ptr()) }.exports.load(Ordering::Acquire) > 0)
     }
 
     /// After [`Loans::close`] found views open: lets go of what only looks alive — the frames a

@@ -5,6 +5,7 @@
 //! data symbols that implement them.
 
 use std::ffi::{c_char, c_int, c_long, c_longlong, c_ulong, c_void};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use libloading::os::unix::Library;
 
@@ -106,8 +107,6 @@ pub const TPFLAGS_DEFAULT: std::ffi::c_uint = 1 << 18;
 /// `Py_bf_getbuffer` / `Py_bf_releasebuffer` type slots (honoured by PyType_FromSpec from 3.9).
 pub const PY_BF_GETBUFFER: c_int = 1;
 pub const PY_BF_RELEASEBUFFER: c_int = 2;
-/// `tp_as_buffer` in `PyTypeObject` (GIL builds 3.8-3.13).
-pub const TP_AS_BUFFER_OFFSET: usize = 160;
 
 pub const PY_FILE_INPUT: c_int = 257;
 pub const PY_EVAL_INPUT: c_int = 258;
@@ -118,9 +117,75 @@ pub const TPFLAGS_TUPLE_SUBCLASS: c_ulong = 1 << 26;
 pub const TPFLAGS_UNICODE_SUBCLASS: c_ulong = 1 << 28;
 pub const TPFLAGS_DICT_SUBCLASS: c_ulong = 1 << 29;
 
-/// `ob_type` sits right after `ob_refcnt` in every GIL build 3.8-3.13 (free-threaded builds are
-/// refused by the loader, so this offset holds for every library pyrt accepts).
-const OB_TYPE_OFFSET: usize = 8;
+/// The object header as the loaded build lays it out (docs/cpython-abi.md). Only two layouts
+/// exist, fixed per build kind since 3.8 and unchanged through 3.14:
+///
+/// * GIL builds: `{ Py_ssize_t ob_refcnt; PyTypeObject *ob_type; }` — 16 bytes, `ob_type` at 8.
+///   3.12 made `ob_refcnt` a union with split 32-bit halves (immortal objects) and 3.14 added
+///   flags inside that word, but the word is still 8 bytes at offset 0.
+/// * free-threaded builds (`Py_GIL_DISABLED`, `libpython3.Xt`): `{ uintptr_t ob_tid; uint16_t
+///   ob_flags; PyMutex ob_mutex; uint8_t ob_gc_bits; uint32_t ob_ref_local; Py_ssize_t
+///   ob_ref_shared; PyTypeObject *ob_type; }` — 32 bytes, `ob_type` at 24, the reference count
+///   split between `ob_ref_local` (owning thread) and `ob_ref_shared` (others, shifted by 2).
+///
+/// These are ABI: every compiled extension module reads `ob_type` at this offset through the
+/// `Py_TYPE` macro, so CPython cannot move it within a build kind without breaking every wheel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ObjectLayout {
+    /// `sizeof(PyObject)`: where a type's own fields start.
+    pub header: usize,
+    /// `offsetof(PyObject, ob_type)`.
+    pub ob_type: usize,
+    pub free_threaded: bool,
+}
+
+impl ObjectLayout {
+    pub const GIL: ObjectLayout = ObjectLayout { header: 16, ob_type: 8, free_threaded: false };
+    pub const FREE_THREADED: ObjectLayout = ObjectLayout { header: 32, ob_type: 24, free_threaded: true };
+
+    pub fn of(free_threaded: bool) -> ObjectLayout {
+        if free_threaded {
+            Self::FREE_THREADED
+        } else {
+            Self::GIL
+        }
+    }
+
+    /// `offsetof(PyTypeObject, tp_name)`: a type object is a `PyVarObject` (header + `ob_size`)
+    /// followed by `tp_name`, in every version.
+    pub fn tp_name(self) -> usize {
+        self.header + 8
+    }
+
+    /// `offsetof(PyTypeObject, tp_as_buffer)`: 20 pointer-sized slots after `tp_name` (3.8
+    /// `cpython/object.h`; only read on 3.8, whose `PyType_FromSpec` ignores buffer slots).
+    pub fn tp_as_buffer(self) -> usize {
+        self.tp_name() + 136
+    }
+}
+
+/// `offsetof(PyObject, ob_type)` of the loaded build; set once by the loader before any object
+/// exists (8 until then, the GIL layout).
+static OB_TYPE_OFFSET: AtomicUsize = AtomicUsize::new(8);
+static FREE_THREADED: AtomicBool = AtomicBool::new(false);
+
+/// Records the loaded library's layout (the loader, once, before initialization).
+pub(crate) fn set_layout(layout: ObjectLayout) {
+    OB_TYPE_OFFSET.store(layout.ob_type, Ordering::Relaxed);
+    FREE_THREADED.store(layout.free_threaded, Ordering::Relaxed);
+}
+
+/// The loaded build's object layout.
+#[inline]
+pub fn layout() -> ObjectLayout {
+    ObjectLayout::of(FREE_THREADED.load(Ordering::Relaxed))
+}
+
+/// True when the loaded libpython is a free-threaded build (no GIL guards pyrt's state there).
+#[inline]
+pub fn free_threaded() -> bool {
+    FREE_THREADED.load(Ordering::Relaxed)
+}
 
 /// Reads `Py_TYPE(o)` (a macro, so not exported).
 ///
@@ -128,7 +193,27 @@ const OB_TYPE_OFFSET: usize = 8;
 /// `o` must point to a live Python object.
 #[inline]
 pub unsafe fn py_type(o: PyPtr) -> PyPtr {
-    *((o as *const u8).add(OB_TYPE_OFFSET) as *const PyPtr)
+    *((o as *const u8).add(OB_TYPE_OFFSET.load(Ordering::Relaxed)) as *const PyPtr)
+}
+
+/// The reference count of `o`, as `Py_REFCNT` computes it for the loaded build.
+///
+/// # Safety
+/// `o` must point to a live Python object that the calling thread holds a reference to; on a
+/// free-threaded build the figure is exact only for an object no other thread references.
+#[inline]
+pub unsafe fn refcnt(o: PyPtr) -> PySsize {
+    let base = o as *const u8;
+    if free_threaded() {
+        let local = *(base.add(12) as *const u32);
+        let shared = *(base.add(16) as *const PySsize);
+        if local == u32::MAX {
+            return PySsize::MAX; // immortal
+        }
+        local as PySsize + (shared >> 2)
+    } else {
+        *(base as *const PySsize)
+    }
 }
 
 macro_rules! cpython_api {
@@ -148,6 +233,11 @@ macro_rules! cpython_api {
         }
 
         impl Api {
+            /// The symbols a library must export (functions and data), in declaration order.
+            pub const MANDATORY: &'static [&'static str] = &[
+                $( stringify!($fname), )* $( stringify!($dname), )* $( stringify!($pname), )*
+            ];
+
             /// Resolves every mandatory symbol (naming the first one missing) and the optional ones.
             ///
             /// # Safety
@@ -188,13 +278,6 @@ cpython_api! {
     functions {
         Py_GetVersion: fn() -> *const c_char;
         Py_IsInitialized: fn() -> c_int;
-        PyPreConfig_InitIsolatedConfig: fn(*mut c_void);
-        Py_PreInitialize: fn(*const c_void) -> PyStatus;
-        PyConfig_InitIsolatedConfig: fn(*mut c_void);
-        PyConfig_SetBytesString: fn(*mut c_void, *mut *mut libc::wchar_t, *const c_char) -> PyStatus;
-        PyConfig_SetBytesArgv: fn(*mut c_void, PySsize, *const *mut c_char) -> PyStatus;
-        PyConfig_Clear: fn(*mut c_void);
-        Py_InitializeFromConfig: fn(*const c_void) -> PyStatus;
         Py_FinalizeEx: fn() -> c_int;
 
         PyEval_SaveThread: fn() -> *mut PyThreadState;
@@ -239,6 +322,7 @@ cpython_api! {
         PyDict_GetItemWithError: fn(PyPtr, PyPtr) -> PyPtr;
         PyDict_Next: fn(PyPtr, *mut PySsize, *mut PyPtr, *mut PyPtr) -> c_int;
         PyDict_Size: fn(PyPtr) -> PySsize;
+        PyDict_Items: fn(PyPtr) -> PyPtr;
         PyDict_DelItem: fn(PyPtr, PyPtr) -> c_int;
 
         PyObject_GetAttr: fn(PyPtr, PyPtr) -> PyPtr;
@@ -301,6 +385,32 @@ cpython_api! {
         PyException_SetTraceback: fn(PyPtr, PyPtr) -> c_int;
     }
     optional {
+        // PEP 587 (3.8+): the initialization of 3.8-3.13 (init.rs). Its PyConfig layout changes
+        // in every release, so 3.14+ start through PEP 741 instead; which set a library must
+        // have is checked by `init::required_symbols`.
+        PyPreConfig_InitIsolatedConfig: fn(*mut c_void);
+        Py_PreInitialize: fn(*const c_void) -> PyStatus;
+        PyConfig_InitIsolatedConfig: fn(*mut c_void);
+        PyConfig_SetBytesString: fn(*mut c_void, *mut *mut libc::wchar_t, *const c_char) -> PyStatus;
+        PyConfig_SetBytesArgv: fn(*mut c_void, PySsize, *const *mut c_char) -> PyStatus;
+        PyConfig_Clear: fn(*mut c_void);
+        Py_InitializeFromConfig: fn(*const c_void) -> PyStatus;
+        // PEP 741 (3.14+): options set by name, no struct layout.
+        PyInitConfig_Create: fn() -> *mut c_void;
+        PyInitConfig_Free: fn(*mut c_void);
+        PyInitConfig_SetInt: fn(*mut c_void, *const c_char, i64) -> c_int;
+        PyInitConfig_SetStr: fn(*mut c_void, *const c_char, *const c_char) -> c_int;
+        PyInitConfig_SetStrList: fn(*mut c_void, *const c_char, usize, *const *mut c_char) -> c_int;
+        PyInitConfig_GetError: fn(*mut c_void, *mut *const c_char) -> c_int;
+        PyInitConfig_GetExitCode: fn(*mut c_void, *mut c_int) -> c_int;
+        Py_InitializeFromInitConfig: fn(*mut c_void) -> c_int;
+        // 3.13+: strong references out of containers (safe where another thread, or Python
+        // code run meanwhile, may change the container).
+        PyList_GetItemRef: fn(PyPtr, PySsize) -> PyPtr;
+        PyDict_GetItemRef: fn(PyPtr, PyPtr, *mut PyPtr) -> c_int;
+        // Free-threaded builds: declare that a module pyrt makes needs no GIL (else importing it
+        // would turn the GIL back on for the whole process).
+        PyUnstable_Module_SetGIL: fn(PyPtr, *mut c_void) -> c_int;
         // 3.12+: replaces Fetch/Normalize/Restore.
         PyErr_GetRaisedException: fn() -> PyPtr;
         // 3.11+: argument vectors without a tuple.

@@ -1,11 +1,16 @@
-//! Starting CPython with PEP 587's `PyConfig`, from one binary for 3.8-3.13.
+//! Starting CPython, from one binary for every version.
 //!
-//! `PyConfig` is a caller-allocated struct whose layout changes in every release, so pyrt fills an
-//! oversized zeroed buffer with `PyConfig_InitIsolatedConfig`, writes ints at the offsets that are
-//! stable in every version, strings through `PyConfig_SetBytesString` at per-minor offsets
-//! (HAZARDS §2.3, Appendix B), and starts with `Py_InitializeFromConfig`, which reports failure as
-//! a status instead of exiting the process. The isolated configuration ignores `PYTHON*`
-//! variables, installs no signal handlers and leaves the host's locale alone.
+//! * 3.14 and later (any library exporting `PyInitConfig_Create`): PEP 741. Options are set by
+//!   name on an opaque `PyInitConfig`, so no struct layout is involved and a release pyrt has
+//!   never seen starts the same way.
+//! * 3.8-3.13: PEP 587's `PyConfig`, a caller-allocated struct whose layout changes in every
+//!   release. pyrt fills an oversized zeroed buffer with `PyConfig_InitIsolatedConfig`, writes
+//!   ints at the offsets that are stable in every version, strings through
+//!   `PyConfig_SetBytesString` at per-minor offsets (docs/cpython-abi.md), and starts with
+//!   `Py_InitializeFromConfig`. The table ends at 3.13 for good: it is never extended.
+//!
+//! Both report failure as a status instead of exiting the process. The isolated configuration
+//! ignores `PYTHON*` variables, installs no signal handlers and leaves the host's locale alone.
 
 use std::ffi::{c_char, c_int, CStr, CString};
 
@@ -39,6 +44,27 @@ fn offsets(minor: u32) -> Option<Offsets> {
     };
     Some(Offsets { program_name, home, buffered_stdio })
 }
+
+/// The PEP 587 entry points a 3.8-3.13 library must export.
+pub const PEP587_SYMBOLS: [&str; 7] = [
+    "PyPreConfig_InitIsolatedConfig",
+    "Py_PreInitialize",
+    "PyConfig_InitIsolatedConfig",
+    "PyConfig_SetBytesString",
+    "PyConfig_SetBytesArgv",
+    "PyConfig_Clear",
+    "Py_InitializeFromConfig",
+];
+/// The PEP 741 entry points a 3.14+ library must export.
+pub const PEP741_SYMBOLS: [&str; 7] = [
+    "PyInitConfig_Create",
+    "PyInitConfig_Free",
+    "PyInitConfig_SetInt",
+    "PyInitConfig_SetStr",
+    "PyInitConfig_SetStrList",
+    "PyInitConfig_GetError",
+    "Py_InitializeFromInitConfig",
+];
 
 /// What the interpreter is started with.
 pub struct InitOptions<'a> {
@@ -82,10 +108,121 @@ fn check(status: PyStatus, step: &str) -> Result<()> {
 /// Call once per process, on the thread that will own the interpreter, with `api` from a loaded
 /// libpython of version `opts.minor`.
 pub unsafe fn initialize(api: &Api, opts: &InitOptions) -> Result<()> {
+    if api.PyInitConfig_Create.is_some() {
+        return initialize_pep741(api, opts);
+    }
+    initialize_pep587(api, opts)
+}
+
+fn missing(name: &str) -> Error {
+    Error::new(ErrorKind::LibpythonInvalid, format!("libpython lacks the required symbol {name}"))
+}
+
+/// PEP 741 (3.14+): every option by name.
+///
+/// # Safety
+/// As [`initialize`].
+unsafe fn initialize_pep741(api: &Api, opts: &InitOptions) -> Result<()> {
+    macro_rules! get {
+        ($f:ident) => {
+            api.$f.ok_or_else(|| missing(stringify!($f)))?
+        };
+    }
+    let (create, free, set_int, set_str, set_list, get_error, init) = (
+        get!(PyInitConfig_Create),
+        get!(PyInitConfig_Free),
+        get!(PyInitConfig_SetInt),
+        get!(PyInitConfig_SetStr),
+        get!(PyInitConfig_SetStrList),
+        get!(PyInitConfig_GetError),
+        get!(Py_InitializeFromInitConfig),
+    );
+    // PyInitConfig_Create starts from the isolated configuration (PEP 741).
+    let config = create();
+    if config.is_null() {
+        return Err(Error::new(ErrorKind::Init, "PyInitConfig_Create failed (out of memory)"));
+    }
+    struct Free(*mut std::ffi::c_void, unsafe extern "C" fn(*mut std::ffi::c_void));
+    impl Drop for Free {
+        fn drop(&mut self) {
+            // SAFETY: the config came from PyInitConfig_Create and is freed once, here.
+            unsafe { (self.1)(self.0) }
+        }
+    }
+    let _free = Free(config, free);
+    let error = |step: &str| -> Error {
+        let mut msg: *const c_char = std::ptr::null();
+        // SAFETY: config is live; the message (if any) is owned by it and copied at once.
+        let text = if get_error(config, &mut msg) != 0 && !msg.is_null() { CStr::from_ptr(msg).to_string_lossy().into_owned() } else { String::new() };
+        let mut code: c_int = 0;
+        if let Some(exit) = api.PyInitConfig_GetExitCode {
+            if exit(config, &mut code) != 0 {
+                return Error::new(ErrorKind::Init, format!("{step}: CPython requested exit with code {code}"));
+            }
+        }
+        Error::new(ErrorKind::Init, format!("{step} failed: {text}").trim_end().to_string())
+    };
+    let int = |name: &CStr, v: i64| -> Result<()> {
+        if set_int(config, name.as_ptr(), v) != 0 {
+            return Err(error(&format!("setting {}", name.to_string_lossy())));
+        }
+        Ok(())
+    };
+    // UTF-8 mode, as for 3.8-3.13 below.
+    int(c"utf8_mode", 1)?;
+    int(c"install_signal_handlers", opts.install_signal_handlers as i64)?;
+    if opts.use_environment {
+        int(c"isolated", 0)?;
+        int(c"use_environment", 1)?;
+    } else {
+        int(c"faulthandler", 0)?;
+    }
+    int(c"buffered_stdio", 0)?;
+    let string = |name: &CStr, v: &str, what: &str| -> Result<()> {
+        let c = CString::new(v).map_err(|_| Error::new(ErrorKind::Config, format!("{what} contains NUL")))?;
+        if set_str(config, name.as_ptr(), c.as_ptr()) != 0 {
+            return Err(error(&format!("setting {}", name.to_string_lossy())));
+        }
+        Ok(())
+    };
+    if let Some(name) = opts.program_name {
+        string(c"program_name", name, "python_executable")?;
+    }
+    if let Some(home) = opts.home {
+        string(c"home", home, "python_home")?;
+    }
+    let args: Vec<CString> = opts.argv.iter().map(|a| CString::new(a.as_str()).expect("argv checked for NUL")).collect();
+    let ptrs: Vec<*mut c_char> = args.iter().map(|a| a.as_ptr() as *mut c_char).collect();
+    if set_list(config, c"argv".as_ptr(), ptrs.len(), ptrs.as_ptr()) != 0 {
+        return Err(error("setting argv"));
+    }
+    if init(config) != 0 {
+        return Err(error("Py_InitializeFromInitConfig"));
+    }
+    Ok(())
+}
+
+/// PEP 587 (3.8-3.13): a `PyConfig` at per-version offsets.
+///
+/// # Safety
+/// As [`initialize`].
+unsafe fn initialize_pep587(api: &Api, opts: &InitOptions) -> Result<()> {
+    macro_rules! get {
+        ($f:ident) => {
+            api.$f.ok_or_else(|| missing(stringify!($f)))?
+        };
+    }
+    let pre_init_isolated = get!(PyPreConfig_InitIsolatedConfig);
+    let pre_initialize = get!(Py_PreInitialize);
+    let init_isolated = get!(PyConfig_InitIsolatedConfig);
+    let set_bytes_string = get!(PyConfig_SetBytesString);
+    let set_bytes_argv = get!(PyConfig_SetBytesArgv);
+    let clear = get!(PyConfig_Clear);
+    let initialize_from_config = get!(Py_InitializeFromConfig);
     let off = offsets(opts.minor).ok_or_else(|| Error::new(ErrorKind::LibpythonInvalid, format!("no PyConfig layout for 3.{}", opts.minor)))?;
 
     let mut pre = Box::new(ConfigBuf([0; 4096]));
-    (api.PyPreConfig_InitIsolatedConfig)(pre.ptr());
+    pre_init_isolated(pre.ptr());
     // UTF-8 mode: a host that never called setlocale() (Go, most C programs) runs in the C
     // locale, where CPython would otherwise pick ASCII for stdio and file names; standalone
     // Python switches to UTF-8 mode in that case too (PEP 540).
@@ -94,11 +231,11 @@ pub unsafe fn initialize(api: &Api, opts: &InitOptions) -> Result<()> {
         pre.put_int(PRE_ISOLATED, 0);
         pre.put_int(PRE_USE_ENVIRONMENT, 1);
     }
-    check((api.Py_PreInitialize)(pre.ptr()), "Py_PreInitialize")?;
+    check(pre_initialize(pre.ptr()), "Py_PreInitialize")?;
 
     let mut cfg = Box::new(ConfigBuf([0; 4096]));
     let cfg_ptr = cfg.ptr();
-    (api.PyConfig_InitIsolatedConfig)(cfg_ptr);
+    init_isolated(cfg_ptr);
     let result = (|| {
         cfg.put_int(CFG_INSTALL_SIGNAL_HANDLERS, opts.install_signal_handlers as c_int);
         if opts.use_environment {
@@ -114,18 +251,18 @@ pub unsafe fn initialize(api: &Api, opts: &InitOptions) -> Result<()> {
             // becomes sys.executable: it must be a real interpreter of this version.
             let c = CString::new(name).map_err(|_| Error::new(ErrorKind::Config, "python_executable contains NUL"))?;
             let field = (cfg_ptr as *mut u8).add(off.program_name) as *mut *mut libc::wchar_t;
-            check((api.PyConfig_SetBytesString)(cfg_ptr, field, c.as_ptr()), "setting program_name")?;
+            check(set_bytes_string(cfg_ptr, field, c.as_ptr()), "setting program_name")?;
         }
         if let Some(home) = opts.home {
             let c = CString::new(home).map_err(|_| Error::new(ErrorKind::Config, "python_home contains NUL"))?;
             let field = (cfg_ptr as *mut u8).add(off.home) as *mut *mut libc::wchar_t;
-            check((api.PyConfig_SetBytesString)(cfg_ptr, field, c.as_ptr()), "setting home")?;
+            check(set_bytes_string(cfg_ptr, field, c.as_ptr()), "setting home")?;
         }
         let args: Vec<CString> = opts.argv.iter().map(|a| CString::new(a.as_str()).expect("argv checked for NUL")).collect();
         let ptrs: Vec<*mut c_char> = args.iter().map(|a| a.as_ptr() as *mut c_char).collect();
-        check((api.PyConfig_SetBytesArgv)(cfg_ptr, ptrs.len() as isize, ptrs.as_ptr()), "setting argv")?;
-        check((api.Py_InitializeFromConfig)(cfg_ptr), "Py_InitializeFromConfig")
+        check(set_bytes_argv(cfg_ptr, ptrs.len() as isize, ptrs.as_ptr()), "setting argv")?;
+        check(initialize_from_config(cfg_ptr), "Py_InitializeFromConfig")
     })();
-    (api.PyConfig_Clear)(cfg_ptr);
+    clear(cfg_ptr);
     result
 }

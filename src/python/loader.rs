@@ -4,16 +4,15 @@
 //! before initialization) and every mandatory symbol resolved; only an accepted library is then
 //! re-opened `RTLD_NOW | RTLD_GLOBAL` (C extension modules such as `math` or numpy resolve `Py*`
 //! symbols from the global scope) and kept for the life of the process. A rejected candidate was
-//! never global, so it cannot interpose its symbols on the Python that is eventually loaded
-//! (HAZARDS §1.6).
+//! never global, so it cannot interpose its symbols on the Python that is eventually loaded.
 
 use std::ffi::CStr;
 use std::path::{Path, PathBuf};
 
 use libloading::os::unix::{Library, RTLD_GLOBAL, RTLD_LAZY, RTLD_LOCAL, RTLD_NOW};
 
-use super::ffi::Api;
-use crate::discover::{MAX_MINOR, MIN_MINOR};
+use super::ffi::{Api, ObjectLayout};
+use super::library;
 use crate::error::{Error, ErrorKind, Result};
 
 /// A libpython loaded for good.
@@ -24,6 +23,11 @@ pub struct Loaded {
     pub minor: u32,
     /// `Py_GetVersion()`'s first word, e.g. `3.12.1`.
     pub version: String,
+    /// A free-threaded build (`Py_GIL_DISABLED`): no GIL, the 32-byte object header.
+    pub free_threaded: bool,
+    /// Newer than any version the test suite runs against (accepted because it exports what
+    /// pyrt needs).
+    pub untested: bool,
 }
 
 fn invalid(path: &Path, why: impl std::fmt::Display) -> Error {
@@ -56,19 +60,12 @@ pub fn load(path: &Path, accept: &dyn Fn(u32, &str) -> Result<()>) -> Result<Loa
     }
     let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
 
-    // Decide from the file name when it tells the version (libpython3.12.so.1.0): a library
-    // that is refused is then never opened at all. Opening and closing a libpython that is not
-    // used was seen to crash later Python code on the probing thread (its thread-local storage
-    // outlives the dlclose), so a probe is only for names that do not reveal the version.
-    if let Some((major, minor)) = crate::discover::version_from_file_name(&canonical) {
-        let name = canonical.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if major != 3 || !(MIN_MINOR..=MAX_MINOR).contains(&minor) {
-            return Err(invalid(path, format!("Python {major}.{minor} is not supported; pyrt supports CPython 3.8 to 3.13")));
-        }
-        if name.starts_with(&format!("libpython3.{minor}t")) {
-            return Err(invalid(path, format!("Python 3.{minor}t is a free-threaded build: a different ABI that pyrt does not support; use the regular build")));
-        }
-        accept(minor, &format!("3.{minor}"))?;
+    // The checks discovery runs too (version from the name, exported symbols): a library that
+    // is refused here is never opened at all.
+    let facts = library::check(path)?;
+    if let Some((_, minor)) = facts.version {
+        let shown = format!("3.{minor}{}", if facts.free_threaded { "t" } else { "" });
+        accept(minor, &shown)?;
     }
 
     // SAFETY: opening a shared library runs its initializers; that is inherent to loading any
@@ -78,34 +75,65 @@ pub fn load(path: &Path, accept: &dyn Fn(u32, &str) -> Result<()>) -> Result<Loa
     // SAFETY: a symbol named Py_GetVersion is assumed to have CPython's prototype.
     let get_version = unsafe { probe.get::<unsafe extern "C" fn() -> *const std::ffi::c_char>(b"Py_GetVersion\0") }
         .map_err(|_| invalid(path, "not a libpython (no Py_GetVersion symbol)"))?;
-    // SAFETY: Py_GetVersion is callable before initialization in every version (HAZARDS §8.3).
+    // SAFETY: Py_GetVersion is callable before initialization in every version.
     let full = unsafe { CStr::from_ptr(get_version()) }.to_string_lossy().into_owned();
     let version = full.split_whitespace().next().unwrap_or("").to_string();
-    match parse_version(&full) {
-        Some((3, minor)) if (MIN_MINOR..=MAX_MINOR).contains(&minor) => {
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            let free_threaded = full.contains("free-threading") || name.starts_with(&format!("libpython3.{minor}t"));
-            if free_threaded {
-                return Err(invalid(path, format!("Python {version} is a free-threaded build (3.13t): a different ABI that pyrt does not support; use the regular build")));
-            }
-            accept(minor, &version)?;
-            // SAFETY: the library is CPython 3.8-3.13, whose prototypes ffi.rs declares.
-            unsafe { Api::resolve(&probe) }
-                .map_err(|sym| invalid(path, format!("Python {version} lacks the required symbol {sym}")))?;
-            drop(probe);
-            // SAFETY: as above; this promotes the same file to the global scope, for good.
-            let global = unsafe { Library::open(Some(path), RTLD_NOW | RTLD_GLOBAL) }
-                .map_err(|e| invalid(path, format!("cannot be loaded RTLD_NOW|RTLD_GLOBAL: {e}")))?;
-            // SAFETY: same library, now global.
-            let api = unsafe { Api::resolve(&global) }
-                .map_err(|sym| invalid(path, format!("Python {version} lacks the required symbol {sym}")))?;
-            // Never unload libpython: extension modules keep pointers into it (HAZARDS §1.6).
-            std::mem::forget(global);
-            Ok(Loaded { api, path: canonical, minor, version })
-        }
-        Some((major, minor)) => Err(invalid(path, format!("Python {major}.{minor} ({version}) is not supported; pyrt supports CPython 3.8 to 3.13"))),
-        None => Err(invalid(path, format!("not a CPython library (Py_GetVersion returned {full:?})"))),
+    let Some((major, minor)) = parse_version(&full) else {
+        return Err(invalid(path, format!("not a CPython library (Py_GetVersion returned {full:?})")));
+    };
+    library::check_version(major, minor, &version).map_err(|why| invalid(path, why))?;
+    // 3.13+ say "free-threading build" in the version string; the name and the exported symbols
+    // tell for the others.
+    let free_threaded = facts.free_threaded || full.contains("free-threading");
+    if facts.version.is_none() {
+        accept(minor, &version)?;
     }
+    // SAFETY: the library is a CPython 3.8+ whose prototypes ffi.rs declares (they are stable
+    // API, unchanged since 3.8).
+    let api = unsafe { Api::resolve(&probe) }.map_err(|sym| invalid(path, format!("Python {version} lacks the required symbol {sym}")))?;
+    check_init_symbols(&api, minor).map_err(|sym| invalid(path, format!("Python {version} lacks the required symbol {sym}")))?;
+    drop(api);
+    drop(probe);
+    // SAFETY: as above; this promotes the same file to the global scope, for good.
+    let global = unsafe { Library::open(Some(path), RTLD_NOW | RTLD_GLOBAL) }
+        .map_err(|e| invalid(path, format!("cannot be loaded RTLD_NOW|RTLD_GLOBAL: {e}")))?;
+    // SAFETY: same library, now global.
+    let api = unsafe { Api::resolve(&global) }.map_err(|sym| invalid(path, format!("Python {version} lacks the required symbol {sym}")))?;
+    // Never unload libpython: extension modules keep pointers into it.
+    std::mem::forget(global);
+    super::ffi::set_layout(ObjectLayout::of(free_threaded));
+    Ok(Loaded { api, path: canonical, minor, version, free_threaded, untested: minor > library::NEWEST_TESTED_MINOR })
+}
+
+/// The initialization API the library will be started through must be complete: PEP 741 when
+/// it has `PyInitConfig_Create` (3.14+), else PEP 587 with a known `PyConfig` layout (3.8-3.13).
+fn check_init_symbols(api: &Api, minor: u32) -> std::result::Result<(), String> {
+    let pep741 = [
+        api.PyInitConfig_Create.is_some(),
+        api.PyInitConfig_Free.is_some(),
+        api.PyInitConfig_SetInt.is_some(),
+        api.PyInitConfig_SetStr.is_some(),
+        api.PyInitConfig_SetStrList.is_some(),
+        api.PyInitConfig_GetError.is_some(),
+        api.Py_InitializeFromInitConfig.is_some(),
+    ];
+    let pep587 = [
+        api.PyPreConfig_InitIsolatedConfig.is_some(),
+        api.Py_PreInitialize.is_some(),
+        api.PyConfig_InitIsolatedConfig.is_some(),
+        api.PyConfig_SetBytesString.is_some(),
+        api.PyConfig_SetBytesArgv.is_some(),
+        api.PyConfig_Clear.is_some(),
+        api.Py_InitializeFromConfig.is_some(),
+    ];
+    let first_missing = |have: &[bool; 7], names: &[&str; 7]| have.iter().zip(names).find(|(h, _)| !**h).map(|(_, n)| n.to_string());
+    if pep741[0] {
+        return first_missing(&pep741, &super::init::PEP741_SYMBOLS).map_or(Ok(()), Err);
+    }
+    if minor > 13 {
+        return Err(library::PEP741_MARKER.to_string());
+    }
+    first_missing(&pep587, &super::init::PEP587_SYMBOLS).map_or(Ok(()), Err)
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ pub mod gil;
 pub mod host;
 pub mod init;
 pub mod interp;
+pub mod library;
 pub mod loader;
 pub mod module;
 pub mod object;

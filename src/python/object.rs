@@ -52,11 +52,12 @@ impl Drop for PyRef {
     }
 }
 
-/// `type(o).__name__` as CPython stores it (`tp_name`, offset 24 in every GIL build).
+/// `type(o).__name__` as CPython stores it (`tp_name`, right after the type object's
+/// `PyVarObject` header: `ffi::ObjectLayout::tp_name`).
 pub fn type_name(o: PyPtr) -> String {
     unsafe {
         let t = super::ffi::py_type(o);
-        let name = *((t as *const u8).add(24) as *const *const std::ffi::c_char);
+        let name = *((t as *const u8).add(super::ffi::layout().tp_name()) as *const *const std::ffi::c_char);
         if name.is_null() {
             return "?".into();
         }

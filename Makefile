@@ -4,7 +4,8 @@
 #   make demo     build, then run the C, Go, Rust and Node examples (pyrt discovers the python3
 #                 on PATH)
 #   make test     the whole suite: scripts/test.sh (Rust, C under valgrind, Go, Node; every
-#                 CPython; and each host's install path)
+#                 CPython, with 3.14 and 3.13t installed first by scripts/install-pythons.sh;
+#                 and each host's install path)
 #   make header   regenerate include/pyrt.h (PYRT_UPDATE_HEADER=1 cargo build --release)
 #   make install  install libpyrt.so (versioned soname), pyrt.h and pyrt.pc under PREFIX
 #                 (default /usr/local; also LIBDIR, INCLUDEDIR, PKGCONFIGDIR, DESTDIR);

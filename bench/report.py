@@ -82,6 +82,13 @@ def limit_pool(label):
     return None if not (a and b) else a / b
 
 
+def parallel(label, free_threaded):
+    """Speed-up of 2 goroutines over 1 on spin(20000), for the labels of one build kind."""
+    if ("t-" in label) != free_threaded:
+        return None
+    return inv(ratio("go-purego", label, "parallel_cpu", "two_goroutines"))
+
+
 LE, GE = "<=", ">="
 # (figure, target text, op, limit, function(label) -> value or None, needs numpy, unit)
 rows = [
@@ -96,6 +103,8 @@ rows = [
     ("C new thread each call, pyrt / LIMIT (thread creation subtracted)", "(info)", None, None, fresh_overhead, False, "x"),
     ("Go pool of 8 goroutines / one goroutine (purego)", "≤ 1.1", LE, 1.1, lambda l: ratio("go-purego", l, "goroutines_call", "pool_of_8_goroutines"), False, "x"),
     ("Go new goroutine each call / one goroutine (purego)", "≤ 1.1", LE, 1.1, lambda l: ratio("go-purego", l, "goroutines_call", "new_goroutine_each_call"), False, "x"),
+    ("Go 2 goroutines, CPU-bound pure Python: work done / 1 goroutine's (free-threaded builds)", "≥ 1.8", GE, 1.8, lambda l: parallel(l, True), False, "x"),
+    ("Go 2 goroutines, CPU-bound pure Python: work done / 1 goroutine's (GIL builds: take turns)", "(info)", None, None, lambda l: parallel(l, False), False, "x"),
     ("Go `Call` purego / C `pyrt_call_json`", "≤ 2.0", LE, 2.0, lambda l: cross(l, "go-purego"), False, "x"),
     ("Go `Call` cgo / C `pyrt_call_json`", "≤ 1.5", LE, 1.5, lambda l: cross(l, "go-cgo"), False, "x"),
     ("SUBPROCESS worker driven from Go / Go `Call` (purego)", "≥ 40", GE, 40, lambda l: ratio("go-purego", l, "sqrt", "SUBPROCESS_worker"), False, "x"),

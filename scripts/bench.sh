@@ -28,7 +28,7 @@
 # "n/a (no numpy)" in the bulk cells. Progress and per-group figures go to stderr
 # (build/bench/log.txt).
 #
-# Environment: PYRT_BENCH_REPS (default 9 full, 3 quick), PYRT_PYTHONS (like the label args).
+# Environment: PYRT_BENCH_REPS (default 9 full, 3 quick), PYRT_TEST_PYTHONS (like the label args).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -84,7 +84,7 @@ while read -r vl vd; do [[ -n ${vl:-} ]] && VENVS[$vl]=$vd; done <<<"$venv_out"
 # The real interpreter of a libpython's installation (as scripts/make-venvs.sh finds it).
 interpreter_for() {
   local lib=$1 minor prefix
-  minor=$(basename "$lib" | sed -E 's/^libpython(3\.[0-9]+).*/\1/')
+  minor=$(basename "$lib" | sed -E 's/^libpython(3\.[0-9]+t?).*/\1/')  # 3.13t: python3.13t
   prefix=$(dirname "$(dirname "$lib")")
   for p in "$prefix/bin/python$minor" "$(dirname "$prefix")/bin/python$minor" "/usr/bin/python$minor"; do
     [[ -x $p ]] && { readlink -f "$p"; return; }

@@ -11,7 +11,7 @@
 #   scripts/cpython-tests.sh [run.py options]           same as --quick
 #
 # Labels restrict the versions: scripts/cpython-tests.sh --full --versions 3.12-pyenv,3.8-pyenv
-# (PYRT_PYTHONS="3.12-pyenv 3.8-pyenv" does the same). Every run.py option passes through:
+# (PYRT_TEST_PYTHONS="3.12-pyenv 3.8-pyenv" does the same). Every run.py option passes through:
 # --modules, --hosts, --jobs, --no-rerun.
 #
 # Builds libpyrt (cargo build --release), build/cpython/host_c (C, linked against libpyrt) and
@@ -70,7 +70,7 @@ for lib in /usr/lib/"$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu
 done
 
 versions=()
-if [[ -n ${PYRT_PYTHONS:-} ]]; then versions=(--versions "${PYRT_PYTHONS// /,}"); fi
+if [[ -n ${PYRT_TEST_PYTHONS:-} ]]; then versions=(--versions "${PYRT_TEST_PYTHONS// /,}"); fi
 if [[ $mode == full ]]; then
   exec nice -n 10 python3 tests/cpython/run.py --out "$OUT" --library "$OUT/lib/libpyrt.so" "${versions[@]}" \
     --hosts standalone,c,c-pysig,go,go-pysig --report "$OUT/report.txt" "$@"

@@ -2,14 +2,20 @@
 # Install what pyrt's build and test suite need on a fresh Debian machine; idempotent.
 #
 # Checks each tool and installs only what is missing:
-#   - apt packages: gcc g++ make valgrind pkg-config nodejs npm  (apt-get update runs only if one
-#     is missing; node and npm are for the Node.js binding, bindings/node)
+#   - apt packages: gcc g++ make valgrind pkg-config nodejs npm maven unzip  (apt-get update runs
+#     only if one is missing; node and npm are for the Node.js binding, bindings/node; maven and
+#     unzip fetch CPython 3.14, see below)
 #   - Rust (cargo): expected to be present through rustup; a clear error otherwise
 #   - Go: optional here (the Go binding's own script checks it); reported if absent
 #   - gcc's AddressSanitizer/UBSan runtimes (libasan, libubsan; scripts/test-sanitizers.sh):
 #     installed with apt when a test compile with -fsanitize=address,undefined fails
 #   - the nightly Rust toolchain and cargo-fuzz (scripts/fuzz.sh): cargo-fuzz is installed from
 #     crates.io when missing; a missing nightly is reported (scripts/fuzz.sh then FAILs)
+#   - CPython 3.14 and the free-threaded 3.13t, which no Debian package provides
+#     (scripts/install-pythons.sh, under ${PYRT_PYTHONS:-~/.cache/pyrt/pythons}; 3.13t is built
+#     from source, ~5 minutes, once). Not fatal: a version that cannot be installed is MISSING in
+#     the test matrix, and the installer's messages (build/logs/install-pythons.log) are printed
+#     under that MISSING line by scripts/test.sh.
 # Safe to run again and again; never fails because something is already installed.
 set -euo pipefail
 
@@ -24,10 +30,12 @@ declare -A PKG=(
   [pkg-config]=pkg-config
   [node]=nodejs
   [npm]=npm
+  [mvn]=maven
+  [unzip]=unzip
 )
 
 missing=()
-for tool in gcc g++ make valgrind pkg-config node npm; do
+for tool in gcc g++ make valgrind pkg-config node npm mvn unzip; do
   if command -v "$tool" >/dev/null 2>&1; then
     say "$tool: present ($(command -v "$tool"))"
   else
@@ -102,8 +110,19 @@ else
   say "go: not found (only the Go binding's tests need it)"
 fi
 
-# At least one CPython shared library must exist for the examples and tests.
 here=$(cd "$(dirname "$0")" && pwd)
+# CPython 3.14 and 3.13t (scripts/install-pythons.sh; a no-op once installed). Its stderr is kept
+# for scripts/test.sh, which prints the reason under the MISSING line of a version it could not
+# install.
+ip_log=$(dirname "$here")/build/logs/install-pythons.log
+mkdir -p "${ip_log%/*}"
+if "$here/install-pythons.sh" 2>&1 | tee "$ip_log" | sed 's/^/setup:   /'; then
+  say "CPython 3.14, 3.13t: installed"
+else
+  say "CPython 3.14 / 3.13t: not (all) installed; the tests report them MISSING (see $ip_log)"
+fi
+
+# At least one CPython shared library must exist for the examples and tests.
 n=$("$here/pythons.sh" | wc -l)
 say "CPython shared libraries found: $n"
 "$here/pythons.sh" | sed 's/^/setup:   /'

@@ -24,7 +24,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 export PATH="$HOME/.cargo/bin:$PATH:/usr/local/go/bin"
-if (($#)); then export PYRT_PYTHONS="$*"; fi
+if (($#)); then export PYRT_TEST_PYTHONS="$*"; fi
 
 OUT=$ROOT/build/install
 LOGS=$OUT/logs

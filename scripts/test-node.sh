@@ -3,7 +3,7 @@
 # CPython on this machine, then examples/node/basic.js once.
 #
 #   scripts/test-node.sh                 all libpythons from scripts/pythons.sh
-#   scripts/test-node.sh 3.12-pyenv ...  only these labels (PYRT_PYTHONS="..." does the same)
+#   scripts/test-node.sh 3.12-pyenv ...  only these labels (PYRT_TEST_PYTHONS="..." does the same)
 #
 # Installs the binding's one dependency, koffi, from npm with `npm ci --ignore-scripts` (the
 # versions and checksums in bindings/node/package-lock.json; koffi's prebuilt native module comes
@@ -22,7 +22,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 export PATH="$HOME/.cargo/bin:$PATH"
-if (($#)); then export PYRT_PYTHONS="$*"; fi
+if (($#)); then export PYRT_TEST_PYTHONS="$*"; fi
 
 OUT=$ROOT/build/node
 LOGS=$OUT/logs

@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # pyrt's whole test suite (what `make test` and CI run):
 #
-#   1. scripts/setup.sh           install missing tools (gcc g++ make valgrind pkg-config)
+#   1. scripts/setup.sh           install missing tools (gcc g++ make valgrind pkg-config), and
+#                                 CPython 3.14 and the free-threaded 3.13t
+#                                 (scripts/install-pythons.sh; 3.13t is built from source once,
+#                                 ~5 minutes; a failure is not fatal: that version is MISSING,
+#                                 with the installer's reason under the summary)
 #   2. cargo build --release      target/release/libpyrt.so
 #   3. scripts/make-venvs.sh      a real venv per CPython (numpy + jinja2 from PyPI), built once
 #   4. Rust tests per CPython     PYRT_LIBPYTHON=<libpython> PYRT_TEST_VENV=<its venv> cargo test
 #                                 --release, for every line of scripts/pythons.sh (includes
 #                                 `header_is_fresh`: the committed include/pyrt.h must equal a
 #                                 fresh cbindgen generation)
-#   5. scripts/test-c.sh          C tests + examples under valgrind, every CPython
+#   5. scripts/test-c.sh          C tests + examples, every CPython; under valgrind on some (below)
 #   6. scripts/test-go.sh         the Go binding, every CPython (when the script exists), a GC
 #                                 stress run (GOGC=1, GODEBUG) on one, and the libpyrt copies
 #                                 embedded in the Go module
@@ -18,7 +22,7 @@
 #                                 test with the standalone interpreter; FAIL on any embedded-only
 #                                 failure not in tests/cpython/exclusions.txt
 #   9. scripts/test-sanitizers.sh the C tests and examples under ASan + UBSan + LeakSanitizer,
-#                                 on CPython 3.12 and 3.13 (other versions: "-" in the matrix)
+#                                 on some versions (below; the others: "-" in the matrix)
 #  10. scripts/test-install.sh    each host's install-and-use path, once: make install + pkg-config
 #                                 (C), the examples/rust crate, a Go module outside the repository
 #                                 (embedded libpyrt), the npm package
@@ -31,9 +35,20 @@
 #  14. a summary matrix component x version -> PASS / FAIL / MISSING, and the line
 #      "N passed, N failed" counting its cells (MISSING counts as failed)
 #
+# Every CPython runs every suite; the heavy checkers run on a subset (natively elsewhere), so a
+# clean-clone run stays within 45 minutes on 2 cores (3.13t's build included):
+#   valgrind (test-c.sh)      3.8, 3.14, 3.13t, Debian's 3.11   PYRT_VALGRIND_PYTHONS
+#   Go -race (test-go.sh)     3.8, 3.14, 3.13t                  PYRT_GO_RACE_PYTHONS
+#   ASan+UBSan+LSan           3.12, 3.14, 3.13t                 PYRT_SAN_PYTHONS
+# Why: the two newest (3.14, and 3.13t, whose free-threaded locking differs most from the GIL
+# builds) get all three; the oldest valgrind and -race (LeakSanitizer cannot judge 3.8-3.11's
+# finalization); Debian's 3.11 is the distribution's own build; 3.12 keeps ASan for its own
+# version-specific code. 3.13 (GIL) shares its version-specific code with 3.13t and its GIL paths
+# with 3.14: natively only.
+#
 # Exit status non-zero on any failure or on an expected CPython that is missing
 # (scripts/pythons.sh --expected). Arguments (labels) restrict the run to those versions, as
-# PYRT_PYTHONS="3.12-pyenv 3.8-pyenv" does. Logs: build/logs/, build/c/logs/, build/go/logs/.
+# PYRT_TEST_PYTHONS="3.12-pyenv 3.8-pyenv" does. Logs: build/logs/, build/c/logs/, build/go/logs/.
 # PYRT_TEST_GO=0, PYRT_TEST_NODE=0, PYRT_TEST_CPYTHON=0, PYRT_TEST_INSTALL=0 skip those suites
 # (local use; CI runs everything).
 set -uo pipefail
@@ -41,7 +56,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 export PATH="$HOME/.cargo/bin:$PATH:/usr/local/go/bin"
-if (($#)); then export PYRT_PYTHONS="$*"; fi
+if (($#)); then export PYRT_TEST_PYTHONS="$*"; fi
 
 LOGS=$ROOT/build/logs
 mkdir -p "$LOGS"
@@ -56,6 +71,19 @@ stage() {
   STAGE_TIMES+=("${name%,} $((SECONDS - T0))")
 }
 record() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$SUMMARY"; }   # component label status
+
+# Why scripts/install-pythons.sh (run by setup.sh) could not install version $1 (3.14, 3.13t):
+# its messages about that version, else the end of its log for it.
+PY_ROOT=${PYRT_PYTHONS:-$HOME/.cache/pyrt/pythons}
+missing_reason() {
+  local v=$1 ip_log=$LOGS/install-pythons.log
+  if [[ -s $ip_log ]] && grep -q "^install-pythons: $v:" "$ip_log"; then
+    awk -v p="install-pythons: $v:" '/^install-pythons: / { on = index($0, p) == 1 } on' "$ip_log" | tail -n 12
+  elif [[ -s $PY_ROOT/$v.log ]]; then
+    echo "(end of $PY_ROOT/$v.log)"
+    tail -n 5 "$PY_ROOT/$v.log"
+  fi
+}
 
 stage "setup"
 if ! scripts/setup.sh; then
@@ -83,12 +111,14 @@ stage "virtualenvs with numpy and jinja2 from PyPI (scripts/make-venvs.sh)"
 # One real venv per CPython, built on first use and reused; the Rust, C and Go venv tests run in
 # them (PYRT_TEST_VENV) and fail rather than skip without one (PYRT_TEST_REQUIRE_VENV).
 declare -A VENVS
-if venv_out=$(scripts/make-venvs.sh 2>"$LOGS/make-venvs.log"); then
-  while read -r label dir; do [[ -n $label ]] && VENVS[$label]=$dir; done <<<"$venv_out"
-  echo "$venv_out" | sed 's/^/  /'
-else
+# A Python whose venv could not be built is left out of make-venvs' output: its venv tests fail.
+venv_out=$(scripts/make-venvs.sh 2>"$LOGS/make-venvs.log")
+venv_rc=$?
+while read -r label dir; do [[ -n $label ]] && VENVS[$label]=$dir; done <<<"$venv_out"
+[[ -n $venv_out ]] && echo "$venv_out" | sed 's/^/  /'
+if ((venv_rc != 0)); then
   tail -20 "$LOGS/make-venvs.log"
-  echo "  scripts/make-venvs.sh failed: the venv tests will fail"
+  echo "  scripts/make-venvs.sh failed: the venv tests of the Pythons not listed above will fail"
 fi
 export PYRT_TEST_REQUIRE_VENV=1
 
@@ -196,7 +226,7 @@ else
 fi
 
 stage "ASan + UBSan + LSan: the C tests (scripts/test-sanitizers.sh)"
-SAN_LABELS=${PYRT_SAN_PYTHONS:-3.12-pyenv 3.13-pyenv}
+SAN_LABELS=${PYRT_SAN_PYTHONS:-3.12-pyenv 3.14-pyrt 3.13t-pyrt}  # as scripts/test-sanitizers.sh
 SAN_RUN=()
 for line in "${PYTHONS[@]}"; do
   label=${line%% *}
@@ -211,7 +241,7 @@ if ((${#SAN_RUN[@]})); then
     if ((any > 0 && bad == 0)); then record asan "$label" PASS; else record asan "$label" FAIL; fi
   done
 fi
-if [[ -z ${PYRT_PYTHONS:-} ]]; then  # a full run: the sanitizer versions must be there
+if [[ -z ${PYRT_TEST_PYTHONS:-} ]]; then  # a full run: the sanitizer versions must be there
   for m in $SAN_LABELS; do
     printf '%s\n' "${PYTHONS[@]}" | grep -q "^$m " || { echo "MISSING: $m for the sanitizer run"; record asan "$m" FAIL; }
   done
@@ -275,7 +305,11 @@ for comp in rust c go node cpython asan install bench soak fuzz; do
   done
   echo
 done
-for m in "${MISSING[@]}"; do [[ -n $m ]] && echo "MISSING: expected CPython $m is not installed"; done
+for m in "${MISSING[@]}"; do
+  [[ -n $m ]] || continue
+  echo "MISSING: expected CPython $m is not installed"
+  missing_reason "${m%%-*}" | cut -c1-160 | sed 's/^/    /'
+done
 # Why cells failed, here at the end where a CI log's tail shows it (full logs under build/).
 if awk -F'\t' '$3 == "FAIL" { f = 1 } END { exit !f }' "$SUMMARY"; then
   echo "failures (first lines; logs: build/logs, build/<suite>/logs):"

@@ -45,7 +45,7 @@ import (
 var (
 	quick  = flag.Bool("quick", false, "few calls per repetition (proves the benchmarks run)")
 	reps   = flag.Int("reps", 9, "interleaved repetitions")
-	groups = flag.String("groups", "sqrt,goroutines,bulk", "groups to run")
+	groups = flag.String("groups", "sqrt,goroutines,parallel,bulk", "groups to run")
 	single = flag.Int("single", 0, "print one rt.Call figure over N calls")
 	rssN   = flag.Int("rss", 0, "RSS growth over N calls")
 
@@ -286,6 +286,36 @@ func main() {
 		}
 		group("goroutines_call", []variant{{"one_goroutine", call, n}, {"pool_of_8_goroutines", pool, n},
 			{"new_goroutine_each_call", fresh, nf}, {"new_goroutine_without_call", empty, nf}}, 0)
+	}
+	if want("parallel") {
+		// CPU-bound pure Python from 1 and from 2 goroutines, the same number of calls in all:
+		// on a free-threaded build the two run Python in parallel (the ratio's inverse is the
+		// speed-up: about 2 on 2 idle cores); with a GIL they take turns (about 1).
+		spin, err := rt.EvalObject(ctx, "bench_funcs.spin")
+		if err != nil {
+			die("%v", err)
+		}
+		defer spin.Close()
+		work := func(n int) {
+			for range n {
+				if _, err := spin.CallInt(ctx, 20000); err != nil {
+					die("spin: %v", err)
+				}
+			}
+		}
+		var wg sync.WaitGroup
+		two := func(n int) {
+			for range 2 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					work(n / 2)
+				}()
+			}
+			wg.Wait()
+		}
+		n := scale(400, 20)
+		group("parallel_cpu", []variant{{"one_goroutine", work, n}, {"two_goroutines", two, n}}, 0)
 	}
 	if want("bulk") {
 		if _, err := rt.Import(ctx, "numpy"); err != nil {

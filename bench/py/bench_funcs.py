@@ -28,3 +28,11 @@ def np_scale(mv):
 def list_sum(xs):
     import numpy as np
     return float(np.array(xs, dtype=np.float64).sum())
+
+
+def spin(n):
+    """CPU-bound pure Python (about 1 ms for n = 20000): the parallel speed-up benchmark."""
+    s = 0
+    for i in range(n):
+        s += i * i % 7
+    return s

@@ -35,6 +35,8 @@ struct Handler {
 
 static HANDLER: Mutex<Option<Handler>> = Mutex::new(None);
 static INSTALLED: AtomicBool = AtomicBool::new(false);
+/// Held while the proxies are swapped in (never while Python code runs).
+static INSTALLING: Mutex<()> = Mutex::new(());
 
 thread_local! {
     /// The capture buffers of the call running on this thread ([stdout, stderr]); a stack,
@@ -84,8 +86,7 @@ def _install(write):
             return getattr(self._pyrt_original, name)
         def __repr__(self):
             return "<pyrt stream %r>" % (self._pyrt_original,)
-    sys.stdout = PyrtStream(sys.stdout, 1)
-    sys.stderr = PyrtStream(sys.stderr, 2)
+    return PyrtStream(sys.stdout, 1), PyrtStream(sys.stderr, 2)
 "#;
 
 crate::per_worker!(WORKER_INSTALLED: bool = false);
@@ -102,7 +103,6 @@ fn ensure_installed(py: Python) -> Result<()> {
     if installed() {
         return Ok(());
     }
-    // The GIL serializes installers.
     let api = py.api;
     unsafe {
         let globals = PyRef::from_owned((api.PyDict_New)()).ok_or_else(|| exception::fetch(py))?;
@@ -120,12 +120,25 @@ fn ensure_installed(py: Python) -> Result<()> {
             .ok_or_else(|| exception::fetch(py))?;
         let args = PyRef::from_owned((api.PyTuple_New)(1)).ok_or_else(|| exception::fetch(py))?;
         (api.PyTuple_SetItem)(args.as_ptr(), 0, write.into_ptr());
-        PyRef::from_owned((api.PyObject_CallObject)(install, args.as_ptr())).ok_or_else(|| exception::fetch(py))?;
-    }
-    if super::interp::current() == 0 {
-        INSTALLED.store(true, Ordering::Release);
-    } else {
-        WORKER_INSTALLED.with(|i| *i.borrow_mut() = true);
+        let pair = PyRef::from_owned((api.PyObject_CallObject)(install, args.as_ptr())).ok_or_else(|| exception::fetch(py))?;
+        // Python code ran above, so another thread may have installed meanwhile (the GIL
+        // switches between bytecodes; a free-threaded build has none). The swap itself runs no
+        // Python code, so a plain lock makes check-and-set atomic; the loser's proxies are
+        // dropped after it.
+        let _installing = INSTALLING.lock().unwrap_or_else(|p| p.into_inner());
+        if installed() {
+            return Ok(());
+        }
+        for (i, name) in [c"stdout", c"stderr"].into_iter().enumerate() {
+            if (api.PySys_SetObject)(name.as_ptr(), (api.PyTuple_GetItem)(pair.as_ptr(), i as isize)) != 0 {
+                return Err(exception::fetch(py));
+            }
+        }
+        if super::interp::current() == 0 {
+            INSTALLED.store(true, Ordering::Release);
+        } else {
+            WORKER_INSTALLED.with(|i| *i.borrow_mut() = true);
+        }
     }
     Ok(())
 }

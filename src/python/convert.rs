@@ -690,18 +690,17 @@ impl Writer<'_, '_> {
 
     fn list(&mut self, o: PyPtr) -> Result<()> {
         self.enter()?;
-        let api = self.py.api;
         self.out.push(b'[');
         let mut i = 0;
-        // Re-read the size each step: converting an element cannot run Python code for the types
-        // we accept, but staying in bounds costs nothing.
-        while i < unsafe { (api.PyList_Size)(o) } {
+        // Each item is owned while it is converted, and the size re-read each step: converting
+        // an item may run Python code (`isoformat()`, `str()`, a property in tagged mode) that
+        // changes the list, and on a free-threaded build another thread may.
+        while let Some(item) = list_item(self.py, o, i) {
             if i > 0 {
                 self.out.push(b',');
             }
-            let item = unsafe { (api.PyList_GetItem)(o, i) };
             self.path.push(Step::Index(i as usize));
-            self.value(item)?;
+            self.value(item.as_ptr())?;
             self.path.pop();
             i += 1;
         }
@@ -739,9 +738,10 @@ impl Writer<'_, '_> {
             return self.dict_pairs(o);
         }
         self.out.push(b'{');
-        let (mut pos, mut k, mut v): (isize, PyPtr, PyPtr) = (0, std::ptr::null_mut(), std::ptr::null_mut());
         let mut first = true;
-        while unsafe { (api.PyDict_Next)(o, &mut pos, &mut k, &mut v) } != 0 {
+        let mut items = DictItems::new(self.py, o).map_err(|e| self.fail(e.message.clone()))?;
+        while let Some((key, value)) = items.next(self.py).map_err(|e| self.fail(e.message.clone()))? {
+            let (k, v) = (key.as_ptr(), value.as_ptr());
             if !first {
                 self.out.push(b',');
             }
@@ -752,7 +752,7 @@ impl Writer<'_, '_> {
             }
             self.str(k)?;
             self.out.push(b':');
-            self.path.push(Step::Key(PyRef::from_borrowed(self.py, k).expect("dict keys are non-null")));
+            self.path.push(Step::Key(key));
             self.value(v)?;
             self.path.pop();
         }
@@ -765,8 +765,9 @@ impl Writer<'_, '_> {
     /// True when every key is a str other than the tag key (the dict can be a plain object).
     fn plain_keys(&self, o: PyPtr) -> bool {
         let api = self.py.api;
-        let (mut pos, mut k, mut v): (isize, PyPtr, PyPtr) = (0, std::ptr::null_mut(), std::ptr::null_mut());
-        while unsafe { (api.PyDict_Next)(o, &mut pos, &mut k, &mut v) } != 0 {
+        let Ok(mut items) = DictItems::new(self.py, o) else { return false };
+        while let Ok(Some((key, _))) = items.next(self.py) {
+            let k = key.as_ptr();
             let kt = unsafe { ffi::py_type(k) };
             if kt != api.PyUnicode_Type && unsafe { (api.PyType_GetFlags)(kt) } & ffi::TPFLAGS_UNICODE_SUBCLASS == 0 {
                 return false;
@@ -780,12 +781,12 @@ impl Writer<'_, '_> {
 
     /// `{"__pyrt__":"dict","v":[[k,v],...]}`: any keys, in insertion order.
     fn dict_pairs(&mut self, o: PyPtr) -> Result<()> {
-        let api = self.py.api;
         self.tag_open("dict");
         self.out.push(b'[');
-        let (mut pos, mut k, mut v): (isize, PyPtr, PyPtr) = (0, std::ptr::null_mut(), std::ptr::null_mut());
         let mut i = 0usize;
-        while unsafe { (api.PyDict_Next)(o, &mut pos, &mut k, &mut v) } != 0 {
+        let mut items = DictItems::new(self.py, o).map_err(|e| self.fail(e.message.clone()))?;
+        while let Some((key, value)) = items.next(self.py).map_err(|e| self.fail(e.message.clone()))? {
+            let (k, v) = (key.as_ptr(), value.as_ptr());
             if i > 0 {
                 self.out.push(b',');
             }
@@ -1009,4 +1010,76 @@ pub fn result_int(py: Python, o: PyPtr) -> Result<i64> {
         return Err(exception::fetch(py));
     }
     Ok(v)
+}
+
+// ---- items out of containers, owned --------------------------------------------------------------
+
+/// Item `i` of a list, as a strong reference; `None` past the end. On a free-threaded build
+/// `PyList_GetItemRef` (3.13+) takes it atomically; with the GIL, nothing can run between the
+/// borrow and the incref.
+fn list_item(py: Python, list: PyPtr, i: isize) -> Option<PyRef> {
+    let api = py.api;
+    if let (true, Some(get_ref)) = (ffi::free_threaded(), api.PyList_GetItemRef) {
+        // SAFETY: `list` is a live list (checked by the caller's type dispatch).
+        let p = unsafe { get_ref(list, i) };
+        if p.is_null() {
+            unsafe { (api.PyErr_Clear)() }; // IndexError: the list ended (or shrank)
+        }
+        return PyRef::from_owned(p);
+    }
+    // SAFETY: as above; the bound is checked first, so PyList_GetItem sets no error.
+    if i >= unsafe { (api.PyList_Size)(list) } {
+        return None;
+    }
+    PyRef::from_borrowed(py, unsafe { (api.PyList_GetItem)(list, i) })
+}
+
+/// A dict's items, each key and value owned while it is used.
+///
+/// With the GIL: `PyDict_Next` with each pair increfed at once, and the dict's size checked
+/// before each step, so Python code run while converting a value (a `__str__`, `isoformat()`)
+/// that changes the dict ends the conversion with an error, as iterating it in Python would,
+/// instead of reading a changed table. Free-threaded: a snapshot (`PyDict_Items`, which locks
+/// the dict), because another thread may change it at any moment.
+pub(crate) enum DictItems {
+    Live { dict: PyPtr, pos: isize, size: isize },
+    Snapshot { items: PyRef, i: isize },
+}
+
+impl DictItems {
+    pub(crate) fn new(py: Python, dict: PyPtr) -> Result<DictItems> {
+        let api = py.api;
+        if ffi::free_threaded() {
+            // SAFETY: `dict` is a live dict; PyDict_Items returns a new list of new tuples.
+            let items = PyRef::from_owned(unsafe { (api.PyDict_Items)(dict) }).ok_or_else(|| exception::fetch(py))?;
+            return Ok(DictItems::Snapshot { items, i: 0 });
+        }
+        Ok(DictItems::Live { dict, pos: 0, size: unsafe { (api.PyDict_Size)(dict) } })
+    }
+
+    pub(crate) fn next(&mut self, py: Python) -> Result<Option<(PyRef, PyRef)>> {
+        let api = py.api;
+        match self {
+            DictItems::Live { dict, pos, size } => {
+                // SAFETY: the dict is alive (the caller holds it); the pair is increfed before any
+                // Python code can run.
+                if unsafe { (api.PyDict_Size)(*dict) } != *size {
+                    return Err(Error::new(ErrorKind::Conversion, "dictionary changed size during conversion"));
+                }
+                let (mut k, mut v): (PyPtr, PyPtr) = (std::ptr::null_mut(), std::ptr::null_mut());
+                if unsafe { (api.PyDict_Next)(*dict, pos, &mut k, &mut v) } == 0 {
+                    return Ok(None);
+                }
+                Ok(PyRef::from_borrowed(py, k).zip(PyRef::from_borrowed(py, v)))
+            }
+            DictItems::Snapshot { items, i } => {
+                // SAFETY: the snapshot list and its tuples are private to this iterator.
+                let Some(pair) = list_item(py, items.as_ptr(), *i) else { return Ok(None) };
+                *i += 1;
+                let k = unsafe { (api.PyTuple_GetItem)(pair.as_ptr(), 0) };
+                let v = unsafe { (api.PyTuple_GetItem)(pair.as_ptr(), 1) };
+                Ok(PyRef::from_borrowed(py, k).zip(PyRef::from_borrowed(py, v)))
+            }
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! Running code and calling functions in the interpreter.
 
-use std::cell::UnsafeCell;
+use std::sync::Mutex;
 use std::collections::HashMap;
 use std::ffi::{CStr, CString};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -11,16 +11,6 @@ use super::ffi::{self, PyPtr};
 use super::{PyRef, Python};
 use crate::error::{Error, ErrorKind, Result};
 
-/// State that only the GIL holder touches.
-struct GilCell<T>(UnsafeCell<T>);
-// SAFETY: every access goes through `with`, which needs a `Python` token (GIL held), and the
-// borrow never spans a call back into Python (so re-entrant calls cannot alias it).
-unsafe impl<T> Sync for GilCell<T> {}
-impl<T> GilCell<T> {
-    fn with<R>(&self, _py: Python, f: impl FnOnce(&mut T) -> R) -> R {
-        f(unsafe { &mut *self.0.get() })
-    }
-}
 
 /// FxHash: the keys are short module/function names chosen by the host program, not by an
 /// attacker, so a fast non-keyed hash is fine for this per-call lookup.
@@ -82,16 +72,27 @@ struct Memo {
 
 const CACHE_LIMIT: usize = 4096;
 
-static CACHE: GilCell<Option<CallableCache>> = GilCell(UnsafeCell::new(None));
+// SAFETY: the references in the cache are only used and dropped by threads attached to the main
+// interpreter (a `Python` token is needed to reach it), which is what CPython requires of any
+// object, in GIL and free-threaded builds alike.
+unsafe impl Send for CallableCache {}
+
+/// The main interpreter's cache. A real lock, not the GIL: a free-threaded build has none, and
+/// with the GIL another thread may run while a reference dropped inside the lock runs `__del__`.
+static CACHE: Mutex<Option<CallableCache>> = Mutex::new(None);
 
 crate::per_worker!(WORKER_CACHE: Option<CallableCache> = None);
 
-/// The current interpreter's callable cache (the main one's, or this worker's).
-fn with_cache<R>(py: Python, f: impl FnOnce(&mut Option<CallableCache>) -> R) -> R {
+/// Runs `f` on the current interpreter's callable cache (the main one's, or this worker's);
+/// `None` when the cache is busy — held by another thread, or by this one further up the stack
+/// (a `__del__` run by a reference dropped in `f` calling back into pyrt). The caller then takes
+/// the uncached path: the cache is only an accelerator, and waiting could deadlock.
+fn with_cache<R>(py: Python, f: impl FnOnce(&mut Option<CallableCache>) -> R) -> Option<R> {
     if py.interp() == 0 {
-        CACHE.with(py, f)
+        let mut guard = CACHE.try_lock().ok()?;
+        Some(f(&mut guard))
     } else {
-        WORKER_CACHE.with(|c| f(&mut c.borrow_mut()))
+        WORKER_CACHE.with(|c| c.try_borrow_mut().ok().map(|mut c| f(&mut c)))
     }
 }
 
@@ -221,7 +222,8 @@ pub fn lookup(py: Python, module: &str, function: &str) -> Result<PyRef> {
         }
         // (Most names are not dotted: nothing to copy then.)
         Some((f.first.clone_ref(py), (!f.rest.is_empty()).then(|| f.rest.clone())))
-    });
+    })
+    .flatten();
     if let Some((first, rest)) = hit {
         return match rest {
             None => Ok(first),
@@ -278,7 +280,7 @@ fn lookup_slow(py: Python, module: &str, function: &str) -> Result<PyRef> {
 
 /// Drops every cached reference (before finalization).
 pub fn clear_caches(py: Python) {
-    let old = with_cache(py, |c| c.take());
+    let old = with_cache(py, |c| c.take()).flatten();
     drop(old);
 }
 

@@ -371,6 +371,7 @@ cpython_api! {
         PyImport_GetModuleDict: fn() -> PyPtr;
         PyModule_GetDict: fn(PyPtr) -> PyPtr;
         PySys_GetObject: fn(*const c_char) -> PyPtr;
+        PySys_SetObject: fn(*const c_char, PyPtr) -> c_int;
 
         Py_CompileStringExFlags: fn(*const c_char, *const c_char, c_int, *mut c_void, c_int) -> PyPtr;
         PyEval_EvalCode: fn(PyPtr, PyPtr, PyPtr) -> PyPtr;

@@ -7,7 +7,7 @@
 //! a thread the interpreter is blocked on — without ever deadlocking, and it never touches the
 //! interpreter after finalization (the queue is simply dropped).
 
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering::AcqRel, Ordering::Acquire, Ordering::Relaxed, Ordering::Release};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering::AcqRel, Ordering::Acquire, Ordering::Relaxed, Ordering::Release, Ordering::SeqCst};
 use std::sync::Mutex;
 
 use super::ffi::PyPtr;
@@ -23,9 +23,13 @@ use crate::error::{Error, ErrorKind, Result};
 //
 // Who may do what:
 // * `register` (GIL held) takes a free slot and fills it.
-// * Readers (`get`, GIL held) check the generation and incref. A slot can only be refilled by
-//   `register`, which also needs the GIL, so it cannot change under a reader; a concurrent
+// * Readers (`get`, GIL held) check the generation and incref. A slot is refilled only after
+//   `REUSE_AFTER` other slots were freed, so it does not change under a reader; a concurrent
 //   `release` may empty it, but the reference it takes is only dropped by a later GIL holder.
+//   On a free-threaded build "later" needs more than the GIL: another thread may drain the
+//   queue while a reader is between its load and its incref. There readers announce themselves
+//   in `READERS`, and a drain drops references only once it has seen no reader in that window
+//   after taking them from the queue (a reader arriving later finds the slot empty).
 // * `release` (any thread, no GIL) wins the slot with a compare-and-swap of the generation, takes
 //   the reference out, queues it, then returns the slot to the free list.
 //
@@ -164,7 +168,8 @@ pub fn register(object: PyRef, runtime: u64) -> Result<u64> {
 /// Empties slot `index` if it is still in generation `gen`; returns its reference.
 fn take(index: u32, s: &Slot, gen_full: u32) -> Option<usize> {
     s.gen.compare_exchange(gen_full, gen_full.wrapping_add(1), AcqRel, Relaxed).ok()?;
-    let object = s.object.swap(0, AcqRel);
+    // SeqCst: ordered with the reader protocol of `get_with_runtime` on free-threaded builds.
+    let object = s.object.swap(0, SeqCst);
     // Only now may `register` reuse the slot.
     ALLOC.lock().unwrap_or_else(|p| p.into_inner()).free.push_back(index);
     (object != 0).then_some(object)
@@ -239,11 +244,21 @@ pub fn get_with_runtime(py: Python, id: u64) -> Result<(PyRef, u64)> {
     if !same_gen(s, gen) {
         return Err(closed_object());
     }
-    let object = s.object.load(Acquire);
     let runtime = s.runtime.load(Relaxed);
-    let o = PyRef::from_borrowed(py, object as PyPtr).ok_or_else(closed_object)?;
-    Ok((o, runtime))
+    if !super::ffi::free_threaded() {
+        let object = s.object.load(Acquire);
+        let o = PyRef::from_borrowed(py, object as PyPtr).ok_or_else(closed_object)?;
+        return Ok((o, runtime));
+    }
+    READERS.fetch_add(1, SeqCst);
+    let object = s.object.load(SeqCst);
+    let o = PyRef::from_borrowed(py, object as PyPtr);
+    READERS.fetch_sub(1, SeqCst);
+    Ok((o.ok_or_else(closed_object)?, runtime))
 }
+
+/// Free-threaded builds: readers between loading a slot's object and increfing it.
+static READERS: AtomicUsize = AtomicUsize::new(0);
 
 /// Releases a handle from any thread; unknown or already released handles are ignored.
 pub fn release(id: u64) {
@@ -340,10 +355,29 @@ fn drain_pending(py: Python) {
         HAS_PENDING.store(!q.is_empty() || !PENDING_EXPORTS.lock().unwrap_or_else(|p| p.into_inner()).is_empty(), Release);
         mine
     };
+    if super::ffi::free_threaded() && !quiescent() {
+        // A reader may still be about to incref one of these: drop them on a later drain.
+        let mut q = PENDING.lock().unwrap_or_else(|p| p.into_inner());
+        q.extend(mine.into_iter().map(|o| (slot, o)));
+        HAS_PENDING.store(true, Release);
+        return;
+    }
     // Py_DecRef may run __del__, which may release more handles: they go to the queue again.
     for object in mine {
         unsafe { (py.api.Py_DecRef)(object as PyPtr) };
     }
+}
+
+/// True once no reader is inside `get_with_runtime`'s load-to-incref window (a few tries: the
+/// window is a handful of instructions, but readers may keep overlapping under load).
+fn quiescent() -> bool {
+    for _ in 0..64 {
+        if READERS.load(SeqCst) == 0 {
+            return true;
+        }
+        std::hint::spin_loop();
+    }
+    READERS.load(SeqCst) == 0
 }
 
 /// Forgets the references queued for an interpreter that was ended (they died with it).

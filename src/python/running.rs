@@ -12,11 +12,15 @@
 //! reads the records and sets the exception, so it can never hit a call that already ended. An
 //! exception that was set but not raised before the call ended is withdrawn at the end, so it
 //! never leaks into a later call.
+//!
+//! On a free-threaded build no GIL orders the interrupter and the call: there each record has
+//! a small lock ([`Executing::lock`]) that the call takes to begin and end and the interrupter
+//! takes to check and raise, which gives the same guarantee.
 
 use std::collections::BinaryHeap;
 use std::cmp::Reverse;
 use std::ffi::c_ulong;
-use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::Acquire, Ordering::Relaxed, Ordering::Release, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -50,6 +54,36 @@ pub struct Executing {
     interrupted: AtomicU8,
     /// The sub-interpreter (`PyInterpreterState *`) of a worker's call; 0 for the main one.
     interp: AtomicUsize,
+    /// Free-threaded builds only: held while a call begins or ends and while an interrupter
+    /// checks and raises, in place of the GIL.
+    locked: AtomicBool,
+}
+
+/// Holds an [`Executing`] record's lock (free-threaded builds), released on drop.
+struct RecordLock<'a>(Option<&'a AtomicBool>);
+
+impl Executing {
+    /// Takes the record's lock on a free-threaded build; nothing on a GIL build, where holding
+    /// the GIL already orders every access. Held for a few instructions only (no Python code
+    /// runs under it), so waiting spins.
+    #[inline]
+    fn lock(&self) -> RecordLock<'_> {
+        if !super::ffi::free_threaded() {
+            return RecordLock(None);
+        }
+        while self.locked.compare_exchange_weak(false, true, Acquire, Relaxed).is_err() {
+            std::thread::yield_now();
+        }
+        RecordLock(Some(&self.locked))
+    }
+}
+
+impl Drop for RecordLock<'_> {
+    fn drop(&mut self) {
+        if let Some(l) = self.0 {
+            l.store(false, Release);
+        }
+    }
 }
 
 static ALL: Mutex<Vec<Arc<Executing>>> = Mutex::new(Vec::new());
@@ -78,6 +112,7 @@ fn record(ctx: &super::gil::ThreadCtx) -> &Arc<Executing> {
                 next_seq: AtomicU64::new(0),
                 interrupted: AtomicU8::new(0),
                 interp: AtomicUsize::new(0),
+                locked: AtomicBool::new(false),
             });
             ALL.lock().unwrap_or_else(|p| p.into_inner()).push(e.clone());
             Registration(e)
@@ -115,6 +150,7 @@ pub fn begin(py: Python, token: u64, origin: u64, timeout: Option<Duration>, int
     };
     {
         let e = record(ctx);
+        let _lock = e.lock();
         e.interp.store(interp, Relaxed);
         let prev_seq = e.seq.load(Relaxed);
         // Unique per record: a record's calls are numbered by its own thread.
@@ -148,6 +184,7 @@ pub fn end(py: Python, mark: Mark) -> Option<Reason> {
     };
     {
         let e = record(ctx);
+        let _lock = e.lock();
         let reason = match e.interrupted.load(Relaxed) {
             1 => Some(Reason::Interrupted),
             2 => Some(Reason::Timeout),
@@ -218,7 +255,13 @@ impl Target {
 /// Interrupts the matching calls running in the main interpreter; returns how many. Main GIL
 /// held.
 pub fn interrupt_main(py: Python, target: Target) -> usize {
-    snapshot().iter().filter(|e| e.interp.load(SeqCst) == 0 && target.matches(e)).filter(|e| raise_in(py, e, Reason::Interrupted)).count()
+    snapshot()
+        .iter()
+        .filter(|e| {
+            let _lock = e.lock();
+            e.interp.load(SeqCst) == 0 && target.matches(e) && raise_in(py, e, Reason::Interrupted)
+        })
+        .count()
 }
 
 /// Interrupts the matching calls running in worker sub-interpreters, taking each one's GIL
@@ -233,6 +276,7 @@ pub fn interrupt_workers(target: Target) -> usize {
         }
         with_interp(api, interp, |py| {
             // Check again with that interpreter's GIL held: the call cannot end meanwhile.
+            let _lock = e.lock();
             if e.interp.load(SeqCst) == interp && target.matches(&e) && raise_in(py, &e, Reason::Interrupted) {
                 n += 1;
             }
@@ -350,6 +394,7 @@ fn fire(due: &Timer) {
     let interp = due.target.interp.load(SeqCst);
     if interp != 0 {
         with_interp(super::api(), interp, |py| {
+            let _lock = due.target.lock();
             if still(&due.target) {
                 raise_in(py, &due.target, Reason::Timeout);
             }
@@ -357,7 +402,8 @@ fn fire(due: &Timer) {
         return;
     }
     let _ = guard.with_gil(|py| {
-        // Still the same call? (The GIL is held: it cannot end meanwhile.)
+        // Still the same call? (The GIL, or the record's lock, is held: it cannot end meanwhile.)
+        let _lock = due.target.lock();
         if still(&due.target) {
             raise_in(py, &due.target, Reason::Timeout);
         }

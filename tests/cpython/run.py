@@ -214,7 +214,7 @@ def main():
     t0 = time.monotonic()
     jobs = []
     for label, lib in versions:
-        minor = int(interpreter_for(lib)[1].split(".")[1])
+        minor = int(interpreter_for(lib)[1].split(".")[1].rstrip("t"))  # "3.13t": free-threaded
         for short in shorts:
             for host in hosts:
                 timeout = TIMEOUTS.get(short, DEFAULT_TIMEOUT)
@@ -233,7 +233,7 @@ def main():
             if not ids:
                 continue
             lib = dict(versions)[label]
-            minor = int(interpreter_for(lib)[1].split(".")[1])
+            minor = int(interpreter_for(lib)[1].split(".")[1].rstrip("t"))  # "3.13t": free-threaded
             for h in (host, "standalone"):
                 base = os.path.join(results, label, host, short + ".rerun" + ("" if h == host else "-standalone"))
                 os.makedirs(os.path.dirname(base), exist_ok=True)

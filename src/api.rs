@@ -87,6 +87,29 @@ pub struct Info {
     pub executable: String,
     /// `sys.prefix`.
     pub prefix: String,
+    /// Where this handle's calls run: `"caller_thread"`, `"main_thread"` or `"subinterpreters"`.
+    #[serde(default)]
+    pub mode: String,
+    /// Worker sub-interpreters running (0 without `workers`).
+    #[serde(default)]
+    pub workers: usize,
+    /// Workers asked for in the config.
+    #[serde(default)]
+    pub workers_requested: usize,
+    /// Why fewer workers run than were asked for, if so.
+    #[serde(default)]
+    pub workers_note: Option<String>,
+    /// A free-threaded build (`Py_GIL_DISABLED`): calls from several threads run Python in
+    /// parallel.
+    #[serde(default)]
+    pub free_threaded: bool,
+    /// False for a Python newer than any version pyrt was tested with (accepted because it
+    /// exports every symbol pyrt needs).
+    #[serde(default)]
+    pub tested: bool,
+    /// Says why `tested` is false.
+    #[serde(default)]
+    pub tested_note: Option<String>,
 }
 
 /// Which libpython [`Builder::build`] would load, and every candidate considered
@@ -94,8 +117,18 @@ pub struct Info {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Discovery {
     pub libpython: String,
-    /// `"3.12"`, from the file name; `None` when the name does not tell.
+    /// `"3.12"` (`"3.13t"` for a free-threaded build), from the file name; `None` when the
+    /// name does not tell.
     pub version: Option<String>,
+    /// Whether the library is a free-threaded build (from its name), when known.
+    #[serde(default)]
+    pub free_threaded: Option<bool>,
+    /// Newer than any version pyrt was tested with, when known.
+    #[serde(default)]
+    pub untested: Option<bool>,
+    /// Set when the `python3` on PATH could not be used and another library was chosen: why.
+    #[serde(default)]
+    pub warning: Option<String>,
     /// The interpreter that will be `sys.executable`, when known before loading.
     pub executable: Option<String>,
     pub venv: Option<String>,

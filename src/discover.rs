@@ -46,6 +46,8 @@ pub struct Venv {
     pub minor: u32,
     pub version: String,
     pub include_system_site_packages: bool,
+    /// Made by a free-threaded interpreter (its packages live in `lib/python3.Xt/`).
+    pub free_threaded: bool,
 }
 
 /// "3.12" → 12.
@@ -78,7 +80,9 @@ pub fn read_venv(dir: &str) -> Result<Venv> {
     })?;
     let python = ["python", "python3", &format!("python3.{minor}"), &format!("python3.{minor}t")].iter().map(|n| dir.join("bin").join(n)).find(|p| p.exists());
     let python = python.ok_or_else(|| Error::new(ErrorKind::Config, format!("venv {}: no bin/python", dir.display())))?;
-    Ok(Venv { dir, python, minor, version, include_system_site_packages: system })
+    // pyvenv.cfg gives only "3.13.5"; the site-packages directory tells the build kind.
+    let free_threaded = dir.join("lib").join(format!("python3.{minor}t")).is_dir() && !dir.join("lib").join(format!("python3.{minor}")).is_dir();
+    Ok(Venv { dir, python, minor, version, include_system_site_packages: system, free_threaded })
 }
 
 /// `major.minor` from a library file name such as `libpython3.12.so.1.0`.

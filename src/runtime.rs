@@ -359,7 +359,7 @@ pub fn new(config_text: Option<&str>) -> Result<u64> {
         }
         Lifecycle::Uninit => {
             let found = discover::discover(&config, std::env::var("PYRT_LIBPYTHON").ok())?;
-            let loaded = loader::load(&found.libpython, &|minor, version| check_versions(&config, &found, minor, version))?;
+            let loaded = loader::load(&found.libpython, &|minor, free_threaded, version| check_versions(&config, &found, minor, free_threaded, version))?;
             let loaded = match python::install(loaded) {
                 Ok(l) => l,
                 Err(_) => unreachable!("libpython is installed only on the Uninit path, under the lifecycle lock"),
@@ -392,11 +392,20 @@ pub fn new(config_text: Option<&str>) -> Result<u64> {
 }
 
 /// The loaded library must match the venv and the version constraint.
-fn check_versions(config: &Config, found: &discover::Found, minor: u32, version: &str) -> Result<()> {
+fn check_versions(config: &Config, found: &discover::Found, minor: u32, free_threaded: bool, version: &str) -> Result<()> {
     let lib = found.libpython.display();
     if let Some(v) = &found.venv {
         if v.minor != minor {
             return Err(Error::new(ErrorKind::Config, format!("venv {} was made for Python {}, but the libpython {lib} is Python {version}", v.dir.display(), v.version)));
+        }
+        // A free-threaded build is another ABI: its packages (lib/python3.Xt/) do not load in
+        // the GIL build of the same version, nor the other way round.
+        if v.free_threaded != free_threaded {
+            let kind = |t: bool| if t { "a free-threaded build" } else { "a GIL build" };
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!("venv {} was made by {} of Python {}, but the libpython {lib} is {}", v.dir.display(), kind(v.free_threaded), v.version, kind(free_threaded)),
+            ));
         }
     }
     if let Some(want) = config.python_version.as_deref().and_then(discover::parse_constraint) {

@@ -235,3 +235,17 @@ fn builder_and_discovery() {
     let e = Runtime::builder().venv("/nonexistent/pyrt-venv").discover().unwrap_err();
     assert_eq!(e.kind, ErrorKind::Config, "{e}");
 }
+
+/// The interpreter that runs (PYRT_LIBPYTHON in the suite) reports its build and whether it was
+/// tested, and the same facts as Python itself.
+#[test]
+fn info_reports_the_build() {
+    let rt = rt();
+    let info = rt.info().unwrap();
+    // The build, not the current state: an extension may turn the GIL back on at run time.
+    let gil_disabled: bool = rt.eval("__import__('sysconfig').get_config_var('Py_GIL_DISABLED') == 1").unwrap();
+    assert_eq!(info.free_threaded, gil_disabled, "{info:?}");
+    let minor: u32 = rt.eval("__import__('sys').version_info[1]").unwrap();
+    assert_eq!(info.tested, minor <= 14, "{info:?}");
+    assert_eq!(info.tested_note.is_some(), !info.tested);
+}

@@ -137,6 +137,7 @@ fn module_for(py: Python, name: &str) -> Result<PyRef> {
         return Err(e);
     }
     let m = PyRef::from_owned(unsafe { (api.PyModule_New)(c.as_ptr()) }).ok_or_else(|| exception::fetch(py))?;
+    super::module::declare_no_gil(py, m.as_ptr());
     if unsafe { (api.PyDict_SetItemString)((api.PyImport_GetModuleDict)(), c.as_ptr(), m.as_ptr()) } != 0 {
         return Err(exception::fetch(py));
     }

@@ -45,9 +45,9 @@ fn parse_version(full: &str) -> Option<(u32, u32)> {
 
 /// Checks the file, probes it privately, and loads it globally.
 ///
-/// `accept(minor, version)` may refuse a library that is otherwise fine (a venv or a version
+/// `accept(minor, free_threaded, version)` may refuse a library that is otherwise fine (a venv or a version
 /// constraint asks for another version); it runs before the library becomes global.
-pub fn load(path: &Path, accept: &dyn Fn(u32, &str) -> Result<()>) -> Result<Loaded> {
+pub fn load(path: &Path, accept: &dyn Fn(u32, bool, &str) -> Result<()>) -> Result<Loaded> {
     let meta = std::fs::metadata(path).map_err(|e| {
         let kind = if e.kind() == std::io::ErrorKind::NotFound { ErrorKind::LibpythonNotFound } else { ErrorKind::LibpythonInvalid };
         Error::new(kind, format!("{}: {e}", path.display()))
@@ -65,7 +65,7 @@ pub fn load(path: &Path, accept: &dyn Fn(u32, &str) -> Result<()>) -> Result<Loa
     let facts = library::check(path)?;
     if let Some((_, minor)) = facts.version {
         let shown = format!("3.{minor}{}", if facts.free_threaded { "t" } else { "" });
-        accept(minor, &shown)?;
+        accept(minor, facts.free_threaded, &shown)?;
     }
 
     // SAFETY: opening a shared library runs its initializers; that is inherent to loading any
@@ -86,7 +86,7 @@ pub fn load(path: &Path, accept: &dyn Fn(u32, &str) -> Result<()>) -> Result<Loa
     // tell for the others.
     let free_threaded = facts.free_threaded || full.contains("free-threading");
     if facts.version.is_none() {
-        accept(minor, &version)?;
+        accept(minor, free_threaded, &version)?;
     }
     // SAFETY: the library is a CPython 3.8+ whose prototypes ffi.rs declares (they are stable
     // API, unchanged since 3.8).
@@ -141,7 +141,7 @@ mod tests {
     use super::*;
 
     fn load_any(p: &Path) -> Result<Loaded> {
-        load(p, &|_, _| Ok(()))
+        load(p, &|_, _, _| Ok(()))
     }
 
     #[test]

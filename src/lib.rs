@@ -1,4 +1,5 @@
-//! pyrt: embed CPython 3.8-3.13, chosen at run time, behind a plain C ABI.
+//! pyrt: embed CPython 3.8 and later (free-threaded builds included), chosen at run time, behind
+//! a plain C ABI.
 //!
 //! * `capi` — the `extern "C"` surface (the only place with it); `include/pyrt.h` is generated
 //!   from it.

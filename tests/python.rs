@@ -298,3 +298,49 @@ fn second_runtime_shares_the_interpreter_and_conflicts_are_refused() {
     assert_eq!(e.kind, ErrorKind::LibpythonConflict);
     assert_eq!(Runtime::new(Some(r#"{"bogus": 1}"#)).err().unwrap().kind, ErrorKind::Config);
 }
+
+/// Python code that runs while a value is encoded (tagged mode calls `isoformat()`, `str()`)
+/// empties the container being encoded: every item pyrt holds stays alive (owned references),
+/// a dict that changed is an error (with the GIL) or encoded as it was (free-threaded: a
+/// snapshot), and a list ends where it was cut. Under valgrind or ASan a borrowed reference would
+/// show as a read of freed memory; here the results are checked.
+#[test]
+fn dict_mutated_during_encoding() {
+    let rt = rt();
+    rt.run_string(
+        "import datetime\n\
+         class _Evil(datetime.date):\n\
+         \x20   def isoformat(self):\n\
+         \x20       _victim.clear()\n\
+         \x20       return '2020-01-02'\n\
+         def _fresh(i):\n\
+         \x20   return ('item-%d-' % i) * 50\n\
+         _victim = {}\n",
+    )
+    .unwrap();
+    let free_threaded = rt.info().unwrap().free_threaded;
+    for _ in 0..50 {
+        rt.run_string("_victim = {'a': _Evil(2020, 1, 2), 'b': _fresh(1), 'c': [_fresh(2), _fresh(3)]}").unwrap();
+        let victim = rt.eval_object("_victim").unwrap();
+        match victim.to_tagged_json() {
+            Ok(text) => {
+                assert!(free_threaded, "a changed dict must be an error with the GIL: {text}");
+                assert!(text.contains("item-1-item-1") && text.contains("item-3-"), "{text}");
+            }
+            Err(e) => {
+                assert!(!free_threaded, "{e}");
+                assert!(e.message.contains("changed size"), "{e}");
+            }
+        }
+        rt.run_string("_victim = [_Evil(2020, 1, 2), _fresh(1), _fresh(2)]").unwrap();
+        let victim = rt.eval_object("_victim").unwrap();
+        let text = victim.to_tagged_json().unwrap();
+        assert!(text.contains("2020-01-02"), "{text}");
+        assert!(!text.contains("item-2-"), "the list was cut after its first item: {text}");
+        // The plain encoding has no form for a date: an error naming it, nothing read after.
+        rt.run_string("_victim = [_Evil(2020, 1, 2), _fresh(1), _fresh(2)]").unwrap();
+        let victim = rt.eval_object("_victim").unwrap();
+        let e = victim.to_json().unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Conversion, "{e}");
+    }
+}

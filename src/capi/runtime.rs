@@ -253,8 +253,10 @@ pub unsafe extern "C" fn pyrt_buf_free(buf: *mut pyrt_buf) {
 /// (e.g. "3.12.1"), "libpython" (the loaded file), "executable" (sys.executable), "prefix"
 /// (sys.prefix), and where this handle's calls run: "mode" ("caller_thread", "main_thread" or
 /// "subinterpreters"), "workers" (running), "workers_requested" and "workers_note" (why the
-/// workers run in the main interpreter, or null). `result_out` must not be NULL; free the string with pyrt_string_free().
-/// Any thread.
+/// workers run in the main interpreter, or null); and the build: "free_threaded" (true for a
+/// free-threaded build, where calls from several threads run in parallel), "tested" (false for
+/// a Python newer than any pyrt was tested with) and "tested_note" (why, or null).
+/// `result_out` must not be NULL; free the string with pyrt_string_free(). Any thread.
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_info_json(rt: *mut pyrt_runtime, result_out: *mut *mut c_char, err_out: *mut *mut pyrt_error) -> i32 {
     boundary(err_out, || {
@@ -266,9 +268,13 @@ pub unsafe extern "C" fn pyrt_info_json(rt: *mut pyrt_runtime, result_out: *mut 
 }
 
 /// Reports which libpython pyrt_new() would use for `config_json` (same keys; NULL or "" for
-/// defaults), without loading it: a JSON object with "libpython", "version" ("3.12", from the
-/// file name), "executable", "venv" and "candidates" — every candidate considered, each with
-/// "source", "path", "accepted" and "reason". When nothing is found the error
+/// defaults), without loading it: a JSON object with "libpython", "version" ("3.12", or "3.13t"
+/// for a free-threaded build, from the file name), "free_threaded", "untested" (newer than any
+/// version pyrt was tested with), "executable", "venv", "warning" (set when the `python3` on
+/// PATH could not be used and another library was chosen: why) and "candidates" — every
+/// candidate considered, each with "source", "path", "accepted" and "reason". A candidate is
+/// accepted only if pyrt_new() would accept it: the same checks run (version, exported
+/// symbols), without loading the library. When nothing is found the error
 /// (PYRT_ERR_LIBPYTHON_NOT_FOUND) carries the same list as text. `result_out` must not be NULL;
 /// free the string with pyrt_string_free(). Any thread; it may run `python3` to ask sysconfig.
 #[no_mangle]

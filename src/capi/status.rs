@@ -14,8 +14,8 @@ pub const PYRT_ERR_INVALID_JSON: i32 = 3;
 pub const PYRT_ERR_CONFIG: i32 = 4;
 /// No libpython was found; the message lists every candidate tried and why it was rejected.
 pub const PYRT_ERR_LIBPYTHON_NOT_FOUND: i32 = 5;
-/// The library is not a usable libpython: not a shared library, not CPython, a version outside
-/// 3.8-3.13, a free-threaded build, or a required symbol is missing (named in the message).
+/// The library is not a usable libpython: not a shared library, not CPython, a version before
+/// 3.8, or a required symbol is missing (named in the message).
 pub const PYRT_ERR_LIBPYTHON_INVALID: i32 = 6;
 /// This process already runs a different libpython (or the same one with contradicting
 /// settings); a process can host only one.

@@ -1,6 +1,8 @@
 //! The CPython C-API as pyrt sees it: function pointers and data addresses resolved from a
 //! libpython opened at run time. No Python headers are involved; every prototype below is the
-//! stable one shared by CPython 3.8-3.13 (see shared/HAZARDS.md §1 and its symbol matrix).
+//! stable one shared by every CPython from 3.8 on (docs/cpython-abi.md). The few layouts pyrt
+//! still reads (the object header, `Py_buffer`, `PyStatus`) are ABI that compiled extension
+//! modules depend on too; where a build kind changes one, `ObjectLayout` follows it.
 //! Macros (`Py_INCREF`, `Py_None`, `PyLong_Check`, ...) are replaced by the exported functions and
 //! data symbols that implement them.
 
@@ -49,7 +51,7 @@ pub const METH_KEYWORDS: c_int = 0x0002;
 pub const METH_O: c_int = 0x0008;
 pub const METH_NOARGS: c_int = 0x0004;
 
-/// `PyInterpreterConfig` (3.12 and 3.13: seven ints, HAZARDS §6.1).
+/// `PyInterpreterConfig` (3.12+: seven ints).
 #[repr(C)]
 pub struct PyInterpreterConfig {
     pub use_main_obmalloc: c_int,
@@ -64,7 +66,8 @@ pub struct PyInterpreterConfig {
 /// `PyInterpreterConfig_OWN_GIL`.
 pub const OWN_GIL: c_int = 2;
 
-/// `Py_buffer`: 80 bytes with the same offsets in every version 3.8-3.13 (HAZARDS §9.1).
+/// `Py_buffer`: 80 bytes with the same offsets in every version and build kind (it is part of
+/// the buffer protocol's ABI, PEP 3118, and of the stable ABI since 3.11).
 #[repr(C)]
 pub struct PyBuffer {
     pub buf: *mut c_void,
@@ -241,7 +244,7 @@ macro_rules! cpython_api {
             /// Resolves every mandatory symbol (naming the first one missing) and the optional ones.
             ///
             /// # Safety
-            /// `lib` must be a CPython 3.8-3.13 shared library; the prototypes above are trusted.
+            /// `lib` must be a CPython 3.8+ shared library; the prototypes above are trusted.
             #[allow(non_snake_case)]
             pub unsafe fn resolve(lib: &Library) -> Result<Api, String> {
                 $(

@@ -1,4 +1,4 @@
-//! pyrt from Rust: start whatever CPython 3.8-3.13 the machine has, call it, keep objects,
+//! pyrt from Rust: start whatever CPython (3.8 or later) the machine has, call it, keep objects,
 //! handle its exceptions.
 //!
 //!     cargo run --release -p pyrt-example                 # finds the python3 on PATH

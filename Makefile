@@ -192,6 +192,15 @@ install: lib
 	    -e 's|@INCLUDEDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|' \
 	    -e 's|@VERSION@|$(VERSION)|' pyrt.pc.in >"$(DESTDIR)$(PKGCONFIGDIR)/pyrt.pc"
 	@echo "installed libpyrt $(VERSION) (soname $(SONAME)) under $(DESTDIR)$(PREFIX)"
+	@# The loader finds a new library in a system directory only after ldconfig refreshes its
+	@# cache: run it when LIBDIR is one the loader searches (not for DESTDIR staging installs).
+	@if [ -z "$(DESTDIR)" ]; then \
+	  libdir=$$(cd "$(LIBDIR)" && pwd -P); \
+	  if ldconfig -v -N -X 2>/dev/null | grep -q "^$$libdir:"; then \
+	    if ldconfig 2>/dev/null; then echo "ran ldconfig: $$libdir is on the loader's search path"; \
+	    else echo "note: $$libdir is on the loader's search path: run ldconfig as root to refresh its cache"; fi; \
+	  else echo "note: $$libdir is not on the loader's search path: link with -Wl,-rpath,$$libdir, or set LD_LIBRARY_PATH"; fi; \
+	fi
 
 go-embed:
 	scripts/go-embed.sh

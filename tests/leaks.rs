@@ -10,21 +10,13 @@ fn no_python_memory_growth() {
     let call = |m: &str, f: &str, a: &str| rt.call_json(m, f, Some(a), None);
     rt.run_string("import sys").unwrap();
     let blocks = || -> i64 { rt.eval_json("sys.getallocatedblocks()").unwrap().parse().unwrap() };
-    // Free-threaded 3.13 makes the constants of every code object compiled after a second
-    // thread started immortal (kept until finalization): `exec('_x = [1, 2, 3]')` grows by 4
-    // blocks per call in a standalone python3.13t that started one thread, and pyrt's calls
-    // come from other threads. 3.14 defers instead of immortalizing. So there, compiling code
-    // from strings is left out of this count (docs/guarantees.md).
-    let compiles_leak = rt.eval_json("hasattr(sys, '_is_gil_enabled') and not sys._is_gil_enabled() and sys.version_info[:2] == (3, 13)").unwrap() == "true";
     let work = || {
         for i in 0..2000 {
             call("math", "sqrt", "[16.0]").unwrap();
             call("__main__", "ident", &format!(r#"[{{"a":[{i},"s",1.5,null,true,123456789012345678901234567890]}}]"#)).unwrap();
             let _ = call("math", "sqrt", "[-1]").unwrap_err();
-            if !compiles_leak {
-                let _ = rt.eval_json("{1,2}").unwrap_err();
-                rt.run_string("_x = [1, 2, 3]").unwrap();
-            }
+            let _ = rt.eval_json("{1,2}").unwrap_err();
+            rt.run_string("_x = [1, 2, 3]").unwrap();
         }
     };
     work();

@@ -245,10 +245,7 @@ fn call_value_by_target_and_round_trip_example() {
 
 #[test]
 fn objects_free_from_other_threads_without_leaking() {
-    // Objects made by calling a function, not by evaluating an expression each time: free-threaded
-    // 3.13 keeps three blocks per `eval('_mk()')` once a second thread ran (standalone too;
-    // CPython's behaviour, docs/guarantees.md), which would be counted here.
-    run("import sys, gc, itertools\n_count = itertools.count()\ndef _mk():\n    return [next(_count)] * 10\n");
+    run("import sys, gc");
     let blocks = || -> i64 {
         unsafe {
             let mut out = ptr::null_mut();
@@ -257,13 +254,7 @@ fn objects_free_from_other_threads_without_leaking() {
         }
     };
     let churn = || {
-        let objects: Vec<usize> = (0..2000)
-            .map(|_| unsafe {
-                let mut o = ptr::null_mut();
-                assert_eq!(pyrt_call_object(rt(), c("__main__:_mk").as_ptr(), ptr::null(), ptr::null(), 0, &mut o, ptr::null_mut()), PYRT_OK);
-                o as usize
-            })
-            .collect();
+        let objects: Vec<usize> = (0..2000).map(|i| eval_obj(&format!("[{i}] * 10")) as usize).collect();
         // Released from other threads, with no GIL: queued, dropped by the next GIL holder.
         std::thread::spawn(move || objects.into_iter().for_each(|o| unsafe { pyrt_object_free(o as *mut pyrt_object) })).join().unwrap();
     };

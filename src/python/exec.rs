@@ -367,7 +367,29 @@ fn main_dict(py: Python) -> Result<PyPtr> {
 }
 
 fn compile(py: Python, code: &CStr, filename: &CStr, start: std::ffi::c_int) -> Result<PyRef> {
+    if ffi::free_threaded() {
+        return compile_with_builtin(py, code, filename, start);
+    }
     own(py, unsafe { (py.api.Py_CompileStringExFlags)(code.as_ptr(), filename.as_ptr(), start, std::ptr::null_mut(), -1) })
+}
+
+/// `builtins.compile(code, filename, mode)`. Free-threaded 3.13 makes the constants of code
+/// compiled through the C API immortal once a second thread has run (3-4 blocks kept per
+/// compile, for good); `compile()` switches that off while it runs. Same source decoding
+/// (bytes: UTF-8 unless a coding cookie says otherwise), same result.
+fn compile_with_builtin(py: Python, code: &CStr, filename: &CStr, start: std::ffi::c_int) -> Result<PyRef> {
+    let api = py.api;
+    let mode: &CStr = if start == ffi::PY_EVAL_INPUT { c"eval" } else { c"exec" };
+    let builtins = own(py, unsafe { (api.PyImport_ImportModule)(c"builtins".as_ptr()) })?;
+    let compile = getattr(py, builtins.as_ptr(), c"compile")?;
+    let text = |s: &CStr| own(py, unsafe { (api.PyUnicode_FromStringAndSize)(s.as_ptr(), s.to_bytes().len() as isize) });
+    let source = own(py, unsafe { (api.PyBytes_FromStringAndSize)(code.as_ptr(), code.to_bytes().len() as isize) })?;
+    let args = own(py, unsafe { (api.PyTuple_New)(3) })?;
+    for (i, item) in [source, text(filename)?, text(mode)?].into_iter().enumerate() {
+        // SAFETY: a new tuple of 3; PyTuple_SetItem steals each reference.
+        unsafe { (api.PyTuple_SetItem)(args.as_ptr(), i as isize, item.into_ptr()) };
+    }
+    own(py, unsafe { (api.PyObject_CallObject)(compile.as_ptr(), args.as_ptr()) })
 }
 
 /// Runs statements in `__main__` (state persists between calls, as in a REPL).

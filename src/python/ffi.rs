@@ -415,6 +415,10 @@ cpython_api! {
         // Free-threaded builds: declare that a module pyrt makes needs no GIL (else importing it
         // would turn the GIL back on for the whole process).
         PyUnstable_Module_SetGIL: fn(PyPtr, *mut c_void) -> c_int;
+        // 3.14.1+: where the calling thread's C stack is, for a call made on a stack the
+        // operating system does not know (Node's koffi runs native calls on its own stacks).
+        PyUnstable_ThreadState_SetStackProtection: fn(*mut PyThreadState, *mut c_void, usize) -> c_int;
+        PyUnstable_ThreadState_ResetStackProtection: fn(*mut PyThreadState);
         // 3.12+: replaces Fetch/Normalize/Restore.
         PyErr_GetRaisedException: fn() -> PyPtr;
         // 3.11+: argument vectors without a tuple.

@@ -70,6 +70,8 @@ pub struct ThreadCtx {
     /// The last runtime handle this thread validated as open and without per-call settings,
     /// with the handle-table generation it was valid in (`runtime::enter`); (0, 0) when none.
     pub(crate) plain_handle: Cell<(u64, u64)>,
+    /// The thread's own stack as the OS reports it (lowest address, highest), once asked for.
+    stack: Cell<(usize, usize)>,
 }
 
 impl ThreadCtx {
@@ -117,6 +119,7 @@ thread_local! {
             executing: OnceCell::new(),
             scratch: Cell::new(Vec::new()),
             plain_handle: Cell::new((0, 0)),
+            stack: Cell::new((0, 0)),
         }
     };
 }
@@ -165,12 +168,20 @@ struct Section<'a> {
     /// SIGPIPE blocked for this call only (`sigpipe: "call"`); restored after the GIL is released
     /// (fields drop after `Drop::drop`).
     _sigpipe: Option<signals::CallSigpipeBlock>,
+    /// The thread state whose stack protection this section set (a call on a foreign stack).
+    stack_set: *mut PyThreadState,
 }
 
 impl Drop for Section<'_> {
     fn drop(&mut self) {
         self.slot.depth.set(self.slot.depth.get() - 1);
         unsafe {
+            if !self.stack_set.is_null() {
+                if let Some(reset) = self.api.PyUnstable_ThreadState_ResetStackProtection {
+                    // SAFETY: the GIL is still held and the state is this thread's.
+                    reset(self.stack_set);
+                }
+            }
             if let Some(state) = self.foreign_state {
                 (self.api.PyGILState_Release)(state);
             } else if self.outer {
@@ -198,7 +209,7 @@ pub fn with_gil_on<R>(t: ThreadRef, api: &'static Api, f: impl FnOnce(Python<'_>
             SigpipePolicy::Call if depth == 0 => signals::CallSigpipeBlock::new(),
             _ => None,
         };
-        let mut section = Section { slot, api, outer: depth == 0, foreign_state: None, _sigpipe: sigpipe };
+        let mut section = Section { slot, api, outer: depth == 0, foreign_state: None, _sigpipe: sigpipe, stack_set: ptr::null_mut() };
         if depth == 0 {
             let ts = slot.tstate.get();
             unsafe {
@@ -223,9 +234,71 @@ pub fn with_gil_on<R>(t: ThreadRef, api: &'static Api, f: impl FnOnce(Python<'_>
                 }
             }
         }
+        if depth == 0 && api.PyUnstable_ThreadState_SetStackProtection.is_some() {
+            section.stack_set = protect_foreign_stack(slot, api);
+        }
         slot.depth.set(depth + 1);
         f(Python { api, ctx: t.ctx, _not_send: PhantomData })
         // `section` drops here: depth restored, GIL released if outermost.
+    }
+}
+
+/// Stack room assumed below the current stack pointer when a call runs on a stack the OS does
+/// not know. Known hosts give more (koffi's synchronous stack is 1 MiB by default); assuming less
+/// only makes a RecursionError come earlier on such a stack.
+const FOREIGN_STACK_ROOM: usize = 256 << 10;
+
+/// 3.14+: CPython compares the stack pointer with the thread's stack as the OS reports it, both
+/// to raise RecursionError and to decide whether deallocating an object may recurse (the
+/// "trashcan"). A host that runs native calls on a stack of its own (Node's koffi does) looks
+/// exhausted then, and CPython 3.14 defers every deallocation to a later call on the real
+/// stack, which may never come: memory grows without bound. So when the stack pointer is
+/// outside the thread's own stack, tell CPython where it is for the duration of the call.
+/// Returns the thread state it set (reset when the section ends), or null.
+fn protect_foreign_stack(slot: &ThreadCtx, api: &'static Api) -> *mut PyThreadState {
+    let (lo, hi) = match slot.stack.get() {
+        (0, 0) => {
+            let s = own_stack();
+            slot.stack.set(s);
+            s
+        }
+        s => s,
+    };
+    let marker = 0u8;
+    let sp = std::ptr::addr_of!(marker) as usize;
+    if lo == 0 || (lo..hi).contains(&sp) {
+        return ptr::null_mut();
+    }
+    let Some(set) = api.PyUnstable_ThreadState_SetStackProtection else { return ptr::null_mut() };
+    // SAFETY: the GIL is held (the section just took it), so the current state is this thread's.
+    unsafe {
+        let ts = (api.PyThreadState_Get)();
+        let start = sp.saturating_sub(FOREIGN_STACK_ROOM) & !0xfff;
+        if set(ts, start as *mut std::ffi::c_void, sp + 4096 - start) != 0 {
+            (api.PyErr_Clear)();
+            return ptr::null_mut();
+        }
+        ts
+    }
+}
+
+/// The calling thread's stack (lowest, highest address), or (0, 0) when the OS cannot tell.
+fn own_stack() -> (usize, usize) {
+    // SAFETY: plain libc queries about the calling thread; the attr is initialized by
+    // pthread_getattr_np before use and destroyed once.
+    unsafe {
+        let mut attr: libc::pthread_attr_t = std::mem::zeroed();
+        if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) != 0 {
+            return (0, 0);
+        }
+        let mut addr: *mut libc::c_void = ptr::null_mut();
+        let mut size: libc::size_t = 0;
+        let ok = libc::pthread_attr_getstack(&attr, &mut addr, &mut size) == 0;
+        libc::pthread_attr_destroy(&mut attr);
+        if !ok || addr.is_null() {
+            return (0, 0);
+        }
+        (addr as usize, addr as usize + size)
     }
 }
 

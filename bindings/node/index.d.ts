@@ -39,6 +39,12 @@ export interface Info {
   libpython: string;
   executable: string;
   prefix: string;
+  /** A free-threaded ("t") build of CPython, such as 3.13t (no GIL). */
+  freeThreaded: boolean;
+  /** False for a CPython newer than any version pyrt was tested with (see testedNote). */
+  tested: boolean;
+  /** Why `tested` is false; null when it is true. */
+  testedNote: string | null;
   /** The libpyrt file loaded. */
   library: string;
   /** pyrt_source_hash() of that library. */

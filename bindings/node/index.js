@@ -517,7 +517,11 @@ class Runtime {
     return new PyObject(this, out1((o, e) => lib.fn.objectFromJson(h, encode(value), VALUE_TAGGED, o, e)));
   }
 
-  /** { pyrtVersion, pythonVersion, libpython, executable, prefix, library, sourceHash } */
+  /**
+   * { pyrtVersion, pythonVersion, libpython, executable, prefix, freeThreaded, tested, testedNote,
+   * library, sourceHash }. freeThreaded: a free-threaded ("t") build such as 3.13t; tested: false
+   * for a Python newer than any pyrt was tested with (testedNote says so; null otherwise).
+   */
   info() {
     const h = this._handle();
     const i = JSON.parse(out1((o, e) => lib.fn.infoJson(h, o, e)));
@@ -527,6 +531,10 @@ class Runtime {
       libpython: i.libpython,
       executable: i.executable,
       prefix: i.prefix,
+      // Absent from a libpyrt built before these fields existed: false, true, null then.
+      freeThreaded: i.free_threaded === true,
+      tested: i.tested !== false,
+      testedNote: i.tested_note ?? null,
       library: lib.path,
       sourceHash: lib.sourceHash,
     };

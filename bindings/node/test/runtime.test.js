@@ -144,6 +144,26 @@ test('runFile, info', () => {
   assert.match(info.sourceHash, /^[0-9a-f]{64}$/);
   assert.match(info.libpython, new RegExp(`libpython${info.pythonVersion.split('.').slice(0, 2).join('\\.')}`));
   if (process.env.PYRT_LIBPYTHON) assert.equal(fs.realpathSync(info.libpython), fs.realpathSync(process.env.PYRT_LIBPYTHON));
+  // Free-threaded ("t") builds, as Python itself reports it (3.13t: true; 3.8-3.14: false).
+  assert.equal(info.freeThreaded, rt.eval('bool(__import__("sysconfig").get_config_var("Py_GIL_DISABLED"))'));
+  // tested: false (with a note naming the version) only for a Python newer than pyrt was tested with.
+  assert.equal(typeof info.tested, 'boolean');
+  assert.equal(info.testedNote === null, info.tested);
+  if (!info.tested) assert.match(info.testedNote, new RegExp(info.pythonVersion.replace(/\./g, '\\.')));
+  const [major, minor] = info.pythonVersion.split('.').map(Number);
+  if (major === 3 && minor <= 14) assert.equal(info.tested, true, `Python ${info.pythonVersion} is in pyrt's tested range`);
+});
+
+test('objects that Python code deletes are deallocated during the call', () => {
+  // Fails on CPython 3.14 as long as pyrt does not tell CPython which C stack a call runs on:
+  // koffi runs every native call on its own preallocated stack, below the thread's stack, and
+  // 3.14's deallocation (the trashcan, _Py_ReachedRecursionLimitWithMargin) then believes the C
+  // stack is exhausted and defers every instance, list, dict... to a per-thread list that is
+  // only emptied when Python next runs on the thread's real stack: never, from Node.
+  rt.run('import weakref\nclass Dropped:\n    pass\ndropped = []\n' +
+    'd = Dropped()\nw = weakref.ref(d, lambda _: dropped.append(1))\ndel d\n');
+  assert.deepEqual(rt.eval('dropped'), [1], 'an instance deleted by `del` was not deallocated');
+  assert.equal(rt.eval('w() is None'), true);
 });
 
 test('bad input is an error, never a crash', () => {

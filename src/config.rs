@@ -90,7 +90,7 @@ impl Config {
             .map_err(|e| Error::new(ErrorKind::Config, format!("invalid config: {e}")))?;
         if let Some(v) = &config.python_version {
             if crate::discover::parse_constraint(v).is_none() {
-                return Err(Error::new(ErrorKind::Config, format!("invalid config: python_version {v:?} is not a supported version (\"3.X\" with X ≥ 8)")));
+                return Err(Error::new(ErrorKind::Config, format!("invalid config: python_version {v:?} is not a supported version (\"3.X\" with X ≥ 8, or \"3.Xt\" for a free-threaded build)")));
             }
         }
         let (signals, sigpipe) = config.signal_settings()?;

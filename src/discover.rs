@@ -50,11 +50,34 @@ pub struct Venv {
     pub free_threaded: bool,
 }
 
-/// "3.12" → 12.
-pub fn parse_constraint(v: &str) -> Option<u32> {
-    let minor = v.trim().strip_prefix("3.")?;
-    let minor: u32 = minor.parse().ok()?;
-    (minor >= MIN_MINOR).then_some(minor)
+/// A `python_version` constraint: "3.12" (either build kind) or "3.13t" (free-threaded only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Constraint {
+    pub minor: u32,
+    pub free_threaded: bool,
+}
+
+impl Constraint {
+    /// "3.13t" / "3.12", as discovery reports versions.
+    pub fn shown(self) -> String {
+        format!("3.{}{}", self.minor, if self.free_threaded { "t" } else { "" })
+    }
+
+    /// True when a library of this minor version and build kind satisfies it.
+    pub fn accepts(self, minor: u32, free_threaded: bool) -> bool {
+        self.minor == minor && (!self.free_threaded || free_threaded)
+    }
+}
+
+/// "3.12" → 3.12, either build; "3.13t" → a free-threaded 3.13.
+pub fn parse_constraint(v: &str) -> Option<Constraint> {
+    let rest = v.trim().strip_prefix("3.")?;
+    let (digits, free_threaded) = match rest.strip_suffix('t') {
+        Some(d) => (d, true),
+        None => (rest, false),
+    };
+    let minor: u32 = digits.parse().ok()?;
+    (minor >= MIN_MINOR).then_some(Constraint { minor, free_threaded })
 }
 
 /// Reads `<dir>/pyvenv.cfg`.
@@ -133,7 +156,7 @@ print(json.dumps({'version': '%d.%d' % sys.version_info[:2], 'executable': sys.e
  'gil_disabled': v('Py_GIL_DISABLED')}))";
 
 /// Asks an interpreter where its shared library is.
-fn ask_interpreter(python: &str, want_minor: Option<u32>, candidates: &mut Vec<Candidate>) -> Option<Found> {
+fn ask_interpreter(python: &str, want: Option<Constraint>, candidates: &mut Vec<Candidate>) -> Option<Found> {
     let source = if python.contains('/') { format!("interpreter {python} (sysconfig)") } else { format!("`{python}` on PATH (sysconfig)") };
     let output = Command::new(python)
         .args(["-I", "-c", FACTS_SCRIPT])
@@ -161,8 +184,8 @@ fn ask_interpreter(python: &str, want_minor: Option<u32>, candidates: &mut Vec<C
     };
     let minor = facts.version.strip_prefix("3.").and_then(|m| m.parse::<u32>().ok());
     let minor = match minor {
-        Some(m) if want_minor.is_some_and(|w| w != m) => {
-            candidates.push(rejected(&source, &facts.executable, format!("Python {} does not match the requested python_version 3.{}", facts.version, want_minor.unwrap_or(0))));
+        Some(m) if want.is_some_and(|w| w.minor != m) => {
+            candidates.push(rejected(&source, &facts.executable, format!("Python {} does not match the requested python_version {}", facts.version, want.map(Constraint::shown).unwrap_or_default())));
             return None;
         }
         Some(m) if m >= MIN_MINOR => m,
@@ -173,6 +196,10 @@ fn ask_interpreter(python: &str, want_minor: Option<u32>, candidates: &mut Vec<C
     };
     let t = matches!(&facts.gil_disabled, Some(serde_json::Value::Number(n)) if n.as_i64() == Some(1));
     let shown_version = format!("{}{}", facts.version, if t { "t" } else { "" });
+    if want.is_some_and(|w| !w.accepts(minor, t)) {
+        candidates.push(rejected(&source, &facts.executable, format!("Python {shown_version} is not a free-threaded build, as python_version {} asks", want.map(Constraint::shown).unwrap_or_default())));
+        return None;
+    }
     let mut paths: Vec<PathBuf> = Vec::new();
     let names: Vec<&String> = [&facts.instsoname, &facts.ldlibrary].into_iter().flatten().collect();
     let dirs: Vec<PathBuf> = {
@@ -286,8 +313,8 @@ pub fn discover(config: &crate::config::Config, env_override: Option<String>) ->
     let want = config.python_version.as_deref().and_then(parse_constraint);
     let venv = config.venv.as_deref().map(read_venv).transpose()?;
     if let (Some(v), Some(w)) = (&venv, want) {
-        if v.minor != w {
-            return Err(Error::new(ErrorKind::Config, format!("venv {} is Python {}, but python_version asks for 3.{w}", v.dir.display(), v.version)));
+        if !w.accepts(v.minor, v.free_threaded) {
+            return Err(Error::new(ErrorKind::Config, format!("venv {} is Python {}{}, but python_version asks for {}", v.dir.display(), v.version, if v.free_threaded { "t" } else { "" }, w.shown())));
         }
     }
     let mut found = if let Some(lib) = &config.libpython {
@@ -296,7 +323,7 @@ pub fn discover(config: &crate::config::Config, env_override: Option<String>) ->
     } else if let Some(v) = &venv {
         // The venv's own interpreter knows its base installation's libpython.
         let mut candidates = Vec::new();
-        match ask_interpreter(&v.python.to_string_lossy(), Some(v.minor), &mut candidates) {
+        match ask_interpreter(&v.python.to_string_lossy(), Some(Constraint { minor: v.minor, free_threaded: v.free_threaded }), &mut candidates) {
             Some(mut f) => {
                 candidates.append(&mut f.candidates);
                 f.candidates = candidates;
@@ -315,7 +342,7 @@ pub fn discover(config: &crate::config::Config, env_override: Option<String>) ->
 }
 
 /// The search when the config names no library and no venv.
-fn search(want: Option<u32>, env_override: Option<String>, python: &str) -> Result<Found> {
+fn search(want: Option<Constraint>, env_override: Option<String>, python: &str) -> Result<Found> {
     let mut candidates = Vec::new();
     if let Some(path) = env_override.filter(|p| !p.is_empty()) {
         // An explicit environment choice is final: falling through to another Python would hide
@@ -331,8 +358,8 @@ fn search(want: Option<u32>, env_override: Option<String>, python: &str) -> Resu
     candidates.push(rejected("PYRT_LIBPYTHON", "", "not set".into()));
 
     let mut interpreters = Vec::new();
-    if let Some(m) = want {
-        interpreters.push(format!("python3.{m}"));
+    if let Some(w) = want {
+        interpreters.push(format!("python{}", w.shown()));
     }
     interpreters.push(python.to_string());
     // python3 first; then every python3.X on PATH, newest first (e.g. a python3.14 installed
@@ -358,7 +385,8 @@ fn search(want: Option<u32>, env_override: Option<String>, python: &str) -> Resu
     }
     for p in common_locations() {
         let minor = version_from_file_name(&p).map(|v| v.1).unwrap_or(0);
-        if want.is_some_and(|w| w != minor) || !p.is_file() {
+        let t = library::version_from_file_name(&p).is_some_and(|v| v.2);
+        if want.is_some_and(|w| !w.accepts(minor, t)) || !p.is_file() {
             continue;
         }
         if let Err(e) = library::check(&p) {
@@ -369,7 +397,7 @@ fn search(want: Option<u32>, env_override: Option<String>, python: &str) -> Resu
         let executable = executable_for_library(&p, minor);
         return Ok(Found { libpython: p, executable, candidates, venv: None, warning: python3_failed });
     }
-    let which = want.map_or("3.{8,…}".to_string(), |m| format!("3.{m}"));
+    let which = want.map_or("3.{8,…}".to_string(), Constraint::shown);
     candidates.push(rejected("common locations", &format!("/usr/lib*/, /usr/local/lib/, $PYENV_ROOT/versions/*/lib/: libpython{which}.so.1.0"), "none exists".into()));
     Err(Error::new(ErrorKind::LibpythonNotFound, not_found_message(&candidates)))
 }
@@ -397,10 +425,14 @@ mod tests {
 
     #[test]
     fn constraints() {
-        assert_eq!(parse_constraint("3.12"), Some(12));
+        let c = |minor, free_threaded| Some(Constraint { minor, free_threaded });
+        assert_eq!(parse_constraint("3.12"), c(12, false));
         assert_eq!(parse_constraint("3.7"), None);
-        assert_eq!(parse_constraint("3.14"), Some(14));
-        assert_eq!(parse_constraint("3.15"), Some(15));
+        assert_eq!(parse_constraint("3.14"), c(14, false));
+        assert_eq!(parse_constraint("3.15"), c(15, false));
+        assert_eq!(parse_constraint("3.13t"), c(13, true));
+        assert_eq!(parse_constraint("3.7t"), None);
+        assert!(c(13, false).unwrap().accepts(13, true) && !c(13, true).unwrap().accepts(13, false));
         assert_eq!(parse_constraint("2.7"), None);
         assert_eq!(parse_constraint("3.x"), None);
     }

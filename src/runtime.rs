@@ -409,8 +409,8 @@ fn check_versions(config: &Config, found: &discover::Found, minor: u32, free_thr
         }
     }
     if let Some(want) = config.python_version.as_deref().and_then(discover::parse_constraint) {
-        if want != minor {
-            return Err(Error::new(ErrorKind::Config, format!("python_version asks for 3.{want}, but {lib} is Python {version}")));
+        if !want.accepts(minor, free_threaded) {
+            return Err(Error::new(ErrorKind::Config, format!("python_version asks for {}, but {lib} is Python {version}{}", want.shown(), if free_threaded { " (free-threaded)" } else { "" })));
         }
     }
     Ok(())

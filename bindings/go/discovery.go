@@ -10,9 +10,20 @@ import (
 type Discovery struct {
 	// Libpython is the shared library that would be loaded.
 	Libpython string `json:"libpython"`
-	// Version is its "major.minor" (from the file name), e.g. "3.12";
-	// empty when the name does not tell.
+	// Version is its "major.minor" (from the file name), e.g. "3.12", with
+	// a "t" for a free-threaded build ("3.13t"); empty when the name does
+	// not tell. WithPythonVersion takes it as it is.
 	Version string `json:"version"`
+	// FreeThreaded reports a free-threaded build (libpython3.Xt, no GIL),
+	// as far as the file name tells.
+	FreeThreaded bool `json:"free_threaded"`
+	// Untested reports a Python newer than any version pyrt was tested with
+	// (3.8–3.14, 3.13t): accepted because it exports what pyrt needs (see
+	// Info.Tested).
+	Untested bool `json:"untested"`
+	// Warning is set when the python3 on PATH could not be used and another
+	// library was chosen instead: why. Empty otherwise.
+	Warning string `json:"warning"`
 	// Executable is the interpreter that would be reported as
 	// sys.executable when known at discovery time (the venv's bin/python, or
 	// the interpreter that named the library); empty when New derives it.
@@ -48,8 +59,8 @@ type Candidate struct {
 //
 // When nothing usable is found the error matches ErrLibpythonNotFound and
 // its message lists the same candidates; an invalid option (a
-// WithPythonVersion outside 3.8–3.13, a directory that is not a venv) is an
-// error matching ErrConfig.
+// WithPythonVersion that is not "3.X" with X ≥ 8, a directory that is not a
+// venv) is an error matching ErrConfig.
 func Discover(opts ...Option) (*Discovery, error) {
 	o := buildOptions(opts)
 	l, err := loadLibrary(o.library)
@@ -83,11 +94,24 @@ func Discover(opts ...Option) (*Discovery, error) {
 //	executable: /usr/bin/python3.11
 //	  [rejected] PYRT_LIBPYTHON: not set
 //	  [taken]    `python3` on PATH (sysconfig): /usr/lib/...: Python 3.11, file exists
+//
+// The version is followed by ", free-threaded" and ", untested" when they
+// apply, and a warning, when there is one, has its own line.
 func (d *Discovery) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "libpython:  %s", d.Libpython)
-	if d.Version != "" {
-		fmt.Fprintf(&b, " (%s)", d.Version)
+	if d.Version != "" || d.FreeThreaded || d.Untested {
+		notes := []string{}
+		if d.Version != "" {
+			notes = append(notes, d.Version)
+		}
+		if d.FreeThreaded {
+			notes = append(notes, "free-threaded")
+		}
+		if d.Untested {
+			notes = append(notes, "untested")
+		}
+		fmt.Fprintf(&b, " (%s)", strings.Join(notes, ", "))
 	}
 	b.WriteByte('\n')
 	if d.Executable != "" {
@@ -95,6 +119,9 @@ func (d *Discovery) String() string {
 	}
 	if d.Venv != "" {
 		fmt.Fprintf(&b, "venv:       %s\n", d.Venv)
+	}
+	if d.Warning != "" {
+		fmt.Fprintf(&b, "warning:    %s\n", strings.ReplaceAll(strings.TrimSpace(d.Warning), "\n", "\n            "))
 	}
 	for _, c := range d.Candidates {
 		b.WriteString("  " + c.String() + "\n")

@@ -1,5 +1,6 @@
-// Package pyrt embeds CPython (3.8–3.13) in a Go program through libpyrt,
-// without cgo and without a sidecar process.
+// Package pyrt embeds CPython (3.8 and later, free-threaded builds included)
+// in a Go program through libpyrt, without cgo and without a sidecar
+// process.
 //
 //	rt, err := pyrt.New() // or pyrt.New(pyrt.WithLibpython("/usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0"))
 //	if err != nil {
@@ -51,9 +52,20 @@
 //	fmt.Print(d) // the library, its version, and every candidate with the reason it was taken or rejected
 //
 // When nothing is found, New and Discover fail with ErrLibpythonNotFound and
-// the same candidate list in the message. A version outside 3.8–3.13, or a
-// loaded library of another version than WithPythonVersion or the venv
-// asks for, is ErrConfig.
+// the same candidate list in the message. A WithPythonVersion that is not
+// "3.X" with X ≥ 8, or a loaded library of another version than
+// WithPythonVersion or the venv asks for (or of another build kind than the
+// venv's: a free-threaded venv needs the free-threaded libpython), is
+// ErrConfig.
+//
+// # Python versions
+//
+// Any CPython from 3.8 on is supported, free-threaded builds included.
+// pyrt is tested with 3.8–3.14 and the free-threaded 3.13t; a newer version
+// is accepted when its libpython exports everything pyrt needs (New names
+// the first missing symbol otherwise), and Info reports it as untested
+// (Info.Tested false, Info.TestedNote saying why). A version before 3.8 is
+// refused (ErrLibpythonInvalid).
 //
 // # Virtual environments
 //
@@ -101,6 +113,20 @@
 // finalized on a thread libpyrt owns), so callers never use
 // runtime.LockOSThread and never see the GIL. Go memory is handed to C only
 // for the duration of a call.
+//
+// # Free-threaded builds
+//
+// With a free-threaded CPython (3.13t and later, Info.FreeThreaded) there
+// is no GIL: calls from several goroutines run Python code in parallel, on
+// as many cores, without WithWorkers, and the Object API keeps working
+// across them. Python code shared by such calls needs the locks it would
+// need in a threaded Python program: operations on one built-in list or
+// dict are safe, but a read-modify-write such as `counter += 1` on shared
+// state can lose updates without a threading.Lock. A value converted to Go
+// while another call changes it is converted from a consistent snapshot
+// (dicts) or item by item (lists). C extensions must support free
+// threading; importing one that does not re-enables the GIL for the
+// process (CPython's behaviour, with a RuntimeWarning).
 //
 // # Cancellation and deadlines
 //

@@ -72,7 +72,9 @@ func WithMainThread() Option { return func(o *options) { o.mainThread = true } }
 // refuse sub-interpreters (numpy, PyO3-based packages, _datetime on 3.12),
 // whose import fails with an ImportError naming them. Below Python 3.12 the
 // same calls run in the main interpreter; Info reports the mode. New may be
-// called again for a Runtime without workers on the same interpreter.
+// called again for a Runtime without workers on the same interpreter. On a
+// free-threaded build (Info.FreeThreaded) workers are not needed for
+// parallelism: calls from several goroutines already run in parallel.
 func WithWorkers(n int) Option { return func(o *options) { o.workers = n } }
 
 // WithWorkerModules names modules each worker imports when it starts.
@@ -144,8 +146,12 @@ func WithPythonHome(dir string) Option { return func(o *options) { o.pythonHome 
 
 // WithPythonVersion constrains libpython discovery to one Python version,
 // e.g. "3.12": python3.12 on PATH, then python3, then common locations are
-// searched for that version. A loaded library or venv of another version is
-// an error matching ErrConfig, and so is a version outside 3.8–3.13.
+// searched for that version. Any version from 3.8 on is accepted. "3.13"
+// matches either build of 3.13 (a free-threaded 3.13t library too); "3.13t"
+// only a free-threaded one (python3.13t on PATH first), so the Version a
+// Discovery reports can be passed back as it is. A loaded library or venv of
+// another version or build is an error matching ErrConfig, and so is a
+// version that is not "3.X" or "3.Xt" with X ≥ 8.
 func WithPythonVersion(version string) Option { return func(o *options) { o.pythonVersion = version } }
 
 // WithUseEnvironment makes Python honour PYTHON* environment variables
@@ -652,6 +658,16 @@ type Info struct {
 	Workers          int    `json:"workers"`
 	WorkersRequested int    `json:"workers_requested"`
 	WorkersNote      string `json:"workers_note"`
+	// FreeThreaded reports a free-threaded build of CPython (3.13t and
+	// later, built with --disable-gil): there is no GIL, so calls from
+	// several goroutines run Python code in parallel, without WithWorkers.
+	FreeThreaded bool `json:"free_threaded"`
+	// Tested is false for a Python newer than any version pyrt was tested
+	// with (tested: 3.8–3.14 and the free-threaded 3.13t). Such a version is
+	// accepted because its libpython exports everything pyrt needs;
+	// TestedNote then says so ("" when Tested).
+	Tested     bool   `json:"tested"`
+	TestedNote string `json:"tested_note"`
 	// Binding is "purego" or "cgo": the foreign-call layer compiled in.
 	Binding string `json:"-"`
 	// Library is where libpyrt was loaded from (purego) or "linked (cgo)";
@@ -676,6 +692,9 @@ func (r *Runtime) Info(ctx context.Context) (Info, error) {
 	if st != 0 {
 		return info, r.lib.takeError(st, f.errp())
 	}
+	// A libpyrt older than these fields does not report them: it refuses
+	// the versions it was not tested with, so what it runs is tested.
+	info.Tested = true
 	err := r.takeResult(f, func(data []byte) error { return decodeInto(data, &info) })
 	info.Binding = ffiMode
 	info.Library = r.lib.location()

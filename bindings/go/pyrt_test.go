@@ -615,6 +615,59 @@ func TestInfo(t *testing.T) {
 	}
 }
 
+// TestInfoBuild: FreeThreaded is true exactly for a free-threaded build
+// (libpython3.Xt, the 3.13t label), as Python itself says; Tested is false
+// only past the newest tested minor (3.14), with a note.
+func TestInfoBuild(t *testing.T) {
+	info, err := testRT.Info(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("free_threaded=%v tested=%v tested_note=%q", info.FreeThreaded, info.Tested, info.TestedNote)
+	// sys._is_gil_enabled() exists from 3.13 on (older versions always have
+	// the GIL); Py_GIL_DISABLED is the build flag, which the GIL being
+	// re-enabled at run time (PYTHON_GIL=1, an extension without
+	// free-threading support) does not change.
+	v, err := testRT.Eval(bg, "[__import__('sys')._is_gil_enabled() if hasattr(__import__('sys'), '_is_gil_enabled') else True, "+
+		"bool(__import__('sysconfig').get_config_var('Py_GIL_DISABLED'))]")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pv := v.([]any)
+	gilEnabled, gilDisabledBuild := pv[0].(bool), pv[1].(bool)
+	if info.FreeThreaded != gilDisabledBuild {
+		t.Errorf("FreeThreaded = %v, but sysconfig Py_GIL_DISABLED = %v", info.FreeThreaded, gilDisabledBuild)
+	}
+	if gilEnabled && info.FreeThreaded {
+		// Legitimate only when the GIL was switched back on at run time.
+		why, _ := testRT.Eval(bg, "__import__('os').environ.get('PYTHON_GIL', '')")
+		if why != "1" {
+			t.Errorf("FreeThreaded = true, but sys._is_gil_enabled() = true (PYTHON_GIL=%q): an extension re-enabled the GIL?", why)
+		}
+	}
+	if !gilEnabled && !info.FreeThreaded {
+		t.Errorf("sys._is_gil_enabled() = false, but FreeThreaded = false")
+	}
+	base := filepath.Base(info.Libpython)
+	if named := strings.HasPrefix(base, "libpython3.") && strings.Contains(base, "t.so"); named != info.FreeThreaded {
+		t.Errorf("FreeThreaded = %v for %s", info.FreeThreaded, base)
+	}
+	minor := pythonMinor(t)
+	if wantTested := minor <= newestTestedMinor; info.Tested != wantTested {
+		t.Errorf("3.%d: Tested = %v, want %v", minor, info.Tested, wantTested)
+	}
+	if info.Tested != (info.TestedNote == "") {
+		t.Errorf("Tested = %v with TestedNote %q", info.Tested, info.TestedNote)
+	}
+	if !info.Tested && !strings.Contains(info.TestedNote, info.PythonVersion) {
+		t.Errorf("TestedNote %q does not name Python %s", info.TestedNote, info.PythonVersion)
+	}
+}
+
+// newestTestedMinor is the newest CPython 3.X pyrt is tested with (newer ones
+// run with Info.Tested false).
+const newestTestedMinor = 14
+
 func TestNewErrors(t *testing.T) {
 	if _, err := New(WithLibpython("/nonexistent/libpython3.12.so")); err == nil {
 		t.Error("New with a missing libpython succeeded")
@@ -642,6 +695,15 @@ func TestNewErrors(t *testing.T) {
 	}
 }
 
+// pyrtPythons is where scripts/install-pythons.sh installs CPythons:
+// $PYRT_PYTHONS, else ~/.cache/pyrt/pythons.
+func pyrtPythons(home string) string {
+	if d := os.Getenv("PYRT_PYTHONS"); d != "" {
+		return d
+	}
+	return filepath.Join(home, ".cache", "pyrt", "pythons")
+}
+
 // otherLibpythons lists libpythons present on this machine (for conflict tests).
 func otherLibpythons() []string {
 	var out []string
@@ -650,6 +712,8 @@ func otherLibpythons() []string {
 		filepath.Join(os.Getenv("PYENV_ROOT"), "versions/3.*/lib/libpython3.*.so.1.0"),
 		filepath.Join(home, ".pyenv/versions/3.*/lib/libpython3.*.so.1.0"),
 		"/usr/lib/x86_64-linux-gnu/libpython3.*.so.1.0",
+		// scripts/install-pythons.sh's installs (3.14, the free-threaded 3.13t).
+		filepath.Join(pyrtPythons(home), "*/lib/libpython3.*.so.1.0"),
 	} {
 		m, _ := filepath.Glob(pat)
 		out = append(out, m...)

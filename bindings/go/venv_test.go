@@ -215,29 +215,65 @@ func childVenv(t *testing.T) {
 	}
 }
 
+// mismatchedLibpythons returns up to two libpythons a venv of d's Python
+// must refuse: the other build kind of the same minor (3.13 for 3.13t and
+// the other way round) when one is installed, and another minor.
+func mismatchedLibpythons(t *testing.T, d *Discovery) []*Discovery {
+	t.Helper()
+	minor := strings.TrimSuffix(d.Version, "t")
+	var kind, version *Discovery
+	for _, lib := range otherLibpythons() {
+		o, err := Discover(WithLibpython(lib))
+		if err != nil || o.Version == "" || sameFile(o.Libpython, d.Libpython) {
+			continue
+		}
+		if o.Version != d.Version && strings.TrimSuffix(o.Version, "t") == minor && kind == nil {
+			kind = o
+		}
+	}
+	// Another minor, 3.8 up to past the newest tested one, as discovery
+	// finds it (pyenv's shims, python3.X on PATH, common locations).
+	for m := 8; m <= newestTestedMinor+4 && version == nil; m++ {
+		v := fmt.Sprintf("3.%d", m)
+		if v == minor {
+			continue
+		}
+		if o, err := Discover(WithPythonVersion(v)); err == nil && strings.TrimSuffix(o.Version, "t") != minor {
+			version = o
+		}
+	}
+	var out []*Discovery
+	for _, o := range []*Discovery{kind, version} {
+		if o != nil {
+			out = append(out, o)
+		}
+	}
+	if kind == nil {
+		t.Logf("no library of the other build kind of %s installed: not tested", minor)
+	}
+	if len(out) == 0 {
+		t.Logf("no other libpython than %s found: the mismatch is not tested", d.Libpython)
+	}
+	return out
+}
+
 func childVenvSystemSite(t *testing.T) {
 	venv := testVenv(t)
 	d, err := Discover(WithVenv(venv))
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A library of another version than the venv's is a config error, and
-	// the failed attempt leaves the process able to start the right one.
-	for minor := 8; minor <= 13; minor++ {
-		v := fmt.Sprintf("3.%d", minor)
-		if v == d.Version {
-			continue
-		}
-		other, err := Discover(WithPythonVersion(v))
-		if err != nil {
-			continue
-		}
+	// A library of another version than the venv's, or of the other build
+	// kind (a free-threaded 3.13t venv and a GIL 3.13 library, or the other
+	// way round: their site-packages, lib/python3.13t/ and lib/python3.13/,
+	// hold different ABIs), is a config error, and the failed attempts leave
+	// the process able to start the right one.
+	for _, other := range mismatchedLibpythons(t, d) {
 		_, err = New(WithVenv(venv), WithLibpython(other.Libpython))
 		if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), venv) {
 			t.Errorf("venv %s with %s: %v, want ErrConfig naming the venv", d.Version, other.Libpython, err)
 		}
 		t.Logf("venv %s with Python %s: %v", d.Version, other.Version, err)
-		break
 	}
 	opts := []Option{WithVenv(venv), WithSystemSitePackages(true)}
 	if lib := os.Getenv(libpythonEnv); lib != "" {
@@ -287,8 +323,17 @@ func TestDiscover(t *testing.T) {
 			t.Errorf("accepted candidate %v, want PYRT_LIBPYTHON", last)
 		}
 	}
-	if !strings.HasPrefix(info.PythonVersion, d.Version+".") {
-		t.Errorf("Discover().Version = %q, running Python %s", d.Version, info.PythonVersion)
+	// "3.12", or "3.13t" for a free-threaded build.
+	if !strings.HasPrefix(info.PythonVersion, strings.TrimSuffix(d.Version, "t")+".") ||
+		strings.HasSuffix(d.Version, "t") != info.FreeThreaded || d.FreeThreaded != info.FreeThreaded {
+		t.Errorf("Discover().Version = %q, FreeThreaded %v; running Python %s, FreeThreaded %v",
+			d.Version, d.FreeThreaded, info.PythonVersion, info.FreeThreaded)
+	}
+	if d.Untested == info.Tested {
+		t.Errorf("Discover().Untested = %v, Info.Tested = %v", d.Untested, info.Tested)
+	}
+	if d.Warning != "" {
+		t.Logf("warning: %s", d.Warning)
 	}
 	if s := d.String(); !strings.Contains(s, "[taken]") || !strings.Contains(s, d.Libpython) {
 		t.Errorf("String():\n%s", s)
@@ -308,9 +353,27 @@ func TestDiscover(t *testing.T) {
 	if _, err := Discover(WithVenv(t.TempDir())); !errors.Is(err, ErrConfig) {
 		t.Errorf("WithVenv(not a venv): %v, want ErrConfig", err)
 	}
-	// A constraint the named library satisfies is fine.
-	if d2, err := Discover(WithLibpython(info.Libpython), WithPythonVersion(d.Version)); err != nil || d2.Version != d.Version {
-		t.Errorf("WithPythonVersion(%s): %+v, %v", d.Version, d2, err)
+	// A constraint the named library satisfies is fine ("3.X": it has no
+	// "t", and a free-threaded 3.X satisfies it).
+	minor := strings.TrimSuffix(d.Version, "t")
+	if d2, err := Discover(WithLibpython(info.Libpython), WithPythonVersion(minor)); err != nil || d2.Version != d.Version {
+		t.Errorf("WithPythonVersion(%s): %+v, %v", minor, d2, err)
+	}
+	if _, err := Discover(WithPythonVersion("3.15")); err != nil && !errors.Is(err, ErrLibpythonNotFound) {
+		t.Errorf("WithPythonVersion(3.15), newer than any tested: %v, want accepted (found or ErrLibpythonNotFound)", err)
+	}
+}
+
+// Discovery.String names the build kind and the untested state.
+func TestDiscoveryString(t *testing.T) {
+	d := &Discovery{Libpython: "/x/libpython3.15t.so.1.0", Version: "3.15t", FreeThreaded: true, Untested: true,
+		Warning:    "`python3` on PATH is Python 3.7",
+		Candidates: []Candidate{{Source: "common location", Path: "/x/libpython3.15t.so.1.0", Accepted: true, Reason: "file exists"}}}
+	want := "libpython:  /x/libpython3.15t.so.1.0 (3.15t, free-threaded, untested)\n" +
+		"warning:    `python3` on PATH is Python 3.7\n" +
+		"  [taken]    common location: /x/libpython3.15t.so.1.0: file exists\n"
+	if got := d.String(); got != want {
+		t.Errorf("String() =\n%s\nwant\n%s", got, want)
 	}
 }
 
@@ -373,7 +436,7 @@ func TestDiscoverFailure(t *testing.T) {
 func childDiscoverFail(t *testing.T) {
 	// python3 is not on PATH and pyenv is elsewhere: only the system
 	// directories remain, which lack at least one version on most machines.
-	for minor := 13; minor >= 8; minor-- {
+	for minor := newestTestedMinor; minor >= 8; minor-- {
 		v := fmt.Sprintf("3.%d", minor)
 		d, err := Discover(WithPythonVersion(v))
 		if err == nil {

@@ -28,7 +28,8 @@ pub(crate) fn token(rt: *mut pyrt_runtime) -> crate::Result<u64> {
 /// (PYRT_ERR_CONFIG). Keys:
 /// - "libpython": path to libpython3.X.so; absent: the venv's Python, else $PYRT_LIBPYTHON, then
 ///   the `python3` on PATH (asked through sysconfig), then common locations;
-/// - "python_version": a constraint for that search, e.g. "3.12";
+/// - "python_version": a constraint for that search, e.g. "3.12" (either build of 3.12) or
+///   "3.13t" (a free-threaded 3.13 only);
 /// - "venv": a virtualenv directory; sys.prefix, sys.executable and site-packages become the
 ///   venv's; a venv made for another Python version than the library is PYRT_ERR_CONFIG;
 /// - "system_site_packages": bool, overrides the venv's include-system-site-packages;

@@ -12,7 +12,8 @@
 //
 // Differences from the original, all in the direction of safety:
 //
-//   - Any Python version 3.8–3.13 works, not only 3.10. libpythonPath may be
+//   - Any Python version 3.8 and later works, free-threaded builds included
+//     (tested: 3.8–3.14 and 3.13t), not only 3.10. libpythonPath may be
 //     "" to discover one. When $PYRT_LIBPYTHON is set it takes precedence
 //     over libpythonPath, so a program that hard-codes a path can be pointed
 //     at another Python without a code change.

@@ -4,7 +4,9 @@
 //	go run ./basic [libpython path]
 //
 // Without an argument libpython is discovered ($PYRT_LIBPYTHON, then the
-// python3 on PATH).
+// python3 on PATH). Any CPython 3.8 and later works, free-threaded builds
+// included (tested: 3.8–3.14 and 3.13t; a newer one runs with a note that
+// it is untested).
 package main
 
 import (
@@ -34,6 +36,12 @@ func main() {
 		log.Fatal(err)
 	}
 	fmt.Printf("Python %s from %s (pyrt %s, %s)\n", info.PythonVersion, info.Libpython, info.PyrtVersion, info.Binding)
+	if info.FreeThreaded {
+		fmt.Println("free-threaded build: no GIL, calls from several goroutines run in parallel")
+	}
+	if !info.Tested {
+		fmt.Println("note:", info.TestedNote)
+	}
 
 	// Execute Python code from a string; definitions stay in __main__.
 	err = rt.Run(ctx, `

@@ -1,6 +1,8 @@
 // Command concurrent calls Python from many goroutines at once. No
 // runtime.LockOSThread and no GIL handling are needed: pyrt takes the GIL
-// inside every call.
+// inside every call. With a free-threaded CPython (3.13t and later; any
+// CPython from 3.8 on works) there is no GIL, and the calls run Python in
+// parallel.
 //
 //	go run ./concurrent [libpython path]
 package main

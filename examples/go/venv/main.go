@@ -122,7 +122,9 @@ func main() {
 
 // pythonFor returns an interpreter of the same version as the libpython that
 // would be loaded: the one discovery reports, else <prefix>/bin/python3.X
-// next to <prefix>/lib/libpython3.X.so, else python3.
+// next to <prefix>/lib/libpython3.X.so (python3.Xt for a free-threaded
+// libpython3.Xt.so: a venv made by the other build kind is refused), else
+// python3.
 func pythonFor(libpython string, opts []pyrt.Option) string {
 	if d, err := pyrt.Discover(opts...); err == nil {
 		if d.Executable != "" {
@@ -130,7 +132,7 @@ func pythonFor(libpython string, opts []pyrt.Option) string {
 		}
 		libpython = d.Libpython
 	}
-	m := regexp.MustCompile(`libpython(3\.\d+)`).FindStringSubmatch(filepath.Base(libpython))
+	m := regexp.MustCompile(`libpython(3\.\d+t?)`).FindStringSubmatch(filepath.Base(libpython))
 	if m == nil {
 		return "python3"
 	}

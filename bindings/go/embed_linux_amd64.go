@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/amd64",
 		gz:         embeddedLinuxAmd64Gz,
-		size:       1687640,
-		sha256:     "812667245de1c80393caea108f18f6a9027314c35d9e1a92008b1c2ff73234b4",
+		size:       1735616,
+		sha256:     "ca465aa9d7f8d25d538136b27aad02b1b70d6d48334ed0f4f791919efded3bcd",
 		version:    "0.1.0",
-		sourceHash: "4d2a7ba7c43261f525aa47e2f1aa1247afdfc74237ce8130d7a8423b1c325b98",
+		sourceHash: "4e589c736bd7f2f73029b85e5ac390270a6798e0de229810651cec6b51a5f1b8",
 		glibc:      "2.17",
 	}
 }

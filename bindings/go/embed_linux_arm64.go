@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/arm64",
 		gz:         embeddedLinuxArm64Gz,
-		size:       1517104,
-		sha256:     "2ffce465f07d895e139f5cecebdba03b2b0bf6522898e74d7676f473b187be31",
+		size:       1579000,
+		sha256:     "0385d48d355d44fdaaf22ec12a630e6d73a5e49099164ffc4647f2fde2b25743",
 		version:    "0.1.0",
-		sourceHash: "4d2a7ba7c43261f525aa47e2f1aa1247afdfc74237ce8130d7a8423b1c325b98",
+		sourceHash: "4e589c736bd7f2f73029b85e5ac390270a6798e0de229810651cec6b51a5f1b8",
 		glibc:      "2.17",
 	}
 }

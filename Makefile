@@ -76,7 +76,12 @@ PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 DESTDIR      ?=
 INSTALL      ?= install
 
-.PHONY: bench bench-quick bench-c all build lib c-examples c-tests asan-tests demo test header clean fuzz soak cpython-tests bench-main-thread \
+# Printed before the build, which a first run makes from scratch (cargo, the C examples, then Go's
+# and npm's dependencies).
+demo-hint:
+	@test -f $(LIB) || echo "make demo: the first run builds libpyrt and the examples (about two minutes on 2 cores)"
+
+.PHONY: demo-hint bench bench-quick bench-c all build lib c-examples c-tests asan-tests demo test header clean fuzz soak cpython-tests bench-main-thread \
         install install-strip uninstall go-embed
 
 all: build
@@ -124,7 +129,7 @@ fuzz:
 soak:
 	scripts/soak.sh
 
-demo: build
+demo: demo-hint build
 	@echo "== examples/c/basic (pyrt discovers libpython: the python3 on PATH)"
 	env -u PYRT_LIBPYTHON $(BUILD)/examples/basic
 	@echo

@@ -7,24 +7,6 @@ import (
 	"unsafe"
 )
 
-// # Numeric arrays without copies
-//
-// A Go slice lent to a typed call (CallFloat, CallInt, CallTyped,
-// CallTypedObject) with BufferOf reaches Python as a memoryview of the
-// slice's own memory: numpy.frombuffer(mv) and numpy.asarray(mv) read (and,
-// with WritableBufferOf, write) it in place. The view is valid for that call
-// only: when the call returns, pyrt releases it (a Python that kept the
-// memoryview gets ValueError). If Python kept something that points into
-// the slice (an array made from it, stored in a global), the call fails with
-// ErrBufferEscaped and pyrt keeps the slice pinned and reachable for the rest
-// of the process, so Python never reads freed memory. The slice is pinned
-// (runtime.Pinner) for the duration of the call, as cgo's rules require.
-//
-// In the other direction, Object.Buffer gives a view of a Python object's
-// buffer (a NumPy array, array.array, bytes, ...) with its shape, strides and
-// format; View reads it in place as a []T and CopyTo copies it out in C order
-// (one copy).
-
 // Numeric is the element types a slice may have to be lent with BufferOf.
 type Numeric interface {
 	~float64 | ~float32 | ~int64 | ~int32 | ~int16 | ~int8 | ~uint64 | ~uint32 | ~uint16 | ~uint8
@@ -121,8 +103,10 @@ type Buffer struct {
 	writable bool
 }
 
-// BufferOf lends s to a typed call, read-only: Python writing to it raises
-// TypeError. The caller must not modify s until the call returns.
+// BufferOf lends s to a typed call, read-only: Python writing through the
+// memoryview raises TypeError ("cannot modify read-only memory"), through a
+// NumPy array made from it ValueError ("assignment destination is
+// read-only"). The caller must not modify s until the call returns.
 //
 //	mean, err := fn.CallFloat(ctx, pyrt.BufferOf(xs)) // def mean(mv): return numpy.frombuffer(mv).mean()
 func BufferOf[T Numeric](s []T) Buffer {

@@ -206,6 +206,24 @@
 // map[string]float64, ...); a result that does not fit is an error matching
 // ErrConversion.
 //
+// # Numeric arrays without copies
+//
+// A Go slice lent to a typed call (CallFloat, CallInt, CallTyped,
+// CallTypedObject) with BufferOf reaches Python as a memoryview of the
+// slice's own memory: numpy.frombuffer(mv) and numpy.asarray(mv) read (and,
+// with WritableBufferOf, write) it in place. The view is valid for that call
+// only: when the call returns, pyrt releases it (a Python that kept the
+// memoryview gets ValueError). If Python kept something that points into
+// the slice (an array made from it, stored in a global), the call fails with
+// ErrBufferEscaped and pyrt keeps the slice pinned and reachable for the rest
+// of the process, so Python never reads freed memory. The slice is pinned
+// (runtime.Pinner) for the duration of the call, as cgo's rules require.
+//
+// In the other direction, Object.Buffer gives a view of a Python object's
+// buffer (a NumPy array, array.array, bytes, ...) with its shape, strides and
+// format; View reads it in place as a []T and CopyTo copies it out in C order
+// (one copy).
+//
 // # Errors
 //
 // A Python exception is a *PythonError carrying the exception type, message

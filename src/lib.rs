@@ -25,6 +25,9 @@ pub mod signals;
 pub use error::{Error, ErrorDetail, ErrorKind, PythonException, Result};
 pub use api::{Builder, Bytes, Candidate, Discovery, Info, Object, Runtime};
 
+#[doc(hidden)]
+pub use python::boundary::inject_panics as __inject_panics;
+
 /// pyrt's version (from Cargo.toml).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub(crate) const VERSION_C: &std::ffi::CStr = match std::ffi::CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {

@@ -125,7 +125,13 @@ fn buffer_error(py: Python, message: &CStr) {
     unsafe { (py.api.PyErr_SetString)(py.api.exception(py.api.PyExc_BufferError), message.as_ptr()) };
 }
 
+
 unsafe extern "C" fn getbuffer(o: PyPtr, view: *mut PyBuffer, flags: c_int) -> c_int {
+    // SAFETY: CPython calls this with its own live arguments and the GIL held; they pass through.
+    super::boundary::guard(super::boundary::Site::GetBuffer, -1, || unsafe { getbuffer_body(o, view, flags) })
+}
+
+unsafe fn getbuffer_body(o: PyPtr, view: *mut PyBuffer, flags: c_int) -> c_int {
     let api = super::api();
     // SAFETY: CPython calls slots with the GIL held.
     let py = super::gil::assume_gil(api);
@@ -162,6 +168,11 @@ unsafe extern "C" fn getbuffer(o: PyPtr, view: *mut PyBuffer, flags: c_int) -> c
 }
 
 unsafe extern "C" fn releasebuffer(o: PyPtr, _view: *mut PyBuffer) {
+    // SAFETY: CPython calls this with its own live arguments and the GIL held; they pass through.
+    super::boundary::guard(super::boundary::Site::ReleaseBuffer, (), || unsafe { releasebuffer_body(o, _view) })
+}
+
+unsafe fn releasebuffer_body(o: PyPtr, _view: *mut PyBuffer) {
     let e = exporter(o);
     e.exports.fetch_sub(1, Ordering::AcqRel);
 }

@@ -152,6 +152,11 @@ static WRITE: PyMethodDef = PyMethodDef {
 
 /// `write(index, text, original)` for the proxies. Returns `len(text)` like `TextIOBase.write`.
 unsafe extern "C" fn write(_self: PyPtr, args: PyPtr) -> PyPtr {
+    // SAFETY: CPython calls this with its own live arguments and the GIL held; they pass through.
+    super::boundary::guard(super::boundary::Site::OutputWrite, std::ptr::null_mut(), || unsafe { write_body(_self, args) })
+}
+
+unsafe fn write_body(_self: PyPtr, args: PyPtr) -> PyPtr {
     let api = super::api();
     let index = (api.PyLong_AsLong)((api.PyTuple_GetItem)(args, 0));
     let text = (api.PyTuple_GetItem)(args, 1);

@@ -51,7 +51,9 @@ pub const METH_KEYWORDS: c_int = 0x0002;
 pub const METH_O: c_int = 0x0008;
 pub const METH_NOARGS: c_int = 0x0004;
 
-/// `PyInterpreterConfig` (3.12+: seven ints).
+/// `PyInterpreterConfig` (3.12-3.14: seven ints, unchanged), followed by zeroed room: should a
+/// later release append fields, CPython reads zeros there rather than whatever follows on the
+/// stack (docs/cpython-abi.md).
 #[repr(C)]
 pub struct PyInterpreterConfig {
     pub use_main_obmalloc: c_int,
@@ -61,6 +63,7 @@ pub struct PyInterpreterConfig {
     pub allow_daemon_threads: c_int,
     pub check_multi_interp_extensions: c_int,
     pub gil: c_int,
+    pub reserved: [c_int; 25],
 }
 
 /// `PyInterpreterConfig_OWN_GIL`.

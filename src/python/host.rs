@@ -343,6 +343,11 @@ fn reraise(py: Python, exc: &ExceptionRef) -> PyPtr {
 
 /// The C function behind every host function: `self` is the registration's number.
 unsafe extern "C" fn call(slf: PyPtr, args: PyPtr, kwargs: PyPtr) -> PyPtr {
+    // SAFETY: CPython calls this with its own live arguments and the GIL held; they pass through.
+    super::boundary::guard(super::boundary::Site::HostFunction, ptr::null_mut(), || unsafe { call_body(slf, args, kwargs) })
+}
+
+unsafe fn call_body(slf: PyPtr, args: PyPtr, kwargs: PyPtr) -> PyPtr {
     let api = super::api();
     // SAFETY: CPython called us: the GIL is held.
     let py = super::gil::assume_gil(api);

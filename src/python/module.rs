@@ -13,6 +13,11 @@ use crate::error::Result;
 /// `_pyrt.route_signal(signum)`: called by pyrt's wrapper of `_signal.signal` after Python
 /// installed a handler, so the signal reaches Python's main thread (crate::signals).
 unsafe extern "C" fn route_signal(_module: PyPtr, arg: PyPtr) -> PyPtr {
+    // SAFETY: CPython calls this with its own live arguments and the GIL held; they pass through.
+    super::boundary::guard(super::boundary::Site::ModuleFunction, ptr::null_mut(), || unsafe { route_signal_body(_module, arg) })
+}
+
+unsafe fn route_signal_body(_module: PyPtr, arg: PyPtr) -> PyPtr {
     let api = super::api();
     let sig = (api.PyLong_AsLong)(arg);
     if sig == -1 && !(api.PyErr_Occurred)().is_null() {
@@ -44,6 +49,11 @@ fn py_bool(api: &super::ffi::Api, v: bool) -> PyPtr {
 /// `_pyrt.save_host_handler(signum)`: records the current OS disposition of `signum` (a handler
 /// the host installed) unless one is already saved. Returns None.
 unsafe extern "C" fn save_host_handler(_module: PyPtr, arg: PyPtr) -> PyPtr {
+    // SAFETY: CPython calls this with its own live arguments and the GIL held; they pass through.
+    super::boundary::guard(super::boundary::Site::ModuleFunction, ptr::null_mut(), || unsafe { save_host_handler_body(_module, arg) })
+}
+
+unsafe fn save_host_handler_body(_module: PyPtr, arg: PyPtr) -> PyPtr {
     let api = super::api();
     if let Some(sig) = signum(api, arg) {
         let mut saved = HOST_ACTIONS.lock().unwrap_or_else(|p| p.into_inner());
@@ -58,6 +68,11 @@ unsafe extern "C" fn save_host_handler(_module: PyPtr, arg: PyPtr) -> PyPtr {
 /// `_pyrt.restore_host_handler(signum)`: puts back the disposition saved for `signum`; True if
 /// there was one.
 unsafe extern "C" fn restore_host_handler(_module: PyPtr, arg: PyPtr) -> PyPtr {
+    // SAFETY: CPython calls this with its own live arguments and the GIL held; they pass through.
+    super::boundary::guard(super::boundary::Site::ModuleFunction, ptr::null_mut(), || unsafe { restore_host_handler_body(_module, arg) })
+}
+
+unsafe fn restore_host_handler_body(_module: PyPtr, arg: PyPtr) -> PyPtr {
     let api = super::api();
     let saved = signum(api, arg).and_then(|sig| HOST_ACTIONS.lock().unwrap_or_else(|p| p.into_inner())[sig].map(|a| (sig, a)));
     if let Some((sig, a)) = saved {
@@ -68,6 +83,11 @@ unsafe extern "C" fn restore_host_handler(_module: PyPtr, arg: PyPtr) -> PyPtr {
 
 /// `_pyrt.has_host_handler(signum)`: True if a host disposition was saved for `signum`.
 unsafe extern "C" fn has_host_handler(_module: PyPtr, arg: PyPtr) -> PyPtr {
+    // SAFETY: CPython calls this with its own live arguments and the GIL held; they pass through.
+    super::boundary::guard(super::boundary::Site::ModuleFunction, ptr::null_mut(), || unsafe { has_host_handler_body(_module, arg) })
+}
+
+unsafe fn has_host_handler_body(_module: PyPtr, arg: PyPtr) -> PyPtr {
     let api = super::api();
     let has = signum(api, arg).is_some_and(|sig| HOST_ACTIONS.lock().unwrap_or_else(|p| p.into_inner())[sig].is_some());
     py_bool(api, has)
@@ -104,6 +124,11 @@ static ROUTE_SIGNAL: PyMethodDef = PyMethodDef {
 /// `_pyrt.host_thread()`: True on a host thread inside a pyrt call (one whose Python thread
 /// state pyrt created), for the `threading._DummyThread` default below.
 unsafe extern "C" fn host_thread(_module: PyPtr, _arg: PyPtr) -> PyPtr {
+    // SAFETY: CPython calls this with its own live arguments and the GIL held; they pass through.
+    super::boundary::guard(super::boundary::Site::ModuleFunction, ptr::null_mut(), || unsafe { host_thread_body(_module, _arg) })
+}
+
+unsafe fn host_thread_body(_module: PyPtr, _arg: PyPtr) -> PyPtr {
     let api = super::api();
     let r = if super::gil::is_host_thread() { api._Py_TrueStruct } else { api._Py_FalseStruct };
     (api.Py_IncRef)(r);

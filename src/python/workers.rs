@@ -191,6 +191,7 @@ fn run_worker(api: &'static Api, slot: usize, w: &Worker, setup: &Setup, ready: 
             allow_daemon_threads: 0,
             check_multi_interp_extensions: 1,
             gil: OWN_GIL,
+            reserved: [0; 25],
         };
         let mut sub: *mut PyThreadState = ptr::null_mut();
         let status = new_interp(&mut sub, &config);

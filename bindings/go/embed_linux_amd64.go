@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/amd64",
 		gz:         embeddedLinuxAmd64Gz,
-		size:       1735616,
-		sha256:     "ca465aa9d7f8d25d538136b27aad02b1b70d6d48334ed0f4f791919efded3bcd",
+		size:       1749264,
+		sha256:     "41835d03065f6b4cb729377b058c6aea1e703b7592a98b5dd65571f1e7dd2466",
 		version:    "0.1.0",
-		sourceHash: "4e589c736bd7f2f73029b85e5ac390270a6798e0de229810651cec6b51a5f1b8",
+		sourceHash: "987588525911de2c545afa51bcde6ab12545cef5518c7d2090fb18401e98503c",
 		glibc:      "2.17",
 	}
 }

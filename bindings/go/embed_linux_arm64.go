@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/arm64",
 		gz:         embeddedLinuxArm64Gz,
-		size:       1579000,
-		sha256:     "0385d48d355d44fdaaf22ec12a630e6d73a5e49099164ffc4647f2fde2b25743",
+		size:       1588488,
+		sha256:     "d43f7627bbd804369c1e2455093554ad59376f4487f96a5526d7230b60e43feb",
 		version:    "0.1.0",
-		sourceHash: "4e589c736bd7f2f73029b85e5ac390270a6798e0de229810651cec6b51a5f1b8",
+		sourceHash: "987588525911de2c545afa51bcde6ab12545cef5518c7d2090fb18401e98503c",
 		glibc:      "2.17",
 	}
 }

@@ -1,15 +1,19 @@
 //! Opening libpython: probe privately first, then promote to global.
 //!
-//! A candidate is opened `RTLD_LAZY | RTLD_LOCAL`, its version read with `Py_GetVersion()` (safe
-//! before initialization) and every mandatory symbol resolved; only an accepted library is then
-//! re-opened `RTLD_NOW | RTLD_GLOBAL` (C extension modules such as `math` or numpy resolve `Py*`
-//! symbols from the global scope) and kept for the life of the process. A rejected candidate was
-//! never global, so it cannot interpose its symbols on the Python that is eventually loaded.
+//! A candidate that passed the file checks (`library::check`) is opened `RTLD_NOW | RTLD_LOCAL`,
+//! its version read with `Py_GetVersion()` (safe before initialization) and every mandatory
+//! symbol resolved; an accepted library is then promoted in place to `RTLD_GLOBAL`
+//! (`RTLD_NOLOAD`: the same mapping, never unloaded in between; C extension modules such as
+//! `math` or numpy resolve `Py*` symbols from the global scope) and kept for the life of the
+//! process. Closing and re-opening it instead could leave a thread-exit destructor of the first
+//! mapping pointing into unmapped memory: seen with 3.14, whose probing thread then crashed when
+//! it exited. A rejected candidate was never global, so it cannot interpose its symbols on the
+//! Python that is eventually loaded.
 
 use std::ffi::CStr;
 use std::path::{Path, PathBuf};
 
-use libloading::os::unix::{Library, RTLD_GLOBAL, RTLD_LAZY, RTLD_LOCAL, RTLD_NOW};
+use libloading::os::unix::{Library, RTLD_GLOBAL, RTLD_LOCAL, RTLD_NOW};
 
 use super::ffi::{Api, ObjectLayout};
 use super::library;
@@ -70,7 +74,7 @@ pub fn load(path: &Path, accept: &dyn Fn(u32, bool, &str) -> Result<()>) -> Resu
 
     // SAFETY: opening a shared library runs its initializers; that is inherent to loading any
     // libpython. RTLD_LOCAL keeps its symbols out of the global scope while we check it.
-    let probe = unsafe { Library::open(Some(path), RTLD_LAZY | RTLD_LOCAL) }
+    let probe = unsafe { Library::open(Some(path), RTLD_NOW | RTLD_LOCAL) }
         .map_err(|e| invalid(path, format!("cannot be loaded as a shared library: {e}")))?;
     // SAFETY: a symbol named Py_GetVersion is assumed to have CPython's prototype.
     let get_version = unsafe { probe.get::<unsafe extern "C" fn() -> *const std::ffi::c_char>(b"Py_GetVersion\0") }
@@ -92,15 +96,12 @@ pub fn load(path: &Path, accept: &dyn Fn(u32, bool, &str) -> Result<()>) -> Resu
     // API, unchanged since 3.8).
     let api = unsafe { Api::resolve(&probe) }.map_err(|sym| invalid(path, format!("Python {version} lacks the required symbol {sym}")))?;
     check_init_symbols(&api, minor).map_err(|sym| invalid(path, format!("Python {version} lacks the required symbol {sym}")))?;
-    drop(api);
-    drop(probe);
-    // SAFETY: as above; this promotes the same file to the global scope, for good.
-    let global = unsafe { Library::open(Some(path), RTLD_NOW | RTLD_GLOBAL) }
-        .map_err(|e| invalid(path, format!("cannot be loaded RTLD_NOW|RTLD_GLOBAL: {e}")))?;
-    // SAFETY: same library, now global.
-    let api = unsafe { Api::resolve(&global) }.map_err(|sym| invalid(path, format!("Python {version} lacks the required symbol {sym}")))?;
-    // Never unload libpython: extension modules keep pointers into it.
+    // SAFETY: as above; RTLD_NOLOAD promotes the mapping the probe opened to the global scope.
+    let global = unsafe { Library::open(Some(path), RTLD_NOW | RTLD_GLOBAL | libc::RTLD_NOLOAD) }
+        .map_err(|e| invalid(path, format!("cannot be made RTLD_GLOBAL: {e}")))?;
+    // Never unload libpython (both handles stay open): extension modules keep pointers into it.
     std::mem::forget(global);
+    std::mem::forget(probe);
     super::ffi::set_layout(ObjectLayout::of(free_threaded));
     Ok(Loaded { api, path: canonical, minor, version, free_threaded, untested: minor > library::NEWEST_TESTED_MINOR })
 }

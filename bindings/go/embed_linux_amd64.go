@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/amd64",
 		gz:         embeddedLinuxAmd64Gz,
-		size:       1749264,
-		sha256:     "41835d03065f6b4cb729377b058c6aea1e703b7592a98b5dd65571f1e7dd2466",
+		size:       1748736,
+		sha256:     "81b8da4df0b1bca872191607265f96b7844691db6e7595a9a4e2cd70eb41c60c",
 		version:    "0.1.0",
-		sourceHash: "987588525911de2c545afa51bcde6ab12545cef5518c7d2090fb18401e98503c",
+		sourceHash: "7fd60fd6610f3259d56c101a22d105be2a220b779bf2d2eb2b6e067b83c78d77",
 		glibc:      "2.17",
 	}
 }

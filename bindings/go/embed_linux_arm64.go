@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/arm64",
 		gz:         embeddedLinuxArm64Gz,
-		size:       1588488,
-		sha256:     "d43f7627bbd804369c1e2455093554ad59376f4487f96a5526d7230b60e43feb",
+		size:       1593232,
+		sha256:     "0eb3b86089ddb54dbf49e29e3683a8c5a11c9b015323204e43f33d8608f031ee",
 		version:    "0.1.0",
-		sourceHash: "987588525911de2c545afa51bcde6ab12545cef5518c7d2090fb18401e98503c",
+		sourceHash: "7fd60fd6610f3259d56c101a22d105be2a220b779bf2d2eb2b6e067b83c78d77",
 		glibc:      "2.17",
 	}
 }

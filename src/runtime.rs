@@ -447,6 +447,7 @@ fn start_interpreter(loaded: &'static loader::Loaded, config: &Config, executabl
     let use_environment = config.use_environment;
     let (signals_mode, sigpipe) = config.signal_settings()?;
     let program_name = executable.map(|p| p.to_string_lossy().into_owned());
+    gil::configure_admission();
     let (ready_tx, ready_rx) = mpsc::channel::<Result<InterpreterInfo>>();
     let thread = thread::Builder::new()
         .name("pyrt-python".into())

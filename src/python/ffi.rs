@@ -290,6 +290,7 @@ cpython_api! {
         PyEval_RestoreThread: fn(*mut PyThreadState);
         PyGILState_Ensure: fn() -> c_int;
         PyGILState_Release: fn(c_int);
+        PyGILState_GetThisThreadState: fn() -> *mut PyThreadState;
         PyThreadState_SetAsyncExc: fn(c_ulong, PyPtr) -> c_int;
         PyThreadState_Get: fn() -> *mut PyThreadState;
         PyThreadState_Swap: fn(*mut PyThreadState) -> *mut PyThreadState;

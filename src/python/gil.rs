@@ -14,6 +14,9 @@ use std::ffi::c_int;
 use std::marker::PhantomData;
 use std::ptr;
 
+use std::sync::atomic::Ordering::Relaxed;
+
+use super::admission::MAIN_GATE;
 use super::ffi::{Api, PyThreadState};
 use crate::signals::{self, SigpipePolicy};
 
@@ -72,6 +75,8 @@ pub struct ThreadCtx {
     pub(crate) plain_handle: Cell<(u64, u64)>,
     /// The thread's own stack as the OS reports it (lowest address, highest), once asked for.
     stack: Cell<(usize, usize)>,
+    /// The thread's outermost section came in through the admission gate (`admission`).
+    gated: Cell<bool>,
 }
 
 impl ThreadCtx {
@@ -120,6 +125,7 @@ thread_local! {
             scratch: Cell::new(Vec::new()),
             plain_handle: Cell::new((0, 0)),
             stack: Cell::new((0, 0)),
+            gated: Cell::new(false),
         }
     };
 }
@@ -170,6 +176,9 @@ struct Section<'a> {
     _sigpipe: Option<signals::CallSigpipeBlock>,
     /// The thread state whose stack protection this section set (a call on a foreign stack).
     stack_set: *mut PyThreadState,
+    /// The section entered through the admission gate (`admission`): leave it after the GIL
+    /// is released.
+    gated: bool,
 }
 
 impl Drop for Section<'_> {
@@ -186,6 +195,10 @@ impl Drop for Section<'_> {
                 (self.api.PyGILState_Release)(state);
             } else if self.outer {
                 self.slot.tstate.set((self.api.PyEval_SaveThread)());
+                if self.gated {
+                    self.slot.gated.set(false);
+                    MAIN_GATE.leave();
+                }
             }
         }
     }
@@ -209,7 +222,7 @@ pub fn with_gil_on<R>(t: ThreadRef, api: &'static Api, f: impl FnOnce(Python<'_>
             SigpipePolicy::Call if depth == 0 => signals::CallSigpipeBlock::new(),
             _ => None,
         };
-        let mut section = Section { slot, api, outer: depth == 0, foreign_state: None, _sigpipe: sigpipe, stack_set: ptr::null_mut() };
+        let mut section = Section { slot, api, outer: depth == 0, foreign_state: None, _sigpipe: sigpipe, stack_set: ptr::null_mut(), gated: false };
         if depth == 0 {
             let ts = slot.tstate.get();
             unsafe {
@@ -219,7 +232,23 @@ pub fn with_gil_on<R>(t: ThreadRef, api: &'static Api, f: impl FnOnce(Python<'_>
                         // raise BrokenPipeError instead of killing the host (crate::signals).
                         signals::block_sigpipe_in_thread();
                     }
-                    let state = (api.PyGILState_Ensure)();
+                    // A host thread's first call queues like any other; a thread that already
+                    // has a Python state (one Python started) may hold the GIL: never gated.
+                    let mut state = 0;
+                    if gated(slot) && (api.PyGILState_GetThisThreadState)().is_null() {
+                        MAIN_GATE.enter(|| state = (api.PyGILState_Ensure)());
+                        section.gated = true;
+                        slot.gated.set(true);
+                    } else {
+                        state = (api.PyGILState_Ensure)();
+                    }
+                    if state == PYGILSTATE_LOCKED && section.gated {
+                        // Cannot happen (a thread without a state holds no GIL); never keep a
+                        // place in the queue that the section's end would not give back.
+                        section.gated = false;
+                        slot.gated.set(false);
+                        MAIN_GATE.leave();
+                    }
                     if state == PYGILSTATE_LOCKED {
                         // This thread already held the GIL: it is a thread Python runs (e.g. a
                         // threading.Thread calling a host callback). Borrow its state.
@@ -229,6 +258,11 @@ pub fn with_gil_on<R>(t: ThreadRef, api: &'static Api, f: impl FnOnce(Python<'_>
                     } else {
                         slot.gilstate.set(state);
                     }
+                } else if gated(slot) {
+                    // A host thread's outermost call into the main interpreter: in turn.
+                    MAIN_GATE.enter(|| (api.PyEval_RestoreThread)(ts));
+                    section.gated = true;
+                    slot.gated.set(true);
                 } else {
                     (api.PyEval_RestoreThread)(ts);
                 }
@@ -240,6 +274,24 @@ pub fn with_gil_on<R>(t: ThreadRef, api: &'static Api, f: impl FnOnce(Python<'_>
         slot.depth.set(depth + 1);
         f(Python { api, ctx: t.ctx, _not_send: PhantomData })
         // `section` drops here: depth restored, GIL released if outermost.
+    }
+}
+
+/// Whether a thread's outermost call queues at the admission gate: host threads whose state
+/// pyrt made, calling into the main interpreter of a build with a GIL. Not threads Python
+/// started (they may hold the GIL already), pyrt's interpreter thread or workers.
+#[inline]
+fn gated(slot: &ThreadCtx) -> bool {
+    !slot.tstate_foreign.get() && slot.interp.get() == 0 && !super::ffi::free_threaded() && ADMISSION.load(Relaxed)
+}
+
+/// The admission gate is on (the default; `PYRT_ADMISSION=0` turns it off, for measuring).
+static ADMISSION: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Reads `PYRT_ADMISSION` once, at start-up.
+pub(crate) fn configure_admission() {
+    if std::env::var_os("PYRT_ADMISSION").is_some_and(|v| v == "0") {
+        ADMISSION.store(false, Relaxed);
     }
 }
 
@@ -348,19 +400,32 @@ pub fn allow_threads<R>(py: Python<'_>, f: impl FnOnce() -> R) -> R {
         api: &'static Api,
         saved_tstate: *mut PyThreadState,
         saved_depth: u32,
+        /// The call came in through the admission gate: it leaves the gate while the host
+        /// code runs (so nested calls and other callers do not wait for it) and queues again
+        /// to take the GIL back.
+        gated: bool,
     }
     impl Drop for Restore<'_> {
         fn drop(&mut self) {
             // Nested calls leave the parked state where they found it.
             let ts = self.slot.tstate.get();
-            unsafe { (self.api.PyEval_RestoreThread)(ts) };
+            if self.gated {
+                MAIN_GATE.enter(|| unsafe { (self.api.PyEval_RestoreThread)(ts) });
+            } else {
+                unsafe { (self.api.PyEval_RestoreThread)(ts) };
+            }
             self.slot.tstate.set(self.saved_tstate);
             self.slot.depth.set(self.saved_depth);
+            self.slot.gated.set(self.gated);
         }
     }
     THREAD.with(|slot| {
-        let restore = Restore { slot, api: py.api, saved_tstate: slot.tstate.get(), saved_depth: slot.depth.replace(0) };
+        let gated = slot.gated.replace(false);
+        let restore = Restore { slot, api: py.api, saved_tstate: slot.tstate.get(), saved_depth: slot.depth.replace(0), gated };
         let ts = unsafe { (py.api.PyEval_SaveThread)() };
+        if gated {
+            MAIN_GATE.leave();
+        }
         slot.tstate.set(ts);
         let r = f();
         drop(restore);

@@ -3,6 +3,7 @@
 //! token, which proves the GIL is held.
 
 pub mod boundary;
+pub(crate) mod admission;
 pub mod buffer;
 pub mod capture;
 pub mod convert;

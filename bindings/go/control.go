@@ -23,9 +23,18 @@ import (
 // cancelled (context.Background()) cost nothing extra.
 
 // guardCall runs call (one foreign call that may run Python) so that ctx can
-// interrupt it. The calling goroutine is locked to its OS thread for the
-// duration, because pyrt identifies the call by the thread that makes it.
-func guardCall(l *ffiLib, ctx context.Context, call func() int32) int32 {
+// interrupt it, in its turn when a (the runtime's admission queue) is not nil.
+func guardCall(l *ffiLib, a *admission, ctx context.Context, call func() int32) int32 {
+	if a != nil {
+		return a.run(l, ctx, call)
+	}
+	return interruptible(l, ctx, call)
+}
+
+// interruptible runs call so that ctx can interrupt it. The calling goroutine
+// is locked to its OS thread for the duration, because pyrt identifies the
+// call by the thread that makes it.
+func interruptible(l *ffiLib, ctx context.Context, call func() int32) int32 {
 	if ctx == nil || ctx.Done() == nil || l.controlAPI() != nil {
 		return call()
 	}
@@ -205,7 +214,7 @@ func (r *Runtime) invoke(ctx context.Context, f *frame, call func(h unsafe.Point
 		h = ch
 		defer r.putCaptureHandle(ch)
 	}
-	st := guardCall(r.lib, ctx, func() int32 { return call(h) })
+	st := guardCall(r.lib, r.gate, ctx, func() int32 { return call(h) })
 	runtime.KeepAlive(r)
 	var err error
 	if st != 0 {
@@ -222,7 +231,7 @@ func (r *Runtime) invoke(ctx context.Context, f *frame, call func(h unsafe.Point
 // invokeObject is invoke for a call on an object handle (no capture: the
 // object's own runtime handle decides).
 func (o *Object) invoke(ctx context.Context, f *frame, call func() int32) error {
-	st := guardCall(o.rt.lib, ctx, call)
+	st := guardCall(o.rt.lib, o.rt.gate, ctx, call)
 	runtime.KeepAlive(o)
 	if st != 0 {
 		return wrapContext(ctx, o.rt.lib.takeError(st, f.errp()))

@@ -158,6 +158,7 @@ func hostCall(id uintptr, argsJSON, kwargsJSON []byte, reply uintptr) int32 {
 	if e == nil {
 		return replyError(reply, "pyrt: this Go function was unregistered")
 	}
+	defer callbackEnd(callbackBegin())
 	var result any
 	err := func() (err error) {
 		defer func() {
@@ -216,6 +217,7 @@ func WithStdout(w io.Writer) Option { return func(o *options) { o.stdout = w; o.
 func WithStderr(w io.Writer) Option { return func(o *options) { o.stderr = w; o.outputSet = true } }
 
 func outputWrite(stream uintptr, data []byte) {
+	defer callbackEnd(callbackBegin())
 	outputMu.RLock()
 	var w io.Writer
 	switch stream {

@@ -22,9 +22,12 @@ type Runtime struct {
 	lib        *ffiLib
 	handle     unsafe.Pointer // pyrt_runtime*, an opaque C token
 	mainThread bool
-	extra      *extraHandles // further handles (CaptureOutput), freed with the Runtime
-	closed     atomic.Bool
-	cleanup    runtime.Cleanup
+	// gate orders calls into a Python with a GIL (admission.go); nil on a
+	// free-threaded build and for workers, whose calls do not share one GIL.
+	gate    *admission
+	extra   *extraHandles // further handles (CaptureOutput), freed with the Runtime
+	closed  atomic.Bool
+	cleanup runtime.Cleanup
 }
 
 // Option configures New.
@@ -286,6 +289,9 @@ func New(opts ...Option) (*Runtime, error) {
 	}
 	r := &Runtime{lib: l, handle: ptrOf(f.out()), mainThread: o.mainThread, extra: &extraHandles{}}
 	r.cleanup = runtime.AddCleanup(r, runtimeCleanup, cleanupArg{l, r.handle, r.extra})
+	if info, err := r.Info(context.Background()); err == nil && !info.FreeThreaded && info.Mode != "subinterpreters" {
+		r.gate = &gilGate
+	}
 	if o.outputSet {
 		if err := r.installOutput(o.stdout, o.stderr); err != nil {
 			r.Close()

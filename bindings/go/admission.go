@@ -1,0 +1,305 @@
+package pyrt
+
+import (
+	"context"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Fair admission, the Go half (libpyrt orders host threads itself; see
+// docs/performance.md).
+//
+// Only one thread runs Python at a time on a build with a GIL. When many
+// goroutines call at once, letting them all into libpyrt would block most of
+// them on OS threads in C, each waiting for the GIL, with every hand-off of
+// the GIL waking a sleeping thread and the Go scheduler starting more threads
+// to replace the blocked ones: the process does more work to get less done,
+// and the GIL goes to whichever thread wakes first, not to the caller that has
+// waited longest.
+//
+// So calls on a runtime whose Python has a GIL enter libpyrt through a queue:
+// admitWidth calls at a time are inside; the next caller in line (the head)
+// waits in Go, yielding its processor between looks, so that it goes in the
+// moment the call that comes out lets it in, without a wake-up; the others
+// park as goroutines, in arrival order, until they are at the head. A head
+// that has waited headSpin parks too.
+//
+// Calls whose Python code releases the GIL (sleeps, I/O, numpy, host
+// callbacks) must still overlap, so a watchdog runs while goroutines wait:
+// when no call has come out for admitStall, it lets more in (1, 2, 4, … per
+// stalled period), which libpyrt then orders. A call made from a host
+// callback (Python called Go, which calls Python again) goes straight in, and
+// the call it is nested in lends its place for the callback's duration.
+
+const (
+	admitStall = time.Millisecond
+	headSpin   = 100 * time.Microsecond
+)
+
+// admitWidth is how many calls are inside libpyrt at once; 0 (no queue)
+// when $PYRT_ADMISSION is "0", which turns libpyrt's queue off too: for
+// measuring calls in order against calls in a free-for-all.
+var admitWidth = func() int32 {
+	if os.Getenv("PYRT_ADMISSION") == "0" {
+		return 0
+	}
+	return 1
+}()
+
+// A waiter is a queued caller. ch receives when it becomes the head and, if
+// it parked as the head, when it is let in.
+type waiter struct {
+	ch       chan struct{}
+	parked   bool         // guarded by admission.mu
+	admitted atomic.Bool  // set by whoever lets it in
+	since    int64        // when it queued (clock())
+	seen     atomic.Int64 // when it last looked, as the head (clock())
+}
+
+// clock is a monotonic time in nanoseconds.
+func clock() int64 { return int64(time.Since(clockBase)) }
+
+var clockBase = time.Now()
+
+const (
+	// headStale: a spinning head not seen looking for this long is not
+	// running (the OS gave its thread's CPU to another process).
+	headStale = 50 * time.Microsecond
+	// headOverdue: a head that has waited this long is let in even when it is
+	// not running; until then, a running caller may go first.
+	headOverdue = 2 * time.Millisecond
+)
+
+// mayGoFirst reports whether a caller that is running may take a free place
+// before the head: only when the head is spinning on a thread the OS is not
+// running (handing it the place would leave Python idle until the OS runs
+// it again) and has not waited headOverdue. On a loaded machine this keeps
+// throughput; on an idle one the head is always running.
+func (a *admission) mayGoFirst(now int64) bool {
+	w := a.headW
+	return w == nil || (!w.parked && now-w.seen.Load() > int64(headStale) && now-w.since < int64(headOverdue))
+}
+
+type admission struct {
+	mu       sync.Mutex
+	inside   int32     // calls inside libpyrt (more than admitWidth after the watchdog acted)
+	headW    *waiter   // the next caller to go in; nil when nobody waits
+	queue    []*waiter // behind the head, in arrival order
+	qhead    int       // queue[qhead:] are waiting
+	watching bool
+	left     atomic.Uint64 // calls that came out: the watchdog's sign of progress
+}
+
+// gilGate is the process's one queue: every Runtime shares the interpreter.
+var gilGate admission
+
+var waiterPool = sync.Pool{New: func() any { return &waiter{ch: make(chan struct{}, 1)} }}
+
+// run makes call (one foreign call that may run Python) in its turn.
+func (a *admission) run(l *ffiLib, ctx context.Context, call func() int32) int32 {
+	if admitWidth == 0 || inCallback() {
+		return interruptible(l, ctx, call)
+	}
+	a.enter()
+	st := interruptible(l, ctx, call)
+	a.leave()
+	return st
+}
+
+// enter returns when the calling goroutine may call into libpyrt.
+func (a *admission) enter() {
+	a.mu.Lock()
+	if a.inside < admitWidth && (a.headW == nil || a.mayGoFirst(clock())) {
+		a.inside++
+		a.mu.Unlock()
+		return
+	}
+	w := waiterPool.Get().(*waiter)
+	w.parked = false
+	w.admitted.Store(false)
+	w.since = clock()
+	w.seen.Store(w.since)
+	if a.headW == nil {
+		a.headW = w
+	} else {
+		a.queue = append(a.queue, w)
+	}
+	if !a.watching {
+		a.watching = true
+		go a.watch()
+	}
+	head := a.headW == w
+	a.mu.Unlock()
+	if !head {
+		<-w.ch
+	}
+	a.waitAsHead(w)
+	waiterPool.Put(w)
+}
+
+// waitAsHead returns when the head w is let in.
+func (a *admission) waitAsHead(w *waiter) {
+	start := time.Now()
+	for i := 1; ; i++ {
+		if w.admitted.Load() {
+			return
+		}
+		w.seen.Store(clock())
+		if i%16 == 0 {
+			a.mu.Lock()
+			if !w.admitted.Load() && a.inside < admitWidth {
+				a.inside++
+				a.admitHeadLocked()
+				a.mu.Unlock()
+				return
+			}
+			if i%16 == 0 && time.Since(start) > headSpin {
+				if w.admitted.Load() {
+					a.mu.Unlock()
+					return
+				}
+				w.parked = true
+				a.mu.Unlock()
+				<-w.ch
+				return
+			}
+			a.mu.Unlock()
+		}
+		runtime.Gosched()
+	}
+}
+
+// admitHeadLocked lets the head in (its place already counted) and makes
+// the longest waiter behind it the new head.
+func (a *admission) admitHeadLocked() {
+	w := a.headW
+	w.admitted.Store(true)
+	if w.parked {
+		w.ch <- struct{}{}
+	}
+	a.headW = nil
+	if a.qhead < len(a.queue) {
+		a.headW = a.queue[a.qhead]
+		a.queue[a.qhead] = nil
+		a.qhead++
+		if a.qhead == len(a.queue) {
+			a.queue, a.qhead = a.queue[:0], 0
+		}
+		a.headW.ch <- struct{}{}
+	}
+}
+
+// leave ends a call that enter admitted. The head takes its place at once:
+// the leaving goroutine lets it in and wakes the next head, so that the head
+// only has to see that it was admitted.
+func (a *admission) leave() {
+	a.left.Add(1)
+	a.mu.Lock()
+	a.inside--
+	if a.headW != nil && a.inside < admitWidth && !a.mayGoFirst(clock()) {
+		a.inside++
+		a.admitHeadLocked()
+	}
+	a.mu.Unlock()
+}
+
+// lend gives up a place for the duration of a host callback (see
+// callbackBegin); reclaim takes it back at once, and a later leave gives it
+// up again.
+func (a *admission) lend() {
+	a.mu.Lock()
+	a.inside--
+	if a.headW != nil && a.inside < admitWidth {
+		a.inside++
+		a.admitHeadLocked()
+	}
+	a.mu.Unlock()
+}
+
+func (a *admission) reclaim() {
+	a.mu.Lock()
+	a.inside++
+	a.mu.Unlock()
+}
+
+// watch lets waiters in while the calls inside make no progress; it ends
+// when nobody waits.
+func (a *admission) watch() {
+	last, burst := a.left.Load(), 1
+	for {
+		time.Sleep(admitStall)
+		a.mu.Lock()
+		if a.headW == nil {
+			a.watching = false
+			a.mu.Unlock()
+			return
+		}
+		now := a.left.Load()
+		if now == last {
+			for i := 0; i < burst && a.headW != nil; i++ {
+				a.inside++
+				a.admitHeadLocked()
+			}
+			burst *= 2
+		} else {
+			burst = 1
+		}
+		last = now
+		a.mu.Unlock()
+	}
+}
+
+// Host callbacks in progress, by OS thread: a callback runs on the thread of
+// the call that Python made it from, so a call made on a thread in this set is
+// nested in a call already being run.
+var (
+	callbacksActive atomic.Int32
+	callbackMu      sync.Mutex
+	callbackThreads = map[int]int{}
+)
+
+// callbackBegin marks the calling thread as running a host callback until
+// callbackEnd(the returned id).
+//
+// While the callback runs, the call it is nested in gives up its place in the
+// queue (most callbacks are nested in one): Go code the callback hands work
+// to, on other goroutines, gets in without waiting for the watchdog. The place
+// is taken back, without queueing, when the callback returns.
+func callbackBegin() int {
+	gilGate.lend()
+	callbacksActive.Add(1)
+	tid := osThreadID()
+	callbackMu.Lock()
+	callbackThreads[tid]++
+	callbackMu.Unlock()
+	return tid
+}
+
+func callbackEnd(tid int) {
+	callbackMu.Lock()
+	if callbackThreads[tid]--; callbackThreads[tid] <= 0 {
+		delete(callbackThreads, tid)
+	}
+	callbackMu.Unlock()
+	callbacksActive.Add(-1)
+	gilGate.reclaim()
+}
+
+// inCallback reports whether the calling thread is running a host callback
+// (costless while no callback runs anywhere).
+func inCallback() bool {
+	if callbacksActive.Load() == 0 {
+		return false
+	}
+	tid := osThreadID()
+	if tid == 0 { // the platform cannot tell: treat every call as nested
+		return true
+	}
+	callbackMu.Lock()
+	n := callbackThreads[tid]
+	callbackMu.Unlock()
+	return n > 0
+}

@@ -1,0 +1,154 @@
+package pyrt
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// The admission queue (admission.go, and libpyrt's own for threads): a
+// goroutine calling in a loop does not keep a newcomer out, calls whose
+// Python releases the GIL still overlap, and calls nested in host callbacks
+// never wait for themselves. No timing is asserted except where the
+// alternative differs several times over (serialized sleeps).
+
+func gilEnabled(t *testing.T) bool {
+	v, err := testRT.Eval(bg, "getattr(__import__('sys'), '_is_gil_enabled', lambda: True)()")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v == true
+}
+
+func TestAdmissionNewcomerNotStarved(t *testing.T) {
+	if !gilEnabled(t) {
+		t.Skip("free-threaded: the goroutines run Python at once; there is no turn to take")
+	}
+	if err := testRT.Run(bg, "adm_loop_calls = 0\ndef adm_loop_call():\n    global adm_loop_calls\n    adm_loop_calls += 1\n"); err != nil {
+		t.Fatal(err)
+	}
+	var done atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := testRT.Call(bg, "__main__", "adm_loop_call"); err != nil {
+				t.Error(err)
+				return
+			}
+			done.Add(1)
+		}
+	}()
+	for done.Load() < 100 {
+		time.Sleep(time.Millisecond)
+	}
+	var overtaken []int64
+	for range 5 {
+		time.Sleep(10 * time.Millisecond)
+		before := done.Load()
+		v, err := testRT.Eval(bg, "adm_loop_calls")
+		if err != nil {
+			t.Fatal(err)
+		}
+		overtaken = append(overtaken, v.(int64)-before)
+	}
+	close(stop)
+	wg.Wait()
+	for _, n := range overtaken {
+		if n > 50 {
+			t.Fatalf("calls of the looping goroutine that went ahead of a newcomer: %v", overtaken)
+		}
+	}
+}
+
+func TestAdmissionSleepsOverlap(t *testing.T) {
+	// 16 goroutines each sleeping 100 ms in Python: about 100 ms in all when
+	// they overlap, 1.6 s if the queue serialized them.
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := testRT.Run(bg, "__import__('time').sleep(0.1)"); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if took := time.Since(start); took > 800*time.Millisecond {
+		t.Fatalf("16 sleeps of 100 ms took %v: not overlapping", took)
+	}
+}
+
+func TestAdmissionNestedCallbacks(t *testing.T) {
+	err := testRT.Register("adm_host", "nested", func(ctx context.Context, args []any, kw map[string]any) (any, error) {
+		return testRT.Eval(ctx, args[0].(string))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := testRT.Register("adm_host", "elsewhere", func(ctx context.Context, args []any, kw map[string]any) (any, error) {
+		// Hand the nested call to another goroutine and wait for it.
+		ch := make(chan any, 1)
+		go func() {
+			v, err := testRT.Eval(ctx, args[0].(string))
+			if err != nil {
+				v = err
+			}
+			ch <- v
+		}()
+		v := <-ch
+		if err, ok := v.(error); ok {
+			return nil, err
+		}
+		return v, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := testRT.Run(bg, "import adm_host\ndef adm_spin(n):\n    s = 0\n    for i in range(n):\n        s += i\n    return s\n"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(bg, 2*time.Minute)
+	defer cancel()
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range 100 {
+				var expr string
+				switch (g + k) % 3 {
+				case 0:
+					expr = "adm_host.nested('adm_spin(200)')"
+				case 1:
+					expr = "adm_host.elsewhere(\"adm_host.nested('adm_spin(200)')\")"
+				default:
+					expr = "adm_spin(200)"
+				}
+				v, err := testRT.Eval(ctx, expr)
+				if err != nil || v != int64(19900) {
+					t.Errorf("%s = %v, %v", expr, v, err)
+					return
+				}
+			}
+		}()
+	}
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+	select {
+	case <-finished:
+	case <-time.After(2 * time.Minute):
+		panic(fmt.Sprintf("nested calls from 8 goroutines did not finish: a deadlock"))
+	}
+}

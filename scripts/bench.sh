@@ -22,13 +22,24 @@
 #      one after the other REPS times; the per-repetition ratios' median;
 #   4. start-up: pyrt_new + first call + pyrt_free in a new process vs `python -c pass`,
 #      interleaved;
-#   5. RSS growth over 1,000,000 calls (C: pyrt_call_json and typed; Go: Call and CallFloat).
+#   5. RSS growth over 1,000,000 calls (C: pyrt_call_json and typed; Go: Call and CallFloat);
+#   6. the server benchmark: 1, 4, 16 and 64 threads/goroutines calling back-to-back (pure
+#      Python, a jinja2 render, a numpy reduction), idle and with one busy-looping process per
+#      CPU: Go purego with every system (pyrt, pyrt_workers and the process baselines, which run
+#      only there), Go cgo with pyrt on the idle machine only (the FFI flavour matters only for
+#      pyrt), the C host with pyrt and pyrt_workers (bench/go/server.go, bench/c/bench.c); then
+#      Go purego and C once more with PYRT_ADMISSION=0, whose pyrt row is "pyrt_unordered":
+#      calls without the admission queue, measured in the same run.
+#      Fewer, shorter rounds than the groups (PYRT_BENCH_SERVER_REPS, default 5, of 200 ms) keep
+#      it near 2.5 minutes per CPython; --quick: idle, N = 1 and 4, REPS rounds of 20 ms.
 # Raw lines go to build/bench/raw.tsv, the table to stdout, build/bench/results.md and
 # build/bench/results.tsv (bench/report.py). A version without NumPy in its venv shows
 # "n/a (no numpy)" in the bulk cells. Progress and per-group figures go to stderr
 # (build/bench/log.txt).
 #
-# Environment: PYRT_BENCH_REPS (default 9 full, 3 quick), PYRT_TEST_PYTHONS (like the label args).
+# Environment: PYRT_BENCH_REPS (default 9 full, 3 quick), PYRT_BENCH_SERVER_REPS (the server
+# benchmark's rounds; default 5 full, PYRT_BENCH_REPS quick), PYRT_TEST_PYTHONS (like the label
+# args).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -39,7 +50,7 @@ labels=()
 for a in "$@"; do
   case $a in
     --quick) quick=1 ;;
-    -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,40p' "$0"; exit 0 ;;
     -*) echo "usage: $0 [--quick] [label...]" >&2; exit 2 ;;
     *) labels+=("$a") ;;
   esac
@@ -93,6 +104,17 @@ interpreter_for() {
 }
 
 if ((quick)); then CN=(--quick); GN=(-quick); SINGLE=2000; RSSN=20000; else CN=(); GN=(); SINGLE=200000; RSSN=1000000; fi
+# The server benchmark's flags for the Go (SG) and C (SC) hosts. Full mode: about 130 cells
+# (load, workload, system, N) per CPython, at 5 x 200 ms each.
+if ((quick)); then
+  SREPS=${PYRT_BENCH_SERVER_REPS:-$REPS}
+  SG=(-quick -reps "$SREPS" -server-loads idle -server-n 1,4)
+  SC=(--quick --reps "$SREPS" --server-loads idle --server-n 1,4)
+else
+  SREPS=${PYRT_BENCH_SERVER_REPS:-5}
+  SG=(-reps "$SREPS" -server-time 200ms)
+  SC=(--reps "$SREPS" --server-time 200)
+fi
 
 for line in "${sel[@]}"; do
   read -r label lib <<<"$line"
@@ -101,8 +123,8 @@ for line in "${sel[@]}"; do
   if [[ -n $venv ]] && ! "$venv/bin/python" -c 'import numpy' 2>/dev/null; then venv=; fi
   export PYRT_LIBPYTHON=$lib PYRT_BENCH_LABEL=$label PYRT_BENCH_PYTHON=$py PYRT_BENCH_DIR=$ROOT/bench PYRT_BENCH_VENV=$venv
   echo "== $label ($lib; interpreter $py; venv ${venv:-none: bulk n/a})" >&2
-  run() { # run a host, keep its RESULT/RSS/SKIP lines; stderr to the log
-    "$@" 2>>"$LOG" | grep -E '^(RESULT|RSS|SKIP|SINGLE)' >>"$RAW" || { echo "bench: failed: $* (see $LOG)" >&2; exit 1; }
+  run() { # run a host, keep its RESULT/RSS/SKIP/SINGLE/SERVER lines; stderr to the log
+    "$@" 2>>"$LOG" | grep -E '^(RESULT|RSS|SKIP|SINGLE|SERVER)' >>"$RAW" || { echo "bench: failed: $* (see $LOG)" >&2; exit 1; }
   }
   echo "   C host groups" >&2
   run "$CBENCH" --reps "$REPS" "${CN[@]}"
@@ -123,6 +145,22 @@ for line in "${sel[@]}"; do
   run "$CBENCH" --rss "$RSSN"
   run "$OUT/bench-go-purego" -rss "$RSSN"
   if [[ -z $venv ]]; then printf 'SKIP\tall\t%s\tbulk\tno numpy\n' "$label" >>"$RAW"; fi
+  # Without the venv's packages a workload is left out (the worker processes would fail on it).
+  works=pure
+  for w in jinja2 numpy; do
+    if [[ -n $venv ]] && "$venv/bin/python" -c "import $w" 2>/dev/null; then works+=,$w; else
+      printf 'SKIP\tall\t%s\tserver_%s\tno %s in the venv\n' "$label" "$w" "$w" >>"$RAW"
+    fi
+  done
+  echo "   server benchmark ($works; $SREPS rounds)" >&2
+  sstart=$(date +%s)
+  run "$OUT/bench-go-purego" -server -server-workloads "$works" "${SG[@]}"
+  run "$OUT/bench-go-cgo" -server -server-workloads "$works" -server-systems pyrt -server-loads idle "${SG[@]}"
+  run "$CBENCH" --server --server-workloads "$works" "${SC[@]}"
+  # The same without pyrt's admission queue (PYRT_ADMISSION=0): "pyrt_unordered", the before.
+  PYRT_ADMISSION=0 run "$OUT/bench-go-purego" -server -server-workloads "$works" -server-systems pyrt "${SG[@]}"
+  PYRT_ADMISSION=0 run "$CBENCH" --server --server-workloads "$works" --server-systems pyrt "${SC[@]}"
+  echo "   server benchmark: $(( $(date +%s) - sstart )) s" >&2
 done
 
 mode=full

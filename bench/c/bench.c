@@ -31,6 +31,17 @@
  *                        --child-startup) vs `python -c pass` ($PYRT_BENCH_PYTHON), interleaved.
  *   --rss N              RSS before and after N calls (pyrt_call_json and typed): "RSS" lines.
  *   --json-only N        one pyrt_call_json figure (for the cross-process Go/C comparison).
+ *   --server             the server benchmark's C side (bench/go/server.go has the baselines):
+ *                        N threads (--server-n, default 1,4,16,64) calling back-to-back for
+ *                        --server-time ms (default 300; --quick 20) per round, rounds
+ *                        interleaved over N and the systems, medians over --reps rounds:
+ *                          SERVER <host> <python> <load> <workload> <system> <N> <calls_per_s>
+ *                                 <p50_us> <p99_us> <max_us> <reps>
+ *                        workloads (--server-workloads) pure (pyrt_call_json of
+ *                        server_funcs.pure(200)), jinja2 (a kept template's render method) and
+ *                        numpy (4096 doubles lent zero-copy to np_sum); systems
+ *                        (--server-systems) pyrt and pyrt_workers ({"workers": <CPUs>});
+ *                        loads (--server-loads) idle and loaded (one busy-looping child per CPU).
  *
  * Environment: PYRT_LIBPYTHON (the library), PYRT_BENCH_VENV (a venv with NumPy, optional),
  * PYRT_BENCH_PYTHON (the real interpreter of the same version, for the subprocess baselines and
@@ -41,12 +52,14 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -703,10 +716,319 @@ static void child_startup(void) {
     free(c);
 }
 
+/* ---- server ------------------------------------------------------------------------------- */
+
+/* The server benchmark (--server), the C side of bench/go/server.go: N threads calling through
+ * pyrt back-to-back for a fixed time, as a threaded service would. The threads are a pool kept
+ * for the whole run (a service does not start a thread per request); the first N take part in
+ * a round. Each round's latencies are merged and sorted for p50/p99/max; rounds interleave
+ * over N and the systems, and the medians over --reps rounds are printed. */
+
+enum { W_PURE, W_JINJA2, W_NUMPY, NWORK };
+static const char *const work_names[NWORK] = {"pure", "jinja2", "numpy"};
+/* server_funcs.pure(200) takes about 15 us; the numpy request reduces 4096 doubles: as in Go. */
+enum { NUMPY_LEN = 4096, MAX_LIST = 16 };
+/* The context Go's pageContext() builds: the same page of three items. */
+static const char *page_args = "[{\"title\": \"Catalogue\", \"items\": [{\"name\": \"item 0\", \"price\": 0.0}, "
+                               "{\"name\": \"item 1\", \"price\": 1.25}, {\"name\": \"item 2\", \"price\": 2.5}]}]";
+
+typedef struct {
+    const char *name;
+    pyrt_runtime *rt;
+    pyrt_object *h; /* the current workload's kept handle (page, or np_sum) */
+    int ok;         /* the current workload runs on this system */
+} srv_sys;
+
+typedef struct {
+    pthread_t t;
+    sem_t go;
+    double *lat; /* this round's latencies in us; grown in the warm-up round, then reused */
+    size_t n, cap;
+    pyrt_args *args;
+    int32_t st;
+    pyrt_error *err;
+    double sink; /* per thread: a shared sink would be a data race */
+} srv_thread;
+
+static srv_thread *srv_pool;
+static int srv_quit, srv_work;
+static const srv_sys *srv_cur;
+static double srv_deadline, *srv_data, *srv_all;
+static size_t srv_all_cap;
+static sem_t srv_done;
+
+static int32_t srv_call(srv_thread *t) {
+    char *out = NULL;
+    double d = 0;
+    int32_t st;
+    switch (srv_work) {
+    case W_PURE: st = pyrt_call_json(srv_cur->rt, "server_funcs", "pure", "[200]", NULL, &out, &t->err); break;
+    case W_JINJA2: st = pyrt_object_call_json(srv_cur->h, "render", page_args, NULL, 0, &out, &t->err); break;
+    default:
+        pyrt_args_clear(t->args);
+        pyrt_args_push_buffer(t->args, srv_data, NUMPY_LEN, PYRT_BUFFER_FLOAT64, 0);
+        st = pyrt_object_call_double(srv_cur->h, t->args, &d, &t->err);
+    }
+    t->sink += out ? out[0] : d;
+    pyrt_string_free(out);
+    return st;
+}
+
+static void *srv_thread_main(void *arg) {
+    srv_thread *t = arg;
+    for (;;) {
+        while (sem_wait(&t->go) && errno == EINTR) {}
+        if (srv_quit) return NULL;
+        t->n = 0;
+        for (;;) {
+            double t0 = now();
+            if (t0 > srv_deadline) break;
+            if ((t->st = srv_call(t)) != PYRT_OK) break;
+            if (t->n == t->cap) {
+                t->cap *= 2;
+                if (!(t->lat = realloc(t->lat, t->cap * sizeof *t->lat))) die("realloc");
+            }
+            t->lat[t->n++] = (now() - t0) / 1e3;
+        }
+        sem_post(&srv_done);
+    }
+}
+
+/* One round: n threads for d_ns; calls/s, and p50/p99/max of the latencies in us. */
+static void srv_round(const srv_sys *s, int n, double d_ns, double res[4]) {
+    srv_cur = s;
+    double t0 = now();
+    srv_deadline = t0 + d_ns;
+    for (int i = 0; i < n; i++) sem_post(&srv_pool[i].go);
+    for (int i = 0; i < n; i++)
+        while (sem_wait(&srv_done) && errno == EINTR) {}
+    double elapsed = now() - t0;
+    size_t total = 0;
+    for (int i = 0; i < n; i++) {
+        srv_thread *t = &srv_pool[i];
+        if (t->st != PYRT_OK) {
+            fprintf(stderr, "bench: server %s %s N=%d: %s: %s\n", s->name, work_names[srv_work], n, pyrt_status_name(t->st),
+                    t->err ? pyrt_error_message(t->err) : "");
+            exit(1);
+        }
+        total += t->n;
+    }
+    if (total > srv_all_cap) {
+        srv_all_cap = total * 2;
+        if (!(srv_all = realloc(srv_all, srv_all_cap * sizeof *srv_all))) die("realloc");
+    }
+    total = 0;
+    for (int i = 0; i < n; i++) {
+        memcpy(srv_all + total, srv_pool[i].lat, srv_pool[i].n * sizeof *srv_all);
+        total += srv_pool[i].n;
+    }
+    if (!total) die("server: a round made no call");
+    qsort(srv_all, total, sizeof *srv_all, cmpd);
+    res[0] = total / (elapsed / 1e9);
+    res[1] = srv_all[(size_t)(0.50 * (total - 1))];
+    res[2] = srv_all[(size_t)(0.99 * (total - 1))];
+    res[3] = srv_all[total - 1];
+}
+
+static pid_t *burners;
+static int nburners;
+
+/* One busy-looping child per online CPU: the "loaded" machine. Forked children touch nothing of
+ * the parent's (only system calls), so forking a process with Python's threads is safe here. */
+static void burn_start(void) {
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    pid_t parent = getpid();
+    burners = calloc((size_t)(ncpu > 0 ? ncpu : 1), sizeof *burners);
+    nburners = 0;
+    fflush(stdout);
+    for (long i = 0; i < (ncpu > 0 ? ncpu : 1); i++) {
+        pid_t pid = fork();
+        if (pid < 0) die("fork");
+        if (pid == 0) {
+            /* never outlive the benchmark, should it die mid-run */
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (getppid() != parent) _exit(0);
+            volatile unsigned long x = 0;
+            for (;;) x++;
+        }
+        burners[nburners++] = pid;
+    }
+    usleep(50000);
+}
+
+static void burn_stop(void) {
+    for (int i = 0; i < nburners; i++) kill(burners[i], SIGKILL);
+    for (int i = 0; i < nburners; i++) waitpid(burners[i], NULL, 0);
+    free(burners);
+    burners = NULL;
+    nburners = 0;
+}
+
+/* Splits a comma-separated list (a copy, never freed: the names live for the run). */
+static int split_list(const char *list, char **out) {
+    int n = 0;
+    char *s = strdup(list);
+    for (char *tok = strtok(s, ","); tok && n < MAX_LIST; tok = strtok(NULL, ",")) out[n++] = tok;
+    return n;
+}
+
+static void skip_line(const char *sys, int w, const char *why) {
+    char *r = strdup(why);
+    for (char *p = r; *p; p++)
+        if (*p == '\t' || *p == '\n') *p = ' ';
+    printf("SKIP\t%s\t%s\tserver_%s_%s\t%s\n", host, label, sys, work_names[w], r);
+    fprintf(stderr, "  server: %s/%s skipped: %s\n", sys, work_names[w], r);
+    free(r);
+}
+
+/* A runtime with one worker sub-interpreter per CPU, each running `setup` when it starts. */
+static pyrt_runtime *workers_runtime(const char *setup, int nworkers) {
+    /* `setup` as a JSON string: it holds quotes and newlines, the bench dir no special ones */
+    char *esc = malloc(strlen(setup) * 2 + 1), *e = esc;
+    for (const char *p = setup; *p; p++) {
+        if (*p == '\n') *e++ = '\\', *e++ = 'n';
+        else if (*p == '"' || *p == '\\') *e++ = '\\', *e++ = *p;
+        else *e++ = *p;
+    }
+    *e = 0;
+    char *base = config(), *c = NULL;
+    if (base) base[strlen(base) - 1] = 0; /* drop the closing brace, to append */
+    if (asprintf(&c, "%s%s\"workers\": %d, \"worker_setup\": \"%s\"}", base ? base : "{", base ? ", " : "", nworkers, esc) < 0) die("asprintf");
+    pyrt_runtime *w = NULL;
+    pyrt_error *err = NULL;
+    ok(pyrt_new(c, &w, &err), err, "workers runtime");
+    ok(pyrt_run_string(w, setup, &err), err, "workers setup");
+    free(esc);
+    free(base);
+    free(c);
+    return w;
+}
+
+static void server(const char *ns_s, const char *loads_s, const char *works_s, const char *systems_s, double ms) {
+    char *nv[MAX_LIST], *lv[MAX_LIST], *wv[MAX_LIST], *sv[MAX_LIST];
+    int nn = split_list(ns_s, nv), nl = split_list(loads_s, lv), nw = split_list(works_s, wv), ns = split_list(systems_s, sv);
+    int nsv[MAX_LIST], wk[MAX_LIST], maxn = 1;
+    for (int i = 0; i < nn; i++) {
+        if ((nsv[i] = atoi(nv[i])) < 1) die("--server-n: not a positive count");
+        if (nsv[i] > maxn) maxn = nsv[i];
+    }
+    for (int i = 0; i < nw; i++) {
+        wk[i] = -1;
+        for (int k = 0; k < NWORK; k++)
+            if (!strcmp(wv[i], work_names[k])) wk[i] = k;
+        if (wk[i] < 0) die("--server-workloads: unknown workload");
+    }
+    for (int i = 0; i < nl; i++)
+        if (strcmp(lv[i], "idle") && strcmp(lv[i], "loaded")) die("--server-loads: idle or loaded");
+    double d_ns = (quick ? 20 : ms) * 1e6;
+    pyrt_error *err = NULL;
+    char *setup = NULL;
+    if (asprintf(&setup, "import sys\nsys.path.insert(0, '%s/py')\nimport server_funcs\n", benchdir) < 0) die("asprintf");
+    ok(pyrt_run_string(rt, setup, &err), err, "server setup");
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    int nworkers = ncpu < 1 ? 1 : ncpu > 64 ? 64 : (int)ncpu;
+    srv_sys sys[MAX_LIST];
+    for (int i = 0; i < ns; i++) {
+        if (!strcmp(sv[i], "pyrt"))  // PYRT_ADMISSION=0: calls without the admission queue (the "before")
+            sys[i] = (srv_sys){getenv("PYRT_ADMISSION") && !strcmp(getenv("PYRT_ADMISSION"), "0") ? "pyrt_unordered" : "pyrt", rt, NULL, 0};
+        else if (!strcmp(sv[i], "pyrt_workers")) sys[i] = (srv_sys){"pyrt_workers", workers_runtime(setup, nworkers), NULL, 0};
+        else die("--server-systems: pyrt or pyrt_workers (the process baselines run in the Go host)");
+    }
+    srv_data = malloc(NUMPY_LEN * sizeof *srv_data);
+    for (int i = 0; i < NUMPY_LEN; i++) srv_data[i] = i * 0.5;
+    sem_init(&srv_done, 0, 0);
+    srv_pool = calloc((size_t)maxn, sizeof *srv_pool);
+    for (int i = 0; i < maxn; i++) {
+        srv_thread *t = &srv_pool[i];
+        t->cap = 4096;
+        t->lat = malloc(t->cap * sizeof *t->lat);
+        t->args = pyrt_args_new();
+        sem_init(&t->go, 0, 0);
+        if (pthread_create(&t->t, NULL, srv_thread_main, t)) die("pthread_create");
+    }
+    /* [system][n][rep][metric] */
+    double *res = malloc((size_t)ns * nn * reps * 4 * sizeof *res), *col = malloc((size_t)reps * sizeof *col);
+#define RES(s, i, k) (res + (((size_t)(s) * nn + (i)) * reps + (k)) * 4)
+    for (int li = 0; li < nl; li++) {
+        int loaded = !strcmp(lv[li], "loaded");
+        if (loaded) burn_start();
+        for (int wi = 0; wi < nw; wi++) {
+            srv_work = wk[wi];
+            for (int s = 0; s < ns; s++) {
+                sys[s].ok = 1;
+                sys[s].h = NULL;
+                if (srv_work == W_PURE) continue;
+                if (srv_work == W_NUMPY && !have_numpy) {
+                    skip_line(sys[s].name, srv_work, "no numpy");
+                    sys[s].ok = 0;
+                    continue;
+                }
+                const char *expr = srv_work == W_JINJA2 ? "server_funcs._page()" : "server_funcs.np_sum";
+                int32_t st = pyrt_eval_object(sys[s].rt, expr, &sys[s].h, &err);
+                if (st != PYRT_OK) {
+                    skip_line(sys[s].name, srv_work, err ? pyrt_error_message(err) : pyrt_status_name(st));
+                    pyrt_error_free(err);
+                    err = NULL;
+                    sys[s].ok = 0;
+                }
+            }
+            /* warm-up: every thread's first call, caches, and the latency arrays' growth */
+            double warm[4];
+            for (int s = 0; s < ns; s++)
+                if (sys[s].ok) srv_round(&sys[s], maxn, d_ns < 50e6 ? d_ns : 50e6, warm);
+            for (int k = 0; k < reps; k++)
+                for (int i = 0; i < nn; i++)
+                    for (int s = 0; s < ns; s++)
+                        if (sys[s].ok) srv_round(&sys[s], nsv[i], d_ns, RES(s, i, k));
+            for (int s = 0; s < ns; s++) {
+                if (!sys[s].ok) continue;
+                for (int i = 0; i < nn; i++) {
+                    double m[4];
+                    for (int q = 0; q < 4; q++) {
+                        for (int k = 0; k < reps; k++) col[k] = RES(s, i, k)[q];
+                        m[q] = median(col, reps);
+                    }
+                    printf("SERVER\t%s\t%s\t%s\t%s\t%s\t%d\t%.0f\t%.1f\t%.1f\t%.1f\t%d\n", host, label, lv[li], work_names[srv_work],
+                           sys[s].name, nsv[i], m[0], m[1], m[2], m[3], reps);
+                    fprintf(stderr, "  server %-6s %-6s %-13s N=%-3d %9.0f calls/s  p50 %8.1f  p99 %8.1f  max %8.1f us\n", lv[li],
+                            work_names[srv_work], sys[s].name, nsv[i], m[0], m[1], m[2], m[3]);
+                }
+                pyrt_object_free(sys[s].h);
+                sys[s].h = NULL;
+            }
+            fflush(stdout);
+        }
+        if (loaded) burn_stop();
+    }
+#undef RES
+    srv_quit = 1;
+    for (int i = 0; i < maxn; i++) sem_post(&srv_pool[i].go);
+    for (int i = 0; i < maxn; i++) {
+        srv_thread *t = &srv_pool[i];
+        pthread_join(t->t, NULL);
+        sink += t->sink;
+        free(t->lat);
+        pyrt_args_free(t->args);
+        pyrt_error_free(t->err);
+        sem_destroy(&t->go);
+    }
+    for (int s = 0; s < ns; s++)
+        if (sys[s].rt != rt) pyrt_free(sys[s].rt);
+    free(srv_pool);
+    free(srv_all);
+    free(srv_data);
+    free(res);
+    free(col);
+    free(setup);
+    sem_destroy(&srv_done);
+}
+
 int main(int argc, char **argv) {
     const char *groups = NULL;
     long rss_n = 0, json_only = 0;
-    int do_startup = 0;
+    int do_startup = 0, do_server = 0;
+    const char *srv_n = "1,4,16,64", *srv_loads = "idle,loaded", *srv_works = "pure,jinja2,numpy", *srv_systems = "pyrt,pyrt_workers";
+    double srv_ms = 300;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) quick = 1;
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
@@ -715,7 +1037,18 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--child-startup")) { child_startup(); return 0; }
         else if (!strcmp(argv[i], "--rss") && i + 1 < argc) rss_n = atol(argv[++i]);
         else if (!strcmp(argv[i], "--json-only") && i + 1 < argc) json_only = atol(argv[++i]);
-        else { fprintf(stderr, "usage: bench [--quick] [--reps N] [--groups a,b] | --startup | --rss N | --json-only N\n"); return 2; }
+        else if (!strcmp(argv[i], "--server")) do_server = 1;
+        else if (!strcmp(argv[i], "--server-n") && i + 1 < argc) srv_n = argv[++i];
+        else if (!strcmp(argv[i], "--server-loads") && i + 1 < argc) srv_loads = argv[++i];
+        else if (!strcmp(argv[i], "--server-workloads") && i + 1 < argc) srv_works = argv[++i];
+        else if (!strcmp(argv[i], "--server-systems") && i + 1 < argc) srv_systems = argv[++i];
+        else if (!strcmp(argv[i], "--server-time") && i + 1 < argc) srv_ms = atof(argv[++i]);
+        else {
+            fprintf(stderr, "usage: bench [--quick] [--reps N] [--groups a,b] | --startup | --rss N | --json-only N\n"
+                            "       bench --server [--quick] [--reps N] [--server-n 1,4,16,64] [--server-loads idle,loaded]\n"
+                            "             [--server-workloads pure,jinja2,numpy] [--server-systems pyrt,pyrt_workers] [--server-time MS]\n");
+            return 2;
+        }
     }
     if (reps < 1) reps = 1;
     if (getenv("PYRT_BENCH_LABEL")) label = getenv("PYRT_BENCH_LABEL");
@@ -729,7 +1062,10 @@ int main(int argc, char **argv) {
     make_records();
     open_runtime();
     fprintf(stderr, "bench (C host): Python %s (%s), %d reps%s\n", pyversion, label, reps, quick ? ", quick" : "");
-    if (rss_n) {
+    if (do_server) {
+        if (srv_ms <= 0) die("--server-time: milliseconds > 0");
+        server(srv_n, srv_loads, srv_works, srv_systems, srv_ms);
+    } else if (rss_n) {
         rss(rss_n);
     } else if (json_only) {
         json_sqrt(json_only / 10);

@@ -181,6 +181,9 @@ func rss() int {
 
 func main() {
 	flag.Parse()
+	if *burnMode {
+		burnForever()
+	}
 	var opts []pyrt.Option
 	if v := os.Getenv("PYRT_BENCH_VENV"); v != "" {
 		opts = append(opts, pyrt.WithVenv(v))
@@ -217,6 +220,9 @@ func main() {
 	call(1000)
 
 	switch {
+	case *serverMode:
+		runServer(dir)
+		return
 	case *single > 0:
 		call(*single / 10)
 		t0 := time.Now()

@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/amd64",
 		gz:         embeddedLinuxAmd64Gz,
-		size:       1748736,
-		sha256:     "81b8da4df0b1bca872191607265f96b7844691db6e7595a9a4e2cd70eb41c60c",
+		size:       1769912,
+		sha256:     "6753591cf5832a025bdbc914e71601562f58c1e523ad5dc73bfe4bd484ac0409",
 		version:    "0.1.0",
-		sourceHash: "7fd60fd6610f3259d56c101a22d105be2a220b779bf2d2eb2b6e067b83c78d77",
+		sourceHash: "1030e66495c35f6ab39b2410d8a7716cfcdbf17c2c844d2346fac6145e1bbba9",
 		glibc:      "2.17",
 	}
 }

@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/arm64",
 		gz:         embeddedLinuxArm64Gz,
-		size:       1593232,
-		sha256:     "0eb3b86089ddb54dbf49e29e3683a8c5a11c9b015323204e43f33d8608f031ee",
+		size:       1606216,
+		sha256:     "4a58ecc327ace5c75cf2101991cc0e2e080beafac2238c248fa549efbb8454a7",
 		version:    "0.1.0",
-		sourceHash: "7fd60fd6610f3259d56c101a22d105be2a220b779bf2d2eb2b6e067b83c78d77",
+		sourceHash: "1030e66495c35f6ab39b2410d8a7716cfcdbf17c2c844d2346fac6145e1bbba9",
 		glibc:      "2.17",
 	}
 }

@@ -12,6 +12,10 @@
 //! the caller leaving Python wakes it; once it holds the GIL it admits the next in line. The
 //! thread that just left Python queues behind everybody else instead of barging back in.
 //!
+//! No caller waits in the queue longer than [`MAX_WAIT`]: past that it contends for the GIL as
+//! if there were no queue, which keeps a loaded machine (where woken threads wait for a CPU)
+//! from idling Python while the queue moves one wake-up at a time.
+//!
 //! Calls whose Python code releases the GIL (blocking I/O, `time.sleep`, numpy, host callbacks)
 //! must still overlap: pyrt cannot see the GIL itself, only that a call is inside, so a head
 //! that has waited [`ESCALATE`] stops waiting for that and contends for the GIL directly, as
@@ -36,10 +40,18 @@ const SPIN: Duration = Duration::from_micros(40);
 /// (their Python code may have released it: a sleep, I/O, a numpy operation).
 const ESCALATE: Duration = Duration::from_micros(250);
 
+/// How long any caller waits in the queue before it contends for the GIL directly. On a loaded
+/// machine a waiter's thread may not run for milliseconds after it is woken, and a queue that
+/// only moves when each of its threads gets a CPU in turn would let Python idle meanwhile; CPython
+/// takes the GIL from a thread that keeps it after its 5 ms switch interval anyway.
+const MAX_WAIT: Duration = Duration::from_millis(5);
+
 struct Waiter {
     thread: Thread,
-    /// Set by the head that admits this waiter.
+    /// Set by the head that admits this waiter (under the queue's lock).
     admitted: AtomicBool,
+    /// It stopped waiting ([`MAX_WAIT`]); the head skips it (under the queue's lock).
+    gone: AtomicBool,
 }
 
 #[derive(Default)]
@@ -76,7 +88,12 @@ impl Gate {
     /// Waits for this thread's turn to take the GIL; `take` then takes it. Returns once the
     /// GIL is held and the next waiter admitted. Pair with [`Gate::leave`].
     pub(crate) fn enter(&self, take: impl FnOnce()) {
-        self.wait_turn();
+        if !self.wait_turn() {
+            // Waited MAX_WAIT without becoming the head: contend for the GIL directly.
+            take();
+            self.inside.fetch_add(1, SeqCst);
+            return;
+        }
         self.wait_for_inside();
         take();
         self.inside.fetch_add(1, SeqCst);
@@ -93,22 +110,34 @@ impl Gate {
         }
     }
 
-    /// Returns when this thread is the head.
-    fn wait_turn(&self) {
+    /// Returns true when this thread is the head, false when it waited [`MAX_WAIT`] without
+    /// becoming it.
+    fn wait_turn(&self) -> bool {
         let me = {
             let mut q = self.lock();
             if !q.head {
                 q.head = true;
-                return;
+                return true;
             }
-            let me = Arc::new(Waiter { thread: thread::current(), admitted: AtomicBool::new(false) });
+            let me = Arc::new(Waiter { thread: thread::current(), admitted: AtomicBool::new(false), gone: AtomicBool::new(false) });
             q.waiters.push_back(me.clone());
             me
         };
+        let start = Instant::now();
         // Spurious wake-ups (park's contract, or an unpark meant for an earlier wait) loop.
         while !me.admitted.load(SeqCst) {
-            thread::park();
+            let waited = start.elapsed();
+            if waited >= MAX_WAIT {
+                let _q = self.lock();
+                if me.admitted.load(SeqCst) {
+                    return true;
+                }
+                me.gone.store(true, SeqCst);
+                return false;
+            }
+            thread::park_timeout(MAX_WAIT - waited);
         }
+        true
     }
 
     /// The head waits until no gated call is inside Python, or until [`ESCALATE`].
@@ -151,12 +180,13 @@ impl Gate {
     /// The head holds the GIL: hand the head's place to the next waiter.
     fn admit_next(&self) {
         let mut q = self.lock();
-        match q.waiters.pop_front() {
-            Some(next) => {
+        while let Some(next) = q.waiters.pop_front() {
+            if !next.gone.load(SeqCst) {
                 next.admitted.store(true, SeqCst);
                 next.thread.unpark();
+                return;
             }
-            None => q.head = false,
         }
+        q.head = false;
     }
 }

@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/amd64",
 		gz:         embeddedLinuxAmd64Gz,
-		size:       1769912,
-		sha256:     "6753591cf5832a025bdbc914e71601562f58c1e523ad5dc73bfe4bd484ac0409",
+		size:       1770376,
+		sha256:     "3fe8d81f4d42fbb05d6a0a2dfccfff86a4c0f8d7b28c4799286b0d97b4d20810",
 		version:    "0.1.0",
-		sourceHash: "1030e66495c35f6ab39b2410d8a7716cfcdbf17c2c844d2346fac6145e1bbba9",
+		sourceHash: "e77878144697690a76206e78cf042fde534abc41750baec7d267d998d599d7a5",
 		glibc:      "2.17",
 	}
 }

@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/arm64",
 		gz:         embeddedLinuxArm64Gz,
-		size:       1606216,
-		sha256:     "4a58ecc327ace5c75cf2101991cc0e2e080beafac2238c248fa549efbb8454a7",
+		size:       1599832,
+		sha256:     "ae24523a30d448dc05d24de155ca619be3dcb1090e994b6f5abfe207ef13afac",
 		version:    "0.1.0",
-		sourceHash: "1030e66495c35f6ab39b2410d8a7716cfcdbf17c2c844d2346fac6145e1bbba9",
+		sourceHash: "e77878144697690a76206e78cf042fde534abc41750baec7d267d998d599d7a5",
 		glibc:      "2.17",
 	}
 }

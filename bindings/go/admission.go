@@ -21,7 +21,7 @@ import (
 // waited longest.
 //
 // So calls on a runtime whose Python has a GIL enter libpyrt through a queue:
-// admitWidth calls at a time are inside; the next caller in line (the head)
+// one call at a time is inside; the next caller in line (the head)
 // waits in Go, yielding its processor between looks, so that it goes in the
 // moment the call that comes out lets it in, without a wake-up; the others
 // park as goroutines, in arrival order, until they are at the head. A head
@@ -39,15 +39,9 @@ const (
 	headSpin   = 100 * time.Microsecond
 )
 
-// admitWidth is how many calls are inside libpyrt at once; 0 (no queue)
-// when $PYRT_ADMISSION is "0", which turns libpyrt's queue off too: for
-// measuring calls in order against calls in a free-for-all.
-var admitWidth = func() int32 {
-	if os.Getenv("PYRT_ADMISSION") == "0" {
-		return 0
-	}
-	return 1
-}()
+// admissionOff: $PYRT_ADMISSION is "0", which turns libpyrt's queue off too:
+// for measuring calls in order against calls in a free-for-all.
+var admissionOff = os.Getenv("PYRT_ADMISSION") == "0"
 
 // A waiter is a queued caller. ch receives when it becomes the head and, if
 // it parked as the head, when it is let in.
@@ -84,8 +78,9 @@ func (a *admission) mayGoFirst(now int64) bool {
 }
 
 type admission struct {
+	width    int32 // calls inside libpyrt at once
 	mu       sync.Mutex
-	inside   int32     // calls inside libpyrt (more than admitWidth after the watchdog acted)
+	inside   int32     // calls inside libpyrt (more than width after the watchdog acted)
 	headW    *waiter   // the next caller to go in; nil when nobody waits
 	queue    []*waiter // behind the head, in arrival order
 	qhead    int       // queue[qhead:] are waiting
@@ -93,14 +88,17 @@ type admission struct {
 	left     atomic.Uint64 // calls that came out: the watchdog's sign of progress
 }
 
-// gilGate is the process's one queue: every Runtime shares the interpreter.
-var gilGate admission
+// gilGate is the queue of the main interpreter's GIL, which every Runtime
+// without workers shares. A Runtime with workers has its own queue, as wide
+// as it has workers: its calls wait in Go for a free worker instead of each
+// blocking an OS thread in libpyrt for one.
+var gilGate = admission{width: 1}
 
 var waiterPool = sync.Pool{New: func() any { return &waiter{ch: make(chan struct{}, 1)} }}
 
 // run makes call (one foreign call that may run Python) in its turn.
 func (a *admission) run(l *ffiLib, ctx context.Context, call func() int32) int32 {
-	if admitWidth == 0 || inCallback() {
+	if admissionOff || inCallback() {
 		return interruptible(l, ctx, call)
 	}
 	a.enter()
@@ -112,7 +110,7 @@ func (a *admission) run(l *ffiLib, ctx context.Context, call func() int32) int32
 // enter returns when the calling goroutine may call into libpyrt.
 func (a *admission) enter() {
 	a.mu.Lock()
-	if a.inside < admitWidth && (a.headW == nil || a.mayGoFirst(clock())) {
+	if a.inside < a.width && (a.headW == nil || a.mayGoFirst(clock())) {
 		a.inside++
 		a.mu.Unlock()
 		return
@@ -143,6 +141,11 @@ func (a *admission) enter() {
 // waitAsHead returns when the head w is let in.
 func (a *admission) waitAsHead(w *waiter) {
 	start := time.Now()
+	spin := headSpin
+	if a.width > 1 {
+		// Workers: the calls inside keep the CPUs busy; a spinning head would take one.
+		spin = 0
+	}
 	for i := 1; ; i++ {
 		if w.admitted.Load() {
 			return
@@ -150,13 +153,13 @@ func (a *admission) waitAsHead(w *waiter) {
 		w.seen.Store(clock())
 		if i%16 == 0 {
 			a.mu.Lock()
-			if !w.admitted.Load() && a.inside < admitWidth {
+			if !w.admitted.Load() && a.inside < a.width {
 				a.inside++
 				a.admitHeadLocked()
 				a.mu.Unlock()
 				return
 			}
-			if i%16 == 0 && time.Since(start) > headSpin {
+			if i%16 == 0 && time.Since(start) >= spin {
 				if w.admitted.Load() {
 					a.mu.Unlock()
 					return
@@ -199,7 +202,7 @@ func (a *admission) leave() {
 	a.left.Add(1)
 	a.mu.Lock()
 	a.inside--
-	if a.headW != nil && a.inside < admitWidth && !a.mayGoFirst(clock()) {
+	if a.headW != nil && a.inside < a.width && !a.mayGoFirst(clock()) {
 		a.inside++
 		a.admitHeadLocked()
 	}
@@ -212,7 +215,7 @@ func (a *admission) leave() {
 func (a *admission) lend() {
 	a.mu.Lock()
 	a.inside--
-	if a.headW != nil && a.inside < admitWidth {
+	if a.headW != nil && a.inside < a.width {
 		a.inside++
 		a.admitHeadLocked()
 	}
@@ -265,9 +268,12 @@ var (
 // callbackEnd(the returned id).
 //
 // While the callback runs, the call it is nested in gives up its place in the
-// queue (most callbacks are nested in one): Go code the callback hands work
-// to, on other goroutines, gets in without waiting for the watchdog. The place
-// is taken back, without queueing, when the callback returns.
+// main interpreter's queue (most callbacks are nested in one): Go code the
+// callback hands work to, on other goroutines, gets in without waiting for
+// the watchdog. The place is taken back, without queueing, when the callback
+// returns. (A callback from a worker's call lends nothing of its Runtime's
+// queue; calls it hands to other goroutines wait for a worker or the
+// watchdog.)
 func callbackBegin() int {
 	gilGate.lend()
 	callbacksActive.Add(1)

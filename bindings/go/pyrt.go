@@ -22,8 +22,9 @@ type Runtime struct {
 	lib        *ffiLib
 	handle     unsafe.Pointer // pyrt_runtime*, an opaque C token
 	mainThread bool
-	// gate orders calls into a Python with a GIL (admission.go); nil on a
-	// free-threaded build and for workers, whose calls do not share one GIL.
+	// gate orders calls into a Python with a GIL (admission.go): the main
+	// interpreter's, or this Runtime's own for its workers; nil on a
+	// free-threaded build, where calls do not take turns.
 	gate    *admission
 	extra   *extraHandles // further handles (CaptureOutput), freed with the Runtime
 	closed  atomic.Bool
@@ -289,8 +290,13 @@ func New(opts ...Option) (*Runtime, error) {
 	}
 	r := &Runtime{lib: l, handle: ptrOf(f.out()), mainThread: o.mainThread, extra: &extraHandles{}}
 	r.cleanup = runtime.AddCleanup(r, runtimeCleanup, cleanupArg{l, r.handle, r.extra})
-	if info, err := r.Info(context.Background()); err == nil && !info.FreeThreaded && info.Mode != "subinterpreters" {
-		r.gate = &gilGate
+	if info, err := r.Info(context.Background()); err == nil {
+		switch {
+		case info.Mode == "subinterpreters" && info.Workers > 0:
+			r.gate = &admission{width: int32(info.Workers)}
+		case !info.FreeThreaded:
+			r.gate = &gilGate
+		}
 	}
 	if o.outputSet {
 		if err := r.installOutput(o.stdout, o.stderr); err != nil {

@@ -123,8 +123,8 @@
 // 2 (0.65× and 45 ms without the queue). Calls whose Python code releases the
 // GIL (I/O, time.sleep, large numpy operations, host callbacks) still
 // overlap. To use more than one core for CPU-bound Python, use WithWorkers
-// (3.12+) or a free-threaded build (Info.FreeThreaded), whose calls are not
-// queued.
+// (3.12+; its calls queue as many at a time as there are workers) or a
+// free-threaded build (Info.FreeThreaded; its calls are not queued).
 //
 // # Free-threaded builds
 //

@@ -21,6 +21,11 @@
  * that pyrt owns: Python's main thread. Calls run on the caller's thread by default; a runtime
  * opened with {"main_thread": true} runs its calls on the main thread instead, where
  * main-thread-only features (signal.signal, _thread.interrupt_main, ...) work as in a script.
+ * With the GIL, calls from many threads enter Python in arrival order: a thread waits for the
+ * calls ahead of it (not for CPython's 5 ms switch interval), at most 5 ms before it contends for
+ * the GIL directly; calls whose Python code releases the GIL still overlap, and a call made from
+ * a host callback never waits for the call it is nested in. PYRT_ADMISSION=0 in the environment
+ * (read when Python starts) turns this queue off.
  *
  * ## Signals
  * By default ("signals": "host") Python never changes the process's signal dispositions by

@@ -14,9 +14,9 @@ func init() {
 		platform:   "linux/amd64",
 		gz:         embeddedLinuxAmd64Gz,
 		size:       1770376,
-		sha256:     "3fe8d81f4d42fbb05d6a0a2dfccfff86a4c0f8d7b28c4799286b0d97b4d20810",
+		sha256:     "ee4463ef0227912ef34d82db82975b5bb9d707a3c46614824b2db2afaf395a9c",
 		version:    "0.1.0",
-		sourceHash: "e77878144697690a76206e78cf042fde534abc41750baec7d267d998d599d7a5",
+		sourceHash: "51d34368195bdb5784a7a2fdef09221d39f017e33c8f572028561b550835ad91",
 		glibc:      "2.17",
 	}
 }

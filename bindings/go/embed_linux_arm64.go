@@ -14,9 +14,9 @@ func init() {
 		platform:   "linux/arm64",
 		gz:         embeddedLinuxArm64Gz,
 		size:       1599832,
-		sha256:     "ae24523a30d448dc05d24de155ca619be3dcb1090e994b6f5abfe207ef13afac",
+		sha256:     "d9876a5f287d4894a4eb50f075d6ddcd327f6de635f56b04ea8190dcecfbfa99",
 		version:    "0.1.0",
-		sourceHash: "e77878144697690a76206e78cf042fde534abc41750baec7d267d998d599d7a5",
+		sourceHash: "51d34368195bdb5784a7a2fdef09221d39f017e33c8f572028561b550835ad91",
 		glibc:      "2.17",
 	}
 }

@@ -74,7 +74,7 @@ const (
 // throughput; on an idle one the head is always running.
 func (a *admission) mayGoFirst(now int64) bool {
 	w := a.headW
-	return w == nil || (!w.parked && now-w.seen.Load() > int64(headStale) && now-w.since < int64(headOverdue))
+	return w == nil || (!a.strict && !w.parked && now-w.seen.Load() > int64(headStale) && now-w.since < int64(headOverdue))
 }
 
 type admission struct {
@@ -86,6 +86,9 @@ type admission struct {
 	qhead    int       // queue[qhead:] are waiting
 	watching bool
 	left     atomic.Uint64 // calls that came out: the watchdog's sign of progress
+	// strict: the head always goes first, even when its thread is not running
+	// (for tests, which must not depend on the machine's load).
+	strict bool
 }
 
 // gilGate is the queue of the main interpreter's GIL, which every Runtime

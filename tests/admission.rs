@@ -104,7 +104,7 @@ fn a_caller_in_a_loop_does_not_keep_the_gil_from_a_newcomer() {
         thread::sleep(Duration::from_millis(1));
     }
     let mut overtaken = Vec::new();
-    for _ in 0..5 {
+    for _ in 0..7 {
         thread::sleep(Duration::from_millis(10));
         // A fresh thread each time: a first call (no Python state yet) queues too.
         overtaken.push(
@@ -119,7 +119,10 @@ fn a_caller_in_a_loop_does_not_keep_the_gil_from_a_newcomer() {
     }
     STOP.store(true, SeqCst);
     looper.join().unwrap();
-    assert!(overtaken.iter().all(|&n| n <= 50), "calls of the looping thread that went ahead of a newcomer: {overtaken:?}");
+    // The median: a newcomer may also be held up by the OS before it reaches the queue.
+    let mut sorted = overtaken.clone();
+    sorted.sort_unstable();
+    assert!(sorted[sorted.len() / 2] <= 10, "calls of the looping thread that went ahead of a newcomer: {overtaken:?}");
 }
 
 #[test]

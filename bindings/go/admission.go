@@ -97,6 +97,9 @@ type admission struct {
 // blocking an OS thread in libpyrt for one.
 var gilGate = admission{width: 1}
 
+// queuedHook, when set (by tests), runs as a caller joins a queue.
+var queuedHook atomic.Pointer[func()]
+
 var waiterPool = sync.Pool{New: func() any { return &waiter{ch: make(chan struct{}, 1)} }}
 
 // run makes call (one foreign call that may run Python) in its turn.
@@ -133,6 +136,9 @@ func (a *admission) enter() {
 		go a.watch()
 	}
 	head := a.headW == w
+	if hook := queuedHook.Load(); hook != nil {
+		(*hook)()
+	}
 	a.mu.Unlock()
 	if !head {
 		<-w.ch

@@ -3,6 +3,7 @@ package pyrt
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -62,22 +63,36 @@ func TestAdmissionNewcomerNotStarved(t *testing.T) {
 	for done.Load() < 100 {
 		time.Sleep(time.Millisecond)
 	}
+	// Counted from when the newcomer joins the queue: before that it may be
+	// held up by the OS or, in the stress run, by the garbage collector.
+	var before atomic.Int64
+	var armed atomic.Bool
+	hook := func() {
+		if armed.CompareAndSwap(true, false) {
+			before.Store(done.Load())
+		}
+	}
+	queuedHook.Store(&hook)
+	defer queuedHook.Store(nil)
 	var overtaken []int64
-	for range 5 {
+	for range 7 {
 		time.Sleep(10 * time.Millisecond)
-		before := done.Load()
+		before.Store(done.Load())
+		armed.Store(true)
 		v, err := testRT.Eval(bg, "adm_loop_calls")
+		armed.Store(false)
 		if err != nil {
 			t.Fatal(err)
 		}
-		overtaken = append(overtaken, v.(int64)-before)
+		overtaken = append(overtaken, v.(int64)-before.Load())
 	}
 	close(stop)
 	wg.Wait()
-	for _, n := range overtaken {
-		if n > 50 {
-			t.Fatalf("calls of the looping goroutine that went ahead of a newcomer: %v", overtaken)
-		}
+	// The median: one newcomer in seven may still be unlucky.
+	sorted := slices.Clone(overtaken)
+	slices.Sort(sorted)
+	if sorted[len(sorted)/2] > 10 {
+		t.Fatalf("calls of the looping goroutine that went ahead of a newcomer: %v", overtaken)
 	}
 }
 

@@ -119,7 +119,7 @@
 // front of libpyrt as parked goroutines (not OS threads blocked in C), and a
 // call waits for the calls ahead of it, not for CPython's 5 ms switch
 // interval. Measured on 2 cores, 64 goroutines calling a 20 µs function got
-// 0.95–1.1× one goroutine's throughput with a p99 latency near 64 × 20 µs ×
+// 0.94–1.12× one goroutine's throughput with a p99 latency near 64 × 20 µs ×
 // 2 (0.65× and 45 ms without the queue). Calls whose Python code releases the
 // GIL (I/O, time.sleep, large numpy operations, host callbacks) still
 // overlap. To use more than one core for CPU-bound Python, use WithWorkers

@@ -31,6 +31,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	pyrt "github.com/pyrt-dev/pyrt/bindings/go"
@@ -226,6 +227,8 @@ func burn() func() {
 	var cmds []*exec.Cmd
 	for range runtime.NumCPU() {
 		c := exec.Command(exe, "-burn")
+		// Never outlive the benchmark, should it die mid-run.
+		c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		if err := c.Start(); err != nil {
 			die("burn: %v", err)
 		}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Instructions per call of pyrt's hot paths and of the raw C-API (LIMIT), counted by callgrind:
 # repeatable whatever the machine is doing, so this is how two versions of a hot path are
-# compared (BENCH.md). Builds build/bench/instr from bench/c/instr.c against target/release.
+# compared. Builds build/bench/instr from bench/c/instr.c against target/release.
 #
 #   bench/instructions.sh [variant ...]      default: limit limit_vc floor call_json typed add_json add_typed
 #   PYRT_LIBPYTHON=<lib>                      which Python (default: CPython 3.11 from scripts/pythons.sh)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# pyrt's benchmark suite (issue 6, shared/BENCH.md): pyrt from three hosts beside the baselines,
+# pyrt's benchmark suite (docs/performance.md): pyrt from three hosts beside the baselines,
 # on every CPython on this machine, as one table of medians and same-run ratios.
 #
 #   scripts/bench.sh                   full run, every libpython from scripts/pythons.sh

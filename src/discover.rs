@@ -1,6 +1,6 @@
 //! Finding a libpython when the config names none: `$PYRT_LIBPYTHON`, then the `python3` on PATH
 //! (asked through `sysconfig`, because its binary may be static while sysconfig names a shared
-//! library that may or may not exist — HAZARDS §8.2), then common install locations.
+//! library that may or may not exist), then common install locations.
 //! Every candidate considered is recorded with the reason it was taken or rejected, so a failure
 //! explains itself.
 
@@ -41,7 +41,7 @@ pub struct Found {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Venv {
     pub dir: PathBuf,
-    /// `<venv>/bin/python`: the program name that makes CPython find the venv (HAZARDS §2.5).
+    /// `<venv>/bin/python`: the program name that makes CPython find the venv.
     pub python: PathBuf,
     pub minor: u32,
     pub version: String,

@@ -1,7 +1,7 @@
 //! The executor: one CPython interpreter per process, shared by every runtime handle.
 //!
 //! * CPython is initialized on a thread pyrt owns ("pyrt-python"); that thread also finalizes it,
-//!   because finalizing from another thread hangs on 3.9-3.12 (HAZARDS §3.5). It is Python's main
+//!   because finalizing from another thread hangs on 3.9-3.12. It is Python's main
 //!   thread, and imports `threading` right away so `threading.main_thread()` is right (§3.4).
 //! * Calls run on the caller's thread, holding the GIL only inside the call (`python::gil`).
 //! * Handles are tokens looked up in a table, never dereferenced: a freed or bogus handle is an

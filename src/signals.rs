@@ -1,7 +1,7 @@
 //! Signal hygiene: Python's semantics without taking over the host's signal dispositions.
 //!
 //! Standalone Python ignores SIGPIPE, so a write to a closed pipe or socket raises
-//! `BrokenPipeError`. pyrt starts CPython without its signal handlers (HAZARDS §5), so by
+//! `BrokenPipeError`. pyrt starts CPython without its signal handlers (docs/guarantees.md §5), so by
 //! default the same write would kill a C host. Instead of changing the process-wide disposition,
 //! pyrt blocks SIGPIPE in the threads that run Python: the kernel then reports `EPIPE`, which
 //! Python turns into `BrokenPipeError`, and threads that Python code starts inherit the mask.

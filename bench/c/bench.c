@@ -1,4 +1,4 @@
-/* pyrt's C-host benchmarks beside their baselines, in one process (shared/BENCH.md).
+/* pyrt's C-host benchmarks beside their baselines, in one process (docs/performance.md says what each figure means).
  *
  * Every group runs its variants interleaved (A B C A B C ...) for --reps repetitions and prints,
  * per variant, the median time per call and the median of the per-repetition ratios to the

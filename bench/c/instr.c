@@ -1,4 +1,4 @@
-/* Instructions per call, for callgrind (BENCH.md: instruction counts are repeatable, wall-clock
+/* Instructions per call, for callgrind (instruction counts are repeatable, wall-clock
  * time on this machine is not).
  *
  *   valgrind --tool=callgrind --toggle-collect=measured build/bench/instr <variant> [calls]

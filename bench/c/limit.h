@@ -1,4 +1,4 @@
-/* The LIMIT baseline's plumbing, shared by bench/c/bench.c and bench/c/instr.c (BENCH.md): the
+/* The LIMIT baseline's plumbing, shared by bench/c/bench.c and bench/c/instr.c: the
  * CPython functions it calls, bound with dlsym from the libpython pyrt already loaded (dlopen with
  * RTLD_NOLOAD, so both run on the same interpreter), and pyrt_info_json's "libpython" field to
  * find that file. Include after pyrt.h, with _POSIX_C_SOURCE >= 200809L (strndup). */

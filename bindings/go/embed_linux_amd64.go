@@ -14,9 +14,9 @@ func init() {
 		platform:   "linux/amd64",
 		gz:         embeddedLinuxAmd64Gz,
 		size:       1770376,
-		sha256:     "ee4463ef0227912ef34d82db82975b5bb9d707a3c46614824b2db2afaf395a9c",
+		sha256:     "458212aae93b88aca4b1077d73aedd68dc2d0054b7fb98365e375f65cdbd54a1",
 		version:    "0.1.0",
-		sourceHash: "51d34368195bdb5784a7a2fdef09221d39f017e33c8f572028561b550835ad91",
+		sourceHash: "dadf37d93d939e7a67336d6a25fcad3f00fd05f5704d85a75ad900ea315697a2",
 		glibc:      "2.17",
 	}
 }

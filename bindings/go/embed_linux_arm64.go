@@ -14,9 +14,9 @@ func init() {
 		platform:   "linux/arm64",
 		gz:         embeddedLinuxArm64Gz,
 		size:       1599832,
-		sha256:     "d9876a5f287d4894a4eb50f075d6ddcd327f6de635f56b04ea8190dcecfbfa99",
+		sha256:     "ab31217043196c4aa935b9443064ec54d9077d9f731521bb709a611c753d6afa",
 		version:    "0.1.0",
-		sourceHash: "51d34368195bdb5784a7a2fdef09221d39f017e33c8f572028561b550835ad91",
+		sourceHash: "dadf37d93d939e7a67336d6a25fcad3f00fd05f5704d85a75ad900ea315697a2",
 		glibc:      "2.17",
 	}
 }

@@ -1,6 +1,6 @@
 #![allow(non_camel_case_types)]
 //! The C ABI. The only module with `extern "C"`; each export has one shape: panic boundary →
-//! pointer checks → the safe core → status code (the rustls-ffi pattern, STYLE.md).
+//! pointer checks → the safe core → status code (the rustls-ffi pattern).
 
 pub mod args;
 pub mod buffer;

@@ -1,4 +1,4 @@
-//! Numeric arrays without copies, both ways (HAZARDS §9).
+//! Numeric arrays without copies, both ways.
 //!
 //! **Host → Python.** A host array (pointer, element count, element type) is lent to one call:
 //! pyrt makes a small exporter object (`pyrt.HostBuffer`, a type built with `PyType_FromSpec`)

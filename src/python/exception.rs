@@ -1,5 +1,5 @@
 //! Turning the current Python exception into a pyrt [`Error`], never printing it and never letting
-//! `SystemExit` end the process (HAZARDS §4).
+//! `SystemExit` end the process (docs/guarantees.md §2).
 
 use std::ffi::CStr;
 use std::ptr;

@@ -460,8 +460,8 @@ pub fn flush_stdio(py: Python) {
 /// In the `"host"` signals mode SIGINT stays the host's at the OS level, while Python's own
 /// table says `default_int_handler`, as in a script: `_thread.interrupt_main()` and
 /// `signal.getsignal()` behave as standalone, and Ctrl-C still reaches the host. (Importing
-/// `signal` would otherwise install Python's handler whenever the host left SIGINT at SIG_DFL,
-/// HAZARDS §5.1.) A host that ignores SIGINT keeps it ignored, as Python would. Runs once, on the
+/// `signal` would otherwise install Python's handler whenever the host left SIGINT at SIG_DFL.)
+/// A host that ignores SIGINT keeps it ignored, as Python would. Runs once, on the
 /// main thread, right after initialization.
 pub fn adopt_host_sigint(py: Python, host_action: &libc::sigaction) {
     if host_action.sa_sigaction == libc::SIG_IGN {

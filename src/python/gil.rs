@@ -2,12 +2,13 @@
 //!
 //! Each host OS thread gets one Python thread state the first time it calls in, kept until the
 //! thread exits: creating and destroying one per call costs 5× a call and throws away
-//! `threading.local` and `decimal` contexts (HAZARDS §3.3, BENCH.md). The state is created with an
+//! `threading.local` and `decimal` contexts (docs/performance.md). The state is created with an
 //! outer `PyGILState_Ensure` that stays open, so C extensions that call `PyGILState_Ensure`
 //! themselves find it. Each call then only does `PyEval_RestoreThread`/`PyEval_SaveThread`, both
 //! on the calling thread, inside one exported function — the GIL never stays held between two
-//! host calls (HAZARDS §3.2). Nested calls on a thread that already holds the GIL (a host callback
-//! calling back into pyrt) run directly.
+//! host calls (docs/guarantees.md §3). Nested calls on a thread that already holds the GIL (a
+//! host callback calling back into pyrt) run directly. A host thread's outermost call waits its
+//! turn at the admission gate first (`admission`), so calls enter Python in arrival order.
 
 use std::cell::{Cell, OnceCell};
 use std::ffi::c_int;

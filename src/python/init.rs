@@ -70,7 +70,7 @@ pub const PEP741_SYMBOLS: [&str; 7] = [
 pub struct InitOptions<'a> {
     pub minor: u32,
     pub program_name: Option<&'a str>,
-    /// PYTHONHOME: the base installation's prefix (never a venv: HAZARDS §2.5).
+    /// PYTHONHOME: the base installation's prefix (never a venv).
     pub home: Option<&'a str>,
     pub argv: &'a [String],
     pub use_environment: bool,

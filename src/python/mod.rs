@@ -28,7 +28,7 @@ use std::sync::OnceLock;
 pub use gil::{with_gil, Python};
 pub use object::PyRef;
 
-/// The one libpython of this process (HAZARDS §1.6: never two, never unloaded).
+/// The one libpython of this process (never two, never unloaded: docs/cpython-abi.md).
 static LOADED: OnceLock<loader::Loaded> = OnceLock::new();
 
 /// Installs the loaded library; fails if another one was installed first.

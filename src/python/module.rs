@@ -143,8 +143,8 @@ static HOST_THREAD: PyMethodDef = PyMethodDef {
 };
 
 /// A host thread is a "dummy" thread to CPython, and a dummy is a daemon, so every
-/// threading.Thread started from one would default to daemon (standalone Python: non-daemon,
-/// HAZARDS §11) and pyrt_free would not wait for it. `_DummyThread` objects made for pyrt's
+/// threading.Thread started from one would default to daemon (standalone Python: non-daemon)
+/// and pyrt_free would not wait for it. `_DummyThread` objects made for pyrt's
 /// host threads are therefore marked non-daemon — when Python makes one (current_thread() on
 /// that thread), not eagerly on every new host thread, which would cost a Thread object per
 /// thread (~2/3 of a fresh thread's first call). Dummies of other foreign threads (made by C

@@ -1,7 +1,7 @@
 //! Which call each thread is executing, and interrupting it from another thread.
 //!
 //! `PyThreadState_SetAsyncExc` is the mechanism measured to interrupt Python code on any thread
-//! in every version (HAZARDS §5.3): it raises an exception in the target thread at its next
+//! in every version: it raises an exception in the target thread at its next
 //! bytecode boundary. pyrt raises `KeyboardInterrupt` and reports the call as interrupted (or
 //! timed out). Code blocked inside C (`time.sleep`, a socket read, a long numpy kernel) is
 //! interrupted only when it returns to Python.

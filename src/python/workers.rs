@@ -1,6 +1,6 @@
 //! Worker sub-interpreters: N threads, each owning a sub-interpreter with its own GIL (CPython
 //! 3.12+, `Py_NewInterpreterFromConfig` with `PyInterpreterConfig_OWN_GIL`), so pure-Python
-//! work in different workers runs in parallel (HAZARDS §6).
+//! work in different workers runs in parallel.
 //!
 //! A worker thread attaches a main-interpreter thread state (`PyGILState_Ensure`), detaches it,
 //! creates its sub-interpreter, runs the setup (modules to import, code to run) and then serves

@@ -1,5 +1,5 @@
 /*
- * test_signals.c — signal hygiene from a C host (HAZARDS §5, §11). Each scenario runs in a child
+ * test_signals.c — signal hygiene from a C host (docs/guarantees.md §5). Each scenario runs in a child
  * process (one interpreter per process; some scenarios end the process on purpose):
  *
  *   1. default ("signals": "host"): Python code writing to a closed pipe — from the calling

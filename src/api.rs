@@ -76,6 +76,7 @@ pub struct Bytes<'a>(pub &'a [u8]);
 
 /// What [`Runtime::info`] reports about the running interpreter.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(test, serde(deny_unknown_fields))]
 pub struct Info {
     /// pyrt's version, e.g. `"0.1.0"`.
     pub pyrt_version: String,
@@ -188,7 +189,8 @@ fn to_json<T: Serialize + ?Sized>(value: &T, what: &str) -> Result<String> {
 }
 
 fn from_json<T: DeserializeOwned>(json: &str) -> Result<T> {
-    serde_json::from_str(json).map_err(|e| Error::new(ErrorKind::Conversion, format!("the Python result {} does not fit the Rust type: {e}", abbreviate(json))))
+    serde_json::from_str(json)
+        .map_err(|e| Error::new(ErrorKind::Conversion, format!("the Python result {} does not fit the Rust type: {e}", abbreviate(json))))
 }
 
 fn abbreviate(s: &str) -> String {
@@ -313,10 +315,18 @@ impl Runtime {
 
     /// Calls `module.function(*args, **kwargs)`; `kwargs` serializes to a map (a `HashMap`, a
     /// struct, `serde_json::json!({...})`), `None` for no keyword arguments.
-    pub fn call_kw<T: DeserializeOwned, K: Serialize>(&self, module: &str, function: &str, args: impl Serialize, kwargs: Option<&K>) -> Result<T> {
+    pub fn call_kw<T: DeserializeOwned, K: Serialize>(
+        &self,
+        module: &str,
+        function: &str,
+        args: impl Serialize,
+        kwargs: Option<&K>,
+    ) -> Result<T> {
         let e = encode_args(&args, kwargs)?;
         let target = format!("{module}:{function}");
-        decode_call(e.flags, |flags, as_object| runtime::call_value(self.token, &target, Some(&e.args), e.kwargs.as_deref(), flags, as_object))
+        decode_call(e.flags, |flags, as_object| {
+            runtime::call_value(self.token, &target, Some(&e.args), e.kwargs.as_deref(), flags, as_object)
+        })
     }
 
     /// Calls `module.function(*args)` and keeps the result as an [`Object`].
@@ -532,6 +542,48 @@ impl Builder {
         self.set("argv", v)
     }
 
+    /// `"host"` (default: Python never takes a process-wide signal disposition) or `"python"`
+    /// (as a standalone script: SIGINT raises KeyboardInterrupt, SIGPIPE is ignored).
+    pub fn signals(self, mode: &str) -> Builder {
+        self.set("signals", mode)
+    }
+    /// In `"host"` signals mode, when SIGPIPE is blocked in threads running Python: `"thread"`
+    /// (default) or `"call"`.
+    pub fn sigpipe(self, policy: &str) -> Builder {
+        self.set("sigpipe", policy)
+    }
+    /// This handle's calls run on the interpreter's main thread (for `signal.signal`, asyncio
+    /// signal handlers and other main-thread-only features).
+    pub fn main_thread(self, on: bool) -> Builder {
+        self.set("main_thread", on)
+    }
+    /// Each call through this handle is interrupted after this long ([`ErrorKind::Timeout`]);
+    /// zero means no limit.
+    pub fn timeout(self, limit: std::time::Duration) -> Builder {
+        self.set("timeout_ms", u64::try_from(limit.as_millis()).unwrap_or(u64::MAX))
+    }
+    /// Calls through this handle capture what they write to `sys.stdout` / `sys.stderr`.
+    pub fn capture_output(self, on: bool) -> Builder {
+        self.set("capture_output", on)
+    }
+    /// Run this handle's calls in `n` worker sub-interpreters, each with its own GIL (Python
+    /// 3.12+; below, in the main interpreter: [`Info::workers_note`] says so).
+    pub fn workers(self, n: usize) -> Builder {
+        self.set("workers", n)
+    }
+    /// A module each worker imports when it starts; repeatable.
+    pub fn worker_module(mut self, name: &str) -> Builder {
+        match self.config.entry("worker_modules").or_insert_with(|| serde_json::Value::Array(Vec::new())) {
+            serde_json::Value::Array(a) => a.push(name.into()),
+            _ => unreachable!("worker_modules is always an array"),
+        }
+        self
+    }
+    /// Code each worker runs when it starts.
+    pub fn worker_setup(self, code: &str) -> Builder {
+        self.set("worker_setup", code)
+    }
+
     /// The JSON config these options stand for (what [`Runtime::new`] takes).
     pub fn config_json(&self) -> Result<String> {
         let has_nul_path = self.config.values().any(|v| match v {
@@ -574,6 +626,51 @@ impl Error {
 mod tests {
     use super::*;
 
+    /// Every config key has a [`Builder`] method (the contract's list is the config struct's).
+    #[test]
+    fn builder_sets_every_config_key() {
+        let b = Runtime::builder()
+            .libpython("/l")
+            .python_executable("/x")
+            .use_environment(true)
+            .argv(["a"])
+            .venv("/v")
+            .system_site_packages(true)
+            .site_path("/s")
+            .python_home("/h")
+            .python_version("3.12")
+            .signals("host")
+            .sigpipe("call")
+            .main_thread(false)
+            .timeout(std::time::Duration::from_millis(5))
+            .capture_output(true)
+            .workers(2)
+            .worker_module("json")
+            .worker_setup("pass");
+        let config: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&b.config_json().unwrap()).unwrap();
+        let mut keys: Vec<&str> = config.keys().map(String::as_str).collect();
+        let mut want = crate::config::CONFIG_KEYS.to_vec();
+        keys.sort_unstable();
+        want.sort_unstable();
+        assert_eq!(keys, want);
+    }
+
+    /// [`Info`] has a field for everything `pyrt_info_json` reports (it refuses unknown fields
+    /// in tests).
+    #[test]
+    fn info_has_every_field() {
+        let fields = crate::runtime::INFO_FIELDS.iter().map(|&k| {
+            let v = match k {
+                "workers" | "workers_requested" => serde_json::json!(1),
+                "free_threaded" | "tested" => serde_json::json!(true),
+                _ => serde_json::json!("x"),
+            };
+            (k.to_string(), v)
+        });
+        let info: Info = serde_json::from_value(serde_json::Value::Object(fields.collect())).unwrap();
+        assert_eq!(info.workers_requested, 1);
+    }
+
     #[test]
     fn args_are_wrapped_and_tagged_only_when_needed() {
         let e = encode_args(&(1, "a"), NO_KWARGS).unwrap();
@@ -593,9 +690,13 @@ mod tests {
 
     #[test]
     fn builder_writes_the_config() {
-        let b = Runtime::builder().libpython("/x/libpython3.12.so").argv(["a", "b"]).site_path("/s1").site_path("/s2").use_environment(true);
+        let b =
+            Runtime::builder().libpython("/x/libpython3.12.so").argv(["a", "b"]).site_path("/s1").site_path("/s2").use_environment(true);
         let v: serde_json::Value = serde_json::from_str(&b.config_json().unwrap()).unwrap();
-        assert_eq!(v, serde_json::json!({"libpython": "/x/libpython3.12.so", "argv": ["a", "b"], "site_paths": ["/s1", "/s2"], "use_environment": true}));
+        assert_eq!(
+            v,
+            serde_json::json!({"libpython": "/x/libpython3.12.so", "argv": ["a", "b"], "site_paths": ["/s1", "/s2"], "use_environment": true})
+        );
         assert_eq!(crate::config::Config::parse(Some(&b.config_json().unwrap())).unwrap().site_paths, ["/s1", "/s2"]);
     }
 

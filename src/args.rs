@@ -13,7 +13,12 @@ pub enum Arg {
     Object(u64),
     /// Host memory lent to the call as a memoryview (`python::buffer`): its address, element
     /// count and element type (`PYRT_BUFFER_*`), and whether Python may write to it.
-    Buffer { data: usize, count: usize, elem: u32, writable: bool },
+    Buffer {
+        data: usize,
+        count: usize,
+        elem: u32,
+        writable: bool,
+    },
 }
 
 /// A reusable list: `clear` keeps the allocation, so a hot loop allocates nothing.

@@ -5,7 +5,7 @@
 use serde::Deserialize;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::signals::{SigpipePolicy, SignalsMode};
+use crate::signals::{SignalsMode, SigpipePolicy};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -73,6 +73,29 @@ pub struct Config {
     pub worker_setup: Option<String>,
 }
 
+/// Every key of the config object, in [`Config`]'s order (checked against it by a test; the
+/// contract file lists them for the bindings).
+#[cfg(test)]
+pub const CONFIG_KEYS: [&str; 17] = [
+    "libpython",
+    "python_executable",
+    "use_environment",
+    "argv",
+    "venv",
+    "system_site_packages",
+    "site_paths",
+    "python_home",
+    "python_version",
+    "signals",
+    "sigpipe",
+    "main_thread",
+    "timeout_ms",
+    "capture_output",
+    "workers",
+    "worker_modules",
+    "worker_setup",
+];
+
 impl Config {
     /// Parses the config text; `None` or `""` (or only white space) means all defaults.
     pub fn parse(text: Option<&str>) -> Result<Config> {
@@ -81,13 +104,12 @@ impl Config {
             Some(t) if t.trim().is_empty() => return Ok(Config::default()),
             Some(t) => t,
         };
-        let value: serde_json::Value = serde_json::from_str(text)
-            .map_err(|e| Error::new(ErrorKind::Config, format!("config is not valid JSON: {e}")))?;
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| Error::new(ErrorKind::Config, format!("config is not valid JSON: {e}")))?;
         if !value.is_object() {
             return Err(Error::new(ErrorKind::Config, "config must be a JSON object"));
         }
-        let config: Config = serde_json::from_value(value)
-            .map_err(|e| Error::new(ErrorKind::Config, format!("invalid config: {e}")))?;
+        let config: Config = serde_json::from_value(value).map_err(|e| Error::new(ErrorKind::Config, format!("invalid config: {e}")))?;
         if let Some(v) = &config.python_version {
             if crate::discover::parse_constraint(v).is_none() {
                 return Err(Error::new(ErrorKind::Config, format!("invalid config: python_version {v:?} is not a supported version (\"3.X\" with X ≥ 8, or \"3.Xt\" for a free-threaded build)")));
@@ -95,7 +117,10 @@ impl Config {
         }
         let (signals, sigpipe) = config.signal_settings()?;
         if signals == SignalsMode::Python && config.sigpipe.is_some() {
-            return Err(Error::new(ErrorKind::Config, "invalid config: sigpipe applies to signals \"host\" only (\"python\" ignores SIGPIPE process-wide)"));
+            return Err(Error::new(
+                ErrorKind::Config,
+                "invalid config: sigpipe applies to signals \"host\" only (\"python\" ignores SIGPIPE process-wide)",
+            ));
         }
         let _ = sigpipe;
         if let Some(n) = config.workers {
@@ -106,7 +131,10 @@ impl Config {
             return Err(Error::new(ErrorKind::Config, "invalid config: worker_modules and worker_setup need \"workers\""));
         }
         if config.workers.is_some() && config.main_thread {
-            return Err(Error::new(ErrorKind::Config, "invalid config: a handle runs its calls either on the main thread or in workers, not both"));
+            return Err(Error::new(
+                ErrorKind::Config,
+                "invalid config: a handle runs its calls either on the main thread or in workers, not both",
+            ));
         }
         if let Some(argv) = &config.argv {
             if argv.iter().any(|a| a.contains('\0')) {
@@ -157,6 +185,18 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `CONFIG_KEYS` is exactly the struct's fields: serde lists them when it meets an unknown key.
+    #[test]
+    fn config_keys_are_the_fields() {
+        let e = Config::parse(Some(r#"{"no_such_key": 1}"#)).unwrap_err();
+        let listed = e.message.split("expected one of ").nth(1).expect("serde lists the fields");
+        let listed: Vec<&str> = listed
+            .split(", ")
+            .map(|k| k.trim_matches(|c: char| c == '`' || !c.is_ascii() || c.is_whitespace() || c == '.').split('`').next().unwrap_or(""))
+            .collect();
+        assert_eq!(listed, CONFIG_KEYS, "{}", e.message);
+    }
 
     #[test]
     fn defaults_for_null_and_empty() {

@@ -101,10 +101,14 @@ pub fn read_venv(dir: &str) -> Result<Venv> {
     let minor = minor.filter(|m| *m >= MIN_MINOR).ok_or_else(|| {
         Error::new(ErrorKind::Config, format!("venv {}: made for Python {version}; pyrt supports {SUPPORTED}", dir.display()))
     })?;
-    let python = ["python", "python3", &format!("python3.{minor}"), &format!("python3.{minor}t")].iter().map(|n| dir.join("bin").join(n)).find(|p| p.exists());
+    let python = ["python", "python3", &format!("python3.{minor}"), &format!("python3.{minor}t")]
+        .iter()
+        .map(|n| dir.join("bin").join(n))
+        .find(|p| p.exists());
     let python = python.ok_or_else(|| Error::new(ErrorKind::Config, format!("venv {}: no bin/python", dir.display())))?;
     // pyvenv.cfg gives only "3.13.5"; the site-packages directory tells the build kind.
-    let free_threaded = dir.join("lib").join(format!("python3.{minor}t")).is_dir() && !dir.join("lib").join(format!("python3.{minor}")).is_dir();
+    let free_threaded =
+        dir.join("lib").join(format!("python3.{minor}t")).is_dir() && !dir.join("lib").join(format!("python3.{minor}")).is_dir();
     Ok(Venv { dir, python, minor, version, include_system_site_packages: system, free_threaded })
 }
 
@@ -127,11 +131,7 @@ pub fn executable_for_library(lib: &Path, minor: u32) -> Option<PathBuf> {
     }
     roots.push(PathBuf::from("/usr"));
     roots.push(PathBuf::from("/usr/local"));
-    roots
-        .into_iter()
-        .map(|root| root.join("bin").join(&name))
-        .find(|p| p.is_file())
-        .map(|p| p.canonicalize().unwrap_or(p))
+    roots.into_iter().map(|root| root.join("bin").join(&name)).find(|p| p.is_file()).map(|p| p.canonicalize().unwrap_or(p))
 }
 
 #[derive(serde::Deserialize)]
@@ -158,11 +158,7 @@ print(json.dumps({'version': '%d.%d' % sys.version_info[:2], 'executable': sys.e
 /// Asks an interpreter where its shared library is.
 fn ask_interpreter(python: &str, want: Option<Constraint>, candidates: &mut Vec<Candidate>) -> Option<Found> {
     let source = if python.contains('/') { format!("interpreter {python} (sysconfig)") } else { format!("`{python}` on PATH (sysconfig)") };
-    let output = Command::new(python)
-        .args(["-I", "-c", FACTS_SCRIPT])
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped())
-        .output();
+    let output = Command::new(python).args(["-I", "-c", FACTS_SCRIPT]).stdin(Stdio::null()).stderr(Stdio::piped()).output();
     let output = match output {
         Ok(o) if o.status.success() => o,
         Ok(o) => {
@@ -185,19 +181,38 @@ fn ask_interpreter(python: &str, want: Option<Constraint>, candidates: &mut Vec<
     let minor = facts.version.strip_prefix("3.").and_then(|m| m.parse::<u32>().ok());
     let minor = match minor {
         Some(m) if want.is_some_and(|w| w.minor != m) => {
-            candidates.push(rejected(&source, &facts.executable, format!("Python {} does not match the requested python_version {}", facts.version, want.map(Constraint::shown).unwrap_or_default())));
+            candidates.push(rejected(
+                &source,
+                &facts.executable,
+                format!(
+                    "Python {} does not match the requested python_version {}",
+                    facts.version,
+                    want.map(Constraint::shown).unwrap_or_default()
+                ),
+            ));
             return None;
         }
         Some(m) if m >= MIN_MINOR => m,
         _ => {
-            candidates.push(rejected(&source, &facts.executable, format!("Python {} is not supported; pyrt supports {SUPPORTED}", facts.version)));
+            candidates.push(rejected(
+                &source,
+                &facts.executable,
+                format!("Python {} is not supported; pyrt supports {SUPPORTED}", facts.version),
+            ));
             return None;
         }
     };
     let t = matches!(&facts.gil_disabled, Some(serde_json::Value::Number(n)) if n.as_i64() == Some(1));
     let shown_version = format!("{}{}", facts.version, if t { "t" } else { "" });
     if want.is_some_and(|w| !w.accepts(minor, t)) {
-        candidates.push(rejected(&source, &facts.executable, format!("Python {shown_version} is not a free-threaded build, as python_version {} asks", want.map(Constraint::shown).unwrap_or_default())));
+        candidates.push(rejected(
+            &source,
+            &facts.executable,
+            format!(
+                "Python {shown_version} is not a free-threaded build, as python_version {} asks",
+                want.map(Constraint::shown).unwrap_or_default()
+            ),
+        ));
         return None;
     }
     let mut paths: Vec<PathBuf> = Vec::new();
@@ -242,7 +257,12 @@ fn ask_interpreter(python: &str, want: Option<Constraint>, candidates: &mut Vec<
         } else if let Err(e) = library::check(&p) {
             candidates.push(rejected(&source, &shown, e.message.clone()));
         } else {
-            candidates.push(Candidate { source: source.clone(), path: shown, accepted: true, reason: format!("Python {shown_version}{}, file exists", untested_note(minor)) });
+            candidates.push(Candidate {
+                source: source.clone(),
+                path: shown,
+                accepted: true,
+                reason: format!("Python {shown_version}{}, file exists", untested_note(minor)),
+            });
             let executable = PathBuf::from(&facts.executable);
             let executable = if executable.is_file() { Some(executable) } else { executable_for_library(&p, minor) };
             return Some(Found { libpython: p, executable, candidates: Vec::new(), venv: None, warning: None });
@@ -289,10 +309,15 @@ fn rejected(source: &str, path: &str, reason: String) -> Candidate {
 
 /// Well-known places, newest version first: system directories, then pyenv's installs.
 fn common_locations() -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib"].iter().map(PathBuf::from).collect();
-    let pyenv_root = std::env::var_os("PYENV_ROOT").map(PathBuf::from).or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".pyenv")));
+    let mut dirs: Vec<PathBuf> = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib"]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+    let pyenv_root =
+        std::env::var_os("PYENV_ROOT").map(PathBuf::from).or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".pyenv")));
     if let Some(versions) = pyenv_root.map(|r| r.join("versions")) {
-        let mut installs: Vec<PathBuf> = std::fs::read_dir(versions).into_iter().flatten().flatten().map(|e| e.path().join("lib")).collect();
+        let mut installs: Vec<PathBuf> =
+            std::fs::read_dir(versions).into_iter().flatten().flatten().map(|e| e.path().join("lib")).collect();
         installs.sort();
         installs.reverse();
         dirs.extend(installs);
@@ -314,16 +339,35 @@ pub fn discover(config: &crate::config::Config, env_override: Option<String>) ->
     let venv = config.venv.as_deref().map(read_venv).transpose()?;
     if let (Some(v), Some(w)) = (&venv, want) {
         if !w.accepts(v.minor, v.free_threaded) {
-            return Err(Error::new(ErrorKind::Config, format!("venv {} is Python {}{}, but python_version asks for {}", v.dir.display(), v.version, if v.free_threaded { "t" } else { "" }, w.shown())));
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "venv {} is Python {}{}, but python_version asks for {}",
+                    v.dir.display(),
+                    v.version,
+                    if v.free_threaded { "t" } else { "" },
+                    w.shown()
+                ),
+            ));
         }
     }
     let mut found = if let Some(lib) = &config.libpython {
         let p = PathBuf::from(lib);
-        Found { candidates: vec![explicit("config \"libpython\"", &p, "named in the config")], libpython: p, executable: None, venv: None, warning: None }
+        Found {
+            candidates: vec![explicit("config \"libpython\"", &p, "named in the config")],
+            libpython: p,
+            executable: None,
+            venv: None,
+            warning: None,
+        }
     } else if let Some(v) = &venv {
         // The venv's own interpreter knows its base installation's libpython.
         let mut candidates = Vec::new();
-        match ask_interpreter(&v.python.to_string_lossy(), Some(Constraint { minor: v.minor, free_threaded: v.free_threaded }), &mut candidates) {
+        match ask_interpreter(
+            &v.python.to_string_lossy(),
+            Some(Constraint { minor: v.minor, free_threaded: v.free_threaded }),
+            &mut candidates,
+        ) {
             Some(mut f) => {
                 candidates.append(&mut f.candidates);
                 f.candidates = candidates;
@@ -393,12 +437,21 @@ fn search(want: Option<Constraint>, env_override: Option<String>, python: &str) 
             candidates.push(rejected("common location", &p.display().to_string(), e.message.clone()));
             continue;
         }
-        candidates.push(Candidate { source: "common location".into(), path: p.display().to_string(), accepted: true, reason: format!("file exists{}", untested_note(minor)) });
+        candidates.push(Candidate {
+            source: "common location".into(),
+            path: p.display().to_string(),
+            accepted: true,
+            reason: format!("file exists{}", untested_note(minor)),
+        });
         let executable = executable_for_library(&p, minor);
         return Ok(Found { libpython: p, executable, candidates, venv: None, warning: python3_failed });
     }
     let which = want.map_or("3.{8,…}".to_string(), Constraint::shown);
-    candidates.push(rejected("common locations", &format!("/usr/lib*/, /usr/local/lib/, $PYENV_ROOT/versions/*/lib/: libpython{which}.so.1.0"), "none exists".into()));
+    candidates.push(rejected(
+        "common locations",
+        &format!("/usr/lib*/, /usr/local/lib/, $PYENV_ROOT/versions/*/lib/: libpython{which}.so.1.0"),
+        "none exists".into(),
+    ));
     Err(Error::new(ErrorKind::LibpythonNotFound, not_found_message(&candidates)))
 }
 

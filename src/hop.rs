@@ -76,7 +76,12 @@ impl Hop {
         if self.server.get() == Some(&thread::current().id()) {
             return Ok(f());
         }
-        let job = ScopedJob { f: UnsafeCell::new(Some(f)), outcome: UnsafeCell::new(None), done: AtomicBool::new(false), caller: thread::current() };
+        let job = ScopedJob {
+            f: UnsafeCell::new(Some(f)),
+            outcome: UnsafeCell::new(None),
+            done: AtomicBool::new(false),
+            caller: thread::current(),
+        };
         let dyn_job: &dyn Job = &job;
         // SAFETY: erase the lifetime; we do not return before `done` is set (below), after which
         // the serving thread no longer touches the job.

@@ -9,34 +9,39 @@
 //! * `json`, `config`, `discover`, `error` — the safe core.
 //! * `api` — the safe Rust API ([`Runtime`], [`Object`]) for Rust programs.
 
-pub mod api;
-pub mod args;
+// Only the C ABI (`capi`) and the Rust API re-exported below are public; everything else is an
+// internal layer the compiler checks for dead code and unsound public signatures.
+mod api;
+mod args;
 pub mod capi;
-pub mod config;
-pub mod ctext;
-pub mod discover;
-pub mod error;
-pub mod hop;
-pub mod json;
-pub mod python;
-pub mod runtime;
-pub mod signals;
+mod config;
+mod contract;
+mod ctext;
+mod discover;
+mod error;
+mod hop;
+mod json;
+mod python;
+mod runtime;
+mod signals;
 
-pub use error::{Error, ErrorDetail, ErrorKind, PythonException, Result};
 pub use api::{Builder, Bytes, Candidate, Discovery, Info, Object, Runtime};
+pub use error::{Error, ErrorDetail, ErrorKind, PythonException, Result};
 
 #[doc(hidden)]
 pub use python::boundary::inject_panics as __inject_panics;
 
 /// pyrt's version (from Cargo.toml).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-pub(crate) const VERSION_C: &std::ffi::CStr = match std::ffi::CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+pub(crate) const VERSION_C: &std::ffi::CStr = match std::ffi::CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes())
+{
     Ok(s) => s,
     Err(_) => panic!("version has no NUL"),
 };
 /// SHA-256 of the sources this library was built from (see build.rs and scripts/source-hash.sh).
 pub const SOURCE_HASH: &str = env!("PYRT_SOURCE_HASH");
-pub(crate) const SOURCE_HASH_C: &std::ffi::CStr = match std::ffi::CStr::from_bytes_with_nul(concat!(env!("PYRT_SOURCE_HASH"), "\0").as_bytes()) {
-    Ok(s) => s,
-    Err(_) => panic!("source hash has no NUL"),
-};
+pub(crate) const SOURCE_HASH_C: &std::ffi::CStr =
+    match std::ffi::CStr::from_bytes_with_nul(concat!(env!("PYRT_SOURCE_HASH"), "\0").as_bytes()) {
+        Ok(s) => s,
+        Err(_) => panic!("source hash has no NUL"),
+    };

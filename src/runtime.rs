@@ -22,10 +22,10 @@ use crate::ctext::CText;
 use crate::discover;
 use crate::error::{Error, ErrorKind, Result};
 use crate::hop::Hop;
-use crate::signals::{self, SignalsMode, SigpipePolicy};
 use crate::python::convert::ValueMode;
 use crate::python::exec::FxMap;
 use crate::python::{self, capture, convert, exception, exec, ffi::Api, gil, init, loader, objects, running, with_gil, PyRef};
+use crate::signals::{self, SignalsMode, SigpipePolicy};
 
 /// What the interpreter thread learned at start-up (for `info_json`).
 #[derive(Debug, Clone)]
@@ -140,10 +140,12 @@ impl CallGuard {
                 call_in(py, token, handle, origin, interp, f)
             });
         }
-        let run = move || with_gil(api, |py| {
-            objects::drain(py);
-            call_in(py, token, handle, origin, 0, f)
-        });
+        let run = move || {
+            with_gil(api, |py| {
+                objects::drain(py);
+                call_in(py, token, handle, origin, 0, f)
+            })
+        };
         if handle.is_some_and(|h| h.main_thread) {
             // Signals with Python handlers wait in this (blocked) caller thread, so the kernel
             // delivers a self-sent one to a thread that can run it now (signals::DeferRouted).
@@ -188,7 +190,14 @@ impl CallGuard {
 /// One call, with the GIL of the interpreter it runs in held: interruptible, its output
 /// captured if the handle asks.
 #[inline]
-fn call_in<R>(py: python::Python<'_>, token: u64, handle: Option<&Handle>, origin: u64, interp: usize, f: impl FnOnce(python::Python<'_>) -> Result<R>) -> Result<R> {
+fn call_in<R>(
+    py: python::Python<'_>,
+    token: u64,
+    handle: Option<&Handle>,
+    origin: u64,
+    interp: usize,
+    f: impl FnOnce(python::Python<'_>) -> Result<R>,
+) -> Result<R> {
     if handle.is_none_or(|h| h.timeout.is_none() && !h.capture) {
         // No timeout and no capture: the common case, kept short.
         let mark = running::begin(py, token, origin, None, interp);
@@ -337,7 +346,9 @@ pub fn new(config_text: Option<&str>) -> Result<u64> {
     let mut state = LIFECYCLE.lock().unwrap_or_else(|p| p.into_inner());
     match &mut *state {
         Lifecycle::Finalized => Err(Error::finalized()),
-        Lifecycle::Failed(e) => Err(Error::new(e.kind, format!("Python failed to initialize earlier in this process and cannot be retried: {}", e.message))),
+        Lifecycle::Failed(e) => {
+            Err(Error::new(e.kind, format!("Python failed to initialize earlier in this process and cannot be retried: {}", e.message)))
+        }
         Lifecycle::Running(r) => {
             let loaded = python::loaded().expect("running implies loaded");
             if let Some(lib) = &config.libpython {
@@ -359,7 +370,9 @@ pub fn new(config_text: Option<&str>) -> Result<u64> {
         }
         Lifecycle::Uninit => {
             let found = discover::discover(&config, std::env::var("PYRT_LIBPYTHON").ok())?;
-            let loaded = loader::load(&found.libpython, &|minor, free_threaded, version| check_versions(&config, &found, minor, free_threaded, version))?;
+            let loaded = loader::load(&found.libpython, &|minor, free_threaded, version| {
+                check_versions(&config, &found, minor, free_threaded, version)
+            })?;
             let loaded = match python::install(loaded) {
                 Ok(l) => l,
                 Err(_) => unreachable!("libpython is installed only on the Uninit path, under the lifecycle lock"),
@@ -396,7 +409,10 @@ fn check_versions(config: &Config, found: &discover::Found, minor: u32, free_thr
     let lib = found.libpython.display();
     if let Some(v) = &found.venv {
         if v.minor != minor {
-            return Err(Error::new(ErrorKind::Config, format!("venv {} was made for Python {}, but the libpython {lib} is Python {version}", v.dir.display(), v.version)));
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!("venv {} was made for Python {}, but the libpython {lib} is Python {version}", v.dir.display(), v.version),
+            ));
         }
         // A free-threaded build is another ABI: its packages (lib/python3.Xt/) do not load in
         // the GIL build of the same version, nor the other way round.
@@ -404,13 +420,26 @@ fn check_versions(config: &Config, found: &discover::Found, minor: u32, free_thr
             let kind = |t: bool| if t { "a free-threaded build" } else { "a GIL build" };
             return Err(Error::new(
                 ErrorKind::Config,
-                format!("venv {} was made by {} of Python {}, but the libpython {lib} is {}", v.dir.display(), kind(v.free_threaded), v.version, kind(free_threaded)),
+                format!(
+                    "venv {} was made by {} of Python {}, but the libpython {lib} is {}",
+                    v.dir.display(),
+                    kind(v.free_threaded),
+                    v.version,
+                    kind(free_threaded)
+                ),
             ));
         }
     }
     if let Some(want) = config.python_version.as_deref().and_then(discover::parse_constraint) {
         if !want.accepts(minor, free_threaded) {
-            return Err(Error::new(ErrorKind::Config, format!("python_version asks for {}, but {lib} is Python {version}{}", want.shown(), if free_threaded { " (free-threaded)" } else { "" })));
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "python_version asks for {}, but {lib} is Python {version}{}",
+                    want.shown(),
+                    if free_threaded { " (free-threaded)" } else { "" }
+                ),
+            ));
         }
     }
     Ok(())
@@ -435,7 +464,8 @@ fn adjust_site(api: &'static Api, config: &Config, venv: Option<&discover::Venv>
     );
     let code = CString::new(code).map_err(|_| Error::new(ErrorKind::Config, "site_paths must not contain NUL"))?;
     IN_FLIGHT.fetch_add(1, SeqCst);
-    let guard = CallGuard { api, token: 0, handle: Some(Arc::new(Handle { main_thread: true, ..Handle::default() })), thread: gil::try_thread() };
+    let guard =
+        CallGuard { api, token: 0, handle: Some(Arc::new(Handle { main_thread: true, ..Handle::default() })), thread: gil::try_thread() };
     guard.with_gil(|py| exec::run_code(py, &code, c"<pyrt site setup>"))
 }
 
@@ -667,13 +697,36 @@ pub fn call_json(token: u64, module: &str, function: &str, args: Option<&[u8]>, 
 
 /// [`call_json`] handing the result's JSON text to `give` (while still holding the GIL: no
 /// allocation of its own for the result).
-pub fn call_json_with<R: Send>(token: u64, module: &str, function: &str, args: Option<&[u8]>, kwargs: Option<&[u8]>, give: impl FnOnce(&[u8]) -> R + Send) -> Result<R> {
+pub fn call_json_with<R: Send>(
+    token: u64,
+    module: &str,
+    function: &str,
+    args: Option<&[u8]>,
+    kwargs: Option<&[u8]>,
+    give: impl FnOnce(&[u8]) -> R + Send,
+) -> Result<R> {
     let guard = enter(token)?;
     guard.with_gil(|py| {
         let v = exec::call_json(py, module, function, args, kwargs)?;
         convert::with_json(py, v.as_ptr(), give)
     })
 }
+
+/// The fields of `pyrt_info_json`'s object, in its order (a test checks the object against it).
+pub const INFO_FIELDS: [&str; 12] = [
+    "pyrt_version",
+    "python_version",
+    "libpython",
+    "executable",
+    "prefix",
+    "mode",
+    "workers",
+    "workers_requested",
+    "workers_note",
+    "free_threaded",
+    "tested",
+    "tested_note",
+];
 
 pub fn info_json(token: u64) -> Result<CString> {
     let guard = enter(token)?;
@@ -706,6 +759,7 @@ pub fn info_json(token: u64) -> Result<CString> {
             crate::python::library::NEWEST_TESTED_MINOR
         )),
     });
+    debug_assert!(value.as_object().is_some_and(|o| o.len() == INFO_FIELDS.len() && INFO_FIELDS.iter().all(|k| o.contains_key(*k))));
     Ok(CString::new(value.to_string()).expect("JSON has no NUL"))
 }
 
@@ -749,7 +803,14 @@ pub fn set_output_handler(token: u64, handler: Option<(capture::OutputFn, *mut s
 }
 
 /// Registers a host function as `module.name` (see `pyrt_register`).
-pub fn register_host(token: u64, module: &str, name: &str, f: python::host::HostFn, user_data: usize, destroy: Option<python::host::DestroyFn>) -> Result<()> {
+pub fn register_host(
+    token: u64,
+    module: &str,
+    name: &str,
+    f: python::host::HostFn,
+    user_data: usize,
+    destroy: Option<python::host::DestroyFn>,
+) -> Result<()> {
     let guard = enter(token)?;
     let id = python::host::create(token, module, name, f, user_data as *mut std::ffi::c_void, destroy)?;
     match guard.with_gil_everywhere(|py| python::host::install(py, id)) {
@@ -810,7 +871,11 @@ fn enter_interpreter() -> Result<CallGuard> {
 }
 
 /// Calls the object `callable` with typed arguments; `read` turns the result into the host value.
-pub fn object_call_typed<R: Send>(callable: u64, args: &crate::args::Args, read: impl FnOnce(python::Python, PyRef, u64) -> Result<R> + Send) -> Result<R> {
+pub fn object_call_typed<R: Send>(
+    callable: u64,
+    args: &crate::args::Args,
+    read: impl FnOnce(python::Python, PyRef, u64) -> Result<R> + Send,
+) -> Result<R> {
     let mut guard = enter_interpreter()?;
     if SPECIAL_HANDLES.load(SeqCst) > 0 {
         // Some handle has per-call settings: is this object's one of them?
@@ -958,7 +1023,8 @@ pub fn object_to_json(object: u64, flags: u32) -> Result<CText> {
 }
 
 fn name_obj(py: python::Python, name: &str) -> Result<PyRef> {
-    PyRef::from_owned(unsafe { (py.api.PyUnicode_FromStringAndSize)(name.as_ptr().cast(), name.len() as isize) }).ok_or_else(|| exception::fetch(py))
+    PyRef::from_owned(unsafe { (py.api.PyUnicode_FromStringAndSize)(name.as_ptr().cast(), name.len() as isize) })
+        .ok_or_else(|| exception::fetch(py))
 }
 
 /// `getattr(object, name)` as a new handle or as its encoding.
@@ -993,7 +1059,14 @@ pub fn object_setattr(object: u64, name: &str, value_json: Option<&str>, value_o
 }
 
 /// Calls the object itself (`method` None) or its method `method`.
-pub fn object_call(object: u64, method: Option<&str>, args: Option<&str>, kwargs: Option<&str>, flags: u32, as_object: bool) -> Result<Returned> {
+pub fn object_call(
+    object: u64,
+    method: Option<&str>,
+    args: Option<&str>,
+    kwargs: Option<&str>,
+    flags: u32,
+    as_object: bool,
+) -> Result<Returned> {
     let (guard, runtime) = enter_object(object)?;
     let mode = mode(flags, runtime)?;
     guard.with_gil(|py| {
@@ -1001,7 +1074,8 @@ pub fn object_call(object: u64, method: Option<&str>, args: Option<&str>, kwargs
         let mut callable = objects::get(py, object)?;
         if let Some(m) = method {
             let n = name_obj(py, m)?;
-            callable = PyRef::from_owned(unsafe { (py.api.PyObject_GetAttr)(callable.as_ptr(), n.as_ptr()) }).ok_or_else(|| exception::fetch(py))?;
+            callable = PyRef::from_owned(unsafe { (py.api.PyObject_GetAttr)(callable.as_ptr(), n.as_ptr()) })
+                .ok_or_else(|| exception::fetch(py))?;
         }
         let v = exec::call(py, &callable, &args, kwargs.as_ref())?;
         give(py, v, runtime, as_object, mode)
@@ -1015,7 +1089,8 @@ pub fn object_text(object: u64, repr: bool) -> Result<CString> {
         let o = objects::get(py, object)?;
         let f = if repr { py.api.PyObject_Repr } else { py.api.PyObject_Str };
         let s = PyRef::from_owned(unsafe { f(o.as_ptr()) }).ok_or_else(|| exception::fetch(py))?;
-        let text = exception::utf8_of(py, s.as_ptr()).ok_or_else(|| Error::new(ErrorKind::Conversion, "text is not valid UTF-8 (lone surrogates)"))?;
+        let text = exception::utf8_of(py, s.as_ptr())
+            .ok_or_else(|| Error::new(ErrorKind::Conversion, "text is not valid UTF-8 (lone surrogates)"))?;
         CString::new(text.replace('\0', "\\x00")).map_err(|_| Error::new(ErrorKind::Internal, "NUL in text"))
     })
 }
@@ -1054,9 +1129,4 @@ pub fn buffer_copy(b: &python::buffer::Export, dst: *mut std::ffi::c_void, dst_l
 /// Releases an object handle; from any thread, without the GIL, never blocking on Python.
 pub fn object_free(object: u64) {
     objects::release(object);
-}
-
-/// Turns a Python exception pending on this thread into an error (used by the typed paths).
-pub fn pending_error(py: python::Python) -> Error {
-    exception::fetch(py)
 }

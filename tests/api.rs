@@ -50,10 +50,7 @@ fn keyword_arguments_from_maps_and_structs() {
 #[test]
 fn results_fill_rust_types() {
     let rt = rt();
-    rt.run(
-        "def api_record():\n    return {'name': 'ada', 'tags': ['x', 'y'], 'score': 9.5, 'pair': (1, 'one'), 'none': None}\n",
-    )
-    .unwrap();
+    rt.run("def api_record():\n    return {'name': 'ada', 'tags': ['x', 'y'], 'score': 9.5, 'pair': (1, 'one'), 'none': None}\n").unwrap();
     #[derive(Debug, Deserialize, PartialEq)]
     struct Record {
         name: String,

@@ -65,7 +65,14 @@ fn eval(rt: Rt, expr: &str) -> Result<String, (i32, String, String)> {
     }
 }
 
-fn register(rt: Rt, module: &str, name: &str, f: unsafe extern "C" fn(*mut c_void, *const c_char, *const c_char, *mut pyrt_reply) -> i32, user: usize, destroy: pyrt_destroy_fn) {
+fn register(
+    rt: Rt,
+    module: &str,
+    name: &str,
+    f: unsafe extern "C" fn(*mut c_void, *const c_char, *const c_char, *mut pyrt_reply) -> i32,
+    user: usize,
+    destroy: pyrt_destroy_fn,
+) {
     let mut err = ptr::null_mut();
     let st = unsafe { pyrt_register(rt.0, c(module).as_ptr(), c(name).as_ptr(), Some(f), user as *mut c_void, destroy, &mut err) };
     assert_eq!(st, PYRT_OK, "{:?}", unsafe { err_parts(err) });
@@ -224,7 +231,14 @@ fn python_threads_and_the_main_thread_call_host_functions() {
     // same handle without deadlocking.
     let main = open(r#"{"main_thread": true}"#);
     register(main, "hostmain", "nested", nested, main.0 as usize, None);
-    assert_eq!(eval(main, "__import__('hostmain').nested('__import__(\"threading\").current_thread() is __import__(\"threading\").main_thread()')").unwrap(), "true");
+    assert_eq!(
+        eval(
+            main,
+            "__import__('hostmain').nested('__import__(\"threading\").current_thread() is __import__(\"threading\").main_thread()')"
+        )
+        .unwrap(),
+        "true"
+    );
     unsafe { pyrt_free(main.0) };
 }
 
@@ -252,7 +266,9 @@ fn unregister_and_destructors() {
     assert_eq!(DESTROYED.load(Ordering::SeqCst), before + 3);
     // Bad names and a NULL function are errors; destroy is not called then.
     for (m, n) in [("", "f"), ("bad-name", "f"), ("ok", "1x"), ("ok", "a.b")] {
-        let st = unsafe { pyrt_register(rt.0, c(m).as_ptr(), c(n).as_ptr(), Some(echo), 0xd00d as *mut c_void, Some(count_destroy), ptr::null_mut()) };
+        let st = unsafe {
+            pyrt_register(rt.0, c(m).as_ptr(), c(n).as_ptr(), Some(echo), 0xd00d as *mut c_void, Some(count_destroy), ptr::null_mut())
+        };
         assert_eq!(st, PYRT_ERR_INVALID_ARGUMENT, "{m}.{n}");
     }
     let st = unsafe { pyrt_register(rt.0, c("ok").as_ptr(), c("f").as_ptr(), None, ptr::null_mut(), None, ptr::null_mut()) };

@@ -26,4 +26,3 @@ fn no_python_memory_growth() {
     let after = blocks();
     assert!(after - before < 200, "allocated blocks grew from {before} to {after}");
 }
-

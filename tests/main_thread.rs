@@ -27,7 +27,7 @@ fn rts() -> &'static Rts {
 }
 
 fn sigint_handler() -> usize {
-    pyrt::signals::action(libc::SIGINT).sa_sigaction
+    action(libc::SIGINT).sa_sigaction
 }
 
 #[test]
@@ -44,7 +44,10 @@ fn main_thread_handle_runs_on_pythons_main_thread() {
             let main_ident = &main_ident;
             s.spawn(move || {
                 for j in 0..200 {
-                    assert_eq!(r.main.call_json("builtins", "abs", Some(&format!("[{}]", -(i * 1000 + j))), None).unwrap(), format!("{}", i * 1000 + j));
+                    assert_eq!(
+                        r.main.call_json("builtins", "abs", Some(&format!("[{}]", -(i * 1000 + j))), None).unwrap(),
+                        format!("{}", i * 1000 + j)
+                    );
                     if j % 50 == 0 {
                         assert_eq!(&r.main.eval_json("threading.get_ident()").unwrap(), main_ident);
                     }
@@ -90,7 +93,11 @@ fn signal_functions_work_on_the_main_thread_only() {
             std::thread::sleep(std::time::Duration::from_millis(50));
             unsafe { libc::kill(libc::getpid(), libc::SIGUSR1) };
         });
-        r.main.run_string("n = len(hits)\ndeadline = time.monotonic() + 10\nwhile len(hits) == n and time.monotonic() < deadline:\n    pass\n").unwrap();
+        r.main
+            .run_string(
+                "n = len(hits)\ndeadline = time.monotonic() + 10\nwhile len(hits) == n and time.monotonic() < deadline:\n    pass\n",
+            )
+            .unwrap();
         t.join().unwrap();
     }
     assert_eq!(r.main.eval_json("hits").unwrap(), "[10,10,10]");
@@ -106,10 +113,7 @@ fn interrupt_main_raises_keyboard_interrupt_in_the_main_thread_call() {
     // Python's table holds default_int_handler (as in a script) while the OS-level SIGINT stays
     // the host's.
     assert_eq!(r.main.eval_json("__import__('signal').getsignal(2) is __import__('signal').default_int_handler").unwrap(), "true");
-    let e = r
-        .main
-        .run_string("import _thread, time\n_thread.interrupt_main()\nfor _ in range(10**8):\n    pass\n")
-        .unwrap_err();
+    let e = r.main.run_string("import _thread, time\n_thread.interrupt_main()\nfor _ in range(10**8):\n    pass\n").unwrap_err();
     assert_eq!(e.kind, ErrorKind::KeyboardInterrupt, "{e}");
     // Nothing stays pending: the next call is normal.
     assert_eq!(r.main.eval_json("1 + 1").unwrap(), "2");
@@ -179,8 +183,20 @@ fn broken_pipe_is_an_exception_not_the_death_of_the_host() {
         assert_eq!(rt.call_json("__main__", "from_a_python_thread", None, None).unwrap(), "\"BrokenPipeError\"");
     }
     // A fresh host thread too, and the process-wide disposition is still the default.
-    std::thread::spawn(|| assert_eq!(rts().caller.call_json("__main__", "write_to_closed_pipe", None, None).unwrap(), "\"BrokenPipeError\""))
-        .join()
-        .unwrap();
-    assert_eq!(pyrt::signals::action(libc::SIGPIPE).sa_sigaction, libc::SIG_DFL);
+    std::thread::spawn(|| {
+        assert_eq!(rts().caller.call_json("__main__", "write_to_closed_pipe", None, None).unwrap(), "\"BrokenPipeError\"")
+    })
+    .join()
+    .unwrap();
+    assert_eq!(action(libc::SIGPIPE).sa_sigaction, libc::SIG_DFL);
+}
+
+/// The process's current disposition of `sig`.
+fn action(sig: i32) -> libc::sigaction {
+    // SAFETY: a null new action only reads the disposition into `old`, a valid out-pointer.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(sig, std::ptr::null(), &mut old);
+        old
+    }
 }

@@ -81,7 +81,15 @@ fn call_json(o: *mut pyrt_object, method: Option<&str>, args: &str, flags: u32) 
         let m = method.map(c);
         let mut out = ptr::null_mut();
         let mut e = ptr::null_mut();
-        match pyrt_object_call_json(o, m.as_ref().map_or(ptr::null(), |m| m.as_ptr()), c(args).as_ptr(), ptr::null(), flags, &mut out, &mut e) {
+        match pyrt_object_call_json(
+            o,
+            m.as_ref().map_or(ptr::null(), |m| m.as_ptr()),
+            c(args).as_ptr(),
+            ptr::null(),
+            flags,
+            &mut out,
+            &mut e,
+        ) {
             PYRT_OK => Ok(take(out)),
             code => Err((code, err_text(e))),
         }
@@ -111,12 +119,39 @@ def same(a, b):
     return a == b
 "#);
     let values = [
-        "None", "True", "0", "-7", "10**100", "-(10**100)", "0.1", "-0.0", "float('nan')", "float('inf')", "float('-inf')", "5e-324",
-        "'text é 😀'", "b'\\x00\\xffbytes'", "bytearray(b'ab')", "b''", "(1, 'a', (2.5,))", "()", "{1, 2, 3}", "frozenset({'a'})", "set()",
-        "{1: 'int key', (1, 2): 'tuple key', None: 0, True: 'bool', 2.5: 'float'}", "{'__pyrt__': 'looks like a tag', 'v': 1}", "{'plain': [1, {'nested': (1,)}]}",
-        "complex(1.5, -2)", "complex(float('nan'), float('inf'))", "decimal.Decimal('3.14159265358979323846264338327950288')", "decimal.Decimal('-0')",
-        "datetime.datetime(2024, 2, 29, 13, 45, 30, 123456)", "datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.timezone(datetime.timedelta(hours=5, minutes=30)))",
-        "datetime.date(1999, 12, 31)", "datetime.time(23, 59, 59, 999999)", "datetime.timedelta(days=-3, seconds=5, microseconds=7)",
+        "None",
+        "True",
+        "0",
+        "-7",
+        "10**100",
+        "-(10**100)",
+        "0.1",
+        "-0.0",
+        "float('nan')",
+        "float('inf')",
+        "float('-inf')",
+        "5e-324",
+        "'text é 😀'",
+        "b'\\x00\\xffbytes'",
+        "bytearray(b'ab')",
+        "b''",
+        "(1, 'a', (2.5,))",
+        "()",
+        "{1, 2, 3}",
+        "frozenset({'a'})",
+        "set()",
+        "{1: 'int key', (1, 2): 'tuple key', None: 0, True: 'bool', 2.5: 'float'}",
+        "{'__pyrt__': 'looks like a tag', 'v': 1}",
+        "{'plain': [1, {'nested': (1,)}]}",
+        "complex(1.5, -2)",
+        "complex(float('nan'), float('inf'))",
+        "decimal.Decimal('3.14159265358979323846264338327950288')",
+        "decimal.Decimal('-0')",
+        "datetime.datetime(2024, 2, 29, 13, 45, 30, 123456)",
+        "datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.timezone(datetime.timedelta(hours=5, minutes=30)))",
+        "datetime.date(1999, 12, 31)",
+        "datetime.time(23, 59, 59, 999999)",
+        "datetime.timedelta(days=-3, seconds=5, microseconds=7)",
         "[{'k': (b'x', {1.5: float('nan')})}, [frozenset({(1, 2)})]]",
     ];
     for v in values {
@@ -125,7 +160,11 @@ def same(a, b):
         let back = from_json(&encoded, T);
         unsafe {
             let same = eval_obj("same");
-            let args = format!("[{{\"__pyrt__\":\"object\",\"v\":{}}},{{\"__pyrt__\":\"object\",\"v\":{}}}]", pyrt_object_id(original), pyrt_object_id(back));
+            let args = format!(
+                "[{{\"__pyrt__\":\"object\",\"v\":{}}},{{\"__pyrt__\":\"object\",\"v\":{}}}]",
+                pyrt_object_id(original),
+                pyrt_object_id(back)
+            );
             assert_eq!(call_json(same, None, &args, T).unwrap(), "true", "{v} -> {encoded}");
             pyrt_object_free(same);
             pyrt_object_free(original);
@@ -170,7 +209,10 @@ fn counter_updated_many_times() {
         let mut collections = ptr::null_mut();
         assert_eq!(pyrt_import(rt(), c("collections").as_ptr(), &mut collections, ptr::null_mut()), PYRT_OK);
         let mut counter = ptr::null_mut();
-        assert_eq!(pyrt_object_call(collections, c("Counter").as_ptr(), ptr::null(), ptr::null(), 0, &mut counter, ptr::null_mut()), PYRT_OK);
+        assert_eq!(
+            pyrt_object_call(collections, c("Counter").as_ptr(), ptr::null(), ptr::null(), 0, &mut counter, ptr::null_mut()),
+            PYRT_OK
+        );
         let mut apples = 0;
         for i in 0..10_000 {
             let word = ["apple", "pear", "fig", "kiwi", "plum"][i % 5 % (1 + i % 4)];
@@ -193,7 +235,10 @@ fn instance_kept_alive_attributes_and_handles_as_arguments() {
         assert_eq!(pyrt_import(rt(), c("__main__").as_ptr(), &mut main, ptr::null_mut()), PYRT_OK);
         let mut a = ptr::null_mut();
         let mut b = ptr::null_mut();
-        assert_eq!(pyrt_object_call(main, c("Account").as_ptr(), c(r#"["ann"]"#).as_ptr(), ptr::null(), 0, &mut a, ptr::null_mut()), PYRT_OK);
+        assert_eq!(
+            pyrt_object_call(main, c("Account").as_ptr(), c(r#"["ann"]"#).as_ptr(), ptr::null(), 0, &mut a, ptr::null_mut()),
+            PYRT_OK
+        );
         let mut cls = ptr::null_mut();
         assert_eq!(pyrt_object_getattr(main, c("Account").as_ptr(), &mut cls, ptr::null_mut()), PYRT_OK);
         assert_eq!(pyrt_object_call(cls, ptr::null(), ptr::null(), c(r#"{"owner":"bob"}"#).as_ptr(), 0, &mut b, ptr::null_mut()), PYRT_OK);
@@ -232,13 +277,30 @@ fn call_value_by_target_and_round_trip_example() {
     unsafe {
         let mut out = ptr::null_mut();
         let mut e = ptr::null_mut();
-        assert_eq!(pyrt_call_value(rt(), c("os:path.join").as_ptr(), c(r#"["a","b"]"#).as_ptr(), ptr::null(), 0, &mut out, &mut e), PYRT_OK);
+        assert_eq!(
+            pyrt_call_value(rt(), c("os:path.join").as_ptr(), c(r#"["a","b"]"#).as_ptr(), ptr::null(), 0, &mut out, &mut e),
+            PYRT_OK
+        );
         assert_eq!(take(out), r#""a/b""#);
-        assert_eq!(pyrt_call_value(rt(), c("math.sqrt").as_ptr(), ptr::null(), ptr::null(), 0, &mut out, &mut e), PYRT_ERR_INVALID_ARGUMENT);
+        assert_eq!(
+            pyrt_call_value(rt(), c("math.sqrt").as_ptr(), ptr::null(), ptr::null(), 0, &mut out, &mut e),
+            PYRT_ERR_INVALID_ARGUMENT
+        );
         pyrt_error_free(e);
         // The issue's example: a dict with bytes, a tuple key, NaN and a 100-digit integer.
         let value = r#"{"__pyrt__":"dict","v":[["data",{"__pyrt__":"bytes","v":"AAEC"}],[{"__pyrt__":"tuple","v":[1,2]},"pair"],["nan",{"__pyrt__":"float","v":"nan"}],["big",1234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890]]}"#;
-        assert_eq!(pyrt_call_value(rt(), c("builtins:dict").as_ptr(), c(&format!("[{value}]")).as_ptr(), ptr::null(), T, &mut out, ptr::null_mut()), PYRT_OK);
+        assert_eq!(
+            pyrt_call_value(
+                rt(),
+                c("builtins:dict").as_ptr(),
+                c(&format!("[{value}]")).as_ptr(),
+                ptr::null(),
+                T,
+                &mut out,
+                ptr::null_mut()
+            ),
+            PYRT_OK
+        );
         assert_eq!(take(out), value);
     }
 }

@@ -53,17 +53,18 @@ fn a_panic_where_cpython_calls_pyrt_is_a_python_exception() {
     unsafe {
         let mut rt = ptr::null_mut();
         assert_eq!(pyrt_new(c(r#"{"capture_output": true}"#).as_ptr(), &mut rt, ptr::null_mut()), PYRT_OK);
-        assert_eq!(pyrt_register(rt, c"hostmod".as_ptr(), c"answer".as_ptr(), Some(answer), ptr::null_mut(), None, ptr::null_mut()), PYRT_OK);
+        assert_eq!(
+            pyrt_register(rt, c"hostmod".as_ptr(), c"answer".as_ptr(), Some(answer), ptr::null_mut(), None, ptr::null_mut()),
+            PYRT_OK
+        );
         assert_eq!(run(rt, "import hostmod, _pyrt\nassert hostmod.answer() == 42").0, PYRT_OK);
 
         // Each site, caught where Python can see it: the call fails with the RuntimeError (or
         // Python code catches it), and the next call works.
         let internal = "RuntimeError: internal error in pyrt (please report): a panic injected by a test";
-        for (mask, code) in [
-            (HOST_FUNCTION, "hostmod.answer()"),
-            (MODULE_FUNCTION, "_pyrt.host_thread()"),
-            (OUTPUT_WRITE, "print('through the proxies')"),
-        ] {
+        for (mask, code) in
+            [(HOST_FUNCTION, "hostmod.answer()"), (MODULE_FUNCTION, "_pyrt.host_thread()"), (OUTPUT_WRITE, "print('through the proxies')")]
+        {
             pyrt::__inject_panics(mask);
             let (st, msg) = run(rt, code);
             pyrt::__inject_panics(0);

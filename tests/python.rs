@@ -53,10 +53,27 @@ fn redefinition_is_seen_through_the_cache() {
 #[test]
 fn json_values_round_trip() {
     for v in [
-        "null", "true", "false", "0", "-1", "9223372036854775807", "-9223372036854775808",
-        "9223372036854775808", "123456789012345678901234567890123456789", "-98765432109876543210987654321",
-        "4.0", "0.1", "-0.0", "1e300", "5e-324", r#""""#, r#""h\u00e9llo \"q\" \\ \n\t\u0001 😀""#,
-        "[]", "{}", r#"[1,[2,[3,{"a":[null,true]}]]]"#, r#"{"k":{"nested":[1.5,"x"]}}"#,
+        "null",
+        "true",
+        "false",
+        "0",
+        "-1",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "9223372036854775808",
+        "123456789012345678901234567890123456789",
+        "-98765432109876543210987654321",
+        "4.0",
+        "0.1",
+        "-0.0",
+        "1e300",
+        "5e-324",
+        r#""""#,
+        r#""h\u00e9llo \"q\" \\ \n\t\u0001 😀""#,
+        "[]",
+        "{}",
+        r#"[1,[2,[3,{"a":[null,true]}]]]"#,
+        r#"{"k":{"nested":[1.5,"x"]}}"#,
     ] {
         let out = call("__main__", "ident", &format!("[{v}]")).unwrap();
         let want: serde_json::Value = serde_json::from_str(v).unwrap();
@@ -90,9 +107,9 @@ fn floats_round_trip_bit_identical() {
         if !values.is_empty() {
             args.push(',');
         }
-        let mut text = Vec::new();
-        pyrt::json::write::float(&mut text, f);
-        args.push_str(std::str::from_utf8(&text).unwrap());
+        // Rust's `{:?}` is the shortest form that reads back to the same bits (valid JSON for a
+        // finite value), as pyrt's own writer promises.
+        args.push_str(&format!("{f:?}"));
         values.push(f);
     }
     args.push_str("]]");
@@ -132,7 +149,11 @@ fn python_exceptions_are_errors() {
 
 #[test]
 fn system_exit_and_keyboard_interrupt_do_not_end_the_process() {
-    for (code, msg) in [("raise SystemExit(7)", "exit code 7"), ("import sys; sys.exit()", "exit code 0"), ("import sys; sys.exit('bye')", "bye (exit code 1)")] {
+    for (code, msg) in [
+        ("raise SystemExit(7)", "exit code 7"),
+        ("import sys; sys.exit()", "exit code 0"),
+        ("import sys; sys.exit('bye')", "bye (exit code 1)"),
+    ] {
         let e = rt().run_string(code).unwrap_err();
         assert_eq!(e.kind, ErrorKind::SystemExit);
         assert_eq!(e.message, msg);
@@ -249,11 +270,23 @@ fn capi_null_pointers_are_errors() {
         assert_eq!(pyrt_new(ptr::null(), &mut raw, ptr::null_mut()), PYRT_OK);
         let mut out: *mut c_char = ptr::null_mut();
         let (m, f, a) = (c("math"), c("sqrt"), c("[16.0]"));
-        assert_eq!(pyrt_call_json(raw, ptr::null(), f.as_ptr(), a.as_ptr(), ptr::null(), &mut out, ptr::null_mut()), PYRT_ERR_INVALID_ARGUMENT);
-        assert_eq!(pyrt_call_json(raw, m.as_ptr(), ptr::null(), a.as_ptr(), ptr::null(), &mut out, ptr::null_mut()), PYRT_ERR_INVALID_ARGUMENT);
-        assert_eq!(pyrt_call_json(raw, m.as_ptr(), f.as_ptr(), a.as_ptr(), ptr::null(), ptr::null_mut(), ptr::null_mut()), PYRT_ERR_INVALID_ARGUMENT);
+        assert_eq!(
+            pyrt_call_json(raw, ptr::null(), f.as_ptr(), a.as_ptr(), ptr::null(), &mut out, ptr::null_mut()),
+            PYRT_ERR_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            pyrt_call_json(raw, m.as_ptr(), ptr::null(), a.as_ptr(), ptr::null(), &mut out, ptr::null_mut()),
+            PYRT_ERR_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            pyrt_call_json(raw, m.as_ptr(), f.as_ptr(), a.as_ptr(), ptr::null(), ptr::null_mut(), ptr::null_mut()),
+            PYRT_ERR_INVALID_ARGUMENT
+        );
         assert!(out.is_null(), "outputs are written only on success");
-        assert_eq!(pyrt_call_json(ptr::null_mut(), m.as_ptr(), f.as_ptr(), a.as_ptr(), ptr::null(), &mut out, ptr::null_mut()), PYRT_ERR_INVALID_ARGUMENT);
+        assert_eq!(
+            pyrt_call_json(ptr::null_mut(), m.as_ptr(), f.as_ptr(), a.as_ptr(), ptr::null(), &mut out, ptr::null_mut()),
+            PYRT_ERR_INVALID_ARGUMENT
+        );
         assert_eq!(pyrt_run_string(raw, ptr::null(), ptr::null_mut()), PYRT_ERR_INVALID_ARGUMENT);
         assert_eq!(pyrt_run_file(raw, ptr::null(), ptr::null_mut()), PYRT_ERR_INVALID_ARGUMENT);
         assert_eq!(pyrt_eval_json(raw, ptr::null(), &mut out, ptr::null_mut()), PYRT_ERR_INVALID_ARGUMENT);
@@ -268,7 +301,10 @@ fn capi_null_pointers_are_errors() {
         pyrt_free(raw);
         pyrt_free(raw);
         assert_eq!(pyrt_call_json(raw, m.as_ptr(), f.as_ptr(), a.as_ptr(), ptr::null(), &mut out, ptr::null_mut()), PYRT_ERR_CLOSED);
-        assert_eq!(pyrt_call_json(0x1234 as *mut pyrt_runtime, m.as_ptr(), f.as_ptr(), a.as_ptr(), ptr::null(), &mut out, ptr::null_mut()), PYRT_ERR_CLOSED);
+        assert_eq!(
+            pyrt_call_json(0x1234 as *mut pyrt_runtime, m.as_ptr(), f.as_ptr(), a.as_ptr(), ptr::null(), &mut out, ptr::null_mut()),
+            PYRT_ERR_CLOSED
+        );
         assert_eq!(pyrt_error_code(ptr::null()), PYRT_ERR_INVALID_ARGUMENT);
         assert!(pyrt_error_message(ptr::null()).is_null());
         pyrt_error_free(ptr::null_mut());

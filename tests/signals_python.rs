@@ -10,13 +10,14 @@ fn python_owns_sigint_and_ignores_sigpipe() {
     assert_eq!(e.kind, ErrorKind::Config, "{e}");
     assert!(Runtime::new(Some(r#"{"signals": "both"}"#)).is_err());
     let rt = Runtime::new(Some(r#"{"signals": "python", "main_thread": true}"#)).unwrap();
-    assert_eq!(pyrt::signals::action(libc::SIGPIPE).sa_sigaction, libc::SIG_IGN);
+    assert_eq!(action(libc::SIGPIPE).sa_sigaction, libc::SIG_IGN);
     assert_eq!(rt.eval_json("__import__('signal').getsignal(2) is __import__('signal').default_int_handler").unwrap(), "true");
-    assert_ne!(pyrt::signals::action(libc::SIGINT).sa_sigaction, libc::SIG_DFL, "Python's SIGINT handler is installed");
+    assert_ne!(action(libc::SIGINT).sa_sigaction, libc::SIG_DFL, "Python's SIGINT handler is installed");
     // A real SIGINT to the process becomes KeyboardInterrupt in the main thread.
     // (Repeatedly: the kernel may deliver it to any thread; pyrt routes it to Python's main thread.)
     for _ in 0..5 {
-        let e = rt.run_string("import os, signal, time\nos.kill(os.getpid(), signal.SIGINT)\nfor _ in range(10**8):\n    pass\n").unwrap_err();
+        let e =
+            rt.run_string("import os, signal, time\nos.kill(os.getpid(), signal.SIGINT)\nfor _ in range(10**8):\n    pass\n").unwrap_err();
         assert_eq!(e.kind, ErrorKind::KeyboardInterrupt, "{e}");
     }
     // Sent by the host from another thread while Python loops on the main thread.
@@ -27,4 +28,14 @@ fn python_owns_sigint_and_ignores_sigpipe() {
     let e = rt.run_string("for _ in range(10**9):\n    pass\n").unwrap_err();
     assert_eq!(e.kind, ErrorKind::KeyboardInterrupt, "{e}");
     t.join().unwrap();
+}
+
+/// The process's current disposition of `sig`.
+fn action(sig: i32) -> libc::sigaction {
+    // SAFETY: a null new action only reads the disposition into `old`, a valid out-pointer.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(sig, std::ptr::null(), &mut old);
+        old
+    }
 }

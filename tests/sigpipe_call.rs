@@ -26,8 +26,18 @@ fn sigpipe_blocked_per_call_and_the_host_mask_restored() {
         libc::sigpending(&mut pending);
         assert_eq!(libc::sigismember(&pending, libc::SIGPIPE), 0, "a SIGPIPE was left pending");
     }
-    assert_eq!(pyrt::signals::action(libc::SIGPIPE).sa_sigaction, libc::SIG_DFL);
+    assert_eq!(action(libc::SIGPIPE).sa_sigaction, libc::SIG_DFL);
     // A handle asking for the other policy contradicts the running interpreter.
     let e = Runtime::new(Some(r#"{"sigpipe": "thread"}"#)).err().unwrap();
     assert_eq!(e.kind, pyrt::ErrorKind::LibpythonConflict, "{e}");
+}
+
+/// The process's current disposition of `sig`.
+fn action(sig: i32) -> libc::sigaction {
+    // SAFETY: a null new action only reads the disposition into `old`, a valid out-pointer.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(sig, std::ptr::null(), &mut old);
+        old
+    }
 }

@@ -24,7 +24,11 @@ fn embedded_interpreter_is_the_venvs_python() {
     let venv_json = json_str(&venv);
 
     // A venv of one version with a libpython of another is refused before anything is loaded.
-    let minor: u32 = std::fs::read_to_string(format!("{venv}/pyvenv.cfg")).unwrap().lines().find_map(|l| l.strip_prefix("version").map(|v| v.trim_start_matches([' ', '=']).split('.').nth(1).unwrap().parse().unwrap())).unwrap();
+    let minor: u32 = std::fs::read_to_string(format!("{venv}/pyvenv.cfg"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("version").map(|v| v.trim_start_matches([' ', '=']).split('.').nth(1).unwrap().parse().unwrap()))
+        .unwrap();
     let other_lib = std::fs::read_dir(format!("{}/.pyenv/versions", std::env::var("HOME").unwrap()))
         .into_iter()
         .flatten()
@@ -53,7 +57,10 @@ fn embedded_interpreter_is_the_venvs_python() {
 
     // numpy (a C extension) computes; jinja2 (pure Python) renders.
     assert_eq!(eval("__import__('numpy').arange(10).reshape(2, 5).sum(axis=1).tolist()"), "[10,35]");
-    assert_eq!(eval("float(__import__('numpy').linalg.det(__import__('numpy').array([[2.0, 1.0], [1.0, 3.0]])))").parse::<f64>().unwrap().round(), 5.0);
+    assert_eq!(
+        eval("float(__import__('numpy').linalg.det(__import__('numpy').array([[2.0, 1.0], [1.0, 3.0]])))").parse::<f64>().unwrap().round(),
+        5.0
+    );
     assert_eq!(eval("__import__('jinja2').Template('Hello {{ name }}!').render(name='pyrt')"), r#""Hello pyrt!""#);
 
     // A package present only outside the venv (pip lives in the base install) does not import.

@@ -60,7 +60,10 @@ fn workers_rt() -> Rt {
     static RT: OnceLock<Rt> = OnceLock::new();
     *RT.get_or_init(|| {
         main_rt();
-        let cfg = format!(r#"{{"workers": 2, "worker_modules": ["json", "textwrap"], "worker_setup": {}}}"#, serde_json::to_string(SETUP).unwrap());
+        let cfg = format!(
+            r#"{{"workers": 2, "worker_modules": ["json", "textwrap"], "worker_setup": {}}}"#,
+            serde_json::to_string(SETUP).unwrap()
+        );
         open(&cfg).unwrap()
     })
 }
@@ -172,14 +175,14 @@ fn workers_run_in_parallel_on_their_own_interpreters() {
     }
     // Two concurrent calls land in two different workers (threads), each in its interpreter.
     let idents: Vec<String> = std::thread::scope(|s| {
-        let hs: Vec<_> = (0..2).map(|_| s.spawn(|| call(w, "__main__", "work", "[300000]").and_then(|_| call(w, "__main__", "where", "[]")).unwrap())).collect();
+        let hs: Vec<_> = (0..2)
+            .map(|_| s.spawn(|| call(w, "__main__", "work", "[300000]").and_then(|_| call(w, "__main__", "where", "[]")).unwrap()))
+            .collect();
         hs.into_iter().map(|h| h.join().unwrap()).collect()
     });
     assert_eq!(idents.len(), 2);
     let busy: Vec<String> = std::thread::scope(|s| {
-        let hs: Vec<_> = (0..2)
-            .map(|_| s.spawn(|| eval(w, "(work(2000000), where())[1]").unwrap()))
-            .collect();
+        let hs: Vec<_> = (0..2).map(|_| s.spawn(|| eval(w, "(work(2000000), where())[1]").unwrap())).collect();
         hs.into_iter().map(|h| h.join().unwrap()).collect()
     });
     assert_ne!(busy[0], busy[1], "two concurrent calls ran in the same worker");

@@ -66,8 +66,12 @@ fuzz_target!(|data: &[u8]| {
                     let f = finish("run_string", rc, err);
                     if guarded {
                         let f = f.expect("guarded code cannot succeed");
-                        assert!(f.rc == ERR_SYSTEM_EXIT || f.python_type.as_deref().is_some_and(|t| t.contains("Error")) || f.rc == ERR_INVALID_UTF8,
-                            "guarded code ended unexpectedly: {f:?}");
+                        assert!(
+                            f.rc == ERR_SYSTEM_EXIT
+                                || f.python_type.as_deref().is_some_and(|t| t.contains("Error"))
+                                || f.rc == ERR_INVALID_UTF8,
+                            "guarded code ended unexpectedly: {f:?}"
+                        );
                     }
                     ran_code |= !guarded;
                 }
@@ -86,7 +90,15 @@ fuzz_target!(|data: &[u8]| {
                         ran_code = true;
                     }
                     Expr::CompileOnly(args) => {
-                        let rc = pyrt_call_json(rt, c"pyrt_fuzz".as_ptr(), c"compile_eval".as_ptr(), args.as_ptr(), std::ptr::null(), &mut out, &mut err);
+                        let rc = pyrt_call_json(
+                            rt,
+                            c"pyrt_fuzz".as_ptr(),
+                            c"compile_eval".as_ptr(),
+                            args.as_ptr(),
+                            std::ptr::null(),
+                            &mut out,
+                            &mut err,
+                        );
                         match json_out("compile_eval", rc, err, out) {
                             Some(s) => assert_eq!(s, "true"),
                             None => {}
@@ -178,7 +190,15 @@ fuzz_target!(|data: &[u8]| {
                     pyrt_object_free(null_mut());
                     pyrt_error_free(null_mut());
                     pyrt_string_free(null_mut());
-                    let rc = pyrt_call_json(rt, c"pyrt_fuzz".as_ptr(), c"echo".as_ptr(), c"[1]".as_ptr(), std::ptr::null(), null_mut(), &mut err);
+                    let rc = pyrt_call_json(
+                        rt,
+                        c"pyrt_fuzz".as_ptr(),
+                        c"echo".as_ptr(),
+                        c"[1]".as_ptr(),
+                        std::ptr::null(),
+                        null_mut(),
+                        &mut err,
+                    );
                     assert_eq!(finish("NULL result_out", rc, err).map(|f| f.rc), Some(ERR_INVALID_ARGUMENT));
                 }
                 _ => {

@@ -23,8 +23,21 @@ fn depth(s: &str) -> usize {
     let (mut d, mut max, mut in_str, mut esc) = (0usize, 0usize, false, false);
     for b in s.bytes() {
         if in_str {
-            if esc { esc = false } else if b == b'\\' { esc = true } else if b == b'"' { in_str = false }
-        } else if b == b'"' { in_str = true } else if b == b'[' || b == b'{' { d += 1; max = max.max(d) } else if b == b']' || b == b'}' { d = d.saturating_sub(1) }
+            if esc {
+                esc = false
+            } else if b == b'\\' {
+                esc = true
+            } else if b == b'"' {
+                in_str = false
+            }
+        } else if b == b'"' {
+            in_str = true
+        } else if b == b'[' || b == b'{' {
+            d += 1;
+            max = max.max(d)
+        } else if b == b']' || b == b'}' {
+            d = d.saturating_sub(1)
+        }
     }
     max
 }
@@ -95,7 +108,10 @@ fuzz_target!(|data: &[u8]| {
                     assert_eq!(f.rc, ERR_INVALID_UTF8, "non-UTF-8 JSON: {f:?}");
                 }
                 if flags == 0 && serde_ok.is_some() {
-                    assert!(f.rc == ERR_INVALID_JSON && depth(text.to_str().unwrap()) > 1000, "serde_json accepts this JSON but pyrt does not: {f:?}");
+                    assert!(
+                        f.rc == ERR_INVALID_JSON && depth(text.to_str().unwrap()) > 1000,
+                        "serde_json accepts this JSON but pyrt does not: {f:?}"
+                    );
                 }
                 return;
             }

@@ -151,7 +151,8 @@ fuzz_target!(|data: &[u8]| {
                     object_result(&mut st, "from_json", rc, err, obj, false);
                 }
                 1 => {
-                    let target = CString::new([b"pyrt_fuzz:".as_slice(), &cstring(&attribute_for(op.field(0))).into_bytes()].concat()).unwrap();
+                    let target =
+                        CString::new([b"pyrt_fuzz:".as_slice(), &cstring(&attribute_for(op.field(0))).into_bytes()].concat()).unwrap();
                     let args = op.optional(1).map(cstring);
                     let rc = pyrt_call_object(rt, target.as_ptr(), opt_ptr(&args), null(), flags, &mut obj, &mut err);
                     object_result(&mut st, "call_object", rc, err, obj, false);
@@ -210,7 +211,8 @@ fuzz_target!(|data: &[u8]| {
                 7 => {
                     let Some(s) = st.pick(op.field(0)) else { continue };
                     let (o, dead) = (s.obj, s.dead);
-                    let rc = if op.flags & 1 == 0 { pyrt_object_repr(o, &mut out, &mut err) } else { pyrt_object_str(o, &mut out, &mut err) };
+                    let rc =
+                        if op.flags & 1 == 0 { pyrt_object_repr(o, &mut out, &mut err) } else { pyrt_object_str(o, &mut out, &mut err) };
                     let f = finish("repr/str", rc, err);
                     closed_if_dead("repr/str", dead, &f);
                     if f.is_none() {
@@ -243,7 +245,10 @@ fuzz_target!(|data: &[u8]| {
                     let args = CString::new(format!("[{}]", tagged_ref(id))).unwrap();
                     let rc = pyrt_call_value(rt, c"pyrt_fuzz:echo".as_ptr(), args.as_ptr(), null(), PYRT_VALUE_TAGGED, &mut out, &mut err);
                     let f = finish("echo(bogus ref)", rc, err);
-                    assert!(f.as_ref().is_some_and(|f| f.rc == ERR_CONVERSION || f.rc == ERR_CLOSED), "a bogus handle inside tagged JSON: {f:?}");
+                    assert!(
+                        f.as_ref().is_some_and(|f| f.rc == ERR_CONVERSION || f.rc == ERR_CLOSED),
+                        "a bogus handle inside tagged JSON: {f:?}"
+                    );
                     pyrt_object_free(o);
                 }
                 10 => {
@@ -279,10 +284,21 @@ fuzz_target!(|data: &[u8]| {
                     let Some(s) = st.pick(op.field(0)) else { continue };
                     let (o, dead) = (s.obj, s.dead);
                     let args = CString::new(format!("[{}]", tagged_ref(pyrt_object_id(o)))).unwrap();
-                    let rc = pyrt_call_value(rt, c"pyrt_fuzz:echo".as_ptr(), args.as_ptr(), null(), PYRT_VALUE_TAGGED | PYRT_VALUE_HANDLES, &mut out, &mut err);
+                    let rc = pyrt_call_value(
+                        rt,
+                        c"pyrt_fuzz:echo".as_ptr(),
+                        args.as_ptr(),
+                        null(),
+                        PYRT_VALUE_TAGGED | PYRT_VALUE_HANDLES,
+                        &mut out,
+                        &mut err,
+                    );
                     let f = finish("echo(ref)", rc, err);
                     if dead {
-                        assert!(f.as_ref().is_some_and(|f| f.rc == ERR_CONVERSION || f.rc == ERR_CLOSED), "a freed handle inside tagged JSON: {f:?}");
+                        assert!(
+                            f.as_ref().is_some_and(|f| f.rc == ERR_CONVERSION || f.rc == ERR_CLOSED),
+                            "a freed handle inside tagged JSON: {f:?}"
+                        );
                     }
                     if f.is_none() {
                         let s = take_string("echo(ref)", out);

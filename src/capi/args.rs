@@ -95,7 +95,8 @@ pub unsafe extern "C" fn pyrt_args_push_str(args: *mut pyrt_args, utf8: *const c
     boundary(std::ptr::null_mut(), || {
         let a = args_mut(args)?;
         let bytes = bytes_in(utf8.cast(), len)?;
-        let s = std::str::from_utf8(bytes).map_err(|e| Error::new(crate::ErrorKind::InvalidUtf8, format!("string argument is not valid UTF-8: {e}")))?;
+        let s = std::str::from_utf8(bytes)
+            .map_err(|e| Error::new(crate::ErrorKind::InvalidUtf8, format!("string argument is not valid UTF-8: {e}")))?;
         a.push(Arg::Str(s.to_owned()));
         Ok(())
     })
@@ -137,7 +138,12 @@ fn list<'a>(args: *const pyrt_args, empty: &'a Args) -> &'a Args {
 /// is PYRT_ERR_CONVERSION). `args` may be NULL (no arguments). `result_out` must not be NULL.
 /// The fast path: no JSON. Any thread.
 #[no_mangle]
-pub unsafe extern "C" fn pyrt_object_call_double(callable: *mut pyrt_object, args: *const pyrt_args, result_out: *mut f64, err_out: *mut *mut pyrt_error) -> i32 {
+pub unsafe extern "C" fn pyrt_object_call_double(
+    callable: *mut pyrt_object,
+    args: *const pyrt_args,
+    result_out: *mut f64,
+    err_out: *mut *mut pyrt_error,
+) -> i32 {
     boundary(err_out, || {
         require_out(result_out, "result_out")?;
         *result_out = runtime::object_call_typed(callable as usize as u64, list(args, &Args::default()), runtime::read_double)?;
@@ -148,7 +154,12 @@ pub unsafe extern "C" fn pyrt_object_call_double(callable: *mut pyrt_object, arg
 /// Calls `callable(*args)` and reads an int result that fits in 64 bits (else
 /// PYRT_ERR_CONVERSION). `args` may be NULL. `result_out` must not be NULL. Any thread.
 #[no_mangle]
-pub unsafe extern "C" fn pyrt_object_call_int(callable: *mut pyrt_object, args: *const pyrt_args, result_out: *mut i64, err_out: *mut *mut pyrt_error) -> i32 {
+pub unsafe extern "C" fn pyrt_object_call_int(
+    callable: *mut pyrt_object,
+    args: *const pyrt_args,
+    result_out: *mut i64,
+    err_out: *mut *mut pyrt_error,
+) -> i32 {
     boundary(err_out, || {
         require_out(result_out, "result_out")?;
         *result_out = runtime::object_call_typed(callable as usize as u64, list(args, &Args::default()), runtime::read_int)?;
@@ -159,7 +170,12 @@ pub unsafe extern "C" fn pyrt_object_call_int(callable: *mut pyrt_object, args: 
 /// Calls `callable(*args)` and keeps the result as a new object handle in `*obj_out` (must not
 /// be NULL; free with pyrt_object_free()). `args` may be NULL. Any thread.
 #[no_mangle]
-pub unsafe extern "C" fn pyrt_object_call_args(callable: *mut pyrt_object, args: *const pyrt_args, obj_out: *mut *mut pyrt_object, err_out: *mut *mut pyrt_error) -> i32 {
+pub unsafe extern "C" fn pyrt_object_call_args(
+    callable: *mut pyrt_object,
+    args: *const pyrt_args,
+    obj_out: *mut *mut pyrt_object,
+    err_out: *mut *mut pyrt_error,
+) -> i32 {
     boundary(err_out, || {
         require_out(obj_out, "obj_out")?;
         let id = runtime::object_call_typed(callable as usize as u64, list(args, &Args::default()), runtime::read_object)?;
@@ -172,10 +188,17 @@ pub unsafe extern "C" fn pyrt_object_call_args(callable: *mut pyrt_object, args:
 /// pyrt_call_value()). `args` may be NULL. `result_out` must not be NULL; free it with
 /// pyrt_string_free(). Any thread.
 #[no_mangle]
-pub unsafe extern "C" fn pyrt_object_call_args_json(callable: *mut pyrt_object, args: *const pyrt_args, flags: u32, result_out: *mut *mut c_char, err_out: *mut *mut pyrt_error) -> i32 {
+pub unsafe extern "C" fn pyrt_object_call_args_json(
+    callable: *mut pyrt_object,
+    args: *const pyrt_args,
+    flags: u32,
+    result_out: *mut *mut c_char,
+    err_out: *mut *mut pyrt_error,
+) -> i32 {
     boundary(err_out, || {
         require_out(result_out, "result_out")?;
-        *result_out = runtime::object_call_typed(callable as usize as u64, list(args, &Args::default()), runtime::read_json(flags))?.into_raw();
+        *result_out =
+            runtime::object_call_typed(callable as usize as u64, list(args, &Args::default()), runtime::read_json(flags))?.into_raw();
         Ok(())
     })
 }

@@ -64,7 +64,8 @@ pub const PYRT_BUFFER_CONTIGUOUS: u32 = 2;
 pub unsafe extern "C" fn pyrt_args_push_buffer(args: *mut pyrt_args, data: *mut c_void, count: usize, elem_type: u32, flags: u32) -> i32 {
     boundary(std::ptr::null_mut(), || {
         let a = super::args::args_mut(args)?;
-        let (_, itemsize) = b::elem_info(elem_type).ok_or_else(|| Error::invalid_argument(format!("unknown buffer element type {elem_type}")))?;
+        let (_, itemsize) =
+            b::elem_info(elem_type).ok_or_else(|| Error::invalid_argument(format!("unknown buffer element type {elem_type}")))?;
         if flags & !PYRT_BUFFER_WRITABLE != 0 {
             return Err(Error::invalid_argument(format!("unknown buffer flags {flags:#x}")));
         }
@@ -95,7 +96,12 @@ pub struct pyrt_buffer {
 /// then fails), PYRT_BUFFER_CONTIGUOUS (fail unless the memory is C-contiguous), or 0. An object
 /// without a buffer is PYRT_ERR_PYTHON (TypeError). Any thread.
 #[no_mangle]
-pub unsafe extern "C" fn pyrt_object_buffer(obj: *mut pyrt_object, flags: u32, buf_out: *mut *mut pyrt_buffer, err_out: *mut *mut pyrt_error) -> i32 {
+pub unsafe extern "C" fn pyrt_object_buffer(
+    obj: *mut pyrt_object,
+    flags: u32,
+    buf_out: *mut *mut pyrt_buffer,
+    err_out: *mut *mut pyrt_error,
+) -> i32 {
     boundary(err_out, || {
         require_out(buf_out, "buf_out")?;
         if flags & !(PYRT_BUFFER_WRITABLE | PYRT_BUFFER_CONTIGUOUS) != 0 {
@@ -113,7 +119,13 @@ pub unsafe extern "C" fn pyrt_object_buffer(obj: *mut pyrt_object, flags: u32, b
 /// needed (call with `dst_len` 0 to ask). For shape and element type use pyrt_object_buffer().
 /// Any thread.
 #[no_mangle]
-pub unsafe extern "C" fn pyrt_object_buffer_copy(obj: *mut pyrt_object, dst: *mut c_void, dst_len: usize, len_out: *mut usize, err_out: *mut *mut pyrt_error) -> i32 {
+pub unsafe extern "C" fn pyrt_object_buffer_copy(
+    obj: *mut pyrt_object,
+    dst: *mut c_void,
+    dst_len: usize,
+    len_out: *mut usize,
+    err_out: *mut *mut pyrt_error,
+) -> i32 {
     boundary(err_out, || {
         let (needed, r) = runtime::object_buffer_copy(obj as usize as u64, dst, dst_len)?;
         if !len_out.is_null() {

@@ -42,7 +42,14 @@ pub(crate) fn into_raw(e: Error) -> *mut pyrt_error {
     };
     let output = e.output.as_ref().map(|o| [c(o[0].clone()), c(o[1].clone())]);
     let source: Error = crate::error::ErrorDetail { python: None, output: None, ..e.into_detail() }.into();
-    Box::into_raw(Box::new(pyrt_error { code: source.kind.code(), message: c(source.message.clone()), python_type, traceback, output, source }))
+    Box::into_raw(Box::new(pyrt_error {
+        code: source.kind.code(),
+        message: c(source.message.clone()),
+        python_type,
+        traceback,
+        output,
+        source,
+    }))
 }
 
 /// The status code this error was returned with (one of the PYRT_ERR_* values).

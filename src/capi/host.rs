@@ -28,7 +28,9 @@ pub struct pyrt_reply {
 /// It runs on the thread that executes the Python code (the caller's, the main thread, or a
 /// thread Python code started), without the GIL: it may block, call any pyrt function (on this
 /// thread or by handing work to other threads), and run concurrently with itself.
-pub type pyrt_host_fn = Option<unsafe extern "C" fn(user_data: *mut c_void, args_json: *const c_char, kwargs_json: *const c_char, reply: *mut pyrt_reply) -> i32>;
+pub type pyrt_host_fn = Option<
+    unsafe extern "C" fn(user_data: *mut c_void, args_json: *const c_char, kwargs_json: *const c_char, reply: *mut pyrt_reply) -> i32,
+>;
 
 /// Releases a host function's user data: called once, after the function was unregistered (or
 /// its runtime freed, or Python finalized) and no call of it is running. Any thread.
@@ -64,7 +66,12 @@ pub unsafe extern "C" fn pyrt_register(
 /// Removes the host function `module.name` that was registered through `rt`; its destructor
 /// runs once no call of it is running. PYRT_ERR_INVALID_ARGUMENT when there is none. Any thread.
 #[no_mangle]
-pub unsafe extern "C" fn pyrt_unregister(rt: *mut pyrt_runtime, module: *const c_char, name: *const c_char, err_out: *mut *mut pyrt_error) -> i32 {
+pub unsafe extern "C" fn pyrt_unregister(
+    rt: *mut pyrt_runtime,
+    module: *const c_char,
+    name: *const c_char,
+    err_out: *mut *mut pyrt_error,
+) -> i32 {
     boundary(err_out, || runtime::unregister_host(token(rt)?, text(module, "module")?, text(name, "name")?))
 }
 

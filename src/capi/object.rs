@@ -28,7 +28,6 @@ fn object_token(o: *const pyrt_object) -> u64 {
     o as usize as u64
 }
 
-
 unsafe fn put_json(out: *mut *mut c_char, r: Returned) {
     if let Returned::Json(j) = r {
         *out = j.into_raw();
@@ -65,7 +64,14 @@ pub unsafe extern "C" fn pyrt_call_value(
 ) -> i32 {
     boundary(err_out, || {
         require_out(result_out, "result_out")?;
-        let r = runtime::call_value(super::runtime::token(rt)?, text(target, "target")?, optional_text(args_json, "args_json")?, optional_text(kwargs_json, "kwargs_json")?, flags, false)?;
+        let r = runtime::call_value(
+            super::runtime::token(rt)?,
+            text(target, "target")?,
+            optional_text(args_json, "args_json")?,
+            optional_text(kwargs_json, "kwargs_json")?,
+            flags,
+            false,
+        )?;
         put_json(result_out, r);
         Ok(())
     })
@@ -85,7 +91,14 @@ pub unsafe extern "C" fn pyrt_call_object(
 ) -> i32 {
     boundary(err_out, || {
         require_out(obj_out, "obj_out")?;
-        let r = runtime::call_value(super::runtime::token(rt)?, text(target, "target")?, optional_text(args_json, "args_json")?, optional_text(kwargs_json, "kwargs_json")?, flags, true)?;
+        let r = runtime::call_value(
+            super::runtime::token(rt)?,
+            text(target, "target")?,
+            optional_text(args_json, "args_json")?,
+            optional_text(kwargs_json, "kwargs_json")?,
+            flags,
+            true,
+        )?;
         put_object(obj_out, r);
         Ok(())
     })
@@ -94,28 +107,49 @@ pub unsafe extern "C" fn pyrt_call_object(
 /// Imports `module` and returns it as an object handle in `*obj_out` (must not be NULL).
 /// Any thread.
 #[no_mangle]
-pub unsafe extern "C" fn pyrt_import(rt: *mut pyrt_runtime, module: *const c_char, obj_out: *mut *mut pyrt_object, err_out: *mut *mut pyrt_error) -> i32 {
+pub unsafe extern "C" fn pyrt_import(
+    rt: *mut pyrt_runtime,
+    module: *const c_char,
+    obj_out: *mut *mut pyrt_object,
+    err_out: *mut *mut pyrt_error,
+) -> i32 {
     boundary(err_out, || handle_out(obj_out, || runtime::object_import(super::runtime::token(rt)?, text(module, "module")?)))
 }
 
 /// Evaluates a Python expression in `__main__` and returns the value as an object handle in
 /// `*obj_out` (must not be NULL). Any thread.
 #[no_mangle]
-pub unsafe extern "C" fn pyrt_eval_object(rt: *mut pyrt_runtime, expr: *const c_char, obj_out: *mut *mut pyrt_object, err_out: *mut *mut pyrt_error) -> i32 {
+pub unsafe extern "C" fn pyrt_eval_object(
+    rt: *mut pyrt_runtime,
+    expr: *const c_char,
+    obj_out: *mut *mut pyrt_object,
+    err_out: *mut *mut pyrt_error,
+) -> i32 {
     boundary(err_out, || handle_out(obj_out, || runtime::object_eval(super::runtime::token(rt)?, c_text(expr, "expr")?)))
 }
 
 /// Builds a Python object from an encoded value (`flags` as for pyrt_call_value()) and returns
 /// it as an object handle in `*obj_out` (must not be NULL). Any thread.
 #[no_mangle]
-pub unsafe extern "C" fn pyrt_object_from_json(rt: *mut pyrt_runtime, json: *const c_char, flags: u32, obj_out: *mut *mut pyrt_object, err_out: *mut *mut pyrt_error) -> i32 {
+pub unsafe extern "C" fn pyrt_object_from_json(
+    rt: *mut pyrt_runtime,
+    json: *const c_char,
+    flags: u32,
+    obj_out: *mut *mut pyrt_object,
+    err_out: *mut *mut pyrt_error,
+) -> i32 {
     boundary(err_out, || handle_out(obj_out, || runtime::object_from_json(super::runtime::token(rt)?, text(json, "json")?, flags)))
 }
 
 /// The encoding of the object's value (`flags` as for pyrt_call_value()). `result_out` must not
 /// be NULL; free it with pyrt_string_free(). Any thread.
 #[no_mangle]
-pub unsafe extern "C" fn pyrt_object_to_json(obj: *mut pyrt_object, flags: u32, result_out: *mut *mut c_char, err_out: *mut *mut pyrt_error) -> i32 {
+pub unsafe extern "C" fn pyrt_object_to_json(
+    obj: *mut pyrt_object,
+    flags: u32,
+    result_out: *mut *mut c_char,
+    err_out: *mut *mut pyrt_error,
+) -> i32 {
     boundary(err_out, || {
         require_out(result_out, "result_out")?;
         *result_out = runtime::object_to_json(object_token(obj), flags)?.into_raw();
@@ -125,7 +159,12 @@ pub unsafe extern "C" fn pyrt_object_to_json(obj: *mut pyrt_object, flags: u32, 
 
 /// `getattr(obj, name)` as a new object handle in `*obj_out` (must not be NULL). Any thread.
 #[no_mangle]
-pub unsafe extern "C" fn pyrt_object_getattr(obj: *mut pyrt_object, name: *const c_char, obj_out: *mut *mut pyrt_object, err_out: *mut *mut pyrt_error) -> i32 {
+pub unsafe extern "C" fn pyrt_object_getattr(
+    obj: *mut pyrt_object,
+    name: *const c_char,
+    obj_out: *mut *mut pyrt_object,
+    err_out: *mut *mut pyrt_error,
+) -> i32 {
     boundary(err_out, || {
         require_out(obj_out, "obj_out")?;
         let r = runtime::object_getattr(object_token(obj), text(name, "name")?, 0, true)?;
@@ -137,7 +176,13 @@ pub unsafe extern "C" fn pyrt_object_getattr(obj: *mut pyrt_object, name: *const
 /// `getattr(obj, name)` encoded (`flags` as for pyrt_call_value()). `result_out` must not be
 /// NULL; free it with pyrt_string_free(). Any thread.
 #[no_mangle]
-pub unsafe extern "C" fn pyrt_object_getattr_json(obj: *mut pyrt_object, name: *const c_char, flags: u32, result_out: *mut *mut c_char, err_out: *mut *mut pyrt_error) -> i32 {
+pub unsafe extern "C" fn pyrt_object_getattr_json(
+    obj: *mut pyrt_object,
+    name: *const c_char,
+    flags: u32,
+    result_out: *mut *mut c_char,
+    err_out: *mut *mut pyrt_error,
+) -> i32 {
     boundary(err_out, || {
         require_out(result_out, "result_out")?;
         let r = runtime::object_getattr(object_token(obj), text(name, "name")?, flags, false)?;
@@ -149,7 +194,12 @@ pub unsafe extern "C" fn pyrt_object_getattr_json(obj: *mut pyrt_object, name: *
 /// `setattr(obj, name, value)` where `value` is another object handle (not consumed: the
 /// caller still frees it). Any thread.
 #[no_mangle]
-pub unsafe extern "C" fn pyrt_object_setattr(obj: *mut pyrt_object, name: *const c_char, value: *mut pyrt_object, err_out: *mut *mut pyrt_error) -> i32 {
+pub unsafe extern "C" fn pyrt_object_setattr(
+    obj: *mut pyrt_object,
+    name: *const c_char,
+    value: *mut pyrt_object,
+    err_out: *mut *mut pyrt_error,
+) -> i32 {
     boundary(err_out, || {
         if value.is_null() {
             return Err(crate::Error::invalid_argument("value is NULL"));
@@ -161,8 +211,16 @@ pub unsafe extern "C" fn pyrt_object_setattr(obj: *mut pyrt_object, name: *const
 /// `setattr(obj, name, value)` with an encoded value (`flags` as for pyrt_call_value()).
 /// Any thread.
 #[no_mangle]
-pub unsafe extern "C" fn pyrt_object_setattr_json(obj: *mut pyrt_object, name: *const c_char, value_json: *const c_char, flags: u32, err_out: *mut *mut pyrt_error) -> i32 {
-    boundary(err_out, || runtime::object_setattr(object_token(obj), text(name, "name")?, Some(text(value_json, "value_json")?), None, flags))
+pub unsafe extern "C" fn pyrt_object_setattr_json(
+    obj: *mut pyrt_object,
+    name: *const c_char,
+    value_json: *const c_char,
+    flags: u32,
+    err_out: *mut *mut pyrt_error,
+) -> i32 {
+    boundary(err_out, || {
+        runtime::object_setattr(object_token(obj), text(name, "name")?, Some(text(value_json, "value_json")?), None, flags)
+    })
 }
 
 /// Calls the object (`method` NULL: a function, class or bound method) or its method `method`,
@@ -181,7 +239,14 @@ pub unsafe extern "C" fn pyrt_object_call_json(
 ) -> i32 {
     boundary(err_out, || {
         require_out(result_out, "result_out")?;
-        let r = runtime::object_call(object_token(obj), optional_text(method, "method")?, optional_text(args_json, "args_json")?, optional_text(kwargs_json, "kwargs_json")?, flags, false)?;
+        let r = runtime::object_call(
+            object_token(obj),
+            optional_text(method, "method")?,
+            optional_text(args_json, "args_json")?,
+            optional_text(kwargs_json, "kwargs_json")?,
+            flags,
+            false,
+        )?;
         put_json(result_out, r);
         Ok(())
     })
@@ -201,7 +266,14 @@ pub unsafe extern "C" fn pyrt_object_call(
 ) -> i32 {
     boundary(err_out, || {
         require_out(obj_out, "obj_out")?;
-        let r = runtime::object_call(object_token(obj), optional_text(method, "method")?, optional_text(args_json, "args_json")?, optional_text(kwargs_json, "kwargs_json")?, flags, true)?;
+        let r = runtime::object_call(
+            object_token(obj),
+            optional_text(method, "method")?,
+            optional_text(args_json, "args_json")?,
+            optional_text(kwargs_json, "kwargs_json")?,
+            flags,
+            true,
+        )?;
         put_object(obj_out, r);
         Ok(())
     })

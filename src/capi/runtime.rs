@@ -135,7 +135,12 @@ pub unsafe extern "C" fn pyrt_run_file(rt: *mut pyrt_runtime, path: *const c_cha
 /// `result_out` must not be NULL; on success `*result_out` receives a string the caller frees
 /// with pyrt_string_free(). A value with no JSON form is PYRT_ERR_CONVERSION. Any thread.
 #[no_mangle]
-pub unsafe extern "C" fn pyrt_eval_json(rt: *mut pyrt_runtime, expr: *const c_char, result_out: *mut *mut c_char, err_out: *mut *mut pyrt_error) -> i32 {
+pub unsafe extern "C" fn pyrt_eval_json(
+    rt: *mut pyrt_runtime,
+    expr: *const c_char,
+    result_out: *mut *mut c_char,
+    err_out: *mut *mut pyrt_error,
+) -> i32 {
     boundary(err_out, || {
         require_out(result_out, "result_out")?;
         let expr = c_text(expr, "expr")?;
@@ -279,7 +284,11 @@ pub unsafe extern "C" fn pyrt_info_json(rt: *mut pyrt_runtime, result_out: *mut 
 /// (PYRT_ERR_LIBPYTHON_NOT_FOUND) carries the same list as text. `result_out` must not be NULL;
 /// free the string with pyrt_string_free(). Any thread; it may run `python3` to ask sysconfig.
 #[no_mangle]
-pub unsafe extern "C" fn pyrt_discover_json(config_json: *const c_char, result_out: *mut *mut c_char, err_out: *mut *mut pyrt_error) -> i32 {
+pub unsafe extern "C" fn pyrt_discover_json(
+    config_json: *const c_char,
+    result_out: *mut *mut c_char,
+    err_out: *mut *mut pyrt_error,
+) -> i32 {
     boundary(err_out, || {
         require_out(result_out, "result_out")?;
         let config = crate::config::Config::parse(optional_text(config_json, "config_json")?)?;
@@ -336,7 +345,12 @@ pub unsafe extern "C" fn pyrt_interrupt_thread(thread_id: u64, interrupted_out: 
 /// ended. `text_out` must not be NULL; it receives a string ("" if nothing was captured) that
 /// the caller frees with pyrt_string_free(). Any thread.
 #[no_mangle]
-pub unsafe extern "C" fn pyrt_output_take(rt: *mut pyrt_runtime, stream: u32, text_out: *mut *mut c_char, err_out: *mut *mut pyrt_error) -> i32 {
+pub unsafe extern "C" fn pyrt_output_take(
+    rt: *mut pyrt_runtime,
+    stream: u32,
+    text_out: *mut *mut c_char,
+    err_out: *mut *mut pyrt_error,
+) -> i32 {
     boundary(err_out, || {
         require_out(text_out, "text_out")?;
         let text = runtime::output_take(token(rt)?, stream)?;
@@ -359,6 +373,11 @@ pub type pyrt_output_fn = Option<unsafe extern "C" fn(user_data: *mut c_void, st
 /// must stay valid until the handler is replaced. Output written below Python's sys.stdout
 /// (os.write(1, ...), C extensions, child processes) is not routed. Any thread.
 #[no_mangle]
-pub unsafe extern "C" fn pyrt_set_output_handler(rt: *mut pyrt_runtime, handler: pyrt_output_fn, user_data: *mut c_void, err_out: *mut *mut pyrt_error) -> i32 {
+pub unsafe extern "C" fn pyrt_set_output_handler(
+    rt: *mut pyrt_runtime,
+    handler: pyrt_output_fn,
+    user_data: *mut c_void,
+    err_out: *mut *mut pyrt_error,
+) -> i32 {
     boundary(err_out, || runtime::set_output_handler(token(rt)?, handler.map(|f| (f, user_data))))
 }

@@ -1,6 +1,5 @@
 //! Status codes returned by every fallible function. Stable numbers, never reused.
 
-
 /// Success.
 pub const PYRT_OK: i32 = 0;
 /// A required pointer argument was NULL, `args_json` was not a JSON array, `kwargs_json` not a

@@ -42,9 +42,14 @@ pub trait Builder {
 /// Why a parse failed: a syntax error at a byte offset, or the builder refused a value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ParseError {
-    Syntax { offset: usize, message: String },
+    Syntax {
+        offset: usize,
+        message: String,
+    },
     /// The text is not valid UTF-8.
-    Utf8 { offset: usize },
+    Utf8 {
+        offset: usize,
+    },
     Builder(String),
 }
 
@@ -303,6 +308,7 @@ pub fn scan_number(bytes: &[u8], start: usize) -> Result<(Number<'_>, usize), Pa
 }
 
 /// Parses one JSON document into a value built by `b`.
+#[cfg(test)]
 pub fn parse<B: Builder>(text: &str, b: &mut B) -> Result<B::Value, ParseError> {
     parse_bytes(text.as_bytes(), b)
 }
@@ -508,20 +514,38 @@ mod tests {
     struct Echo;
     impl Builder for Echo {
         type Value = String;
-        fn null(&mut self) -> Result<String, String> { Ok("null".into()) }
-        fn boolean(&mut self, v: bool) -> Result<String, String> { Ok(v.to_string()) }
-        fn integer(&mut self, t: &str) -> Result<String, String> { Ok(format!("i{t}")) }
-        fn float(&mut self, v: f64) -> Result<String, String> { Ok(format!("f{v:?}")) }
-        fn string(&mut self, v: &str) -> Result<String, String> { Ok(format!("{v:?}")) }
-        fn new_array(&mut self) -> Result<String, String> { Ok("[".into()) }
+        fn null(&mut self) -> Result<String, String> {
+            Ok("null".into())
+        }
+        fn boolean(&mut self, v: bool) -> Result<String, String> {
+            Ok(v.to_string())
+        }
+        fn integer(&mut self, t: &str) -> Result<String, String> {
+            Ok(format!("i{t}"))
+        }
+        fn float(&mut self, v: f64) -> Result<String, String> {
+            Ok(format!("f{v:?}"))
+        }
+        fn string(&mut self, v: &str) -> Result<String, String> {
+            Ok(format!("{v:?}"))
+        }
+        fn new_array(&mut self) -> Result<String, String> {
+            Ok("[".into())
+        }
         fn array_push(&mut self, a: &mut String, i: String) -> Result<(), String> {
-            if a.len() > 1 { a.push(','); }
+            if a.len() > 1 {
+                a.push(',');
+            }
             a.push_str(&i);
             Ok(())
         }
-        fn new_object(&mut self) -> Result<String, String> { Ok("{".into()) }
+        fn new_object(&mut self) -> Result<String, String> {
+            Ok("{".into())
+        }
         fn object_insert(&mut self, o: &mut String, k: String, v: String) -> Result<(), String> {
-            if o.len() > 1 { o.push(','); }
+            if o.len() > 1 {
+                o.push(',');
+            }
             o.push_str(&format!("{k}:{v}"));
             Ok(())
         }
@@ -554,7 +578,9 @@ mod tests {
 
     #[test]
     fn errors() {
-        for bad in ["", "[", "[1,]", "{\"a\" 1}", "01", "1.", "-", "nul", "\"\\x\"", "[1] 2", "\"a", "{1:2}", "NaN", "\"\u{1}\"", "\"\\ud800\""] {
+        for bad in
+            ["", "[", "[1,]", "{\"a\" 1}", "01", "1.", "-", "nul", "\"\\x\"", "[1] 2", "\"a", "{1:2}", "NaN", "\"\u{1}\"", "\"\\ud800\""]
+        {
             assert!(echo(bad).is_err(), "{bad:?} should fail");
         }
     }

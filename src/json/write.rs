@@ -124,7 +124,16 @@ mod tests {
 
     #[test]
     fn clean_prefixes() {
-        for (text, want) in [("", 0), ("abc", 3), ("abcdefghij", 10), ("abcdefgh\"ij", 8), ("a\\", 1), ("0123456789\n", 10), ("\u{1}", 0), ("héllo wörld, fine", 19)] {
+        for (text, want) in [
+            ("", 0),
+            ("abc", 3),
+            ("abcdefghij", 10),
+            ("abcdefgh\"ij", 8),
+            ("a\\", 1),
+            ("0123456789\n", 10),
+            ("\u{1}", 0),
+            ("héllo wörld, fine", 19),
+        ] {
             assert_eq!(clean_prefix(text.as_bytes()), want, "{text:?}");
         }
         // Every position and every byte that needs escaping.
@@ -139,7 +148,9 @@ mod tests {
 
     #[test]
     fn floats_round_trip() {
-        for v in [4.0, -3.0, 0.0, 1e14, 999999999999999.0, 1e15, 0.1, 1e300, -0.0, 1.5e-7, 123456789.125, f64::MAX, f64::MIN_POSITIVE, 5e-324] {
+        for v in
+            [4.0, -3.0, 0.0, 1e14, 999999999999999.0, 1e15, 0.1, 1e300, -0.0, 1.5e-7, 123456789.125, f64::MAX, f64::MIN_POSITIVE, 5e-324]
+        {
             let mut o = Vec::new();
             assert!(float(&mut o, v));
             let text = String::from_utf8(o).unwrap();

@@ -125,7 +125,6 @@ fn buffer_error(py: Python, message: &CStr) {
     unsafe { (py.api.PyErr_SetString)(py.api.exception(py.api.PyExc_BufferError), message.as_ptr()) };
 }
 
-
 unsafe extern "C" fn getbuffer(o: PyPtr, view: *mut PyBuffer, flags: c_int) -> c_int {
     // SAFETY: CPython calls this with its own live arguments and the GIL held; they pass through.
     super::boundary::guard(super::boundary::Site::GetBuffer, -1, || unsafe { getbuffer_body(o, view, flags) })
@@ -251,7 +250,8 @@ impl Loans {
     /// arguments (a new reference).
     pub fn lend(&mut self, py: Python, data: *mut c_void, count: usize, elem: u32, writable: bool) -> Result<PyRef> {
         let (format, itemsize) = elem_info(elem).ok_or_else(|| Error::invalid_argument(format!("unknown buffer element type {elem}")))?;
-        let nbytes = count.checked_mul(itemsize).filter(|n| *n <= isize::MAX as usize).ok_or_else(|| Error::invalid_argument("buffer too large"))?;
+        let nbytes =
+            count.checked_mul(itemsize).filter(|n| *n <= isize::MAX as usize).ok_or_else(|| Error::invalid_argument("buffer too large"))?;
         let t = exporter_type(py)?;
         let api = py.api;
         let o = PyRef::from_owned(unsafe { (api.PyType_GenericAlloc)(t, 0) }).ok_or_else(|| exception::fetch(py))?;
@@ -465,9 +465,6 @@ impl Export {
     }
     pub fn len(&self) -> usize {
         self.view.len as usize
-    }
-    pub fn is_empty(&self) -> bool {
-        self.view.len == 0
     }
     pub fn itemsize(&self) -> usize {
         self.view.itemsize as usize

@@ -108,16 +108,26 @@ fn ensure_installed(py: Python) -> Result<()> {
         let globals = PyRef::from_owned((api.PyDict_New)()).ok_or_else(|| exception::fetch(py))?;
         let builtins = PyRef::from_owned((api.PyImport_ImportModule)(c"builtins".as_ptr())).ok_or_else(|| exception::fetch(py))?;
         (api.PyDict_SetItemString)(globals.as_ptr(), c"__builtins__".as_ptr(), builtins.as_ptr());
-        let code = PyRef::from_owned((api.Py_CompileStringExFlags)(PROXY.as_ptr(), c"<pyrt output>".as_ptr(), super::ffi::PY_FILE_INPUT, std::ptr::null_mut(), -1))
-            .ok_or_else(|| exception::fetch(py))?;
+        let code = PyRef::from_owned((api.Py_CompileStringExFlags)(
+            PROXY.as_ptr(),
+            c"<pyrt output>".as_ptr(),
+            super::ffi::PY_FILE_INPUT,
+            std::ptr::null_mut(),
+            -1,
+        ))
+        .ok_or_else(|| exception::fetch(py))?;
         PyRef::from_owned((api.PyEval_EvalCode)(code.as_ptr(), globals.as_ptr(), globals.as_ptr())).ok_or_else(|| exception::fetch(py))?;
         let name = PyRef::from_owned((api.PyUnicode_FromStringAndSize)(c"_install".as_ptr(), 8)).ok_or_else(|| exception::fetch(py))?;
         let install = (api.PyDict_GetItemWithError)(globals.as_ptr(), name.as_ptr());
         if install.is_null() {
             return Err(exception::fetch(py));
         }
-        let write = PyRef::from_owned((api.PyCFunction_NewEx)(&WRITE as *const PyMethodDef as *mut PyMethodDef, std::ptr::null_mut(), std::ptr::null_mut()))
-            .ok_or_else(|| exception::fetch(py))?;
+        let write = PyRef::from_owned((api.PyCFunction_NewEx)(
+            &WRITE as *const PyMethodDef as *mut PyMethodDef,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        ))
+        .ok_or_else(|| exception::fetch(py))?;
         let args = PyRef::from_owned((api.PyTuple_New)(1)).ok_or_else(|| exception::fetch(py))?;
         (api.PyTuple_SetItem)(args.as_ptr(), 0, write.into_ptr());
         let pair = PyRef::from_owned((api.PyObject_CallObject)(install, args.as_ptr())).ok_or_else(|| exception::fetch(py))?;
@@ -167,7 +177,8 @@ unsafe fn write_body(_self: PyPtr, args: PyPtr) -> PyPtr {
     let stream = if index == 2 { 1 } else { 0 };
     let chars = (api.PyObject_Length)(text);
     // UTF-8 of the text; lone surrogates (from surrogateescape) become backslash escapes.
-    let utf8 = || -> Option<PyRef> { PyRef::from_owned((api.PyUnicode_AsEncodedString)(text, c"utf-8".as_ptr(), c"backslashreplace".as_ptr())) };
+    let utf8 =
+        || -> Option<PyRef> { PyRef::from_owned((api.PyUnicode_AsEncodedString)(text, c"utf-8".as_ptr(), c"backslashreplace".as_ptr())) };
     let captured = CAPTURES.with(|c| {
         let mut c = c.borrow_mut();
         let Some(top) = c.last_mut() else { return Some(false) };

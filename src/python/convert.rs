@@ -3,10 +3,10 @@
 use std::ffi::CString;
 
 use super::exception;
-use crate::ctext::CText;
 use super::ffi::{self, PyPtr};
 use super::object::type_name;
 use super::{PyRef, Python};
+use crate::ctext::CText;
 use crate::error::{Error, ErrorKind, Result};
 use crate::json::{self, write, Builder, ParseError, MAX_DEPTH};
 
@@ -98,10 +98,6 @@ const KEY_MEMO_LEN: usize = 48;
 const KEY_MEMO_MAX: usize = 64;
 
 impl<'py> PyBuilder<'py> {
-    pub fn new(py: Python<'py>) -> Self {
-        PyBuilder { py, tagged: false, keys: Vec::new() }
-    }
-
     pub fn with_mode(py: Python<'py>, mode: ValueMode) -> Self {
         PyBuilder { py, tagged: mode.tagged, keys: Vec::new() }
     }
@@ -187,11 +183,6 @@ impl Builder for PyBuilder<'_> {
     }
 }
 
-/// Parses JSON text into a new Python object.
-pub fn from_json(py: Python, text: &str) -> Result<PyRef> {
-    from_json_mode(py, text, PLAIN)
-}
-
 /// Parses JSON text (tagged values decoded when `mode.tagged`) into a new Python object. The
 /// bytes need not have been checked for UTF-8: invalid UTF-8 is `ErrorKind::InvalidUtf8`.
 pub fn from_json_mode(py: Python, text: impl AsRef<[u8]>, mode: ValueMode) -> Result<PyRef> {
@@ -251,13 +242,8 @@ impl std::ops::Deref for ArgList {
     }
 }
 
-/// Parses a JSON array of call arguments into owned objects (no intermediate list).
-pub fn args_from_json(py: Python, text: &str) -> Result<ArgList> {
-    args_from_json_mode(py, text, PLAIN)
-}
-
-/// As [`args_from_json`], decoding tagged values when `mode.tagged`; the bytes need not have
-/// been checked for UTF-8.
+/// Parses a JSON array of call arguments into owned objects (no intermediate list), decoding
+/// tagged values when `mode.tagged`; the bytes need not have been checked for UTF-8.
 pub fn args_from_json_mode(py: Python, text: impl AsRef<[u8]>, mode: ValueMode) -> Result<ArgList> {
     let mut b = ArgsBuilder { inner: PyBuilder::with_mode(py, mode), top: None };
     let done = json::parse_bytes(text.as_ref(), &mut b).map_err(|e| match e {
@@ -637,7 +623,16 @@ impl Writer<'_, '_> {
             return Ok(());
         }
         if !write::float(self.out, v) {
-            return Err(self.fail(format!("float {} has no JSON form", if v.is_nan() { "nan" } else if v > 0.0 { "inf" } else { "-inf" })));
+            return Err(self.fail(format!(
+                "float {} has no JSON form",
+                if v.is_nan() {
+                    "nan"
+                } else if v > 0.0 {
+                    "inf"
+                } else {
+                    "-inf"
+                }
+            )));
         }
         Ok(())
     }
@@ -656,7 +651,8 @@ impl Writer<'_, '_> {
         // Beyond 64 bits: CPython's own exact decimal conversion (also right for int subclasses,
         // whose str() may be something else, e.g. an IntEnum's name).
         let mut text = unsafe { PyRef::from_owned((api.PyNumber_ToBase)(o, 10)) };
-        if text.is_none() && unsafe { (api.PyErr_GivenExceptionMatches)((api.PyErr_Occurred)(), api.exception(api.PyExc_ValueError)) } != 0 {
+        if text.is_none() && unsafe { (api.PyErr_GivenExceptionMatches)((api.PyErr_Occurred)(), api.exception(api.PyExc_ValueError)) } != 0
+        {
             // Probably more digits than CPython's int/str limit allows: JSON integers are exact.
             unsafe { (api.PyErr_Clear)() };
             text = PyRef::from_owned(without_int_digit_limit(self.py, || unsafe { (api.PyNumber_ToBase)(o, 10) }));
@@ -888,7 +884,9 @@ impl<'py> ArgVec<'py> {
         let mut t = ArgVec::new(py);
         for a in args {
             let v = match *a {
-                crate::args::Arg::Buffer { data, count, elem, writable } => t.loans.lend(py, data as *mut std::ffi::c_void, count, elem, writable)?,
+                crate::args::Arg::Buffer { data, count, elem, writable } => {
+                    t.loans.lend(py, data as *mut std::ffi::c_void, count, elem, writable)?
+                }
                 _ => arg_to_py(py, a)?,
             };
             t.push(v);
@@ -982,7 +980,10 @@ pub fn arg_to_py(py: Python, arg: &crate::args::Arg) -> Result<PyRef> {
 pub fn result_double(py: Python, o: PyPtr) -> Result<f64> {
     let api = py.api;
     let t = unsafe { ffi::py_type(o) };
-    let is_number = t == api.PyFloat_Type || t == api.PyLong_Type || unsafe { (api.PyType_IsSubtype)(t, api.PyFloat_Type) } != 0 || unsafe { (api.PyType_GetFlags)(t) } & ffi::TPFLAGS_LONG_SUBCLASS != 0;
+    let is_number = t == api.PyFloat_Type
+        || t == api.PyLong_Type
+        || unsafe { (api.PyType_IsSubtype)(t, api.PyFloat_Type) } != 0
+        || unsafe { (api.PyType_GetFlags)(t) } & ffi::TPFLAGS_LONG_SUBCLASS != 0;
     if !is_number {
         return Err(Error::new(ErrorKind::Conversion, format!("result of type '{}' is not a float", type_name(o))));
     }

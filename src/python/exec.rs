@@ -1,16 +1,15 @@
 //! Running code and calling functions in the interpreter.
 
-use std::sync::Mutex;
 use std::collections::HashMap;
 use std::ffi::{CStr, CString};
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Mutex;
 
 use super::convert;
 use super::exception;
 use super::ffi::{self, PyPtr};
 use super::{PyRef, Python};
 use crate::error::{Error, ErrorKind, Result};
-
 
 /// FxHash: the keys are short module/function names chosen by the host program, not by an
 /// attacker, so a fast non-keyed hash is fine for this per-call lookup.
@@ -182,8 +181,12 @@ pub fn lookup(py: Python, module: &str, function: &str) -> Result<PyRef> {
     let hit = with_cache(py, |cache| -> Option<(PyRef, Option<Vec<CString>>)> {
         let cache = cache.as_mut()?;
         let sys_modules = unsafe { (py.api.PyImport_GetModuleDict)() };
-        if let Some(m) = cache.memo.as_ref().filter(|m| same(m.module.as_bytes(), module.as_bytes()) && same(m.function.as_bytes(), function.as_bytes())) {
-            if dict_get(py, sys_modules, m.name.as_ptr()) == m.module_obj.as_ptr() && dict_get(py, m.dict.as_ptr(), m.first_name.as_ptr()) == m.first.as_ptr() {
+        if let Some(m) =
+            cache.memo.as_ref().filter(|m| same(m.module.as_bytes(), module.as_bytes()) && same(m.function.as_bytes(), function.as_bytes()))
+        {
+            if dict_get(py, sys_modules, m.name.as_ptr()) == m.module_obj.as_ptr()
+                && dict_get(py, m.dict.as_ptr(), m.first_name.as_ptr()) == m.first.as_ptr()
+            {
                 return Some((m.first.clone_ref(py), None));
             }
             cache.memo = None;
@@ -238,7 +241,11 @@ fn lookup_slow(py: Python, module: &str, function: &str) -> Result<PyRef> {
     let module_obj = import(py, module)?;
     let first_name = intern(py, parts[0])?;
     let first = own(py, unsafe { (py.api.PyObject_GetAttr)(module_obj.as_ptr(), first_name.as_ptr()) })?;
-    let rest: Vec<CString> = parts[1..].iter().map(|p| CString::new(*p)).collect::<Result<_, _>>().map_err(|_| Error::invalid_argument("function name contains NUL"))?;
+    let rest: Vec<CString> = parts[1..]
+        .iter()
+        .map(|p| CString::new(*p))
+        .collect::<Result<_, _>>()
+        .map_err(|_| Error::invalid_argument("function name contains NUL"))?;
     let callable = resolve_rest(py, first.clone_ref(py), &rest)?;
 
     // Cache only what validation can check: a real module in sys.modules whose __dict__ holds

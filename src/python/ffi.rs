@@ -282,8 +282,6 @@ macro_rules! cpython_api {
 
 cpython_api! {
     functions {
-        Py_GetVersion: fn() -> *const c_char;
-        Py_IsInitialized: fn() -> c_int;
         Py_FinalizeEx: fn() -> c_int;
 
         PyEval_SaveThread: fn() -> *mut PyThreadState;
@@ -315,7 +313,6 @@ cpython_api! {
         PyUnicode_InternFromString: fn(*const c_char) -> PyPtr;
 
         PyList_New: fn(PySsize) -> PyPtr;
-        PyList_SetItem: fn(PyPtr, PySsize, PyPtr) -> c_int;
         PyList_GetItem: fn(PyPtr, PySsize) -> PyPtr;
         PyList_Size: fn(PyPtr) -> PySsize;
         PyList_Append: fn(PyPtr, PyPtr) -> c_int;
@@ -339,11 +336,9 @@ cpython_api! {
         PyObject_CallObject: fn(PyPtr, PyPtr) -> PyPtr;
         PyObject_Str: fn(PyPtr) -> PyPtr;
         PyObject_Repr: fn(PyPtr) -> PyPtr;
-        PyObject_IsTrue: fn(PyPtr) -> c_int;
         PyObject_SetAttr: fn(PyPtr, PyPtr, PyPtr) -> c_int;
         PyObject_GetIter: fn(PyPtr) -> PyPtr;
         PyIter_Next: fn(PyPtr) -> PyPtr;
-        PyCallable_Check: fn(PyPtr) -> c_int;
         PyBytes_FromStringAndSize: fn(*const c_char, PySsize) -> PyPtr;
         PyBytes_AsStringAndSize: fn(PyPtr, *mut *mut c_char, *mut PySsize) -> c_int;
         PyByteArray_FromStringAndSize: fn(*const c_char, PySsize) -> PyPtr;
@@ -373,7 +368,6 @@ cpython_api! {
         PyLong_AsLongLong: fn(PyPtr) -> c_longlong;
         PyErr_NewException: fn(*const c_char, PyPtr, PyPtr) -> PyPtr;
         PyImport_ImportModule: fn(*const c_char) -> PyPtr;
-        PyImport_Import: fn(PyPtr) -> PyPtr;
         PyImport_AddModule: fn(*const c_char) -> PyPtr;
         PyImport_GetModuleDict: fn() -> PyPtr;
         PyModule_GetDict: fn(PyPtr) -> PyPtr;
@@ -415,7 +409,6 @@ cpython_api! {
         // 3.13+: strong references out of containers (safe where another thread, or Python
         // code run meanwhile, may change the container).
         PyList_GetItemRef: fn(PyPtr, PySsize) -> PyPtr;
-        PyDict_GetItemRef: fn(PyPtr, PyPtr, *mut PyPtr) -> c_int;
         // Free-threaded builds: declare that a module pyrt makes needs no GIL (else importing it
         // would turn the GIL back on for the whole process).
         PyUnstable_Module_SetGIL: fn(PyPtr, *mut c_void) -> c_int;

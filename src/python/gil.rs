@@ -223,7 +223,8 @@ pub fn with_gil_on<R>(t: ThreadRef, api: &'static Api, f: impl FnOnce(Python<'_>
             SigpipePolicy::Call if depth == 0 => signals::CallSigpipeBlock::new(),
             _ => None,
         };
-        let mut section = Section { slot, api, outer: depth == 0, foreign_state: None, _sigpipe: sigpipe, stack_set: ptr::null_mut(), gated: false };
+        let mut section =
+            Section { slot, api, outer: depth == 0, foreign_state: None, _sigpipe: sigpipe, stack_set: ptr::null_mut(), gated: false };
         if depth == 0 {
             let ts = slot.tstate.get();
             unsafe {

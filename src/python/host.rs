@@ -176,9 +176,11 @@ pub fn install(py: Python, id: u64) -> Result<()> {
     let m = module_for(py, &reg.module)?;
     unsafe {
         let key = PyRef::from_owned((api.PyLong_FromLongLong)(id as i64)).ok_or_else(|| exception::fetch(py))?;
-        let modname = PyRef::from_owned((api.PyUnicode_FromStringAndSize)(reg.module.as_ptr().cast(), reg.module.len() as isize)).ok_or_else(|| exception::fetch(py))?;
-        let func = PyRef::from_owned((api.PyCFunction_NewEx)(def as *const PyMethodDef as *mut PyMethodDef, key.as_ptr(), modname.as_ptr()))
+        let modname = PyRef::from_owned((api.PyUnicode_FromStringAndSize)(reg.module.as_ptr().cast(), reg.module.len() as isize))
             .ok_or_else(|| exception::fetch(py))?;
+        let func =
+            PyRef::from_owned((api.PyCFunction_NewEx)(def as *const PyMethodDef as *mut PyMethodDef, key.as_ptr(), modname.as_ptr()))
+                .ok_or_else(|| exception::fetch(py))?;
         let cname = CString::new(reg.name.as_str()).expect("checked");
         if (api.PyObject_SetAttrString)(m.as_ptr(), cname.as_ptr(), func.as_ptr()) != 0 {
             return Err(exception::fetch(py));
@@ -215,7 +217,8 @@ pub fn remove(runtime: u64, module: &str, name: &str) -> Result<()> {
     let removed: Vec<Arc<Registration>> = {
         let mut r = registry();
         let Some(map) = r.as_mut() else { return Err(not_registered(module, name)) };
-        let ids: Vec<u64> = map.iter().filter(|(_, x)| x.runtime == runtime && x.module == module && x.name == name).map(|(k, _)| *k).collect();
+        let ids: Vec<u64> =
+            map.iter().filter(|(_, x)| x.runtime == runtime && x.module == module && x.name == name).map(|(k, _)| *k).collect();
         ids.iter().filter_map(|k| map.remove(k)).collect()
     };
     if removed.is_empty() {

@@ -96,8 +96,12 @@ fn check(status: PyStatus, step: &str) -> Result<()> {
         0 => Ok(()),
         2 => Err(Error::new(ErrorKind::Init, format!("{step}: CPython requested exit with code {}", status.exitcode))),
         _ => {
-            let text = |p: *const c_char| if p.is_null() { String::new() } else { unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned() };
-            Err(Error::new(ErrorKind::Init, format!("{step} failed: {} {}", text(status.func), text(status.err_msg)).trim_end().to_string()))
+            let text =
+                |p: *const c_char| if p.is_null() { String::new() } else { unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned() };
+            Err(Error::new(
+                ErrorKind::Init,
+                format!("{step} failed: {} {}", text(status.func), text(status.err_msg)).trim_end().to_string(),
+            ))
         }
     }
 }
@@ -153,7 +157,11 @@ unsafe fn initialize_pep741(api: &Api, opts: &InitOptions) -> Result<()> {
     let error = |step: &str| -> Error {
         let mut msg: *const c_char = std::ptr::null();
         // SAFETY: config is live; the message (if any) is owned by it and copied at once.
-        let text = if get_error(config, &mut msg) != 0 && !msg.is_null() { CStr::from_ptr(msg).to_string_lossy().into_owned() } else { String::new() };
+        let text = if get_error(config, &mut msg) != 0 && !msg.is_null() {
+            CStr::from_ptr(msg).to_string_lossy().into_owned()
+        } else {
+            String::new()
+        };
         let mut code: c_int = 0;
         if let Some(exit) = api.PyInitConfig_GetExitCode {
             if exit(config, &mut code) != 0 {
@@ -219,7 +227,8 @@ unsafe fn initialize_pep587(api: &Api, opts: &InitOptions) -> Result<()> {
     let set_bytes_argv = get!(PyConfig_SetBytesArgv);
     let clear = get!(PyConfig_Clear);
     let initialize_from_config = get!(Py_InitializeFromConfig);
-    let off = offsets(opts.minor).ok_or_else(|| Error::new(ErrorKind::LibpythonInvalid, format!("no PyConfig layout for 3.{}", opts.minor)))?;
+    let off =
+        offsets(opts.minor).ok_or_else(|| Error::new(ErrorKind::LibpythonInvalid, format!("no PyConfig layout for 3.{}", opts.minor)))?;
 
     let mut pre = Box::new(ConfigBuf([0; 4096]));
     pre_init_isolated(pre.ptr());

@@ -2,8 +2,8 @@
 //! pointer handling of `src/capi/`); the rest of pyrt sees safe functions taking a [`Python`]
 //! token, which proves the GIL is held.
 
-pub mod boundary;
 pub(crate) mod admission;
+pub mod boundary;
 pub mod buffer;
 pub mod capture;
 pub mod convert;

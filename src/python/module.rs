@@ -170,8 +170,12 @@ pub fn install(py: Python) -> Result<()> {
         let module = super::PyRef::from_owned((api.PyModule_New)(c"_pyrt".as_ptr())).ok_or_else(|| exception::fetch(py))?;
         declare_no_gil(py, module.as_ptr());
         for def in [&ROUTE_SIGNAL, &SAVE_HOST_HANDLER, &RESTORE_HOST_HANDLER, &HAS_HOST_HANDLER, &HOST_THREAD] {
-            let f = super::PyRef::from_owned((api.PyCFunction_NewEx)(def as *const PyMethodDef as *mut PyMethodDef, ptr::null_mut(), ptr::null_mut()))
-                .ok_or_else(|| exception::fetch(py))?;
+            let f = super::PyRef::from_owned((api.PyCFunction_NewEx)(
+                def as *const PyMethodDef as *mut PyMethodDef,
+                ptr::null_mut(),
+                ptr::null_mut(),
+            ))
+            .ok_or_else(|| exception::fetch(py))?;
             if (api.PyObject_SetAttrString)(module.as_ptr(), def.ml_name, f.as_ptr()) != 0 {
                 return Err(exception::fetch(py));
             }

@@ -7,7 +7,10 @@
 //! a thread the interpreter is blocked on — without ever deadlocking, and it never touches the
 //! interpreter after finalization (the queue is simply dropped).
 
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering::AcqRel, Ordering::Acquire, Ordering::Relaxed, Ordering::Release, Ordering::SeqCst};
+use std::sync::atomic::{
+    AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering::AcqRel, Ordering::Acquire, Ordering::Relaxed, Ordering::Release,
+    Ordering::SeqCst,
+};
 use std::sync::Mutex;
 
 use super::ffi::PyPtr;
@@ -126,7 +129,9 @@ pub fn closed_object() -> Error {
 #[inline]
 fn main_interpreter_only(py: Python) -> Result<()> {
     if py.interp() != 0 {
-        return Err(Error::invalid_argument("object handles cannot be used in a worker sub-interpreter (objects cannot move between interpreters)"));
+        return Err(Error::invalid_argument(
+            "object handles cannot be used in a worker sub-interpreter (objects cannot move between interpreters)",
+        ));
     }
     Ok(())
 }
@@ -139,12 +144,17 @@ pub fn register(object: PyRef, runtime: u64) -> Result<u64> {
             true => a.free.pop_front().expect("non-empty"),
             false => {
                 if a.next >= MAX_SLOTS {
-                    return Err(Error::new(ErrorKind::Internal, format!("too many live object handles (the limit is {MAX_SLOTS}): free some with pyrt_object_free")));
+                    return Err(Error::new(
+                        ErrorKind::Internal,
+                        format!("too many live object handles (the limit is {MAX_SLOTS}): free some with pyrt_object_free"),
+                    ));
                 }
                 let index = a.next;
                 let (k, _) = locate(index);
                 if SEGMENT[k].load(Acquire).is_null() {
-                    let seg: Box<[Slot]> = (0..BASE << k).map(|_| Slot { object: AtomicUsize::new(0), runtime: AtomicU64::new(0), gen: AtomicU32::new(0) }).collect();
+                    let seg: Box<[Slot]> = (0..BASE << k)
+                        .map(|_| Slot { object: AtomicUsize::new(0), runtime: AtomicU64::new(0), gen: AtomicU32::new(0) })
+                        .collect();
                     SEGMENT[k].store(Box::into_raw(seg) as *mut Slot, Release);
                 }
                 a.next += 1;
@@ -385,9 +395,4 @@ pub fn forget_slot(slot: usize) {
     let mut q = PENDING.lock().unwrap_or_else(|p| p.into_inner());
     q.retain(|(s, _)| *s != slot);
     HAS_PENDING.store(!q.is_empty() || !PENDING_EXPORTS.lock().unwrap_or_else(|p| p.into_inner()).is_empty(), Release);
-}
-
-/// Number of live handles (tests and diagnostics).
-pub fn live_count() -> usize {
-    (0..USED.load(Acquire)).filter_map(slot).filter(|s| s.object.load(Acquire) != 0).count()
 }

@@ -17,10 +17,12 @@
 //! a small lock ([`Executing::lock`]) that the call takes to begin and end and the interrupter
 //! takes to check and raise, which gives the same guarantee.
 
-use std::collections::BinaryHeap;
 use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::ffi::c_ulong;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::Acquire, Ordering::Relaxed, Ordering::Release, Ordering::SeqCst};
+use std::sync::atomic::{
+    AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::Acquire, Ordering::Relaxed, Ordering::Release, Ordering::SeqCst,
+};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -335,10 +337,7 @@ static WATCHDOG: OnceLock<Watchdog> = OnceLock::new();
 
 fn watchdog() -> &'static Watchdog {
     WATCHDOG.get_or_init(|| {
-        std::thread::Builder::new()
-            .name("pyrt-timeouts".into())
-            .spawn(|| watchdog().run())
-            .expect("start the timeout thread");
+        std::thread::Builder::new().name("pyrt-timeouts".into()).spawn(|| watchdog().run()).expect("start the timeout thread");
         Watchdog { timers: Mutex::new((BinaryHeap::new(), Default::default())), wake: Condvar::new(), next: AtomicU64::new(1) }
     })
 }

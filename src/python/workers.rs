@@ -101,10 +101,6 @@ impl Pool {
         self.workers.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.workers.is_empty()
-    }
-
     /// Runs `f` in the least busy worker (with its GIL held); `f` also gets the worker's
     /// interpreter (for interrupts). On a worker thread of this pool (a host callback calling
     /// back in) `f` runs right there.
@@ -117,7 +113,11 @@ impl Pool {
         match idle {
             Some(w) => run_on(w, f, true),
             None => {
-                let w = self.workers.iter().min_by_key(|w| w.busy.load(Ordering::Relaxed)).ok_or_else(|| Error::new(ErrorKind::Closed, "no workers"))?;
+                let w = self
+                    .workers
+                    .iter()
+                    .min_by_key(|w| w.busy.load(Ordering::Relaxed))
+                    .ok_or_else(|| Error::new(ErrorKind::Closed, "no workers"))?;
                 run_on(w, f, false)
             }
         }
@@ -138,11 +138,6 @@ impl Pool {
         for t in threads {
             let _ = t.join();
         }
-    }
-
-    /// True on a worker thread of this pool (a host callback calling back in).
-    pub fn is_worker_thread(&self) -> bool {
-        self.workers.iter().any(|w| w.hop.is_server())
     }
 }
 
@@ -196,7 +191,11 @@ fn run_worker(api: &'static Api, slot: usize, w: &Worker, setup: &Setup, ready: 
         let mut sub: *mut PyThreadState = ptr::null_mut();
         let status = new_interp(&mut sub, &config);
         if status.kind != 0 || sub.is_null() {
-            let msg = if status.err_msg.is_null() { String::new() } else { std::ffi::CStr::from_ptr(status.err_msg).to_string_lossy().into_owned() };
+            let msg = if status.err_msg.is_null() {
+                String::new()
+            } else {
+                std::ffi::CStr::from_ptr(status.err_msg).to_string_lossy().into_owned()
+            };
             (api.PyThreadState_Swap)(main_ts);
             (api.PyGILState_Release)(gstate);
             let _ = ready.send(Err(Error::new(ErrorKind::Init, format!("worker {slot}: Py_NewInterpreterFromConfig failed: {msg}"))));
@@ -246,9 +245,14 @@ fn setup_interpreter(py: Python, slot: usize, setup: &Setup) -> Result<()> {
         // the process ("double free or corruption", measured on 3.12.1) once a second
         // interpreter imports it. The decimal module then falls back to _pydecimal, its pure
         // Python twin with the same behaviour.
-        exec::run_code(py, c"import sys
+        exec::run_code(
+            py,
+            c"import sys
 sys.modules['_decimal'] = None
-", c"<pyrt worker setup>").map_err(|e| worker_error(slot, "setup", e))?;
+",
+            c"<pyrt worker setup>",
+        )
+        .map_err(|e| worker_error(slot, "setup", e))?;
     }
     run_setup(py, setup).map_err(|e| worker_error(slot, "setup", e))
 }

@@ -463,6 +463,29 @@ pub fn not_found_message(candidates: &[Candidate]) -> String {
     msg
 }
 
+/// The discovery report as JSON: what would be loaded and every candidate considered.
+pub fn report_json(config: &crate::config::Config, env_override: Option<String>) -> Result<String> {
+    let found = discover(config, env_override)?;
+    let named = library::version_from_file_name(&found.libpython);
+    let version = named.map(|(a, b, t)| format!("{a}.{b}{}", if t { "t" } else { "" }));
+    let candidates: Vec<serde_json::Value> = found
+        .candidates
+        .iter()
+        .map(|c| serde_json::json!({"source": c.source, "path": c.path, "accepted": c.accepted, "reason": c.reason}))
+        .collect();
+    Ok(serde_json::json!({
+        "libpython": found.libpython.to_string_lossy(),
+        "version": version,
+        "executable": found.executable.map(|p| p.to_string_lossy().into_owned()),
+        "venv": found.venv.map(|v| v.dir.to_string_lossy().into_owned()),
+        "free_threaded": named.map(|n| n.2),
+        "untested": named.map(|n| n.1 > NEWEST_TESTED_MINOR),
+        "warning": found.warning,
+        "candidates": candidates,
+    })
+    .to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -517,27 +540,4 @@ mod tests {
         let e = search(None, Some("/nonexistent/libpython3.12.so".into()), "python3").unwrap_err();
         assert_eq!(e.kind, ErrorKind::LibpythonNotFound);
     }
-}
-
-/// The discovery report as JSON: what would be loaded and every candidate considered.
-pub fn report_json(config: &crate::config::Config, env_override: Option<String>) -> Result<String> {
-    let found = discover(config, env_override)?;
-    let named = library::version_from_file_name(&found.libpython);
-    let version = named.map(|(a, b, t)| format!("{a}.{b}{}", if t { "t" } else { "" }));
-    let candidates: Vec<serde_json::Value> = found
-        .candidates
-        .iter()
-        .map(|c| serde_json::json!({"source": c.source, "path": c.path, "accepted": c.accepted, "reason": c.reason}))
-        .collect();
-    Ok(serde_json::json!({
-        "libpython": found.libpython.to_string_lossy(),
-        "version": version,
-        "executable": found.executable.map(|p| p.to_string_lossy().into_owned()),
-        "venv": found.venv.map(|v| v.dir.to_string_lossy().into_owned()),
-        "free_threaded": named.map(|n| n.2),
-        "untested": named.map(|n| n.1 > NEWEST_TESTED_MINOR),
-        "warning": found.warning,
-        "candidates": candidates,
-    })
-    .to_string())
 }

@@ -70,6 +70,8 @@ impl Handle {
     }
 }
 
+/// The interpreter's one lifecycle per process (a single value: its size does not matter).
+#[allow(clippy::large_enum_variant)]
 enum Lifecycle {
     Uninit,
     Running(Running),

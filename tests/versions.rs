@@ -60,7 +60,7 @@ fn a_library_lacking_a_symbol_is_refused_naming_it_by_discovery_and_new() {
                 assert!(!symbols.contains(&sym), "{sym} is exported but reported missing");
                 if named == 0 {
                     // pyrt_new refuses it the same way, before opening it.
-                    let e = Runtime::builder().libpython(&lib).build().err().expect("refused");
+                    let e = Runtime::builder().libpython(&lib).build().expect_err("refused");
                     assert_eq!(e.kind, ErrorKind::LibpythonInvalid);
                     assert!(e.message.contains(&format!("required symbol {sym}")), "{}", e.message);
                 }
@@ -88,7 +88,7 @@ fn a_library_lacking_a_symbol_is_refused_naming_it_by_discovery_and_new() {
 
     // Old versions are refused by name, before any symbol is read.
     let lib = fake_library(&dir, "libpython3.7m.so.1.0", &symbols);
-    let e = Runtime::builder().libpython(&lib).build().err().expect("refused");
+    let e = Runtime::builder().libpython(&lib).build().expect_err("refused");
     assert!(e.message.contains("Python 3.7 is not supported"), "{}", e.message);
 
     // A free-threaded name is reported as such.

@@ -46,13 +46,19 @@ pub unsafe extern "C" fn pyrt_args_clear(args: *mut pyrt_args) {
 /// Appends a Python int. PYRT_ERR_INVALID_ARGUMENT if `args` is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_args_push_int(args: *mut pyrt_args, value: i64) -> i32 {
-    boundary(std::ptr::null_mut(), || Ok(args_mut(args)?.push(Arg::Int(value))))
+    boundary(std::ptr::null_mut(), || {
+        args_mut(args)?.push(Arg::Int(value));
+        Ok(())
+    })
 }
 
 /// Appends a Python float. PYRT_ERR_INVALID_ARGUMENT if `args` is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_args_push_double(args: *mut pyrt_args, value: f64) -> i32 {
-    boundary(std::ptr::null_mut(), || Ok(args_mut(args)?.push(Arg::Double(value))))
+    boundary(std::ptr::null_mut(), || {
+        args_mut(args)?.push(Arg::Double(value));
+        Ok(())
+    })
 }
 
 /// Appends `count` Python floats read from `values` (copied). `values` may be NULL only when
@@ -79,13 +85,19 @@ pub unsafe extern "C" fn pyrt_args_push_doubles(args: *mut pyrt_args, values: *c
 /// Appends True or False. PYRT_ERR_INVALID_ARGUMENT if `args` is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_args_push_bool(args: *mut pyrt_args, value: bool) -> i32 {
-    boundary(std::ptr::null_mut(), || Ok(args_mut(args)?.push(Arg::Bool(value))))
+    boundary(std::ptr::null_mut(), || {
+        args_mut(args)?.push(Arg::Bool(value));
+        Ok(())
+    })
 }
 
 /// Appends None. PYRT_ERR_INVALID_ARGUMENT if `args` is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_args_push_none(args: *mut pyrt_args) -> i32 {
-    boundary(std::ptr::null_mut(), || Ok(args_mut(args)?.push(Arg::None)))
+    boundary(std::ptr::null_mut(), || {
+        args_mut(args)?.push(Arg::None);
+        Ok(())
+    })
 }
 
 /// Appends a str from `len` bytes of UTF-8 at `utf8` (copied; need not be NUL-terminated; may
@@ -116,7 +128,10 @@ pub unsafe extern "C" fn pyrt_args_push_bytes(args: *mut pyrt_args, data: *const
 /// consumed).
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_args_push_object(args: *mut pyrt_args, obj: *const pyrt_object) -> i32 {
-    boundary(std::ptr::null_mut(), || Ok(args_mut(args)?.push(Arg::Object(obj as usize as u64))))
+    boundary(std::ptr::null_mut(), || {
+        args_mut(args)?.push(Arg::Object(obj as usize as u64));
+        Ok(())
+    })
 }
 
 unsafe fn bytes_in<'a>(p: *const u8, len: usize) -> Result<&'a [u8]> {
@@ -129,7 +144,7 @@ unsafe fn bytes_in<'a>(p: *const u8, len: usize) -> Result<&'a [u8]> {
     Ok(std::slice::from_raw_parts(p, len))
 }
 
-fn list<'a>(args: *const pyrt_args, empty: &'a Args) -> &'a Args {
+fn list(args: *const pyrt_args, empty: &Args) -> &Args {
     // SAFETY: NULL means "no arguments"; otherwise the caller passes a live list.
     unsafe { args.as_ref().map_or(empty, |a| &a.inner) }
 }

@@ -552,10 +552,7 @@ mod tests {
     }
 
     fn echo(t: &str) -> Result<String, ParseError> {
-        parse(t, &mut Echo).map(|v| {
-            // close containers for readability
-            v
-        })
+        parse(t, &mut Echo)
     }
 
     #[test]

@@ -361,7 +361,8 @@ fn run_quietly(py: Python, module: &CStr, function: &CStr, arg: Option<PyPtr>, t
             } else {
                 (api.Py_DecRef)(a);
             }
-            if !args.is_null() && !(arg.is_some() && a.is_null()) {
+            let arg_failed = arg.is_some() && a.is_null();
+            if !args.is_null() && !arg_failed {
                 let r = (api.PyObject_CallObject)(f, args);
                 (api.Py_DecRef)(r);
             }

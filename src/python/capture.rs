@@ -182,7 +182,7 @@ unsafe fn write_body(_self: PyPtr, args: PyPtr) -> PyPtr {
     let captured = CAPTURES.with(|c| {
         let mut c = c.borrow_mut();
         let Some(top) = c.last_mut() else { return Some(false) };
-        let Some(bytes) = utf8() else { return None };
+        let bytes = utf8()?;
         let mut p: *mut c_char = std::ptr::null_mut();
         let mut n: isize = 0;
         (api.PyBytes_AsStringAndSize)(bytes.as_ptr(), &mut p, &mut n);

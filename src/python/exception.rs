@@ -150,7 +150,8 @@ fn system_exit_message(py: Python, e: PyPtr) -> String {
         if (api.PyType_GetFlags)(t) & super::ffi::TPFLAGS_LONG_SUBCLASS != 0 && t != api.PyBool_Type {
             let mut overflow = 0;
             let v = (api.PyLong_AsLongLongAndOverflow)(c, &mut overflow);
-            if overflow == 0 && !(v == -1 && !(api.PyErr_Occurred)().is_null()) {
+            let failed = v == -1 && !(api.PyErr_Occurred)().is_null();
+            if overflow == 0 && !failed {
                 return format!("exit code {v}");
             }
             (api.PyErr_Clear)();

@@ -108,7 +108,7 @@ pub fn exported_symbols(path: &Path) -> std::io::Result<HashSet<String>> {
     let f = File::open(path)?;
     let len = f.metadata()?.len();
     let read = |off: u64, n: u64| -> std::io::Result<Vec<u8>> {
-        if off.checked_add(n).map_or(true, |end| end > len) || n > (64 << 20) {
+        if off.checked_add(n).is_none_or(|end| end > len) || n > (64 << 20) {
             return Err(bad("section outside the file"));
         }
         let mut buf = vec![0u8; n as usize];

@@ -31,7 +31,9 @@ pub use object::PyRef;
 /// The one libpython of this process (never two, never unloaded: docs/cpython-abi.md).
 static LOADED: OnceLock<loader::Loaded> = OnceLock::new();
 
-/// Installs the loaded library; fails if another one was installed first.
+/// Installs the loaded library; fails if another one was installed first. (Runs once per process:
+/// the large `Err` hands the rejected library back rather than boxing it.)
+#[allow(clippy::result_large_err)]
 pub fn install(loaded: loader::Loaded) -> Result<&'static loader::Loaded, loader::Loaded> {
     let mut rejected = Some(loaded);
     let got = LOADED.get_or_init(|| rejected.take().expect("taken once"));

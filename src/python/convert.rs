@@ -1,4 +1,11 @@
 //! JSON text <-> Python objects, directly (no Python `json` module, no intermediate tree).
+//!
+//! Safety: everything here runs under a [`Python`] token (the GIL is held, or the thread is
+//! attached on a free-threaded build). The `PyPtr` a [`Writer`] method takes is a live object
+//! for the whole call: the top-level value is held by the caller, and each nested value is
+//! either owned while it is written (list items, dict pairs, iterator items: encoding may run
+//! Python code that changes the container) or an item of a tuple, which cannot change and
+//! holds its items for as long as the caller holds the tuple.
 
 use std::ffi::CString;
 
@@ -39,6 +46,10 @@ const SAFE_INT_DIGITS: usize = 4000;
 /// patch releases have no limit) `f` just runs. A pending error from `f` survives the restore.
 pub(crate) fn without_int_digit_limit(py: Python, f: impl FnOnce() -> PyPtr) -> PyPtr {
     let api = py.api;
+    // SAFETY: the `Python` token proves the GIL is held. `get`/`set` are borrowed from the sys
+    // module's dict and used before any Python code other than their own calls runs (neither
+    // replaces itself in `sys`); every new reference made here is released on each path; the
+    // error saved around the restore is restored unchanged (PyErr_Fetch/Restore pair).
     unsafe {
         // Borrowed references into the sys module's dict.
         let get = (api.PySys_GetObject)(c"get_int_max_str_digits".as_ptr());
@@ -104,7 +115,12 @@ impl<'py> PyBuilder<'py> {
 
     /// Wraps a new reference, turning NULL into the pending Python error's text.
     fn own(&self, p: PyPtr) -> Result<PyRef, String> {
-        PyRef::from_owned(p).ok_or_else(|| exception::fetch(self.py).to_string())
+        self.made(PyRef::from_owned(p))
+    }
+
+    /// A made object, or the pending Python error's text.
+    fn made(&self, r: Option<PyRef>) -> Result<PyRef, String> {
+        r.ok_or_else(|| exception::fetch(self.py).to_string())
     }
 }
 
@@ -112,20 +128,21 @@ impl Builder for PyBuilder<'_> {
     type Value = PyRef;
 
     fn null(&mut self) -> Result<PyRef, String> {
-        Ok(PyRef::from_borrowed(self.py, self.py.api.none()).expect("None exists"))
+        Ok(self.py.none_ref())
     }
     fn boolean(&mut self, v: bool) -> Result<PyRef, String> {
-        let api = self.py.api;
-        Ok(PyRef::from_borrowed(self.py, if v { api._Py_TrueStruct } else { api._Py_FalseStruct }).expect("bools exist"))
+        Ok(self.py.bool_ref(v))
     }
     fn integer(&mut self, text: &str) -> Result<PyRef, String> {
         let api = self.py.api;
         // Up to 18 digits always fits in i64; longer goes through CPython's exact parser.
         if text.len() <= 18 {
             let v: i64 = text.parse().map_err(|_| format!("invalid integer {text}"))?;
-            return self.own(unsafe { (api.PyLong_FromLongLong)(v) });
+            return self.made(self.py.new_int(v));
         }
         let c = CString::new(text).map_err(|_| "integer contains NUL".to_string())?;
+        // SAFETY: the `Python` token proves the GIL is held; `c` is a NUL-terminated string alive
+        // for the call; a NULL end pointer is allowed.
         let parse = || unsafe { (api.PyLong_FromString)(c.as_ptr(), std::ptr::null_mut(), 10) };
         if text.len() > SAFE_INT_DIGITS {
             self.own(without_int_digit_limit(self.py, parse))
@@ -134,13 +151,13 @@ impl Builder for PyBuilder<'_> {
         }
     }
     fn small_integer(&mut self, v: i64, _: &str) -> Result<PyRef, String> {
-        self.own(unsafe { (self.py.api.PyLong_FromLongLong)(v) })
+        self.made(self.py.new_int(v))
     }
     fn float(&mut self, v: f64) -> Result<PyRef, String> {
-        self.own(unsafe { (self.py.api.PyFloat_FromDouble)(v) })
+        self.made(self.py.new_float(v))
     }
     fn string(&mut self, v: &str) -> Result<PyRef, String> {
-        self.own(unsafe { (self.py.api.PyUnicode_FromStringAndSize)(v.as_ptr().cast(), v.len() as isize) })
+        self.made(self.py.new_str(v))
     }
     fn key(&mut self, v: &str) -> Result<PyRef, String> {
         if v.len() > KEY_MEMO_LEN {
@@ -157,20 +174,20 @@ impl Builder for PyBuilder<'_> {
         Ok(k)
     }
     fn new_array(&mut self) -> Result<PyRef, String> {
-        self.own(unsafe { (self.py.api.PyList_New)(0) })
+        self.made(self.py.new_list())
     }
     fn array_push(&mut self, array: &mut PyRef, item: PyRef) -> Result<(), String> {
         // PyList_Append does not steal: `item` is released when it drops.
-        if unsafe { (self.py.api.PyList_Append)(array.as_ptr(), item.as_ptr()) } != 0 {
+        if !self.py.list_append(array, &item) {
             return Err(exception::fetch(self.py).to_string());
         }
         Ok(())
     }
     fn new_object(&mut self) -> Result<PyRef, String> {
-        self.own(unsafe { (self.py.api.PyDict_New)() })
+        self.made(self.py.new_dict())
     }
     fn object_insert(&mut self, object: &mut PyRef, key: PyRef, value: PyRef) -> Result<(), String> {
-        if unsafe { (self.py.api.PyDict_SetItem)(object.as_ptr(), key.as_ptr(), value.as_ptr()) } != 0 {
+        if !self.py.dict_set(object, &key, &value) {
             return Err(exception::fetch(self.py).to_string());
         }
         Ok(())
@@ -238,7 +255,7 @@ impl std::ops::Deref for ArgList {
         }
         // SAFETY: Option<PyRef> has PyRef's layout (a non-null pointer; None is null), and the
         // first `n` slots are Some.
-        unsafe { std::slice::from_raw_parts(self.inline.as_ptr() as *const PyRef, self.n) }
+        unsafe { std::slice::from_raw_parts(self.inline.as_ptr().cast::<PyRef>(), self.n) }
     }
 }
 
@@ -272,9 +289,9 @@ pub enum Scalars {
 
 /// A number in the simplest JSON forms — `-?digits` up to 18 digits, or `-?digits.digits` up to
 /// 15 significant digits — as a new Python object; `None` for anything else (exponents, long
-/// numbers, syntax errors: the general parser handles them).
+/// numbers, syntax errors: the general parser handles them). `Some(None)`: MemoryError, pending.
 #[inline(always)]
-fn simple_number(py: Python, b: &[u8], i: &mut usize) -> Option<PyPtr> {
+fn simple_number(py: Python, b: &[u8], i: &mut usize) -> Option<Option<PyRef>> {
     let mut p = *i;
     let negative = b.get(p) == Some(&b'-');
     p += usize::from(negative);
@@ -300,7 +317,7 @@ fn simple_number(py: Python, b: &[u8], i: &mut usize) -> Option<PyPtr> {
         }
         *i = p;
         let v = mantissa as i64;
-        return Some(unsafe { (py.api.PyLong_FromLongLong)(if negative { -v } else { v }) });
+        return Some(py.new_int(if negative { -v } else { v }));
     }
     p += 1;
     let frac_start = p;
@@ -322,7 +339,7 @@ fn simple_number(py: Python, b: &[u8], i: &mut usize) -> Option<PyPtr> {
     // Exact: mantissa < 10^15 < 2^53 and 10^fraction is exact (Clinger's fast path), so this is
     // correctly rounded, as Python's float() is.
     let v = mantissa as f64 / json::POW10[fraction];
-    Some(unsafe { (py.api.PyFloat_FromDouble)(if negative { -v } else { v }) })
+    Some(py.new_float(if negative { -v } else { v }))
 }
 
 /// Reads the common argument list — a flat array of numbers, plain strings, booleans and nulls
@@ -330,7 +347,6 @@ fn simple_number(py: Python, b: &[u8], i: &mut usize) -> Option<PyPtr> {
 /// Tagged mode changes nothing for such scalars, so both modes use this.
 #[inline]
 pub fn scalars_into(py: Python, b: &[u8], out: &mut ArgVec) -> Scalars {
-    let api = py.api;
     #[inline(always)]
     fn ws(b: &[u8], mut i: usize) -> usize {
         while matches!(b.get(i), Some(b' ' | b'\n' | b'\r' | b'\t')) {
@@ -361,26 +377,23 @@ pub fn scalars_into(py: Python, b: &[u8], out: &mut ArgVec) -> Scalars {
                 }
                 let Ok(text) = std::str::from_utf8(&b[start..start + len]) else { return Scalars::General };
                 i = start + len + 1;
-                unsafe { (api.PyUnicode_FromStringAndSize)(text.as_ptr().cast(), text.len() as isize) }
+                py.new_str(text)
             }
             b't' if b[i..].starts_with(b"true") => {
                 i += 4;
-                unsafe { (api.Py_IncRef)(api._Py_TrueStruct) };
-                api._Py_TrueStruct
+                Some(py.bool_ref(true))
             }
             b'f' if b[i..].starts_with(b"false") => {
                 i += 5;
-                unsafe { (api.Py_IncRef)(api._Py_FalseStruct) };
-                api._Py_FalseStruct
+                Some(py.bool_ref(false))
             }
             b'n' if b[i..].starts_with(b"null") => {
                 i += 4;
-                unsafe { (api.Py_IncRef)(api.none()) };
-                api.none()
+                Some(py.none_ref())
             }
             _ => return Scalars::General,
         };
-        match PyRef::from_owned(p) {
+        match p {
             Some(v) => out.push(v),
             None => return Scalars::Failed(exception::fetch(py)),
         }
@@ -516,6 +529,7 @@ impl Writer<'_, '_> {
             self.out.extend_from_slice(b"null");
             return Ok(());
         }
+        // SAFETY: `o` is a live object (the Writer's contract, module note), so its type is.
         let t = unsafe { ffi::py_type(o) };
         if t == api.PyBool_Type {
             self.out.extend_from_slice(if o == api._Py_TrueStruct { b"true" } else { b"false" });
@@ -545,6 +559,7 @@ impl Writer<'_, '_> {
             }
         }
         // Subclasses (IntEnum, str enums, OrderedDict, namedtuple, ...) keep their base's form.
+        // SAFETY: `t` is the type of the live `o`, alive as long as `o` is; the GIL is held.
         let flags = unsafe { (api.PyType_GetFlags)(t) };
         if flags & ffi::TPFLAGS_LONG_SUBCLASS != 0 {
             return self.int(o);
@@ -561,6 +576,7 @@ impl Writer<'_, '_> {
         if flags & ffi::TPFLAGS_DICT_SUBCLASS != 0 {
             return self.dict(o);
         }
+        // SAFETY: as above; PyFloat_Type is a static type object.
         if unsafe { (api.PyType_IsSubtype)(t, api.PyFloat_Type) } != 0 {
             return self.float(o);
         }
@@ -591,13 +607,15 @@ impl Writer<'_, '_> {
     pub(crate) fn iterable(&mut self, o: PyPtr) -> Result<()> {
         self.enter()?;
         let api = self.py.api;
+        // SAFETY: `o` is live (module note); the iterator is a new reference, owned by `it`.
         let it = unsafe { PyRef::from_owned((api.PyObject_GetIter)(o)) }.ok_or_else(|| exception::fetch(self.py))?;
         self.out.push(b'[');
         let mut i = 0usize;
         loop {
+            // SAFETY: `it` is an owned iterator; each item is a new reference, owned at once below.
             let item = unsafe { (api.PyIter_Next)(it.as_ptr()) };
             let Some(item) = PyRef::from_owned(item) else {
-                if unsafe { !(api.PyErr_Occurred)().is_null() } {
+                if self.py.error_pending() {
                     return Err(exception::fetch(self.py));
                 }
                 break;
@@ -615,6 +633,7 @@ impl Writer<'_, '_> {
     }
 
     fn float(&mut self, o: PyPtr) -> Result<()> {
+        // SAFETY: `o` is a live float (dispatched by its type); the GIL is held.
         let v = unsafe { (self.py.api.PyFloat_AsDouble)(o) };
         if self.mode.tagged && !v.is_finite() {
             self.tag_open("float");
@@ -640,9 +659,10 @@ impl Writer<'_, '_> {
     fn int(&mut self, o: PyPtr) -> Result<()> {
         let api = self.py.api;
         let mut overflow = 0;
+        // SAFETY: `o` is a live int (dispatched by its type); `overflow` is a valid out-pointer.
         let v = unsafe { (api.PyLong_AsLongLongAndOverflow)(o, &mut overflow) };
         if overflow == 0 {
-            if v == -1 && unsafe { !(api.PyErr_Occurred)().is_null() } {
+            if v == -1 && self.py.error_pending() {
                 return Err(exception::fetch(self.py));
             }
             write::integer(self.out, v);
@@ -650,11 +670,15 @@ impl Writer<'_, '_> {
         }
         // Beyond 64 bits: CPython's own exact decimal conversion (also right for int subclasses,
         // whose str() may be something else, e.g. an IntEnum's name).
+        // SAFETY: `o` is a live int; the result is a new reference, owned by `text`.
         let mut text = unsafe { PyRef::from_owned((api.PyNumber_ToBase)(o, 10)) };
-        if text.is_none() && unsafe { (api.PyErr_GivenExceptionMatches)((api.PyErr_Occurred)(), api.exception(api.PyExc_ValueError)) } != 0
-        {
+        // SAFETY: the GIL is held; PyExc_ValueError is the address of CPython's exported static
+        // pointer to the ValueError type (read by `exception`); a NULL pending error matches nothing.
+        let value_error = unsafe { (api.PyErr_GivenExceptionMatches)((api.PyErr_Occurred)(), api.exception(api.PyExc_ValueError)) } != 0;
+        if text.is_none() && value_error {
             // Probably more digits than CPython's int/str limit allows: JSON integers are exact.
-            unsafe { (api.PyErr_Clear)() };
+            self.py.clear_error();
+            // SAFETY: as above.
             text = PyRef::from_owned(without_int_digit_limit(self.py, || unsafe { (api.PyNumber_ToBase)(o, 10) }));
         }
         let text = text.ok_or_else(|| exception::fetch(self.py))?;
@@ -666,13 +690,15 @@ impl Writer<'_, '_> {
     fn str(&mut self, o: PyPtr) -> Result<()> {
         let api = self.py.api;
         let mut len = 0isize;
+        // SAFETY: `o` is a live str (or subclass, checked by the caller); `len` is a valid
+        // out-pointer. The UTF-8 buffer is cached in `o` and lives as long as `o`.
         let p = unsafe { (api.PyUnicode_AsUTF8AndSize)(o, &mut len) };
         if p.is_null() {
-            unsafe { (api.PyErr_Clear)() };
+            self.py.clear_error();
             return Err(self.fail("str with lone surrogates has no UTF-8 (JSON) form".into()));
         }
         // SAFETY: CPython guarantees `len` valid UTF-8 bytes at `p` while `o` lives.
-        let s = unsafe { std::str::from_utf8_unchecked(std::slice::from_raw_parts(p as *const u8, len as usize)) };
+        let s = unsafe { std::str::from_utf8_unchecked(std::slice::from_raw_parts(p.cast::<u8>(), len as usize)) };
         write::string(self.out, s);
         Ok(())
     }
@@ -711,12 +737,15 @@ impl Writer<'_, '_> {
             self.tag_open("tuple");
         }
         self.out.push(b'[');
+        // SAFETY: `o` is a live tuple (dispatched by its type).
         let n = unsafe { (api.PyTuple_Size)(o) };
         for i in 0..n {
             if i > 0 {
                 self.out.push(b',');
             }
             self.path.push(Step::Index(i as usize));
+            // SAFETY: `i` < the tuple's size (a tuple never changes size); the item is borrowed
+            // from the tuple, which the caller keeps alive and which holds the item for as long.
             self.value(unsafe { (api.PyTuple_GetItem)(o, i) })?;
             self.path.pop();
         }
@@ -742,8 +771,11 @@ impl Writer<'_, '_> {
                 self.out.push(b',');
             }
             first = false;
+            // SAFETY: `k` is owned by `key` (DictItems); its type lives as long as it does.
             let kt = unsafe { ffi::py_type(k) };
-            if kt != api.PyUnicode_Type && unsafe { (api.PyType_GetFlags)(kt) } & ffi::TPFLAGS_UNICODE_SUBCLASS == 0 {
+            // SAFETY: as above.
+            let str_subclass = unsafe { (api.PyType_GetFlags)(kt) } & ffi::TPFLAGS_UNICODE_SUBCLASS != 0;
+            if kt != api.PyUnicode_Type && !str_subclass {
                 return Err(self.fail(format!("dict key of type '{}' has no JSON form (keys must be str)", type_name(k))));
             }
             self.str(k)?;
@@ -764,8 +796,11 @@ impl Writer<'_, '_> {
         let Ok(mut items) = DictItems::new(self.py, o) else { return false };
         while let Ok(Some((key, _))) = items.next(self.py) {
             let k = key.as_ptr();
+            // SAFETY: `k` is owned by `key` (DictItems); its type lives as long as it does.
             let kt = unsafe { ffi::py_type(k) };
-            if kt != api.PyUnicode_Type && unsafe { (api.PyType_GetFlags)(kt) } & ffi::TPFLAGS_UNICODE_SUBCLASS == 0 {
+            // SAFETY: as above.
+            let str_subclass = unsafe { (api.PyType_GetFlags)(kt) } & ffi::TPFLAGS_UNICODE_SUBCLASS != 0;
+            if kt != api.PyUnicode_Type && !str_subclass {
                 return false;
             }
             if exception::utf8_of(self.py, k).as_deref() == Some(TAG) {
@@ -905,6 +940,8 @@ impl<'py> ArgVec<'py> {
 
     fn release_args(&mut self) {
         for &p in &self.inline[..self.n] {
+            // SAFETY: each of the first `n` slots holds a strong reference this vector owns
+            // (`push` stored `into_ptr`); `n` is reset below so none is released twice.
             unsafe { (self.py.api.Py_DecRef)(p) };
         }
         self.n = 0;
@@ -940,7 +977,7 @@ impl<'py> ArgVec<'py> {
             &self.inline[..self.n]
         } else {
             // SAFETY: PyRef is a transparent non-null pointer.
-            unsafe { std::slice::from_raw_parts(self.spill.as_ptr() as *const PyPtr, self.spill.len()) }
+            unsafe { std::slice::from_raw_parts(self.spill.as_ptr().cast::<PyPtr>(), self.spill.len()) }
         }
     }
 }
@@ -949,6 +986,7 @@ impl Drop for ArgVec<'_> {
     #[inline(always)]
     fn drop(&mut self) {
         for &p in &self.inline[..self.n] {
+            // SAFETY: as in `release_args`; the vector's `py` token outlives it.
             unsafe { (self.py.api.Py_DecRef)(p) };
         }
         // (Loans close themselves when dropped, after the arguments above.)
@@ -959,36 +997,37 @@ impl Drop for ArgVec<'_> {
 #[inline]
 pub fn arg_to_py(py: Python, arg: &crate::args::Arg) -> Result<PyRef> {
     use crate::args::Arg;
-    let api = py.api;
-    let p = unsafe {
-        match arg {
-            Arg::None => return Ok(PyRef::from_borrowed(py, api.none()).expect("None")),
-            Arg::Bool(b) => return Ok(PyRef::from_borrowed(py, if *b { api._Py_TrueStruct } else { api._Py_FalseStruct }).expect("bool")),
-            Arg::Int(v) => (api.PyLong_FromLongLong)(*v),
-            Arg::Double(v) => (api.PyFloat_FromDouble)(*v),
-            Arg::Str(s) => (api.PyUnicode_FromStringAndSize)(s.as_ptr().cast(), s.len() as isize),
-            Arg::Bytes(b) => (api.PyBytes_FromStringAndSize)(b.as_ptr().cast(), b.len() as isize),
-            Arg::Object(id) => return super::objects::get(py, *id),
-            Arg::Buffer { .. } => return Err(Error::invalid_argument("host buffers can only be lent to typed calls (pyrt_object_call_*)")),
-        }
+    let made = match arg {
+        Arg::None => return Ok(py.none_ref()),
+        Arg::Bool(b) => return Ok(py.bool_ref(*b)),
+        Arg::Int(v) => py.new_int(*v),
+        Arg::Double(v) => py.new_float(*v),
+        Arg::Str(s) => py.new_str(s),
+        // SAFETY: the GIL is held; `b` is valid for `b.len()` bytes (a Vec never exceeds isize::MAX).
+        Arg::Bytes(b) => PyRef::from_owned(unsafe { (py.api.PyBytes_FromStringAndSize)(b.as_ptr().cast(), b.len() as isize) }),
+        Arg::Object(id) => return super::objects::get(py, *id),
+        Arg::Buffer { .. } => return Err(Error::invalid_argument("host buffers can only be lent to typed calls (pyrt_object_call_*)")),
     };
-    PyRef::from_owned(p).ok_or_else(|| exception::fetch(py))
+    made.ok_or_else(|| exception::fetch(py))
 }
 
 /// A float result (an int is accepted and converted, as Python's float() would).
 #[inline]
 pub fn result_double(py: Python, o: PyPtr) -> Result<f64> {
     let api = py.api;
-    let t = unsafe { ffi::py_type(o) };
-    let is_number = t == api.PyFloat_Type
-        || t == api.PyLong_Type
-        || unsafe { (api.PyType_IsSubtype)(t, api.PyFloat_Type) } != 0
-        || unsafe { (api.PyType_GetFlags)(t) } & ffi::TPFLAGS_LONG_SUBCLASS != 0;
+    // SAFETY: `o` is the live result the caller holds; its type lives as long as it does, and
+    // PyFloat_Type is static.
+    let (t, float_subclass, int_subclass) = unsafe {
+        let t = ffi::py_type(o);
+        (t, (api.PyType_IsSubtype)(t, api.PyFloat_Type) != 0, (api.PyType_GetFlags)(t) & ffi::TPFLAGS_LONG_SUBCLASS != 0)
+    };
+    let is_number = t == api.PyFloat_Type || t == api.PyLong_Type || float_subclass || int_subclass;
     if !is_number {
         return Err(Error::new(ErrorKind::Conversion, format!("result of type '{}' is not a float", type_name(o))));
     }
+    // SAFETY: `o` is live and a float or an int (checked above).
     let v = unsafe { (api.PyFloat_AsDouble)(o) };
-    if v == -1.0 && unsafe { !(api.PyErr_Occurred)().is_null() } {
+    if v == -1.0 && py.error_pending() {
         return Err(exception::fetch(py));
     }
     Ok(v)
@@ -998,16 +1037,18 @@ pub fn result_double(py: Python, o: PyPtr) -> Result<f64> {
 #[inline]
 pub fn result_int(py: Python, o: PyPtr) -> Result<i64> {
     let api = py.api;
-    let t = unsafe { ffi::py_type(o) };
-    if unsafe { (api.PyType_GetFlags)(t) } & ffi::TPFLAGS_LONG_SUBCLASS == 0 {
+    // SAFETY: `o` is the live result the caller holds; its type lives as long as it does.
+    let is_int = unsafe { (api.PyType_GetFlags)(ffi::py_type(o)) } & ffi::TPFLAGS_LONG_SUBCLASS != 0;
+    if !is_int {
         return Err(Error::new(ErrorKind::Conversion, format!("result of type '{}' is not an int", type_name(o))));
     }
     let mut overflow = 0;
+    // SAFETY: `o` is a live int (checked above); `overflow` is a valid out-pointer.
     let v = unsafe { (api.PyLong_AsLongLongAndOverflow)(o, &mut overflow) };
     if overflow != 0 {
         return Err(Error::new(ErrorKind::Conversion, "int result does not fit in 64 bits"));
     }
-    if v == -1 && unsafe { !(api.PyErr_Occurred)().is_null() } {
+    if v == -1 && py.error_pending() {
         return Err(exception::fetch(py));
     }
     Ok(v)
@@ -1018,13 +1059,13 @@ pub fn result_int(py: Python, o: PyPtr) -> Result<i64> {
 /// Item `i` of a list, as a strong reference; `None` past the end. On a free-threaded build
 /// `PyList_GetItemRef` (3.13+) takes it atomically; with the GIL, nothing can run between the
 /// borrow and the incref.
-fn list_item(py: Python, list: PyPtr, i: isize) -> Option<PyRef> {
+pub(crate) fn list_item(py: Python, list: PyPtr, i: isize) -> Option<PyRef> {
     let api = py.api;
     if let (true, Some(get_ref)) = (ffi::free_threaded(), api.PyList_GetItemRef) {
         // SAFETY: `list` is a live list (checked by the caller's type dispatch).
         let p = unsafe { get_ref(list, i) };
         if p.is_null() {
-            unsafe { (api.PyErr_Clear)() }; // IndexError: the list ended (or shrank)
+            py.clear_error(); // IndexError: the list ended (or shrank)
         }
         return PyRef::from_owned(p);
     }
@@ -1032,6 +1073,8 @@ fn list_item(py: Python, list: PyPtr, i: isize) -> Option<PyRef> {
     if i >= unsafe { (api.PyList_Size)(list) } {
         return None;
     }
+    // SAFETY: `i` is in bounds (checked just above, and with the GIL held nothing ran since); the
+    // borrowed item is increfed by `from_borrowed` before any Python code can run.
     PyRef::from_borrowed(py, unsafe { (api.PyList_GetItem)(list, i) })
 }
 
@@ -1055,7 +1098,9 @@ impl DictItems {
             let items = PyRef::from_owned(unsafe { (api.PyDict_Items)(dict) }).ok_or_else(|| exception::fetch(py))?;
             return Ok(DictItems::Snapshot { items, i: 0 });
         }
-        Ok(DictItems::Live { dict, pos: 0, size: unsafe { (api.PyDict_Size)(dict) } })
+        // SAFETY: `dict` is a live dict (the caller's type dispatch; it holds a reference).
+        let size = unsafe { (api.PyDict_Size)(dict) };
+        Ok(DictItems::Live { dict, pos: 0, size })
     }
 
     pub(crate) fn next(&mut self, py: Python) -> Result<Option<(PyRef, PyRef)>> {
@@ -1068,6 +1113,8 @@ impl DictItems {
                     return Err(Error::new(ErrorKind::Conversion, "dictionary changed size during conversion"));
                 }
                 let (mut k, mut v): (PyPtr, PyPtr) = (std::ptr::null_mut(), std::ptr::null_mut());
+                // SAFETY: as above; `pos` is this iteration's cursor (only PyDict_Next moves it) and
+                // `k`/`v` are valid out-pointers for borrowed references, owned at once below.
                 if unsafe { (api.PyDict_Next)(*dict, pos, &mut k, &mut v) } == 0 {
                     return Ok(None);
                 }
@@ -1077,8 +1124,9 @@ impl DictItems {
                 // SAFETY: the snapshot list and its tuples are private to this iterator.
                 let Some(pair) = list_item(py, items.as_ptr(), *i) else { return Ok(None) };
                 *i += 1;
-                let k = unsafe { (api.PyTuple_GetItem)(pair.as_ptr(), 0) };
-                let v = unsafe { (api.PyTuple_GetItem)(pair.as_ptr(), 1) };
+                // SAFETY: PyDict_Items makes (key, value) tuples, so indexes 0 and 1 exist; `pair`
+                // is owned and holds both while `from_borrowed` takes its own references.
+                let (k, v) = unsafe { ((api.PyTuple_GetItem)(pair.as_ptr(), 0), (api.PyTuple_GetItem)(pair.as_ptr(), 1)) };
                 Ok(PyRef::from_borrowed(py, k).zip(PyRef::from_borrowed(py, v)))
             }
         }

@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
-# Run the Node.js binding's tests (bindings/node: `node --test test/*.test.js`) against every
-# CPython on this machine, then examples/node/basic.js once.
+# Lint the Node.js binding (`npm run lint`: ESLint over bindings/node and examples/node), run its
+# tests (bindings/node: `node --test test/*.test.js`) against every CPython on this machine, then
+# examples/node/basic.js once.
 #
 #   scripts/test-node.sh                 all libpythons from scripts/pythons.sh
 #   scripts/test-node.sh 3.12-pyenv ...  only these labels (PYRT_TEST_PYTHONS="..." does the same)
 #
-# Installs the binding's one dependency, koffi, from npm with `npm ci --ignore-scripts` (the
-# versions and checksums in bindings/node/package-lock.json; koffi's prebuilt native module comes
-# as an optional platform package, so no install script and no compiler are needed). Each test
-# file runs in its own Node process with PYRT_LIBPYTHON=<libpython>; libpyrt is this
-# repository's target/release/libpyrt.so (built here if needed).
+# Installs the binding's dependency, koffi, and its development dependencies (ESLint) from npm
+# with `npm ci --include=dev --ignore-scripts` (the versions and checksums in
+# bindings/node/package-lock.json; koffi's prebuilt native module comes as an optional platform
+# package, so no install script and no compiler are needed). Each test file runs in its own
+# Node process with PYRT_LIBPYTHON=<libpython>; libpyrt is this repository's
+# target/release/libpyrt.so (built here if needed).
 #
 # Output: one line per version, then "N passed, N failed" (an expected version that is not
-# installed is MISSING and counts as failed). Results for scripts/test.sh: build/node/results.tsv
-# (<label> node PASS|FAIL <detail>, and `once example ...`). Logs: build/node/logs/.
+# installed is MISSING and counts as failed; so does any lint finding). Results for
+# scripts/test.sh: build/node/results.tsv (<label> node PASS|FAIL <detail>, and `once lint ...`,
+# `once example ...`). Logs: build/node/logs/.
 #
 # Needs: node >= 18 and npm (scripts/setup.sh installs Debian's nodejs and npm when absent),
 # network access to the npm registry on a clean machine.
@@ -48,9 +51,28 @@ echo "== node $(node --version), npm $(npm --version)"
 echo "== building libpyrt.so (cargo build --release)"
 cargo build --release >"$LOGS/cargo.log" 2>&1 || { tail -20 "$LOGS/cargo.log"; fail_early "BUILD FAILED"; }
 
-echo "== installing the binding's dependencies (npm ci --ignore-scripts)"
-(cd bindings/node && npm ci --ignore-scripts --no-audit --no-fund) >"$LOGS/npm-ci.log" 2>&1 ||
+echo "== installing the binding's dependencies (npm ci --include=dev --ignore-scripts)"
+# --include=dev: ESLint is a devDependency, installed even where NODE_ENV=production or npm's
+# `omit` setting would leave it out.
+(cd bindings/node && npm ci --include=dev --ignore-scripts --no-audit --no-fund) >"$LOGS/npm-ci.log" 2>&1 ||
   { tail -20 "$LOGS/npm-ci.log"; fail_early "npm ci failed"; }
+
+echo "== npm run lint (eslint)"
+log=$LOGS/lint.log
+if (cd bindings/node && npm run lint --silent) >"$log" 2>&1; then
+  status=PASS
+  detail=""
+else
+  status=FAIL
+  # ESLint's summary ("✖ 2 problems (2 errors, 0 warnings)") and the first finding, on one line.
+  summary=$(grep -m1 -E '[0-9]+ problems? \(' "$log" | sed 's/^[^0-9]*//')
+  first=$(awk '/^\// { file = $0 } /^ +[0-9]+:[0-9]+ +(error|warning) / { sub(/^ +/, ""); print file ":" $0; exit }' "$log" |
+    sed "s|^$ROOT/||" | tr -s ' \t' ' ')
+  detail="${summary:-eslint failed, see build/node/logs/lint.log}${first:+; first: $first}"
+fi
+lint_status=$status
+printf '  %-28s %s\n' "lint" "$status${detail:+: $detail}"
+printf 'once\tlint\t%s\t%s\n' "$status" "$detail" >>"$RESULTS"
 
 mapfile -t PYTHONS < <(scripts/pythons.sh)
 mapfile -t MISSING < <(scripts/pythons.sh --missing)
@@ -100,6 +122,7 @@ passed=$(awk -F'\t' '$3 == "PASS"' "$RESULTS" | wc -l)
 failed=$(awk -F'\t' '$3 != "PASS"' "$RESULTS" | wc -l)
 if ((failed)); then
   echo "Failures (logs in build/node/logs/):"
+  [[ $lint_status == PASS ]] || head -30 "$LOGS/lint.log" | sed 's/^/    /'
   grep -h -B2 -A12 '^not ok' "$LOGS"/*.log 2>/dev/null | head -40 | sed 's/^/    /'
 fi
 echo "$passed passed, $failed failed"

@@ -1,6 +1,6 @@
 // Type declarations for pyrt's Node.js binding (index.js).
 
-/** A JS value crossing to or from Python (docs/values.md). */
+/** A JS value crossing to or from Python (docs/values.md; README.md has the table). */
 export type PyValue =
   | null
   | boolean
@@ -9,13 +9,85 @@ export type PyValue =
   | string
   | Buffer
   | Uint8Array
+  | ArrayBuffer
+  | ByteArray
   | Date
   | PyValue[]
+  | Tuple
   | Set<PyValue>
+  | FrozenSet
   | Map<PyValue, PyValue>
+  | Complex
+  | Decimal
+  | PyDateTime
+  | PyDate
+  | PyTime
+  | PyTimedelta
   | PyObject
-  | { [key: string]: PyValue }
-  | { re: number; im: number };
+  | { [key: string]: PyValue };
+
+/** A Python tuple (a JS Array is a list). Build one with Tuple.of(...) or Tuple.from(iterable). */
+export class Tuple extends Array<any> {}
+
+/** A Python frozenset (a JS Set is a set). */
+export class FrozenSet extends Set<any> {}
+
+/** A Python bytearray (a Buffer or other Uint8Array is bytes). */
+export class ByteArray extends Uint8Array {}
+
+/** A Python complex number. */
+export class Complex {
+  constructor(re?: number, im?: number);
+  re: number;
+  im: number;
+}
+
+/** A decimal.Decimal as its exact text (str() of the Decimal). */
+export class Decimal {
+  constructor(text: string);
+  value: string;
+  toString(): string;
+  toJSON(): string;
+}
+
+/** A datetime.datetime as its isoformat() text ("2024-01-02T03:04:05.123456+05:30"; naive: no offset). */
+export class PyDateTime {
+  constructor(iso: string);
+  iso: string;
+  /** The instant (milliseconds; a naive datetime is read as UTC). */
+  toDate(): Date;
+  toString(): string;
+  toJSON(): string;
+}
+
+/** A datetime.date as its isoformat() text ("1999-12-31"). */
+export class PyDate {
+  constructor(iso: string);
+  iso: string;
+  toString(): string;
+  toJSON(): string;
+}
+
+/** A datetime.time as its isoformat() text ("23:59:59.999999", "12:00:00+05:30"). */
+export class PyTime {
+  constructor(iso: string);
+  iso: string;
+  toString(): string;
+  toJSON(): string;
+}
+
+/** A datetime.timedelta, normalized as Python does (0 <= seconds < 86400, 0 <= microseconds < 10**6). */
+export class PyTimedelta {
+  /** Integers, normalized as by Python's constructor. */
+  constructor(days?: number, seconds?: number, microseconds?: number);
+  static fromMilliseconds(ms: number): PyTimedelta;
+  readonly days: number;
+  readonly seconds: number;
+  readonly microseconds: number;
+  /** As Python's total_seconds(). */
+  totalSeconds(): number;
+  toMilliseconds(): number;
+}
 
 export interface RuntimeOptions {
   /** Path to libpyrt.so; default: $PYRT_LIBRARY, this repository's build, the system path. */
@@ -31,6 +103,22 @@ export interface RuntimeOptions {
   systemSitePackages?: boolean;
   useEnvironment?: boolean;
   argv?: string[];
+  /** "host" (default: Python never changes a signal disposition) or "python" (as a standalone interpreter). */
+  signals?: 'host' | 'python';
+  /** In "host" mode, when SIGPIPE is blocked: "thread" (default) or "call". */
+  sigpipe?: 'thread' | 'call';
+  /** Per runtime: its calls run on the interpreter's main thread. */
+  mainThread?: boolean;
+  /** Per runtime: each call is interrupted after this many milliseconds (PyrtError code TIMEOUT). */
+  timeoutMs?: number;
+  /** Per runtime: calls capture what they write to sys.stdout/sys.stderr (takeOutput(), error.stdout). */
+  captureOutput?: boolean;
+  /** Per runtime: its calls run in this many (1-64) worker sub-interpreters (Python 3.12+). */
+  workers?: number;
+  /** Modules each worker imports when it starts. */
+  workerModules?: string[];
+  /** Python code each worker runs when it starts. */
+  workerSetup?: string;
 }
 
 export interface Info {
@@ -39,6 +127,14 @@ export interface Info {
   libpython: string;
   executable: string;
   prefix: string;
+  /** Where this runtime's calls run. */
+  mode: 'caller_thread' | 'main_thread' | 'subinterpreters';
+  /** Worker sub-interpreters running for this runtime. */
+  workers: number;
+  /** The workers option (0 without it). */
+  workersRequested: number;
+  /** Why the workers run in the main interpreter instead (Python below 3.12); null when they do not. */
+  workersNote: string | null;
   /** A free-threaded ("t") build of CPython, such as 3.13t (no GIL). */
   freeThreaded: boolean;
   /** False for a CPython newer than any version pyrt was tested with (see testedNote). */
@@ -71,6 +167,9 @@ export class PyrtError extends Error {
   code: number;
   /** Its name, e.g. "PYRT_ERR_PYTHON". */
   status: string;
+  /** What the failed call wrote, for a runtime opened with captureOutput. */
+  stdout?: string;
+  stderr?: string;
 }
 
 export class PythonError extends PyrtError {
@@ -99,6 +198,8 @@ export class Runtime {
   import(module: string): PyObject;
   toObject(value: PyValue): PyObject;
   info(): Info;
+  /** What calls through a runtime opened with captureOutput wrote since the last take. */
+  takeOutput(): { stdout: string; stderr: string };
 }
 
 export class PyObject {
@@ -116,7 +217,35 @@ export class PyObject {
   toString(): string;
 }
 
-export const STATUS: { readonly [name: string]: number };
+export const STATUS: {
+  readonly OK: 0;
+  readonly INVALID_ARGUMENT: 1;
+  readonly INVALID_UTF8: 2;
+  readonly INVALID_JSON: 3;
+  readonly CONFIG: 4;
+  readonly LIBPYTHON_NOT_FOUND: 5;
+  readonly LIBPYTHON_INVALID: 6;
+  readonly LIBPYTHON_CONFLICT: 7;
+  readonly INIT: 8;
+  readonly FINALIZED: 9;
+  readonly CLOSED: 10;
+  readonly PYTHON: 11;
+  readonly SYSTEM_EXIT: 12;
+  readonly KEYBOARD_INTERRUPT: 13;
+  readonly CONVERSION: 14;
+  readonly FILE_NOT_FOUND: 15;
+  readonly PERMISSION_DENIED: 16;
+  readonly NOT_A_FILE: 17;
+  readonly IO: 18;
+  readonly INTERNAL: 19;
+  readonly INTERRUPTED: 20;
+  readonly TIMEOUT: 21;
+  readonly BUFFER_ESCAPED: 22;
+};
+/** Runtime option (camelCase) -> pyrt_new config key (snake_case). */
+export const CONFIG_OPTIONS: { readonly [option in Exclude<keyof RuntimeOptions, 'library'>]-?: string };
+/** pyrt_info_json field (snake_case) -> Info property (camelCase). */
+export const INFO_FIELDS: { readonly [field: string]: string };
 export const VERSION: string;
 export function discover(opts?: RuntimeOptions): Discovery;
 export function loadLibrary(library?: string): { path: string; version: string; sourceHash: string };

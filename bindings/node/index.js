@@ -36,13 +36,22 @@ const STATUS = Object.freeze({
   NOT_A_FILE: 17,
   IO: 18,
   INTERNAL: 19,
+  INTERRUPTED: 20,
+  TIMEOUT: 21,
+  BUFFER_ESCAPED: 22,
 });
 const VALUE_TAGGED = 1;
 const VALUE_HANDLES = 2;
+const STDOUT = 1;
+const STDERR = 2;
 
 // ---- errors ------------------------------------------------------------------------------------
 
-/** An error reported by pyrt: `code` is the C status number, `status` its name. */
+/**
+ * An error reported by pyrt: `code` is the C status number, `status` its name. `stdout` and
+ * `stderr`: what the failed call wrote, when it went through a runtime opened with
+ * `captureOutput` (undefined otherwise).
+ */
 class PyrtError extends Error {
   constructor(message, code, status) {
     super(message);
@@ -56,7 +65,9 @@ class PyrtError extends Error {
  * A Python exception: `pythonType` ("ZeroDivisionError", "json.decoder.JSONDecodeError"),
  * `pythonMessage` (str() of the exception) and `traceback` (the formatted traceback, or null).
  * `message` is "<pythonType>: <pythonMessage>". SystemExit and KeyboardInterrupt are
- * PythonErrors too, with their own codes: they never end the Node process.
+ * PythonErrors too, with their own codes: they never end the Node process. So are calls stopped
+ * by the `timeoutMs` option (code TIMEOUT) or interrupted (INTERRUPTED): Python saw a
+ * KeyboardInterrupt there.
  */
 class PythonError extends PyrtError {
   constructor(pythonType, pythonMessage, traceback, code, status) {
@@ -148,6 +159,7 @@ function bind(handle) {
     callValue: f('int32_t pyrt_call_value(pyrt_runtime *rt, const char *target, const char *args_json, const char *kwargs_json, uint32_t flags, _Out_ pyrt_str *result_out, _Out_ pyrt_error **err_out)'),
     callObject: f('int32_t pyrt_call_object(pyrt_runtime *rt, const char *target, const char *args_json, const char *kwargs_json, uint32_t flags, _Out_ pyrt_object **obj_out, _Out_ pyrt_error **err_out)'),
     import: f('int32_t pyrt_import(pyrt_runtime *rt, const char *module, _Out_ pyrt_object **obj_out, _Out_ pyrt_error **err_out)'),
+    evalJson: f('int32_t pyrt_eval_json(pyrt_runtime *rt, const char *expr, _Out_ pyrt_str *result_out, _Out_ pyrt_error **err_out)'),
     evalObject: f('int32_t pyrt_eval_object(pyrt_runtime *rt, const char *expr, _Out_ pyrt_object **obj_out, _Out_ pyrt_error **err_out)'),
     objectFromJson: f('int32_t pyrt_object_from_json(pyrt_runtime *rt, const char *json, uint32_t flags, _Out_ pyrt_object **obj_out, _Out_ pyrt_error **err_out)'),
     objectToJson: f('int32_t pyrt_object_to_json(const pyrt_object *obj, uint32_t flags, _Out_ pyrt_str *result_out, _Out_ pyrt_error **err_out)'),
@@ -164,6 +176,8 @@ function bind(handle) {
     errorMessage: f('const char *pyrt_error_message(const pyrt_error *err)'),
     errorPythonType: f('const char *pyrt_error_python_type(const pyrt_error *err)'),
     errorTraceback: f('const char *pyrt_error_traceback(const pyrt_error *err)'),
+    errorOutput: f('const char *pyrt_error_output(const pyrt_error *err, uint32_t stream)'),
+    outputTake: f('int32_t pyrt_output_take(pyrt_runtime *rt, uint32_t stream, _Out_ pyrt_str *text_out, _Out_ pyrt_error **err_out)'),
     errorFree: f('void pyrt_error_free(pyrt_error *err)'),
   };
 }
@@ -231,15 +245,22 @@ function check(status, errOut) {
   const e = errOut[0];
   const fn = lib.fn;
   if (!e) throw new PyrtError(statusName(status), status);
+  let error;
   try {
     const code = fn.errorCode(e) || status;
     const message = fn.errorMessage(e) || '';
     const type = fn.errorPythonType(e);
-    if (type) throw new PythonError(type, message, fn.errorTraceback(e), code, fn.statusName(code));
-    throw new PyrtError(message, code, fn.statusName(code));
+    error = type ? new PythonError(type, message, fn.errorTraceback(e), code, fn.statusName(code))
+      : new PyrtError(message, code, fn.statusName(code));
+    // Only set for a call through a capturing runtime (captureOutput).
+    const stdout = fn.errorOutput(e, STDOUT);
+    const stderr = fn.errorOutput(e, STDERR);
+    if (stdout !== null) error.stdout = stdout;
+    if (stderr !== null) error.stderr = stderr;
   } finally {
     fn.errorFree(e);
   }
+  throw error;
 }
 
 /** Runs `f(out, err)` for a call with one output; returns the output or throws. */
@@ -250,29 +271,226 @@ function out1(f) {
   return out[0];
 }
 
+// ---- values: JS types for the Python values JSON has no form for --------------------------------
+//
+// docs/values.md: each tagged kind decodes to a JS value that encodes back to the same tag, so a
+// value read from Python and sent back keeps its Python type (a tuple stays a tuple, a
+// bytearray a bytearray, a date a date).
+
+/** A Python tuple: an Array (a JS Array is a list). Build one with `Tuple.of(1, 2)` or `Tuple.from(iterable)`. */
+class Tuple extends Array {}
+
+/** A Python frozenset: a Set (a JS Set is a set). JS does not enforce the immutability. */
+class FrozenSet extends Set {}
+
+/** A Python bytearray: a Uint8Array (a Buffer or other Uint8Array is bytes). */
+class ByteArray extends Uint8Array {}
+
+/** A Python complex number. */
+class Complex {
+  constructor(re = 0, im = 0) {
+    this.re = Number(re);
+    this.im = Number(im);
+  }
+}
+
+/**
+ * A decimal.Decimal as its exact text, str() of the Decimal: "3.14", "-0", "1E+2", "NaN".
+ * (A JS number would round it.)
+ */
+class Decimal {
+  constructor(text) {
+    this.value = String(text);
+  }
+
+  toString() {
+    return this.value;
+  }
+
+  toJSON() {
+    return this.value;
+  }
+}
+
+// datetime.datetime, date and time as their isoformat() text, which keeps what a JS Date cannot:
+// microseconds, the UTC offset, naive (no tzinfo) versus aware.
+class IsoValue {
+  constructor(iso) {
+    this.iso = String(iso);
+  }
+
+  toString() {
+    return this.iso;
+  }
+
+  toJSON() {
+    return this.iso;
+  }
+}
+
+const DATETIME_RE = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?(?:([+-])(\d\d):(\d\d)(?::(\d\d)(?:\.\d+)?)?|Z)?$/;
+
+/** A datetime.datetime, as isoformat() text: "2024-01-02T03:04:05.123456+05:30" (naive without an offset). */
+class PyDateTime extends IsoValue {
+  /**
+   * The instant as a JS Date (milliseconds: the microseconds are truncated). A naive datetime,
+   * which has no offset, is read as UTC.
+   */
+  toDate() {
+    const m = DATETIME_RE.exec(this.iso);
+    if (!m) throw new PyrtError(`not an ISO 8601 datetime: ${JSON.stringify(this.iso)}`, STATUS.CONVERSION);
+    const n = m.map((x) => (x === undefined ? 0 : Number(x)));
+    const ms = m[7] ? Math.floor(Number(m[7].padEnd(6, '0')) / 1000) : 0;
+    const utc = new Date(0);
+    utc.setUTCFullYear(n[1], n[2] - 1, n[3]); // setUTCFullYear: years 1-99 are not 1901-1999 here
+    utc.setUTCHours(n[4], n[5], n[6], ms);
+    const offset = m[8] ? (m[8] === '-' ? -1 : 1) * (n[9] * 3600 + n[10] * 60 + n[11]) : 0;
+    return new Date(utc.getTime() - offset * 1000);
+  }
+}
+
+/** A datetime.date, as isoformat() text: "1999-12-31". */
+class PyDate extends IsoValue {}
+
+/** A datetime.time, as isoformat() text: "23:59:59.999999", with "+05:30" when it has a tzinfo. */
+class PyTime extends IsoValue {}
+
+// Python's divmod for integers: the remainder is in [0, d). Corrected after the float division,
+// which can round up for a large x just below a multiple of d.
+function divmod(x, d) {
+  let q = Math.floor(x / d);
+  let r = x - q * d;
+  if (r < 0) { q -= 1; r += d; } else if (r >= d) { q += 1; r -= d; }
+  return [q, r];
+}
+
+/**
+ * A datetime.timedelta: days, seconds (0 to 86399) and microseconds (0 to 999999), normalized as
+ * Python does (-1 µs is days -1, seconds 86399, microseconds 999999).
+ */
+class PyTimedelta {
+  constructor(days = 0, seconds = 0, microseconds = 0) {
+    for (const [name, x] of [['days', days], ['seconds', seconds], ['microseconds', microseconds]]) {
+      if (!Number.isSafeInteger(x)) throw new TypeError(`PyTimedelta: ${name} must be an integer, not ${x}`);
+    }
+    const [carrySeconds, us] = divmod(microseconds, 1e6);
+    const [carryDays, s] = divmod(seconds + carrySeconds, 86400);
+    // `+ 0` turns -0 into 0: these are ints, and -0 would be sent as the float -0.0.
+    this.days = days + carryDays + 0;
+    this.seconds = s + 0;
+    this.microseconds = us + 0;
+  }
+
+  /** A timedelta of `ms` milliseconds, rounded to the microsecond. */
+  static fromMilliseconds(ms) {
+    const days = Math.trunc(ms / 86400000);
+    return new PyTimedelta(days, 0, Math.round((ms - days * 86400000) * 1000));
+  }
+
+  /** The duration in seconds, as Python's total_seconds(). */
+  totalSeconds() {
+    return (this.days * 86400 + this.seconds) + this.microseconds / 1e6;
+  }
+
+  /** The duration in milliseconds (a fraction for microseconds). */
+  toMilliseconds() {
+    return (this.days * 86400 + this.seconds) * 1000 + this.microseconds / 1000;
+  }
+}
+
 // ---- values: JS -> tagged JSON ---------------------------------------------------------------------
 
+// pyrt reads at most 1000 levels of nesting (docs/values.md); deeper is a cycle, most likely.
+const MAX_DEPTH = 1000;
+
+const tag = (kind, json) => `{"__pyrt__":"${kind}","v":${json}}`;
+
+function nonFinite(x) {
+  return Number.isNaN(x) ? '"nan"' : x > 0 ? '"inf"' : '"-inf"';
+}
+
+// A JS number with an integral value goes as a Python int, any other as a float; -0 only comes
+// from float arithmetic, so it goes as the float -0.0 (which JSON.stringify would write as 0).
+function encodeNumber(x) {
+  if (!Number.isFinite(x)) return tag('float', nonFinite(x));
+  if (Object.is(x, -0)) return '-0.0';
+  return String(x);
+}
+
+// A number that is a float whatever its value (the parts of a complex): "4.0", not "4".
+function floatText(x) {
+  if (!Number.isFinite(x)) return nonFinite(x);
+  if (Object.is(x, -0)) return '-0.0';
+  const s = String(x);
+  return /^-?\d+$/.test(s) ? `${s}.0` : s;
+}
+
+function base64(bytes) {
+  return `"${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')}"`;
+}
+
+/**
+ * Encodes a JS value in pyrt's tagged encoding (docs/values.md). The JSON.stringify rules hold for
+ * the rest: undefined, functions and symbols are left out of objects and are null in arrays,
+ * toJSON() is used when present.
+ */
 function encode(value) {
-  return JSON.stringify(value, function replacer(key, v) {
-    const raw = this[key]; // before toJSON (Date, Buffer)
-    if (raw instanceof PyObject) return { __pyrt__: 'object', v: raw._idNumber() };
-    if (typeof raw === 'bigint') return { __pyrt__: '$bigint', v: raw.toString() };
-    if (typeof raw === 'number' && !Number.isFinite(raw)) {
-      return { __pyrt__: 'float', v: Number.isNaN(raw) ? 'nan' : raw > 0 ? 'inf' : '-inf' };
-    }
-    if (raw instanceof Uint8Array || raw instanceof ArrayBuffer) {
-      return { __pyrt__: 'bytes', v: Buffer.from(raw instanceof ArrayBuffer ? new Uint8Array(raw) : raw).toString('base64') };
-    }
-    if (raw instanceof Set) return { __pyrt__: 'set', v: [...raw] };
-    if (raw instanceof Map) return { __pyrt__: 'dict', v: [...raw.entries()] };
-    if (raw instanceof Date) return { __pyrt__: 'datetime', v: raw.toISOString().replace('Z', '+00:00') };
-    if (raw === undefined && Array.isArray(this)) return null;
-    if (v !== null && typeof v === 'object' && !Array.isArray(v) && Object.prototype.hasOwnProperty.call(v, '__pyrt__')) {
-      // A plain object that uses the reserved key: send it as a general dict so it stays data.
-      return { __pyrt__: 'dict', v: Object.entries(v) };
-    }
-    return v;
-  }).replace(/\{"__pyrt__":"\$bigint","v":"(-?\d+)"\}/g, '$1'); // BigInts as exact JSON integers
+  return encodeValue(value, '', 0);
+}
+
+function encodeValue(v, key, depth) {
+  if (depth > MAX_DEPTH) throw new PyrtError(`value nested deeper than ${MAX_DEPTH} levels (a cycle?)`, STATUS.CONVERSION);
+  if (v === null || v === undefined) return 'null';
+  switch (typeof v) {
+    case 'boolean': return v ? 'true' : 'false';
+    case 'string': return JSON.stringify(v);
+    case 'bigint': return v.toString(); // an exact JSON integer
+    case 'number': return encodeNumber(v);
+    case 'function':
+    case 'symbol': return 'null';
+  }
+  const d = depth + 1;
+  if (v instanceof PyObject) return tag('object', String(v._idNumber()));
+  if (Array.isArray(v)) {
+    const items = [];
+    for (let i = 0; i < v.length; i++) items.push(encodeValue(v[i], String(i), d));
+    const list = `[${items.join(',')}]`;
+    return v instanceof Tuple ? tag('tuple', list) : list;
+  }
+  if (v instanceof ByteArray) return tag('bytearray', base64(v));
+  if (v instanceof Uint8Array) return tag('bytes', base64(v));
+  if (v instanceof ArrayBuffer) return tag('bytes', base64(new Uint8Array(v)));
+  if (v instanceof Set) {
+    const items = [...v].map((x, i) => encodeValue(x, String(i), d));
+    return tag(v instanceof FrozenSet ? 'frozenset' : 'set', `[${items.join(',')}]`);
+  }
+  if (v instanceof Map) {
+    const pairs = [...v].map(([k, x]) => `[${encodeValue(k, '', d + 1)},${encodeValue(x, String(k), d + 1)}]`);
+    return tag('dict', `[${pairs.join(',')}]`);
+  }
+  if (v instanceof Date) {
+    if (Number.isNaN(v.getTime())) throw new PyrtError('an invalid Date has no Python form', STATUS.CONVERSION);
+    return tag('datetime', JSON.stringify(v.toISOString().replace('Z', '+00:00')));
+  }
+  if (v instanceof Complex) return tag('complex', `[${floatText(v.re)},${floatText(v.im)}]`);
+  if (v instanceof Decimal) return tag('decimal', JSON.stringify(v.value));
+  if (v instanceof PyDateTime) return tag('datetime', JSON.stringify(v.iso));
+  if (v instanceof PyDate) return tag('date', JSON.stringify(v.iso));
+  if (v instanceof PyTime) return tag('time', JSON.stringify(v.iso));
+  if (v instanceof PyTimedelta) return tag('timedelta', `[${v.days},${v.seconds},${v.microseconds}]`);
+  if (v instanceof Number || v instanceof String || v instanceof Boolean || v instanceof BigInt) {
+    return encodeValue(v.valueOf(), key, depth);
+  }
+  if (typeof v.toJSON === 'function') return encodeValue(v.toJSON(key), key, depth);
+  const keys = Object.keys(v).filter((k) => {
+    const t = typeof v[k];
+    return v[k] !== undefined && t !== 'function' && t !== 'symbol';
+  });
+  if (keys.includes('__pyrt__')) {
+    // A plain object that uses the reserved key: sent as a general dict so that it stays data.
+    return tag('dict', `[${keys.map((k) => `[${JSON.stringify(k)},${encodeValue(v[k], k, d + 1)}]`).join(',')}]`);
+  }
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${encodeValue(v[k], k, d)}`).join(',')}}`;
 }
 
 function encodeArgs(args) {
@@ -287,10 +505,24 @@ function parseJson(text) {
   return /\d{16,}/.test(text) ? parseExact(text) : JSON.parse(text);
 }
 
+// obj[k] = v, except that a "__proto__" key is data (an own property), as JSON.parse makes it.
+function setKey(obj, k, v) {
+  if (k === '__proto__') Object.defineProperty(obj, k, { value: v, enumerable: true, writable: true, configurable: true });
+  else obj[k] = v;
+}
+
 function parseExact(text) {
   let i = 0;
   const ws = () => {
     while (i < text.length && ' \t\n\r'.includes(text[i])) i++;
+  };
+  const string = () => {
+    const m = /"(?:[^"\\]|\\.)*"/y;
+    m.lastIndex = i;
+    const r = m.exec(text);
+    if (!r) throw new SyntaxError(`bad JSON string at ${i}`);
+    i = m.lastIndex;
+    return JSON.parse(r[0]);
   };
   const value = () => {
     ws();
@@ -305,7 +537,7 @@ function parseExact(text) {
         const k = string();
         ws();
         i++; // ':'
-        obj[k] = value();
+        setKey(obj, k, value());
         ws();
         if (text[i++] === '}') return obj;
       }
@@ -336,14 +568,6 @@ function parseExact(text) {
     }
     return Number(r[0]);
   };
-  const string = () => {
-    const m = /"(?:[^"\\]|\\.)*"/y;
-    m.lastIndex = i;
-    const r = m.exec(text);
-    if (!r) throw new SyntaxError(`bad JSON string at ${i}`);
-    i = m.lastIndex;
-    return JSON.parse(r[0]);
-  };
   const v = value();
   ws();
   if (i !== text.length) throw new SyntaxError(`trailing data in JSON at ${i}`);
@@ -352,35 +576,83 @@ function parseExact(text) {
 
 const FLOATS = { nan: NaN, inf: Infinity, '-inf': -Infinity };
 
-/** Decodes pyrt's tagged encoding (docs/values.md) into JS values; handles become PyObjects. */
+function badTag(kind, what) {
+  return new PyrtError(`decoding tagged value: tag ${JSON.stringify(kind)} ${what}`, STATUS.CONVERSION);
+}
+
+// A float of a "float" or "complex" tag: a number, or "nan", "inf", "-inf".
+function floatPart(kind, x) {
+  if (typeof x === 'number') return x;
+  if (typeof x === 'bigint') return Number(x);
+  if (typeof x === 'string' && Object.prototype.hasOwnProperty.call(FLOATS, x)) return FLOATS[x];
+  throw badTag(kind, `needs a float, not ${JSON.stringify(x)}`);
+}
+
+function tagArray(kind, x, n) {
+  if (!Array.isArray(x) || (n !== undefined && x.length !== n)) throw badTag(kind, n === undefined ? 'needs an array' : `needs an array of ${n}`);
+  return x;
+}
+
+function tagString(kind, x) {
+  if (typeof x !== 'string') throw badTag(kind, 'needs a string');
+  return x;
+}
+
+/**
+ * Decodes pyrt's tagged encoding (docs/values.md) into JS values; handles become PyObjects (of
+ * runtime `rt`). A malformed or unknown tag is a PyrtError with code CONVERSION.
+ */
 function untag(v, rt) {
   if (Array.isArray(v)) return v.map((x) => untag(x, rt));
   if (v === null || typeof v !== 'object') return v;
   const keys = Object.keys(v);
-  if (keys.length === 2 && typeof v.__pyrt__ === 'string' && 'v' in v) {
-    const x = v.v;
-    switch (v.__pyrt__) {
-      case 'tuple': return x.map((y) => untag(y, rt));
-      case 'list': return x.map((y) => untag(y, rt));
-      case 'set':
-      case 'frozenset': return new Set(x.map((y) => untag(y, rt)));
-      case 'dict': return new Map(x.map(([k, y]) => [untag(k, rt), untag(y, rt)]));
-      case 'bytes':
-      case 'bytearray': return Buffer.from(x, 'base64');
-      case 'float': return FLOATS[x];
-      case 'complex': return { re: typeof x[0] === 'string' ? FLOATS[x[0]] : x[0], im: typeof x[1] === 'string' ? FLOATS[x[1]] : x[1] };
-      case 'object': return new PyObject(rt, BigInt(x));
-      case 'datetime':
-      case 'date':
-      case 'time':
-      case 'decimal': return x; // ISO 8601 / exact decimal text
-      case 'timedelta': return (x[0] * 86400 + x[1]) * 1000 + x[2] / 1000; // milliseconds
-      default: return x;
+  if (keys.includes('__pyrt__')) {
+    // A tag: in tagged output, a dict with that key is always written as a "dict" tag.
+    const kind = v.__pyrt__;
+    if (keys.length !== 2 || typeof kind !== 'string' || !keys.includes('v')) {
+      throw badTag(String(kind), 'is malformed: a tagged value has exactly the keys "__pyrt__" and "v"');
     }
+    return untagKind(kind, v.v, rt);
   }
   const out = {};
-  for (const k of keys) out[k] = untag(v[k], rt);
+  for (const k of keys) setKey(out, k, untag(v[k], rt));
   return out;
+}
+
+function untagKind(kind, x, rt) {
+  switch (kind) {
+    case 'tuple': return Tuple.from(tagArray(kind, x), (y) => untag(y, rt));
+    case 'set': return new Set(tagArray(kind, x).map((y) => untag(y, rt)));
+    case 'frozenset': return new FrozenSet(tagArray(kind, x).map((y) => untag(y, rt)));
+    case 'dict': return new Map(tagArray(kind, x).map((p) => {
+      const [k, y] = tagArray(kind, p, 2);
+      return [untag(k, rt), untag(y, rt)];
+    }));
+    case 'bytes': return Buffer.from(tagString(kind, x), 'base64');
+    case 'bytearray': return ByteArray.from(Buffer.from(tagString(kind, x), 'base64'));
+    case 'float': return floatPart(kind, x);
+    case 'complex': {
+      const [re, im] = tagArray(kind, x, 2);
+      return new Complex(floatPart(kind, re), floatPart(kind, im));
+    }
+    case 'datetime': return new PyDateTime(tagString(kind, x));
+    case 'date': return new PyDate(tagString(kind, x));
+    case 'time': return new PyTime(tagString(kind, x));
+    case 'timedelta': {
+      const [days, seconds, microseconds] = tagArray(kind, x, 3);
+      return new PyTimedelta(days, seconds, microseconds);
+    }
+    case 'decimal': return new Decimal(tagString(kind, x));
+    case 'object':
+      if (rt === undefined) throw badTag(kind, 'needs a runtime');
+      return new PyObject(rt, BigInt(x));
+  }
+  throw badTag(kind, 'is unknown to this binding');
+}
+
+/** Decodes tagged JSON text (handles become PyObjects of `rt`). */
+function decode(text, rt) {
+  return untag(parseJson(text), rt);
 }
 
 // ---- Runtime and PyObject -------------------------------------------------------------------------
@@ -388,26 +660,65 @@ function untag(v, rt) {
 const runtimeRegistry = new FinalizationRegistry((h) => { if (lib) lib.fn.free(h); });
 const objectRegistry = new FinalizationRegistry((h) => { if (lib) lib.fn.objectFree(h); });
 
+// Runtime options (camelCase) -> pyrt_new config keys (include/pyrt.h; README.md has the table).
+// Every key of include/pyrt-contract.json must be here (test/contract.test.js checks it). The
+// option `library` is the binding's own (which libpyrt to load), not a config key.
+const CONFIG_OPTIONS = Object.freeze({
+  libpython: 'libpython',
+  pythonExecutable: 'python_executable',
+  useEnvironment: 'use_environment',
+  argv: 'argv',
+  venv: 'venv',
+  systemSitePackages: 'system_site_packages',
+  sitePaths: 'site_paths',
+  pythonHome: 'python_home',
+  pythonVersion: 'python_version',
+  signals: 'signals',
+  sigpipe: 'sigpipe',
+  mainThread: 'main_thread',
+  timeoutMs: 'timeout_ms',
+  captureOutput: 'capture_output',
+  workers: 'workers',
+  workerModules: 'worker_modules',
+  workerSetup: 'worker_setup',
+});
+
 function configJson(opts) {
-  const map = {
-    libpython: 'libpython',
-    pythonExecutable: 'python_executable',
-    useEnvironment: 'use_environment',
-    argv: 'argv',
-    venv: 'venv',
-    systemSitePackages: 'system_site_packages',
-    sitePaths: 'site_paths',
-    pythonHome: 'python_home',
-    pythonVersion: 'python_version',
-  };
   const cfg = {};
   for (const [k, v] of Object.entries(opts || {})) {
     if (k === 'library') continue;
-    if (!(k in map)) throw new PyrtError(`unknown option ${JSON.stringify(k)} (known: library, ${Object.keys(map).join(', ')})`, STATUS.CONFIG);
-    if (v !== undefined && v !== null) cfg[map[k]] = v;
+    if (!Object.prototype.hasOwnProperty.call(CONFIG_OPTIONS, k)) {
+      throw new PyrtError(`unknown option ${JSON.stringify(k)} (known: library, ${Object.keys(CONFIG_OPTIONS).join(', ')})`, STATUS.CONFIG);
+    }
+    if (v !== undefined && v !== null) cfg[CONFIG_OPTIONS[k]] = v;
   }
   return Object.keys(cfg).length ? JSON.stringify(cfg) : null;
 }
+
+// pyrt_info_json fields -> info() properties, and the value a field has when an older libpyrt
+// does not report it. Every field of include/pyrt-contract.json must be here
+// (test/contract.test.js checks it).
+const INFO_FIELDS = Object.freeze({
+  pyrt_version: 'pyrtVersion',
+  python_version: 'pythonVersion',
+  libpython: 'libpython',
+  executable: 'executable',
+  prefix: 'prefix',
+  mode: 'mode',
+  workers: 'workers',
+  workers_requested: 'workersRequested',
+  workers_note: 'workersNote',
+  free_threaded: 'freeThreaded',
+  tested: 'tested',
+  tested_note: 'testedNote',
+});
+const INFO_DEFAULTS = Object.freeze({
+  mode: 'caller_thread',
+  workers: 0,
+  workers_requested: 0,
+  free_threaded: false,
+  tested: true, // a libpyrt without the field refuses the versions it was not tested with
+});
 
 /**
  * A handle to the process's Python interpreter. One interpreter exists per process: every
@@ -416,14 +727,20 @@ function configJson(opts) {
  */
 class Runtime {
   /**
-   * @param {object} [opts] library (path to libpyrt), libpython, venv, pythonVersion ("3.12"),
-   *   pythonExecutable, pythonHome, sitePaths, systemSitePackages, useEnvironment, argv.
+   * @param {object} [opts] library (path to libpyrt), then the config keys of pyrt_new in
+   *   camelCase (CONFIG_OPTIONS): libpython, venv, pythonVersion ("3.12"), pythonExecutable,
+   *   pythonHome, sitePaths, systemSitePackages, useEnvironment, argv, signals, sigpipe, and the
+   *   per-handle mainThread, timeoutMs, captureOutput, workers, workerModules, workerSetup.
    *   Without libpython pyrt discovers one: $PYRT_LIBPYTHON, the python3 on PATH, common places.
    */
   constructor(opts = {}) {
     const cfg = configJson(opts);
     loadLibrary(opts.library);
     this._h = out1((o, e) => lib.fn.new(cfg, o, e));
+    // Objects cannot leave a worker's interpreter: results come without handles there (a value
+    // with no encoding is then a CONVERSION error), and eval uses plain JSON.
+    this._workers = Boolean(opts.workers);
+    this._valueFlags = this._workers ? VALUE_TAGGED : VALUE_TAGGED | VALUE_HANDLES;
     this._token = {};
     runtimeRegistry.register(this, this._h, this._token);
   }
@@ -461,8 +778,15 @@ class Runtime {
     check(lib.fn.runFile(h, String(file), err), err);
   }
 
-  /** Evaluates a Python expression in `__main__` and returns its value. */
+  /**
+   * Evaluates a Python expression in `__main__` and returns its value. On a runtime with
+   * `workers` the value comes in plain JSON (a tuple as an Array; a set, bytes... are errors).
+   */
   eval(expr) {
+    if (this._workers) {
+      const h = this._handle();
+      return parseJson(out1((o, e) => lib.fn.evalJson(h, String(expr), o, e)));
+    }
     const obj = this.evalObject(expr);
     try {
       return obj.value();
@@ -489,8 +813,8 @@ class Runtime {
   callKw(module, fn, args = [], kwargs = null) {
     const h = this._handle();
     const text = out1((o, e) => lib.fn.callValue(h, `${module}:${fn}`, encodeArgs(args),
-      kwargs == null ? null : encode(kwargs), VALUE_TAGGED | VALUE_HANDLES, o, e));
-    return untag(parseJson(text), this);
+      kwargs == null ? null : encode(kwargs), this._valueFlags, o, e));
+    return decode(text, this);
   }
 
   /** Calls `module.function(...args)` and keeps the result as a PyObject. */
@@ -518,26 +842,40 @@ class Runtime {
   }
 
   /**
-   * { pyrtVersion, pythonVersion, libpython, executable, prefix, freeThreaded, tested, testedNote,
-   * library, sourceHash }. freeThreaded: a free-threaded ("t") build such as 3.13t; tested: false
-   * for a Python newer than any pyrt was tested with (testedNote says so; null otherwise).
+   * { pyrtVersion, pythonVersion, libpython, executable, prefix, mode, workers, workersRequested,
+   * workersNote, freeThreaded, tested, testedNote, library, sourceHash } (INFO_FIELDS). mode: where
+   * this runtime's calls run, "caller_thread", "main_thread" or "subinterpreters"; workers: the
+   * worker sub-interpreters running, workersRequested: the workers option, workersNote: why they
+   * run in the main interpreter instead (null when they do not); freeThreaded: a free-threaded
+   * ("t") build such as 3.13t; tested: false for a Python newer than any pyrt was tested with
+   * (testedNote says so; null otherwise). library, sourceHash: the libpyrt loaded.
    */
   info() {
+    const i = this._rawInfo();
+    const info = {};
+    for (const [field, prop] of Object.entries(INFO_FIELDS)) {
+      info[prop] = i[field] !== undefined ? i[field] : (INFO_DEFAULTS[field] ?? null);
+    }
+    info.library = lib.path;
+    info.sourceHash = lib.sourceHash;
+    return info;
+  }
+
+  /** pyrt_info_json's object as it is (snake_case fields). */
+  _rawInfo() {
     const h = this._handle();
-    const i = JSON.parse(out1((o, e) => lib.fn.infoJson(h, o, e)));
-    return {
-      pyrtVersion: i.pyrt_version,
-      pythonVersion: i.python_version,
-      libpython: i.libpython,
-      executable: i.executable,
-      prefix: i.prefix,
-      // Absent from a libpyrt built before these fields existed: false, true, null then.
-      freeThreaded: i.free_threaded === true,
-      tested: i.tested !== false,
-      testedNote: i.tested_note ?? null,
-      library: lib.path,
-      sourceHash: lib.sourceHash,
-    };
+    return JSON.parse(out1((o, e) => lib.fn.infoJson(h, o, e)));
+  }
+
+  /**
+   * Takes what calls through this runtime (opened with `captureOutput: true`) wrote to
+   * sys.stdout and sys.stderr since the last take: { stdout, stderr } ("" when nothing was).
+   * A failed call's output is on its error instead (error.stdout, error.stderr).
+   */
+  takeOutput() {
+    const h = this._handle();
+    const take = (stream) => out1((o, e) => lib.fn.outputTake(h, stream, o, e));
+    return { stdout: take(STDOUT), stderr: take(STDERR) };
   }
 }
 
@@ -580,13 +918,13 @@ class PyObject {
   /** The object's value as a JS value (see Runtime.call). */
   value() {
     const h = this._handle();
-    return untag(parseJson(out1((o, e) => lib.fn.objectToJson(h, VALUE_TAGGED | VALUE_HANDLES, o, e))), this._rt);
+    return decode(out1((o, e) => lib.fn.objectToJson(h, VALUE_TAGGED | VALUE_HANDLES, o, e)), this._rt);
   }
 
   /** getattr(obj, name) as a JS value. */
   get(name) {
     const h = this._handle();
-    return untag(parseJson(out1((o, e) => lib.fn.objectGetattrJson(h, String(name), VALUE_TAGGED | VALUE_HANDLES, o, e))), this._rt);
+    return decode(out1((o, e) => lib.fn.objectGetattrJson(h, String(name), VALUE_TAGGED | VALUE_HANDLES, o, e)), this._rt);
   }
 
   /** getattr(obj, name) as a PyObject. */
@@ -627,7 +965,7 @@ class PyObject {
     const h = this._handle();
     const text = out1((o, e) => lib.fn.objectCallJson(h, method, encodeArgs(args), kwargs == null ? null : encode(kwargs),
       VALUE_TAGGED | VALUE_HANDLES, o, e));
-    return untag(parseJson(text), this._rt);
+    return decode(text, this._rt);
   }
 
   /** repr(obj) */
@@ -670,10 +1008,24 @@ module.exports = {
   PyrtError,
   PythonError,
   LibraryError,
+  Tuple,
+  FrozenSet,
+  ByteArray,
+  Complex,
+  Decimal,
+  PyDateTime,
+  PyDate,
+  PyTime,
+  PyTimedelta,
   STATUS,
+  CONFIG_OPTIONS,
+  INFO_FIELDS,
   VERSION,
   discover,
   loadLibrary,
   // for tests
-  _internal: { encode, parseJson, untag, libraryCandidates, soname },
+  _internal: {
+    encode, decode, parseJson, untag, statusName, libraryCandidates, soname,
+    libStatusName: (code) => (loadLibrary(), lib.fn.statusName(code)), // pyrt_status_name
+  },
 };

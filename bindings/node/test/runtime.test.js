@@ -8,7 +8,10 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { Runtime, PyObject, PyrtError, PythonError, STATUS, VERSION } = require('..');
+const {
+  Runtime, PyObject, PyrtError, PythonError, STATUS, VERSION,
+  Tuple, FrozenSet, ByteArray, Complex, Decimal, PyDateTime, PyDate, PyTime, PyTimedelta,
+} = require('..');
 
 const rt = new Runtime();
 test.after(() => rt.close());
@@ -32,9 +35,10 @@ test('keyword arguments', () => {
 
 test('values both ways', () => {
   assert.deepEqual(rt.eval('{"a": [1, 2.5, None, True], "b": {"c": "d"}}'), { a: [1, 2.5, null, true], b: { c: 'd' } });
-  assert.deepEqual(rt.eval('(1, "two")'), [1, 'two']);
+  assert.deepEqual(rt.eval('(1, "two")'), Tuple.of(1, 'two'));
+  assert.ok(Array.isArray(rt.eval('(1,)')), 'a Tuple is an Array');
   assert.deepEqual(rt.eval('{3, 1}'), new Set([1, 3]));
-  assert.deepEqual(rt.eval('{1: "a", (2, 3): "b"}'), new Map([[1, 'a'], [[2, 3], 'b']]));
+  assert.deepEqual(rt.eval('{1: "a", (2, 3): "b"}'), new Map([[1, 'a'], [Tuple.of(2, 3), 'b']]));
   assert.deepEqual(rt.eval('b"\\x00\\xff"'), Buffer.from([0, 255]));
   assert.ok(Number.isNaN(rt.eval('float("nan")')));
   assert.equal(rt.eval('float("-inf")'), -Infinity);
@@ -54,8 +58,40 @@ test('values both ways', () => {
   assert.equal(rt.call('builtins', 'repr', NaN), 'nan');
   assert.equal(rt.call('builtins', 'repr', new Map([[1, 2]])), '{1: 2}');
   assert.equal(rt.call('builtins', 'repr', new Date(Date.UTC(2024, 0, 2, 3, 4, 5))), 'datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)');
-  assert.equal(rt.eval('__import__("decimal").Decimal("3.14")'), '3.14');
-  assert.equal(rt.eval('__import__("datetime").timedelta(seconds=1.5)'), 1500);
+  assert.deepEqual(rt.eval('__import__("decimal").Decimal("3.14")'), new Decimal('3.14'));
+  assert.equal(`${rt.eval('__import__("decimal").Decimal("3.14")')}`, '3.14');
+  assert.equal(rt.eval('__import__("datetime").timedelta(seconds=1.5)').toMilliseconds(), 1500);
+  assert.equal(rt.eval('-__import__("datetime").timedelta(days=1, microseconds=1)').totalSeconds(), -86400.000001);
+  assert.deepEqual(PyTimedelta.fromMilliseconds(-0.001), new PyTimedelta(-1, 86399, 999999));
+  // Sent back, each decoded value is its Python type again.
+  const kinds = {
+    'tuple': Tuple.of(1, 'a'),
+    'frozenset': new FrozenSet([1]),
+    'bytearray': ByteArray.of(1, 2),
+    'bytes': Buffer.from([1, 2]),
+    'complex': new Complex(1, -2),
+    'Decimal': new Decimal('1.10'),
+    'datetime': new PyDateTime('2024-01-02T03:04:05.000001+05:30'),
+    'date': new PyDate('2024-02-29'),
+    'time': new PyTime('12:00:00'),
+    'timedelta': new PyTimedelta(0, 0, -1),
+  };
+  const identity = rt.evalObject('lambda x: x');
+  const typeName = rt.evalObject('lambda x: type(x).__name__');
+  for (const [type, value] of Object.entries(kinds)) {
+    assert.equal(typeName.call(value), type);
+    assert.deepEqual(identity.call(value), value);
+  }
+  identity.free();
+  typeName.free();
+  assert.equal(rt.call('builtins', 'repr', new Complex(1, -2)), '(1-2j)');
+  assert.equal(rt.call('builtins', 'repr', new PyTimedelta(0, 0, -1)), 'datetime.timedelta(days=-1, seconds=86399, microseconds=999999)');
+  assert.equal(rt.call('builtins', 'repr', -0), '-0.0');
+  assert.equal(rt.call('builtins', 'repr', 0), '0');
+  // A JS Date is an instant; PyDateTime.toDate() gives one back (a naive datetime read as UTC).
+  assert.equal(new PyDateTime('2024-01-02T03:04:05.123456+05:30').toDate().toISOString(), '2024-01-01T21:34:05.123Z');
+  assert.equal(new PyDateTime('0001-01-01T00:00:00').toDate().toISOString(), '0001-01-01T00:00:00.000Z');
+  assert.equal(rt.eval('__import__("datetime").datetime(2024, 1, 2, tzinfo=__import__("datetime").timezone.utc)').toDate().getTime(), Date.UTC(2024, 0, 2));
   // The reserved key in ordinary data stays data.
   assert.deepEqual(rt.call('builtins', 'dict', { __pyrt__: 'x', v: 1 }), new Map([['__pyrt__', 'x'], ['v', 1]]));
   assert.equal(rt.call('builtins', 'repr', { __pyrt__: 'object', v: 1 }), "{'__pyrt__': 'object', 'v': 1}");
@@ -91,7 +127,7 @@ test('Python exceptions are PythonErrors with type and traceback', () => {
 
 test('objects: methods, attributes, identity, free', () => {
   const counter = rt.callObject('collections', 'Counter', 'abracadabra');
-  assert.deepEqual(counter.callMethod('most_common', 2), [['a', 5], ['b', 2]]);
+  assert.deepEqual(counter.callMethod('most_common', 2), [Tuple.of('a', 5), Tuple.of('b', 2)]);
   counter.callMethod('update', 'zzz');
   assert.equal(counter.callMethod('get', 'z'), 3);
   assert.equal(rt.call('builtins', 'len', counter), 6);
@@ -164,6 +200,45 @@ test('objects that Python code deletes are deallocated during the call', () => {
     'd = Dropped()\nw = weakref.ref(d, lambda _: dropped.append(1))\ndel d\n');
   assert.deepEqual(rt.eval('dropped'), [1], 'an instance deleted by `del` was not deallocated');
   assert.equal(rt.eval('w() is None'), true);
+});
+
+test('per-handle options: timeoutMs, captureOutput, mainThread, workers', () => {
+  const timed = new Runtime({ timeoutMs: 100 });
+  assert.throws(() => timed.run('while True:\n    pass\n'), (e) => e instanceof PythonError &&
+    e.code === STATUS.TIMEOUT && e.status === 'PYRT_ERR_TIMEOUT' && e.pythonType === 'KeyboardInterrupt');
+  assert.equal(timed.eval('1 + 1'), 2, 'the runtime stays usable after a timeout');
+  timed.close();
+
+  const captured = new Runtime({ captureOutput: true });
+  captured.run('import sys\nprint("out")\nprint("err", file=sys.stderr)\n');
+  assert.deepEqual(captured.takeOutput(), { stdout: 'out\n', stderr: 'err\n' });
+  assert.deepEqual(captured.takeOutput(), { stdout: '', stderr: '' });
+  assert.throws(() => captured.run('print("before")\n1/0'), (e) => e.pythonType === 'ZeroDivisionError' && e.stdout === 'before\n' && e.stderr === '');
+  captured.close();
+  assert.throws(() => rt.run('1/0'), (e) => e.stdout === undefined, 'no output on errors of a runtime without captureOutput');
+
+  const main = new Runtime({ mainThread: true });
+  assert.equal(main.info().mode, 'main_thread');
+  assert.equal(main.eval('__import__("threading").current_thread() is __import__("threading").main_thread()'), true);
+  main.close();
+
+  const workers = new Runtime({ workers: 2, workerModules: ['json'], workerSetup: 'def twice(x):\n    return 2 * x\n' });
+  const info = workers.info();
+  assert.equal(info.workersRequested, 2);
+  if (info.mode === 'subinterpreters') {
+    assert.equal(info.workers, 2);
+    assert.equal(info.workersNote, null);
+  } else {
+    // Below Python 3.12 (or where sub-interpreters are not supported) the calls run in the main interpreter.
+    assert.equal(info.mode, 'caller_thread');
+    assert.equal(info.workers, 0);
+    assert.equal(typeof info.workersNote, 'string');
+  }
+  assert.equal(workers.call('__main__', 'twice', 21), 42);
+  assert.deepEqual(workers.call('json', 'loads', '[1, {"a": null}]'), [1, { a: null }]);
+  assert.deepEqual(workers.eval('(1, "a")'), [1, 'a'], 'eval on workers is plain JSON');
+  workers.close();
+  assert.equal(rt.info().mode, 'caller_thread');
 });
 
 test('bad input is an error, never a crash', () => {

@@ -66,6 +66,16 @@ else
   say "cargo: missing — install Rust with rustup (https://rustup.rs) and re-run"
   exit 1
 fi
+# The lint gate (scripts/lint.sh) needs clippy and rustfmt; rustup's default profile has them.
+for comp in clippy rustfmt; do
+  if ! cargo "${comp/rustfmt/fmt}" --version >/dev/null 2>&1; then
+    if command -v rustup >/dev/null 2>&1 && rustup component add "$comp" >/dev/null 2>&1; then
+      say "$comp: installed (rustup component add $comp)"
+    else
+      say "$comp: missing and not installable here (the lint stage will fail)"
+    fi
+  fi
+done
 
 # Sanitizer runtimes for gcc (normally pulled in by gcc itself: libgcc-N-dev depends on them).
 san_ok() {

@@ -117,6 +117,7 @@ TESTS=(
   "test_buffer|valgrind|"
   "test_badlib|native|"
   "test_big|valgrind|"
+  "test_mutation|valgrind-reads|PYTHONMALLOC=malloc"
   "test_leak/valgrind|valgrind|PYRT_TEST_ITERATIONS=300"
   "test_leak/native|native|PYRT_TEST_ITERATIONS=20000"
   "test_venv|native|"
@@ -165,9 +166,13 @@ run_one() {  # label lib test mode env -> writes "<label>\t<test>\t<PASS|FAIL>\t
     example_*) bin=$ROOT/build/$FLAVOR/examples/${test#example_}; args=("$lib") ;;
     *) bin=$ROOT/build/$FLAVOR/tests/${test%%/*} ;;
   esac
-  if [[ $mode == valgrind && $VALGRIND == 1 ]] &&
+  if [[ $mode == valgrind* && $VALGRIND == 1 ]] &&
     [[ $VALGRIND_PYTHONS == all || " $VALGRIND_PYTHONS " == *" $label "* ]]; then
     cmd=("${VG[@]}" "$bin" "${args[@]}")
+    # valgrind-reads: memory errors only. With PYTHONMALLOC=malloc (so that a freed Python
+    # object is a freed heap block memcheck can see) CPython's own objects left at finalization
+    # show as leaks that pymalloc hides; the leak checks run in the other tests.
+    [[ $mode == valgrind-reads ]] && cmd=("${cmd[@]/--leak-check=full/--leak-check=no}")
   else cmd=("$bin" "${args[@]}"); fi
   local start=$SECONDS rc
   # shellcheck disable=SC2086

@@ -6,7 +6,9 @@
 #                                 (scripts/install-pythons.sh; 3.13t is built from source once,
 #                                 ~5 minutes; a failure is not fatal: that version is MISSING,
 #                                 with the installer's reason under the summary)
-#   2. cargo build --release      target/release/libpyrt.so
+#   2. cargo build --release      target/release/libpyrt.so; then scripts/lint.sh, the lint gate:
+#                                 rustfmt, clippy -D warnings (Cargo.toml [lints]), gofmt, go vet
+#                                 (Node's ESLint runs with the Node tests)
 #   3. scripts/make-venvs.sh      a real venv per CPython (numpy + jinja2 from PyPI), built once
 #   4. Rust tests per CPython     PYRT_LIBPYTHON=<libpython> PYRT_TEST_VENV=<its venv> cargo test
 #                                 --release, for every line of scripts/pythons.sh (includes
@@ -102,6 +104,9 @@ if ((rc != 0)) || [[ ! -f target/release/libpyrt.so ]]; then
   echo "0 passed, 1 failed"
   exit 1
 fi
+
+stage "lint gate (scripts/lint.sh: rustfmt, clippy -D warnings, gofmt, go vet)"
+if scripts/lint.sh; then record lint once PASS; else record lint once FAIL; fi
 
 mapfile -t PYTHONS < <(scripts/pythons.sh)
 mapfile -t MISSING < <(scripts/pythons.sh --missing)
@@ -287,7 +292,7 @@ failed=0
 printf '%-10s' "component"
 for l in "${LABELS[@]}"; do printf ' %-12s' "$l"; done
 echo
-for comp in rust c go node cpython asan install bench soak fuzz; do
+for comp in lint rust c go node cpython asan install bench soak fuzz; do
   grep -q "^$comp"$'\t' "$SUMMARY" || continue
   printf '%-10s' "$comp"
   for l in "${LABELS[@]}"; do
@@ -296,7 +301,7 @@ for comp in rust c go node cpython asan install bench soak fuzz; do
     if [[ -z $cell ]]; then
       # "once" cells of per-version components, and version cells of once-only components
       # (install, bench, soak, fuzz), are not applicable
-      if [[ $l == once || " install bench soak fuzz " == *" $comp "* ]]; then printf ' %-12s' "-"; continue; fi
+      if [[ $l == once || " lint install bench soak fuzz " == *" $comp "* ]]; then printf ' %-12s' "-"; continue; fi
       cell=MISSING
     fi
     [[ $cell == *FAIL* ]] && cell=FAIL

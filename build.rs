@@ -34,7 +34,15 @@ fn main() {
 
 fn header(crate_dir: &Path, out_dir: &Path) {
     let out = out_dir.join("pyrt.h");
-    let config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).expect("cbindgen.toml is readable");
+    let mut config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).expect("cbindgen.toml is readable");
+    // The version this header was generated with, for `#if` checks at compile time (the library's
+    // own, possibly newer, version is pyrt_version() at run time).
+    let [major, minor, patch] = ["MAJOR", "MINOR", "PATCH"].map(|p| env::var(format!("CARGO_PKG_VERSION_{p}")).unwrap());
+    config.after_includes = Some(format!(
+        "\n/* The pyrt version this header belongs to (pyrt_version() returns the loaded library's). */\n\
+         #define PYRT_VERSION_MAJOR {major}\n#define PYRT_VERSION_MINOR {minor}\n#define PYRT_VERSION_PATCH {patch}\n\
+         #define PYRT_VERSION_STRING \"{major}.{minor}.{patch}\"\n"
+    ));
     let bindings = cbindgen::Builder::new()
         .with_config(config)
         .with_src(crate_dir.join("src/capi/mod.rs")) // follows its `mod` declarations

@@ -68,6 +68,12 @@
 #include <stddef.h>
 #include <stdbool.h>
 
+/* The pyrt version this header belongs to (pyrt_version() returns the loaded library's). */
+#define PYRT_VERSION_MAJOR 0
+#define PYRT_VERSION_MINOR 1
+#define PYRT_VERSION_PATCH 0
+#define PYRT_VERSION_STRING "0.1.0"
+
 
 // Element type: IEEE 754 double (Python format "d").
 #define PYRT_BUFFER_FLOAT64 1

@@ -49,6 +49,16 @@ int main(void) {
     }
     const char *v = pyrt_version();
     if (v == NULL || strlen(v) == 0) failed++; else passed++;
+    /* The compile-time version macros name the library built with this header. */
+#if !defined(PYRT_VERSION_MAJOR) || !defined(PYRT_VERSION_MINOR) || !defined(PYRT_VERSION_PATCH)
+#error "pyrt.h defines PYRT_VERSION_MAJOR/MINOR/PATCH"
+#endif
+    char want[64];
+    snprintf(want, sizeof want, "%d.%d.%d", PYRT_VERSION_MAJOR, PYRT_VERSION_MINOR, PYRT_VERSION_PATCH);
+    if (v == NULL || strcmp(v, want) != 0 || strcmp(v, PYRT_VERSION_STRING) != 0) {
+        printf("pyrt_version() %s, header macros %s / %s\n", v ? v : "(null)", want, PYRT_VERSION_STRING);
+        failed++;
+    } else passed++;
     printf("header_c: pyrt %s\n", v ? v : "(null)");
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;

@@ -192,7 +192,7 @@ func (o *Object) Buffer(ctx context.Context, writable bool) (*BufferView, error)
 	if writable {
 		flags = bufWritable
 	}
-	st := guardCall(lib, o.rt.gate, ctx, func() int32 { return lib.objectBuffer(o.id, flags, f) })
+	st := o.rt.guard(ctx, func() int32 { return lib.objectBuffer(o.id, flags, f) })
 	runtime.KeepAlive(o)
 	if st != 0 {
 		return nil, wrapContext(ctx, lib.takeError(st, f.errp()))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -90,7 +91,8 @@ type outputWriters struct{ stdout, stderr io.Writer }
 // (either may be nil to discard that stream) when the call returns —
 // including when it fails. Output of concurrent calls never mixes. Output
 // of threads that the Python code starts, and of Object methods, goes to
-// the process's streams (or the Runtime's WithStdout/WithStderr writers).
+// the process's streams (or the Runtime's WithStdout/WithStderr writers;
+// Object methods of a Runtime made with WithCaptureOutput to its writers).
 // Writes below sys.stdout (os.write(1, ...), C extensions, child processes)
 // are not captured.
 func CaptureOutput(ctx context.Context, stdout, stderr io.Writer) context.Context {
@@ -144,6 +146,9 @@ func (r *Runtime) captureHandle() (unsafe.Pointer, error) {
 	cfg := `{"capture_output": true`
 	if r.mainThread {
 		cfg += `, "main_thread": true`
+	}
+	if r.timeoutMs > 0 {
+		cfg += `, "timeout_ms": ` + strconv.FormatInt(r.timeoutMs, 10)
 	}
 	cfg += "}"
 	f := getFrame()
@@ -214,7 +219,12 @@ func (r *Runtime) invoke(ctx context.Context, f *frame, call func(h unsafe.Point
 		h = ch
 		defer r.putCaptureHandle(ch)
 	}
-	st := guardCall(r.lib, r.gate, ctx, func() int32 { return call(h) })
+	var st int32
+	if w != nil {
+		st = guardCall(r.lib, r.gate, ctx, func() int32 { return call(h) })
+	} else {
+		st = r.guard(ctx, func() int32 { return call(h) })
+	}
 	runtime.KeepAlive(r)
 	var err error
 	if st != 0 {
@@ -228,10 +238,29 @@ func (r *Runtime) invoke(ctx context.Context, f *frame, call func(h unsafe.Point
 	return err
 }
 
-// invokeObject is invoke for a call on an object handle (no capture: the
-// object's own runtime handle decides).
+// guard is guardCall for a foreign call through the Runtime's own handle
+// (directly or through one of its objects): with WithCaptureOutput, what the
+// call captured then goes to the Runtime's writers.
+func (r *Runtime) guard(ctx context.Context, call func() int32) int32 {
+	st := guardCall(r.lib, r.gate, ctx, call)
+	if r.captured != nil {
+		r.takeCaptured()
+	}
+	return st
+}
+
+// takeCaptured moves the output captured by the Runtime's own handle
+// (WithCaptureOutput) to its writers. Failures are ignored, as the writers
+// of WithStdout's are: the call's own result is what the caller asked for.
+func (r *Runtime) takeCaptured() {
+	_ = r.flushOutput(r.handle, r.captured)
+	runtime.KeepAlive(r)
+}
+
+// invokeObject is invoke for a call on an object handle (CaptureOutput does
+// not apply: the object's own runtime handle decides).
 func (o *Object) invoke(ctx context.Context, f *frame, call func() int32) error {
-	st := guardCall(o.rt.lib, o.rt.gate, ctx, call)
+	st := o.rt.guard(ctx, call)
 	runtime.KeepAlive(o)
 	if st != 0 {
 		return wrapContext(ctx, o.rt.lib.takeError(st, f.errp()))

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -165,5 +166,142 @@ func TestCaptureOutput(t *testing.T) {
 	}
 	if out.String() != "then spin\n" {
 		t.Errorf("captured %q", out.String())
+	}
+}
+
+// A Runtime made with WithCallTimeout interrupts its calls, and its
+// objects' calls, after the timeout (ErrTimeout), also under CaptureOutput;
+// it keeps working afterwards, and other Runtimes have no timeout.
+func TestWithCallTimeout(t *testing.T) {
+	needSpin(t)
+	rt, err := New(WithCallTimeout(100 * time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	spinner, err := rt.EvalObject(bg, "spin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer spinner.Close()
+	var out bytes.Buffer
+	cases := map[string]func() error{
+		"Run":              func() error { return rt.Run(bg, "spin()") },
+		"Call":             func() error { _, err := rt.Call(bg, "__main__", "spin"); return err },
+		"Object.Call":      func() error { _, err := spinner.Call(bg); return err },
+		"Object.CallTyped": func() error { _, err := spinner.CallTyped(bg); return err },
+		"CaptureOutput":    func() error { return rt.Run(CaptureOutput(bg, &out, nil), "print('then spin')\nspin()") },
+	}
+	for name, call := range cases {
+		start := time.Now()
+		err := call()
+		if !errors.Is(err, ErrTimeout) {
+			t.Errorf("%s: %v, want ErrTimeout", name, err)
+		}
+		if took := time.Since(start); took > 5*time.Second {
+			t.Errorf("%s: took %v with a timeout of 100ms", name, took)
+		}
+	}
+	if out.String() != "then spin\n" {
+		t.Errorf("captured %q", out.String())
+	}
+	if v, err := rt.Eval(bg, "sum(range(10))"); err != nil || v != int64(45) {
+		t.Errorf("after the timeouts: %v, %v", v, err)
+	}
+	// testRT has no timeout: a call longer than 100ms completes.
+	if err := testRT.Run(bg, "import time; time.sleep(0.3)"); err != nil {
+		t.Errorf("testRT: %v", err)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent writers.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// A Runtime made with WithCaptureOutput sends what each of its calls, and
+// its objects' calls, writes to its writers, also for a failed call; a call
+// under CaptureOutput writes to its context's writers instead; concurrent
+// calls keep their lines whole.
+func TestWithCaptureOutput(t *testing.T) {
+	var out, errOut lockedBuffer
+	rt, err := New(WithCaptureOutput(&out, &errOut))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	if err := rt.Run(bg, "print('run')"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rt.Call(bg, "builtins", "print", "call"); err != nil {
+		t.Fatal(err)
+	}
+	pr, err := rt.EvalObject(bg, "print")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	if _, err := pr.Call(bg, "object"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pr.CallTyped(bg, "typed"); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Run(bg, "import sys\nprint('failing', file=sys.stderr)\n1/0"); !errors.Is(err, ErrPython) {
+		t.Errorf("failing run: %v", err)
+	}
+	var ctxOut bytes.Buffer
+	if err := rt.Run(CaptureOutput(bg, &ctxOut, nil), "print('context')"); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); got != "run\ncall\nobject\ntyped\n" {
+		t.Errorf("stdout = %q", got)
+	}
+	if got := errOut.String(); got != "failing\n" {
+		t.Errorf("stderr = %q", got)
+	}
+	if got := ctxOut.String(); got != "context\n" {
+		t.Errorf("context's stdout = %q", got)
+	}
+
+	out.mu.Lock()
+	out.b.Reset()
+	out.mu.Unlock()
+	var wg sync.WaitGroup
+	var want []string
+	for g := range 8 {
+		for i := range 20 {
+			want = append(want, fmt.Sprintf("line %d-%d", g, i))
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 20 {
+				if _, err := pr.Call(bg, fmt.Sprintf("line %d-%d", g, i)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	got := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("concurrent calls wrote %d lines, want %d: %q", len(got), len(want), got)
 	}
 }

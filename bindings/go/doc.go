@@ -155,6 +155,9 @@
 //	defer cancel()
 //	v, err := rt.Call(ctx, "model", "predict", x) // errors.Is(err, context.DeadlineExceeded)
 //
+// WithCallTimeout gives every call of a Runtime (and of its Objects) a limit
+// of its own, enforced by libpyrt: such a call fails with ErrTimeout.
+//
 // # Output
 //
 // Python's print() goes to the process's stdout by default. CaptureOutput
@@ -162,6 +165,9 @@
 //
 //	var out bytes.Buffer
 //	err := rt.Run(pyrt.CaptureOutput(ctx, &out, nil), "print('hello')")
+//
+// A Runtime made with WithCaptureOutput does this for every call, Object
+// methods included.
 //
 // # Main-thread semantics
 //

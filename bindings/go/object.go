@@ -431,7 +431,7 @@ func (o *Object) SetAttr(ctx context.Context, name string, value any) error {
 			return errObjectClosed
 		}
 		f.buf = b
-		st = guardCall(o.rt.lib, o.rt.gate, ctx, func() int32 { return o.rt.lib.objectSetattr(o.id, f, v.id) })
+		st = o.rt.guard(ctx, func() int32 { return o.rt.lib.objectSetattr(o.id, f, v.id) })
 		runtime.KeepAlive(v)
 	} else {
 		var e tagEnc
@@ -441,7 +441,7 @@ func (o *Object) SetAttr(ctx context.Context, name string, value any) error {
 		if err != nil {
 			return err
 		}
-		st = guardCall(o.rt.lib, o.rt.gate, ctx, func() int32 { return o.rt.lib.objectSetattrJSON(o.id, f, valueOff, valueTagged) })
+		st = o.rt.guard(ctx, func() int32 { return o.rt.lib.objectSetattrJSON(o.id, f, valueOff, valueTagged) })
 		runtime.KeepAlive(e.objs)
 	}
 	runtime.KeepAlive(o)

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync/atomic"
+	"time"
 	"unsafe"
 )
 
@@ -25,10 +26,16 @@ type Runtime struct {
 	// gate orders calls into a Python with a GIL (admission.go): the main
 	// interpreter's, or this Runtime's own for its workers; nil on a
 	// free-threaded build, where calls do not take turns.
-	gate    *admission
-	extra   *extraHandles // further handles (CaptureOutput), freed with the Runtime
-	closed  atomic.Bool
-	cleanup runtime.Cleanup
+	gate  *admission
+	extra *extraHandles // further handles (CaptureOutput), freed with the Runtime
+	// timeoutMs is the handle's "timeout_ms" (0: none), given to the
+	// capturing handles of CaptureOutput too.
+	timeoutMs int64
+	// captured receives the output of every call when the handle was
+	// opened with "capture_output" (WithCaptureOutput); nil otherwise.
+	captured *outputWriters
+	closed   atomic.Bool
+	cleanup  runtime.Cleanup
 }
 
 // Option configures New.
@@ -54,6 +61,8 @@ type options struct {
 	workerSetup      string
 	signals          string
 	sigpipe          string
+	timeout          time.Duration
+	captured         *outputWriters
 }
 
 // WithMainThread runs this Runtime's calls on Python's main thread (the
@@ -102,6 +111,31 @@ func WithSignals(mode string) Option { return func(o *options) { o.signals = mod
 // the "host" signals mode: "thread" (default, from a thread's first call on)
 // or "call" (for the duration of each call only).
 func WithSigpipe(policy string) Option { return func(o *options) { o.sigpipe = policy } }
+
+// WithCallTimeout interrupts each call of this Runtime, and of the Objects
+// it makes, that runs longer than d: the call fails with an error matching
+// ErrTimeout and the Runtime stays usable. Time spent waiting for a turn
+// (the GIL, a worker) does not count; d is rounded up to whole milliseconds,
+// and d <= 0 means no limit (the default). Like a context deadline it stops
+// pure-Python code within milliseconds, but code blocked inside C only when
+// it returns to Python. It is a per-Runtime setting, as WithMainThread is.
+func WithCallTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
+
+// WithCaptureOutput makes every call of this Runtime, and of the Objects it
+// makes, capture what its Python code writes to sys.stdout and sys.stderr on
+// the calling thread, and write that to stdout and stderr (either may be nil
+// to discard the stream) when the call returns, also when it fails. It is
+// CaptureOutput for all calls, Object methods included; a call under
+// CaptureOutput still writes to the writers of its context. Each call's
+// output reaches a writer in one piece: concurrent calls never interleave
+// inside a call's text, but whole pieces may arrive in the order the calls
+// finished; the writers may be called from several goroutines at once, so
+// make them safe for that. Their errors are ignored, as WithStdout's are.
+// Output of threads the Python code starts goes to the process's streams
+// (or WithStdout/WithStderr). It is a per-Runtime setting.
+func WithCaptureOutput(stdout, stderr io.Writer) Option {
+	return func(o *options) { o.captured = &outputWriters{stdout, stderr} }
+}
 
 // WithLibrary sets the path of the libpyrt shared library (purego mode).
 // Without it, $PYRT_LIBRARY and then the documented search are used.
@@ -237,6 +271,12 @@ func (o *options) configJSON() ([]byte, error) {
 	if o.pythonVersion != "" {
 		m["python_version"] = o.pythonVersion
 	}
+	if ms := o.timeoutMs(); ms > 0 {
+		m["timeout_ms"] = ms
+	}
+	if o.captured != nil {
+		m["capture_output"] = true
+	}
 	if len(m) == 0 {
 		return nil, nil
 	}
@@ -245,6 +285,15 @@ func (o *options) configJSON() ([]byte, error) {
 		return nil, newError(CodeConfig, "%v", err)
 	}
 	return b, nil
+}
+
+// timeoutMs is WithCallTimeout's duration in whole milliseconds, rounded up
+// (so that a short timeout never becomes "no limit"); 0 for none.
+func (o *options) timeoutMs() int64 {
+	if o.timeout <= 0 {
+		return 0
+	}
+	return int64((o.timeout + time.Millisecond - 1) / time.Millisecond)
 }
 
 // Mode reports the foreign-call layer compiled in: "purego" (default) or
@@ -278,6 +327,12 @@ func New(opts ...Option) (*Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.captured != nil {
+		// The captured output is taken with pyrt_output_take after each call.
+		if err := l.controlAPI(); err != nil {
+			return nil, err
+		}
+	}
 	f := getFrame()
 	defer putFrame(f)
 	cfgOff := -1
@@ -288,7 +343,8 @@ func New(opts ...Option) (*Runtime, error) {
 	if st := l.newRuntime(f, cfgOff); st != 0 {
 		return nil, l.takeError(st, f.errp())
 	}
-	r := &Runtime{lib: l, handle: ptrOf(f.out()), mainThread: o.mainThread, extra: &extraHandles{}}
+	r := &Runtime{lib: l, handle: ptrOf(f.out()), mainThread: o.mainThread, extra: &extraHandles{},
+		timeoutMs: o.timeoutMs(), captured: o.captured}
 	r.cleanup = runtime.AddCleanup(r, runtimeCleanup, cleanupArg{l, r.handle, r.extra})
 	if info, err := r.Info(context.Background()); err == nil {
 		switch {
@@ -694,22 +750,34 @@ type Info struct {
 // Info reports the versions and paths of pyrt and the Python it runs.
 func (r *Runtime) Info(ctx context.Context) (Info, error) {
 	var info Info
-	if err := r.enter(ctx); err != nil {
+	decoded := false
+	err := r.infoJSON(ctx, func(data []byte) error {
+		decoded = true
+		// A libpyrt older than these fields does not report them: it refuses
+		// the versions it was not tested with, so what it runs is tested.
+		info.Tested = true
+		return decodeInto(data, &info)
+	})
+	if !decoded {
 		return info, err
+	}
+	info.Binding = ffiMode
+	info.Library = r.lib.location()
+	info.SourceHash = r.lib.sourceHash()
+	return info, err
+}
+
+// infoJSON hands the text of pyrt_info_json to decode.
+func (r *Runtime) infoJSON(ctx context.Context, decode func([]byte) error) error {
+	if err := r.enter(ctx); err != nil {
+		return err
 	}
 	f := getFrame()
 	defer putFrame(f)
 	st := r.lib.infoJSON(r.handle, f)
 	runtime.KeepAlive(r)
 	if st != 0 {
-		return info, r.lib.takeError(st, f.errp())
+		return r.lib.takeError(st, f.errp())
 	}
-	// A libpyrt older than these fields does not report them: it refuses
-	// the versions it was not tested with, so what it runs is tested.
-	info.Tested = true
-	err := r.takeResult(f, func(data []byte) error { return decodeInto(data, &info) })
-	info.Binding = ffiMode
-	info.Library = r.lib.location()
-	info.SourceHash = r.lib.sourceHash()
-	return info, err
+	return r.takeResult(f, decode)
 }

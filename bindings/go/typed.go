@@ -128,7 +128,7 @@ func (o *Object) typed(ctx context.Context, args []any, call func(t *typedCall) 
 		putTyped(t)
 		return nil, err
 	}
-	st := guardCall(o.rt.lib, o.rt.gate, ctx, func() int32 { return call(t) })
+	st := o.rt.guard(ctx, func() int32 { return call(t) })
 	runtime.KeepAlive(o)
 	runtime.KeepAlive(args)
 	if st != 0 {

@@ -633,8 +633,10 @@ func appendOffset(b []byte, off int) []byte {
 	return b
 }
 
-// appendDateTime writes a datetime tag. Nanoseconds below the microsecond
-// are dropped (Python's resolution); the year must be 1...9999.
+// appendDateTime writes a datetime tag as Python's isoformat() does (no
+// fraction when the microseconds are 0), so that a value read from Python
+// is written back unchanged. Nanoseconds below the microsecond are dropped
+// (Python's resolution); the year must be 1...9999.
 func appendDateTime(b []byte, t time.Time) ([]byte, *encodeError) {
 	if y := t.Year(); y < 1 || y > 9999 {
 		return b, encErr("time.Time %v: the year is outside Python's 1...9999", t)
@@ -642,7 +644,9 @@ func appendDateTime(b []byte, t time.Time) ([]byte, *encodeError) {
 	b = tagOpen(b, "datetime")
 	b = append(b, '"')
 	b = t.AppendFormat(b, "2006-01-02T15:04:05")
-	b = fmt.Appendf(b, ".%06d", t.Nanosecond()/1000)
+	if us := t.Nanosecond() / 1000; us != 0 {
+		b = fmt.Appendf(b, ".%06d", us)
+	}
 	if t.Location() != Naive {
 		_, off := t.Zone()
 		b = appendOffset(b, off)
@@ -698,6 +702,16 @@ type tagDec struct {
 	rt   *Runtime
 	objs []*Object
 	err  error
+}
+
+// UnmarshalTagged decodes tagged JSON (the encoding of the object API) into
+// the Go values the object API returns: Tuple, Set, []byte, Dict, time.Time,
+// ... (see docs/values.md). It is the inverse of MarshalTagged, exported for
+// tests and debugging; an object handle ({"__pyrt__":"object",...}) is an
+// error matching ErrConversion, since only a Runtime can own one.
+func UnmarshalTagged(data []byte) (any, error) {
+	var r *Runtime
+	return r.decodeTagged(data)
 }
 
 // decodeTagged decodes a tagged result. On failure every *Object it created
@@ -967,6 +981,10 @@ func (d *tagDec) convert(kind string, v any) any {
 		id, ok := v.(int64)
 		if !ok || id <= 0 {
 			d.fail("tag \"object\" needs a handle number")
+			return nil
+		}
+		if d.rt == nil {
+			d.fail("an object handle needs a Runtime (UnmarshalTagged cannot take one)")
 			return nil
 		}
 		o := newObject(d.rt, uintptr(id))

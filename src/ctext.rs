@@ -11,23 +11,28 @@ pub struct CText {
     len: usize,
 }
 
-// SAFETY: CText owns its allocation exclusively (like a Box).
+// SAFETY: CText owns its allocation exclusively (like a Box<[u8]>): nothing else points to it,
+// and `free` may be called from any thread.
 unsafe impl Send for CText {}
+// SAFETY: `&CText` only reads the bytes (no interior mutability), so sharing it is like sharing a `&[u8]`.
 unsafe impl Sync for CText {}
 
 impl CText {
     /// A copy of `bytes` and a terminating NUL. The caller guarantees `bytes` holds no NUL (JSON
     /// text never does: control characters are escaped).
     pub fn from_bytes_unchecked(bytes: &[u8]) -> CText {
+        // SAFETY: malloc has no precondition; a NULL result is handled before any write.
+        let p = unsafe { libc::malloc(bytes.len() + 1) }.cast::<u8>();
+        let Some(ptr) = NonNull::new(p.cast::<c_char>()) else {
+            std::alloc::handle_alloc_error(std::alloc::Layout::array::<u8>(bytes.len() + 1).expect("size"));
+        };
+        // SAFETY: `p` is a fresh allocation of len + 1 bytes (not NULL: checked above), so it cannot
+        // overlap `bytes`; the copy fills [0, len) and the NUL goes at index len, the last byte.
         unsafe {
-            let p = libc::malloc(bytes.len() + 1) as *mut u8;
-            let Some(ptr) = NonNull::new(p as *mut c_char) else {
-                std::alloc::handle_alloc_error(std::alloc::Layout::array::<u8>(bytes.len() + 1).expect("size"));
-            };
             std::ptr::copy_nonoverlapping(bytes.as_ptr(), p, bytes.len());
             *p.add(bytes.len()) = 0;
-            CText { ptr, len: bytes.len() }
         }
+        CText { ptr, len: bytes.len() }
     }
 
     /// Gives the string to the host, which frees it with `pyrt_string_free` (`free`).
@@ -38,13 +43,17 @@ impl CText {
     }
 
     pub fn as_bytes(&self) -> &[u8] {
-        // SAFETY: len bytes were written at ptr.
-        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr() as *const u8, self.len) }
+        // SAFETY: `ptr` is this CText's own malloc'd block of len + 1 initialized bytes (written by
+        // `from_bytes_unchecked`), freed only by Drop, so it outlives the `&self` borrow.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr().cast_const().cast::<u8>(), self.len) }
     }
 
     pub fn as_c_str(&self) -> &CStr {
-        // SAFETY: NUL-terminated, no interior NUL.
-        unsafe { CStr::from_bytes_with_nul_unchecked(std::slice::from_raw_parts(self.ptr.as_ptr() as *const u8, self.len + 1)) }
+        // SAFETY: as in `as_bytes`, with the terminating NUL (len + 1 bytes, all initialized).
+        let with_nul = unsafe { std::slice::from_raw_parts(self.ptr.as_ptr().cast_const().cast::<u8>(), self.len + 1) };
+        // Checked, not `_unchecked`: `from_bytes_unchecked` is a safe function, so an interior NUL
+        // must not make this UB; the string then ends there, as C would read it.
+        CStr::from_bytes_until_nul(with_nul).expect("the last byte is NUL")
     }
 
     /// The text as `&str` (pyrt's JSON output is UTF-8).
@@ -62,7 +71,9 @@ impl CText {
     /// # Safety
     /// `p` came from `into_raw` and is freed once.
     pub unsafe fn free_raw(p: *mut c_char) {
-        libc::free(p.cast());
+        // SAFETY: per the contract `p` came from `into_raw`, i.e. from `malloc` in
+        // `from_bytes_unchecked`, and nothing frees it after this.
+        unsafe { libc::free(p.cast()) };
     }
 }
 
@@ -82,6 +93,8 @@ impl From<&str> for CText {
 
 impl Drop for CText {
     fn drop(&mut self) {
+        // SAFETY: `ptr` came from `malloc` and is owned by this CText alone (`into_raw` forgets
+        // `self`, so a string given away is never freed here).
         unsafe { libc::free(self.ptr.as_ptr().cast()) };
     }
 }

@@ -13,14 +13,6 @@ use std::sync::{Condvar, Mutex, OnceLock};
 use std::thread::{self, Thread, ThreadId};
 
 /// A job living on its caller's stack.
-trait Job {
-    /// Runs the closure, stores its outcome and wakes the caller. Called exactly once.
-    ///
-    /// # Safety
-    /// The job must still be alive (its caller is blocked in [`Hop::run`]).
-    unsafe fn execute(&self);
-}
-
 struct ScopedJob<F, R> {
     f: UnsafeCell<Option<F>>,
     outcome: UnsafeCell<Option<thread::Result<R>>>,
@@ -28,19 +20,39 @@ struct ScopedJob<F, R> {
     caller: Thread,
 }
 
-impl<F: FnOnce() -> R, R> Job for ScopedJob<F, R> {
-    unsafe fn execute(&self) {
-        let f = (*self.f.get()).take().expect("a job runs once");
-        *self.outcome.get() = Some(catch_unwind(AssertUnwindSafe(f)));
+impl<F: FnOnce() -> R, R> ScopedJob<F, R> {
+    /// Runs the closure, stores its outcome and wakes the caller.
+    ///
+    /// A raw pointer, not `&self`: a reference argument must stay valid until the function
+    /// returns, but the caller frees the job as soon as `done` is set, before this returns.
+    ///
+    /// # Safety
+    /// `job` points to a live `ScopedJob<F, R>` whose caller is blocked in [`Hop::run`] until
+    /// `done` is set; called at most once per job.
+    unsafe fn execute(job: *const ()) {
+        let job = job.cast::<Self>();
+        // SAFETY: the job is live (the caller waits for `done`) and only this thread touches `f`
+        // until then; `run` put `Some` there and this is the one call that takes it.
+        let f = unsafe { (*(*job).f.get()).take() }.expect("a job runs once");
+        let outcome = catch_unwind(AssertUnwindSafe(f));
+        // SAFETY: as above for `outcome`: the caller reads it only after seeing `done` (below).
+        unsafe { *(*job).outcome.get() = Some(outcome) };
         // Clone the handle first: once `done` is set the caller may return and free the job.
-        let caller = self.caller.clone();
-        self.done.store(true, Ordering::Release);
+        // SAFETY: the job is still live (`done` is not set yet); the `&Thread` ends with the clone.
+        let caller = unsafe { (*job).caller.clone() };
+        // SAFETY: live until this store lands. Only the `&AtomicBool` (all `UnsafeCell`, so it may
+        // be freed while `store` runs, as in `Arc`'s drop) is used; the job is never touched again.
+        unsafe { (*job).done.store(true, Ordering::Release) };
         caller.unpark();
     }
 }
 
-/// The address of a job whose caller is blocked until it ran.
-struct JobRef(*const (dyn Job + 'static));
+/// The address of a job whose caller is blocked until it ran, and the function that runs it
+/// (`ScopedJob::<F, R>::execute` for the job's `F` and `R`).
+struct JobRef {
+    job: *const (),
+    execute: unsafe fn(*const ()),
+}
 // SAFETY: the job is only touched by the serving thread while its caller waits, and the closure
 // and result types are `Send` (checked by `Hop::run`'s bounds).
 unsafe impl Send for JobRef {}
@@ -82,22 +94,22 @@ impl Hop {
             done: AtomicBool::new(false),
             caller: thread::current(),
         };
-        let dyn_job: &dyn Job = &job;
-        // SAFETY: erase the lifetime; we do not return before `done` is set (below), after which
-        // the serving thread no longer touches the job.
-        let erased: *const (dyn Job + 'static) = unsafe { std::mem::transmute(dyn_job as *const dyn Job) };
+        // Type and lifetime erased: we do not return before `done` is set (below), after which the
+        // serving thread no longer touches the job.
+        let job_ref = JobRef { job: std::ptr::addr_of!(job).cast::<()>(), execute: ScopedJob::<F, R>::execute };
         {
             let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
             if q.closed {
                 return Err(HopClosed);
             }
-            q.jobs.push_back(JobRef(erased));
+            q.jobs.push_back(job_ref);
         }
         self.ready.notify_one();
         while !job.done.load(Ordering::Acquire) {
             thread::park();
         }
-        // SAFETY: `done` was set after the outcome was written (Release/Acquire).
+        // SAFETY: `done` was set (Acquire, pairing with the server's Release) after the outcome was
+        // written, and the serving thread no longer touches the job: this thread has it alone.
         match unsafe { (*job.outcome.get()).take() }.expect("outcome set before done") {
             Ok(r) => Ok(r),
             Err(panic) => resume_unwind(panic),
@@ -122,8 +134,17 @@ impl Hop {
                 }
             };
             let Some(job) = next else { return };
-            // SAFETY: the job's caller is blocked until `execute` sets `done`.
-            around(&mut || unsafe { (*job.0).execute() });
+            // `around` may call its argument more than once (or not at all): only the first call runs
+            // the job, which may be gone once it ran.
+            let mut job = Some(job);
+            around(&mut || {
+                if let Some(job) = job.take() {
+                    // SAFETY: `job.execute` is `ScopedJob::<F, R>::execute` for the `F`, `R` of the
+                    // job at `job.job`, whose caller is blocked in `run` until it sets `done`; it
+                    // was popped from the queue, so this is its only execution.
+                    unsafe { (job.execute)(job.job) }
+                }
+            });
         }
     }
 

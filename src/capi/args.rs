@@ -17,8 +17,14 @@ pub struct pyrt_args {
     inner: Args,
 }
 
+/// The list behind `a`; NULL is PYRT_ERR_INVALID_ARGUMENT.
+///
+/// # Safety
+/// `a` is NULL or a live list from pyrt_args_new(), not used elsewhere while the result lives.
 pub(crate) unsafe fn args_mut<'a>(a: *mut pyrt_args) -> Result<&'a mut Args> {
-    a.as_mut().map(|a| &mut a.inner).ok_or_else(|| Error::invalid_argument("args is NULL"))
+    // SAFETY: NULL is handled by `as_mut`; otherwise a live, unaliased `pyrt_args` (the contract),
+    // which a Box made, so it is aligned and initialized.
+    unsafe { a.as_mut() }.map(|a| &mut a.inner).ok_or_else(|| Error::invalid_argument("args is NULL"))
 }
 
 /// A new, empty argument list. Never NULL. Free with pyrt_args_free().
@@ -31,14 +37,18 @@ pub extern "C" fn pyrt_args_new() -> *mut pyrt_args {
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_args_free(args: *mut pyrt_args) {
     if !args.is_null() {
-        drop(Box::from_raw(args));
+        // SAFETY: not NULL; the header's contract: `args` came from pyrt_args_new() (Box::into_raw)
+        // and is freed once, and nothing uses it afterwards.
+        drop(unsafe { Box::from_raw(args) });
     }
 }
 
 /// Empties the list, keeping its memory. NULL is a no-op.
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_args_clear(args: *mut pyrt_args) {
-    if let Some(a) = args.as_mut() {
+    // SAFETY: NULL or a live list from pyrt_args_new() that no other thread uses meanwhile (the
+    // header's contract: one list per thread).
+    if let Some(a) = unsafe { args.as_mut() } {
         a.inner.clear();
     }
 }
@@ -47,7 +57,9 @@ pub unsafe extern "C" fn pyrt_args_clear(args: *mut pyrt_args) {
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_args_push_int(args: *mut pyrt_args, value: i64) -> i32 {
     boundary(std::ptr::null_mut(), || {
-        args_mut(args)?.push(Arg::Int(value));
+        // SAFETY: `args` is NULL (an error) or a live list from pyrt_args_new() that no other thread
+        // uses during the call (the header's contract).
+        unsafe { args_mut(args) }?.push(Arg::Int(value));
         Ok(())
     })
 }
@@ -56,7 +68,9 @@ pub unsafe extern "C" fn pyrt_args_push_int(args: *mut pyrt_args, value: i64) ->
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_args_push_double(args: *mut pyrt_args, value: f64) -> i32 {
     boundary(std::ptr::null_mut(), || {
-        args_mut(args)?.push(Arg::Double(value));
+        // SAFETY: `args` is NULL (an error) or a live list from pyrt_args_new() that no other thread
+        // uses during the call (the header's contract).
+        unsafe { args_mut(args) }?.push(Arg::Double(value));
         Ok(())
     })
 }
@@ -68,14 +82,18 @@ pub unsafe extern "C" fn pyrt_args_push_double(args: *mut pyrt_args, value: f64)
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_args_push_doubles(args: *mut pyrt_args, values: *const f64, count: usize) -> i32 {
     boundary(std::ptr::null_mut(), || {
-        let a = args_mut(args)?;
+        // SAFETY: `args` is NULL (an error) or a live list from pyrt_args_new() that no other thread
+        // uses during the call (the header's contract).
+        let a = unsafe { args_mut(args) }?;
         if count == 0 {
             return Ok(());
         }
         if values.is_null() {
             return Err(Error::invalid_argument("values is NULL with a non-zero count"));
         }
-        for &v in std::slice::from_raw_parts(values, count) {
+        // SAFETY: `values` is not NULL (checked) and, per the header, points to `count` doubles
+        // valid for the call; a C `double *` is aligned for f64 (the same type).
+        for &v in unsafe { std::slice::from_raw_parts(values, count) } {
             a.push(Arg::Double(v));
         }
         Ok(())
@@ -86,7 +104,9 @@ pub unsafe extern "C" fn pyrt_args_push_doubles(args: *mut pyrt_args, values: *c
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_args_push_bool(args: *mut pyrt_args, value: bool) -> i32 {
     boundary(std::ptr::null_mut(), || {
-        args_mut(args)?.push(Arg::Bool(value));
+        // SAFETY: `args` is NULL (an error) or a live list from pyrt_args_new() that no other thread
+        // uses during the call (the header's contract).
+        unsafe { args_mut(args) }?.push(Arg::Bool(value));
         Ok(())
     })
 }
@@ -95,7 +115,9 @@ pub unsafe extern "C" fn pyrt_args_push_bool(args: *mut pyrt_args, value: bool) 
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_args_push_none(args: *mut pyrt_args) -> i32 {
     boundary(std::ptr::null_mut(), || {
-        args_mut(args)?.push(Arg::None);
+        // SAFETY: `args` is NULL (an error) or a live list from pyrt_args_new() that no other thread
+        // uses during the call (the header's contract).
+        unsafe { args_mut(args) }?.push(Arg::None);
         Ok(())
     })
 }
@@ -105,8 +127,12 @@ pub unsafe extern "C" fn pyrt_args_push_none(args: *mut pyrt_args) -> i32 {
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_args_push_str(args: *mut pyrt_args, utf8: *const c_char, len: usize) -> i32 {
     boundary(std::ptr::null_mut(), || {
-        let a = args_mut(args)?;
-        let bytes = bytes_in(utf8.cast(), len)?;
+        // SAFETY: `args` is NULL (an error) or a live list from pyrt_args_new() that no other thread
+        // uses during the call (the header's contract).
+        let a = unsafe { args_mut(args) }?;
+        // SAFETY: per the header `utf8` points to `len` readable bytes valid for the call (NULL
+        // allowed when `len` is 0, which `bytes_in` handles).
+        let bytes = unsafe { bytes_in(utf8.cast(), len) }?;
         let s = std::str::from_utf8(bytes)
             .map_err(|e| Error::new(crate::ErrorKind::InvalidUtf8, format!("string argument is not valid UTF-8: {e}")))?;
         a.push(Arg::Str(s.to_owned()));
@@ -118,8 +144,12 @@ pub unsafe extern "C" fn pyrt_args_push_str(args: *mut pyrt_args, utf8: *const c
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_args_push_bytes(args: *mut pyrt_args, data: *const u8, len: usize) -> i32 {
     boundary(std::ptr::null_mut(), || {
-        let a = args_mut(args)?;
-        a.push(Arg::Bytes(bytes_in(data, len)?.to_vec()));
+        // SAFETY: `args` is NULL (an error) or a live list from pyrt_args_new() that no other thread
+        // uses during the call (the header's contract).
+        let a = unsafe { args_mut(args) }?;
+        // SAFETY: per the header `data` points to `len` readable bytes valid for the call (NULL
+        // allowed when `len` is 0, which `bytes_in` handles).
+        a.push(Arg::Bytes(unsafe { bytes_in(data, len) }?.to_vec()));
         Ok(())
     })
 }
@@ -129,11 +159,18 @@ pub unsafe extern "C" fn pyrt_args_push_bytes(args: *mut pyrt_args, data: *const
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_args_push_object(args: *mut pyrt_args, obj: *const pyrt_object) -> i32 {
     boundary(std::ptr::null_mut(), || {
-        args_mut(args)?.push(Arg::Object(obj as usize as u64));
+        // SAFETY: `args` is NULL (an error) or a live list from pyrt_args_new() that no other thread
+        // uses during the call (the header's contract).
+        unsafe { args_mut(args) }?.push(Arg::Object(obj as usize as u64));
         Ok(())
     })
 }
 
+/// `len` bytes at `p`; `p` may be NULL when `len` is 0.
+///
+/// # Safety
+/// Unless `len` is 0, `p` is NULL or points to `len` readable bytes that stay valid and
+/// unchanged for `'a`.
 unsafe fn bytes_in<'a>(p: *const u8, len: usize) -> Result<&'a [u8]> {
     if len == 0 {
         return Ok(&[]);
@@ -141,11 +178,16 @@ unsafe fn bytes_in<'a>(p: *const u8, len: usize) -> Result<&'a [u8]> {
     if p.is_null() {
         return Err(Error::invalid_argument("data is NULL with a non-zero length"));
     }
-    Ok(std::slice::from_raw_parts(p, len))
+    // SAFETY: not NULL (checked), `len` readable bytes (the contract); u8 has alignment 1.
+    Ok(unsafe { std::slice::from_raw_parts(p, len) })
 }
 
-fn list(args: *const pyrt_args, empty: &Args) -> &Args {
-    // SAFETY: NULL means "no arguments"; otherwise the caller passes a live list.
+/// The list behind `args`, or `empty` for NULL ("no arguments").
+///
+/// # Safety
+/// `args` is NULL or a live list from pyrt_args_new() that nothing mutates while the result lives.
+unsafe fn list(args: *const pyrt_args, empty: &Args) -> &Args {
+    // SAFETY: NULL is handled by `as_ref`; otherwise a live `pyrt_args` made by a Box (the contract).
     unsafe { args.as_ref().map_or(empty, |a| &a.inner) }
 }
 
@@ -161,7 +203,10 @@ pub unsafe extern "C" fn pyrt_object_call_double(
 ) -> i32 {
     boundary(err_out, || {
         require_out(result_out, "result_out")?;
-        *result_out = runtime::object_call_typed(callable as usize as u64, list(args, &Args::default()), runtime::read_double)?;
+        // SAFETY: `args` is NULL or a live list not used elsewhere during the call (the header's contract).
+        let v = runtime::object_call_typed(callable as usize as u64, unsafe { list(args, &Args::default()) }, runtime::read_double)?;
+        // SAFETY: `result_out` is not NULL (require_out) and writable for the call (the contract).
+        unsafe { *result_out = v };
         Ok(())
     })
 }
@@ -177,7 +222,10 @@ pub unsafe extern "C" fn pyrt_object_call_int(
 ) -> i32 {
     boundary(err_out, || {
         require_out(result_out, "result_out")?;
-        *result_out = runtime::object_call_typed(callable as usize as u64, list(args, &Args::default()), runtime::read_int)?;
+        // SAFETY: `args` is NULL or a live list not used elsewhere during the call (the header's contract).
+        let v = runtime::object_call_typed(callable as usize as u64, unsafe { list(args, &Args::default()) }, runtime::read_int)?;
+        // SAFETY: `result_out` is not NULL (require_out) and writable for the call (the contract).
+        unsafe { *result_out = v };
         Ok(())
     })
 }
@@ -193,8 +241,10 @@ pub unsafe extern "C" fn pyrt_object_call_args(
 ) -> i32 {
     boundary(err_out, || {
         require_out(obj_out, "obj_out")?;
-        let id = runtime::object_call_typed(callable as usize as u64, list(args, &Args::default()), runtime::read_object)?;
-        *obj_out = id as usize as *mut pyrt_object;
+        // SAFETY: `args` is NULL or a live list not used elsewhere during the call (the header's contract).
+        let id = runtime::object_call_typed(callable as usize as u64, unsafe { list(args, &Args::default()) }, runtime::read_object)?;
+        // SAFETY: `obj_out` is not NULL (require_out) and writable for the call (the contract).
+        unsafe { *obj_out = id as usize as *mut pyrt_object };
         Ok(())
     })
 }
@@ -212,8 +262,11 @@ pub unsafe extern "C" fn pyrt_object_call_args_json(
 ) -> i32 {
     boundary(err_out, || {
         require_out(result_out, "result_out")?;
-        *result_out =
-            runtime::object_call_typed(callable as usize as u64, list(args, &Args::default()), runtime::read_json(flags))?.into_raw();
+        // SAFETY: `args` is NULL or a live list not used elsewhere during the call (the header's contract).
+        let json =
+            runtime::object_call_typed(callable as usize as u64, unsafe { list(args, &Args::default()) }, runtime::read_json(flags))?;
+        // SAFETY: `result_out` is not NULL (require_out) and writable for the call (the contract).
+        unsafe { *result_out = json.into_raw() };
         Ok(())
     })
 }

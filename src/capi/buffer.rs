@@ -63,7 +63,9 @@ pub const PYRT_BUFFER_CONTIGUOUS: u32 = 2;
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_args_push_buffer(args: *mut pyrt_args, data: *mut c_void, count: usize, elem_type: u32, flags: u32) -> i32 {
     boundary(std::ptr::null_mut(), || {
-        let a = super::args::args_mut(args)?;
+        // SAFETY: `args` is NULL (an error) or a live list from pyrt_args_new() that no other thread
+        // uses during the call (the header's contract).
+        let a = unsafe { super::args::args_mut(args) }?;
         let (_, itemsize) =
             b::elem_info(elem_type).ok_or_else(|| Error::invalid_argument(format!("unknown buffer element type {elem_type}")))?;
         if flags & !PYRT_BUFFER_WRITABLE != 0 {
@@ -108,7 +110,8 @@ pub unsafe extern "C" fn pyrt_object_buffer(
             return Err(Error::invalid_argument(format!("unknown buffer flags {flags:#x}")));
         }
         let export = runtime::object_buffer(obj as usize as u64, flags & PYRT_BUFFER_WRITABLE != 0, flags & PYRT_BUFFER_CONTIGUOUS != 0)?;
-        *buf_out = Box::into_raw(Box::new(pyrt_buffer { inner: export }));
+        // SAFETY: `buf_out` is not NULL (require_out) and writable for the call (the header's contract).
+        unsafe { *buf_out = Box::into_raw(Box::new(pyrt_buffer { inner: export })) };
         Ok(())
     })
 }
@@ -129,81 +132,97 @@ pub unsafe extern "C" fn pyrt_object_buffer_copy(
     boundary(err_out, || {
         let (needed, r) = runtime::object_buffer_copy(obj as usize as u64, dst, dst_len)?;
         if !len_out.is_null() {
-            *len_out = needed;
+            // SAFETY: not NULL (checked); the header allows NULL or a writable `size_t *`, valid for the call.
+            unsafe { *len_out = needed };
         }
         r
     })
 }
 
-fn buffer<'a>(buf: *const pyrt_buffer) -> Option<&'a b::Export> {
-    // SAFETY: NULL or a live pyrt_buffer (the caller's contract).
+/// The view behind `buf`, or `None` for NULL.
+///
+/// # Safety
+/// `buf` is NULL or a live view from pyrt_object_buffer(), not freed while the result lives.
+unsafe fn buffer<'a>(buf: *const pyrt_buffer) -> Option<&'a b::Export> {
+    // SAFETY: NULL is handled by `as_ref`; otherwise a live `pyrt_buffer` made by a Box (the
+    // contract). Every use of it is a read (the accessors may run concurrently, all reading).
     unsafe { buf.as_ref().map(|b| &b.inner) }
 }
 
 /// The address of the first element. Valid until pyrt_buffer_free(); writable only if
 /// pyrt_buffer_readonly() is false. NULL for NULL.
 #[no_mangle]
-pub extern "C" fn pyrt_buffer_data(buf: *const pyrt_buffer) -> *mut c_void {
-    buffer(buf).map_or(std::ptr::null_mut(), |b| b.data())
+pub unsafe extern "C" fn pyrt_buffer_data(buf: *const pyrt_buffer) -> *mut c_void {
+    // SAFETY: `buf` is NULL or a live view from pyrt_object_buffer() not yet freed (the header's contract).
+    unsafe { buffer(buf) }.map_or(std::ptr::null_mut(), |b| b.data())
 }
 
 /// The size in bytes (the product of the shape and the item size). 0 for NULL.
 #[no_mangle]
-pub extern "C" fn pyrt_buffer_len(buf: *const pyrt_buffer) -> usize {
-    buffer(buf).map_or(0, |b| b.len())
+pub unsafe extern "C" fn pyrt_buffer_len(buf: *const pyrt_buffer) -> usize {
+    // SAFETY: `buf` is NULL or a live view from pyrt_object_buffer() not yet freed (the header's contract).
+    unsafe { buffer(buf) }.map_or(0, |b| b.len())
 }
 
 /// The size of one element in bytes. 0 for NULL.
 #[no_mangle]
-pub extern "C" fn pyrt_buffer_itemsize(buf: *const pyrt_buffer) -> usize {
-    buffer(buf).map_or(0, |b| b.itemsize())
+pub unsafe extern "C" fn pyrt_buffer_itemsize(buf: *const pyrt_buffer) -> usize {
+    // SAFETY: `buf` is NULL or a live view from pyrt_object_buffer() not yet freed (the header's contract).
+    unsafe { buffer(buf) }.map_or(0, |b| b.itemsize())
 }
 
 /// The number of dimensions (0 for a scalar, 1 for a vector, ...). 0 for NULL.
 #[no_mangle]
-pub extern "C" fn pyrt_buffer_ndim(buf: *const pyrt_buffer) -> usize {
-    buffer(buf).map_or(0, |b| b.ndim())
+pub unsafe extern "C" fn pyrt_buffer_ndim(buf: *const pyrt_buffer) -> usize {
+    // SAFETY: `buf` is NULL or a live view from pyrt_object_buffer() not yet freed (the header's contract).
+    unsafe { buffer(buf) }.map_or(0, |b| b.ndim())
 }
 
 /// The extent of each dimension (pyrt_buffer_ndim() entries), owned by the view. NULL for NULL.
 #[no_mangle]
-pub extern "C" fn pyrt_buffer_shape(buf: *const pyrt_buffer) -> *const i64 {
-    buffer(buf).map_or(std::ptr::null(), |b| b.shape.as_ptr())
+pub unsafe extern "C" fn pyrt_buffer_shape(buf: *const pyrt_buffer) -> *const i64 {
+    // SAFETY: `buf` is NULL or a live view from pyrt_object_buffer() not yet freed (the header's contract).
+    unsafe { buffer(buf) }.map_or(std::ptr::null(), |b| b.shape.as_ptr())
 }
 
 /// The step in bytes along each dimension (pyrt_buffer_ndim() entries; may be negative or
 /// larger than the item size for views such as a[::-2] or a.T), owned by the view. NULL for
 /// NULL.
 #[no_mangle]
-pub extern "C" fn pyrt_buffer_strides(buf: *const pyrt_buffer) -> *const i64 {
-    buffer(buf).map_or(std::ptr::null(), |b| b.strides.as_ptr())
+pub unsafe extern "C" fn pyrt_buffer_strides(buf: *const pyrt_buffer) -> *const i64 {
+    // SAFETY: `buf` is NULL or a live view from pyrt_object_buffer() not yet freed (the header's contract).
+    unsafe { buffer(buf) }.map_or(std::ptr::null(), |b| b.strides.as_ptr())
 }
 
 /// The element format in the struct module's notation as the object reports it ("d", "<f",
 /// "l", "?", "Zd", ...; "B" when the object gave none), owned by the view. NULL for NULL.
 #[no_mangle]
-pub extern "C" fn pyrt_buffer_format(buf: *const pyrt_buffer) -> *const c_char {
-    buffer(buf).map_or(std::ptr::null(), |b| b.format.as_ptr())
+pub unsafe extern "C" fn pyrt_buffer_format(buf: *const pyrt_buffer) -> *const c_char {
+    // SAFETY: `buf` is NULL or a live view from pyrt_object_buffer() not yet freed (the header's contract).
+    unsafe { buffer(buf) }.map_or(std::ptr::null(), |b| b.format.as_ptr())
 }
 
 /// The format as a PYRT_BUFFER_* element type when it is one of them on this platform (NumPy's
 /// int64 reports "l": PYRT_BUFFER_INT64), else 0 (bool, complex, big-endian, structs, ...).
 #[no_mangle]
-pub extern "C" fn pyrt_buffer_elem_type(buf: *const pyrt_buffer) -> u32 {
-    buffer(buf).map_or(0, |b| b.elem)
+pub unsafe extern "C" fn pyrt_buffer_elem_type(buf: *const pyrt_buffer) -> u32 {
+    // SAFETY: `buf` is NULL or a live view from pyrt_object_buffer() not yet freed (the header's contract).
+    unsafe { buffer(buf) }.map_or(0, |b| b.elem)
 }
 
 /// True when the memory may not be written. True for NULL.
 #[no_mangle]
-pub extern "C" fn pyrt_buffer_readonly(buf: *const pyrt_buffer) -> bool {
-    buffer(buf).is_none_or(|b| b.readonly())
+pub unsafe extern "C" fn pyrt_buffer_readonly(buf: *const pyrt_buffer) -> bool {
+    // SAFETY: `buf` is NULL or a live view from pyrt_object_buffer() not yet freed (the header's contract).
+    unsafe { buffer(buf) }.is_none_or(|b| b.readonly())
 }
 
 /// True when the memory is C-contiguous: pyrt_buffer_len() bytes from pyrt_buffer_data() in
 /// row-major order. False for NULL.
 #[no_mangle]
-pub extern "C" fn pyrt_buffer_contiguous(buf: *const pyrt_buffer) -> bool {
-    buffer(buf).is_some_and(|b| b.c_contiguous)
+pub unsafe extern "C" fn pyrt_buffer_contiguous(buf: *const pyrt_buffer) -> bool {
+    // SAFETY: `buf` is NULL or a live view from pyrt_object_buffer() not yet freed (the header's contract).
+    unsafe { buffer(buf) }.is_some_and(|b| b.c_contiguous)
 }
 
 /// Copies the view's elements in C (row-major) order into `dst` (`dst_len` bytes, at least
@@ -211,7 +230,8 @@ pub extern "C" fn pyrt_buffer_contiguous(buf: *const pyrt_buffer) -> bool {
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_buffer_copy(buf: *const pyrt_buffer, dst: *mut c_void, dst_len: usize, err_out: *mut *mut pyrt_error) -> i32 {
     boundary(err_out, || {
-        let b = buffer(buf).ok_or_else(|| Error::invalid_argument("buf is NULL"))?;
+        // SAFETY: `buf` is NULL (an error) or a live view, not freed during the call (the header's contract).
+        let b = unsafe { buffer(buf) }.ok_or_else(|| Error::invalid_argument("buf is NULL"))?;
         runtime::buffer_copy(b, dst, dst_len)
     })
 }
@@ -223,7 +243,9 @@ pub unsafe extern "C" fn pyrt_buffer_copy(buf: *const pyrt_buffer, dst: *mut c_v
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_buffer_free(buf: *mut pyrt_buffer) {
     if !buf.is_null() {
-        let b = Box::from_raw(buf);
+        // SAFETY: not NULL; per the header `buf` came from pyrt_object_buffer() (Box::into_raw), is
+        // freed once and not used afterwards (the accessors' results die with it, as documented).
+        let b = unsafe { Box::from_raw(buf) };
         crate::python::objects::queue_export(b.inner);
     }
 }

@@ -56,7 +56,9 @@ pub(crate) fn into_raw(e: Error) -> *mut pyrt_error {
 /// NULL: returns PYRT_ERR_INVALID_ARGUMENT. Any thread.
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_error_code(err: *const pyrt_error) -> i32 {
-    match err.as_ref() {
+    // SAFETY: `err` is NULL or a live error from a failed pyrt call, not yet freed (the header's
+    // contract); it is only read.
+    match unsafe { err.as_ref() } {
         Some(e) => e.code,
         None => ErrorKind::InvalidArgument.code(),
     }
@@ -67,7 +69,9 @@ pub unsafe extern "C" fn pyrt_error_code(err: *const pyrt_error) -> i32 {
 /// error. NULL: returns NULL. Any thread.
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_error_message(err: *const pyrt_error) -> *const c_char {
-    match err.as_ref() {
+    // SAFETY: `err` is NULL or a live error from a failed pyrt call, not yet freed (the header's
+    // contract); it is only read.
+    match unsafe { err.as_ref() } {
         Some(e) => e.message.as_ptr(),
         None => ptr::null(),
     }
@@ -78,7 +82,9 @@ pub unsafe extern "C" fn pyrt_error_message(err: *const pyrt_error) -> *const c_
 /// Owned by the error, valid until pyrt_error_free(). NULL: returns NULL. Any thread.
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_error_python_type(err: *const pyrt_error) -> *const c_char {
-    match err.as_ref().and_then(|e| e.python_type.as_ref()) {
+    // SAFETY: `err` is NULL or a live error from a failed pyrt call, not yet freed (the header's
+    // contract); it is only read.
+    match unsafe { err.as_ref() }.and_then(|e| e.python_type.as_ref()) {
         Some(t) => t.as_ptr(),
         None => ptr::null(),
     }
@@ -89,7 +95,9 @@ pub unsafe extern "C" fn pyrt_error_python_type(err: *const pyrt_error) -> *cons
 /// Any thread.
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_error_traceback(err: *const pyrt_error) -> *const c_char {
-    match err.as_ref().and_then(|e| e.traceback.as_ref()) {
+    // SAFETY: `err` is NULL or a live error from a failed pyrt call, not yet freed (the header's
+    // contract); it is only read.
+    match unsafe { err.as_ref() }.and_then(|e| e.traceback.as_ref()) {
         Some(t) => t.as_ptr(),
         None => ptr::null(),
     }
@@ -100,7 +108,9 @@ pub unsafe extern "C" fn pyrt_error_traceback(err: *const pyrt_error) -> *const 
 /// Owned by the error, valid until pyrt_error_free(). NULL: returns NULL. Any thread.
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_error_output(err: *const pyrt_error, stream: u32) -> *const c_char {
-    let Some(out) = err.as_ref().and_then(|e| e.output.as_ref()) else { return ptr::null() };
+    // SAFETY: `err` is NULL or a live error from a failed pyrt call, not yet freed (the header's
+    // contract); it is only read.
+    let Some(out) = unsafe { err.as_ref() }.and_then(|e| e.output.as_ref()) else { return ptr::null() };
     match stream {
         crate::python::capture::STDOUT => out[0].as_ptr(),
         crate::python::capture::STDERR => out[1].as_ptr(),
@@ -112,6 +122,8 @@ pub unsafe extern "C" fn pyrt_error_output(err: *const pyrt_error, stream: u32) 
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_error_free(err: *mut pyrt_error) {
     if !err.is_null() {
-        drop(Box::from_raw(err));
+        // SAFETY: not NULL; per the header `err` came from a pyrt call (`into_raw`: Box::into_raw),
+        // is freed at most once, and its strings are not used afterwards.
+        drop(unsafe { Box::from_raw(err) });
     }
 }

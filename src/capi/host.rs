@@ -58,8 +58,14 @@ pub unsafe extern "C" fn pyrt_register(
     boundary(err_out, || {
         let f = function.ok_or_else(|| Error::invalid_argument("function is NULL"))?;
         // The C type names the reply `pyrt_reply`; the core's is `Reply` (same pointer).
-        let f: crate::python::host::HostFn = std::mem::transmute(f);
-        runtime::register_host(token(rt)?, text(module, "module")?, text(name, "name")?, f, user_data as usize, destroy)
+        // SAFETY: both are `unsafe extern "C" fn` pointers with the same arity and return type;
+        // they differ only in the pointee of the last parameter (`pyrt_reply` vs `Reply`), and
+        // thin data pointers have one size and are passed alike, so the call ABI is identical.
+        // The core passes a `*mut Reply` and `with_reply` turns the host's `pyrt_reply *` back.
+        let f: crate::python::host::HostFn = unsafe { std::mem::transmute(f) };
+        // SAFETY: `module` and `name` are NULL (an error) or NUL-terminated strings valid for the
+        // call (the header's contract).
+        unsafe { runtime::register_host(token(rt)?, text(module, "module")?, text(name, "name")?, f, user_data as usize, destroy) }
     })
 }
 
@@ -72,7 +78,9 @@ pub unsafe extern "C" fn pyrt_unregister(
     name: *const c_char,
     err_out: *mut *mut pyrt_error,
 ) -> i32 {
-    boundary(err_out, || runtime::unregister_host(token(rt)?, text(module, "module")?, text(name, "name")?))
+    // SAFETY: `module` and `name` are NULL (an error) or NUL-terminated strings valid for the call
+    // (the header's contract).
+    boundary(err_out, || unsafe { runtime::unregister_host(token(rt)?, text(module, "module")?, text(name, "name")?) })
 }
 
 /// Runs `f` on the reply if it is one a host function running on this thread was given.
@@ -80,7 +88,9 @@ fn with_reply(r: *mut pyrt_reply, f: impl FnOnce(&mut Reply)) -> crate::Result<(
     if r.is_null() {
         return Err(Error::invalid_argument("reply is NULL"));
     }
-    crate::python::host::with_open_reply(r as *mut Reply, f)
+    // Only an address to look up: `with_open_reply` dereferences it only if it is the `Reply` of
+    // a host call running on this thread, so a stale or foreign pointer is an error, not UB.
+    crate::python::host::with_open_reply(r.cast::<Reply>(), f)
         .ok_or_else(|| Error::invalid_argument("reply is not open: its host function returned, or this is another thread"))
 }
 
@@ -89,7 +99,8 @@ fn with_reply(r: *mut pyrt_reply, f: impl FnOnce(&mut Reply)) -> crate::Result<(
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_reply_json(reply: *mut pyrt_reply, value_json: *const c_char) -> i32 {
     boundary(std::ptr::null_mut(), || {
-        let v = text(value_json, "value_json")?;
+        // SAFETY: NULL (an error) or a NUL-terminated string valid for the call (the header's contract).
+        let v = unsafe { text(value_json, "value_json") }?;
         with_reply(reply, |r| r.set_value(v))
     })
 }
@@ -98,7 +109,8 @@ pub unsafe extern "C" fn pyrt_reply_json(reply: *mut pyrt_reply, value_json: *co
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_reply_error(reply: *mut pyrt_reply, message: *const c_char) -> i32 {
     boundary(std::ptr::null_mut(), || {
-        let m = text(message, "message")?;
+        // SAFETY: NULL (an error) or a NUL-terminated string valid for the call (the header's contract).
+        let m = unsafe { text(message, "message") }?;
         with_reply(reply, |r| r.set_error(m))
     })
 }
@@ -109,7 +121,9 @@ pub unsafe extern "C" fn pyrt_reply_error(reply: *mut pyrt_reply, message: *cons
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_reply_exception(reply: *mut pyrt_reply, err: *const pyrt_error) -> i32 {
     boundary(std::ptr::null_mut(), || {
-        let e = err.as_ref().ok_or_else(|| Error::invalid_argument("err is NULL"))?;
+        // SAFETY: `err` is NULL (an error) or a live error, not freed during the call (the header's
+        // contract); it is only read.
+        let e = unsafe { err.as_ref() }.ok_or_else(|| Error::invalid_argument("err is NULL"))?;
         with_reply(reply, |r| r.set_exception(e.inner()))
     })
 }

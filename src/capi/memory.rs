@@ -13,8 +13,9 @@ use crate::error::ErrorKind;
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_string_free(s: *mut c_char) {
     if !s.is_null() {
-        // SAFETY: every string pyrt returns is a CText (malloc'd; see `give`).
-        CText::free_raw(s);
+        // SAFETY: not NULL; per the header `s` is a string pyrt returned, freed once, and every
+        // string pyrt returns comes from `CText::into_raw` (`give`, or a CText's `into_raw`).
+        unsafe { CText::free_raw(s) };
     }
 }
 
@@ -84,6 +85,7 @@ mod tests {
 
     #[test]
     fn source_hash_is_sha256_hex() {
+        // SAFETY: pyrt_source_hash() returns a pointer to a static NUL-terminated string.
         let h = unsafe { CStr::from_ptr(pyrt_source_hash()) }.to_str().unwrap();
         assert_eq!(h, crate::SOURCE_HASH);
         assert!(h.len() == 64 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)), "{h}");
@@ -92,10 +94,13 @@ mod tests {
     #[test]
     fn status_names_match_kinds() {
         for kind in ErrorKind::ALL {
+            // SAFETY: pyrt_status_name() returns a pointer to a static NUL-terminated string.
             let name = unsafe { CStr::from_ptr(pyrt_status_name(kind.code())) };
             assert_eq!(name.to_str().unwrap(), kind.name());
         }
-        assert_eq!(unsafe { CStr::from_ptr(pyrt_status_name(0)) }.to_str().unwrap(), "PYRT_OK");
-        assert_eq!(unsafe { CStr::from_ptr(pyrt_status_name(999)) }.to_str().unwrap(), "PYRT_ERR_UNKNOWN");
+        // SAFETY: as above: static NUL-terminated strings.
+        let (ok, unknown) = unsafe { (CStr::from_ptr(pyrt_status_name(0)), CStr::from_ptr(pyrt_status_name(999))) };
+        assert_eq!(ok.to_str().unwrap(), "PYRT_OK");
+        assert_eq!(unknown.to_str().unwrap(), "PYRT_ERR_UNKNOWN");
     }
 }

@@ -46,7 +46,8 @@ fn panicked(panic: Box<dyn std::any::Any + Send>) -> Error {
 fn fail(err_out: *mut *mut pyrt_error, e: Error) -> i32 {
     let code = e.kind.code();
     if !err_out.is_null() {
-        // SAFETY: the caller passes a writable `pyrt_error **` or NULL.
+        // SAFETY: not NULL (checked); the header's contract for `err_out` is NULL or a writable
+        // `pyrt_error **`, valid for the call (`boundary` runs inside the export that received it).
         unsafe { *err_out = error::into_raw(e) };
     }
     code
@@ -64,20 +65,28 @@ pub(crate) unsafe fn text<'a>(p: *const c_char, what: &str) -> Result<&'a str> {
     // cheaper than strlen and a separate ASCII scan. Longer text goes the general way.
     let mut high = 0u8;
     for i in 0..32 {
-        let b = *p.add(i) as u8;
+        // SAFETY: the bytes before index i were all non-NUL (else the loop returned), so index i
+        // is still inside the caller's NUL-terminated string.
+        let b = unsafe { *p.add(i) } as u8;
         if b == 0 {
-            let bytes = std::slice::from_raw_parts(p as *const u8, i);
+            // SAFETY: the i bytes before the NUL, read above: inside the string, which the caller
+            // keeps valid (and unchanged) for the call.
+            let bytes = unsafe { std::slice::from_raw_parts(p.cast::<u8>(), i) };
             if high < 0x80 {
-                return Ok(std::str::from_utf8_unchecked(bytes));
+                // SAFETY: every byte is below 0x80 (their OR is): ASCII, hence UTF-8.
+                return Ok(unsafe { std::str::from_utf8_unchecked(bytes) });
             }
             return std::str::from_utf8(bytes).map_err(|e| Error::new(ErrorKind::InvalidUtf8, format!("{what} is not valid UTF-8: {e}")));
         }
         high |= b;
     }
-    let bytes = CStr::from_ptr(p).to_bytes();
+    // SAFETY: `p` is not NULL (checked above) and, per the contract, NUL-terminated and valid
+    // for the call.
+    let bytes = unsafe { CStr::from_ptr(p) }.to_bytes();
     if bytes.is_ascii() {
         // The common case (module and function names), checked far faster than full UTF-8.
-        return Ok(std::str::from_utf8_unchecked(bytes));
+        // SAFETY: ASCII (just checked) is UTF-8.
+        return Ok(unsafe { std::str::from_utf8_unchecked(bytes) });
     }
     std::str::from_utf8(bytes).map_err(|e| Error::new(ErrorKind::InvalidUtf8, format!("{what} is not valid UTF-8: {e}")))
 }
@@ -87,8 +96,11 @@ pub(crate) unsafe fn text<'a>(p: *const c_char, what: &str) -> Result<&'a str> {
 /// # Safety
 /// As [`text`].
 pub(crate) unsafe fn c_text<'a>(p: *const c_char, what: &str) -> Result<&'a CStr> {
-    text(p, what)?;
-    Ok(CStr::from_ptr(p))
+    // SAFETY: our contract is `text`'s.
+    unsafe { text(p, what) }?;
+    // SAFETY: `text` returned Ok, so `p` is not NULL; it is NUL-terminated and valid for the call
+    // (the contract).
+    Ok(unsafe { CStr::from_ptr(p) })
 }
 
 /// An optional input: NULL → `None`.
@@ -99,7 +111,8 @@ pub(crate) unsafe fn optional_text<'a>(p: *const c_char, what: &str) -> Result<O
     if p.is_null() {
         Ok(None)
     } else {
-        text(p, what).map(Some)
+        // SAFETY: our contract is `text`'s.
+        unsafe { text(p, what) }.map(Some)
     }
 }
 
@@ -109,7 +122,9 @@ pub(crate) unsafe fn optional_text<'a>(p: *const c_char, what: &str) -> Result<O
 /// # Safety
 /// As [`text`].
 pub(crate) unsafe fn optional_json<'a>(p: *const c_char) -> Option<&'a [u8]> {
-    (!p.is_null()).then(|| CStr::from_ptr(p).to_bytes())
+    // SAFETY: only called when `p` is not NULL; then it is NUL-terminated and valid for the call
+    // (the contract).
+    (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_bytes())
 }
 
 /// Checks an output pointer up front, so no work is done for a call that cannot report it.

@@ -28,22 +28,37 @@ fn object_token(o: *const pyrt_object) -> u64 {
     o as usize as u64
 }
 
+/// Stores a JSON result in `*out` (other results are dropped).
+///
+/// # Safety
+/// `out` is a valid, writable `char **` (not NULL).
 unsafe fn put_json(out: *mut *mut c_char, r: Returned) {
     if let Returned::Json(j) = r {
-        *out = j.into_raw();
+        // SAFETY: writable and not NULL (the contract).
+        unsafe { *out = j.into_raw() };
     }
 }
 
+/// Stores an object-handle result in `*out` (other results are dropped).
+///
+/// # Safety
+/// `out` is a valid, writable `pyrt_object **` (not NULL).
 unsafe fn put_object(out: *mut *mut pyrt_object, r: Returned) {
     if let Returned::Object(id) = r {
-        *out = id as usize as *mut pyrt_object;
+        // SAFETY: writable and not NULL (the contract).
+        unsafe { *out = id as usize as *mut pyrt_object };
     }
 }
 
+/// Checks `out`, runs `f` and stores the handle it returns in `*out`.
+///
+/// # Safety
+/// `out` is NULL (an error) or a writable `pyrt_object **` valid for the call.
 unsafe fn handle_out(out: *mut *mut pyrt_object, f: impl FnOnce() -> Result<u64>) -> Result<()> {
     require_out(out, "obj_out")?;
     let id = f()?;
-    *out = id as usize as *mut pyrt_object;
+    // SAFETY: not NULL (require_out) and writable (the contract).
+    unsafe { *out = id as usize as *mut pyrt_object };
     Ok(())
 }
 
@@ -64,15 +79,20 @@ pub unsafe extern "C" fn pyrt_call_value(
 ) -> i32 {
     boundary(err_out, || {
         require_out(result_out, "result_out")?;
-        let r = runtime::call_value(
-            super::runtime::token(rt)?,
-            text(target, "target")?,
-            optional_text(args_json, "args_json")?,
-            optional_text(kwargs_json, "kwargs_json")?,
-            flags,
-            false,
-        )?;
-        put_json(result_out, r);
+        // SAFETY: the strings are NULL (an error, or absent where optional) or NUL-terminated and
+        // valid for the call (the header's contract).
+        let r = unsafe {
+            runtime::call_value(
+                super::runtime::token(rt)?,
+                text(target, "target")?,
+                optional_text(args_json, "args_json")?,
+                optional_text(kwargs_json, "kwargs_json")?,
+                flags,
+                false,
+            )
+        }?;
+        // SAFETY: `result_out` is not NULL (require_out) and writable for the call (the header's contract).
+        unsafe { put_json(result_out, r) };
         Ok(())
     })
 }
@@ -91,15 +111,20 @@ pub unsafe extern "C" fn pyrt_call_object(
 ) -> i32 {
     boundary(err_out, || {
         require_out(obj_out, "obj_out")?;
-        let r = runtime::call_value(
-            super::runtime::token(rt)?,
-            text(target, "target")?,
-            optional_text(args_json, "args_json")?,
-            optional_text(kwargs_json, "kwargs_json")?,
-            flags,
-            true,
-        )?;
-        put_object(obj_out, r);
+        // SAFETY: the strings are NULL (an error, or absent where optional) or NUL-terminated and
+        // valid for the call (the header's contract).
+        let r = unsafe {
+            runtime::call_value(
+                super::runtime::token(rt)?,
+                text(target, "target")?,
+                optional_text(args_json, "args_json")?,
+                optional_text(kwargs_json, "kwargs_json")?,
+                flags,
+                true,
+            )
+        }?;
+        // SAFETY: `obj_out` is not NULL (require_out) and writable for the call (the header's contract).
+        unsafe { put_object(obj_out, r) };
         Ok(())
     })
 }
@@ -113,7 +138,9 @@ pub unsafe extern "C" fn pyrt_import(
     obj_out: *mut *mut pyrt_object,
     err_out: *mut *mut pyrt_error,
 ) -> i32 {
-    boundary(err_out, || handle_out(obj_out, || runtime::object_import(super::runtime::token(rt)?, text(module, "module")?)))
+    // SAFETY: `obj_out` is NULL (an error) or writable, the string NULL (an error) or NUL-terminated,
+    // both valid for the call (the header's contract).
+    boundary(err_out, || unsafe { handle_out(obj_out, || runtime::object_import(super::runtime::token(rt)?, text(module, "module")?)) })
 }
 
 /// Evaluates a Python expression in `__main__` and returns the value as an object handle in
@@ -125,7 +152,9 @@ pub unsafe extern "C" fn pyrt_eval_object(
     obj_out: *mut *mut pyrt_object,
     err_out: *mut *mut pyrt_error,
 ) -> i32 {
-    boundary(err_out, || handle_out(obj_out, || runtime::object_eval(super::runtime::token(rt)?, c_text(expr, "expr")?)))
+    // SAFETY: `obj_out` is NULL (an error) or writable, the string NULL (an error) or NUL-terminated,
+    // both valid for the call (the header's contract).
+    boundary(err_out, || unsafe { handle_out(obj_out, || runtime::object_eval(super::runtime::token(rt)?, c_text(expr, "expr")?)) })
 }
 
 /// Builds a Python object from an encoded value (`flags` as for pyrt_call_value()) and returns
@@ -138,7 +167,11 @@ pub unsafe extern "C" fn pyrt_object_from_json(
     obj_out: *mut *mut pyrt_object,
     err_out: *mut *mut pyrt_error,
 ) -> i32 {
-    boundary(err_out, || handle_out(obj_out, || runtime::object_from_json(super::runtime::token(rt)?, text(json, "json")?, flags)))
+    // SAFETY: `obj_out` is NULL (an error) or writable, the string NULL (an error) or NUL-terminated,
+    // both valid for the call (the header's contract).
+    boundary(err_out, || unsafe {
+        handle_out(obj_out, || runtime::object_from_json(super::runtime::token(rt)?, text(json, "json")?, flags))
+    })
 }
 
 /// The encoding of the object's value (`flags` as for pyrt_call_value()). `result_out` must not
@@ -152,7 +185,9 @@ pub unsafe extern "C" fn pyrt_object_to_json(
 ) -> i32 {
     boundary(err_out, || {
         require_out(result_out, "result_out")?;
-        *result_out = runtime::object_to_json(object_token(obj), flags)?.into_raw();
+        let json = runtime::object_to_json(object_token(obj), flags)?;
+        // SAFETY: `result_out` is not NULL (require_out) and writable for the call (the header's contract).
+        unsafe { *result_out = json.into_raw() };
         Ok(())
     })
 }
@@ -167,8 +202,11 @@ pub unsafe extern "C" fn pyrt_object_getattr(
 ) -> i32 {
     boundary(err_out, || {
         require_out(obj_out, "obj_out")?;
-        let r = runtime::object_getattr(object_token(obj), text(name, "name")?, 0, true)?;
-        put_object(obj_out, r);
+        // SAFETY: the strings are NULL (an error, or absent where optional) or NUL-terminated and
+        // valid for the call (the header's contract).
+        let r = unsafe { runtime::object_getattr(object_token(obj), text(name, "name")?, 0, true) }?;
+        // SAFETY: `obj_out` is not NULL (require_out) and writable for the call (the header's contract).
+        unsafe { put_object(obj_out, r) };
         Ok(())
     })
 }
@@ -185,8 +223,11 @@ pub unsafe extern "C" fn pyrt_object_getattr_json(
 ) -> i32 {
     boundary(err_out, || {
         require_out(result_out, "result_out")?;
-        let r = runtime::object_getattr(object_token(obj), text(name, "name")?, flags, false)?;
-        put_json(result_out, r);
+        // SAFETY: the strings are NULL (an error, or absent where optional) or NUL-terminated and
+        // valid for the call (the header's contract).
+        let r = unsafe { runtime::object_getattr(object_token(obj), text(name, "name")?, flags, false) }?;
+        // SAFETY: `result_out` is not NULL (require_out) and writable for the call (the header's contract).
+        unsafe { put_json(result_out, r) };
         Ok(())
     })
 }
@@ -204,7 +245,9 @@ pub unsafe extern "C" fn pyrt_object_setattr(
         if value.is_null() {
             return Err(crate::Error::invalid_argument("value is NULL"));
         }
-        runtime::object_setattr(object_token(obj), text(name, "name")?, None, Some(object_token(value)), 0)
+        // SAFETY: the strings are NULL (an error, or absent where optional) or NUL-terminated and
+        // valid for the call (the header's contract).
+        unsafe { runtime::object_setattr(object_token(obj), text(name, "name")?, None, Some(object_token(value)), 0) }
     })
 }
 
@@ -219,7 +262,9 @@ pub unsafe extern "C" fn pyrt_object_setattr_json(
     err_out: *mut *mut pyrt_error,
 ) -> i32 {
     boundary(err_out, || {
-        runtime::object_setattr(object_token(obj), text(name, "name")?, Some(text(value_json, "value_json")?), None, flags)
+        // SAFETY: the strings are NULL (an error, or absent where optional) or NUL-terminated and
+        // valid for the call (the header's contract).
+        unsafe { runtime::object_setattr(object_token(obj), text(name, "name")?, Some(text(value_json, "value_json")?), None, flags) }
     })
 }
 
@@ -239,15 +284,20 @@ pub unsafe extern "C" fn pyrt_object_call_json(
 ) -> i32 {
     boundary(err_out, || {
         require_out(result_out, "result_out")?;
-        let r = runtime::object_call(
-            object_token(obj),
-            optional_text(method, "method")?,
-            optional_text(args_json, "args_json")?,
-            optional_text(kwargs_json, "kwargs_json")?,
-            flags,
-            false,
-        )?;
-        put_json(result_out, r);
+        // SAFETY: the strings are NULL (an error, or absent where optional) or NUL-terminated and
+        // valid for the call (the header's contract).
+        let r = unsafe {
+            runtime::object_call(
+                object_token(obj),
+                optional_text(method, "method")?,
+                optional_text(args_json, "args_json")?,
+                optional_text(kwargs_json, "kwargs_json")?,
+                flags,
+                false,
+            )
+        }?;
+        // SAFETY: `result_out` is not NULL (require_out) and writable for the call (the header's contract).
+        unsafe { put_json(result_out, r) };
         Ok(())
     })
 }
@@ -266,15 +316,20 @@ pub unsafe extern "C" fn pyrt_object_call(
 ) -> i32 {
     boundary(err_out, || {
         require_out(obj_out, "obj_out")?;
-        let r = runtime::object_call(
-            object_token(obj),
-            optional_text(method, "method")?,
-            optional_text(args_json, "args_json")?,
-            optional_text(kwargs_json, "kwargs_json")?,
-            flags,
-            true,
-        )?;
-        put_object(obj_out, r);
+        // SAFETY: the strings are NULL (an error, or absent where optional) or NUL-terminated and
+        // valid for the call (the header's contract).
+        let r = unsafe {
+            runtime::object_call(
+                object_token(obj),
+                optional_text(method, "method")?,
+                optional_text(args_json, "args_json")?,
+                optional_text(kwargs_json, "kwargs_json")?,
+                flags,
+                true,
+            )
+        }?;
+        // SAFETY: `obj_out` is not NULL (require_out) and writable for the call (the header's contract).
+        unsafe { put_object(obj_out, r) };
         Ok(())
     })
 }
@@ -284,7 +339,9 @@ pub unsafe extern "C" fn pyrt_object_call(
 pub unsafe extern "C" fn pyrt_object_repr(obj: *mut pyrt_object, result_out: *mut *mut c_char, err_out: *mut *mut pyrt_error) -> i32 {
     boundary(err_out, || {
         require_out(result_out, "result_out")?;
-        *result_out = super::memory::give(runtime::object_text(object_token(obj), true)?);
+        let text = runtime::object_text(object_token(obj), true)?;
+        // SAFETY: `result_out` is not NULL (require_out) and writable for the call (the header's contract).
+        unsafe { *result_out = super::memory::give(text) };
         Ok(())
     })
 }
@@ -294,7 +351,9 @@ pub unsafe extern "C" fn pyrt_object_repr(obj: *mut pyrt_object, result_out: *mu
 pub unsafe extern "C" fn pyrt_object_str(obj: *mut pyrt_object, result_out: *mut *mut c_char, err_out: *mut *mut pyrt_error) -> i32 {
     boundary(err_out, || {
         require_out(result_out, "result_out")?;
-        *result_out = super::memory::give(runtime::object_text(object_token(obj), false)?);
+        let text = runtime::object_text(object_token(obj), false)?;
+        // SAFETY: `result_out` is not NULL (require_out) and writable for the call (the header's contract).
+        unsafe { *result_out = super::memory::give(text) };
         Ok(())
     })
 }

@@ -86,9 +86,11 @@ pub(crate) fn token(rt: *mut pyrt_runtime) -> crate::Result<u64> {
 pub unsafe extern "C" fn pyrt_new(config_json: *const c_char, rt_out: *mut *mut pyrt_runtime, err_out: *mut *mut pyrt_error) -> i32 {
     boundary(err_out, || {
         require_out(rt_out, "rt_out")?;
-        let config = optional_text(config_json, "config_json")?;
+        // SAFETY: NULL (defaults) or a NUL-terminated string valid for the call (the header's contract).
+        let config = unsafe { optional_text(config_json, "config_json") }?;
         let t = runtime::new(config)?;
-        *rt_out = t as usize as *mut pyrt_runtime;
+        // SAFETY: `rt_out` is not NULL (require_out) and writable for the call (the header's contract).
+        unsafe { *rt_out = t as usize as *mut pyrt_runtime };
         Ok(())
     })
 }
@@ -114,7 +116,8 @@ pub unsafe extern "C" fn pyrt_free(rt: *mut pyrt_runtime) {
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_run_string(rt: *mut pyrt_runtime, code: *const c_char, err_out: *mut *mut pyrt_error) -> i32 {
     boundary(err_out, || {
-        let code = c_text(code, "code")?;
+        // SAFETY: NULL (an error) or a NUL-terminated string valid for the call (the header's contract).
+        let code = unsafe { c_text(code, "code") }?;
         runtime::run_string(token(rt)?, code)
     })
 }
@@ -125,7 +128,8 @@ pub unsafe extern "C" fn pyrt_run_string(rt: *mut pyrt_runtime, code: *const c_c
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_run_file(rt: *mut pyrt_runtime, path: *const c_char, err_out: *mut *mut pyrt_error) -> i32 {
     boundary(err_out, || {
-        let path = text(path, "path")?;
+        // SAFETY: NULL (an error) or a NUL-terminated string valid for the call (the header's contract).
+        let path = unsafe { text(path, "path") }?;
         runtime::run_file(token(rt)?, path)
     })
 }
@@ -143,9 +147,11 @@ pub unsafe extern "C" fn pyrt_eval_json(
 ) -> i32 {
     boundary(err_out, || {
         require_out(result_out, "result_out")?;
-        let expr = c_text(expr, "expr")?;
+        // SAFETY: NULL (an error) or a NUL-terminated string valid for the call (the header's contract).
+        let expr = unsafe { c_text(expr, "expr") }?;
         let json = runtime::eval_json(token(rt)?, expr)?;
-        *result_out = json.into_raw();
+        // SAFETY: `result_out` is not NULL (require_out) and writable for the call (the header's contract).
+        unsafe { *result_out = json.into_raw() };
         Ok(())
     })
 }
@@ -174,12 +180,13 @@ pub unsafe extern "C" fn pyrt_call_json(
 ) -> i32 {
     boundary(err_out, || {
         require_out(result_out, "result_out")?;
-        let module = text(module, "module")?;
-        let function = text(function, "function")?;
-        let args = optional_json(args_json);
-        let kwargs = optional_json(kwargs_json);
+        // SAFETY: each string is NULL (an error for `module` and `function`, absent for the JSON) or
+        // NUL-terminated and valid for the call (the header's contract).
+        let (module, function, args, kwargs) =
+            unsafe { (text(module, "module")?, text(function, "function")?, optional_json(args_json), optional_json(kwargs_json)) };
         let json = runtime::call_json(token(rt)?, module, function, args, kwargs)?;
-        *result_out = json.into_raw();
+        // SAFETY: `result_out` is not NULL (require_out) and writable for the call (the header's contract).
+        unsafe { *result_out = json.into_raw() };
         Ok(())
     })
 }
@@ -211,32 +218,45 @@ pub unsafe extern "C" fn pyrt_call_json_buf(
 ) -> i32 {
     boundary(err_out, || {
         require_out(out, "out")?;
-        let module = text(module, "module")?;
-        let function = text(function, "function")?;
-        let args = optional_json(args_json);
-        let kwargs = optional_json(kwargs_json);
+        // SAFETY: each string is NULL (an error for `module` and `function`, absent for the JSON) or
+        // NUL-terminated and valid for the call (the header's contract).
+        let (module, function, args, kwargs) =
+            unsafe { (text(module, "module")?, text(function, "function")?, optional_json(args_json), optional_json(kwargs_json)) };
         // (An address, so the closure may run on the interpreter's main thread for a main_thread
         // handle; the caller waits for it.)
         let out = out as usize;
-        runtime::call_json_with(token(rt)?, module, function, args, kwargs, move |json| fill_buf(&mut *(out as *mut pyrt_buf), json))?
+        runtime::call_json_with(token(rt)?, module, function, args, kwargs, move |json| {
+            // SAFETY: `out` is not NULL (require_out) and, per the header, a valid `pyrt_buf` (zeroed
+            // or filled by earlier calls, never written by the host) that serves this call only, for
+            // its duration; this closure runs (at most once) before call_json_with returns, so the
+            // `&mut` is the only reference while it lives.
+            unsafe { fill_buf(&mut *(out as *mut pyrt_buf), json) }
+        })?
     })
 }
 
 /// Copies `text` and a NUL into `buf`, growing its allocation when it is too small.
-fn fill_buf(buf: &mut pyrt_buf, text: &[u8]) -> crate::Result<()> {
+///
+/// # Safety
+/// `buf.data` is NULL or a block this function allocated, of at least `buf.cap` bytes.
+unsafe fn fill_buf(buf: &mut pyrt_buf, text: &[u8]) -> crate::Result<()> {
     let need = text.len() + 1;
     if buf.data.is_null() || buf.cap < need {
         let cap = need.next_power_of_two().max(64);
-        // SAFETY: data is NULL or a malloc'd block of `cap` bytes (pyrt's, per the contract).
-        let p = unsafe { libc::realloc(buf.data.cast(), cap) } as *mut c_char;
+        // SAFETY: `data` is NULL (a zero-initialized buffer) or the block an earlier call allocated
+        // here with realloc (the contract), so realloc may take it.
+        let p = unsafe { libc::realloc(buf.data.cast(), cap) }.cast::<c_char>();
         if p.is_null() {
             return Err(crate::Error::new(crate::ErrorKind::Internal, "out of memory for the result"));
         }
         buf.data = p;
         buf.cap = cap;
     }
+    // SAFETY: `data` holds at least `cap` >= len + 1 bytes (the contract, or grown above); `text` is
+    // the JSON writer's own buffer, never this block, so they do not overlap; the NUL goes at
+    // index len, inside the block.
     unsafe {
-        std::ptr::copy_nonoverlapping(text.as_ptr(), buf.data as *mut u8, text.len());
+        std::ptr::copy_nonoverlapping(text.as_ptr(), buf.data.cast::<u8>(), text.len());
         *buf.data.add(text.len()) = 0;
     }
     buf.len = text.len();
@@ -247,8 +267,11 @@ fn fill_buf(buf: &mut pyrt_buf, text: &[u8]) -> crate::Result<()> {
 /// thread.
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_buf_free(buf: *mut pyrt_buf) {
-    if let Some(b) = buf.as_mut() {
-        libc::free(b.data.cast());
+    // SAFETY: NULL or a valid `pyrt_buf` not used by another call meanwhile (the header's contract).
+    if let Some(b) = unsafe { buf.as_mut() } {
+        // SAFETY: `data` is NULL or the block `fill_buf` allocated with realloc; it is zeroed below,
+        // so it is never freed twice.
+        unsafe { libc::free(b.data.cast()) };
         b.data = std::ptr::null_mut();
         b.len = 0;
         b.cap = 0;
@@ -268,7 +291,8 @@ pub unsafe extern "C" fn pyrt_info_json(rt: *mut pyrt_runtime, result_out: *mut 
     boundary(err_out, || {
         require_out(result_out, "result_out")?;
         let json = runtime::info_json(token(rt)?)?;
-        *result_out = super::memory::give(json);
+        // SAFETY: `result_out` is not NULL (require_out) and writable for the call (the header's contract).
+        unsafe { *result_out = super::memory::give(json) };
         Ok(())
     })
 }
@@ -291,9 +315,12 @@ pub unsafe extern "C" fn pyrt_discover_json(
 ) -> i32 {
     boundary(err_out, || {
         require_out(result_out, "result_out")?;
-        let config = crate::config::Config::parse(optional_text(config_json, "config_json")?)?;
+        // SAFETY: NULL (defaults) or a NUL-terminated string valid for the call (the header's contract).
+        let config = crate::config::Config::parse(unsafe { optional_text(config_json, "config_json") }?)?;
         let json = crate::discover::report_json(&config, std::env::var("PYRT_LIBPYTHON").ok())?;
-        *result_out = super::memory::give(std::ffi::CString::new(json).expect("JSON has no NUL"));
+        let json = std::ffi::CString::new(json).expect("JSON has no NUL");
+        // SAFETY: `result_out` is not NULL (require_out) and writable for the call (the header's contract).
+        unsafe { *result_out = super::memory::give(json) };
         Ok(())
     })
 }
@@ -318,7 +345,8 @@ pub unsafe extern "C" fn pyrt_interrupt(rt: *mut pyrt_runtime, interrupted_out: 
     boundary(err_out, || {
         let n = runtime::interrupt_runtime(token(rt)?)?;
         if !interrupted_out.is_null() {
-            *interrupted_out = n as u32;
+            // SAFETY: not NULL (checked); the header allows NULL or a writable `uint32_t *`, valid for the call.
+            unsafe { *interrupted_out = n as u32 };
         }
         Ok(())
     })
@@ -334,7 +362,8 @@ pub unsafe extern "C" fn pyrt_interrupt_thread(thread_id: u64, interrupted_out: 
     boundary(err_out, || {
         let n = runtime::interrupt_thread(thread_id)?;
         if !interrupted_out.is_null() {
-            *interrupted_out = n as u32;
+            // SAFETY: not NULL (checked); the header allows NULL or a writable `uint32_t *`, valid for the call.
+            unsafe { *interrupted_out = n as u32 };
         }
         Ok(())
     })
@@ -354,7 +383,9 @@ pub unsafe extern "C" fn pyrt_output_take(
     boundary(err_out, || {
         require_out(text_out, "text_out")?;
         let text = runtime::output_take(token(rt)?, stream)?;
-        *text_out = super::memory::give(std::ffi::CString::new(text.replace('\0', "\\x00")).expect("NULs replaced"));
+        let text = std::ffi::CString::new(text.replace('\0', "\\x00")).expect("NULs replaced");
+        // SAFETY: `text_out` is not NULL (require_out) and writable for the call (the header's contract).
+        unsafe { *text_out = super::memory::give(text) };
         Ok(())
     })
 }

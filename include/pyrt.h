@@ -75,53 +75,6 @@
 #define PYRT_VERSION_STRING "0.1.0"
 
 
-// Element type: IEEE 754 double (Python format "d").
-#define PYRT_BUFFER_FLOAT64 1
-
-// Element type: IEEE 754 float (format "f").
-#define PYRT_BUFFER_FLOAT32 2
-
-// Element type: int64_t (format "q").
-#define PYRT_BUFFER_INT64 3
-
-// Element type: int32_t (format "i").
-#define PYRT_BUFFER_INT32 4
-
-// Element type: uint8_t (format "B").
-#define PYRT_BUFFER_UINT8 5
-
-// Element type: int8_t (format "b").
-#define PYRT_BUFFER_INT8 6
-
-// Element type: int16_t (format "h").
-#define PYRT_BUFFER_INT16 7
-
-// Element type: uint16_t (format "H").
-#define PYRT_BUFFER_UINT16 8
-
-// Element type: uint32_t (format "I").
-#define PYRT_BUFFER_UINT32 9
-
-// Element type: uint64_t (format "Q").
-#define PYRT_BUFFER_UINT64 10
-
-// Buffer flag: Python may write to the memory (pyrt_args_push_buffer: the memoryview is
-// writable; pyrt_object_buffer: ask the object for a writable buffer).
-#define PYRT_BUFFER_WRITABLE 1
-
-// Buffer flag (pyrt_object_buffer): the buffer must be C-contiguous (row-major, no gaps);
-// otherwise the call fails with PYRT_ERR_INVALID_ARGUMENT (or the object's own BufferError).
-#define PYRT_BUFFER_CONTIGUOUS 2
-
-// Value flag: inputs and outputs use the tagged encoding (docs/values.md): bytes, tuples,
-// sets, dicts with non-str keys, NaN/inf, complex, datetime/date/time/timedelta, Decimal and
-// object handles as `{"__pyrt__": kind, "v": value}`; plain JSON stays plain.
-#define PYRT_VALUE_TAGGED 1
-
-// Value flag: an output value with no encoding becomes a new object handle (tag "object")
-// instead of a PYRT_ERR_CONVERSION error; free those handles with pyrt_object_free().
-#define PYRT_VALUE_HANDLES 2
-
 // Success.
 #define PYRT_OK 0
 
@@ -209,6 +162,53 @@
 // Python's sys.stderr, for pyrt_output_take(), pyrt_error_output() and output handlers.
 #define PYRT_STDERR 2
 
+// Value flag: inputs and outputs use the tagged encoding (docs/values.md): bytes, tuples,
+// sets, dicts with non-str keys, NaN/inf, complex, datetime/date/time/timedelta, Decimal and
+// object handles as `{"__pyrt__": kind, "v": value}`; plain JSON stays plain.
+#define PYRT_VALUE_TAGGED 1
+
+// Value flag: an output value with no encoding becomes a new object handle (tag "object")
+// instead of a PYRT_ERR_CONVERSION error; free those handles with pyrt_object_free().
+#define PYRT_VALUE_HANDLES 2
+
+// Element type: IEEE 754 double (Python format "d").
+#define PYRT_BUFFER_FLOAT64 1
+
+// Element type: IEEE 754 float (format "f").
+#define PYRT_BUFFER_FLOAT32 2
+
+// Element type: int64_t (format "q").
+#define PYRT_BUFFER_INT64 3
+
+// Element type: int32_t (format "i").
+#define PYRT_BUFFER_INT32 4
+
+// Element type: uint8_t (format "B").
+#define PYRT_BUFFER_UINT8 5
+
+// Element type: int8_t (format "b").
+#define PYRT_BUFFER_INT8 6
+
+// Element type: int16_t (format "h").
+#define PYRT_BUFFER_INT16 7
+
+// Element type: uint16_t (format "H").
+#define PYRT_BUFFER_UINT16 8
+
+// Element type: uint32_t (format "I").
+#define PYRT_BUFFER_UINT32 9
+
+// Element type: uint64_t (format "Q").
+#define PYRT_BUFFER_UINT64 10
+
+// Buffer flag: Python may write to the memory (pyrt_args_push_buffer: the memoryview is
+// writable; pyrt_object_buffer: ask the object for a writable buffer).
+#define PYRT_BUFFER_WRITABLE 1
+
+// Buffer flag (pyrt_object_buffer): the buffer must be C-contiguous (row-major, no gaps);
+// otherwise the call fails with PYRT_ERR_INVALID_ARGUMENT (or the object's own BufferError).
+#define PYRT_BUFFER_CONTIGUOUS 2
+
 // A reusable list of typed arguments (int64, double, bool, string, bytes, object handles,
 // None) for the pyrt_object_call_* fast path. Built by the host without touching Python; owned
 // by the caller (pyrt_args_free). Not thread-safe: use one list per thread (it may move between
@@ -245,6 +245,21 @@ typedef struct pyrt_reply pyrt_reply;
 // crash.
 typedef struct pyrt_runtime pyrt_runtime;
 
+// A reusable result buffer for hot loops: pyrt writes a result's text to `data` (NUL-terminated,
+// `len` bytes before the NUL), growing the allocation when needed (`cap` bytes) and reusing it
+// otherwise, so a call allocates nothing and the caller frees nothing per call. Zero-initialize
+// it (`pyrt_buf b = {0};`), then free it once with pyrt_buf_free(). The fields belong to pyrt:
+// read them, do not write them. One buffer serves one call at a time (use one per thread).
+typedef struct {
+  char *data;
+  size_t len;
+  size_t cap;
+} pyrt_buf;
+
+// Receives Python output: `stream` is PYRT_STDOUT or PYRT_STDERR, `text` is `len` bytes of
+// UTF-8 (not NUL-terminated), valid only during the call.
+typedef void (*pyrt_output_fn)(void *user_data, uint32_t stream, const char *text, size_t len);
+
 // A host function: called by Python code as `module.name(*args, **kwargs)`.
 //
 // `args_json` is a JSON array and `kwargs_json` a JSON object (`{}` when there are none), in
@@ -263,305 +278,9 @@ typedef int32_t (*pyrt_host_fn)(void *user_data, const char *args_json, const ch
 // its runtime freed, or Python finalized) and no call of it is running. Any thread.
 typedef void (*pyrt_destroy_fn)(void *user_data);
 
-// A reusable result buffer for hot loops: pyrt writes a result's text to `data` (NUL-terminated,
-// `len` bytes before the NUL), growing the allocation when needed (`cap` bytes) and reusing it
-// otherwise, so a call allocates nothing and the caller frees nothing per call. Zero-initialize
-// it (`pyrt_buf b = {0};`), then free it once with pyrt_buf_free(). The fields belong to pyrt:
-// read them, do not write them. One buffer serves one call at a time (use one per thread).
-typedef struct {
-  char *data;
-  size_t len;
-  size_t cap;
-} pyrt_buf;
-
-// Receives Python output: `stream` is PYRT_STDOUT or PYRT_STDERR, `text` is `len` bytes of
-// UTF-8 (not NUL-terminated), valid only during the call.
-typedef void (*pyrt_output_fn)(void *user_data, uint32_t stream, const char *text, size_t len);
-
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
-
-// A new, empty argument list. Never NULL. Free with pyrt_args_free().
-pyrt_args *pyrt_args_new(void);
-
-// Frees an argument list. NULL is a no-op.
-void pyrt_args_free(pyrt_args *args);
-
-// Empties the list, keeping its memory. NULL is a no-op.
-void pyrt_args_clear(pyrt_args *args);
-
-// Appends a Python int. PYRT_ERR_INVALID_ARGUMENT if `args` is NULL.
-int32_t pyrt_args_push_int(pyrt_args *args, int64_t value);
-
-// Appends a Python float. PYRT_ERR_INVALID_ARGUMENT if `args` is NULL.
-int32_t pyrt_args_push_double(pyrt_args *args, double value);
-
-// Appends `count` Python floats read from `values` (copied). `values` may be NULL only when
-// `count` is 0. The same as `count` calls of pyrt_args_push_double(), in one call: for several
-// at once, and for hosts that cannot pass a double in a register (Go's purego.SyscallN).
-// PYRT_ERR_INVALID_ARGUMENT if `args` is NULL.
-int32_t pyrt_args_push_doubles(pyrt_args *args, const double *values, size_t count);
-
-// Appends True or False. PYRT_ERR_INVALID_ARGUMENT if `args` is NULL.
-int32_t pyrt_args_push_bool(pyrt_args *args, bool value);
-
-// Appends None. PYRT_ERR_INVALID_ARGUMENT if `args` is NULL.
-int32_t pyrt_args_push_none(pyrt_args *args);
-
-// Appends a str from `len` bytes of UTF-8 at `utf8` (copied; need not be NUL-terminated; may
-// be NULL when `len` is 0). PYRT_ERR_INVALID_UTF8 for invalid text.
-int32_t pyrt_args_push_str(pyrt_args *args, const char *utf8, size_t len);
-
-// Appends a bytes object from `len` bytes at `data` (copied; may be NULL when `len` is 0).
-int32_t pyrt_args_push_bytes(pyrt_args *args, const uint8_t *data, size_t len);
-
-// Appends the object a handle refers to (checked when the call is made; the handle is not
-// consumed).
-int32_t pyrt_args_push_object(pyrt_args *args, const pyrt_object *obj);
-
-// Calls `callable(*args)` and reads a float result (an int result is converted; anything else
-// is PYRT_ERR_CONVERSION). `args` may be NULL (no arguments). `result_out` must not be NULL.
-// The fast path: no JSON. Any thread.
-int32_t pyrt_object_call_double(pyrt_object *callable, const pyrt_args *args, double *result_out, pyrt_error **err_out);
-
-// Calls `callable(*args)` and reads an int result that fits in 64 bits (else
-// PYRT_ERR_CONVERSION). `args` may be NULL. `result_out` must not be NULL. Any thread.
-int32_t pyrt_object_call_int(pyrt_object *callable, const pyrt_args *args, int64_t *result_out, pyrt_error **err_out);
-
-// Calls `callable(*args)` and keeps the result as a new object handle in `*obj_out` (must not
-// be NULL; free with pyrt_object_free()). `args` may be NULL. Any thread.
-int32_t pyrt_object_call_args(pyrt_object *callable, const pyrt_args *args, pyrt_object **obj_out, pyrt_error **err_out);
-
-// Calls `callable(*args)` and returns the result's encoding (`flags` as for
-// pyrt_call_value()). `args` may be NULL. `result_out` must not be NULL; free it with
-// pyrt_string_free(). Any thread.
-int32_t pyrt_object_call_args_json(pyrt_object *callable, const pyrt_args *args, uint32_t flags, char **result_out, pyrt_error **err_out);
-
-// Lends `count` elements of type `elem_type` (PYRT_BUFFER_FLOAT64, ...) at `data` to the next
-// typed call made with `args` (pyrt_object_call_double/int/args/args_json): Python receives a
-// one-dimensional `memoryview` of that memory — no copy — with the element type's format, so
-// `numpy.frombuffer(mv, numpy.float64)` and `numpy.asarray(mv)` work on the host's bytes.
-// `flags`: 0 (read-only: Python writing to it raises TypeError) or PYRT_BUFFER_WRITABLE
-// (Python's writes land in the host memory, e.g. `numpy.multiply(a, 2, out=numpy.asarray(mv))`).
-//
-// Lifetime: pyrt stores the pointer, not the data. The memory must stay valid, and must not be
-// written by the host, from this push until the call that uses `args` returns (or the list is
-// cleared or freed without a call). The view lives for that call only: when the call returns
-// pyrt releases the memoryview it passed (a Python that kept it gets ValueError on use) and
-// refuses new views (BufferError). If Python still holds a view of the memory then (an array
-// made from it stored in a global, a memoryview slice kept, ...), the call fails with
-// PYRT_ERR_BUFFER_ESCAPED and the memory must stay valid for as long as Python may run: an
-// extension's raw pointer cannot be withdrawn. A result that refers to the memory (returning
-// `numpy.frombuffer(mv)` itself) is PYRT_ERR_CONVERSION and is dropped: return a copy, or write
-// into a writable buffer instead. Each call costs a few small objects, whatever the size.
-//
-// `data` may be NULL only when `count` is 0. PYRT_ERR_INVALID_ARGUMENT for a NULL `args`, an
-// unknown `elem_type` or flag, or a size overflow. The list is not thread-safe (as for every
-// pyrt_args_* function); the call it is used with runs on any thread.
-int32_t pyrt_args_push_buffer(pyrt_args *args, void *data, size_t count, uint32_t elem_type, uint32_t flags);
-
-// Gets a view of `obj`'s buffer into `*buf_out` (must not be NULL; free it with
-// pyrt_buffer_free()). `flags`: PYRT_BUFFER_WRITABLE (ask for write access; a read-only object
-// then fails), PYRT_BUFFER_CONTIGUOUS (fail unless the memory is C-contiguous), or 0. An object
-// without a buffer is PYRT_ERR_PYTHON (TypeError). Any thread.
-int32_t pyrt_object_buffer(pyrt_object *obj, uint32_t flags, pyrt_buffer **buf_out, pyrt_error **err_out);
-
-// Copies all of `obj`'s buffer, in C (row-major) order whatever its strides, into `dst`
-// (`dst_len` bytes) — one copy — and writes the number of bytes copied to `*len_out` (may be
-// NULL). `dst` too small is PYRT_ERR_INVALID_ARGUMENT, with `*len_out` still set to the size
-// needed (call with `dst_len` 0 to ask). For shape and element type use pyrt_object_buffer().
-// Any thread.
-int32_t pyrt_object_buffer_copy(pyrt_object *obj, void *dst, size_t dst_len, size_t *len_out, pyrt_error **err_out);
-
-// The address of the first element. Valid until pyrt_buffer_free(); writable only if
-// pyrt_buffer_readonly() is false. NULL for NULL.
-void *pyrt_buffer_data(const pyrt_buffer *buf);
-
-// The size in bytes (the product of the shape and the item size). 0 for NULL.
-size_t pyrt_buffer_len(const pyrt_buffer *buf);
-
-// The size of one element in bytes. 0 for NULL.
-size_t pyrt_buffer_itemsize(const pyrt_buffer *buf);
-
-// The number of dimensions (0 for a scalar, 1 for a vector, ...). 0 for NULL.
-size_t pyrt_buffer_ndim(const pyrt_buffer *buf);
-
-// The extent of each dimension (pyrt_buffer_ndim() entries), owned by the view. NULL for NULL.
-const int64_t *pyrt_buffer_shape(const pyrt_buffer *buf);
-
-// The step in bytes along each dimension (pyrt_buffer_ndim() entries; may be negative or
-// larger than the item size for views such as a[::-2] or a.T), owned by the view. NULL for
-// NULL.
-const int64_t *pyrt_buffer_strides(const pyrt_buffer *buf);
-
-// The element format in the struct module's notation as the object reports it ("d", "<f",
-// "l", "?", "Zd", ...; "B" when the object gave none), owned by the view. NULL for NULL.
-const char *pyrt_buffer_format(const pyrt_buffer *buf);
-
-// The format as a PYRT_BUFFER_* element type when it is one of them on this platform (NumPy's
-// int64 reports "l": PYRT_BUFFER_INT64), else 0 (bool, complex, big-endian, structs, ...).
-uint32_t pyrt_buffer_elem_type(const pyrt_buffer *buf);
-
-// True when the memory may not be written. True for NULL.
-bool pyrt_buffer_readonly(const pyrt_buffer *buf);
-
-// True when the memory is C-contiguous: pyrt_buffer_len() bytes from pyrt_buffer_data() in
-// row-major order. False for NULL.
-bool pyrt_buffer_contiguous(const pyrt_buffer *buf);
-
-// Copies the view's elements in C (row-major) order into `dst` (`dst_len` bytes, at least
-// pyrt_buffer_len()): one copy, whatever the strides. Takes the GIL for the copy. Any thread.
-int32_t pyrt_buffer_copy(const pyrt_buffer *buf, void *dst, size_t dst_len, pyrt_error **err_out);
-
-// Releases the view. NULL is a no-op; free each view once. Never takes the GIL and never
-// blocks on Python (the release is done by the next thread that enters the interpreter), so it
-// is safe from any thread, including Go finalizers. Free views before freeing the last runtime:
-// a view that outlives the interpreter is never released and its memory is gone.
-void pyrt_buffer_free(pyrt_buffer *buf);
-
-// The status code this error was returned with (one of the PYRT_ERR_* values).
-// NULL: returns PYRT_ERR_INVALID_ARGUMENT. Any thread.
-int32_t pyrt_error_code(const pyrt_error *err);
-
-// The error's message (for a Python exception: `str(exception)`; for SystemExit: the exit code).
-// The string belongs to the error and is valid until pyrt_error_free(); never NULL for a valid
-// error. NULL: returns NULL. Any thread.
-const char *pyrt_error_message(const pyrt_error *err);
-
-// The Python exception's type name — `ZeroDivisionError`, or qualified for non-builtins:
-// `json.decoder.JSONDecodeError` — or NULL when the error is not a Python exception.
-// Owned by the error, valid until pyrt_error_free(). NULL: returns NULL. Any thread.
-const char *pyrt_error_python_type(const pyrt_error *err);
-
-// The formatted Python traceback (as `traceback.format_exception` prints it), or NULL when
-// there is none. Owned by the error, valid until pyrt_error_free(). NULL: returns NULL.
-// Any thread.
-const char *pyrt_error_traceback(const pyrt_error *err);
-
-// What the failed call wrote to `stream` (PYRT_STDOUT or PYRT_STDERR), when it went through a
-// runtime handle opened with "capture_output"; NULL otherwise (or for another stream value).
-// Owned by the error, valid until pyrt_error_free(). NULL: returns NULL. Any thread.
-const char *pyrt_error_output(const pyrt_error *err, uint32_t stream);
-
-// Frees an error. NULL is a harmless no-op. Free each error at most once. Any thread.
-void pyrt_error_free(pyrt_error *err);
-
-// Makes `module.name` a Python callable that calls `function` with `user_data`.
-//
-// `module` is imported, or created empty (and put in sys.modules) when no such module exists;
-// `name` must be a Python identifier. Registering the same `module.name` again replaces the
-// earlier function. On success `destroy` (may be NULL) will be called with `user_data` when the
-// registration ends (pyrt_unregister(), pyrt_free() of `rt`, finalization); on failure it is
-// not called and the caller keeps ownership of `user_data`. A Python reference to the function
-// that outlives the registration raises RuntimeError when called. Host errors are raised as
-// `_pyrt.HostError`, which Python code can catch (`import _pyrt`). Any thread.
-int32_t pyrt_register(pyrt_runtime *rt, const char *module, const char *name, pyrt_host_fn function, void *user_data, pyrt_destroy_fn destroy, pyrt_error **err_out);
-
-// Removes the host function `module.name` that was registered through `rt`; its destructor
-// runs once no call of it is running. PYRT_ERR_INVALID_ARGUMENT when there is none. Any thread.
-int32_t pyrt_unregister(pyrt_runtime *rt, const char *module, const char *name, pyrt_error **err_out);
-
-// Answers with a value: `value_json` in the tagged encoding (object handles included), copied.
-// The JSON is checked when the host function returns; invalid JSON raises TypeError in Python.
-int32_t pyrt_reply_json(pyrt_reply *reply, const char *value_json);
-
-// Answers with an error: Python raises `_pyrt.HostError(message)`. `message` is copied.
-int32_t pyrt_reply_error(pyrt_reply *reply, const char *message);
-
-// Answers with the error `err` of a pyrt call made inside the host function: when it is a
-// Python exception, Python sees that very exception again (same type, value and traceback);
-// otherwise `_pyrt.HostError` with its message. `err` is not consumed (free it as usual).
-int32_t pyrt_reply_exception(pyrt_reply *reply, const pyrt_error *err);
-
-// Frees a string returned by pyrt (e.g. the `result_out` of pyrt_call_json()).
-//
-// NULL is a harmless no-op. Free each string at most once, and only strings pyrt returned.
-// Thread safety: may be called from any thread.
-void pyrt_string_free(char *s);
-
-// pyrt's own version, e.g. "0.1.0": a static string, never freed. Bindings compare its
-// major.minor with their own to detect a mismatched library. Any thread.
-const char *pyrt_version(void);
-
-// The SHA-256 (64 lowercase hex digits) of the sources this library was built from: a static
-// string, never freed. It identifies a build exactly where pyrt_version() only names a release:
-// a prebuilt copy (such as the Go module's embedded libpyrt) is checked against the source tree
-// with it. It hashes Cargo.toml, Cargo.lock, build.rs, cbindgen.toml and src/**/*.rs
-// (`scripts/source-hash.sh` computes the same value from a checkout). Any thread.
-const char *pyrt_source_hash(void);
-
-// The name of a status code, e.g. "PYRT_ERR_PYTHON" for PYRT_ERR_PYTHON, "PYRT_OK" for 0, and
-// "PYRT_ERR_UNKNOWN" for any other number. A static string, never freed. Any thread.
-const char *pyrt_status_name(int32_t status);
-
-// Calls `target` — "module:function", the function possibly dotted ("os:path.join") — with
-// encoded arguments (`args_json` a JSON array or NULL, `kwargs_json` an object or NULL) and
-// returns the result's encoding. `flags`: PYRT_VALUE_TAGGED and/or PYRT_VALUE_HANDLES; other
-// bits are PYRT_ERR_INVALID_ARGUMENT. With flags 0 this is pyrt_call_json(). `result_out`
-// must not be NULL; free it with pyrt_string_free(). Any thread.
-int32_t pyrt_call_value(pyrt_runtime *rt, const char *target, const char *args_json, const char *kwargs_json, uint32_t flags, char **result_out, pyrt_error **err_out);
-
-// As pyrt_call_value(), but keeps the result as an object handle in `*obj_out` (must not be
-// NULL; free with pyrt_object_free()). Any thread.
-int32_t pyrt_call_object(pyrt_runtime *rt, const char *target, const char *args_json, const char *kwargs_json, uint32_t flags, pyrt_object **obj_out, pyrt_error **err_out);
-
-// Imports `module` and returns it as an object handle in `*obj_out` (must not be NULL).
-// Any thread.
-int32_t pyrt_import(pyrt_runtime *rt, const char *module, pyrt_object **obj_out, pyrt_error **err_out);
-
-// Evaluates a Python expression in `__main__` and returns the value as an object handle in
-// `*obj_out` (must not be NULL). Any thread.
-int32_t pyrt_eval_object(pyrt_runtime *rt, const char *expr, pyrt_object **obj_out, pyrt_error **err_out);
-
-// Builds a Python object from an encoded value (`flags` as for pyrt_call_value()) and returns
-// it as an object handle in `*obj_out` (must not be NULL). Any thread.
-int32_t pyrt_object_from_json(pyrt_runtime *rt, const char *json, uint32_t flags, pyrt_object **obj_out, pyrt_error **err_out);
-
-// The encoding of the object's value (`flags` as for pyrt_call_value()). `result_out` must not
-// be NULL; free it with pyrt_string_free(). Any thread.
-int32_t pyrt_object_to_json(pyrt_object *obj, uint32_t flags, char **result_out, pyrt_error **err_out);
-
-// `getattr(obj, name)` as a new object handle in `*obj_out` (must not be NULL). Any thread.
-int32_t pyrt_object_getattr(pyrt_object *obj, const char *name, pyrt_object **obj_out, pyrt_error **err_out);
-
-// `getattr(obj, name)` encoded (`flags` as for pyrt_call_value()). `result_out` must not be
-// NULL; free it with pyrt_string_free(). Any thread.
-int32_t pyrt_object_getattr_json(pyrt_object *obj, const char *name, uint32_t flags, char **result_out, pyrt_error **err_out);
-
-// `setattr(obj, name, value)` where `value` is another object handle (not consumed: the
-// caller still frees it). Any thread.
-int32_t pyrt_object_setattr(pyrt_object *obj, const char *name, pyrt_object *value, pyrt_error **err_out);
-
-// `setattr(obj, name, value)` with an encoded value (`flags` as for pyrt_call_value()).
-// Any thread.
-int32_t pyrt_object_setattr_json(pyrt_object *obj, const char *name, const char *value_json, uint32_t flags, pyrt_error **err_out);
-
-// Calls the object (`method` NULL: a function, class or bound method) or its method `method`,
-// with encoded arguments, and returns the result's encoding (`flags` as for
-// pyrt_call_value()). `result_out` must not be NULL; free it with pyrt_string_free().
-// Any thread.
-int32_t pyrt_object_call_json(pyrt_object *obj, const char *method, const char *args_json, const char *kwargs_json, uint32_t flags, char **result_out, pyrt_error **err_out);
-
-// As pyrt_object_call_json(), but keeps the result as an object handle in `*obj_out` (must not
-// be NULL; free with pyrt_object_free()). Any thread.
-int32_t pyrt_object_call(pyrt_object *obj, const char *method, const char *args_json, const char *kwargs_json, uint32_t flags, pyrt_object **obj_out, pyrt_error **err_out);
-
-// `repr(obj)` as a new string (free with pyrt_string_free()); `result_out` must not be NULL.
-int32_t pyrt_object_repr(pyrt_object *obj, char **result_out, pyrt_error **err_out);
-
-// `str(obj)` as a new string (free with pyrt_string_free()); `result_out` must not be NULL.
-int32_t pyrt_object_str(pyrt_object *obj, char **result_out, pyrt_error **err_out);
-
-// The number that stands for this handle inside tagged JSON:
-// `{"__pyrt__": "object", "v": <id>}`. 0 for NULL. Any thread.
-uint64_t pyrt_object_id(const pyrt_object *obj);
-
-// Releases the handle's reference. NULL, or a handle already freed, is a harmless no-op.
-// Never takes the GIL and never blocks on Python: the reference is dropped by the next thread
-// that enters the interpreter, and never after the interpreter was finalized. So it is safe
-// from any thread at any time, including Go finalizers and host callbacks.
-void pyrt_object_free(pyrt_object *obj);
 
 // Opens a runtime.
 //
@@ -733,6 +452,287 @@ int32_t pyrt_output_take(pyrt_runtime *rt, uint32_t stream, char **text_out, pyr
 // must stay valid until the handler is replaced. Output written below Python's sys.stdout
 // (os.write(1, ...), C extensions, child processes) is not routed. Any thread.
 int32_t pyrt_set_output_handler(pyrt_runtime *rt, pyrt_output_fn handler, void *user_data, pyrt_error **err_out);
+
+// Calls `target` — "module:function", the function possibly dotted ("os:path.join") — with
+// encoded arguments (`args_json` a JSON array or NULL, `kwargs_json` an object or NULL) and
+// returns the result's encoding. `flags`: PYRT_VALUE_TAGGED and/or PYRT_VALUE_HANDLES; other
+// bits are PYRT_ERR_INVALID_ARGUMENT. With flags 0 this is pyrt_call_json(). `result_out`
+// must not be NULL; free it with pyrt_string_free(). Any thread.
+int32_t pyrt_call_value(pyrt_runtime *rt, const char *target, const char *args_json, const char *kwargs_json, uint32_t flags, char **result_out, pyrt_error **err_out);
+
+// As pyrt_call_value(), but keeps the result as an object handle in `*obj_out` (must not be
+// NULL; free with pyrt_object_free()). Any thread.
+int32_t pyrt_call_object(pyrt_runtime *rt, const char *target, const char *args_json, const char *kwargs_json, uint32_t flags, pyrt_object **obj_out, pyrt_error **err_out);
+
+// Imports `module` and returns it as an object handle in `*obj_out` (must not be NULL).
+// Any thread.
+int32_t pyrt_import(pyrt_runtime *rt, const char *module, pyrt_object **obj_out, pyrt_error **err_out);
+
+// Evaluates a Python expression in `__main__` and returns the value as an object handle in
+// `*obj_out` (must not be NULL). Any thread.
+int32_t pyrt_eval_object(pyrt_runtime *rt, const char *expr, pyrt_object **obj_out, pyrt_error **err_out);
+
+// Builds a Python object from an encoded value (`flags` as for pyrt_call_value()) and returns
+// it as an object handle in `*obj_out` (must not be NULL). Any thread.
+int32_t pyrt_object_from_json(pyrt_runtime *rt, const char *json, uint32_t flags, pyrt_object **obj_out, pyrt_error **err_out);
+
+// The encoding of the object's value (`flags` as for pyrt_call_value()). `result_out` must not
+// be NULL; free it with pyrt_string_free(). Any thread.
+int32_t pyrt_object_to_json(pyrt_object *obj, uint32_t flags, char **result_out, pyrt_error **err_out);
+
+// `getattr(obj, name)` as a new object handle in `*obj_out` (must not be NULL). Any thread.
+int32_t pyrt_object_getattr(pyrt_object *obj, const char *name, pyrt_object **obj_out, pyrt_error **err_out);
+
+// `getattr(obj, name)` encoded (`flags` as for pyrt_call_value()). `result_out` must not be
+// NULL; free it with pyrt_string_free(). Any thread.
+int32_t pyrt_object_getattr_json(pyrt_object *obj, const char *name, uint32_t flags, char **result_out, pyrt_error **err_out);
+
+// `setattr(obj, name, value)` where `value` is another object handle (not consumed: the
+// caller still frees it). Any thread.
+int32_t pyrt_object_setattr(pyrt_object *obj, const char *name, pyrt_object *value, pyrt_error **err_out);
+
+// `setattr(obj, name, value)` with an encoded value (`flags` as for pyrt_call_value()).
+// Any thread.
+int32_t pyrt_object_setattr_json(pyrt_object *obj, const char *name, const char *value_json, uint32_t flags, pyrt_error **err_out);
+
+// Calls the object (`method` NULL: a function, class or bound method) or its method `method`,
+// with encoded arguments, and returns the result's encoding (`flags` as for
+// pyrt_call_value()). `result_out` must not be NULL; free it with pyrt_string_free().
+// Any thread.
+int32_t pyrt_object_call_json(pyrt_object *obj, const char *method, const char *args_json, const char *kwargs_json, uint32_t flags, char **result_out, pyrt_error **err_out);
+
+// As pyrt_object_call_json(), but keeps the result as an object handle in `*obj_out` (must not
+// be NULL; free with pyrt_object_free()). Any thread.
+int32_t pyrt_object_call(pyrt_object *obj, const char *method, const char *args_json, const char *kwargs_json, uint32_t flags, pyrt_object **obj_out, pyrt_error **err_out);
+
+// `repr(obj)` as a new string (free with pyrt_string_free()); `result_out` must not be NULL.
+int32_t pyrt_object_repr(pyrt_object *obj, char **result_out, pyrt_error **err_out);
+
+// `str(obj)` as a new string (free with pyrt_string_free()); `result_out` must not be NULL.
+int32_t pyrt_object_str(pyrt_object *obj, char **result_out, pyrt_error **err_out);
+
+// The number that stands for this handle inside tagged JSON:
+// `{"__pyrt__": "object", "v": <id>}`. 0 for NULL. Any thread.
+uint64_t pyrt_object_id(const pyrt_object *obj);
+
+// Releases the handle's reference. NULL, or a handle already freed, is a harmless no-op.
+// Never takes the GIL and never blocks on Python: the reference is dropped by the next thread
+// that enters the interpreter, and never after the interpreter was finalized. So it is safe
+// from any thread at any time, including Go finalizers and host callbacks.
+void pyrt_object_free(pyrt_object *obj);
+
+// A new, empty argument list. Never NULL. Free with pyrt_args_free().
+pyrt_args *pyrt_args_new(void);
+
+// Frees an argument list. NULL is a no-op.
+void pyrt_args_free(pyrt_args *args);
+
+// Empties the list, keeping its memory. NULL is a no-op.
+void pyrt_args_clear(pyrt_args *args);
+
+// Appends a Python int. PYRT_ERR_INVALID_ARGUMENT if `args` is NULL.
+int32_t pyrt_args_push_int(pyrt_args *args, int64_t value);
+
+// Appends a Python float. PYRT_ERR_INVALID_ARGUMENT if `args` is NULL.
+int32_t pyrt_args_push_double(pyrt_args *args, double value);
+
+// Appends `count` Python floats read from `values` (copied). `values` may be NULL only when
+// `count` is 0. The same as `count` calls of pyrt_args_push_double(), in one call: for several
+// at once, and for hosts that cannot pass a double in a register (Go's purego.SyscallN).
+// PYRT_ERR_INVALID_ARGUMENT if `args` is NULL.
+int32_t pyrt_args_push_doubles(pyrt_args *args, const double *values, size_t count);
+
+// Appends True or False. PYRT_ERR_INVALID_ARGUMENT if `args` is NULL.
+int32_t pyrt_args_push_bool(pyrt_args *args, bool value);
+
+// Appends None. PYRT_ERR_INVALID_ARGUMENT if `args` is NULL.
+int32_t pyrt_args_push_none(pyrt_args *args);
+
+// Appends a str from `len` bytes of UTF-8 at `utf8` (copied; need not be NUL-terminated; may
+// be NULL when `len` is 0). PYRT_ERR_INVALID_UTF8 for invalid text.
+int32_t pyrt_args_push_str(pyrt_args *args, const char *utf8, size_t len);
+
+// Appends a bytes object from `len` bytes at `data` (copied; may be NULL when `len` is 0).
+int32_t pyrt_args_push_bytes(pyrt_args *args, const uint8_t *data, size_t len);
+
+// Appends the object a handle refers to (checked when the call is made; the handle is not
+// consumed).
+int32_t pyrt_args_push_object(pyrt_args *args, const pyrt_object *obj);
+
+// Calls `callable(*args)` and reads a float result (an int result is converted; anything else
+// is PYRT_ERR_CONVERSION). `args` may be NULL (no arguments). `result_out` must not be NULL.
+// The fast path: no JSON. Any thread.
+int32_t pyrt_object_call_double(pyrt_object *callable, const pyrt_args *args, double *result_out, pyrt_error **err_out);
+
+// Calls `callable(*args)` and reads an int result that fits in 64 bits (else
+// PYRT_ERR_CONVERSION). `args` may be NULL. `result_out` must not be NULL. Any thread.
+int32_t pyrt_object_call_int(pyrt_object *callable, const pyrt_args *args, int64_t *result_out, pyrt_error **err_out);
+
+// Calls `callable(*args)` and keeps the result as a new object handle in `*obj_out` (must not
+// be NULL; free with pyrt_object_free()). `args` may be NULL. Any thread.
+int32_t pyrt_object_call_args(pyrt_object *callable, const pyrt_args *args, pyrt_object **obj_out, pyrt_error **err_out);
+
+// Calls `callable(*args)` and returns the result's encoding (`flags` as for
+// pyrt_call_value()). `args` may be NULL. `result_out` must not be NULL; free it with
+// pyrt_string_free(). Any thread.
+int32_t pyrt_object_call_args_json(pyrt_object *callable, const pyrt_args *args, uint32_t flags, char **result_out, pyrt_error **err_out);
+
+// Lends `count` elements of type `elem_type` (PYRT_BUFFER_FLOAT64, ...) at `data` to the next
+// typed call made with `args` (pyrt_object_call_double/int/args/args_json): Python receives a
+// one-dimensional `memoryview` of that memory — no copy — with the element type's format, so
+// `numpy.frombuffer(mv, numpy.float64)` and `numpy.asarray(mv)` work on the host's bytes.
+// `flags`: 0 (read-only: Python writing to it raises TypeError) or PYRT_BUFFER_WRITABLE
+// (Python's writes land in the host memory, e.g. `numpy.multiply(a, 2, out=numpy.asarray(mv))`).
+//
+// Lifetime: pyrt stores the pointer, not the data. The memory must stay valid, and must not be
+// written by the host, from this push until the call that uses `args` returns (or the list is
+// cleared or freed without a call). The view lives for that call only: when the call returns
+// pyrt releases the memoryview it passed (a Python that kept it gets ValueError on use) and
+// refuses new views (BufferError). If Python still holds a view of the memory then (an array
+// made from it stored in a global, a memoryview slice kept, ...), the call fails with
+// PYRT_ERR_BUFFER_ESCAPED and the memory must stay valid for as long as Python may run: an
+// extension's raw pointer cannot be withdrawn. A result that refers to the memory (returning
+// `numpy.frombuffer(mv)` itself) is PYRT_ERR_CONVERSION and is dropped: return a copy, or write
+// into a writable buffer instead. Each call costs a few small objects, whatever the size.
+//
+// `data` may be NULL only when `count` is 0. PYRT_ERR_INVALID_ARGUMENT for a NULL `args`, an
+// unknown `elem_type` or flag, or a size overflow. The list is not thread-safe (as for every
+// pyrt_args_* function); the call it is used with runs on any thread.
+int32_t pyrt_args_push_buffer(pyrt_args *args, void *data, size_t count, uint32_t elem_type, uint32_t flags);
+
+// Gets a view of `obj`'s buffer into `*buf_out` (must not be NULL; free it with
+// pyrt_buffer_free()). `flags`: PYRT_BUFFER_WRITABLE (ask for write access; a read-only object
+// then fails), PYRT_BUFFER_CONTIGUOUS (fail unless the memory is C-contiguous), or 0. An object
+// without a buffer is PYRT_ERR_PYTHON (TypeError). Any thread.
+int32_t pyrt_object_buffer(pyrt_object *obj, uint32_t flags, pyrt_buffer **buf_out, pyrt_error **err_out);
+
+// Copies all of `obj`'s buffer, in C (row-major) order whatever its strides, into `dst`
+// (`dst_len` bytes) — one copy — and writes the number of bytes copied to `*len_out` (may be
+// NULL). `dst` too small is PYRT_ERR_INVALID_ARGUMENT, with `*len_out` still set to the size
+// needed (call with `dst_len` 0 to ask). For shape and element type use pyrt_object_buffer().
+// Any thread.
+int32_t pyrt_object_buffer_copy(pyrt_object *obj, void *dst, size_t dst_len, size_t *len_out, pyrt_error **err_out);
+
+// The address of the first element. Valid until pyrt_buffer_free(); writable only if
+// pyrt_buffer_readonly() is false. NULL for NULL.
+void *pyrt_buffer_data(const pyrt_buffer *buf);
+
+// The size in bytes (the product of the shape and the item size). 0 for NULL.
+size_t pyrt_buffer_len(const pyrt_buffer *buf);
+
+// The size of one element in bytes. 0 for NULL.
+size_t pyrt_buffer_itemsize(const pyrt_buffer *buf);
+
+// The number of dimensions (0 for a scalar, 1 for a vector, ...). 0 for NULL.
+size_t pyrt_buffer_ndim(const pyrt_buffer *buf);
+
+// The extent of each dimension (pyrt_buffer_ndim() entries), owned by the view. NULL for NULL.
+const int64_t *pyrt_buffer_shape(const pyrt_buffer *buf);
+
+// The step in bytes along each dimension (pyrt_buffer_ndim() entries; may be negative or
+// larger than the item size for views such as a[::-2] or a.T), owned by the view. NULL for
+// NULL.
+const int64_t *pyrt_buffer_strides(const pyrt_buffer *buf);
+
+// The element format in the struct module's notation as the object reports it ("d", "<f",
+// "l", "?", "Zd", ...; "B" when the object gave none), owned by the view. NULL for NULL.
+const char *pyrt_buffer_format(const pyrt_buffer *buf);
+
+// The format as a PYRT_BUFFER_* element type when it is one of them on this platform (NumPy's
+// int64 reports "l": PYRT_BUFFER_INT64), else 0 (bool, complex, big-endian, structs, ...).
+uint32_t pyrt_buffer_elem_type(const pyrt_buffer *buf);
+
+// True when the memory may not be written. True for NULL.
+bool pyrt_buffer_readonly(const pyrt_buffer *buf);
+
+// True when the memory is C-contiguous: pyrt_buffer_len() bytes from pyrt_buffer_data() in
+// row-major order. False for NULL.
+bool pyrt_buffer_contiguous(const pyrt_buffer *buf);
+
+// Copies the view's elements in C (row-major) order into `dst` (`dst_len` bytes, at least
+// pyrt_buffer_len()): one copy, whatever the strides. Takes the GIL for the copy. Any thread.
+int32_t pyrt_buffer_copy(const pyrt_buffer *buf, void *dst, size_t dst_len, pyrt_error **err_out);
+
+// Releases the view. NULL is a no-op; free each view once. Never takes the GIL and never
+// blocks on Python (the release is done by the next thread that enters the interpreter), so it
+// is safe from any thread, including Go finalizers. Free views before freeing the last runtime:
+// a view that outlives the interpreter is never released and its memory is gone.
+void pyrt_buffer_free(pyrt_buffer *buf);
+
+// Makes `module.name` a Python callable that calls `function` with `user_data`.
+//
+// `module` is imported, or created empty (and put in sys.modules) when no such module exists;
+// `name` must be a Python identifier. Registering the same `module.name` again replaces the
+// earlier function. On success `destroy` (may be NULL) will be called with `user_data` when the
+// registration ends (pyrt_unregister(), pyrt_free() of `rt`, finalization); on failure it is
+// not called and the caller keeps ownership of `user_data`. A Python reference to the function
+// that outlives the registration raises RuntimeError when called. Host errors are raised as
+// `_pyrt.HostError`, which Python code can catch (`import _pyrt`). Any thread.
+int32_t pyrt_register(pyrt_runtime *rt, const char *module, const char *name, pyrt_host_fn function, void *user_data, pyrt_destroy_fn destroy, pyrt_error **err_out);
+
+// Removes the host function `module.name` that was registered through `rt`; its destructor
+// runs once no call of it is running. PYRT_ERR_INVALID_ARGUMENT when there is none. Any thread.
+int32_t pyrt_unregister(pyrt_runtime *rt, const char *module, const char *name, pyrt_error **err_out);
+
+// Answers with a value: `value_json` in the tagged encoding (object handles included), copied.
+// The JSON is checked when the host function returns; invalid JSON raises TypeError in Python.
+int32_t pyrt_reply_json(pyrt_reply *reply, const char *value_json);
+
+// Answers with an error: Python raises `_pyrt.HostError(message)`. `message` is copied.
+int32_t pyrt_reply_error(pyrt_reply *reply, const char *message);
+
+// Answers with the error `err` of a pyrt call made inside the host function: when it is a
+// Python exception, Python sees that very exception again (same type, value and traceback);
+// otherwise `_pyrt.HostError` with its message. `err` is not consumed (free it as usual).
+int32_t pyrt_reply_exception(pyrt_reply *reply, const pyrt_error *err);
+
+// The status code this error was returned with (one of the PYRT_ERR_* values).
+// NULL: returns PYRT_ERR_INVALID_ARGUMENT. Any thread.
+int32_t pyrt_error_code(const pyrt_error *err);
+
+// The error's message (for a Python exception: `str(exception)`; for SystemExit: the exit code).
+// The string belongs to the error and is valid until pyrt_error_free(); never NULL for a valid
+// error. NULL: returns NULL. Any thread.
+const char *pyrt_error_message(const pyrt_error *err);
+
+// The Python exception's type name — `ZeroDivisionError`, or qualified for non-builtins:
+// `json.decoder.JSONDecodeError` — or NULL when the error is not a Python exception.
+// Owned by the error, valid until pyrt_error_free(). NULL: returns NULL. Any thread.
+const char *pyrt_error_python_type(const pyrt_error *err);
+
+// The formatted Python traceback (as `traceback.format_exception` prints it), or NULL when
+// there is none. Owned by the error, valid until pyrt_error_free(). NULL: returns NULL.
+// Any thread.
+const char *pyrt_error_traceback(const pyrt_error *err);
+
+// What the failed call wrote to `stream` (PYRT_STDOUT or PYRT_STDERR), when it went through a
+// runtime handle opened with "capture_output"; NULL otherwise (or for another stream value).
+// Owned by the error, valid until pyrt_error_free(). NULL: returns NULL. Any thread.
+const char *pyrt_error_output(const pyrt_error *err, uint32_t stream);
+
+// Frees an error. NULL is a harmless no-op. Free each error at most once. Any thread.
+void pyrt_error_free(pyrt_error *err);
+
+// Frees a string returned by pyrt (e.g. the `result_out` of pyrt_call_json()).
+//
+// NULL is a harmless no-op. Free each string at most once, and only strings pyrt returned.
+// Thread safety: may be called from any thread.
+void pyrt_string_free(char *s);
+
+// pyrt's own version, e.g. "0.1.0": a static string, never freed. Bindings compare its
+// major.minor with their own to detect a mismatched library. Any thread.
+const char *pyrt_version(void);
+
+// The SHA-256 (64 lowercase hex digits) of the sources this library was built from: a static
+// string, never freed. It identifies a build exactly where pyrt_version() only names a release:
+// a prebuilt copy (such as the Go module's embedded libpyrt) is checked against the source tree
+// with it. It hashes Cargo.toml, Cargo.lock, build.rs, cbindgen.toml and src/**/*.rs
+// (`scripts/source-hash.sh` computes the same value from a checkout). Any thread.
+const char *pyrt_source_hash(void);
+
+// The name of a status code, e.g. "PYRT_ERR_PYTHON" for PYRT_ERR_PYTHON, "PYRT_OK" for 0, and
+// "PYRT_ERR_UNKNOWN" for any other number. A static string, never freed. Any thread.
+const char *pyrt_status_name(int32_t status);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -43,6 +43,10 @@
  * Outputs are written only on success; on failure they are left untouched.
  * No Python exception (including SystemExit and KeyboardInterrupt) and no internal panic ends
  * the host process.
+ * Handles are treated alike whatever their type (pyrt_runtime, pyrt_object, pyrt_args,
+ * pyrt_reply): a NULL handle is PYRT_ERR_INVALID_ARGUMENT; a freed one (or one whose runtime
+ * was freed) is PYRT_ERR_CLOSED, never a crash. The *_free functions and pyrt_object_id() accept
+ * NULL. (pyrt_buffer accessors, which return no status, return NULL or 0 for a NULL buffer.)
  *
  * ## Memory
  * Everything pyrt returns is freed with pyrt's own function, never with free():

@@ -4,7 +4,7 @@ use std::ffi::c_char;
 
 use super::error::pyrt_error;
 use super::object::pyrt_object;
-use super::{boundary, require_out};
+use super::{boundary, object_handle, require_out};
 use crate::args::{Arg, Args};
 use crate::error::{Error, Result};
 use crate::runtime;
@@ -161,7 +161,7 @@ pub unsafe extern "C" fn pyrt_args_push_object(args: *mut pyrt_args, obj: *const
     boundary(std::ptr::null_mut(), || {
         // SAFETY: `args` is NULL (an error) or a live list from pyrt_args_new() that no other thread
         // uses during the call (the header's contract).
-        unsafe { args_mut(args) }?.push(Arg::Object(obj as usize as u64));
+        unsafe { args_mut(args) }?.push(Arg::Object(object_handle(obj, "obj")?));
         Ok(())
     })
 }
@@ -204,7 +204,7 @@ pub unsafe extern "C" fn pyrt_object_call_double(
     boundary(err_out, || {
         require_out(result_out, "result_out")?;
         // SAFETY: `args` is NULL or a live list not used elsewhere during the call (the header's contract).
-        let v = runtime::object_call_typed(callable as usize as u64, unsafe { list(args, &Args::default()) }, runtime::read_double)?;
+        let v = runtime::object_call_typed(object_handle(callable, "callable")?, unsafe { list(args, &Args::default()) }, runtime::read_double)?;
         // SAFETY: `result_out` is not NULL (require_out) and writable for the call (the contract).
         unsafe { *result_out = v };
         Ok(())
@@ -223,7 +223,7 @@ pub unsafe extern "C" fn pyrt_object_call_int(
     boundary(err_out, || {
         require_out(result_out, "result_out")?;
         // SAFETY: `args` is NULL or a live list not used elsewhere during the call (the header's contract).
-        let v = runtime::object_call_typed(callable as usize as u64, unsafe { list(args, &Args::default()) }, runtime::read_int)?;
+        let v = runtime::object_call_typed(object_handle(callable, "callable")?, unsafe { list(args, &Args::default()) }, runtime::read_int)?;
         // SAFETY: `result_out` is not NULL (require_out) and writable for the call (the contract).
         unsafe { *result_out = v };
         Ok(())
@@ -242,7 +242,7 @@ pub unsafe extern "C" fn pyrt_object_call_args(
     boundary(err_out, || {
         require_out(obj_out, "obj_out")?;
         // SAFETY: `args` is NULL or a live list not used elsewhere during the call (the header's contract).
-        let id = runtime::object_call_typed(callable as usize as u64, unsafe { list(args, &Args::default()) }, runtime::read_object)?;
+        let id = runtime::object_call_typed(object_handle(callable, "callable")?, unsafe { list(args, &Args::default()) }, runtime::read_object)?;
         // SAFETY: `obj_out` is not NULL (require_out) and writable for the call (the contract).
         unsafe { *obj_out = id as usize as *mut pyrt_object };
         Ok(())
@@ -264,7 +264,7 @@ pub unsafe extern "C" fn pyrt_object_call_args_json(
         require_out(result_out, "result_out")?;
         // SAFETY: `args` is NULL or a live list not used elsewhere during the call (the header's contract).
         let json =
-            runtime::object_call_typed(callable as usize as u64, unsafe { list(args, &Args::default()) }, runtime::read_json(flags))?;
+            runtime::object_call_typed(object_handle(callable, "callable")?, unsafe { list(args, &Args::default()) }, runtime::read_json(flags))?;
         // SAFETY: `result_out` is not NULL (require_out) and writable for the call (the contract).
         unsafe { *result_out = json.into_raw() };
         Ok(())

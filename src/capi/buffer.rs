@@ -5,7 +5,7 @@ use std::ffi::{c_char, c_void};
 use super::args::pyrt_args;
 use super::error::pyrt_error;
 use super::object::pyrt_object;
-use super::{boundary, require_out};
+use super::{boundary, object_handle, require_out};
 use crate::args::Arg;
 use crate::error::Error;
 use crate::python::buffer as b;
@@ -109,7 +109,7 @@ pub unsafe extern "C" fn pyrt_object_buffer(
         if flags & !(PYRT_BUFFER_WRITABLE | PYRT_BUFFER_CONTIGUOUS) != 0 {
             return Err(Error::invalid_argument(format!("unknown buffer flags {flags:#x}")));
         }
-        let export = runtime::object_buffer(obj as usize as u64, flags & PYRT_BUFFER_WRITABLE != 0, flags & PYRT_BUFFER_CONTIGUOUS != 0)?;
+        let export = runtime::object_buffer(object_handle(obj, "obj")?, flags & PYRT_BUFFER_WRITABLE != 0, flags & PYRT_BUFFER_CONTIGUOUS != 0)?;
         // SAFETY: `buf_out` is not NULL (require_out) and writable for the call (the header's contract).
         unsafe { *buf_out = Box::into_raw(Box::new(pyrt_buffer { inner: export })) };
         Ok(())
@@ -130,7 +130,7 @@ pub unsafe extern "C" fn pyrt_object_buffer_copy(
     err_out: *mut *mut pyrt_error,
 ) -> i32 {
     boundary(err_out, || {
-        let (needed, r) = runtime::object_buffer_copy(obj as usize as u64, dst, dst_len)?;
+        let (needed, r) = runtime::object_buffer_copy(object_handle(obj, "obj")?, dst, dst_len)?;
         if !len_out.is_null() {
             // SAFETY: not NULL (checked); the header allows NULL or a writable `size_t *`, valid for the call.
             unsafe { *len_out = needed };

@@ -4,7 +4,7 @@ use std::ffi::c_char;
 
 use super::error::pyrt_error;
 use super::runtime::pyrt_runtime;
-use super::{boundary, c_text, optional_text, require_out, text};
+use super::{boundary, c_text, object_handle, optional_text, require_out, text};
 use crate::error::Result;
 use crate::runtime::{self, Returned};
 
@@ -24,6 +24,7 @@ pub const PYRT_VALUE_TAGGED: u32 = 1;
 /// instead of a PYRT_ERR_CONVERSION error; free those handles with pyrt_object_free().
 pub const PYRT_VALUE_HANDLES: u32 = 2;
 
+/// The token of a handle that may be NULL where NULL means "none" (pyrt_object_id, free).
 fn object_token(o: *const pyrt_object) -> u64 {
     o as usize as u64
 }
@@ -185,7 +186,7 @@ pub unsafe extern "C" fn pyrt_object_to_json(
 ) -> i32 {
     boundary(err_out, || {
         require_out(result_out, "result_out")?;
-        let json = runtime::object_to_json(object_token(obj), flags)?;
+        let json = runtime::object_to_json(object_handle(obj, "obj")?, flags)?;
         // SAFETY: `result_out` is not NULL (require_out) and writable for the call (the header's contract).
         unsafe { *result_out = json.into_raw() };
         Ok(())
@@ -204,7 +205,7 @@ pub unsafe extern "C" fn pyrt_object_getattr(
         require_out(obj_out, "obj_out")?;
         // SAFETY: the strings are NULL (an error, or absent where optional) or NUL-terminated and
         // valid for the call (the header's contract).
-        let r = unsafe { runtime::object_getattr(object_token(obj), text(name, "name")?, 0, true) }?;
+        let r = unsafe { runtime::object_getattr(object_handle(obj, "obj")?, text(name, "name")?, 0, true) }?;
         // SAFETY: `obj_out` is not NULL (require_out) and writable for the call (the header's contract).
         unsafe { put_object(obj_out, r) };
         Ok(())
@@ -225,7 +226,7 @@ pub unsafe extern "C" fn pyrt_object_getattr_json(
         require_out(result_out, "result_out")?;
         // SAFETY: the strings are NULL (an error, or absent where optional) or NUL-terminated and
         // valid for the call (the header's contract).
-        let r = unsafe { runtime::object_getattr(object_token(obj), text(name, "name")?, flags, false) }?;
+        let r = unsafe { runtime::object_getattr(object_handle(obj, "obj")?, text(name, "name")?, flags, false) }?;
         // SAFETY: `result_out` is not NULL (require_out) and writable for the call (the header's contract).
         unsafe { put_json(result_out, r) };
         Ok(())
@@ -247,7 +248,7 @@ pub unsafe extern "C" fn pyrt_object_setattr(
         }
         // SAFETY: the strings are NULL (an error, or absent where optional) or NUL-terminated and
         // valid for the call (the header's contract).
-        unsafe { runtime::object_setattr(object_token(obj), text(name, "name")?, None, Some(object_token(value)), 0) }
+        unsafe { runtime::object_setattr(object_handle(obj, "obj")?, text(name, "name")?, None, Some(object_handle(value, "value")?), 0) }
     })
 }
 
@@ -264,7 +265,7 @@ pub unsafe extern "C" fn pyrt_object_setattr_json(
     boundary(err_out, || {
         // SAFETY: the strings are NULL (an error, or absent where optional) or NUL-terminated and
         // valid for the call (the header's contract).
-        unsafe { runtime::object_setattr(object_token(obj), text(name, "name")?, Some(text(value_json, "value_json")?), None, flags) }
+        unsafe { runtime::object_setattr(object_handle(obj, "obj")?, text(name, "name")?, Some(text(value_json, "value_json")?), None, flags) }
     })
 }
 
@@ -288,7 +289,7 @@ pub unsafe extern "C" fn pyrt_object_call_json(
         // valid for the call (the header's contract).
         let r = unsafe {
             runtime::object_call(
-                object_token(obj),
+                object_handle(obj, "obj")?,
                 optional_text(method, "method")?,
                 optional_text(args_json, "args_json")?,
                 optional_text(kwargs_json, "kwargs_json")?,
@@ -320,7 +321,7 @@ pub unsafe extern "C" fn pyrt_object_call(
         // valid for the call (the header's contract).
         let r = unsafe {
             runtime::object_call(
-                object_token(obj),
+                object_handle(obj, "obj")?,
                 optional_text(method, "method")?,
                 optional_text(args_json, "args_json")?,
                 optional_text(kwargs_json, "kwargs_json")?,
@@ -339,7 +340,7 @@ pub unsafe extern "C" fn pyrt_object_call(
 pub unsafe extern "C" fn pyrt_object_repr(obj: *mut pyrt_object, result_out: *mut *mut c_char, err_out: *mut *mut pyrt_error) -> i32 {
     boundary(err_out, || {
         require_out(result_out, "result_out")?;
-        let text = runtime::object_text(object_token(obj), true)?;
+        let text = runtime::object_text(object_handle(obj, "obj")?, true)?;
         // SAFETY: `result_out` is not NULL (require_out) and writable for the call (the header's contract).
         unsafe { *result_out = super::memory::give(text) };
         Ok(())
@@ -351,7 +352,7 @@ pub unsafe extern "C" fn pyrt_object_repr(obj: *mut pyrt_object, result_out: *mu
 pub unsafe extern "C" fn pyrt_object_str(obj: *mut pyrt_object, result_out: *mut *mut c_char, err_out: *mut *mut pyrt_error) -> i32 {
     boundary(err_out, || {
         require_out(result_out, "result_out")?;
-        let text = runtime::object_text(object_token(obj), false)?;
+        let text = runtime::object_text(object_handle(obj, "obj")?, false)?;
         // SAFETY: `result_out` is not NULL (require_out) and writable for the call (the header's contract).
         unsafe { *result_out = super::memory::give(text) };
         Ok(())

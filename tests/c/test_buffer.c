@@ -320,7 +320,7 @@ static void object_buffers(void) {
     CHECK_STATUS(pyrt_object_buffer(num, 0, NULL, &err), PYRT_ERR_INVALID_ARGUMENT, err);
     pyrt_error_free(err);
     pyrt_object_free(num);
-    CHECK_STATUS(pyrt_object_buffer(NULL, 0, &b, &err), PYRT_ERR_CLOSED, err);
+    CHECK_STATUS(pyrt_object_buffer(NULL, 0, &b, &err), PYRT_ERR_INVALID_ARGUMENT, err);
     pyrt_error_free(err);
 
     /* NULL-safe accessors. */

@@ -505,8 +505,12 @@ fn start_interpreter(loaded: &'static loader::Loaded, config: &Config, executabl
                 let _ = ready_tx.send(Err(e));
                 return;
             }
+            // SAFETY: `initialize` succeeded on this thread, which holds the GIL now.
             let info = unsafe { interpreter_info(api) };
             // Release the GIL; from here on this thread's state is saved like any caller's.
+            // SAFETY: this thread holds the GIL since `initialize`; the main thread state it gets
+            // back is parked in the slot, restored by every later section on this thread and,
+            // for finalization, by `reclaim_main_thread_state`.
             gil::adopt_main_thread_state(unsafe { (api.PyEval_SaveThread)() });
             signals::set_python_main_thread(true);
             let setup = with_gil(api, |py| {
@@ -545,24 +549,34 @@ fn start_interpreter(loaded: &'static loader::Loaded, config: &Config, executabl
 /// # Safety
 /// The calling thread holds the GIL right after initialization.
 unsafe fn interpreter_info(api: &Api) -> InterpreterInfo {
-    let threading = (api.PyImport_ImportModule)(c"threading".as_ptr());
-    if threading.is_null() {
-        (api.PyErr_Clear)();
-    } else {
-        (api.Py_DecRef)(threading);
+    // SAFETY: the GIL is held (caller). The import returns a new reference, released at once,
+    // or NULL with an error set, cleared.
+    unsafe {
+        let threading = (api.PyImport_ImportModule)(c"threading".as_ptr());
+        if threading.is_null() {
+            (api.PyErr_Clear)();
+        } else {
+            (api.Py_DecRef)(threading);
+        }
     }
     let text = |name: &CStr| -> String {
-        let o = (api.PySys_GetObject)(name.as_ptr()); // borrowed
-        if o.is_null() {
-            return String::new();
+        // SAFETY: the GIL is held (caller). `PySys_GetObject` borrows from the `sys` module,
+        // which keeps the object alive: no Python code runs before the text is copied out.
+        // `PyUnicode_AsUTF8AndSize` returns the str's own UTF-8 buffer, `len` (>= 0) bytes, or
+        // NULL with an error set (not a str), which is cleared.
+        unsafe {
+            let o = (api.PySys_GetObject)(name.as_ptr()); // borrowed
+            if o.is_null() {
+                return String::new();
+            }
+            let mut len = 0isize;
+            let p = (api.PyUnicode_AsUTF8AndSize)(o, &mut len);
+            if p.is_null() {
+                (api.PyErr_Clear)();
+                return String::new();
+            }
+            String::from_utf8_lossy(std::slice::from_raw_parts(p.cast::<u8>(), len as usize)).into_owned()
         }
-        let mut len = 0isize;
-        let p = (api.PyUnicode_AsUTF8AndSize)(o, &mut len);
-        if p.is_null() {
-            (api.PyErr_Clear)();
-            return String::new();
-        }
-        String::from_utf8_lossy(std::slice::from_raw_parts(p as *const u8, len as usize)).into_owned()
     };
     InterpreterInfo { executable: text(c"executable"), prefix: text(c"prefix") }
 }
@@ -949,6 +963,7 @@ fn call_args(py: python::Python, args: Option<&str>, kwargs: Option<&str>, mode:
         None => None,
         Some(text) => {
             let dict = convert::from_json_mode(py, text, mode)?;
+            // SAFETY: `dict` owns a reference to a live object; the `py` token proves the GIL is held.
             if unsafe { python::ffi::py_type(dict.as_ptr()) } != py.api.PyDict_Type {
                 return Err(Error::invalid_argument("kwargs_json must be a JSON object"));
             }
@@ -994,6 +1009,8 @@ pub fn object_import(token: u64, module: &str) -> Result<u64> {
     guard.no_workers("pyrt_import")?;
     guard.with_gil(|py| {
         let c = CString::new(module).map_err(|_| Error::invalid_argument("module contains NUL"))?;
+        // SAFETY: the `py` token proves the GIL is held; `c` is NUL-terminated. A new reference
+        // (owned by the `PyRef`) or NULL with an error set.
         let m = PyRef::from_owned(unsafe { (py.api.PyImport_ImportModule)(c.as_ptr()) }).ok_or_else(|| exception::fetch(py))?;
         objects::register(m, token)
     })
@@ -1025,6 +1042,8 @@ pub fn object_to_json(object: u64, flags: u32) -> Result<CText> {
 }
 
 fn name_obj(py: python::Python, name: &str) -> Result<PyRef> {
+    // SAFETY: the `py` token proves the GIL is held; `name` is `name.len()` readable bytes (a
+    // `&str` is at most isize::MAX long). A new reference or NULL with an error set.
     PyRef::from_owned(unsafe { (py.api.PyUnicode_FromStringAndSize)(name.as_ptr().cast(), name.len() as isize) })
         .ok_or_else(|| exception::fetch(py))
 }
@@ -1036,6 +1055,7 @@ pub fn object_getattr(object: u64, name: &str, flags: u32, as_object: bool) -> R
     guard.with_gil(|py| {
         let o = objects::get(py, object)?;
         let n = name_obj(py, name)?;
+        // SAFETY: `o` and `n` own references to live objects; the `py` token proves the GIL is held.
         let v = PyRef::from_owned(unsafe { (py.api.PyObject_GetAttr)(o.as_ptr(), n.as_ptr()) }).ok_or_else(|| exception::fetch(py))?;
         give(py, v, runtime, as_object, mode)
     })
@@ -1053,6 +1073,8 @@ pub fn object_setattr(object: u64, name: &str, value_json: Option<&str>, value_o
             (None, None) => return Err(Error::invalid_argument("no value")),
         };
         let n = name_obj(py, name)?;
+        // SAFETY: `o`, `n` and `v` own references to live objects (SetAttr takes its own reference
+        // to the value); the `py` token proves the GIL is held.
         if unsafe { (py.api.PyObject_SetAttr)(o.as_ptr(), n.as_ptr(), v.as_ptr()) } != 0 {
             return Err(exception::fetch(py));
         }
@@ -1076,6 +1098,8 @@ pub fn object_call(
         let mut callable = objects::get(py, object)?;
         if let Some(m) = method {
             let n = name_obj(py, m)?;
+            // SAFETY: `callable` and `n` own references to live objects; the `py` token proves the
+            // GIL is held. The old `callable` is dropped only after the call returns.
             callable = PyRef::from_owned(unsafe { (py.api.PyObject_GetAttr)(callable.as_ptr(), n.as_ptr()) })
                 .ok_or_else(|| exception::fetch(py))?;
         }
@@ -1090,6 +1114,8 @@ pub fn object_text(object: u64, repr: bool) -> Result<CString> {
     guard.with_gil(|py| {
         let o = objects::get(py, object)?;
         let f = if repr { py.api.PyObject_Repr } else { py.api.PyObject_Str };
+        // SAFETY: `f` is `PyObject_Repr` or `PyObject_Str`; `o` owns a reference to a live object and
+        // the `py` token proves the GIL is held. A new reference or NULL with an error set.
         let s = PyRef::from_owned(unsafe { f(o.as_ptr()) }).ok_or_else(|| exception::fetch(py))?;
         let text = exception::utf8_of(py, s.as_ptr())
             .ok_or_else(|| Error::new(ErrorKind::Conversion, "text is not valid UTF-8 (lone surrogates)"))?;

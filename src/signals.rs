@@ -77,6 +77,8 @@ pub fn policy() -> SigpipePolicy {
 }
 
 fn sigpipe_set() -> libc::sigset_t {
+    // SAFETY: `sigset_t` is a plain bit array, so all-zero is a valid value; `sigemptyset` and
+    // `sigaddset` only write the local set through a pointer to it, and SIGPIPE is a valid signal.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
@@ -88,6 +90,8 @@ fn sigpipe_set() -> libc::sigset_t {
 /// Blocks SIGPIPE in the calling thread (it stays blocked).
 pub fn block_sigpipe_in_thread() {
     let set = sigpipe_set();
+    // SAFETY: `set` is an initialized local sigset_t; a null old-set pointer is allowed. Changing
+    // the calling thread's own mask touches no memory but the argument.
     unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
 }
 
@@ -98,8 +102,12 @@ pub struct CallSigpipeBlock(());
 impl CallSigpipeBlock {
     pub fn new() -> Option<CallSigpipeBlock> {
         let set = sigpipe_set();
+        // SAFETY: all-zero is a valid `sigset_t` (a plain bit array), overwritten just below.
         let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `set` and `old` are live locals (the kernel reads one, writes the other); only
+        // the calling thread's mask changes.
         unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old) };
+        // SAFETY: `old` was filled in by pthread_sigmask; sigismember only reads it.
         if unsafe { libc::sigismember(&old, libc::SIGPIPE) } == 1 {
             return None; // already blocked by the host (or an outer call): nothing to undo
         }
@@ -109,6 +117,9 @@ impl CallSigpipeBlock {
 
 impl Drop for CallSigpipeBlock {
     fn drop(&mut self) {
+        // SAFETY: every pointer passed is to a live local (`pending`, `set`, `zero`) or null where
+        // the call allows it (no siginfo wanted, no old mask wanted); all-zero is a valid
+        // `sigset_t`. The calls act on the calling thread only: its pending set and its mask.
         unsafe {
             let mut pending: libc::sigset_t = std::mem::zeroed();
             libc::sigpending(&mut pending);
@@ -128,6 +139,9 @@ impl Drop for CallSigpipeBlock {
 
 /// The current disposition of `sig`.
 pub fn action(sig: i32) -> libc::sigaction {
+    // SAFETY: all-zero is a valid `sigaction` (no handler, empty mask, no flags); with a null new
+    // action sigaction() only writes the current one into `old`, a live local (an invalid `sig`
+    // just fails with EINVAL and leaves it zeroed).
     unsafe {
         let mut old: libc::sigaction = std::mem::zeroed();
         libc::sigaction(sig, std::ptr::null(), &mut old);
@@ -137,6 +151,9 @@ pub fn action(sig: i32) -> libc::sigaction {
 
 /// Puts back a disposition read with [`action`].
 pub fn restore_action(sig: i32, a: &libc::sigaction) {
+    // SAFETY: `a` is a valid reference and the old action is not asked for (null). The handler it
+    // installs is one the kernel reported for a signal (`action`) or `forward_to_main_thread`, so a
+    // delivered signal calls a real function of the right kind (every caller in pyrt).
     unsafe { libc::sigaction(sig, a, std::ptr::null_mut()) };
 }
 
@@ -183,6 +200,7 @@ static MAIN_THREAD: AtomicUsize = AtomicUsize::new(0);
 
 /// Records the calling thread as Python's main thread (or clears it, after finalization).
 pub fn set_python_main_thread(present: bool) {
+    // SAFETY: pthread_self has no preconditions (it only returns the calling thread's id).
     let me = if present { (unsafe { libc::pthread_self() }) as usize } else { 0 };
     MAIN_THREAD.store(me, Ordering::SeqCst);
 }
@@ -193,15 +211,23 @@ extern "C" fn forward_to_main_thread(sig: libc::c_int) {
     if main == 0 {
         return;
     }
+    // SAFETY: pthread_self has no preconditions and is async-signal-safe.
     if (unsafe { libc::pthread_self() }) as usize == main {
         let h = slot.load(Ordering::SeqCst);
         if h > 1 {
-            // SAFETY: a plain `void (*)(int)` handler read from sigaction (not SA_SIGINFO).
+            // SAFETY: `h` was stored by `route_to_main_thread` from sigaction's `sa_handler` of a
+            // handler without SA_SIGINFO, and is neither SIG_DFL (0) nor SIG_IGN (1): the address
+            // of a `void (*)(int)` function, Python's C handler in a libpython never unloaded.
             let f: extern "C" fn(libc::c_int) = unsafe { std::mem::transmute(h) };
             f(sig);
         }
     } else {
         // Async-signal-safe; errno is preserved as handlers must.
+        // SAFETY: `__errno_location` returns the calling thread's errno, a valid aligned int for
+        // the thread's life. `main` is the pthread_t of pyrt's interpreter thread, which clears
+        // MAIN_THREAD after finalization and before it exits, so it names a live thread, except
+        // in a narrow race: a signal on another thread that loaded `main` just before the clear
+        // may reach `pthread_kill` after that thread ended (a known gap, not closed here).
         unsafe {
             let saved = *libc::__errno_location();
             libc::pthread_kill(main as libc::pthread_t, sig);
@@ -251,6 +277,9 @@ impl DeferRouted {
         if bits == 0 {
             return DeferRouted { old: None };
         }
+        // SAFETY: all-zero is a valid `sigset_t`; `set` and `old` are live locals that the calls
+        // write (sigemptyset/sigaddset with signals 1..NSIG, pthread_sigmask's old mask), and only
+        // the calling thread's mask changes.
         unsafe {
             let mut set: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut set);
@@ -269,6 +298,8 @@ impl DeferRouted {
 impl Drop for DeferRouted {
     fn drop(&mut self) {
         if let Some(old) = &self.old {
+            // SAFETY: `old` is the mask pthread_sigmask wrote in `new`, a valid sigset_t; setting
+            // the calling thread's mask touches no memory but the argument.
             unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, old, std::ptr::null_mut()) };
         }
     }

@@ -10,6 +10,9 @@ use crate::error::{Error, ErrorKind, PythonException};
 
 /// `str(o)` as a Rust string; `None` (with the Python error cleared) if that fails.
 pub fn str_of(py: Python, o: PyPtr) -> Option<String> {
+    // SAFETY: the `py` token proves the GIL is held; `o` is a live object the caller holds a
+    // reference to (this function's contract). `PyObject_Str` returns a new reference (owned by
+    // the `PyRef`) or NULL with an error set, which `PyErr_Clear` drops.
     unsafe {
         let s = PyRef::from_owned((py.api.PyObject_Str)(o));
         let s = match s {
@@ -25,6 +28,11 @@ pub fn str_of(py: Python, o: PyPtr) -> Option<String> {
 
 /// The UTF-8 text of a `str` object (copied); `None` with the error cleared if it has none.
 pub fn utf8_of(py: Python, s: PyPtr) -> Option<String> {
+    // SAFETY: the `py` token proves the GIL is held; `s` is a live object the caller holds a
+    // reference to (this function's contract). On success `PyUnicode_AsUTF8AndSize` returns the
+    // str's cached UTF-8 buffer, `len` (>= 0) bytes long and owned by the object, which the
+    // caller's reference keeps alive while it is copied here (no Python code runs meanwhile); on
+    // failure (not a str, unencodable) it returns NULL with an error set, cleared here.
     unsafe {
         let mut len = 0isize;
         let p = (py.api.PyUnicode_AsUTF8AndSize)(s, &mut len);
@@ -32,11 +40,14 @@ pub fn utf8_of(py: Python, s: PyPtr) -> Option<String> {
             (py.api.PyErr_Clear)();
             return None;
         }
-        Some(String::from_utf8_lossy(std::slice::from_raw_parts(p as *const u8, len as usize)).into_owned())
+        Some(String::from_utf8_lossy(std::slice::from_raw_parts(p.cast::<u8>(), len as usize)).into_owned())
     }
 }
 
 fn attr_text(py: Python, o: PyPtr, name: &CStr) -> Option<String> {
+    // SAFETY: the `py` token proves the GIL is held; `o` is a live object of the caller's and
+    // `name` a NUL-terminated string. The attribute comes back as a new reference (owned by the
+    // `PyRef`) or NULL with an error set, which is cleared.
     unsafe {
         let a = PyRef::from_owned((py.api.PyObject_GetAttrString)(o, name.as_ptr()));
         match a {
@@ -51,6 +62,11 @@ fn attr_text(py: Python, o: PyPtr, name: &CStr) -> Option<String> {
 
 /// Takes the raised exception out of the interpreter (normalized, traceback attached).
 fn take_exception(py: Python) -> Option<PyRef> {
+    // SAFETY: the `py` token proves the GIL is held. `PyErr_GetRaisedException` (3.12+) and
+    // `PyErr_Fetch` hand over the pending exception as new references (or NULL), clearing it;
+    // the three out-pointers are live locals. `PyException_SetTraceback` does not steal; of the
+    // three references `t` and `tb` are released here (`Py_DecRef` accepts NULL) and `v`'s is
+    // moved into the returned `PyRef`.
     unsafe {
         if let Some(get) = py.api.PyErr_GetRaisedException {
             return PyRef::from_owned(get());
@@ -72,6 +88,8 @@ fn take_exception(py: Python) -> Option<PyRef> {
 
 /// `module.QualName` of an exception's type; builtins are unqualified (`ZeroDivisionError`).
 fn qualified_type_name(py: Python, exc: PyPtr) -> String {
+    // SAFETY: `exc` is a live exception the caller owns a reference to; the `py` token proves
+    // the GIL is held. The type is borrowed, kept alive by `exc`.
     let t = unsafe { super::ffi::py_type(exc) };
     let qualname = attr_text(py, t, c"__qualname__").unwrap_or_else(|| super::object::type_name(exc));
     match attr_text(py, t, c"__module__") {
@@ -83,6 +101,12 @@ fn qualified_type_name(py: Python, exc: PyPtr) -> String {
 /// `''.join(traceback.format_exception(type(e), e, e.__traceback__))`, or `None` if formatting
 /// itself fails.
 fn format_traceback(py: Python, exc: PyPtr) -> Option<String> {
+    // SAFETY: the `py` token proves the GIL is held and `exc` is a live exception of the
+    // caller's. Every new reference is owned by a `PyRef` (NULL returns end early, leaving the
+    // error for `fetch` to clear). `PyTuple_SetItem` steals a reference, so each item is increfed
+    // first: the type (borrowed from `exc`), `exc` and `tb` are live. The items of `lines` are
+    // borrowed (`PyList_GetItem`, index below its size) and copied by `utf8_of` while `lines`,
+    // a list only this thread knows, keeps them alive.
     unsafe {
         let api = py.api;
         let tb = PyRef::from_owned((api.PyObject_GetAttrString)(exc, c"__traceback__".as_ptr()))?;
@@ -114,9 +138,12 @@ pub fn fetch(py: Python) -> Error {
     };
     let api = py.api;
     let e = exc.as_ptr();
+    // SAFETY: the `py` token proves the GIL is held (and Python is initialized); `e` is kept alive
+    // by `exc`; `var` is always one of the `PyExc_*` fields, as `Api::exception` requires.
     let is = |var: PyPtr| unsafe { (api.PyErr_GivenExceptionMatches)(e, api.exception(var)) != 0 };
     let type_name = qualified_type_name(py, e);
     let traceback = format_traceback(py, e);
+    // SAFETY: the GIL is held (`py`); clears whatever the formatting above left pending.
     unsafe { (api.PyErr_Clear)() };
 
     let (kind, message) = if is(api.PyExc_SystemExit) {
@@ -133,6 +160,9 @@ pub fn fetch(py: Python) -> Error {
 /// SystemExit's exit status as the interpreter would compute it: `None` → 0, an int → itself,
 /// anything else → printed, status 1.
 fn system_exit_message(py: Python, e: PyPtr) -> String {
+    // SAFETY: the `py` token proves the GIL is held; `e` is a live exception of the caller's.
+    // `code` is a new reference owned by a `PyRef` and stays alive for every use of `c` and of
+    // its (borrowed) type `t`; `overflow` is a live local; errors are cleared before returning.
     unsafe {
         let api = py.api;
         let code = match PyRef::from_owned((api.PyObject_GetAttrString)(e, c"code".as_ptr())) {

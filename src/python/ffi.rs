@@ -43,7 +43,10 @@ pub struct PyMethodDef {
     pub ml_flags: c_int,
     pub ml_doc: *const c_char,
 }
-// Method definitions are immutable statics that CPython only reads.
+// SAFETY: a shared `&PyMethodDef` only lets a thread copy the four fields out (no interior
+// mutability); the pointers they hold are dereferenced only in `unsafe` code (CPython reads the
+// name/doc strings and calls `ml_meth`, never writing through them), and pyrt's method tables are
+// statics pointing at static C strings and `extern "C"` functions, valid from any thread.
 unsafe impl Sync for PyMethodDef {}
 
 pub const METH_VARARGS: c_int = 0x0001;
@@ -196,29 +199,58 @@ pub fn free_threaded() -> bool {
 /// Reads `Py_TYPE(o)` (a macro, so not exported).
 ///
 /// # Safety
-/// `o` must point to a live Python object.
+/// `o` must point to a live Python object, and the calling thread must hold the GIL (have an
+/// attached thread state: on a free-threaded build `__class__` assignment stops the world).
 #[inline]
 pub unsafe fn py_type(o: PyPtr) -> PyPtr {
-    *((o as *const u8).add(OB_TYPE_OFFSET.load(Ordering::Relaxed)) as *const PyPtr)
+    // Aligned, as the SAFETY note below shows.
+    #[allow(clippy::cast_ptr_alignment)]
+    let field = o.cast::<u8>().cast_const().wrapping_add(OB_TYPE_OFFSET.load(Ordering::Relaxed)).cast::<PyPtr>();
+    // SAFETY: `o` points to a live object (caller), whose header is `ObjectLayout::header` (16 or
+    // 32) bytes, so `o + ob_type` (8 or 24, set by the loader for the loaded build kind) is inside
+    // it. Aligned: every object is either allocated by CPython (pymalloc and the system allocator
+    // both align to 16 on the 64-bit targets these layouts describe) or a static C struct whose
+    // first field is pointer-sized, so `o` is 8-aligned, and 8 and 24 are multiples of 8, the
+    // alignment of `PyObject *`. With the GIL held nothing writes `ob_type` concurrently.
+    unsafe { *field }
 }
 
 /// The reference count of `o`, as `Py_REFCNT` computes it for the loaded build.
 ///
 /// # Safety
-/// `o` must point to a live Python object that the calling thread holds a reference to; on a
-/// free-threaded build the figure is exact only for an object no other thread references.
+/// `o` must point to a live Python object that the calling thread holds a reference to, and the
+/// thread must hold the GIL (have an attached thread state); on a free-threaded build the figure
+/// is exact only for an object no other thread references.
 #[inline]
 pub unsafe fn refcnt(o: PyPtr) -> PySsize {
-    let base = o as *const u8;
+    let base = o.cast::<u8>();
     if free_threaded() {
-        let local = *(base.add(12) as *const u32);
-        let shared = *(base.add(16) as *const PySsize);
+        // SAFETY: `o` is a live object (caller) with the 32-byte free-threaded header, so offsets
+        // 12 (`uint32_t ob_ref_local`) and 16 (`Py_ssize_t ob_ref_shared`) are inside it. The
+        // object is 8-aligned (see `py_type`), so 12 is 4-aligned (`AtomicU32`) and 16 8-aligned
+        // (`AtomicIsize`). Other threads update these fields concurrently, always with atomic
+        // operations (CPython's `_Py_atomic_*`, as `Py_REFCNT` reads them too): relaxed atomic
+        // loads, not plain reads, so this read is no data race. The references live only for the
+        // two loads, while the caller's reference keeps the object alive.
+        #[allow(clippy::cast_ptr_alignment)]
+        let (local, shared) = unsafe {
+            (
+                std::sync::atomic::AtomicU32::from_ptr(base.add(12).cast::<u32>()).load(Ordering::Relaxed),
+                std::sync::atomic::AtomicIsize::from_ptr(base.add(16).cast::<PySsize>()).load(Ordering::Relaxed),
+            )
+        };
         if local == u32::MAX {
             return PySsize::MAX; // immortal
         }
         local as PySsize + (shared >> 2)
     } else {
-        *(base as *const PySsize)
+        // Aligned, as the SAFETY note below shows.
+        #[allow(clippy::cast_ptr_alignment)]
+        let ob_refcnt = base.cast_const().cast::<PySsize>();
+        // SAFETY: on a GIL build `ob_refcnt` is the 8-byte word at offset 0 of the live object
+        // (caller); the object is 8-aligned (see `py_type`), the alignment of `Py_ssize_t`. It is
+        // written only by threads holding the GIL, which the caller holds, so nothing races.
+        unsafe { *ob_refcnt }
     }
 }
 
@@ -251,28 +283,38 @@ macro_rules! cpython_api {
             #[allow(non_snake_case)]
             pub unsafe fn resolve(lib: &Library) -> Result<Api, String> {
                 $(
-                    let $fname = *lib
-                        .get::<unsafe extern "C" fn($($arg),*) $(-> $ret)?>(concat!(stringify!($fname), "\0").as_bytes())
+                    // SAFETY: the symbol is declared above with CPython's prototype (trusted for a
+                    // 3.8+ library, the caller's contract); the copied function pointer stays valid
+                    // because the loader never unloads the library (loader.rs forgets both handles).
+                    let $fname = *unsafe { lib
+                        .get::<unsafe extern "C" fn($($arg),*) $(-> $ret)?>(concat!(stringify!($fname), "\0").as_bytes()) }
                         .map_err(|_| stringify!($fname).to_string())?;
                 )*
                 $(
-                    let $oname = lib
-                        .get::<unsafe extern "C" fn($($oarg),*) $(-> $oret)?>(concat!(stringify!($oname), "\0").as_bytes())
+                    // SAFETY: as for the mandatory functions: the declared prototype is CPython's,
+                    // and the library stays loaded for the life of the process.
+                    let $oname = unsafe { lib
+                        .get::<unsafe extern "C" fn($($oarg),*) $(-> $oret)?>(concat!(stringify!($oname), "\0").as_bytes()) }
                         .ok()
                         .map(|s| *s);
                 )*
                 $(
                     // Data symbols such as `_Py_NoneStruct` *are* the object.
-                    let $dname = *lib
-                        .get::<*mut c_void>(concat!(stringify!($dname), "\0").as_bytes())
-                        .map_err(|_| stringify!($dname).to_string())? as PyPtr;
+                    // SAFETY: a `Symbol<*mut c_void>` derefs to the symbol's address, only copied
+                    // here (not read through); it is a static object in a library never unloaded.
+                    let $dname = unsafe { lib
+                        .get::<*mut c_void>(concat!(stringify!($dname), "\0").as_bytes()) }
+                        .map(|s| s.cast::<PyObject>())
+                        .map_err(|_| stringify!($dname).to_string())?;
                 )*
                 $(
                     // `PyExc_*` are `PyObject *` variables: the symbol is the variable's address,
                     // read once after initialization (see `Api::exception`).
-                    let $pname = *lib
-                        .get::<*mut c_void>(concat!(stringify!($pname), "\0").as_bytes())
-                        .map_err(|_| stringify!($pname).to_string())? as PyPtr;
+                    // SAFETY: as for the data symbols: only the address is copied.
+                    let $pname = unsafe { lib
+                        .get::<*mut c_void>(concat!(stringify!($pname), "\0").as_bytes()) }
+                        .map(|s| s.cast::<PyObject>())
+                        .map_err(|_| stringify!($pname).to_string())?;
                 )*
                 Ok(Api { $($fname,)* $($oname,)* $($dname,)* $($pname,)* })
             }
@@ -452,8 +494,12 @@ cpython_api! {
     }
 }
 
-// The resolved pointers are plain addresses into a library that is never unloaded.
+// SAFETY: `Api` holds only function pointers and addresses of data symbols, resolved once from
+// a library that is never unloaded: valid in every thread for the life of the process. Sending
+// or sharing it copies addresses; every use of them (a call, a read of a `PyExc_*` variable, an
+// object) is `unsafe` code that itself requires the GIL, so `Api` adds no unsynchronized access.
 unsafe impl Send for Api {}
+// SAFETY: as for `Send`: no interior mutability, and the fields are only ever read.
 unsafe impl Sync for Api {}
 
 impl Api {
@@ -463,7 +509,10 @@ impl Api {
     /// `var` must be one of the `object_pointers` fields; Python must be initialized.
     #[inline]
     pub unsafe fn exception(&self, var: PyPtr) -> PyPtr {
-        *(var as *const PyPtr)
+        // SAFETY: `var` is the address of a `PyObject *` variable exported by libpython (caller),
+        // so it is a valid, pointer-aligned C global in a library never unloaded; initialization
+        // (done, per the caller) set it, and CPython does not write it again while pyrt runs.
+        unsafe { *var.cast_const().cast::<PyPtr>() }
     }
 
     #[inline]

@@ -105,6 +105,13 @@ impl Drop for ThreadCtx {
         // (finalization already freed every thread state; touching it would be a use after free).
         if let Some(_guard) = crate::runtime::enter_teardown() {
             let api = super::api();
+            // SAFETY: the guard keeps the interpreter from being finalized until we are done, so
+            // `ts` is live: this thread's own state, parked by the `PyEval_SaveThread` that ended
+            // its last section (a thread-local is destroyed outside any section, so the thread
+            // holds no GIL now). Restoring it re-takes the GIL; `PyGILState_Release` then balances
+            // the outer `PyGILState_Ensure` of the thread's first call (`gilstate`: UNLOCKED),
+            // deleting the state and releasing the GIL. The interpreter thread, whose state
+            // pyrt did not create, empties its slot (`reclaim_main_thread_state`) before it exits.
             unsafe {
                 (api.PyEval_RestoreThread)(ts);
                 (api.PyGILState_Release)(self.gilstate.get());
@@ -185,10 +192,20 @@ struct Section<'a> {
 impl Drop for Section<'_> {
     fn drop(&mut self) {
         self.slot.depth.set(self.slot.depth.get() - 1);
+        // SAFETY: the section has held the GIL since `with_gil_on` took it (sections are not Send
+        // and drop on their own thread), so each call below runs attached:
+        // * `stack_set` is this thread's current state, set by `protect_foreign_stack` in this
+        //   section: resetting its stack protection undoes exactly that.
+        // * `foreign_state` is what this section's own `PyGILState_Ensure` returned (LOCKED, a
+        //   thread Python started): the matching `PyGILState_Release` leaves the GIL held, as
+        //   the thread had it before.
+        // * the outermost section took the GIL with `PyGILState_Ensure` or `PyEval_RestoreThread`
+        //   on this thread; `PyEval_SaveThread` releases it and returns the same (non-null)
+        //   state, parked in the slot for the next call to restore. Nested sections release
+        //   nothing (depth > 0 at entry), so each take has exactly one release.
         unsafe {
             if !self.stack_set.is_null() {
                 if let Some(reset) = self.api.PyUnstable_ThreadState_ResetStackProtection {
-                    // SAFETY: the GIL is still held and the state is this thread's.
                     reset(self.stack_set);
                 }
             }
@@ -227,6 +244,14 @@ pub fn with_gil_on<R>(t: ThreadRef, api: &'static Api, f: impl FnOnce(Python<'_>
             Section { slot, api, outer: depth == 0, foreign_state: None, _sigpipe: sigpipe, stack_set: ptr::null_mut(), gated: false };
         if depth == 0 {
             let ts = slot.tstate.get();
+            // SAFETY: depth 0: no pyrt section is open on this thread, so it holds no GIL through
+            // pyrt, and `with_gil`'s contract (a `CallGuard`) keeps the interpreter initialized and
+            // not finalizing for the whole section. Either the thread has no parked state (null):
+            // `PyGILState_Ensure` creates or finds this thread's state and takes the GIL (LOCKED
+            // when Python's own thread already held it). Or `ts` is the state this thread's last
+            // section parked with `PyEval_SaveThread` (still live: it is deleted only at thread
+            // exit), which `PyEval_RestoreThread` re-attaches. `Section::drop` releases exactly
+            // what is taken here, also when `f` panics.
             unsafe {
                 if ts.is_null() {
                     if signals::policy() == SigpipePolicy::Thread {
@@ -324,7 +349,10 @@ fn protect_foreign_stack(slot: &ThreadCtx, api: &'static Api) -> *mut PyThreadSt
         return ptr::null_mut();
     }
     let Some(set) = api.PyUnstable_ThreadState_SetStackProtection else { return ptr::null_mut() };
-    // SAFETY: the GIL is held (the section just took it), so the current state is this thread's.
+    // SAFETY: the GIL is held (the section just took it), so `PyThreadState_Get` returns this
+    // thread's attached state, non-null. Setting its stack protection only records the range
+    // (CPython compares the stack pointer with it; nothing reads or writes that memory), and
+    // `Section::drop` resets it on the same state before releasing the GIL.
     unsafe {
         let ts = (api.PyThreadState_Get)();
         let start = sp.saturating_sub(FOREIGN_STACK_ROOM) & !0xfff;
@@ -371,6 +399,11 @@ pub fn reclaim_main_thread_state(api: &Api) {
     THREAD.with(|s| {
         let ts = s.tstate.replace(ptr::null_mut());
         if !ts.is_null() {
+            // SAFETY: `ts` is the main thread state `Py_Initialize` made, parked in this slot by
+            // `adopt_main_thread_state` and re-parked by every section since; on this (the
+            // interpreter's) thread, outside any section, it is detached and the GIL not held by
+            // us. Restoring it is the take that `Py_FinalizeEx` requires; emptying the slot keeps
+            // the thread-local's destructor from using it after finalization frees it.
             unsafe { (api.PyEval_RestoreThread)(ts) };
         }
     });
@@ -411,9 +444,19 @@ pub fn allow_threads<R>(py: Python<'_>, f: impl FnOnce() -> R) -> R {
         fn drop(&mut self) {
             // Nested calls leave the parked state where they found it.
             let ts = self.slot.tstate.get();
+            // `allow_threads` released the GIL with `PyEval_SaveThread` and parked the state it
+            // returned in the slot; a pyrt call made by `f` on this thread restores that state
+            // and saves it back when its section ends (also when it unwinds), so here `ts` is
+            // again this thread's own detached state and the thread holds no GIL. The caller's
+            // `CallGuard` (or CPython, for a function it called) keeps the interpreter alive.
             if self.gated {
+                // SAFETY: `ts` is this thread's live, detached state (above): re-attaching it is
+                // the one take that matches `allow_threads`' `PyEval_SaveThread`; the admission
+                // gate only decides when this thread's turn to take the GIL comes.
                 MAIN_GATE.enter(|| unsafe { (self.api.PyEval_RestoreThread)(ts) });
             } else {
+                // SAFETY: as in the gated branch: `ts` is this thread's detached state, saved by
+                // the matching `PyEval_SaveThread` in `allow_threads`; this re-takes the GIL once.
                 unsafe { (self.api.PyEval_RestoreThread)(ts) };
             }
             self.slot.tstate.set(self.saved_tstate);
@@ -424,6 +467,9 @@ pub fn allow_threads<R>(py: Python<'_>, f: impl FnOnce() -> R) -> R {
     THREAD.with(|slot| {
         let gated = slot.gated.replace(false);
         let restore = Restore { slot, api: py.api, saved_tstate: slot.tstate.get(), saved_depth: slot.depth.replace(0), gated };
+        // SAFETY: the `py` token proves this thread holds the GIL (attached state); `restore`
+        // re-takes it with the returned state when `f` ends or unwinds, so the caller gets the
+        // GIL back as it had it.
         let ts = unsafe { (py.api.PyEval_SaveThread)() };
         if gated {
             MAIN_GATE.leave();

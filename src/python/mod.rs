@@ -3,13 +3,13 @@
 //! token, which proves the GIL is held.
 
 pub(crate) mod admission;
-pub(crate) mod facade;
 pub mod boundary;
 pub mod buffer;
 pub mod capture;
 pub mod convert;
 pub mod exception;
 pub mod exec;
+pub(crate) mod facade;
 pub mod ffi;
 pub mod gil;
 pub mod host;

@@ -88,7 +88,8 @@ fn slot(index: u32) -> Option<&'static Slot> {
     if seg.is_null() {
         return None;
     }
-    // SAFETY: segment k was allocated with BASE << k slots and is never freed.
+    // SAFETY: segment k, once published (Release/Acquire), holds BASE << k initialized slots and is
+    // never freed; `locate` gives `off < BASE << k`, so the slot is in bounds and lives forever.
     Some(unsafe { &*seg.add(off) })
 }
 
@@ -155,7 +156,7 @@ pub fn register(object: PyRef, runtime: u64) -> Result<u64> {
                     let seg: Box<[Slot]> = (0..BASE << k)
                         .map(|_| Slot { object: AtomicUsize::new(0), runtime: AtomicU64::new(0), gen: AtomicU32::new(0) })
                         .collect();
-                    SEGMENT[k].store(Box::into_raw(seg) as *mut Slot, Release);
+                    SEGMENT[k].store(Box::into_raw(seg).cast::<Slot>(), Release);
                 }
                 a.next += 1;
                 USED.store(a.next, Release);
@@ -374,6 +375,10 @@ fn drain_pending(py: Python) {
     }
     // Py_DecRef may run __del__, which may release more handles: they go to the queue again.
     for object in mine {
+        // SAFETY: each queued address is one owned reference, queued exactly once (`take` wins a
+        // slot's reference with a swap; a `Held` queues its own on drop), to an object of this
+        // interpreter (`slot == py.interp()`), whose GIL the `py` token proves held. On a
+        // free-threaded build no reader is between loading it and increfing it (`quiescent`).
         unsafe { (py.api.Py_DecRef)(object as PyPtr) };
     }
 }

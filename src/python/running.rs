@@ -23,7 +23,7 @@ use std::ffi::c_ulong;
 use std::sync::atomic::{
     AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::Acquire, Ordering::Relaxed, Ordering::Release, Ordering::SeqCst,
 };
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use super::Python;
@@ -124,6 +124,7 @@ fn record(ctx: &super::gil::ThreadCtx) -> &Arc<Executing> {
 
 /// The calling thread's id as pyrt and CPython know it (`pthread_self`).
 pub fn current_thread_id() -> u64 {
+    // SAFETY: pthread_self has no preconditions (it returns the calling thread's id).
     (unsafe { libc::pthread_self() }) as u64
 }
 
@@ -195,6 +196,9 @@ pub fn end(py: Python, mark: Mark) -> Option<Reason> {
         e.interrupted.store(mark.interrupted, Relaxed);
         if reason.is_some() {
             // Withdraw the exception if the call ended before raising it.
+            // SAFETY: the `py` token proves the GIL of this interpreter is held (the one whose
+            // thread states CPython searches); `e.ident` is just a thread id, and a NULL
+            // exception only clears a pending async exception, if any.
             unsafe { (py.api.PyThreadState_SetAsyncExc)(e.ident, std::ptr::null_mut()) };
         }
         e.token.store(mark.token, Relaxed);
@@ -209,6 +213,10 @@ fn raise_in(py: Python, e: &Executing, reason: Reason) -> bool {
         return true; // already on its way
     }
     let api = py.api;
+    // SAFETY: the `py` token proves the GIL of the interpreter the target runs in is held (the
+    // callers check `e.interp` under it), and with it Python is initialized, so reading the
+    // `PyExc_KeyboardInterrupt` variable is valid; CPython increfs the exception it stores and
+    // merely matches `e.ident` against its thread states.
     let n = unsafe { (api.PyThreadState_SetAsyncExc)(e.ident, api.exception(api.PyExc_KeyboardInterrupt)) };
     if n == 1 {
         e.interrupted.store(reason as u8, SeqCst);
@@ -216,6 +224,7 @@ fn raise_in(py: Python, e: &Executing, reason: Reason) -> bool {
     } else {
         if n > 1 {
             // "If it returns a number greater than one, you're in trouble": revert (docs).
+            // SAFETY: still holding the GIL (`py`); a NULL exception withdraws what was just set.
             unsafe { (api.PyThreadState_SetAsyncExc)(e.ident, std::ptr::null_mut()) };
         }
         false
@@ -287,17 +296,50 @@ pub fn interrupt_workers(target: Target) -> usize {
     n
 }
 
+/// The worker sub-interpreters (`PyInterpreterState *`) that [`with_interp`] may enter. A worker
+/// adds its interpreter before it serves calls and removes it before ending it, both without
+/// holding any GIL; `with_interp` holds the read lock from its check until its temporary thread
+/// state is gone. So an interrupter never creates a thread state in an interpreter that was ended
+/// (a use after free) or is being ended (`Py_EndInterpreter` aborts: "not the last thread").
+static LIVE_INTERPS: RwLock<Vec<usize>> = RwLock::new(Vec::new());
+
+/// A worker's interpreter can be entered by interrupters from now on (`workers`, no GIL held).
+pub(crate) fn interp_serving(interp: usize) {
+    if interp != 0 {
+        LIVE_INTERPS.write().unwrap_or_else(|p| p.into_inner()).push(interp);
+    }
+}
+
+/// A worker's interpreter is about to end: waits until no interrupter is inside it and keeps new
+/// ones out (`workers`, no GIL held).
+pub(crate) fn interp_ending(interp: usize) {
+    LIVE_INTERPS.write().unwrap_or_else(|p| p.into_inner()).retain(|&i| i != interp);
+}
+
 /// Runs `f` in interpreter `interp` (a `PyInterpreterState *`) on the calling thread, which must
-/// hold no GIL, through a temporary thread state.
-fn with_interp<R>(api: &'static super::ffi::Api, interp: usize, f: impl FnOnce(Python) -> R) -> R {
-    unsafe {
+/// hold no GIL, through a temporary thread state; `None` when that interpreter has ended (or is
+/// ending): then no call runs in it.
+fn with_interp<R>(api: &'static super::ffi::Api, interp: usize, f: impl FnOnce(Python) -> R) -> Option<R> {
+    let live = LIVE_INTERPS.read().unwrap_or_else(|p| p.into_inner());
+    if !live.contains(&interp) {
+        return None;
+    }
+    // SAFETY: `interp` is a live worker interpreter, kept so until `live` is dropped (its worker
+    // calls `interp_ending` before `Py_EndInterpreter`), and `PyThreadState_New` needs no GIL.
+    // The calling thread has no attached thread state (contract above), so `PyEval_RestoreThread`
+    // attaches the new state and takes that interpreter's GIL, which makes the `Python` token of
+    // `assume_gil` true while `f` runs. `PyThreadState_Clear` + `PyThreadState_DeleteCurrent` then
+    // free the (current) state and release the GIL: everything taken here is given back.
+    let r = unsafe {
         let ts = (api.PyThreadState_New)(interp as *mut std::ffi::c_void);
         (api.PyEval_RestoreThread)(ts);
         let r = f(super::gil::assume_gil(api));
         (api.PyThreadState_Clear)(ts);
         (api.PyThreadState_DeleteCurrent)();
         r
-    }
+    };
+    drop(live);
+    Some(r)
 }
 
 // ---- timeouts ---------------------------------------------------------------------------------

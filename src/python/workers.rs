@@ -160,8 +160,18 @@ fn run_on<R: Send>(w: &Worker, f: impl FnOnce(Python<'_>, usize) -> Result<R> + 
     }
     let api = super::api();
     let interp = w.interp.load(Ordering::SeqCst);
-    // SAFETY: the worker runs jobs with its interpreter's GIL held (see `run_worker`).
-    let r = w.hop.run(move || f(unsafe { gil::assume_gil(api) }, interp));
+    let r = if w.hop.is_server() {
+        // This worker's own thread: pyrt was called from host code that Python code running here
+        // called (a host function, an output handler), which runs with the GIL released and
+        // the thread's state parked (`gil::allow_threads`). Take it back as any nested call does
+        // (`Hop::run` would run `f` inline, without it).
+        Ok(gil::with_gil(api, |py| f(py, interp)))
+    } else {
+        // SAFETY: `Hop::run` runs the job on the worker's thread (not this one, checked above)
+        // inside `run_worker`'s `serve`, between its `PyEval_RestoreThread` and
+        // `PyEval_SaveThread`: that thread holds its interpreter's GIL while `f` runs.
+        w.hop.run(move || f(unsafe { gil::assume_gil(api) }, interp))
+    };
     w.busy.fetch_sub(1, Ordering::Relaxed);
     r.map_err(|_| Error::new(ErrorKind::Closed, "the worker was shut down"))?
 }
@@ -172,57 +182,96 @@ fn run_worker(api: &'static Api, slot: usize, w: &Worker, setup: &Setup, ready: 
     }
     interp::enter(slot);
     let new_interp = api.Py_NewInterpreterFromConfig.expect("checked by Pool::supported");
-    unsafe {
-        // A main-interpreter thread state for this thread, then none current while the
-        // sub-interpreter is created (what CPython's own tests do).
+    // A main-interpreter thread state for this thread, then none current while the
+    // sub-interpreter is created (what CPython's own tests do).
+    // SAFETY: `Pool::start` runs while the interpreter runs (a handle is being opened) and a new
+    // thread has no Python state: `PyGILState_Ensure` creates one and takes the main GIL (so
+    // `PyThreadState_Get` returns it, non-null), and `PyThreadState_Swap(NULL)` detaches it and
+    // releases that GIL (3.12+, the only versions with workers). Both are undone at the end.
+    let (gstate, main_ts) = unsafe {
         let gstate = (api.PyGILState_Ensure)();
         let main_ts = (api.PyThreadState_Get)();
         (api.PyThreadState_Swap)(ptr::null_mut());
-        let config = PyInterpreterConfig {
-            use_main_obmalloc: 0,
-            allow_fork: 0,
-            allow_exec: 1,
-            allow_threads: 1,
-            allow_daemon_threads: 0,
-            check_multi_interp_extensions: 1,
-            gil: OWN_GIL,
-            reserved: [0; 25],
+        (gstate, main_ts)
+    };
+    let config = PyInterpreterConfig {
+        use_main_obmalloc: 0,
+        allow_fork: 0,
+        allow_exec: 1,
+        allow_threads: 1,
+        allow_daemon_threads: 0,
+        check_multi_interp_extensions: 1,
+        gil: OWN_GIL,
+        reserved: [0; 25],
+    };
+    let mut sub: *mut PyThreadState = ptr::null_mut();
+    // SAFETY: no thread state is current (swapped out above); `sub` and `config` are live locals,
+    // `config` a complete `PyInterpreterConfig` followed by zeroed room. On success CPython makes
+    // `sub` current and this thread holds the new interpreter's own GIL.
+    let status = unsafe { new_interp(&mut sub, &config) };
+    if status.kind != 0 || sub.is_null() {
+        let msg = if status.err_msg.is_null() {
+            String::new()
+        } else {
+            // SAFETY: a non-null `err_msg` of a `PyStatus` is a static NUL-terminated C string.
+            unsafe { std::ffi::CStr::from_ptr(status.err_msg) }.to_string_lossy().into_owned()
         };
-        let mut sub: *mut PyThreadState = ptr::null_mut();
-        let status = new_interp(&mut sub, &config);
-        if status.kind != 0 || sub.is_null() {
-            let msg = if status.err_msg.is_null() {
-                String::new()
-            } else {
-                std::ffi::CStr::from_ptr(status.err_msg).to_string_lossy().into_owned()
-            };
+        // SAFETY: no state is current after the failure; swapping `main_ts` (this thread's, from
+        // `PyGILState_Ensure` above) back re-takes the main GIL, and `PyGILState_Release`
+        // balances that Ensure (deleting the state, releasing the GIL).
+        unsafe {
             (api.PyThreadState_Swap)(main_ts);
             (api.PyGILState_Release)(gstate);
-            let _ = ready.send(Err(Error::new(ErrorKind::Init, format!("worker {slot}: Py_NewInterpreterFromConfig failed: {msg}"))));
-            return;
         }
-        // Now in the sub-interpreter, holding its GIL.
-        let py = gil::assume_gil(api);
-        if let Some(get) = api.PyThreadState_GetInterpreter {
-            w.interp.store(get(sub) as usize, Ordering::SeqCst);
-        }
-        let setup_result = setup_interpreter(py, slot, setup);
-        let ok = setup_result.is_ok();
-        let _ = ready.send(setup_result);
-        if ok {
-            let mut ts = (api.PyEval_SaveThread)();
-            w.hop.serve(|job| {
-                (api.PyEval_RestoreThread)(ts);
-                objects::drain(py);
-                job();
-                ts = (api.PyEval_SaveThread)();
-            });
-            (api.PyEval_RestoreThread)(ts);
-        }
-        // End the sub-interpreter (it must be current, GIL held), then go back to the main one.
-        objects::drain(py);
-        exec::clear_caches(py);
-        exec::flush_stdio(py);
+        let _ = ready.send(Err(Error::new(ErrorKind::Init, format!("worker {slot}: Py_NewInterpreterFromConfig failed: {msg}"))));
+        return;
+    }
+    // Now in the sub-interpreter, holding its GIL.
+    // SAFETY: this thread holds the sub-interpreter's GIL from here to the end of the function,
+    // except between the `PyEval_SaveThread`/`PyEval_RestoreThread` pairs below, where `py` is
+    // not used.
+    let py = unsafe { gil::assume_gil(api) };
+    let mut live_interp = 0;
+    if let Some(get) = api.PyThreadState_GetInterpreter {
+        // SAFETY: `sub` is the current, live thread state of the new interpreter (GIL held).
+        live_interp = unsafe { get(sub) } as usize;
+        w.interp.store(live_interp, Ordering::SeqCst);
+    }
+    let setup_result = setup_interpreter(py, slot, setup);
+    let ok = setup_result.is_ok();
+    let _ = ready.send(setup_result);
+    if ok {
+        // SAFETY: balanced GIL hand-offs on this thread, all with `sub` (the state the thread
+        // works in; `PyEval_SaveThread` returns it): the GIL held since creation is released,
+        // each job re-takes and releases it (`Hop::serve` runs the closure on this thread, and a
+        // job's panic is caught inside it), and the last restore takes it back for the end.
+        let mut ts = unsafe { (api.PyEval_SaveThread)() };
+        // Interrupters may enter the interpreter from now on, until `interp_ending` (both
+        // without this GIL: `running::LIVE_INTERPS`).
+        super::running::interp_serving(live_interp);
+        w.hop.serve(|job| {
+            // SAFETY: see above: `ts` is this thread's detached state, saved by the previous
+            // `PyEval_SaveThread`; re-saved right after the job.
+            unsafe { (api.PyEval_RestoreThread)(ts) };
+            objects::drain(py);
+            job();
+            // SAFETY: this thread holds the GIL again (restored above).
+            ts = unsafe { (api.PyEval_SaveThread)() };
+        });
+        super::running::interp_ending(live_interp);
+        // SAFETY: see above: the matching restore of the last `PyEval_SaveThread`.
+        unsafe { (api.PyEval_RestoreThread)(ts) };
+    }
+    // End the sub-interpreter (it must be current, GIL held), then go back to the main one.
+    objects::drain(py);
+    exec::clear_caches(py);
+    exec::flush_stdio(py);
+    // SAFETY: `sub` is current and its GIL held, no interrupter can enter the interpreter any
+    // more (`interp_ending` above; never announced if the setup failed) and pyrt's references
+    // into it were dropped (`drain`, `clear_caches`). After `Py_EndInterpreter` no state is
+    // current; swapping `main_ts` back re-takes the main GIL and `PyGILState_Release` balances
+    // the `PyGILState_Ensure` of the start (deleting the state, releasing the GIL).
+    unsafe {
         (api.Py_EndInterpreter)(sub);
         objects::forget_slot(slot);
         (api.PyThreadState_Swap)(main_ts);
@@ -260,12 +309,15 @@ sys.modules['_decimal'] = None
 fn run_setup(py: Python, setup: &Setup) -> Result<()> {
     for m in &setup.modules {
         let c = CString::new(m.as_str()).map_err(|_| Error::invalid_argument("module name contains NUL"))?;
+        // SAFETY: the `py` token proves the GIL is held; `c` is a NUL-terminated module name. The
+        // result is a new reference or NULL with an error set.
         let module = unsafe { (py.api.PyImport_ImportModule)(c.as_ptr()) };
         if module.is_null() {
             let e = exception::fetch(py);
             let message = format!("importing {m}: {e}");
             return Err(e.with_message(message));
         }
+        // SAFETY: `module` is the non-null new reference imported above, released once (GIL held).
         unsafe { (py.api.Py_DecRef)(module) };
     }
     if let Some(code) = &setup.code {

@@ -363,6 +363,13 @@ impl Runtime {
     pub fn info_json(&self) -> Result<String> {
         runtime::info_json(self.token).map(into_string)
     }
+
+    /// What this handle's calls wrote to `sys.stdout` and `sys.stderr` since the last take
+    /// (with [`Builder::capture_output`]; empty otherwise), and forgets it.
+    pub fn take_output(&self) -> Result<(String, String)> {
+        use crate::capi::status::{PYRT_STDERR, PYRT_STDOUT};
+        Ok((runtime::output_take(self.token, PYRT_STDOUT)?, runtime::output_take(self.token, PYRT_STDERR)?))
+    }
 }
 
 impl Drop for Runtime {
@@ -560,9 +567,12 @@ impl Builder {
     /// Each call through this handle is interrupted after this long ([`ErrorKind::Timeout`]);
     /// zero means no limit.
     pub fn timeout(self, limit: std::time::Duration) -> Builder {
-        self.set("timeout_ms", u64::try_from(limit.as_millis()).unwrap_or(u64::MAX))
+        // Rounded up: a limit under a millisecond must not become 0, which means no limit.
+        let ms = limit.as_nanos().div_ceil(1_000_000);
+        self.set("timeout_ms", u64::try_from(ms).unwrap_or(u64::MAX))
     }
-    /// Calls through this handle capture what they write to `sys.stdout` / `sys.stderr`.
+    /// Calls through this handle capture what they write to `sys.stdout` / `sys.stderr`: read
+    /// it with [`Runtime::take_output`] (a failed call's output is also on its error).
     pub fn capture_output(self, on: bool) -> Builder {
         self.set("capture_output", on)
     }

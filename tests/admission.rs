@@ -20,7 +20,10 @@ use pyrt::capi::status::*;
 
 #[derive(Clone, Copy)]
 struct Rt(*mut pyrt_runtime);
+// SAFETY: a runtime handle is a token pyrt looks up in a table and never dereferences, and every
+// runtime function may be called from any thread (include/pyrt.h), so the handle may move.
 unsafe impl Send for Rt {}
+// SAFETY: `&Rt` gives out nothing but a copy of that token (see Send).
 unsafe impl Sync for Rt {}
 
 fn c(s: &str) -> CString {
@@ -32,12 +35,20 @@ fn rt() -> Rt {
     *RT.get_or_init(|| {
         let mut rt = ptr::null_mut();
         let mut err = ptr::null_mut();
+        // SAFETY: the config "" (all defaults) is a NUL-terminated temporary that lives to the end
+        // of the statement, past the call; `rt` and `err` are valid out-pointers.
         assert_eq!(unsafe { pyrt_new(c("").as_ptr(), &mut rt, &mut err) }, PYRT_OK);
         Rt(rt)
     })
 }
 
-fn message(e: *mut pyrt_error) -> String {
+/// The message of a failed call's error, which is freed.
+///
+/// # Safety
+/// `e` is an error pyrt wrote to an `err_out` that nothing has freed (it is freed here).
+unsafe fn message(e: *mut pyrt_error) -> String {
+    // SAFETY: `e` is a live error (the caller's promise): its message is a NUL-terminated string
+    // it owns, copied before `e` is freed, once.
     unsafe {
         let m = CStr::from_ptr(pyrt_error_message(e)).to_string_lossy().into_owned();
         pyrt_error_free(e);
@@ -45,22 +56,38 @@ fn message(e: *mut pyrt_error) -> String {
     }
 }
 
+/// A string pyrt returned through a `result_out`, copied and freed.
+///
+/// # Safety
+/// `s` is such a string (NUL-terminated, allocated by pyrt) that nothing has freed.
+unsafe fn take(s: *mut c_char) -> String {
+    // SAFETY: `s` is a live pyrt string (the caller's promise), read and then freed, once.
+    unsafe {
+        let t = CStr::from_ptr(s).to_string_lossy().into_owned();
+        pyrt_string_free(s);
+        t
+    }
+}
+
 fn run(rt: Rt, code: &str) {
     let mut err = ptr::null_mut();
+    // SAFETY: `rt.0` is a runtime token (any value is looked up, never dereferenced); the code is a
+    // NUL-terminated temporary alive until the call returns; `err` is a valid out-pointer.
     let st = unsafe { pyrt_run_string(rt.0, c(code).as_ptr(), &mut err) };
-    assert_eq!(st, PYRT_OK, "{code}: {}", message(err));
+    // SAFETY: evaluated only when the call failed, and then it wrote a new error to `err`.
+    assert_eq!(st, PYRT_OK, "{code}: {}", unsafe { message(err) });
 }
 
 fn eval(rt: Rt, expr: &str) -> String {
     let mut out: *mut c_char = ptr::null_mut();
     let mut err = ptr::null_mut();
+    // SAFETY: a runtime token, a NUL-terminated temporary alive until the call returns, and valid
+    // out-pointers.
     let st = unsafe { pyrt_eval_json(rt.0, c(expr).as_ptr(), &mut out, &mut err) };
-    assert_eq!(st, PYRT_OK, "{expr}: {}", message(err));
-    unsafe {
-        let s = CStr::from_ptr(out).to_string_lossy().into_owned();
-        pyrt_string_free(out);
-        s
-    }
+    // SAFETY: evaluated only when the call failed, and then it wrote a new error to `err`.
+    assert_eq!(st, PYRT_OK, "{expr}: {}", unsafe { message(err) });
+    // SAFETY: the call succeeded, so `out` is a string pyrt allocated for this caller.
+    unsafe { take(out) }
 }
 
 /// Runs `f` on `n` threads and waits for all, failing (instead of hanging) after `limit`.
@@ -135,28 +162,55 @@ fn calls_that_release_the_gil_overlap() {
     assert!(took < Duration::from_millis(800), "16 sleeps of 100 ms took {took:?}: not overlapping");
 }
 
+/// The one string argument of a host function call.
+///
+/// # Safety
+/// `args` is the `args_json` pyrt passed to a host function that has not returned yet.
+unsafe fn the_arg(args: *const c_char) -> String {
+    // SAFETY: pyrt passes `args_json` NUL-terminated and valid until the host function returns.
+    let json = unsafe { CStr::from_ptr(args) };
+    let mut v: Vec<String> = serde_json::from_str(json.to_str().unwrap()).unwrap();
+    v.swap_remove(0)
+}
+
 /// `nested(expr)`: evaluates `expr` through pyrt on the calling thread.
+///
+/// # Safety
+/// A `pyrt_host_fn` registered with the runtime handle as `user`, called by pyrt only.
 unsafe extern "C" fn nested(user: *mut c_void, args: *const c_char, _: *const c_char, r: *mut pyrt_reply) -> i32 {
-    let rt = user as *mut pyrt_runtime;
-    let expr: Vec<String> = serde_json::from_str(CStr::from_ptr(args).to_str().unwrap()).unwrap();
+    let rt = user.cast::<pyrt_runtime>();
+    // SAFETY: `args` is this call's `args_json`, valid until we return.
+    let expr = unsafe { the_arg(args) };
     let mut out: *mut c_char = ptr::null_mut();
     let mut err = ptr::null_mut();
-    if pyrt_eval_json(rt, c(&expr[0]).as_ptr(), &mut out, &mut err) == PYRT_OK {
-        pyrt_reply_json(r, out);
-        pyrt_string_free(out);
-    } else {
-        pyrt_reply_exception(r, err);
-        pyrt_error_free(err);
+    // SAFETY: `rt` is the runtime token registered as user data; the expression is a NUL-terminated
+    // temporary alive for the call; `out` and `err` are valid out-pointers. `r` is this call's
+    // reply, open on this thread until we return. On PYRT_OK `out` is a string we own (the reply
+    // copies it), else `err` is an error we own (the reply does not consume it): each freed once.
+    unsafe {
+        if pyrt_eval_json(rt, c(&expr).as_ptr(), &mut out, &mut err) == PYRT_OK {
+            pyrt_reply_json(r, out);
+            pyrt_string_free(out);
+        } else {
+            pyrt_reply_exception(r, err);
+            pyrt_error_free(err);
+        }
     }
     PYRT_OK
 }
 
 /// `elsewhere(expr)`: evaluates `expr` through pyrt on a new thread, waiting for it.
+///
+/// # Safety
+/// A `pyrt_host_fn` registered with the runtime handle as `user`, called by pyrt only.
 unsafe extern "C" fn elsewhere(user: *mut c_void, args: *const c_char, _: *const c_char, r: *mut pyrt_reply) -> i32 {
-    let rt = Rt(user as *mut pyrt_runtime);
-    let expr: Vec<String> = serde_json::from_str(CStr::from_ptr(args).to_str().unwrap()).unwrap();
-    let v = thread::spawn(move || eval(rt, &expr[0])).join().unwrap();
-    pyrt_reply_json(r, c(&v).as_ptr());
+    let rt = Rt(user.cast());
+    // SAFETY: `args` is this call's `args_json`, valid until we return.
+    let expr = unsafe { the_arg(args) };
+    let v = thread::spawn(move || eval(rt, &expr)).join().unwrap();
+    // SAFETY: `r` is this call's reply and this is its thread (the other thread has been joined);
+    // the JSON is a NUL-terminated temporary alive for the call, which copies it.
+    unsafe { pyrt_reply_json(r, c(&v).as_ptr()) };
     PYRT_OK
 }
 
@@ -166,7 +220,10 @@ fn nested_calls_from_many_threads_do_not_wait_for_themselves() {
     let mut err = ptr::null_mut();
     let fns: [(&str, pyrt_host_fn); 2] = [("nested", Some(nested)), ("elsewhere", Some(elsewhere))];
     for (name, f) in fns {
-        let st = unsafe { pyrt_register(rt.0, c("admit_host").as_ptr(), c(name).as_ptr(), f, rt.0 as *mut c_void, None, &mut err) };
+        // SAFETY: a runtime token; module and name are NUL-terminated temporaries alive for the call;
+        // `f` reads its user data as a runtime token, and that is what it is given; `err` is a valid
+        // out-pointer.
+        let st = unsafe { pyrt_register(rt.0, c("admit_host").as_ptr(), c(name).as_ptr(), f, rt.0.cast(), None, &mut err) };
         assert_eq!(st, PYRT_OK);
     }
     run(rt, "import admit_host\ndef spin(n):\n    s = 0\n    for i in range(n):\n        s += i\n    return s\n");

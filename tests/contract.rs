@@ -30,9 +30,10 @@ fn names(list: &Value) -> Vec<String> {
 }
 
 struct Rt(*mut pyrt_runtime);
-// SAFETY: a runtime handle may be used from any thread (the header's Threads section).
+// SAFETY: a runtime handle is a token pyrt looks up in a table and never dereferences, and it may be
+// used from any thread (the header's Threads section).
 unsafe impl Send for Rt {}
-// SAFETY: as above.
+// SAFETY: `&Rt` gives out nothing but a copy of that token (see Send).
 unsafe impl Sync for Rt {}
 
 fn rt() -> *mut pyrt_runtime {
@@ -46,9 +47,14 @@ fn rt() -> *mut pyrt_runtime {
     .0
 }
 
-/// Takes a result or an error out of a C call's out-pointers.
-fn outcome(status: i32, text: *mut c_char, err: *mut pyrt_error) -> Result<String, (i32, String)> {
-    // SAFETY: on PYRT_OK `text` is a string pyrt allocated; otherwise `err` is an error or NULL.
+/// Takes a result or an error out of a C call's out-pointers (and frees it).
+///
+/// # Safety
+/// `text` and `err` are what the call that returned `status` wrote: on PYRT_OK a string pyrt
+/// allocated in `text`; otherwise an error in `err`, or NULL. Nothing has freed them.
+unsafe fn outcome(status: i32, text: *mut c_char, err: *mut pyrt_error) -> Result<String, (i32, String)> {
+    // SAFETY: on PYRT_OK `text` is a live pyrt string, otherwise `err` is a live error or NULL (the
+    // caller's promise); each is read (its message is owned by the error) and then freed, once.
     unsafe {
         if status == PYRT_OK {
             let s = CStr::from_ptr(text).to_str().unwrap().to_string();
@@ -77,9 +83,12 @@ fn header_defines_every_status() {
 #[test]
 fn info_json_has_exactly_the_contract_fields() {
     let (mut text, mut err) = (ptr::null_mut(), ptr::null_mut());
-    // SAFETY: a live runtime and valid out-pointers.
-    let status = unsafe { pyrt_info_json(rt(), &mut text, &mut err) };
-    let info: Value = serde_json::from_str(&outcome(status, text, err).unwrap()).unwrap();
+    // SAFETY: a live runtime and valid out-pointers; `outcome` reads what this call wrote to them.
+    let info = unsafe {
+        let status = pyrt_info_json(rt(), &mut text, &mut err);
+        outcome(status, text, err)
+    };
+    let info: Value = serde_json::from_str(&info.unwrap()).unwrap();
     let mut have: Vec<String> = info.as_object().unwrap().keys().cloned().collect();
     let mut want = names(&contract()["info_fields"]);
     have.sort();
@@ -108,27 +117,36 @@ fn c(s: &str) -> CString {
 
 fn eval(expr: &str) -> *mut pyrt_object {
     let (mut o, mut e) = (ptr::null_mut(), ptr::null_mut());
-    // SAFETY: a live runtime, a NUL-terminated expression and valid out-pointers.
+    // SAFETY: a live runtime, a NUL-terminated expression (a temporary alive until the call
+    // returns) and valid out-pointers.
     let status = unsafe { pyrt_eval_object(rt(), c(expr).as_ptr(), &mut o, &mut e) };
     if status != PYRT_OK {
-        panic!("eval {expr}: {:?}", outcome(status, ptr::null_mut(), e));
+        // SAFETY: the call failed, so `e` is the error it wrote.
+        panic!("eval {expr}: {:?}", unsafe { outcome(status, ptr::null_mut(), e) });
     }
     o
 }
 
 fn to_json(o: *mut pyrt_object, flags: u32) -> Result<String, (i32, String)> {
     let (mut text, mut err) = (ptr::null_mut(), ptr::null_mut());
-    // SAFETY: `o` is a live handle; valid out-pointers.
-    let status = unsafe { pyrt_object_to_json(o, flags, &mut text, &mut err) };
-    outcome(status, text, err)
+    // SAFETY: `o` is an object token (looked up, never dereferenced); valid out-pointers, and
+    // `outcome` reads what this call wrote to them.
+    unsafe {
+        let status = pyrt_object_to_json(o, flags, &mut text, &mut err);
+        outcome(status, text, err)
+    }
 }
 
 fn call(f: *mut pyrt_object, args: &str) -> Result<String, (i32, String)> {
     let (mut text, mut err) = (ptr::null_mut(), ptr::null_mut());
     let args = c(args);
-    // SAFETY: a live handle, NUL-terminated JSON arguments, valid out-pointers.
-    let status = unsafe { pyrt_object_call_json(f, ptr::null(), args.as_ptr(), ptr::null(), PYRT_VALUE_TAGGED, &mut text, &mut err) };
-    outcome(status, text, err)
+    // SAFETY: `f` is an object token; NUL-terminated JSON arguments that outlive the call; NULL
+    // method and keyword arguments (call `f` itself, no keywords); valid out-pointers, and `outcome`
+    // reads what this call wrote to them.
+    unsafe {
+        let status = pyrt_object_call_json(f, ptr::null(), args.as_ptr(), ptr::null(), PYRT_VALUE_TAGGED, &mut text, &mut err);
+        outcome(status, text, err)
+    }
 }
 
 fn handle(o: *mut pyrt_object) -> String {
@@ -172,7 +190,8 @@ fn corpus_round_trips_through_libpyrt() {
     // SAFETY: a live runtime, NUL-terminated code, a valid out-pointer.
     let status = unsafe { pyrt_run_string(rt(), code.as_ptr(), &mut err) };
     if status != PYRT_OK {
-        panic!("{:?}", outcome(status, ptr::null_mut(), err));
+        // SAFETY: the call failed, so `err` is the error it wrote.
+        panic!("{:?}", unsafe { outcome(status, ptr::null_mut(), err) });
     }
     let path = serde_json::to_string(&root().join("tests/corpus/values.json")).unwrap();
     let n: usize = call(eval("_corpus_load"), &format!("[{path}]")).unwrap().parse().unwrap();
@@ -200,7 +219,8 @@ fn corpus_round_trips_through_libpyrt() {
         // SAFETY: a live runtime, NUL-terminated JSON, valid out-pointers.
         let status = unsafe { pyrt_object_from_json(rt(), json.as_ptr(), PYRT_VALUE_TAGGED, &mut back, &mut err) };
         if status != PYRT_OK {
-            panic!("{name}: reading {tagged_text}: {:?}", outcome(status, ptr::null_mut(), err));
+            // SAFETY: the call failed, so `err` is the error it wrote.
+            panic!("{name}: reading {tagged_text}: {:?}", unsafe { outcome(status, ptr::null_mut(), err) });
         }
         let args = format!("[{}, {}]", handle(back), handle(o));
         assert_eq!(call(same_value, &args).unwrap(), "true", "{name}: {tagged_text} reads back as a different value");

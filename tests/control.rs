@@ -13,14 +13,19 @@ use pyrt::capi::status::*;
 
 #[derive(Clone, Copy)]
 struct Rt(*mut pyrt_runtime);
+// SAFETY: a runtime handle is a token pyrt looks up in a table and never dereferences (a freed one
+// gives PYRT_ERR_CLOSED), and every runtime function may be called from any thread (include/pyrt.h).
 unsafe impl Send for Rt {}
+// SAFETY: `&Rt` gives out nothing but a copy of that token (see Send).
 unsafe impl Sync for Rt {}
 
 fn open(config: &str) -> Rt {
     let c = CString::new(config).unwrap();
     let mut rt = ptr::null_mut();
     let mut err = ptr::null_mut();
+    // SAFETY: `c` is NUL-terminated and outlives the call; `rt` and `err` are valid out-pointers.
     let st = unsafe { pyrt_new(c.as_ptr(), &mut rt, &mut err) };
+    // SAFETY: `err` is NULL or the error the call just wrote, which nothing else frees.
     assert_eq!(st, PYRT_OK, "{}", unsafe { err_text(err) });
     Rt(rt)
 }
@@ -34,13 +39,40 @@ fn base() -> Rt {
     })
 }
 
+/// The message of a failed call's error, which is freed.
+///
+/// # Safety
+/// `e` is NULL or an error pyrt wrote to an `err_out` that nothing has freed (it is freed here).
 unsafe fn err_text(e: *mut pyrt_error) -> String {
     if e.is_null() {
         return "(no error)".into();
     }
-    let m = CStr::from_ptr(pyrt_error_message(e)).to_string_lossy().into_owned();
-    pyrt_error_free(e);
-    m
+    // SAFETY: `e` is a live error (the caller's promise): its message is a NUL-terminated string
+    // it owns, copied before `e` is freed, once.
+    unsafe {
+        let m = CStr::from_ptr(pyrt_error_message(e)).to_string_lossy().into_owned();
+        pyrt_error_free(e);
+        m
+    }
+}
+
+/// A string pyrt returned through a `result_out`, copied and freed.
+///
+/// # Safety
+/// `s` is such a string (NUL-terminated, allocated by pyrt) that nothing has freed.
+unsafe fn take_string(s: *mut c_char) -> String {
+    // SAFETY: `s` is a live pyrt string (the caller's promise), read and then freed, once.
+    unsafe {
+        let t = CStr::from_ptr(s).to_string_lossy().into_owned();
+        pyrt_string_free(s);
+        t
+    }
+}
+
+/// Frees a runtime handle: safe for any value (a token: NULL or a freed handle is a no-op).
+fn free(rt: Rt) {
+    // SAFETY: pyrt_free never dereferences the handle; it looks the token up.
+    unsafe { pyrt_free(rt.0) };
 }
 
 /// (status, message, captured stdout of the error)
@@ -49,8 +81,12 @@ type Failure = (i32, String, Option<String>);
 fn run(rt: Rt, code: &str) -> Result<(), Failure> {
     let c = CString::new(code).unwrap();
     let mut err = ptr::null_mut();
+    // SAFETY: a runtime token; `c` is NUL-terminated and outlives the call; `err` is a valid
+    // out-pointer.
     match unsafe { pyrt_run_string(rt.0, c.as_ptr(), &mut err) } {
         PYRT_OK => Ok(()),
+        // SAFETY: the call failed, so `err` is a new error we own; its output (NULL or a string
+        // owned by the error) is copied before err_text frees the error.
         st => unsafe {
             let out = pyrt_error_output(err, PYRT_STDOUT);
             let out = (!out.is_null()).then(|| CStr::from_ptr(out).to_string_lossy().into_owned());
@@ -63,26 +99,25 @@ fn eval(rt: Rt, expr: &str) -> String {
     let c = CString::new(expr).unwrap();
     let mut out: *mut c_char = ptr::null_mut();
     let mut err = ptr::null_mut();
-    assert_eq!(unsafe { pyrt_eval_json(rt.0, c.as_ptr(), &mut out, &mut err) }, PYRT_OK, "{}", unsafe { err_text(err) });
-    unsafe {
-        let s = CStr::from_ptr(out).to_string_lossy().into_owned();
-        pyrt_string_free(out);
-        s
-    }
+    // SAFETY: a runtime token; `c` is NUL-terminated and outlives the call; valid out-pointers.
+    let st = unsafe { pyrt_eval_json(rt.0, c.as_ptr(), &mut out, &mut err) };
+    // SAFETY: `err` is NULL or the error the call just wrote, which nothing else frees.
+    assert_eq!(st, PYRT_OK, "{}", unsafe { err_text(err) });
+    // SAFETY: the call succeeded, so `out` is a string pyrt allocated for this caller.
+    unsafe { take_string(out) }
 }
 
 fn take(rt: Rt, stream: u32) -> String {
     let mut out: *mut c_char = ptr::null_mut();
+    // SAFETY: a runtime token and a valid out-pointer (a NULL `err_out` is allowed).
     assert_eq!(unsafe { pyrt_output_take(rt.0, stream, &mut out, ptr::null_mut()) }, PYRT_OK);
-    unsafe {
-        let s = CStr::from_ptr(out).to_string_lossy().into_owned();
-        pyrt_string_free(out);
-        s
-    }
+    // SAFETY: the call succeeded, so `out` is a string pyrt allocated for this caller.
+    unsafe { take_string(out) }
 }
 
 fn interrupt_thread(id: u64) -> u32 {
     let mut n = 0;
+    // SAFETY: `n` is a valid out-pointer; a NULL `err_out` is allowed.
     assert_eq!(unsafe { pyrt_interrupt_thread(id, &mut n, ptr::null_mut()) }, PYRT_OK);
     n
 }
@@ -119,7 +154,7 @@ fn interrupt_a_threads_running_call_and_keep_going() {
         // Fully usable afterwards, on that handle too.
         assert_eq!(eval(target, "21 * 2"), "42");
         if main {
-            unsafe { pyrt_free(target.0) };
+            free(target);
         }
     }
     // No call running on this thread: nothing to interrupt.
@@ -136,6 +171,7 @@ fn interrupt_every_call_of_one_runtime_only() {
     // Repeat until both have ended: one may not have begun when the first interrupt ran.
     while !spinners.iter().all(|s| s.is_finished()) {
         let mut n = 0;
+        // SAFETY: a runtime token and a valid out-pointer; a NULL `err_out` is allowed.
         assert_eq!(unsafe { pyrt_interrupt(victim.0, &mut n, ptr::null_mut()) }, PYRT_OK);
         assert!(n <= 2);
         assert!(start.elapsed() < Duration::from_secs(10), "the spinners were not interrupted");
@@ -147,9 +183,12 @@ fn interrupt_every_call_of_one_runtime_only() {
     other.join().unwrap().unwrap();
     assert_eq!(eval(bystander, "bystander_done"), "true");
     let mut n = 7;
+    // SAFETY: a runtime token and a valid out-pointer; a NULL `err_out` is allowed.
     assert_eq!(unsafe { pyrt_interrupt(victim.0, &mut n, ptr::null_mut()) }, PYRT_OK);
     assert_eq!(n, 0);
-    unsafe { pyrt_free(victim.0) };
+    free(victim);
+    // SAFETY: deliberately a freed handle and a NULL `interrupted_out`: the handle is a token that
+    // pyrt looks up (never dereferences) and rejects as closed before anything is written.
     assert_eq!(unsafe { pyrt_interrupt(victim.0, ptr::null_mut(), ptr::null_mut()) }, PYRT_ERR_CLOSED);
 }
 
@@ -170,7 +209,7 @@ fn timeouts_interrupt_long_calls_only() {
     let (st, _, _) = run(rt, "time.sleep(0.5)\nspin()").unwrap_err();
     assert_eq!(st, PYRT_ERR_TIMEOUT);
     assert!(t.elapsed() >= Duration::from_millis(500));
-    unsafe { pyrt_free(rt.0) };
+    free(rt);
 }
 
 #[test]
@@ -208,9 +247,15 @@ fn interrupts_racing_short_calls_never_leak_into_later_calls() {
 
 static HANDLED: Mutex<String> = Mutex::new(String::new());
 
+/// The output handler: appends `[stream]text` to HANDLED.
+///
+/// # Safety
+/// Called by pyrt only, as a `pyrt_output_fn`: `text` points to `len` bytes valid for the call.
 unsafe extern "C" fn collect(user: *mut c_void, stream: u32, text: *const c_char, len: usize) {
     assert_eq!(user as usize, 0x5eed);
-    let s = std::str::from_utf8(std::slice::from_raw_parts(text as *const u8, len)).unwrap();
+    // SAFETY: pyrt passes a non-NULL `text` with `len` readable bytes, valid until the handler returns.
+    let bytes = unsafe { std::slice::from_raw_parts(text.cast::<u8>(), len) };
+    let s = std::str::from_utf8(bytes).unwrap();
     HANDLED.lock().unwrap().push_str(&format!("[{stream}]{s}"));
 }
 
@@ -243,6 +288,7 @@ fn output_capture_per_handle_and_the_runtime_level_handler() {
     assert_eq!(take(a, PYRT_STDOUT), "before the error\n");
     // Threads started by the call, and calls through non-capturing handles: the handler.
     let plain = base();
+    // SAFETY: a runtime token; `collect` only compares its user data with 0x5eed, never dereferences it.
     assert_eq!(unsafe { pyrt_set_output_handler(plain.0, Some(collect), 0x5eed as *mut c_void, ptr::null_mut()) }, PYRT_OK);
     run(a, "t = threading.Thread(target=lambda: print('from a thread')); t.start(); t.join(); print('mine')").unwrap();
     assert_eq!(take(a, PYRT_STDOUT), "mine\n");
@@ -252,14 +298,14 @@ fn output_capture_per_handle_and_the_runtime_level_handler() {
     assert_eq!(eval(plain, "sys.stdout.encoding == sys.__stdout__.encoding"), "true");
     assert_eq!(eval(plain, "sys.stdout.fileno() == 1"), "true");
     // NULL restores the process's streams.
+    // SAFETY: a runtime token; no handler, so the NULL user data is never passed anywhere.
     assert_eq!(unsafe { pyrt_set_output_handler(plain.0, None, ptr::null_mut(), ptr::null_mut()) }, PYRT_OK);
     HANDLED.lock().unwrap().clear();
     run(plain, "print('to the real stdout (expected in the test log)')").unwrap();
     assert_eq!(*HANDLED.lock().unwrap(), "");
     let mut out = ptr::null_mut();
+    // SAFETY: a runtime token and a valid out-pointer (the bad stream 3 is what is under test).
     assert_eq!(unsafe { pyrt_output_take(a.0, 3, &mut out, ptr::null_mut()) }, PYRT_ERR_INVALID_ARGUMENT);
-    unsafe {
-        pyrt_free(a.0);
-        pyrt_free(b.0);
-    }
+    free(a);
+    free(b);
 }

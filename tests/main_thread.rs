@@ -16,6 +16,8 @@ fn rts() -> &'static Rts {
     RTS.get_or_init(|| {
         // Rust's runtime ignores SIGPIPE in every Rust program; a C host has the default
         // (death), which is what pyrt must protect against: restore it for these tests.
+        // SAFETY: SIG_DFL installs no handler code: a write to a closed pipe would now end the process,
+        // a C host's default, which is what these tests reproduce; no memory is involved.
         unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
         // The host's SIGINT disposition before Python starts (SIG_DFL in a test process).
         let before = sigint_handler();
@@ -91,6 +93,8 @@ fn signal_functions_work_on_the_main_thread_only() {
     for _ in 0..3 {
         let t = std::thread::spawn(|| {
             std::thread::sleep(std::time::Duration::from_millis(50));
+            // SAFETY: kill only sends a signal, here to this process: SIGUSR1 has the Python handler
+            // installed above (its C-level part only records the signal), so it does not end us.
             unsafe { libc::kill(libc::getpid(), libc::SIGUSR1) };
         });
         r.main

@@ -10,15 +10,23 @@ use pyrt::capi::object::*;
 use pyrt::capi::runtime::*;
 use pyrt::capi::status::*;
 
+// Runtime and object handles are tokens that pyrt looks up in a table and never dereferences: any
+// value, NULL or freed included, is safe to pass (a stale one gives PYRT_ERR_CLOSED). Error and
+// string pointers are real: they are read only after the call that wrote them, and freed once.
+
 struct Rt(*mut pyrt_runtime);
+// SAFETY: the runtime handle is a token (see above), and every runtime function may be called from
+// any thread (include/pyrt.h), so the handle may move.
 unsafe impl Send for Rt {}
+// SAFETY: `&Rt` gives out nothing but a copy of that token (see Send).
 unsafe impl Sync for Rt {}
 
 fn rt() -> *mut pyrt_runtime {
     static RT: OnceLock<Rt> = OnceLock::new();
-    RT.get_or_init(|| unsafe {
+    RT.get_or_init(|| {
         let mut rt = ptr::null_mut();
-        assert_eq!(pyrt_new(ptr::null(), &mut rt, ptr::null_mut()), PYRT_OK);
+        // SAFETY: a NULL config means the defaults; `rt` is a valid out-pointer; NULL `err_out` is allowed.
+        assert_eq!(unsafe { pyrt_new(ptr::null(), &mut rt, ptr::null_mut()) }, PYRT_OK);
         Rt(rt)
     })
     .0
@@ -28,71 +36,105 @@ fn c(s: &str) -> CString {
     CString::new(s).unwrap()
 }
 
+/// A string pyrt returned through a `result_out`, copied and freed.
+///
+/// # Safety
+/// `s` is such a string (NUL-terminated, allocated by pyrt) that nothing has freed.
 unsafe fn take(s: *mut c_char) -> String {
-    let r = CStr::from_ptr(s).to_str().unwrap().to_string();
-    pyrt_string_free(s);
-    r
+    // SAFETY: `s` is a live pyrt string (the caller's promise), read and then freed, once.
+    unsafe {
+        let r = CStr::from_ptr(s).to_str().unwrap().to_string();
+        pyrt_string_free(s);
+        r
+    }
 }
 
+/// The message of a failed call's error, which is freed.
+///
+/// # Safety
+/// `e` is an error pyrt wrote to an `err_out` that nothing has freed (it is freed here).
 unsafe fn err_text(e: *mut pyrt_error) -> String {
-    let m = CStr::from_ptr(pyrt_error_message(e)).to_string_lossy().into_owned();
-    pyrt_error_free(e);
-    m
+    // SAFETY: `e` is a live error (the caller's promise): its message is a NUL-terminated string
+    // it owns, copied before `e` is freed, once.
+    unsafe {
+        let m = CStr::from_ptr(pyrt_error_message(e)).to_string_lossy().into_owned();
+        pyrt_error_free(e);
+        m
+    }
+}
+
+/// The result text of a call that returned `status`, or its status and error message.
+///
+/// # Safety
+/// `out` and `e` are what that call (made with both out-pointers non-NULL) wrote: on PYRT_OK a
+/// pyrt string in `out`, otherwise an error in `e`; nothing has freed them (they are freed here).
+unsafe fn outcome(status: i32, out: *mut c_char, e: *mut pyrt_error) -> Result<String, (i32, String)> {
+    match status {
+        // SAFETY: the call succeeded, so `out` is a string pyrt allocated for us (the caller's promise).
+        PYRT_OK => Ok(unsafe { take(out) }),
+        // SAFETY: the call failed, so `e` is the new error it wrote (the caller's promise).
+        code => Err((code, unsafe { err_text(e) })),
+    }
+}
+
+/// Frees an object handle. Any value is safe (a token: NULL or a freed handle is a no-op).
+fn free(o: *mut pyrt_object) {
+    // SAFETY: pyrt_object_free looks the token up and never dereferences it.
+    unsafe { pyrt_object_free(o) };
 }
 
 fn run(code: &str) {
-    unsafe {
-        let mut e = ptr::null_mut();
-        assert_eq!(pyrt_run_string(rt(), c(code).as_ptr(), &mut e), PYRT_OK, "{}", err_text(e));
-    }
+    let mut e = ptr::null_mut();
+    // SAFETY: a runtime token; the code is a NUL-terminated temporary alive until the call returns;
+    // `e` is a valid out-pointer.
+    let status = unsafe { pyrt_run_string(rt(), c(code).as_ptr(), &mut e) };
+    // SAFETY: evaluated only when the call failed, and then it wrote a new error to `e`.
+    assert_eq!(status, PYRT_OK, "{}", unsafe { err_text(e) });
 }
 
 fn eval_obj(expr: &str) -> *mut pyrt_object {
-    unsafe {
-        let mut o = ptr::null_mut();
-        let mut e = ptr::null_mut();
-        assert_eq!(pyrt_eval_object(rt(), c(expr).as_ptr(), &mut o, &mut e), PYRT_OK, "{}", err_text(e));
-        o
-    }
+    let mut o = ptr::null_mut();
+    let mut e = ptr::null_mut();
+    // SAFETY: a runtime token; the expression is a NUL-terminated temporary alive until the call
+    // returns; valid out-pointers.
+    let status = unsafe { pyrt_eval_object(rt(), c(expr).as_ptr(), &mut o, &mut e) };
+    // SAFETY: evaluated only when the call failed, and then it wrote a new error to `e`.
+    assert_eq!(status, PYRT_OK, "{}", unsafe { err_text(e) });
+    o
 }
 
 fn to_json(o: *mut pyrt_object, flags: u32) -> Result<String, (i32, String)> {
+    let mut out = ptr::null_mut();
+    let mut e = ptr::null_mut();
+    // SAFETY: an object token and valid out-pointers; `outcome` reads what this call wrote to them.
     unsafe {
-        let mut out = ptr::null_mut();
-        let mut e = ptr::null_mut();
-        match pyrt_object_to_json(o, flags, &mut out, &mut e) {
-            PYRT_OK => Ok(take(out)),
-            code => Err((code, err_text(e))),
-        }
+        let status = pyrt_object_to_json(o, flags, &mut out, &mut e);
+        outcome(status, out, e)
     }
 }
 
 fn from_json(json: &str, flags: u32) -> *mut pyrt_object {
-    unsafe {
-        let mut o = ptr::null_mut();
-        let mut e = ptr::null_mut();
-        assert_eq!(pyrt_object_from_json(rt(), c(json).as_ptr(), flags, &mut o, &mut e), PYRT_OK, "{json}: {}", err_text(e));
-        o
-    }
+    let mut o = ptr::null_mut();
+    let mut e = ptr::null_mut();
+    // SAFETY: a runtime token; the JSON is a NUL-terminated temporary alive until the call returns;
+    // valid out-pointers.
+    let status = unsafe { pyrt_object_from_json(rt(), c(json).as_ptr(), flags, &mut o, &mut e) };
+    // SAFETY: evaluated only when the call failed, and then it wrote a new error to `e`.
+    assert_eq!(status, PYRT_OK, "{json}: {}", unsafe { err_text(e) });
+    o
 }
 
 fn call_json(o: *mut pyrt_object, method: Option<&str>, args: &str, flags: u32) -> Result<String, (i32, String)> {
+    let (m, args) = (method.map(c), c(args));
+    let mut out = ptr::null_mut();
+    let mut e = ptr::null_mut();
+    // SAFETY: an object token; the method name (NULL: call `o` itself) and the arguments are
+    // NUL-terminated and outlive the call; NULL keyword arguments mean none; valid out-pointers, and
+    // `outcome` reads what this call wrote to them.
     unsafe {
-        let m = method.map(c);
-        let mut out = ptr::null_mut();
-        let mut e = ptr::null_mut();
-        match pyrt_object_call_json(
-            o,
-            m.as_ref().map_or(ptr::null(), |m| m.as_ptr()),
-            c(args).as_ptr(),
-            ptr::null(),
-            flags,
-            &mut out,
-            &mut e,
-        ) {
-            PYRT_OK => Ok(take(out)),
-            code => Err((code, err_text(e))),
-        }
+        let status =
+            pyrt_object_call_json(o, m.as_ref().map_or(ptr::null(), |m| m.as_ptr()), args.as_ptr(), ptr::null(), flags, &mut out, &mut e);
+        outcome(status, out, e)
     }
 }
 
@@ -158,23 +200,21 @@ def same(a, b):
         let original = eval_obj(v);
         let encoded = to_json(original, T).unwrap_or_else(|e| panic!("{v}: {e:?}"));
         let back = from_json(&encoded, T);
-        unsafe {
-            let same = eval_obj("same");
-            let args = format!(
-                "[{{\"__pyrt__\":\"object\",\"v\":{}}},{{\"__pyrt__\":\"object\",\"v\":{}}}]",
-                pyrt_object_id(original),
-                pyrt_object_id(back)
-            );
-            assert_eq!(call_json(same, None, &args, T).unwrap(), "true", "{v} -> {encoded}");
-            pyrt_object_free(same);
-            pyrt_object_free(original);
-            pyrt_object_free(back);
-        }
+        let same = eval_obj("same");
+        let args = format!(
+            "[{{\"__pyrt__\":\"object\",\"v\":{}}},{{\"__pyrt__\":\"object\",\"v\":{}}}]",
+            pyrt_object_id(original),
+            pyrt_object_id(back)
+        );
+        assert_eq!(call_json(same, None, &args, T).unwrap(), "true", "{v} -> {encoded}");
+        free(same);
+        free(original);
+        free(back);
     }
     // Plain JSON stays plain in the tagged encoding.
     let o = eval_obj("{'a': [1, 2.5, 'x', None, True]}");
     assert_eq!(to_json(o, T).unwrap(), r#"{"a":[1,2.5,"x",null,true]}"#);
-    unsafe { pyrt_object_free(o) };
+    free(o);
 }
 
 #[test]
@@ -189,65 +229,80 @@ fn tag_errors_and_handles_for_unknown_types() {
     let id: u64 = with_handles.trim_start_matches(r#"[{"__pyrt__":"object","v":"#).trim_end_matches("}]").parse().unwrap();
     let inner = id as usize as *mut pyrt_object;
     assert!(call_json(inner, Some("__repr__"), "[]", 0).unwrap().contains("object object"));
+    free(inner);
+    free(o);
+    let mut e = ptr::null_mut();
+    let mut out = ptr::null_mut();
+    // SAFETY: a runtime token; the JSON is a NUL-terminated temporary alive until the call returns;
+    // valid out-pointers. The call fails (asserted first), so `e` is then the error it wrote.
     unsafe {
-        pyrt_object_free(inner);
-        pyrt_object_free(o);
-        let mut e = ptr::null_mut();
-        let mut out = ptr::null_mut();
         assert_eq!(pyrt_object_from_json(rt(), c(r#"{"__pyrt__":"nope","v":1}"#).as_ptr(), T, &mut out, &mut e), PYRT_ERR_CONVERSION);
         assert!(err_text(e).contains("unknown tag kind"));
-        assert_eq!(pyrt_object_to_json(ptr::null_mut(), 0, &mut ptr::null_mut(), ptr::null_mut()), PYRT_ERR_CLOSED);
-        let o = eval_obj("1");
-        assert_eq!(pyrt_object_to_json(o, 99, &mut ptr::null_mut(), ptr::null_mut()), PYRT_ERR_INVALID_ARGUMENT);
-        pyrt_object_free(o);
     }
+    // SAFETY: deliberately the NULL handle, which pyrt rejects as closed (a token, never
+    // dereferenced); the result out-pointer is a valid temporary; NULL `err_out` is allowed.
+    assert_eq!(unsafe { pyrt_object_to_json(ptr::null_mut(), 0, &mut ptr::null_mut(), ptr::null_mut()) }, PYRT_ERR_INVALID_ARGUMENT);
+    let o = eval_obj("1");
+    // SAFETY: an object token and a valid temporary out-pointer; the unknown flags 99 are what is
+    // under test (rejected before anything is written).
+    assert_eq!(unsafe { pyrt_object_to_json(o, 99, &mut ptr::null_mut(), ptr::null_mut()) }, PYRT_ERR_INVALID_ARGUMENT);
+    free(o);
 }
 
 #[test]
 fn counter_updated_many_times() {
+    let mut collections = ptr::null_mut();
+    let mut counter = ptr::null_mut();
+    // SAFETY: a runtime token and an object token; the names are NUL-terminated temporaries alive
+    // until each call returns; NULL positional and keyword arguments mean none; valid out-pointers;
+    // NULL `err_out` is allowed.
     unsafe {
-        let mut collections = ptr::null_mut();
         assert_eq!(pyrt_import(rt(), c("collections").as_ptr(), &mut collections, ptr::null_mut()), PYRT_OK);
-        let mut counter = ptr::null_mut();
         assert_eq!(
             pyrt_object_call(collections, c("Counter").as_ptr(), ptr::null(), ptr::null(), 0, &mut counter, ptr::null_mut()),
             PYRT_OK
         );
-        let mut apples = 0;
-        for i in 0..10_000 {
-            let word = ["apple", "pear", "fig", "kiwi", "plum"][i % 5 % (1 + i % 4)];
-            apples += (word == "apple") as i32;
-            assert!(call_json(counter, Some("update"), &format!(r#"[["{word}"]]"#), 0).is_ok());
-        }
-        let top = call_json(counter, Some("most_common"), "[3]", T).unwrap();
-        assert!(top.starts_with(r#"[{"__pyrt__":"tuple","v":["apple","#), "{top}");
-        assert_eq!(call_json(counter, Some("most_common"), "[1]", 0).unwrap(), format!(r#"[["apple",{apples}]]"#));
-        pyrt_object_free(counter);
-        pyrt_object_free(collections);
     }
+    let mut apples = 0;
+    for i in 0..10_000 {
+        let word = ["apple", "pear", "fig", "kiwi", "plum"][i % 5 % (1 + i % 4)];
+        apples += (word == "apple") as i32;
+        assert!(call_json(counter, Some("update"), &format!(r#"[["{word}"]]"#), 0).is_ok());
+    }
+    let top = call_json(counter, Some("most_common"), "[3]", T).unwrap();
+    assert!(top.starts_with(r#"[{"__pyrt__":"tuple","v":["apple","#), "{top}");
+    assert_eq!(call_json(counter, Some("most_common"), "[1]", 0).unwrap(), format!(r#"[["apple",{apples}]]"#));
+    free(counter);
+    free(collections);
 }
 
 #[test]
 fn instance_kept_alive_attributes_and_handles_as_arguments() {
     run("class Account:\n    def __init__(self, owner):\n        self.owner = owner\n        self.balance = 0\n    def deposit(self, n):\n        self.balance += n\n        return self.balance\n    def transfer(self, other, n):\n        self.balance -= n\n        other.balance += n\n");
+    let (mut main, mut a, mut b, mut cls) = (ptr::null_mut(), ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
+    // SAFETY: a runtime token and object tokens; names and JSON arguments are NUL-terminated
+    // temporaries alive until each call returns (NULL ones mean none); valid out-pointers; NULL
+    // `err_out` is allowed.
     unsafe {
-        let mut main = ptr::null_mut();
         assert_eq!(pyrt_import(rt(), c("__main__").as_ptr(), &mut main, ptr::null_mut()), PYRT_OK);
-        let mut a = ptr::null_mut();
-        let mut b = ptr::null_mut();
         assert_eq!(
             pyrt_object_call(main, c("Account").as_ptr(), c(r#"["ann"]"#).as_ptr(), ptr::null(), 0, &mut a, ptr::null_mut()),
             PYRT_OK
         );
-        let mut cls = ptr::null_mut();
         assert_eq!(pyrt_object_getattr(main, c("Account").as_ptr(), &mut cls, ptr::null_mut()), PYRT_OK);
         assert_eq!(pyrt_object_call(cls, ptr::null(), ptr::null(), c(r#"{"owner":"bob"}"#).as_ptr(), 0, &mut b, ptr::null_mut()), PYRT_OK);
-        for _ in 0..100 {
-            call_json(a, Some("deposit"), "[2]", 0).unwrap();
-        }
-        let args = format!(r#"[{{"__pyrt__":"object","v":{}}}, 50]"#, pyrt_object_id(b));
-        assert_eq!(call_json(a, Some("transfer"), &args, T).unwrap(), "null");
-        let mut out = ptr::null_mut();
+    }
+    for _ in 0..100 {
+        call_json(a, Some("deposit"), "[2]", 0).unwrap();
+    }
+    let args = format!(r#"[{{"__pyrt__":"object","v":{}}}, 50]"#, pyrt_object_id(b));
+    assert_eq!(call_json(a, Some("transfer"), &args, T).unwrap(), "null");
+    let mut out = ptr::null_mut();
+    // SAFETY: object tokens; names and JSON values are NUL-terminated temporaries alive until each
+    // call returns; `out` is a valid out-pointer, and each `take` follows the successful call that
+    // wrote a new string to it (asserted first), so each string is freed once; NULL `err_out` is
+    // allowed.
+    unsafe {
         assert_eq!(pyrt_object_getattr_json(b, c("balance").as_ptr(), 0, &mut out, ptr::null_mut()), PYRT_OK);
         assert_eq!(take(out), "50");
         assert_eq!(pyrt_object_setattr_json(b, c("owner").as_ptr(), c(r#""robert""#).as_ptr(), 0, ptr::null_mut()), PYRT_OK);
@@ -259,21 +314,25 @@ fn instance_kept_alive_attributes_and_handles_as_arguments() {
         assert!(take(out).contains("Account object"));
         assert_eq!(pyrt_object_str(main, &mut out, ptr::null_mut()), PYRT_OK);
         assert!(take(out).contains("__main__"));
-        // A freed handle is an error, not a crash; so is garbage.
-        pyrt_object_free(b);
-        pyrt_object_free(b);
-        assert_eq!(call_json(b, Some("deposit"), "[1]", 0).unwrap_err().0, PYRT_ERR_CLOSED);
-        assert_eq!(call_json(0x55 as *mut pyrt_object, None, "[]", 0).unwrap_err().0, PYRT_ERR_CLOSED);
-        let (code, msg) = call_json(a, Some("transfer"), &args, T).unwrap_err();
-        assert_eq!(code, PYRT_ERR_CONVERSION, "{msg}");
-        for o in [a, cls, main] {
-            pyrt_object_free(o);
-        }
+    }
+    // A freed handle is an error, not a crash; so is garbage.
+    free(b);
+    free(b);
+    assert_eq!(call_json(b, Some("deposit"), "[1]", 0).unwrap_err().0, PYRT_ERR_CLOSED);
+    assert_eq!(call_json(0x55 as *mut pyrt_object, None, "[]", 0).unwrap_err().0, PYRT_ERR_CLOSED);
+    let (code, msg) = call_json(a, Some("transfer"), &args, T).unwrap_err();
+    assert_eq!(code, PYRT_ERR_CONVERSION, "{msg}");
+    for o in [a, cls, main] {
+        free(o);
     }
 }
 
 #[test]
 fn call_value_by_target_and_round_trip_example() {
+    // SAFETY: a runtime token; targets and JSON arguments are NUL-terminated temporaries alive until
+    // each call returns (NULL ones mean none); valid out-pointers. Each `take` follows a successful
+    // call (asserted first), which wrote a new string to `out`; the failed call wrote a new error to
+    // `e`, freed once.
     unsafe {
         let mut out = ptr::null_mut();
         let mut e = ptr::null_mut();
@@ -309,6 +368,8 @@ fn call_value_by_target_and_round_trip_example() {
 fn objects_free_from_other_threads_without_leaking() {
     run("import sys, gc");
     let blocks = || -> i64 {
+        // SAFETY: a runtime token; the expression is a NUL-terminated temporary alive until the call
+        // returns; `out` is a valid out-pointer, taken once after the call succeeded (asserted).
         unsafe {
             let mut out = ptr::null_mut();
             assert_eq!(pyrt_eval_json(rt(), c("gc.collect() * 0 + sys.getallocatedblocks()").as_ptr(), &mut out, ptr::null_mut()), PYRT_OK);
@@ -318,7 +379,7 @@ fn objects_free_from_other_threads_without_leaking() {
     let churn = || {
         let objects: Vec<usize> = (0..2000).map(|i| eval_obj(&format!("[{i}] * 10")) as usize).collect();
         // Released from other threads, with no GIL: queued, dropped by the next GIL holder.
-        std::thread::spawn(move || objects.into_iter().for_each(|o| unsafe { pyrt_object_free(o as *mut pyrt_object) })).join().unwrap();
+        std::thread::spawn(move || objects.into_iter().for_each(|o| free(o as *mut pyrt_object))).join().unwrap();
     };
     churn();
     let before = blocks();
@@ -332,6 +393,13 @@ fn objects_free_from_other_threads_without_leaking() {
 fn typed_fast_path() {
     use pyrt::capi::args::*;
     run("def describe(*a):\n    return repr(a)\ndef total(a, b):\n    return a + b\n");
+    // SAFETY: `args` is the list pyrt_args_new returned, used on this thread only and freed once at
+    // the end; a NULL list is also passed on purpose (no arguments for a call; rejected by a push;
+    // a no-op to free). Object handles are tokens: the freed ones passed last are rejected as
+    // closed, never dereferenced. The string and bytes pointers come with their lengths and live
+    // until each call returns, which copies them ([0xff] is invalid UTF-8 on purpose). `d`, `i`,
+    // `o` and `out` are valid out-pointers (a NULL `result_out` is rejected: tested); `out` is taken
+    // once after each successful call, and `e` read once after the failed call that wrote it.
     unsafe {
         let sqrt = eval_obj("__import__('math').sqrt");
         let args = pyrt_args_new();
@@ -377,14 +445,14 @@ fn typed_fast_path() {
         assert_eq!(pyrt_object_call_double(sqrt, args, ptr::null_mut(), ptr::null_mut()), PYRT_ERR_INVALID_ARGUMENT);
         // A string result is not a float; a freed handle (argument or callable) is an error.
         assert_eq!(pyrt_object_call_double(describe, ptr::null(), &mut d, ptr::null_mut()), PYRT_ERR_CONVERSION);
-        pyrt_object_free(list);
+        free(list);
         pyrt_args_clear(args);
         pyrt_args_push_object(args, list);
         assert_eq!(pyrt_object_call_args(describe, args, &mut o, ptr::null_mut()), PYRT_ERR_CLOSED);
-        pyrt_object_free(sqrt);
+        free(sqrt);
         assert_eq!(pyrt_object_call_double(sqrt, ptr::null(), &mut d, ptr::null_mut()), PYRT_ERR_CLOSED);
         for h in [total, describe, o] {
-            pyrt_object_free(h);
+            free(h);
         }
         pyrt_args_free(args);
         pyrt_args_free(ptr::null_mut());

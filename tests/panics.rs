@@ -27,29 +27,53 @@ fn c(s: &str) -> CString {
     CString::new(s).unwrap()
 }
 
+/// A copy of a C string, "" for NULL.
+///
+/// # Safety
+/// `p` is NULL or a NUL-terminated string valid for the call.
 unsafe fn text(p: *const c_char) -> String {
     if p.is_null() {
         String::new()
     } else {
-        CStr::from_ptr(p).to_string_lossy().into_owned()
+        // SAFETY: not NULL, so NUL-terminated and valid (the caller's promise).
+        unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
     }
 }
 
-/// Runs `code`; returns the status and, on failure, "Type: message".
-unsafe fn run(rt: *mut pyrt_runtime, code: &str) -> (i32, String) {
+/// Runs `code`; returns the status and, on failure, "Type: message". `rt` is a runtime token:
+/// any value is safe (pyrt looks it up, never dereferences it).
+fn run(rt: *mut pyrt_runtime, code: &str) -> (i32, String) {
     let mut e = ptr::null_mut();
-    let st = pyrt_run_string(rt, c(code).as_ptr(), &mut e);
-    let msg = if e.is_null() { String::new() } else { format!("{}: {}", text(pyrt_error_python_type(e)), text(pyrt_error_message(e))) };
-    pyrt_error_free(e);
-    (st, msg)
+    // SAFETY: the code is a NUL-terminated temporary alive until the call returns; `e` is a valid
+    // out-pointer, then NULL or (on failure) a new error whose type name (NULL for a non-Python
+    // error) and message it owns; they are copied before it is freed, once.
+    unsafe {
+        let st = pyrt_run_string(rt, c(code).as_ptr(), &mut e);
+        let msg = if e.is_null() { String::new() } else { format!("{}: {}", text(pyrt_error_python_type(e)), text(pyrt_error_message(e))) };
+        pyrt_error_free(e);
+        (st, msg)
+    }
 }
 
+/// `answer()` → 42.
+///
+/// # Safety
+/// A `pyrt_host_fn`, called by pyrt only.
 unsafe extern "C" fn answer(_: *mut c_void, _: *const c_char, _: *const c_char, r: *mut pyrt_reply) -> i32 {
-    pyrt_reply_json(r, c"42".as_ptr())
+    // SAFETY: `r` is this call's reply, open on this thread until we return; the JSON is static.
+    unsafe { pyrt_reply_json(r, c"42".as_ptr()) }
 }
 
 #[test]
 fn a_panic_where_cpython_calls_pyrt_is_a_python_exception() {
+    // SAFETY: `rt` is the runtime this test opens (the only one in this binary) and frees last.
+    // Names, code and JSON are NUL-terminated and live until each call returns. `answer` ignores
+    // its (NULL) user data. The argument list is used on one thread and freed once per call of
+    // `call`; it lends `data` read-only (flags 0: Python cannot write to it), and `data` outlives
+    // every call and pyrt_free(rt), after which no Python runs that could hold a view of it.
+    // `mean` is an object token. `d`, `e`, `mean` and `out` are valid out-pointers; `e` is NULL or
+    // the error the call just wrote (`text` takes NULL), freed once; `out` is read and freed once
+    // after the successful call (asserted) that wrote it.
     unsafe {
         let mut rt = ptr::null_mut();
         assert_eq!(pyrt_new(c(r#"{"capture_output": true}"#).as_ptr(), &mut rt, ptr::null_mut()), PYRT_OK);
@@ -85,7 +109,7 @@ fn a_panic_where_cpython_calls_pyrt_is_a_python_exception() {
         let data = [1.0f64, 2.0, 3.0, 6.0];
         let call = |mask: u32| -> (i32, f64, String) {
             let args = pyrt_args_new();
-            assert_eq!(pyrt_args_push_buffer(args, data.as_ptr() as *mut c_void, data.len(), 1, 0), PYRT_OK);
+            assert_eq!(pyrt_args_push_buffer(args, data.as_ptr().cast_mut().cast::<c_void>(), data.len(), 1, 0), PYRT_OK);
             pyrt::__inject_panics(mask);
             let mut d = 0.0;
             let mut e = ptr::null_mut();

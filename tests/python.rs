@@ -260,6 +260,13 @@ fn c(s: &str) -> CString {
 
 #[test]
 fn capi_null_pointers_are_errors() {
+    // SAFETY: the NULL pointers are deliberate: the contract under test is that pyrt rejects a NULL
+    // input, output or handle with PYRT_ERR_INVALID_ARGUMENT (writing no output), and that NULL is a
+    // no-op for the free functions and NULL for the error accessors. Every other pointer is a
+    // NUL-terminated string that outlives the calls (`cfg`, `m`, `f`, `a`, `bad_utf8`), a valid
+    // out-pointer, or a runtime handle: a token looked up, never dereferenced, so the freed `raw`
+    // and the bogus 0x1234 give PYRT_ERR_CLOSED. `err` and `out` are read and freed once, after the
+    // call that wrote them (asserted); the version string is static.
     unsafe {
         let mut raw: *mut pyrt_runtime = ptr::null_mut();
         let mut err: *mut pyrt_error = ptr::null_mut();

@@ -14,6 +14,9 @@ use pyrt::Runtime;
 extern "C" fn host_handler(_sig: libc::c_int) {}
 
 fn install_host_handler(sig: libc::c_int) {
+    // SAFETY: an all-zero sigaction is a valid value (plain integers and a sigset); `sa_sigaction`
+    // without SA_SIGINFO is read as a `void (*)(int)`, which is `host_handler`'s signature, and the
+    // handler does nothing, so it is async-signal-safe; all pointers are to locals.
     unsafe {
         let mut sa: libc::sigaction = std::mem::zeroed();
         sa.sa_sigaction = host_handler as *const () as usize;
@@ -53,6 +56,8 @@ fn host_owned_signals_behave_as_standalone() {
     // SIGINT sent by the host raises KeyboardInterrupt in the main-thread call.
     let t = std::thread::spawn(|| {
         std::thread::sleep(std::time::Duration::from_millis(100));
+        // SAFETY: kill only sends a signal, here to this process: SIGINT is Python's (its C-level
+        // handler only records the signal), so it does not end us.
         unsafe { libc::kill(libc::getpid(), libc::SIGINT) };
     });
     let e = rt.run_string("for _ in range(10**9):\n    pass\n").unwrap_err();

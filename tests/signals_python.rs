@@ -5,6 +5,8 @@ use pyrt::{ErrorKind, Runtime};
 
 #[test]
 fn python_owns_sigint_and_ignores_sigpipe() {
+    // SAFETY: SIG_DFL installs no handler code: a write to a closed pipe would now end the process,
+    // a C host's default, which is what these tests reproduce; no memory is involved.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let e = Runtime::new(Some(r#"{"signals": "python", "sigpipe": "call"}"#)).err().unwrap();
     assert_eq!(e.kind, ErrorKind::Config, "{e}");
@@ -23,6 +25,8 @@ fn python_owns_sigint_and_ignores_sigpipe() {
     // Sent by the host from another thread while Python loops on the main thread.
     let t = std::thread::spawn(|| {
         std::thread::sleep(std::time::Duration::from_millis(100));
+        // SAFETY: kill only sends a signal, here to this process: SIGINT is Python's (its C-level
+        // handler only records the signal), so it does not end us.
         unsafe { libc::kill(libc::getpid(), libc::SIGINT) };
     });
     let e = rt.run_string("for _ in range(10**9):\n    pass\n").unwrap_err();

@@ -4,6 +4,8 @@
 use pyrt::Runtime;
 
 fn sigpipe_blocked_in_this_thread() -> bool {
+    // SAFETY: an all-zero sigset_t is a valid value; a null new set only reads this thread's mask
+    // into `cur`, a valid out-pointer; sigismember reads the initialized `cur`.
     unsafe {
         let mut cur: libc::sigset_t = std::mem::zeroed();
         libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut cur);
@@ -14,6 +16,8 @@ fn sigpipe_blocked_in_this_thread() -> bool {
 #[test]
 fn sigpipe_blocked_per_call_and_the_host_mask_restored() {
     // A C host's default: SIGPIPE kills (Rust programs ignore it; undo that here).
+    // SAFETY: SIG_DFL installs no handler code: a write to a closed pipe would now end the process,
+    // a C host's default, which is what these tests reproduce; no memory is involved.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     assert!(Runtime::new(Some(r#"{"sigpipe": "nope"}"#)).is_err());
     let rt = Runtime::new(Some(r#"{"sigpipe": "call"}"#)).unwrap();
@@ -21,6 +25,8 @@ fn sigpipe_blocked_per_call_and_the_host_mask_restored() {
     rt.run_string("import os\nr, w = os.pipe()\nos.close(r)\ntry:\n    os.write(w, b'x')\n    res = 'wrote'\nexcept BrokenPipeError:\n    res = 'BrokenPipeError'\nos.close(w)\n").unwrap();
     assert_eq!(rt.eval_json("res").unwrap(), "\"BrokenPipeError\"");
     assert!(!sigpipe_blocked_in_this_thread(), "the host thread's mask was not restored");
+    // SAFETY: an all-zero sigset_t is a valid value; sigpending writes the pending set into
+    // `pending`, a valid out-pointer, which sigismember then reads.
     unsafe {
         let mut pending: libc::sigset_t = std::mem::zeroed();
         libc::sigpending(&mut pending);

@@ -17,7 +17,10 @@ use pyrt::capi::status::*;
 
 #[derive(Clone, Copy)]
 struct Rt(*mut pyrt_runtime);
+// SAFETY: a runtime handle is a token pyrt looks up in a table and never dereferences, and every
+// runtime function may be called from any thread (include/pyrt.h), so the handle may move.
 unsafe impl Send for Rt {}
+// SAFETY: `&Rt` gives out nothing but a copy of that token (see Send).
 unsafe impl Sync for Rt {}
 
 fn venv() -> Option<String> {
@@ -28,16 +31,45 @@ fn open(config: &str) -> Result<Rt, (i32, String)> {
     let c = CString::new(config).unwrap();
     let mut rt = ptr::null_mut();
     let mut err = ptr::null_mut();
+    // SAFETY: `c` is NUL-terminated and outlives the call; `rt` and `err` are valid out-pointers.
     match unsafe { pyrt_new(c.as_ptr(), &mut rt, &mut err) } {
         PYRT_OK => Ok(Rt(rt)),
+        // SAFETY: the call failed, so it wrote a new error to `err`, freed by take_err only.
         st => Err((st, unsafe { take_err(err) })),
     }
 }
 
+/// The message of a failed call's error, which is freed.
+///
+/// # Safety
+/// `e` is an error pyrt wrote to an `err_out` that nothing has freed (it is freed here).
 unsafe fn take_err(e: *mut pyrt_error) -> String {
-    let m = CStr::from_ptr(pyrt_error_message(e)).to_string_lossy().into_owned();
-    pyrt_error_free(e);
-    m
+    // SAFETY: `e` is a live error (the caller's promise): its message is a NUL-terminated string
+    // it owns, copied before `e` is freed, once.
+    unsafe {
+        let m = CStr::from_ptr(pyrt_error_message(e)).to_string_lossy().into_owned();
+        pyrt_error_free(e);
+        m
+    }
+}
+
+/// A string pyrt returned through a `result_out`, copied and freed.
+///
+/// # Safety
+/// `s` is such a string (NUL-terminated UTF-8, allocated by pyrt) that nothing has freed.
+unsafe fn take_string(s: *mut c_char) -> String {
+    // SAFETY: `s` is a live pyrt string (the caller's promise), read and then freed, once.
+    unsafe {
+        let t = CStr::from_ptr(s).to_str().unwrap().to_owned();
+        pyrt_string_free(s);
+        t
+    }
+}
+
+/// Frees a runtime handle: safe for any value (a token: NULL or a freed handle is a no-op).
+fn free(rt: Rt) {
+    // SAFETY: pyrt_free never dereferences the handle; it looks the token up.
+    unsafe { pyrt_free(rt.0) };
 }
 
 /// The main-interpreter runtime, started first (with the venv when there is one).
@@ -75,9 +107,10 @@ fn minor() -> u32 {
 
 fn info(rt: Rt) -> serde_json::Value {
     let mut out: *mut c_char = ptr::null_mut();
+    // SAFETY: a runtime token and a valid out-pointer; NULL `err_out` is allowed.
     assert_eq!(unsafe { pyrt_info_json(rt.0, &mut out, ptr::null_mut()) }, PYRT_OK);
-    let s = unsafe { CStr::from_ptr(out).to_str().unwrap().to_owned() };
-    unsafe { pyrt_string_free(out) };
+    // SAFETY: the call succeeded, so `out` is a string pyrt allocated for this caller.
+    let s = unsafe { take_string(out) };
     serde_json::from_str(&s).unwrap()
 }
 
@@ -85,12 +118,12 @@ fn call(rt: Rt, module: &str, f: &str, args: &str) -> Result<String, (i32, Strin
     let (m, f, a) = (CString::new(module).unwrap(), CString::new(f).unwrap(), CString::new(args).unwrap());
     let mut out: *mut c_char = ptr::null_mut();
     let mut err = ptr::null_mut();
+    // SAFETY: a runtime token; module, function and arguments are NUL-terminated and outlive the
+    // call; NULL keyword arguments mean none; valid out-pointers.
     match unsafe { pyrt_call_json(rt.0, m.as_ptr(), f.as_ptr(), a.as_ptr(), ptr::null(), &mut out, &mut err) } {
-        PYRT_OK => unsafe {
-            let s = CStr::from_ptr(out).to_str().unwrap().to_owned();
-            pyrt_string_free(out);
-            Ok(s)
-        },
+        // SAFETY: the call succeeded, so `out` is a string pyrt allocated for this caller.
+        PYRT_OK => Ok(unsafe { take_string(out) }),
+        // SAFETY: the call failed, so it wrote a new error to `err`, freed by take_err only.
         st => Err((st, unsafe { take_err(err) })),
     }
 }
@@ -99,12 +132,11 @@ fn eval(rt: Rt, expr: &str) -> Result<String, (i32, String)> {
     let c = CString::new(expr).unwrap();
     let mut out: *mut c_char = ptr::null_mut();
     let mut err = ptr::null_mut();
+    // SAFETY: a runtime token; `c` is NUL-terminated and outlives the call; valid out-pointers.
     match unsafe { pyrt_eval_json(rt.0, c.as_ptr(), &mut out, &mut err) } {
-        PYRT_OK => unsafe {
-            let s = CStr::from_ptr(out).to_str().unwrap().to_owned();
-            pyrt_string_free(out);
-            Ok(s)
-        },
+        // SAFETY: the call succeeded, so `out` is a string pyrt allocated for this caller.
+        PYRT_OK => Ok(unsafe { take_string(out) }),
+        // SAFETY: the call failed, so it wrote a new error to `err`, freed by take_err only.
         st => Err((st, unsafe { take_err(err) })),
     }
 }
@@ -112,8 +144,11 @@ fn eval(rt: Rt, expr: &str) -> Result<String, (i32, String)> {
 fn run(rt: Rt, code: &str) -> Result<(), (i32, String)> {
     let c = CString::new(code).unwrap();
     let mut err = ptr::null_mut();
+    // SAFETY: a runtime token; `c` is NUL-terminated and outlives the call; `err` is a valid
+    // out-pointer.
     match unsafe { pyrt_run_string(rt.0, c.as_ptr(), &mut err) } {
         PYRT_OK => Ok(()),
+        // SAFETY: the call failed, so it wrote a new error to `err`, freed by take_err only.
         st => Err((st, unsafe { take_err(err) })),
     }
 }
@@ -189,7 +224,9 @@ fn workers_run_in_parallel_on_their_own_interpreters() {
     // Objects cannot move between interpreters: the object API is refused.
     let mut o = ptr::null_mut();
     let mut err = ptr::null_mut();
+    // SAFETY: a runtime token, a static NUL-terminated name and valid out-pointers.
     assert_eq!(unsafe { pyrt_import(w.0, c"math".as_ptr(), &mut o, &mut err) }, PYRT_ERR_INVALID_ARGUMENT);
+    // SAFETY: the call failed (asserted), so it wrote a new error to `err`, freed by take_err only.
     assert!(unsafe { take_err(err) }.contains("workers"));
 }
 
@@ -212,16 +249,26 @@ fn modules_that_refuse_subinterpreters_are_named() {
     assert_eq!(call(main_rt(), "math", "sqrt", "[4.0]").unwrap(), "2.0");
 }
 
+/// `twice(n)` → `2 * n`.
+///
+/// # Safety
+/// A `pyrt_host_fn`, called by pyrt only.
 unsafe extern "C" fn twice(_: *mut c_void, args: *const c_char, _: *const c_char, reply: *mut pyrt_reply) -> i32 {
-    let v: Vec<i64> = serde_json::from_str(CStr::from_ptr(args).to_str().unwrap()).unwrap();
+    // SAFETY: pyrt passes `args_json` NUL-terminated, valid until we return.
+    let args = unsafe { CStr::from_ptr(args) };
+    let v: Vec<i64> = serde_json::from_str(args.to_str().unwrap()).unwrap();
     let out = CString::new((v[0] * 2).to_string()).unwrap();
-    pyrt_reply_json(reply, out.as_ptr())
+    // SAFETY: `reply` is this call's reply, open on this thread until we return; `out` is
+    // NUL-terminated and outlives the call, which copies it.
+    unsafe { pyrt_reply_json(reply, out.as_ptr()) }
 }
 
 #[test]
 fn host_callbacks_output_capture_and_interrupts_in_workers() {
     let w = workers_rt();
     let (m, n) = (CString::new("wcb").unwrap(), CString::new("twice").unwrap());
+    // SAFETY: a runtime token; `m` and `n` are NUL-terminated and outlive the call; `twice` ignores
+    // its (NULL) user data; NULL `err_out` is allowed.
     assert_eq!(unsafe { pyrt_register(w.0, m.as_ptr(), n.as_ptr(), Some(twice), ptr::null_mut(), None, ptr::null_mut()) }, PYRT_OK);
     for _ in 0..4 {
         assert_eq!(eval(w, "__import__('wcb').twice(21)").unwrap(), "42");
@@ -231,12 +278,13 @@ fn host_callbacks_output_capture_and_interrupts_in_workers() {
     run(cap, "print('to every worker')").unwrap(); // runs in each worker
     call(cap, "builtins", "print", r#"["from one call"]"#).unwrap();
     let mut out: *mut c_char = ptr::null_mut();
+    // SAFETY: a runtime token and a valid out-pointer; NULL `err_out` is allowed.
     assert_eq!(unsafe { pyrt_output_take(cap.0, PYRT_STDOUT, &mut out, ptr::null_mut()) }, PYRT_OK);
-    let text = unsafe { CStr::from_ptr(out).to_str().unwrap().to_owned() };
-    unsafe { pyrt_string_free(out) };
+    // SAFETY: the call succeeded, so `out` is a string pyrt allocated for this caller.
+    let text = unsafe { take_string(out) };
     let expected_runs = if minor() >= 12 { 2 } else { 1 };
     assert_eq!(text, format!("{}from one call\n", "to every worker\n".repeat(expected_runs)));
-    unsafe { pyrt_free(cap.0) };
+    free(cap);
     // Interrupting a worker's call from another thread, and a timeout.
     let (tx, rx) = std::sync::mpsc::channel();
     let h = std::thread::spawn(move || {
@@ -248,6 +296,7 @@ fn host_callbacks_output_capture_and_interrupts_in_workers() {
     let start = Instant::now();
     while !h.is_finished() {
         let mut k = 0;
+        // SAFETY: `k` is a valid out-pointer; NULL `err_out` is allowed.
         assert_eq!(unsafe { pyrt_interrupt_thread(id, &mut k, ptr::null_mut()) }, PYRT_OK);
         assert!(start.elapsed() < Duration::from_secs(20), "not interrupted");
         std::thread::sleep(Duration::from_millis(5));
@@ -257,5 +306,5 @@ fn host_callbacks_output_capture_and_interrupts_in_workers() {
     let limited = open(r#"{"workers": 1, "timeout_ms": 150, "worker_setup": "def spin():\n    while True:\n        pass\n"}"#).unwrap();
     assert_eq!(call(limited, "__main__", "spin", "[]").unwrap_err().0, PYRT_ERR_TIMEOUT);
     assert_eq!(call(limited, "builtins", "abs", "[-3]").unwrap(), "3");
-    unsafe { pyrt_free(limited.0) };
+    free(limited);
 }

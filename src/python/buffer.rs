@@ -111,68 +111,117 @@ struct Exporter {
 
 const OPEN: i32 = 0x6f70;
 
-/// The exporter fields of a `pyrt.HostBuffer` object.
+/// Where the exporter fields of the `pyrt.HostBuffer` object `o` are (computing it reads nothing).
+#[allow(clippy::cast_ptr_alignment)] // aligned: see below
+fn exporter_ptr(o: PyPtr) -> *mut Exporter {
+    // Aligned: CPython allocates every object at least 8-aligned (pymalloc and mimalloc align to
+    // 16 on 64-bit), and the header is 16 or 32 bytes, so the fields start 8-aligned, which is
+    // `Exporter`'s alignment (pointers and `Py_ssize_t`s).
+    o.cast::<u8>().wrapping_add(ffi::layout().header).cast::<Exporter>()
+}
+
+/// The exporter fields of a `pyrt.HostBuffer` object. Shared, never `&mut`: on a free-threaded
+/// build other threads may take or release views of the same exporter at the same time (only the
+/// atomics change once Python has the object).
 ///
 /// # Safety
-/// `o` must be a live object of the exporter type.
-unsafe fn exporter<'a>(o: PyPtr) -> &'a mut Exporter {
-    &mut *((o as *mut u8).add(ffi::layout().header) as *mut Exporter)
+/// `o` must be a live object of the exporter type, kept alive for `'a`.
+unsafe fn exporter<'a>(o: PyPtr) -> &'a Exporter {
+    // SAFETY: `o` is a live `pyrt.HostBuffer` (caller), whose `basicsize` is the header plus
+    // `size_of::<Exporter>()`, so the fields are inside it and aligned (`exporter_ptr`); they were
+    // initialized, zero-filled by `PyType_GenericAlloc` and then written by `lend` before the object
+    // was published, and only the atomics change afterwards.
+    unsafe { &*exporter_ptr(o) }
 }
 
 static TYPE: AtomicPtr<ffi::PyObject> = AtomicPtr::new(ptr::null_mut());
 
 fn buffer_error(py: Python, message: &CStr) {
+    // SAFETY: `py` proves the GIL is held; `PyExc_BufferError` is one of the exception variables
+    // (`Api::exception`), and `message` a NUL-terminated string CPython copies.
     unsafe { (py.api.PyErr_SetString)(py.api.exception(py.api.PyExc_BufferError), message.as_ptr()) };
 }
 
 unsafe extern "C" fn getbuffer(o: PyPtr, view: *mut PyBuffer, flags: c_int) -> c_int {
-    // SAFETY: CPython calls this with its own live arguments and the GIL held; they pass through.
+    // SAFETY: CPython calls `bf_getbuffer` with the GIL held, `o` a live object of the type it is
+    // installed on (`pyrt.HostBuffer`) and `view` NULL or the `Py_buffer` to fill: the body's
+    // contract, passed through unchanged.
     super::boundary::guard(super::boundary::Site::GetBuffer, -1, || unsafe { getbuffer_body(o, view, flags) })
 }
 
+/// # Safety
+/// CPython's `bf_getbuffer` contract: `o` is a live object of the exporter type, `view` is NULL or
+/// points to a `Py_buffer` to fill, and the calling thread holds the GIL.
 unsafe fn getbuffer_body(o: PyPtr, view: *mut PyBuffer, flags: c_int) -> c_int {
     let api = super::api();
-    // SAFETY: CPython calls slots with the GIL held.
-    let py = super::gil::assume_gil(api);
-    let e = exporter(o);
+    // SAFETY: CPython calls buffer slots with the GIL held (an attached thread state on a
+    // free-threaded build), and the token does not leave this call.
+    let py = unsafe { super::gil::assume_gil(api) };
+    // SAFETY: `o` is the object CPython asks a buffer of: this slot is only installed on
+    // `pyrt.HostBuffer`, which cannot be subclassed (no `Py_TPFLAGS_BASETYPE`), so it is one; the
+    // caller's reference keeps it alive for this call.
+    let e = unsafe { exporter(o) };
     if view.is_null() {
         buffer_error(py, c"pyrt.HostBuffer: NULL view");
         return -1;
     }
-    if e.state.load(Ordering::Acquire) != OPEN || e.ptr.is_null() {
-        (*view).obj = ptr::null_mut();
-        buffer_error(py, c"this host buffer was lent to a pyrt call that has returned: its memory belongs to the host again (copy the data during the call to keep it)");
+    // The export is counted before the state is checked, and `Loans::close` closes the state before
+    // it reads the count, all four SeqCst: either this call sees the exporter closed, or `close`
+    // sees this export. (Checking first, a thread racing `close` on a free-threaded build could
+    // hand out a view of host memory after `close` found none.)
+    e.exports.fetch_add(1, Ordering::SeqCst);
+    let refused = if e.state.load(Ordering::SeqCst) != OPEN || e.ptr.is_null() {
+        Some(c"this host buffer was lent to a pyrt call that has returned: its memory belongs to the host again (copy the data during the call to keep it)")
+    } else if flags & ffi::PYBUF_WRITABLE != 0 && e.readonly != 0 {
+        Some(c"this host buffer is read-only (the host lent it without PYRT_BUFFER_WRITABLE)")
+    } else {
+        None
+    };
+    if let Some(message) = refused {
+        e.exports.fetch_sub(1, Ordering::SeqCst);
+        // SAFETY: `view` is non-NULL (checked above) and points to the caller's `Py_buffer`.
+        unsafe { (*view).obj = ptr::null_mut() };
+        buffer_error(py, message);
         return -1;
     }
-    if flags & ffi::PYBUF_WRITABLE != 0 && e.readonly != 0 {
-        (*view).obj = ptr::null_mut();
-        buffer_error(py, c"this host buffer is read-only (the host lent it without PYRT_BUFFER_WRITABLE)");
-        return -1;
+    let ep = exporter_ptr(o);
+    // SAFETY: the GIL is held and `o` is live (above); the new reference is the one `view.obj`
+    // owns, dropped by `PyBuffer_Release`. `view` is non-NULL (checked above) and points to the
+    // `Py_buffer` the caller asks this slot to fill, not aliased meanwhile. `format` is a static C
+    // string; `shape` and `strides` point into the exporter (derived from the object's own
+    // pointer, `ep`), which `view.obj` keeps alive as long as the view exists. Consumers only read
+    // `format`, `shape` and `strides` ("read-only for the consumer", the buffer protocol).
+    unsafe {
+        (api.Py_IncRef)(o);
+        let v = &mut *view;
+        v.buf = e.ptr;
+        v.obj = o;
+        v.len = e.nbytes;
+        v.itemsize = e.itemsize;
+        v.readonly = e.readonly;
+        v.ndim = 1;
+        v.format = if flags & ffi::PYBUF_FORMAT != 0 { e.format.cast_mut() } else { ptr::null_mut() };
+        v.shape = if flags & ffi::PYBUF_ND != 0 { ptr::addr_of_mut!((*ep).shape) } else { ptr::null_mut() };
+        v.strides = if flags & ffi::PYBUF_STRIDES == ffi::PYBUF_STRIDES { ptr::addr_of_mut!((*ep).strides) } else { ptr::null_mut() };
+        v.suboffsets = ptr::null_mut();
+        v.internal = ptr::null_mut();
     }
-    (api.Py_IncRef)(o);
-    let v = &mut *view;
-    v.buf = e.ptr;
-    v.obj = o;
-    v.len = e.nbytes;
-    v.itemsize = e.itemsize;
-    v.readonly = e.readonly;
-    v.ndim = 1;
-    v.format = if flags & ffi::PYBUF_FORMAT != 0 { e.format as *mut c_char } else { ptr::null_mut() };
-    v.shape = if flags & ffi::PYBUF_ND != 0 { &mut e.shape } else { ptr::null_mut() };
-    v.strides = if flags & ffi::PYBUF_STRIDES == ffi::PYBUF_STRIDES { &mut e.strides } else { ptr::null_mut() };
-    v.suboffsets = ptr::null_mut();
-    v.internal = ptr::null_mut();
-    e.exports.fetch_add(1, Ordering::AcqRel);
     0
 }
 
 unsafe extern "C" fn releasebuffer(o: PyPtr, _view: *mut PyBuffer) {
-    // SAFETY: CPython calls this with its own live arguments and the GIL held; they pass through.
+    // SAFETY: CPython calls `bf_releasebuffer` with the GIL held and `o` the view's exporter, a
+    // `pyrt.HostBuffer` the view still references: the body's contract, passed through.
     super::boundary::guard(super::boundary::Site::ReleaseBuffer, (), || unsafe { releasebuffer_body(o, _view) })
 }
 
+/// # Safety
+/// CPython's `bf_releasebuffer` contract: `o` is the exporter a view was taken from (its `obj`),
+/// still alive: the view's reference is dropped only after this call.
 unsafe fn releasebuffer_body(o: PyPtr, _view: *mut PyBuffer) {
-    let e = exporter(o);
+    // SAFETY: `o` is a live `pyrt.HostBuffer` (this slot is only installed on that type, which
+    // cannot be subclassed), kept alive by the view being released for this call.
+    let e = unsafe { exporter(o) };
     e.exports.fetch_sub(1, Ordering::AcqRel);
 }
 
@@ -200,13 +249,25 @@ fn exporter_type(py: Python) -> Result<PyPtr> {
         flags: ffi::TPFLAGS_DEFAULT,
         slots: slots_ptr,
     };
+    // SAFETY: `py` proves the GIL is held. `spec` and the slot array it points to live until the
+    // call returns (CPython copies the slots); the name is a static C string, which 3.8-3.11 keep
+    // pointing to as `tp_name`.
     let t = unsafe { (api.PyType_FromSpec)(&mut spec) };
     if t.is_null() {
         return Err(exception::fetch(py));
     }
     if minor < 9 {
+        // Aligned: a type object is allocated by CPython (at least 8-aligned) and
+        // `tp_as_buffer()` is a multiple of 8 (the header, `ob_size` and 17 pointer-sized slots).
+        #[allow(clippy::cast_ptr_alignment)]
+        let slot = t.cast::<u8>().cast_const().wrapping_add(ffi::layout().tp_as_buffer()).cast::<*mut [*mut c_void; 2]>();
+        // SAFETY: `t` is the new heap type (a new reference we own), and on 3.8 (the only version
+        // taking this path) `tp_as_buffer` is at that offset, aligned (above), and points to the
+        // `PyBufferProcs` inside the same `PyHeapTypeObject`: two function pointers,
+        // `bf_getbuffer` and `bf_releasebuffer`. Nothing else can see the type yet (it is
+        // published below) and the GIL is held, so the writes race with nothing.
         unsafe {
-            let procs = *((t as *const u8).add(ffi::layout().tp_as_buffer()) as *const *mut [*mut c_void; 2]);
+            let procs = *slot;
             if procs.is_null() {
                 return Err(Error::new(ErrorKind::Internal, "pyrt.HostBuffer has no buffer procs"));
             }
@@ -219,6 +280,8 @@ fn exporter_type(py: Python) -> Result<PyPtr> {
     match TYPE.compare_exchange(ptr::null_mut(), t, Ordering::AcqRel, Ordering::Acquire) {
         Ok(_) => Ok(t),
         Err(winner) => {
+            // SAFETY: `t` is our own new reference to the losing type, never published; the GIL is
+            // held (`py`).
             unsafe { (api.Py_DecRef)(t) };
             Ok(winner)
         }
@@ -254,9 +317,14 @@ impl Loans {
             count.checked_mul(itemsize).filter(|n| *n <= isize::MAX as usize).ok_or_else(|| Error::invalid_argument("buffer too large"))?;
         let t = exporter_type(py)?;
         let api = py.api;
+        // SAFETY: `py` proves the GIL is held; `t` is the exporter type, which `TYPE` keeps alive
+        // for good.
         let o = PyRef::from_owned(unsafe { (api.PyType_GenericAlloc)(t, 0) }).ok_or_else(|| exception::fetch(py))?;
+        // SAFETY: `o` is the new, zero-filled exporter (`exporter_ptr`: its fields are in bounds and
+        // aligned); only this thread has it, as Python gets it only from the memoryview made below,
+        // so this `&mut` aliases nothing and ends before it is published.
         unsafe {
-            let e = exporter(o.as_ptr());
+            let e = &mut *exporter_ptr(o.as_ptr());
             // A zero-length array may come with a NULL pointer: lend an empty, valid address.
             e.ptr = if data.is_null() { ptr::NonNull::<u64>::dangling().as_ptr().cast() } else { data };
             e.nbytes = nbytes as PySsize;
@@ -268,6 +336,7 @@ impl Loans {
             e.state.store(OPEN, Ordering::Release);
             e.exports.store(0, Ordering::Release);
         }
+        // SAFETY: the GIL is held (`py`) and `o` is a live exporter we own a reference to.
         let view = PyRef::from_owned(unsafe { (api.PyMemoryView_FromObject)(o.as_ptr()) }).ok_or_else(|| exception::fetch(py))?;
         let arg = view.clone_ref(py);
         self.loans.push(Loan { exporter: o, view: Some(view) });
@@ -282,15 +351,21 @@ impl Loans {
         self.closed = true;
         let api = py.api;
         for l in &mut self.loans {
+            // SAFETY: `l.exporter` is a strong reference to an exporter `lend` made. SeqCst: see
+            // `getbuffer_body` (this store comes before `exported` reads the counts).
             unsafe {
-                exporter(l.exporter.as_ptr()).state.store(0, Ordering::Release);
+                exporter(l.exporter.as_ptr()).state.store(0, Ordering::SeqCst);
             }
             let Some(view) = l.view.take() else { continue };
             // Only we hold the memoryview: dropping it releases it. Otherwise Python kept it:
             // release it explicitly, so any later use raises ValueError. (A refcount is exact
             // here: a memoryview is never immortal, and this thread made it, so on a
             // free-threaded build every other reference is in the shared count.)
+            // SAFETY: `view` is our own strong reference to a live memoryview; `py` proves the GIL
+            // is held.
             if unsafe { ffi::refcnt(view.as_ptr()) } > 1 {
+                // SAFETY: the GIL is held and `view` is live (our reference). `release` and `r` are
+                // new references or NULL, each dropped once (`Py_DecRef` accepts NULL).
                 unsafe {
                     let release = (api.PyObject_GetAttrString)(view.as_ptr(), c"release".as_ptr());
                     let r = if release.is_null() { ptr::null_mut() } else { (api.PyObject_CallObject)(release, ptr::null_mut()) };
@@ -310,7 +385,9 @@ impl Loans {
 
     /// True when some exporter still has a view open.
     pub fn exported(&self) -> bool {
-        self.loans.iter().any(|l| unsafe { exporter(l.exporter.as_ptr()) }.exports.load(Ordering::Acquire) > 0)
+        // SAFETY: each `l.exporter` is a strong reference to an exporter `lend` made, alive while
+        // `self` is borrowed. SeqCst: see `getbuffer_body`.
+        self.loans.iter().any(|l| unsafe { exporter(l.exporter.as_ptr()) }.exports.load(Ordering::SeqCst) > 0)
     }
 
     /// After [`Loans::close`] found views open: lets go of what only looks alive — the frames a
@@ -333,6 +410,9 @@ impl Drop for Loans {
         if !self.closed && !self.loans.is_empty() {
             if let Some(api) = super::loaded().map(|l| &l.api) {
                 // Early return (an argument failed to convert): still close every exporter.
+                // SAFETY: the loans hold `PyRef`s, which exist only under the GIL and are dropped
+                // with it held (`PyRef`'s rule; `Loans` is not `Send`), so this drop runs with the
+                // GIL held; the token does not outlive it.
                 let py = unsafe { super::gil::assume_gil(api) };
                 self.close(py);
             }
@@ -343,6 +423,10 @@ impl Drop for Loans {
 /// `module.function(arg.__traceback__ if traceback else arg)` with errors ignored.
 fn run_quietly(py: Python, module: &CStr, function: &CStr, arg: Option<PyPtr>, traceback: bool) {
     let api = py.api;
+    // SAFETY: `py` proves the GIL is held. `arg` is a live object the caller holds a reference to
+    // for this call (`settle` passes its exception's). `m`, `f`, `a`, `args` and `r` are new
+    // references or NULL, each dropped exactly once (`Py_DecRef` accepts NULL) except `a`, which
+    // `PyTuple_SetItem` steals into the fresh 1-tuple made for it.
     unsafe {
         let m = (api.PyImport_ImportModule)(module.as_ptr());
         let f = if m.is_null() { ptr::null_mut() } else { (api.PyObject_GetAttrString)(m, function.as_ptr()) };
@@ -407,9 +491,12 @@ pub struct Export {
     pub c_contiguous: bool,
 }
 
-// SAFETY: the Py_buffer is only released with the GIL held (see `release`); its fields are
-// plain data the host may read from any thread.
+// SAFETY: the `Py_buffer` is only released with the GIL held (`release`, which takes a `Python`
+// token), and CPython lets any thread holding the GIL release a view; its other fields are plain
+// data, and the exporter keeps the memory in place until the release, whichever thread reads it.
 unsafe impl Send for Export {}
+// SAFETY: `&Export` allows only reads: the plain fields (no interior mutability) and `copy_to`,
+// which reads the exported memory under the GIL. Nothing mutates the view through `&Export`.
 unsafe impl Sync for Export {}
 
 impl Export {
@@ -417,14 +504,20 @@ impl Export {
     /// C-contiguous memory (else a BufferError from the exporter, or from pyrt).
     pub fn new(py: Python, o: PyPtr, writable: bool, contiguous: bool) -> Result<Export> {
         let api = py.api;
+        // SAFETY: `Py_buffer` is a C struct of pointers and integers, for which all zeros is valid.
         let mut view: Box<PyBuffer> = Box::new(unsafe { std::mem::zeroed() });
         let flags = if writable { ffi::PYBUF_FULL } else { ffi::PYBUF_FULL_RO };
+        // SAFETY: `py` proves the GIL is held; `o` is a live object the caller holds a reference to
+        // (as for every object pointer pyrt's functions take); `view` is a writable `Py_buffer`.
         if unsafe { (api.PyObject_GetBuffer)(o, &mut *view, flags) } != 0 {
             return Err(exception::fetch(py));
         }
         let v = &*view;
         let ndim = v.ndim.max(0) as usize;
         let itemsize = v.itemsize.max(0) as usize;
+        // SAFETY: the view was filled by a successful `PyObject_GetBuffer` and is held until
+        // `release`: `shape` and `strides`, when not NULL, point to `ndim` `Py_ssize_t`s (C arrays,
+        // so aligned) the exporter keeps valid until then.
         let (shape, strides) = unsafe {
             let shape: Vec<i64> = match (ndim, v.shape.is_null()) {
                 (0, _) => Vec::new(),
@@ -445,8 +538,11 @@ impl Export {
             };
             (shape, strides)
         };
+        // SAFETY: a non-NULL `format` of a held view is a NUL-terminated string the exporter keeps
+        // valid until the release; it is copied at once.
         let format = if v.format.is_null() { c"B".to_owned() } else { unsafe { CStr::from_ptr(v.format) }.to_owned() };
         let elem = elem_of_format(format.to_bytes(), itemsize);
+        // SAFETY: `view` is a held view (above); the call only reads it. The GIL is held (`py`).
         let c_contiguous = unsafe { (api.PyBuffer_IsContiguous)(&*view, b'C' as c_char) != 0 };
         let export = Export { view, shape, strides, format, elem, c_contiguous };
         if !export.view.suboffsets.is_null() {
@@ -489,6 +585,9 @@ impl Export {
         if dst.is_null() {
             return Err(Error::invalid_argument("dst is NULL"));
         }
+        // SAFETY: `py` proves the GIL is held; `self.view` is a held view (an `Export` exists only
+        // after a successful `PyObject_GetBuffer`, until `release`). `dst` is non-NULL (checked) and,
+        // by this function's contract, writable for `dst_len` bytes, at least the `len` copied.
         if unsafe { (py.api.PyBuffer_ToContiguous)(dst, &*self.view, self.view.len, b'C' as c_char) } != 0 {
             return Err(exception::fetch(py));
         }
@@ -497,6 +596,8 @@ impl Export {
 
     /// Releases the view. GIL held.
     pub fn release(mut self, py: Python) {
+        // SAFETY: `py` proves the GIL is held; the view is held (filled by a successful
+        // `PyObject_GetBuffer`), and released once: `release` consumes the `Export`.
         unsafe { (py.api.PyBuffer_Release)(&mut *self.view) };
         self.view.obj = ptr::null_mut();
     }

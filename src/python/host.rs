@@ -84,6 +84,11 @@ impl Drop for Registration {
             return;
         }
         if let Some(d) = self.destroy {
+            // SAFETY: the host gave `destroy` and `user_data` together at registration, promising
+            // that `destroy(user_data)` may be called once, from any thread, once pyrt is done with
+            // them. Armed: the install succeeded, so the user data is pyrt's to release (before
+            // that the caller keeps it). This is the last `Arc`'s drop, so it runs once, and no
+            // call of the function is running (each holds a clone for its duration).
             unsafe { d(self.user_data as *mut c_void) };
         }
     }
@@ -129,6 +134,7 @@ fn valid_identifier(s: &str) -> bool {
 fn module_for(py: Python, name: &str) -> Result<PyRef> {
     let api = py.api;
     let c = CString::new(name).map_err(|_| Error::invalid_argument("module contains NUL"))?;
+    // SAFETY: `py` proves the GIL is held; `c` is a NUL-terminated name.
     if let Some(m) = PyRef::from_owned(unsafe { (api.PyImport_ImportModule)(c.as_ptr()) }) {
         return Ok(m);
     }
@@ -136,8 +142,11 @@ fn module_for(py: Python, name: &str) -> Result<PyRef> {
     if e.python.as_ref().map(|p| p.type_name.as_str()) != Some("ModuleNotFoundError") {
         return Err(e);
     }
+    // SAFETY: the GIL is held (`py`); `c` is a NUL-terminated name.
     let m = PyRef::from_owned(unsafe { (api.PyModule_New)(c.as_ptr()) }).ok_or_else(|| exception::fetch(py))?;
     super::module::declare_no_gil(py, m.as_ptr());
+    // SAFETY: the GIL is held; `sys.modules` is borrowed from the interpreter, which holds it until
+    // finalization, and `m` is a strong reference.
     if unsafe { (api.PyDict_SetItemString)((api.PyImport_GetModuleDict)(), c.as_ptr(), m.as_ptr()) } != 0 {
         return Err(exception::fetch(py));
     }
@@ -174,13 +183,16 @@ pub fn install(py: Python, id: u64) -> Result<()> {
     let api = py.api;
     let def = def_for(&reg.name)?;
     let m = module_for(py, &reg.module)?;
+    // SAFETY: `py` proves the GIL is held. `reg.module` is `len()` bytes of UTF-8, copied. `def` is
+    // leaked (`def_for`), so it outlives every function object pointing to it, and CPython only
+    // reads a `PyMethodDef` (the `*mut` is its prototype's); `key`, `modname`, `func` and `m` are
+    // strong references held across the calls.
     unsafe {
         let key = PyRef::from_owned((api.PyLong_FromLongLong)(id as i64)).ok_or_else(|| exception::fetch(py))?;
         let modname = PyRef::from_owned((api.PyUnicode_FromStringAndSize)(reg.module.as_ptr().cast(), reg.module.len() as isize))
             .ok_or_else(|| exception::fetch(py))?;
-        let func =
-            PyRef::from_owned((api.PyCFunction_NewEx)(def as *const PyMethodDef as *mut PyMethodDef, key.as_ptr(), modname.as_ptr()))
-                .ok_or_else(|| exception::fetch(py))?;
+        let func = PyRef::from_owned((api.PyCFunction_NewEx)(ptr::from_ref(def).cast_mut(), key.as_ptr(), modname.as_ptr()))
+            .ok_or_else(|| exception::fetch(py))?;
         let cname = CString::new(reg.name.as_str()).expect("checked");
         if (api.PyObject_SetAttrString)(m.as_ptr(), cname.as_ptr(), func.as_ptr()) != 0 {
             return Err(exception::fetch(py));
@@ -231,6 +243,8 @@ pub fn remove(runtime: u64, module: &str, name: &str) -> Result<()> {
 /// Removes the attribute `module.name` from the current interpreter (if the module is there).
 pub fn uninstall(py: Python, module: &str, name: &str) -> Result<()> {
     let api = py.api;
+    // SAFETY: `py` proves the GIL is held; the names are NUL-terminated and `m` is a strong
+    // reference held across the attribute deletion (NULL value: delete).
     unsafe {
         let c = CString::new(module).map_err(|_| Error::invalid_argument("module contains NUL"))?;
         let m = PyRef::from_owned((api.PyImport_ImportModule)(c.as_ptr()));
@@ -280,22 +294,26 @@ crate::per_worker!(WORKER_HOST_ERROR: usize = 0);
 /// Creates `_pyrt.HostError` in `module`. GIL held.
 pub fn install_error_type(py: Python, module: PyPtr) -> Result<()> {
     let api = py.api;
+    // SAFETY: `py` proves the GIL is held; `module` is the live `_pyrt` module the caller holds a
+    // strong reference to. `t` is a new reference: dropped on failure, else kept (below).
     unsafe {
         let t = (api.PyErr_NewException)(c"_pyrt.HostError".as_ptr(), ptr::null_mut(), ptr::null_mut());
         if t.is_null() {
             return Err(exception::fetch(py));
         }
-        // The module keeps one reference; this static borrows it for the interpreter's life.
         if (api.PyObject_SetAttrString)(module, c"HostError".as_ptr(), t) != 0 {
             (api.Py_DecRef)(t);
             return Err(exception::fetch(py));
         }
+        // The module holds one reference and the static keeps ours, never dropped: the module's
+        // alone would not keep the type alive — `del _pyrt.HostError` (then a GC pass), or
+        // finalization clearing `_pyrt` while atexit handlers still call host functions, would
+        // leave the static dangling. (One type object per interpreter stays allocated.)
         if super::interp::current() == 0 {
             HOST_ERROR.store(t as usize, Ordering::Release);
         } else {
             WORKER_HOST_ERROR.with(|h| *h.borrow_mut() = t as usize);
         }
-        (api.Py_DecRef)(t);
     }
     Ok(())
 }
@@ -303,8 +321,13 @@ pub fn install_error_type(py: Python, module: PyPtr) -> Result<()> {
 fn raise_host_error(py: Python, message: &str) -> PyPtr {
     let api = py.api;
     let t = if py.interp() == 0 { HOST_ERROR.load(Ordering::Acquire) } else { WORKER_HOST_ERROR.with(|h| *h.borrow()) } as PyPtr;
+    // SAFETY: `py` proves the GIL is held (Python is initialized); `PyExc_RuntimeError` is one of
+    // the exception variables.
     let t = if t.is_null() { unsafe { api.exception(api.PyExc_RuntimeError) } } else { t };
     let msg = CString::new(message.replace('\0', "\\x00")).expect("NULs replaced");
+    // SAFETY: the GIL is held; `t` is this interpreter's `HostError`, which the static holds a
+    // reference to for the interpreter's life (`install_error_type`), or `RuntimeError`; `msg` is
+    // a NUL-terminated string CPython copies.
     unsafe { (api.PyErr_SetString)(t, msg.as_ptr()) };
     ptr::null_mut()
 }
@@ -316,6 +339,8 @@ fn raise_error(py: Python, e: &Error) -> PyPtr {
         _ => api.PyExc_RuntimeError,
     };
     let msg = CString::new(e.to_string().replace('\0', "\\x00")).expect("NULs replaced");
+    // SAFETY: `py` proves the GIL is held; `t` is one of the exception variables; `msg` is a
+    // NUL-terminated string CPython copies.
     unsafe { (api.PyErr_SetString)(api.exception(t), msg.as_ptr()) };
     ptr::null_mut()
 }
@@ -326,6 +351,9 @@ fn reraise(py: Python, exc: &ExceptionRef) -> PyPtr {
     let Some(e) = exc.0.get(py) else {
         return raise_host_error(py, "the exception came from another interpreter (a worker) and cannot be raised here");
     };
+    // SAFETY: `py` proves the GIL is held; `e` is a strong reference to a live exception of this
+    // interpreter. Its type gets a reference of its own before `__traceback__` is read (which may
+    // run Python code); `PyErr_Restore` steals the three references (`tb` new or NULL).
     unsafe {
         let t = super::ffi::py_type(e.as_ptr());
         (api.Py_IncRef)(t);
@@ -346,15 +374,22 @@ fn reraise(py: Python, exc: &ExceptionRef) -> PyPtr {
 
 /// The C function behind every host function: `self` is the registration's number.
 unsafe extern "C" fn call(slf: PyPtr, args: PyPtr, kwargs: PyPtr) -> PyPtr {
-    // SAFETY: CPython calls this with its own live arguments and the GIL held; they pass through.
+    // SAFETY: CPython calls a METH_VARARGS | METH_KEYWORDS function with the GIL held, `slf` the
+    // `self` it was made with and `args`/`kwargs` a tuple and a dict or NULL it keeps alive for the
+    // call: the body's contract, passed through.
     super::boundary::guard(super::boundary::Site::HostFunction, ptr::null_mut(), || unsafe { call_body(slf, args, kwargs) })
 }
 
+/// # Safety
+/// CPython's METH_VARARGS | METH_KEYWORDS contract: the GIL is held, `slf` is the registration
+/// number `install` bound, `args` a tuple and `kwargs` NULL or a dict, alive for the call.
 unsafe fn call_body(slf: PyPtr, args: PyPtr, kwargs: PyPtr) -> PyPtr {
     let api = super::api();
-    // SAFETY: CPython called us: the GIL is held.
-    let py = super::gil::assume_gil(api);
-    let id = (api.PyLong_AsLongLong)(slf) as u64;
+    // SAFETY: CPython called us with the GIL held; the token does not leave this call.
+    let py = unsafe { super::gil::assume_gil(api) };
+    // SAFETY: the GIL is held; `slf` is the int `install` bound as the function's `self`, which
+    // the function object keeps alive.
+    let id = unsafe { (api.PyLong_AsLongLong)(slf) } as u64;
     let reg = registry().as_ref().and_then(|m| m.get(&id).cloned());
     let Some(reg) = reg else {
         let e = Error::new(ErrorKind::Closed, "this host function was unregistered (or its runtime was freed)");
@@ -366,12 +401,17 @@ unsafe fn call_body(slf: PyPtr, args: PyPtr, kwargs: PyPtr) -> PyPtr {
     let (encoded, arg_handles) = objects::collect_registered(|| -> Result<(CString, CString)> {
         let mut a = Vec::with_capacity(64);
         a.push(b'[');
-        let n = (api.PyTuple_Size)(args);
+        // SAFETY: the GIL is held; `args` is the call's argument tuple, alive for the call.
+        let n = unsafe { (api.PyTuple_Size)(args) };
         for i in 0..n {
             if i > 0 {
                 a.push(b',');
             }
-            convert::to_json_mode(py, (api.PyTuple_GetItem)(args, i), &mut a, mode)?;
+            // SAFETY: `i` < `n`. The item is borrowed from `args`, which the caller keeps alive for
+            // the call; a tuple cannot drop its items, so it stays alive even though the conversion
+            // may run Python code.
+            let item = unsafe { (api.PyTuple_GetItem)(args, i) };
+            convert::to_json_mode(py, item, &mut a, mode)?;
         }
         a.extend_from_slice(b"]\0");
         let mut k = Vec::with_capacity(16);
@@ -394,7 +434,13 @@ unsafe fn call_body(slf: PyPtr, args: PyPtr, kwargs: PyPtr) -> PyPtr {
     let reply_ptr: *mut Reply = &mut reply;
     ACTIVE.fetch_add(1, Ordering::SeqCst);
     OPEN_REPLIES.with(|o| o.borrow_mut().push(reply_ptr));
-    let status = super::gil::allow_threads(py, || (reg.f)(reg.user_data as *mut c_void, a.as_ptr(), k.as_ptr(), reply_ptr));
+    // SAFETY: the host registered `f` for `user_data`, callable from any thread until the
+    // destructor runs, which `reg` (held until after the call) defers. `a` and `k` are
+    // NUL-terminated and outlive the call. `reply_ptr` points to `reply`, on this stack until after
+    // the call and untouched meanwhile; the host reaches it only through `with_open_reply`, which
+    // checks `OPEN_REPLIES`. The GIL is released for the call (`allow_threads`), as the host
+    // function may block or call back into pyrt.
+    let status = super::gil::allow_threads(py, || unsafe { (reg.f)(reg.user_data as *mut c_void, a.as_ptr(), k.as_ptr(), reply_ptr) });
     OPEN_REPLIES.with(|o| o.borrow_mut().retain(|&p| p != reply_ptr));
     ACTIVE.fetch_sub(1, Ordering::SeqCst);
     arg_handles.into_iter().for_each(objects::release);
@@ -410,7 +456,9 @@ unsafe fn call_body(slf: PyPtr, args: PyPtr, kwargs: PyPtr) -> PyPtr {
     }
     match &reply.value {
         None => {
-            (api.Py_IncRef)(api.none());
+            // SAFETY: the GIL is held (`py`, taken back by `allow_threads`); `None` is a static
+            // object, and the new reference is the one returned to CPython.
+            unsafe { (api.Py_IncRef)(api.none()) };
             api.none()
         }
         Some(json) => match convert::from_json_mode(py, json, ValueMode { tagged: true, handles_for: None }) {

@@ -91,13 +91,30 @@ impl ConfigBuf {
     }
 }
 
+/// Where the `wchar_t *` field at `offset` of the `PyConfig` in the `ConfigBuf` at `cfg` is
+/// (computing it reads nothing).
+#[allow(clippy::cast_ptr_alignment)] // aligned: see below
+fn string_field(cfg: *mut std::ffi::c_void, offset: usize) -> *mut *mut libc::wchar_t {
+    // Aligned: a `ConfigBuf` is 16-aligned and every string offset in `offsets` is a multiple of
+    // 8, the alignment of a pointer; in bounds: all are far below the buffer's 4096 bytes.
+    debug_assert!(offset % std::mem::align_of::<*mut libc::wchar_t>() == 0 && offset + 8 <= std::mem::size_of::<ConfigBuf>());
+    cfg.cast::<u8>().wrapping_add(offset).cast::<*mut libc::wchar_t>()
+}
+
 fn check(status: PyStatus, step: &str) -> Result<()> {
     match status.kind {
         0 => Ok(()),
         2 => Err(Error::new(ErrorKind::Init, format!("{step}: CPython requested exit with code {}", status.exitcode))),
         _ => {
-            let text =
-                |p: *const c_char| if p.is_null() { String::new() } else { unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned() };
+            let text = |p: *const c_char| {
+                if p.is_null() {
+                    return String::new();
+                }
+                // SAFETY: every status passed here comes straight from a CPython call; a non-NULL
+                // `func` or `err_msg` of one is a static NUL-terminated string (`_PyStatus_ERR`
+                // records `__func__` and a literal).
+                unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
+            };
             Err(Error::new(
                 ErrorKind::Init,
                 format!("{step} failed: {} {}", text(status.func), text(status.err_msg)).trim_end().to_string(),
@@ -113,9 +130,11 @@ fn check(status: PyStatus, step: &str) -> Result<()> {
 /// libpython of version `opts.minor`.
 pub unsafe fn initialize(api: &Api, opts: &InitOptions) -> Result<()> {
     if api.PyInitConfig_Create.is_some() {
-        return initialize_pep741(api, opts);
+        // SAFETY: this function's contract, passed on unchanged.
+        return unsafe { initialize_pep741(api, opts) };
     }
-    initialize_pep587(api, opts)
+    // SAFETY: this function's contract, passed on unchanged.
+    unsafe { initialize_pep587(api, opts) }
 }
 
 fn missing(name: &str) -> Error {
@@ -142,7 +161,10 @@ unsafe fn initialize_pep741(api: &Api, opts: &InitOptions) -> Result<()> {
         get!(Py_InitializeFromInitConfig),
     );
     // PyInitConfig_Create starts from the isolated configuration (PEP 741).
-    let config = create();
+    // SAFETY: the functions come from `api`, the loaded libpython (contract), with PEP 741's
+    // prototypes; creating a config needs no initialized runtime. `config` then stays live until
+    // `_free` frees it (declared before the closures using it, so dropped after them).
+    let config = unsafe { create() };
     if config.is_null() {
         return Err(Error::new(ErrorKind::Init, "PyInitConfig_Create failed (out of memory)"));
     }
@@ -156,22 +178,26 @@ unsafe fn initialize_pep741(api: &Api, opts: &InitOptions) -> Result<()> {
     let _free = Free(config, free);
     let error = |step: &str| -> Error {
         let mut msg: *const c_char = std::ptr::null();
-        // SAFETY: config is live; the message (if any) is owned by it and copied at once.
-        let text = if get_error(config, &mut msg) != 0 && !msg.is_null() {
-            CStr::from_ptr(msg).to_string_lossy().into_owned()
+        // SAFETY: `config` is live (above); `msg` is a writable pointer.
+        let text = if unsafe { get_error(config, &mut msg) } != 0 && !msg.is_null() {
+            // SAFETY: the message is a NUL-terminated string owned by `config`, valid until the
+            // next call on it, and copied at once.
+            unsafe { CStr::from_ptr(msg) }.to_string_lossy().into_owned()
         } else {
             String::new()
         };
         let mut code: c_int = 0;
         if let Some(exit) = api.PyInitConfig_GetExitCode {
-            if exit(config, &mut code) != 0 {
+            // SAFETY: `config` is live (above); `code` is a writable int.
+            if unsafe { exit(config, &mut code) } != 0 {
                 return Error::new(ErrorKind::Init, format!("{step}: CPython requested exit with code {code}"));
             }
         }
         Error::new(ErrorKind::Init, format!("{step} failed: {text}").trim_end().to_string())
     };
     let int = |name: &CStr, v: i64| -> Result<()> {
-        if set_int(config, name.as_ptr(), v) != 0 {
+        // SAFETY: `config` is live (above); `name` is NUL-terminated.
+        if unsafe { set_int(config, name.as_ptr(), v) } != 0 {
             return Err(error(&format!("setting {}", name.to_string_lossy())));
         }
         Ok(())
@@ -188,7 +214,8 @@ unsafe fn initialize_pep741(api: &Api, opts: &InitOptions) -> Result<()> {
     int(c"buffered_stdio", 0)?;
     let string = |name: &CStr, v: &str, what: &str| -> Result<()> {
         let c = CString::new(v).map_err(|_| Error::new(ErrorKind::Config, format!("{what} contains NUL")))?;
-        if set_str(config, name.as_ptr(), c.as_ptr()) != 0 {
+        // SAFETY: `config` is live (above); `name` and `c` are NUL-terminated, and CPython copies `c`.
+        if unsafe { set_str(config, name.as_ptr(), c.as_ptr()) } != 0 {
             return Err(error(&format!("setting {}", name.to_string_lossy())));
         }
         Ok(())
@@ -200,11 +227,16 @@ unsafe fn initialize_pep741(api: &Api, opts: &InitOptions) -> Result<()> {
         string(c"home", home, "python_home")?;
     }
     let args: Vec<CString> = opts.argv.iter().map(|a| CString::new(a.as_str()).expect("argv checked for NUL")).collect();
-    let ptrs: Vec<*mut c_char> = args.iter().map(|a| a.as_ptr() as *mut c_char).collect();
-    if set_list(config, c"argv".as_ptr(), ptrs.len(), ptrs.as_ptr()) != 0 {
+    // `*mut` only to match `char *const *items`: CPython copies the strings, never writing them.
+    let ptrs: Vec<*mut c_char> = args.iter().map(|a| a.as_ptr().cast_mut()).collect();
+    // SAFETY: `config` is live (above); `ptrs` holds `ptrs.len()` NUL-terminated strings, owned by
+    // `args` and alive for the call, which copies them.
+    if unsafe { set_list(config, c"argv".as_ptr(), ptrs.len(), ptrs.as_ptr()) } != 0 {
         return Err(error("setting argv"));
     }
-    if init(config) != 0 {
+    // SAFETY: `config` is live and fully set; the caller's contract makes this the process's one
+    // initialization, on the thread that will own the interpreter.
+    if unsafe { init(config) } != 0 {
         return Err(error("Py_InitializeFromInitConfig"));
     }
     Ok(())
@@ -231,7 +263,10 @@ unsafe fn initialize_pep587(api: &Api, opts: &InitOptions) -> Result<()> {
         offsets(opts.minor).ok_or_else(|| Error::new(ErrorKind::LibpythonInvalid, format!("no PyConfig layout for 3.{}", opts.minor)))?;
 
     let mut pre = Box::new(ConfigBuf([0; 4096]));
-    pre_init_isolated(pre.ptr());
+    // SAFETY: the functions come from `api`, the loaded libpython of version `opts.minor`
+    // (contract), with PEP 587's prototypes. `pre` is a zeroed, 16-aligned buffer far larger than
+    // `PyPreConfig` (identical in every version), fully writable.
+    unsafe { pre_init_isolated(pre.ptr()) };
     // UTF-8 mode: a host that never called setlocale() (Go, most C programs) runs in the C
     // locale, where CPython would otherwise pick ASCII for stdio and file names; standalone
     // Python switches to UTF-8 mode in that case too (PEP 540).
@@ -240,38 +275,58 @@ unsafe fn initialize_pep587(api: &Api, opts: &InitOptions) -> Result<()> {
         pre.put_int(PRE_ISOLATED, 0);
         pre.put_int(PRE_USE_ENVIRONMENT, 1);
     }
-    check(pre_initialize(pre.ptr()), "Py_PreInitialize")?;
+    // SAFETY: as above: `pre` was initialized by `PyPreConfig_InitIsolatedConfig`, then only had
+    // ints written at offsets valid in every version; this is the process's one pre-initialization.
+    check(unsafe { pre_initialize(pre.ptr()) }, "Py_PreInitialize")?;
 
     let mut cfg = Box::new(ConfigBuf([0; 4096]));
+    // SAFETY: as above; `cfg` is a zeroed, 16-aligned buffer larger than any `PyConfig` (448 bytes
+    // in 3.13), fully writable.
+    unsafe { init_isolated(cfg.ptr()) };
+    // The ints are written through `&mut cfg` before `cfg_ptr` is taken: a `&mut` borrow of the
+    // buffer after it would invalidate the pointer.
+    cfg.put_int(CFG_INSTALL_SIGNAL_HANDLERS, opts.install_signal_handlers as c_int);
+    if opts.use_environment {
+        cfg.put_int(CFG_ISOLATED, 0);
+        cfg.put_int(CFG_USE_ENVIRONMENT, 1);
+    } else {
+        cfg.put_int(CFG_FAULTHANDLER, 0);
+    }
+    // Write-through stdio: Python's output interleaves with the host's even on a pipe.
+    cfg.put_int(off.buffered_stdio, 0);
     let cfg_ptr = cfg.ptr();
-    init_isolated(cfg_ptr);
+    // The calls below get `cfg_ptr`, the `PyConfig` initialized above, alive (the box) and not
+    // otherwise touched until `clear`; strings passed are NUL-terminated and copied by CPython.
     let result = (|| {
-        cfg.put_int(CFG_INSTALL_SIGNAL_HANDLERS, opts.install_signal_handlers as c_int);
-        if opts.use_environment {
-            cfg.put_int(CFG_ISOLATED, 0);
-            cfg.put_int(CFG_USE_ENVIRONMENT, 1);
-        } else {
-            cfg.put_int(CFG_FAULTHANDLER, 0);
-        }
-        // Write-through stdio: Python's output interleaves with the host's even on a pipe.
-        cfg.put_int(off.buffered_stdio, 0);
         if let Some(name) = opts.program_name {
             // The program name is how CPython finds its prefix (and a venv's pyvenv.cfg), and it
             // becomes sys.executable: it must be a real interpreter of this version.
             let c = CString::new(name).map_err(|_| Error::new(ErrorKind::Config, "python_executable contains NUL"))?;
-            let field = (cfg_ptr as *mut u8).add(off.program_name) as *mut *mut libc::wchar_t;
-            check(set_bytes_string(cfg_ptr, field, c.as_ptr()), "setting program_name")?;
+            let field = string_field(cfg_ptr, off.program_name);
+            // SAFETY: `field` is `config->program_name` for this minor version (`offsets`), inside
+            // the config and aligned (`string_field`); CPython stores a new string there, which
+            // `clear` frees.
+            check(unsafe { set_bytes_string(cfg_ptr, field, c.as_ptr()) }, "setting program_name")?;
         }
         if let Some(home) = opts.home {
             let c = CString::new(home).map_err(|_| Error::new(ErrorKind::Config, "python_home contains NUL"))?;
-            let field = (cfg_ptr as *mut u8).add(off.home) as *mut *mut libc::wchar_t;
-            check(set_bytes_string(cfg_ptr, field, c.as_ptr()), "setting home")?;
+            let field = string_field(cfg_ptr, off.home);
+            // SAFETY: as for `program_name`: `field` is `config->home` for this version, in bounds
+            // and aligned.
+            check(unsafe { set_bytes_string(cfg_ptr, field, c.as_ptr()) }, "setting home")?;
         }
         let args: Vec<CString> = opts.argv.iter().map(|a| CString::new(a.as_str()).expect("argv checked for NUL")).collect();
-        let ptrs: Vec<*mut c_char> = args.iter().map(|a| a.as_ptr() as *mut c_char).collect();
-        check(set_bytes_argv(cfg_ptr, ptrs.len() as isize, ptrs.as_ptr()), "setting argv")?;
-        check(initialize_from_config(cfg_ptr), "Py_InitializeFromConfig")
+        // `*mut` only to match `char *const *argv`: CPython decodes the strings, never writing them.
+        let ptrs: Vec<*mut c_char> = args.iter().map(|a| a.as_ptr().cast_mut()).collect();
+        // SAFETY: `ptrs` holds `ptrs.len()` NUL-terminated strings owned by `args`, alive for the
+        // call, which copies them.
+        check(unsafe { set_bytes_argv(cfg_ptr, ptrs.len() as isize, ptrs.as_ptr()) }, "setting argv")?;
+        // SAFETY: the config is initialized and set; the caller's contract makes this the
+        // process's one initialization, on the thread that will own the interpreter.
+        check(unsafe { initialize_from_config(cfg_ptr) }, "Py_InitializeFromConfig")
     })();
-    clear(cfg_ptr);
+    // SAFETY: `cfg_ptr` is the initialized config, cleared once: this frees the strings CPython
+    // allocated into it (the buffer itself is the box's).
+    unsafe { clear(cfg_ptr) };
     result
 }

@@ -13,18 +13,26 @@ use crate::error::Result;
 /// `_pyrt.route_signal(signum)`: called by pyrt's wrapper of `_signal.signal` after Python
 /// installed a handler, so the signal reaches Python's main thread (crate::signals).
 unsafe extern "C" fn route_signal(_module: PyPtr, arg: PyPtr) -> PyPtr {
-    // SAFETY: CPython calls this with its own live arguments and the GIL held; they pass through.
+    // SAFETY: CPython calls a METH_O function with the GIL held and `arg` a live object it keeps
+    // alive for the call: the body's contract, passed through.
     super::boundary::guard(super::boundary::Site::ModuleFunction, ptr::null_mut(), || unsafe { route_signal_body(_module, arg) })
 }
 
+/// # Safety
+/// CPython's METH_O contract: the GIL is held and `arg` is a live object for the call.
 unsafe fn route_signal_body(_module: PyPtr, arg: PyPtr) -> PyPtr {
     let api = super::api();
-    let sig = (api.PyLong_AsLong)(arg);
-    if sig == -1 && !(api.PyErr_Occurred)().is_null() {
+    // SAFETY: the GIL is held and `arg` is live (this function's contract; `__index__` may run
+    // Python code, but the caller's reference keeps `arg` alive).
+    let sig = unsafe { (api.PyLong_AsLong)(arg) };
+    // SAFETY: the GIL is held.
+    if sig == -1 && !unsafe { (api.PyErr_Occurred)() }.is_null() {
         return ptr::null_mut();
     }
     crate::signals::route_to_main_thread(sig as c_int);
-    (api.Py_IncRef)(api.none());
+    // SAFETY: the GIL is held; `None` is a static object, and the new reference is the one
+    // returned to CPython.
+    unsafe { (api.Py_IncRef)(api.none()) };
     api.none()
 }
 
@@ -33,64 +41,93 @@ unsafe fn route_signal_body(_module: PyPtr, arg: PyPtr) -> PyPtr {
 /// give the signal back (pyrt's `_signal.signal` wrapper, `exec::route_python_signals`).
 static HOST_ACTIONS: Mutex<[Option<libc::sigaction>; 65]> = Mutex::new([None; 65]);
 
-fn signum(api: &super::ffi::Api, arg: PyPtr) -> Option<usize> {
-    let sig = unsafe { (api.PyLong_AsLong)(arg) };
-    if sig == -1 && !unsafe { (api.PyErr_Occurred)() }.is_null() {
-        unsafe { (api.PyErr_Clear)() };
-        return None;
+/// `arg` as a signal number (None, with no error set, if it is not one).
+///
+/// # Safety
+/// The GIL is held and `arg` is a live object (the METH_O functions below pass their argument).
+unsafe fn signum(api: &super::ffi::Api, arg: PyPtr) -> Option<usize> {
+    // SAFETY: the GIL is held and `arg` is live (contract; `__index__` may run Python code, but the
+    // caller's reference keeps `arg` alive); the error is then cleared under the same GIL.
+    unsafe {
+        let sig = (api.PyLong_AsLong)(arg);
+        if sig == -1 && !(api.PyErr_Occurred)().is_null() {
+            (api.PyErr_Clear)();
+            return None;
+        }
+        (sig > 0 && (sig as usize) < 65).then_some(sig as usize)
     }
-    (sig > 0 && (sig as usize) < 65).then_some(sig as usize)
 }
 
-fn py_bool(api: &super::ffi::Api, v: bool) -> PyPtr {
+/// A new reference to True or False.
+///
+/// # Safety
+/// The GIL is held.
+unsafe fn py_bool(api: &super::ffi::Api, v: bool) -> PyPtr {
+    // SAFETY: the GIL is held (contract); the call only takes a new reference to a static object.
     unsafe { (api.PyBool_FromLong)(v as std::ffi::c_long) }
 }
 
 /// `_pyrt.save_host_handler(signum)`: records the current OS disposition of `signum` (a handler
 /// the host installed) unless one is already saved. Returns None.
 unsafe extern "C" fn save_host_handler(_module: PyPtr, arg: PyPtr) -> PyPtr {
-    // SAFETY: CPython calls this with its own live arguments and the GIL held; they pass through.
+    // SAFETY: a METH_O function: CPython calls it with the GIL held and `arg` live for the call,
+    // the body's contract.
     super::boundary::guard(super::boundary::Site::ModuleFunction, ptr::null_mut(), || unsafe { save_host_handler_body(_module, arg) })
 }
 
+/// # Safety
+/// CPython's METH_O contract: the GIL is held and `arg` is a live object for the call.
 unsafe fn save_host_handler_body(_module: PyPtr, arg: PyPtr) -> PyPtr {
     let api = super::api();
-    if let Some(sig) = signum(api, arg) {
+    // SAFETY: the GIL is held and `arg` is live (this function's contract).
+    if let Some(sig) = unsafe { signum(api, arg) } {
         let mut saved = HOST_ACTIONS.lock().unwrap_or_else(|p| p.into_inner());
         if saved[sig].is_none() {
             saved[sig] = Some(crate::signals::action(sig as c_int));
         }
     }
-    (api.Py_IncRef)(api.none());
+    // SAFETY: the GIL is held (contract); `None` is a static object, and the new reference is the
+    // one returned to CPython.
+    unsafe { (api.Py_IncRef)(api.none()) };
     api.none()
 }
 
 /// `_pyrt.restore_host_handler(signum)`: puts back the disposition saved for `signum`; True if
 /// there was one.
 unsafe extern "C" fn restore_host_handler(_module: PyPtr, arg: PyPtr) -> PyPtr {
-    // SAFETY: CPython calls this with its own live arguments and the GIL held; they pass through.
+    // SAFETY: a METH_O function: CPython calls it with the GIL held and `arg` live for the call,
+    // the body's contract.
     super::boundary::guard(super::boundary::Site::ModuleFunction, ptr::null_mut(), || unsafe { restore_host_handler_body(_module, arg) })
 }
 
+/// # Safety
+/// CPython's METH_O contract: the GIL is held and `arg` is a live object for the call.
 unsafe fn restore_host_handler_body(_module: PyPtr, arg: PyPtr) -> PyPtr {
     let api = super::api();
-    let saved = signum(api, arg).and_then(|sig| HOST_ACTIONS.lock().unwrap_or_else(|p| p.into_inner())[sig].map(|a| (sig, a)));
+    // SAFETY: the GIL is held and `arg` is live (this function's contract).
+    let saved = unsafe { signum(api, arg) }.and_then(|sig| HOST_ACTIONS.lock().unwrap_or_else(|p| p.into_inner())[sig].map(|a| (sig, a)));
     if let Some((sig, a)) = saved {
         crate::signals::restore_action(sig as c_int, &a);
     }
-    py_bool(api, saved.is_some())
+    // SAFETY: the GIL is held (contract).
+    unsafe { py_bool(api, saved.is_some()) }
 }
 
 /// `_pyrt.has_host_handler(signum)`: True if a host disposition was saved for `signum`.
 unsafe extern "C" fn has_host_handler(_module: PyPtr, arg: PyPtr) -> PyPtr {
-    // SAFETY: CPython calls this with its own live arguments and the GIL held; they pass through.
+    // SAFETY: a METH_O function: CPython calls it with the GIL held and `arg` live for the call,
+    // the body's contract.
     super::boundary::guard(super::boundary::Site::ModuleFunction, ptr::null_mut(), || unsafe { has_host_handler_body(_module, arg) })
 }
 
+/// # Safety
+/// CPython's METH_O contract: the GIL is held and `arg` is a live object for the call.
 unsafe fn has_host_handler_body(_module: PyPtr, arg: PyPtr) -> PyPtr {
     let api = super::api();
-    let has = signum(api, arg).is_some_and(|sig| HOST_ACTIONS.lock().unwrap_or_else(|p| p.into_inner())[sig].is_some());
-    py_bool(api, has)
+    // SAFETY: the GIL is held and `arg` is live (this function's contract).
+    let has = unsafe { signum(api, arg) }.is_some_and(|sig| HOST_ACTIONS.lock().unwrap_or_else(|p| p.into_inner())[sig].is_some());
+    // SAFETY: the GIL is held (contract).
+    unsafe { py_bool(api, has) }
 }
 
 static SAVE_HOST_HANDLER: PyMethodDef = PyMethodDef {
@@ -124,14 +161,19 @@ static ROUTE_SIGNAL: PyMethodDef = PyMethodDef {
 /// `_pyrt.host_thread()`: True on a host thread inside a pyrt call (one whose Python thread
 /// state pyrt created), for the `threading._DummyThread` default below.
 unsafe extern "C" fn host_thread(_module: PyPtr, _arg: PyPtr) -> PyPtr {
-    // SAFETY: CPython calls this with its own live arguments and the GIL held; they pass through.
+    // SAFETY: a METH_NOARGS function: CPython calls it with the GIL held, the body's contract (it
+    // reads neither argument).
     super::boundary::guard(super::boundary::Site::ModuleFunction, ptr::null_mut(), || unsafe { host_thread_body(_module, _arg) })
 }
 
+/// # Safety
+/// CPython's METH_NOARGS contract: the GIL is held.
 unsafe fn host_thread_body(_module: PyPtr, _arg: PyPtr) -> PyPtr {
     let api = super::api();
     let r = if super::gil::is_host_thread() { api._Py_TrueStruct } else { api._Py_FalseStruct };
-    (api.Py_IncRef)(r);
+    // SAFETY: the GIL is held (contract); `r` is a static object, and the new reference is the one
+    // returned to CPython.
+    unsafe { (api.Py_IncRef)(r) };
     r
 }
 
@@ -166,16 +208,17 @@ _install()
 /// Creates `_pyrt` in `sys.modules`. Called once, on the main thread, after initialization.
 pub fn install(py: Python) -> Result<()> {
     let api = py.api;
+    // SAFETY: `py` proves the GIL is held. `module` and each `f` are strong references held across
+    // the calls using them; `sys.modules` is borrowed from the interpreter, which holds it until
+    // finalization. The method definitions are statics (they outlive every function object
+    // pointing to them) that CPython only reads (the `*mut` is its prototype's); their names are
+    // static C strings.
     unsafe {
         let module = super::PyRef::from_owned((api.PyModule_New)(c"_pyrt".as_ptr())).ok_or_else(|| exception::fetch(py))?;
         declare_no_gil(py, module.as_ptr());
         for def in [&ROUTE_SIGNAL, &SAVE_HOST_HANDLER, &RESTORE_HOST_HANDLER, &HAS_HOST_HANDLER, &HOST_THREAD] {
-            let f = super::PyRef::from_owned((api.PyCFunction_NewEx)(
-                def as *const PyMethodDef as *mut PyMethodDef,
-                ptr::null_mut(),
-                ptr::null_mut(),
-            ))
-            .ok_or_else(|| exception::fetch(py))?;
+            let f = super::PyRef::from_owned((api.PyCFunction_NewEx)(ptr::from_ref(def).cast_mut(), ptr::null_mut(), ptr::null_mut()))
+                .ok_or_else(|| exception::fetch(py))?;
             if (api.PyObject_SetAttrString)(module.as_ptr(), def.ml_name, f.as_ptr()) != 0 {
                 return Err(exception::fetch(py));
             }
@@ -197,8 +240,10 @@ pub fn install(py: Python) -> Result<()> {
 pub fn declare_no_gil(py: super::Python, module: super::ffi::PyPtr) {
     if let Some(set_gil) = py.api.PyUnstable_Module_SetGIL {
         // Py_MOD_GIL_NOT_USED is `(void *)1` (moduleobject.h).
-        // SAFETY: `module` is a live module object; the call only stores the flag.
+        // SAFETY: `py` proves the GIL is held; `module` is a live module object the caller holds a
+        // strong reference to (`module::install`, `host::module_for`); the call only stores the flag.
         if unsafe { set_gil(module, 1 as *mut std::ffi::c_void) } != 0 {
+            // SAFETY: the GIL is held (`py`).
             unsafe { (py.api.PyErr_Clear)() };
         }
     }

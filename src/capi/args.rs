@@ -204,7 +204,11 @@ pub unsafe extern "C" fn pyrt_object_call_double(
     boundary(err_out, || {
         require_out(result_out, "result_out")?;
         // SAFETY: `args` is NULL or a live list not used elsewhere during the call (the header's contract).
-        let v = runtime::object_call_typed(object_handle(callable, "callable")?, unsafe { list(args, &Args::default()) }, runtime::read_double)?;
+        let v = runtime::object_call_typed(
+            object_handle(callable, "callable")?,
+            unsafe { list(args, &Args::default()) },
+            runtime::read_double,
+        )?;
         // SAFETY: `result_out` is not NULL (require_out) and writable for the call (the contract).
         unsafe { *result_out = v };
         Ok(())
@@ -223,7 +227,8 @@ pub unsafe extern "C" fn pyrt_object_call_int(
     boundary(err_out, || {
         require_out(result_out, "result_out")?;
         // SAFETY: `args` is NULL or a live list not used elsewhere during the call (the header's contract).
-        let v = runtime::object_call_typed(object_handle(callable, "callable")?, unsafe { list(args, &Args::default()) }, runtime::read_int)?;
+        let v =
+            runtime::object_call_typed(object_handle(callable, "callable")?, unsafe { list(args, &Args::default()) }, runtime::read_int)?;
         // SAFETY: `result_out` is not NULL (require_out) and writable for the call (the contract).
         unsafe { *result_out = v };
         Ok(())
@@ -242,7 +247,11 @@ pub unsafe extern "C" fn pyrt_object_call_args(
     boundary(err_out, || {
         require_out(obj_out, "obj_out")?;
         // SAFETY: `args` is NULL or a live list not used elsewhere during the call (the header's contract).
-        let id = runtime::object_call_typed(object_handle(callable, "callable")?, unsafe { list(args, &Args::default()) }, runtime::read_object)?;
+        let id = runtime::object_call_typed(
+            object_handle(callable, "callable")?,
+            unsafe { list(args, &Args::default()) },
+            runtime::read_object,
+        )?;
         // SAFETY: `obj_out` is not NULL (require_out) and writable for the call (the contract).
         unsafe { *obj_out = id as usize as *mut pyrt_object };
         Ok(())
@@ -263,8 +272,11 @@ pub unsafe extern "C" fn pyrt_object_call_args_json(
     boundary(err_out, || {
         require_out(result_out, "result_out")?;
         // SAFETY: `args` is NULL or a live list not used elsewhere during the call (the header's contract).
-        let json =
-            runtime::object_call_typed(object_handle(callable, "callable")?, unsafe { list(args, &Args::default()) }, runtime::read_json(flags))?;
+        let json = runtime::object_call_typed(
+            object_handle(callable, "callable")?,
+            unsafe { list(args, &Args::default()) },
+            runtime::read_json(flags),
+        )?;
         // SAFETY: `result_out` is not NULL (require_out) and writable for the call (the contract).
         unsafe { *result_out = json.into_raw() };
         Ok(())

@@ -109,7 +109,8 @@ pub unsafe extern "C" fn pyrt_object_buffer(
         if flags & !(PYRT_BUFFER_WRITABLE | PYRT_BUFFER_CONTIGUOUS) != 0 {
             return Err(Error::invalid_argument(format!("unknown buffer flags {flags:#x}")));
         }
-        let export = runtime::object_buffer(object_handle(obj, "obj")?, flags & PYRT_BUFFER_WRITABLE != 0, flags & PYRT_BUFFER_CONTIGUOUS != 0)?;
+        let export =
+            runtime::object_buffer(object_handle(obj, "obj")?, flags & PYRT_BUFFER_WRITABLE != 0, flags & PYRT_BUFFER_CONTIGUOUS != 0)?;
         // SAFETY: `buf_out` is not NULL (require_out) and writable for the call (the header's contract).
         unsafe { *buf_out = Box::into_raw(Box::new(pyrt_buffer { inner: export })) };
         Ok(())

@@ -8,14 +8,14 @@
 // In the order the header presents them (cbindgen follows these declarations), as a manual
 // reads: status codes, the runtime's lifecycle and calls, objects, typed calls and values,
 // buffers, host callbacks, errors, memory and version.
-pub mod status;
-pub mod runtime;
-pub mod object;
 pub mod args;
 pub mod buffer;
-pub mod host;
 pub mod error;
+pub mod host;
 pub mod memory;
+pub mod object;
+pub mod runtime;
+pub mod status;
 
 use std::ffi::{c_char, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};

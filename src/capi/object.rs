@@ -265,7 +265,9 @@ pub unsafe extern "C" fn pyrt_object_setattr_json(
     boundary(err_out, || {
         // SAFETY: the strings are NULL (an error, or absent where optional) or NUL-terminated and
         // valid for the call (the header's contract).
-        unsafe { runtime::object_setattr(object_handle(obj, "obj")?, text(name, "name")?, Some(text(value_json, "value_json")?), None, flags) }
+        unsafe {
+            runtime::object_setattr(object_handle(obj, "obj")?, text(name, "name")?, Some(text(value_json, "value_json")?), None, flags)
+        }
     })
 }
 

@@ -452,8 +452,10 @@ int32_t pyrt_output_take(pyrt_runtime *rt, uint32_t stream, char **text_out, pyr
 // per process (one interpreter): the last one set wins; NULL restores the process's streams.
 //
 // The handler runs on the thread that wrote, without the GIL (so it may block, and may call
-// pyrt), possibly concurrently on several threads; `user_data` is passed through untouched and
-// must stay valid until the handler is replaced. Output written below Python's sys.stdout
+// pyrt), possibly concurrently on several threads; `user_data` is passed through untouched.
+// A write already under way when the handler is replaced may still call the old handler after
+// this function returns: keep the old `user_data` valid until writes in flight are done (for
+// example until pyrt_free(), or until the threads that write have stopped). Output written below Python's sys.stdout
 // (os.write(1, ...), C extensions, child processes) is not routed. Any thread.
 int32_t pyrt_set_output_handler(pyrt_runtime *rt, pyrt_output_fn handler, void *user_data, pyrt_error **err_out);
 

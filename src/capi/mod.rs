@@ -8,14 +8,22 @@
 // In the order the header presents them (cbindgen follows these declarations), as a manual
 // reads: status codes, the runtime's lifecycle and calls, objects, typed calls and values,
 // buffers, host callbacks, errors, memory and version.
-pub mod args;
-pub mod buffer;
-pub mod error;
-pub mod host;
-pub mod memory;
-pub mod object;
-pub mod runtime;
+// (One declaration per group, so that rustfmt keeps this order.)
 pub mod status;
+// The runtime: lifecycle, running code, calls, control.
+pub mod runtime;
+// Object handles and values.
+pub mod object;
+// Typed calls.
+pub mod args;
+// Zero-copy buffers.
+pub mod buffer;
+// Host functions Python calls.
+pub mod host;
+// Errors.
+pub mod error;
+// Memory and version.
+pub mod memory;
 
 use std::ffi::{c_char, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};

@@ -166,7 +166,7 @@ impl ObjectLayout {
         self.header + 8
     }
 
-    /// `offsetof(PyTypeObject, tp_as_buffer)`: 20 pointer-sized slots after `tp_name` (3.8
+    /// `offsetof(PyTypeObject, tp_as_buffer)`: 17 pointer-sized slots after `tp_name` (3.8
     /// `cpython/object.h`; only read on 3.8, whose `PyType_FromSpec` ignores buffer slots).
     pub fn tp_as_buffer(self) -> usize {
         self.tp_name() + 136

@@ -154,7 +154,7 @@ pub struct ErrorDetail {
 /// A reference to the Python exception behind an error. Opaque; releasing it never needs the
 /// GIL (the reference is queued like a freed object handle).
 #[derive(Clone)]
-pub struct ExceptionRef(pub(crate) std::sync::Arc<crate::python::objects::Held>);
+pub struct ExceptionRef(pub(crate) std::sync::Arc<crate::python::handles::Held>);
 
 impl PartialEq for ExceptionRef {
     fn eq(&self, other: &Self) -> bool {

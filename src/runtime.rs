@@ -24,7 +24,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::hop::Hop;
 use crate::python::convert::ValueMode;
 use crate::python::exec::FxMap;
-use crate::python::{self, capture, convert, exception, exec, ffi::Api, gil, init, loader, objects, running, with_gil, PyRef};
+use crate::python::{self, capture, convert, exception, exec, ffi::Api, gil, handles, init, loader, running, with_gil, PyRef};
 use crate::signals::{self, SignalsMode, SigpipePolicy};
 
 /// What the interpreter thread learned at start-up (for `info_json`).
@@ -131,20 +131,20 @@ impl CallGuard {
             // A plain handle (the common case): on this thread, nothing else to decide.
             let origin = t.ident();
             return gil::with_gil_on(t, api, move |py| {
-                objects::drain(py);
+                handles::drain(py);
                 call_in(py, token, None, origin, 0, f)
             });
         }
         let origin = self.thread.map_or_else(running::current_thread_id, |t| t.ident());
         if let Some(pool) = handle.and_then(|h| h.pool.as_ref()) {
             return pool.run_any(move |py, interp| {
-                objects::drain(py);
+                handles::drain(py);
                 call_in(py, token, handle, origin, interp, f)
             });
         }
         let run = move || {
             with_gil(api, |py| {
-                objects::drain(py);
+                handles::drain(py);
                 call_in(py, token, handle, origin, 0, f)
             })
         };
@@ -167,7 +167,7 @@ impl CallGuard {
         match handle.and_then(|h| h.pool.as_ref()) {
             Some(pool) => pool
                 .run_all(|py, interp| {
-                    objects::drain(py);
+                    handles::drain(py);
                     call_in(py, token, handle, origin, interp, &f)
                 })
                 .map(drop),
@@ -592,9 +592,9 @@ fn serve(api: &'static Api, signals_mode: SignalsMode) {
             lock = DRAINED.1.wait_timeout(lock, Duration::from_millis(20)).unwrap_or_else(|p| p.into_inner()).0;
         }
     }
-    objects::release_all();
+    handles::release_all();
     with_gil(api, |py| {
-        objects::drain(py);
+        handles::drain(py);
         exec::clear_caches(py);
         exec::flush_stdio(py);
     });
@@ -642,7 +642,7 @@ pub fn free(token: u64) {
     if !last {
         // The interpreter lives on: drop what this handle's objects hold (at the next GIL holder)
         // and its host functions (once their running calls return).
-        objects::release_runtime(token);
+        handles::release_runtime(token);
         python::host::drop_runtime(token);
         return;
     }
@@ -863,7 +863,7 @@ fn mode(flags: u32, runtime: u64) -> Result<ValueMode> {
 
 /// Admits a call on an object handle (its runtime must still be open).
 fn enter_object(object: u64) -> Result<(CallGuard, u64)> {
-    let runtime = objects::runtime_of(object)?;
+    let runtime = handles::runtime_of(object)?;
     Ok((enter(runtime)?, runtime))
 }
 
@@ -876,12 +876,12 @@ fn enter_interpreter() -> Result<CallGuard> {
         Some(l) => &l.api,
         None => {
             IN_FLIGHT.fetch_sub(1, SeqCst);
-            return Err(objects::closed_object());
+            return Err(handles::closed_object());
         }
     };
     let guard = CallGuard { api, token: 0, handle: None, thread: Some(gil::thread()) };
     if !ALIVE.load(SeqCst) {
-        return Err(objects::closed_object());
+        return Err(handles::closed_object());
     }
     Ok(guard)
 }
@@ -895,14 +895,14 @@ pub fn object_call_typed<R: Send>(
     let mut guard = enter_interpreter()?;
     if SPECIAL_HANDLES.load(SeqCst) > 0 {
         // Some handle has per-call settings: is this object's one of them?
-        let runtime = objects::runtime_of(callable)?;
+        let runtime = handles::runtime_of(callable)?;
         guard.handle = handle_of(runtime);
         guard.token = runtime;
     }
     guard.with_gil(|py| {
         // Freeing a runtime removes its objects from the table, so finding the object here
         // means its runtime is open (a call racing that free completes, as any concurrent call).
-        let (f, runtime) = objects::get_with_runtime(py, callable)?;
+        let (f, runtime) = handles::get_with_runtime(py, callable)?;
         running::set_token(py, runtime);
         let argv = convert::ArgVec::typed(py, &args.items)?;
         let v = exec::call_ptrs(py, f.as_ptr(), argv.as_ptrs());
@@ -943,7 +943,7 @@ pub fn read_int(py: python::Python, v: PyRef, _: u64) -> Result<i64> {
     convert::result_int(py, v.as_ptr())
 }
 pub fn read_object(_: python::Python, v: PyRef, runtime: u64) -> Result<u64> {
-    objects::register(v, runtime)
+    handles::register(v, runtime)
 }
 pub fn read_json(flags: u32) -> impl FnOnce(python::Python, PyRef, u64) -> Result<CText> {
     move |py, v, runtime| convert::to_json_cstring_mode(py, v.as_ptr(), mode(flags, runtime)?)
@@ -981,7 +981,7 @@ pub enum Returned {
 
 fn give(py: python::Python, value: PyRef, runtime: u64, as_object: bool, mode: ValueMode) -> Result<Returned> {
     if as_object {
-        objects::register(value, runtime).map(Returned::Object)
+        handles::register(value, runtime).map(Returned::Object)
     } else {
         convert::to_json_cstring_mode(py, value.as_ptr(), mode).map(Returned::Json)
     }
@@ -1012,7 +1012,7 @@ pub fn object_import(token: u64, module: &str) -> Result<u64> {
         // SAFETY: the `py` token proves the GIL is held; `c` is NUL-terminated. A new reference
         // (owned by the `PyRef`) or NULL with an error set.
         let m = PyRef::from_owned(unsafe { (py.api.PyImport_ImportModule)(c.as_ptr()) }).ok_or_else(|| exception::fetch(py))?;
-        objects::register(m, token)
+        handles::register(m, token)
     })
 }
 
@@ -1020,7 +1020,7 @@ pub fn object_import(token: u64, module: &str) -> Result<u64> {
 pub fn object_eval(token: u64, expr: &CStr) -> Result<u64> {
     let guard = enter(token)?;
     guard.no_workers("pyrt_eval_object")?;
-    guard.with_gil(|py| exec::eval(py, expr).and_then(|v| objects::register(v, token)))
+    guard.with_gil(|py| exec::eval(py, expr).and_then(|v| handles::register(v, token)))
 }
 
 /// Builds an object from an encoded value.
@@ -1028,7 +1028,7 @@ pub fn object_from_json(token: u64, json: &str, flags: u32) -> Result<u64> {
     let mode = mode(flags, token)?;
     let guard = enter(token)?;
     guard.no_workers("pyrt_object_from_json")?;
-    guard.with_gil(|py| convert::from_json_mode(py, json, mode).and_then(|v| objects::register(v, token)))
+    guard.with_gil(|py| convert::from_json_mode(py, json, mode).and_then(|v| handles::register(v, token)))
 }
 
 /// The encoding of an object's value.
@@ -1036,7 +1036,7 @@ pub fn object_to_json(object: u64, flags: u32) -> Result<CText> {
     let (guard, runtime) = enter_object(object)?;
     let mode = mode(flags, runtime)?;
     guard.with_gil(|py| {
-        let o = objects::get(py, object)?;
+        let o = handles::get(py, object)?;
         convert::to_json_cstring_mode(py, o.as_ptr(), mode)
     })
 }
@@ -1053,7 +1053,7 @@ pub fn object_getattr(object: u64, name: &str, flags: u32, as_object: bool) -> R
     let (guard, runtime) = enter_object(object)?;
     let mode = mode(flags, runtime)?;
     guard.with_gil(|py| {
-        let o = objects::get(py, object)?;
+        let o = handles::get(py, object)?;
         let n = name_obj(py, name)?;
         // SAFETY: `o` and `n` own references to live objects; the `py` token proves the GIL is held.
         let v = PyRef::from_owned(unsafe { (py.api.PyObject_GetAttr)(o.as_ptr(), n.as_ptr()) }).ok_or_else(|| exception::fetch(py))?;
@@ -1066,10 +1066,10 @@ pub fn object_setattr(object: u64, name: &str, value_json: Option<&str>, value_o
     let (guard, runtime) = enter_object(object)?;
     let mode = mode(flags, runtime)?;
     guard.with_gil(|py| {
-        let o = objects::get(py, object)?;
+        let o = handles::get(py, object)?;
         let v = match (value_json, value_object) {
             (Some(json), _) => convert::from_json_mode(py, json, mode)?,
-            (None, Some(h)) => objects::get(py, h)?,
+            (None, Some(h)) => handles::get(py, h)?,
             (None, None) => return Err(Error::invalid_argument("no value")),
         };
         let n = name_obj(py, name)?;
@@ -1095,7 +1095,7 @@ pub fn object_call(
     let mode = mode(flags, runtime)?;
     guard.with_gil(|py| {
         let (args, kwargs) = call_args(py, args, kwargs, mode)?;
-        let mut callable = objects::get(py, object)?;
+        let mut callable = handles::get(py, object)?;
         if let Some(m) = method {
             let n = name_obj(py, m)?;
             // SAFETY: `callable` and `n` own references to live objects; the `py` token proves the
@@ -1112,7 +1112,7 @@ pub fn object_call(
 pub fn object_text(object: u64, repr: bool) -> Result<CString> {
     let (guard, _) = enter_object(object)?;
     guard.with_gil(|py| {
-        let o = objects::get(py, object)?;
+        let o = handles::get(py, object)?;
         let f = if repr { py.api.PyObject_Repr } else { py.api.PyObject_Str };
         // SAFETY: `f` is `PyObject_Repr` or `PyObject_Str`; `o` owns a reference to a live object and
         // the `py` token proves the GIL is held. A new reference or NULL with an error set.
@@ -1127,7 +1127,7 @@ pub fn object_text(object: u64, repr: bool) -> Result<CString> {
 pub fn object_buffer(object: u64, writable: bool, contiguous: bool) -> Result<python::buffer::Export> {
     let (guard, _) = enter_object(object)?;
     guard.with_gil(|py| {
-        let o = objects::get(py, object)?;
+        let o = handles::get(py, object)?;
         python::buffer::Export::new(py, o.as_ptr(), writable, contiguous)
     })
 }
@@ -1138,7 +1138,7 @@ pub fn object_buffer_copy(object: u64, dst: *mut std::ffi::c_void, dst_len: usiz
     let (guard, _) = enter_object(object)?;
     let dst = dst as usize;
     guard.with_gil(|py| {
-        let o = objects::get(py, object)?;
+        let o = handles::get(py, object)?;
         let export = python::buffer::Export::new(py, o.as_ptr(), false, false)?;
         let needed = export.len();
         let copied = export.copy_to(py, dst as *mut std::ffi::c_void, dst_len);
@@ -1156,5 +1156,5 @@ pub fn buffer_copy(b: &python::buffer::Export, dst: *mut std::ffi::c_void, dst_l
 
 /// Releases an object handle; from any thread, without the GIL, never blocking on Python.
 pub fn object_free(object: u64) {
-    objects::release(object);
+    handles::release(object);
 }

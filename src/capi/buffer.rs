@@ -247,6 +247,6 @@ pub unsafe extern "C" fn pyrt_buffer_free(buf: *mut pyrt_buffer) {
         // SAFETY: not NULL; per the header `buf` came from pyrt_object_buffer() (Box::into_raw), is
         // freed once and not used afterwards (the accessors' results die with it, as documented).
         let b = unsafe { Box::from_raw(buf) };
-        crate::python::objects::queue_export(b.inner);
+        crate::python::handles::queue_export(b.inner);
     }
 }

@@ -480,7 +480,7 @@ pub fn result_refers_error() -> Error {
 // ---- reading an object's buffer ---------------------------------------------------------------
 
 /// A `Py_buffer` of some object, held by the host: the memory stays valid and in place until
-/// it is released (with the GIL, by `objects::drain` when the host frees it).
+/// it is released (with the GIL, by `handles::drain` when the host frees it).
 pub struct Export {
     view: Box<PyBuffer>,
     /// Shape and strides widened to i64, and the format as a C string (never NULL).
@@ -610,7 +610,7 @@ impl Export {
 
 impl Drop for Export {
     fn drop(&mut self) {
-        debug_assert!(self.view.obj.is_null(), "an Export must be released with the GIL (objects::queue_export)");
+        debug_assert!(self.view.obj.is_null(), "an Export must be released with the GIL (handles::queue_export)");
     }
 }
 

@@ -11,7 +11,7 @@ use std::ffi::CString;
 
 use super::exception;
 use super::ffi::{self, PyPtr};
-use super::object::type_name;
+use super::pyref::type_name;
 use super::{PyRef, Python};
 use crate::ctext::CText;
 use crate::error::{Error, ErrorKind, Result};
@@ -586,7 +586,7 @@ impl Writer<'_, '_> {
             }
         }
         if let Some(runtime) = self.mode.handles_for {
-            let handle = super::objects::register(PyRef::from_borrowed(self.py, o).expect("non-null"), runtime)?;
+            let handle = super::handles::register(PyRef::from_borrowed(self.py, o).expect("non-null"), runtime)?;
             self.tag_open("object");
             write::integer(self.out, handle as i64);
             self.out.push(b'}');
@@ -1005,7 +1005,7 @@ pub fn arg_to_py(py: Python, arg: &crate::args::Arg) -> Result<PyRef> {
         Arg::Str(s) => py.new_str(s),
         // SAFETY: the GIL is held; `b` is valid for `b.len()` bytes (a Vec never exceeds isize::MAX).
         Arg::Bytes(b) => PyRef::from_owned(unsafe { (py.api.PyBytes_FromStringAndSize)(b.as_ptr().cast(), b.len() as isize) }),
-        Arg::Object(id) => return super::objects::get(py, *id),
+        Arg::Object(id) => return super::handles::get(py, *id),
         Arg::Buffer { .. } => return Err(Error::invalid_argument("host buffers can only be lent to typed calls (pyrt_object_call_*)")),
     };
     made.ok_or_else(|| exception::fetch(py))

@@ -91,7 +91,7 @@ fn qualified_type_name(py: Python, exc: PyPtr) -> String {
     // SAFETY: `exc` is a live exception the caller owns a reference to; the `py` token proves
     // the GIL is held. The type is borrowed, kept alive by `exc`.
     let t = unsafe { super::ffi::py_type(exc) };
-    let qualname = attr_text(py, t, c"__qualname__").unwrap_or_else(|| super::object::type_name(exc));
+    let qualname = attr_text(py, t, c"__qualname__").unwrap_or_else(|| super::pyref::type_name(exc));
     match attr_text(py, t, c"__module__") {
         Some(m) if m != "builtins" && !m.is_empty() => format!("{m}.{qualname}"),
         _ => qualname,
@@ -153,7 +153,7 @@ pub fn fetch(py: Python) -> Error {
     } else {
         (ErrorKind::Python, str_of(py, e).unwrap_or_else(|| "<exception str() failed>".into()))
     };
-    let exception = Some(crate::error::ExceptionRef(std::sync::Arc::new(super::objects::Held::new(exc))));
+    let exception = Some(crate::error::ExceptionRef(std::sync::Arc::new(super::handles::Held::new(exc))));
     crate::error::ErrorDetail { kind, message, python: Some(PythonException { type_name, traceback }), output: None, exception }.into()
 }
 

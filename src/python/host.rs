@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 
 use super::convert::{self, ValueMode};
 use super::ffi::{PyMethodDef, PyPtr, METH_KEYWORDS, METH_VARARGS};
-use super::{exception, objects, PyRef, Python};
+use super::{exception, handles, PyRef, Python};
 use crate::error::{Error, ErrorKind, ExceptionRef, Result};
 
 /// `int32_t fn(void *user_data, const char *args_json, const char *kwargs_json, pyrt_reply *reply)`
@@ -398,7 +398,7 @@ unsafe fn call_body(slf: PyPtr, args: PyPtr, kwargs: PyPtr) -> PyPtr {
     // Object handles live in the main interpreter; in a worker, arguments must be encodable.
     let handles_for = (py.interp() == 0).then_some(reg.runtime);
     let mode = ValueMode { tagged: true, handles_for };
-    let (encoded, arg_handles) = objects::collect_registered(|| -> Result<(CString, CString)> {
+    let (encoded, arg_handles) = handles::collect_registered(|| -> Result<(CString, CString)> {
         let mut a = Vec::with_capacity(64);
         a.push(b'[');
         // SAFETY: the GIL is held; `args` is the call's argument tuple, alive for the call.
@@ -426,7 +426,7 @@ unsafe fn call_body(slf: PyPtr, args: PyPtr, kwargs: PyPtr) -> PyPtr {
     let (a, k) = match encoded {
         Ok(x) => x,
         Err(e) => {
-            arg_handles.into_iter().for_each(objects::release);
+            arg_handles.into_iter().for_each(handles::release);
             return raise_error(py, &e);
         }
     };
@@ -443,7 +443,7 @@ unsafe fn call_body(slf: PyPtr, args: PyPtr, kwargs: PyPtr) -> PyPtr {
     let status = super::gil::allow_threads(py, || unsafe { (reg.f)(reg.user_data as *mut c_void, a.as_ptr(), k.as_ptr(), reply_ptr) });
     OPEN_REPLIES.with(|o| o.borrow_mut().retain(|&p| p != reply_ptr));
     ACTIVE.fetch_sub(1, Ordering::SeqCst);
-    arg_handles.into_iter().for_each(objects::release);
+    arg_handles.into_iter().for_each(handles::release);
     drop(reg);
     if let Some(exc) = &reply.exception {
         return reraise(py, exc);

@@ -12,14 +12,14 @@ pub mod exec;
 pub(crate) mod facade;
 pub mod ffi;
 pub mod gil;
+pub mod handles;
 pub mod host;
 pub mod init;
 pub mod interp;
 pub mod library;
 pub mod loader;
 pub mod module;
-pub mod object;
-pub mod objects;
+pub mod pyref;
 pub mod running;
 pub mod tags;
 pub mod workers;
@@ -27,7 +27,7 @@ pub mod workers;
 use std::sync::OnceLock;
 
 pub use gil::{with_gil, Python};
-pub use object::PyRef;
+pub use pyref::PyRef;
 
 /// The one libpython of this process (never two, never unloaded: docs/cpython-abi.md).
 static LOADED: OnceLock<loader::Loaded> = OnceLock::new();

@@ -9,7 +9,7 @@ use base64::Engine;
 use super::convert::{Writer, TAG};
 use super::exception;
 use super::ffi::{self, PyPtr};
-use super::{objects, PyRef, Python};
+use super::{handles, PyRef, Python};
 use crate::error::Result;
 use crate::json::write;
 
@@ -394,7 +394,7 @@ pub fn decode(py: Python, dict: PyRef) -> Result<PyRef, String> {
                 py.clear_error();
                 return Err("tag \"object\" needs a handle number".into());
             }
-            objects::get(py, id as u64).map_err(|e| e.into_detail().message)
+            handles::get(py, id as u64).map_err(|e| e.into_detail().message)
         }
         other => Err(format!("unknown tag kind {other:?}")),
     }

@@ -19,7 +19,7 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 
 use super::ffi::{Api, PyInterpreterConfig, PyThreadState, OWN_GIL};
-use super::{exception, exec, gil, interp, objects, Python};
+use super::{exception, exec, gil, handles, interp, Python};
 use crate::error::{Error, ErrorKind, Result};
 use crate::hop::Hop;
 
@@ -253,7 +253,7 @@ fn run_worker(api: &'static Api, slot: usize, w: &Worker, setup: &Setup, ready: 
             // SAFETY: see above: `ts` is this thread's detached state, saved by the previous
             // `PyEval_SaveThread`; re-saved right after the job.
             unsafe { (api.PyEval_RestoreThread)(ts) };
-            objects::drain(py);
+            handles::drain(py);
             job();
             // SAFETY: this thread holds the GIL again (restored above).
             ts = unsafe { (api.PyEval_SaveThread)() };
@@ -263,7 +263,7 @@ fn run_worker(api: &'static Api, slot: usize, w: &Worker, setup: &Setup, ready: 
         unsafe { (api.PyEval_RestoreThread)(ts) };
     }
     // End the sub-interpreter (it must be current, GIL held), then go back to the main one.
-    objects::drain(py);
+    handles::drain(py);
     exec::clear_caches(py);
     exec::flush_stdio(py);
     // SAFETY: `sub` is current and its GIL held, no interrupter can enter the interpreter any
@@ -273,7 +273,7 @@ fn run_worker(api: &'static Api, slot: usize, w: &Worker, setup: &Setup, ready: 
     // the `PyGILState_Ensure` of the start (deleting the state, releasing the GIL).
     unsafe {
         (api.Py_EndInterpreter)(sub);
-        objects::forget_slot(slot);
+        handles::forget_slot(slot);
         (api.PyThreadState_Swap)(main_ts);
         (api.PyGILState_Release)(gstate);
     }

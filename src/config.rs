@@ -73,6 +73,36 @@ pub struct Config {
     pub worker_setup: Option<String>,
 }
 
+/// A `python_version` constraint: "3.12" (either build kind) or "3.13t" (free-threaded only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Constraint {
+    pub minor: u32,
+    pub free_threaded: bool,
+}
+
+impl Constraint {
+    /// "3.13t" / "3.12", as discovery reports versions.
+    pub fn shown(self) -> String {
+        format!("3.{}{}", self.minor, if self.free_threaded { "t" } else { "" })
+    }
+
+    /// True when a library of this minor version and build kind satisfies it.
+    pub fn accepts(self, minor: u32, free_threaded: bool) -> bool {
+        self.minor == minor && (!self.free_threaded || free_threaded)
+    }
+}
+
+/// "3.12" → 3.12, either build; "3.13t" → a free-threaded 3.13.
+pub fn parse_constraint(v: &str) -> Option<Constraint> {
+    let rest = v.trim().strip_prefix("3.")?;
+    let (digits, free_threaded) = match rest.strip_suffix('t') {
+        Some(d) => (d, true),
+        None => (rest, false),
+    };
+    let minor: u32 = digits.parse().ok()?;
+    (minor >= crate::python::library::MIN_MINOR).then_some(Constraint { minor, free_threaded })
+}
+
 /// Every key of the config object, in [`Config`]'s order (checked against it by a test; the
 /// contract file lists them for the bindings).
 #[cfg(test)]
@@ -111,7 +141,7 @@ impl Config {
         }
         let config: Config = serde_json::from_value(value).map_err(|e| Error::new(ErrorKind::Config, format!("invalid config: {e}")))?;
         if let Some(v) = &config.python_version {
-            if crate::discover::parse_constraint(v).is_none() {
+            if parse_constraint(v).is_none() {
                 return Err(Error::new(ErrorKind::Config, format!("invalid config: python_version {v:?} is not a supported version (\"3.X\" with X ≥ 8, or \"3.Xt\" for a free-threaded build)")));
             }
         }

@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 
 use crate::error::{Error, ErrorKind, Result};
 
+use crate::config::{parse_constraint, Constraint};
 use crate::python::library::{self, MIN_MINOR, NEWEST_TESTED_MINOR, SUPPORTED};
 
 /// How far past the newest tested version discovery looks for `python3.X` and `libpython3.X`.
@@ -48,36 +49,6 @@ pub struct Venv {
     pub include_system_site_packages: bool,
     /// Made by a free-threaded interpreter (its packages live in `lib/python3.Xt/`).
     pub free_threaded: bool,
-}
-
-/// A `python_version` constraint: "3.12" (either build kind) or "3.13t" (free-threaded only).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Constraint {
-    pub minor: u32,
-    pub free_threaded: bool,
-}
-
-impl Constraint {
-    /// "3.13t" / "3.12", as discovery reports versions.
-    pub fn shown(self) -> String {
-        format!("3.{}{}", self.minor, if self.free_threaded { "t" } else { "" })
-    }
-
-    /// True when a library of this minor version and build kind satisfies it.
-    pub fn accepts(self, minor: u32, free_threaded: bool) -> bool {
-        self.minor == minor && (!self.free_threaded || free_threaded)
-    }
-}
-
-/// "3.12" → 3.12, either build; "3.13t" → a free-threaded 3.13.
-pub fn parse_constraint(v: &str) -> Option<Constraint> {
-    let rest = v.trim().strip_prefix("3.")?;
-    let (digits, free_threaded) = match rest.strip_suffix('t') {
-        Some(d) => (d, true),
-        None => (rest, false),
-    };
-    let minor: u32 = digits.parse().ok()?;
-    (minor >= MIN_MINOR).then_some(Constraint { minor, free_threaded })
 }
 
 /// Reads `<dir>/pyvenv.cfg`.

@@ -152,9 +152,10 @@ pub struct ErrorDetail {
 }
 
 /// A reference to the Python exception behind an error. Opaque; releasing it never needs the
-/// GIL (the reference is queued like a freed object handle).
+/// GIL (the reference is queued like a freed object handle). The layer that touches CPython
+/// (`python::handles::Held`) is what it holds: a leaf module names no Python types.
 #[derive(Clone)]
-pub struct ExceptionRef(pub(crate) std::sync::Arc<crate::python::handles::Held>);
+pub struct ExceptionRef(pub(crate) std::sync::Arc<dyn std::any::Any + Send + Sync>);
 
 impl PartialEq for ExceptionRef {
     fn eq(&self, other: &Self) -> bool {

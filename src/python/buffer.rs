@@ -394,7 +394,7 @@ impl Loans {
     /// failed call's traceback keeps (`traceback.clear_frames`) and unreachable cycles
     /// (`gc.collect()`) — and checks again.
     pub fn settle(&self, py: Python, error: Option<&Error>) -> bool {
-        if let Some(exc) = error.and_then(|e| e.exception.as_ref()).and_then(|x| x.0.get(py)) {
+        if let Some(exc) = error.and_then(|e| e.exception.as_ref()).and_then(|x| super::handles::held(x)?.get(py)) {
             run_quietly(py, c"traceback", c"clear_frames", Some(exc.as_ptr()), true);
         }
         if !self.exported() {

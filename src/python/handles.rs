@@ -200,6 +200,11 @@ pub fn collect_registered<R>(f: impl FnOnce() -> R) -> (R, Vec<u64>) {
     (r, ids)
 }
 
+/// The exception an error holds, if it holds one (see [`crate::error::ExceptionRef`]).
+pub(crate) fn held(e: &crate::error::ExceptionRef) -> Option<&Held> {
+    e.0.downcast_ref::<Held>()
+}
+
 /// A Python reference held outside the GIL (an exception kept in an error): dropping it queues
 /// the reference like a released handle.
 pub struct Held {

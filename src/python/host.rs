@@ -348,7 +348,7 @@ fn raise_error(py: Python, e: &Error) -> PyPtr {
 /// Re-raises an exception object as it is (type, value and traceback).
 fn reraise(py: Python, exc: &ExceptionRef) -> PyPtr {
     let api = py.api;
-    let Some(e) = exc.0.get(py) else {
+    let Some(e) = handles::held(exc).and_then(|h| h.get(py)) else {
         return raise_host_error(py, "the exception came from another interpreter (a worker) and cannot be raised here");
     };
     // SAFETY: `py` proves the GIL is held; `e` is a strong reference to a live exception of this

@@ -67,8 +67,9 @@ pub struct ThreadCtx {
     pub(crate) interp: Cell<usize>,
     /// `pthread_self()`, once asked for (0 until then).
     ident: Cell<u64>,
-    /// This thread's call record for interrupts (`running`), registered on first use.
-    pub(crate) executing: OnceCell<super::running::Registration>,
+    /// This thread's call record for interrupts, registered on first use. Typed by `running`
+    /// (the layer above), stored here so that a call finds it with one thread-local access.
+    pub(crate) executing: OnceCell<Box<dyn std::any::Any>>,
     /// The buffer JSON results are written into (`convert`), kept between calls.
     pub(crate) scratch: Cell<Vec<u8>>,
     /// The last runtime handle this thread validated as open and without per-call settings,
@@ -80,13 +81,19 @@ pub struct ThreadCtx {
     gated: Cell<bool>,
 }
 
+/// The calling thread's id as pyrt and CPython know it (`pthread_self`).
+pub fn current_thread_id() -> u64 {
+    // SAFETY: pthread_self has no preconditions (it returns the calling thread's id).
+    (unsafe { libc::pthread_self() }) as u64
+}
+
 impl ThreadCtx {
     /// The thread's id as pyrt and CPython know it (`pthread_self`).
     #[inline]
     pub fn ident(&self) -> u64 {
         match self.ident.get() {
             0 => {
-                let id = super::running::current_thread_id();
+                let id = current_thread_id();
                 self.ident.set(id);
                 id
             }

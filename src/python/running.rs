@@ -104,29 +104,24 @@ impl Drop for Registration {
 /// The calling thread's record (registering it on first use).
 #[inline]
 fn record(ctx: &super::gil::ThreadCtx) -> &Arc<Executing> {
-    &ctx.executing
-        .get_or_init(|| {
-            let e = Arc::new(Executing {
-                ident: ctx.ident() as c_ulong,
-                token: AtomicU64::new(0),
-                origin: AtomicU64::new(0),
-                seq: AtomicU64::new(0),
-                next_seq: AtomicU64::new(0),
-                interrupted: AtomicU8::new(0),
-                interp: AtomicUsize::new(0),
-                locked: AtomicBool::new(false),
-            });
-            ALL.lock().unwrap_or_else(|p| p.into_inner()).push(e.clone());
-            Registration(e)
-        })
-        .0
+    let slot = ctx.executing.get_or_init(|| {
+        let e = Arc::new(Executing {
+            ident: ctx.ident() as c_ulong,
+            token: AtomicU64::new(0),
+            origin: AtomicU64::new(0),
+            seq: AtomicU64::new(0),
+            next_seq: AtomicU64::new(0),
+            interrupted: AtomicU8::new(0),
+            interp: AtomicUsize::new(0),
+            locked: AtomicBool::new(false),
+        });
+        ALL.lock().unwrap_or_else(|p| p.into_inner()).push(e.clone());
+        Box::new(Registration(e))
+    });
+    &slot.downcast_ref::<Registration>().expect("the slot holds running's Registration").0
 }
 
-/// The calling thread's id as pyrt and CPython know it (`pthread_self`).
-pub fn current_thread_id() -> u64 {
-    // SAFETY: pthread_self has no preconditions (it returns the calling thread's id).
-    (unsafe { libc::pthread_self() }) as u64
-}
+pub use super::gil::current_thread_id;
 
 /// What [`begin`] saved, to restore in [`end`] (calls nest: a host callback calling back in).
 pub struct Mark {

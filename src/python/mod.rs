@@ -21,7 +21,6 @@ pub mod loader;
 pub mod module;
 pub mod pyref;
 pub mod running;
-pub mod tags;
 pub mod workers;
 
 use std::sync::OnceLock;

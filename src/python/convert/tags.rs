@@ -6,12 +6,12 @@ use std::ffi::CStr;
 
 use base64::Engine;
 
-use super::convert::{Writer, TAG};
-use super::exception;
-use super::ffi::{self, PyPtr};
-use super::{handles, PyRef, Python};
+use super::{Writer, TAG};
 use crate::error::Result;
 use crate::json::write;
+use crate::python::exception;
+use crate::python::ffi::{self, PyPtr};
+use crate::python::{handles, PyRef, Python};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
@@ -258,7 +258,7 @@ fn list(py: Python, v: &PyRef, kind: &str) -> Result<Vec<PyRef>, String> {
         return Err(format!("tag {kind:?} needs an array \"v\""));
     }
     let mut items = Vec::new();
-    while let Some(item) = super::convert::list_item(py, v.as_ptr(), items.len() as isize) {
+    while let Some(item) = super::list_item(py, v.as_ptr(), items.len() as isize) {
         items.push(item);
     }
     Ok(items)

@@ -8,7 +8,6 @@ use super::object::pyrt_object;
 use super::{boundary, object_handle, require_out};
 use crate::args::Arg;
 use crate::error::Error;
-use crate::python::buffer as b;
 use crate::runtime;
 
 /// Element type: IEEE 754 double (Python format "d").
@@ -66,8 +65,8 @@ pub unsafe extern "C" fn pyrt_args_push_buffer(args: *mut pyrt_args, data: *mut 
         // SAFETY: `args` is NULL (an error) or a live list from pyrt_args_new() that no other thread
         // uses during the call (the header's contract).
         let a = unsafe { super::args::args_mut(args) }?;
-        let (_, itemsize) =
-            b::elem_info(elem_type).ok_or_else(|| Error::invalid_argument(format!("unknown buffer element type {elem_type}")))?;
+        let (_, itemsize) = runtime::buffer_elem_info(elem_type)
+            .ok_or_else(|| Error::invalid_argument(format!("unknown buffer element type {elem_type}")))?;
         if flags & !PYRT_BUFFER_WRITABLE != 0 {
             return Err(Error::invalid_argument(format!("unknown buffer flags {flags:#x}")));
         }
@@ -90,7 +89,7 @@ pub unsafe extern "C" fn pyrt_args_push_buffer(args: *mut pyrt_args, data: *mut 
 /// called from any thread, concurrently. Python code running meanwhile may still write to a
 /// writable buffer (as it could to any shared memory).
 pub struct pyrt_buffer {
-    inner: b::Export,
+    inner: runtime::BufferExport,
 }
 
 /// Gets a view of `obj`'s buffer into `*buf_out` (must not be NULL; free it with
@@ -144,7 +143,7 @@ pub unsafe extern "C" fn pyrt_object_buffer_copy(
 ///
 /// # Safety
 /// `buf` is NULL or a live view from pyrt_object_buffer(), not freed while the result lives.
-unsafe fn buffer<'a>(buf: *const pyrt_buffer) -> Option<&'a b::Export> {
+unsafe fn buffer<'a>(buf: *const pyrt_buffer) -> Option<&'a runtime::BufferExport> {
     // SAFETY: NULL is handled by `as_ref`; otherwise a live `pyrt_buffer` made by a Box (the
     // contract). Every use of it is a read (the accessors may run concurrently, all reading).
     unsafe { buf.as_ref().map(|b| &b.inner) }
@@ -247,6 +246,6 @@ pub unsafe extern "C" fn pyrt_buffer_free(buf: *mut pyrt_buffer) {
         // SAFETY: not NULL; per the header `buf` came from pyrt_object_buffer() (Box::into_raw), is
         // freed once and not used afterwards (the accessors' results die with it, as documented).
         let b = unsafe { Box::from_raw(buf) };
-        crate::python::handles::queue_export(b.inner);
+        runtime::buffer_free(b.inner);
     }
 }

@@ -112,8 +112,8 @@ pub unsafe extern "C" fn pyrt_error_output(err: *const pyrt_error, stream: u32) 
     // contract); it is only read.
     let Some(out) = unsafe { err.as_ref() }.and_then(|e| e.output.as_ref()) else { return ptr::null() };
     match stream {
-        crate::python::capture::STDOUT => out[0].as_ptr(),
-        crate::python::capture::STDERR => out[1].as_ptr(),
+        crate::runtime::STDOUT => out[0].as_ptr(),
+        crate::runtime::STDERR => out[1].as_ptr(),
         _ => ptr::null(),
     }
 }

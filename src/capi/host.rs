@@ -6,8 +6,7 @@ use super::error::pyrt_error;
 use super::runtime::{pyrt_runtime, token};
 use super::{boundary, text};
 use crate::error::Error;
-use crate::python::host::Reply;
-use crate::runtime;
+use crate::runtime::{self, Reply};
 
 /// The answer of a host function under construction. Opaque; valid only during the callback it
 /// was passed to, and only on that callback's thread: elsewhere the pyrt_reply_* functions
@@ -62,7 +61,7 @@ pub unsafe extern "C" fn pyrt_register(
         // they differ only in the pointee of the last parameter (`pyrt_reply` vs `Reply`), and
         // thin data pointers have one size and are passed alike, so the call ABI is identical.
         // The core passes a `*mut Reply` and `with_reply` turns the host's `pyrt_reply *` back.
-        let f: crate::python::host::HostFn = unsafe { std::mem::transmute(f) };
+        let f: runtime::HostFn = unsafe { std::mem::transmute(f) };
         // SAFETY: `module` and `name` are NULL (an error) or NUL-terminated strings valid for the
         // call (the header's contract).
         unsafe { runtime::register_host(token(rt)?, text(module, "module")?, text(name, "name")?, f, user_data as usize, destroy) }
@@ -90,7 +89,7 @@ fn with_reply(r: *mut pyrt_reply, f: impl FnOnce(&mut Reply)) -> crate::Result<(
     }
     // Only an address to look up: `with_open_reply` dereferences it only if it is the `Reply` of
     // a host call running on this thread, so a stale or foreign pointer is an error, not UB.
-    crate::python::host::with_open_reply(r.cast::<Reply>(), f)
+    runtime::with_open_reply(r.cast::<Reply>(), f)
         .ok_or_else(|| Error::invalid_argument("reply is not open: its host function returned, or this is another thread"))
 }
 

@@ -329,7 +329,7 @@ pub unsafe extern "C" fn pyrt_discover_json(
 /// that may interrupt this thread's next call. It is `pthread_self()`. Any thread; never fails.
 #[no_mangle]
 pub extern "C" fn pyrt_thread_id() -> u64 {
-    crate::python::running::current_thread_id()
+    runtime::current_thread_id()
 }
 
 /// Interrupts every call running through `rt` right now: Python raises KeyboardInterrupt in

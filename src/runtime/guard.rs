@@ -1,0 +1,245 @@
+//! Admission: every call enters the interpreter through a [`CallGuard`], which keeps it from
+//! being finalized meanwhile and runs the call where its handle says (this thread, the main
+//! thread, a worker), interruptible and with its output captured if asked.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Acquire, Ordering::SeqCst};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use super::handles::{handle_of, Handle, HANDLES_GEN};
+use super::lifecycle::MAIN;
+use crate::error::{Error, ErrorKind, Result};
+use crate::python::{self, capture, ffi::Api, gil, handles, running, with_gil};
+use crate::signals;
+
+/// True while the interpreter accepts calls.
+pub(super) static ALIVE: AtomicBool = AtomicBool::new(false);
+/// Calls (and thread teardowns) currently inside the interpreter.
+pub(super) static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+pub(super) static DRAINED: (Mutex<()>, Condvar) = (Mutex::new(()), Condvar::new());
+
+/// Keeps the interpreter from being finalized while a call is inside it.
+pub struct CallGuard {
+    pub(super) api: &'static Api,
+    /// The runtime handle the call goes through (0: none, e.g. a thread's teardown).
+    pub(super) token: u64,
+    /// The handle's state when it has per-call settings (main thread, timeout, capture,
+    /// workers); `None` for a plain handle, whose calls need nothing but its token.
+    pub(super) handle: Option<Arc<Handle>>,
+    /// The calling thread's context (`None` while its thread-locals are destroyed).
+    pub(super) thread: Option<gil::ThreadRef>,
+}
+
+impl Drop for CallGuard {
+    fn drop(&mut self) {
+        if IN_FLIGHT.fetch_sub(1, SeqCst) == 1 && !ALIVE.load(SeqCst) {
+            let _lock = DRAINED.0.lock();
+            DRAINED.1.notify_all();
+        }
+    }
+}
+
+impl CallGuard {
+    /// Runs `f` with the GIL held (first dropping references released without it), on the
+    /// calling thread, on the interpreter's main thread (`main_thread` handles) or in the least
+    /// busy worker (`workers` handles). The call can be interrupted (`pyrt_interrupt*`, the
+    /// handle's timeout) and its output captured.
+    pub fn with_gil<R: Send>(&self, f: impl FnOnce(python::Python<'_>) -> Result<R> + Send) -> Result<R> {
+        let token = self.token;
+        let handle = self.handle.as_deref();
+        let api = self.api;
+        if let (None, Some(t)) = (handle, self.thread) {
+            // A plain handle (the common case): on this thread, nothing else to decide.
+            let origin = t.ident();
+            return gil::with_gil_on(t, api, move |py| {
+                handles::drain(py);
+                call_in(py, token, None, origin, 0, f)
+            });
+        }
+        let origin = self.thread.map_or_else(running::current_thread_id, |t| t.ident());
+        if let Some(pool) = handle.and_then(|h| h.pool.as_ref()) {
+            return pool.run_any(move |py, interp| {
+                handles::drain(py);
+                call_in(py, token, handle, origin, interp, f)
+            });
+        }
+        let run = move || {
+            with_gil(api, |py| {
+                handles::drain(py);
+                call_in(py, token, handle, origin, 0, f)
+            })
+        };
+        if handle.is_some_and(|h| h.main_thread) {
+            // Signals with Python handlers wait in this (blocked) caller thread, so the kernel
+            // delivers a self-sent one to a thread that can run it now (signals::DeferRouted).
+            let _deferred = signals::DeferRouted::new();
+            MAIN.run(run).map_err(|_| Error::finalized())?
+        } else {
+            run()
+        }
+    }
+
+    /// Runs `f` in every worker of a `workers` handle (code that defines what later calls use),
+    /// else once, as [`CallGuard::with_gil`].
+    pub fn with_gil_everywhere(&self, f: impl Fn(python::Python<'_>) -> Result<()> + Send + Sync) -> Result<()> {
+        let token = self.token;
+        let handle = self.handle.as_deref();
+        let origin = self.thread.map_or_else(running::current_thread_id, |t| t.ident());
+        match handle.and_then(|h| h.pool.as_ref()) {
+            Some(pool) => pool
+                .run_all(|py, interp| {
+                    handles::drain(py);
+                    call_in(py, token, handle, origin, interp, &f)
+                })
+                .map(drop),
+            None => self.with_gil(f),
+        }
+    }
+
+    /// Rejects operations that need object handles on a `workers` handle.
+    pub fn no_workers(&self, what: &str) -> Result<()> {
+        self.handle.as_deref().map_or(Ok(()), |h| h.no_workers(what))
+    }
+
+    /// The state of the handle the call goes through (looked up again for a plain handle).
+    pub(super) fn handle_state(&self) -> Result<Arc<Handle>> {
+        match &self.handle {
+            Some(h) => Ok(h.clone()),
+            None => handle_of(self.token).ok_or_else(Error::closed),
+        }
+    }
+}
+
+/// One call, with the GIL of the interpreter it runs in held: interruptible, its output
+/// captured if the handle asks.
+#[inline]
+fn call_in<R>(
+    py: python::Python<'_>,
+    token: u64,
+    handle: Option<&Handle>,
+    origin: u64,
+    interp: usize,
+    f: impl FnOnce(python::Python<'_>) -> Result<R>,
+) -> Result<R> {
+    if handle.is_none_or(|h| h.timeout.is_none() && !h.capture) {
+        // No timeout and no capture: the common case, kept short.
+        let mark = running::begin(py, token, origin, None, interp);
+        let result = f(py);
+        return match running::end(py, mark) {
+            None => result,
+            Some(reason) => result.map_err(|e| if e.kind == ErrorKind::KeyboardInterrupt { interrupted(e, reason, None) } else { e }),
+        };
+    }
+    let (timeout, capture) = handle.map_or((None, false), |h| (h.timeout, h.capture));
+    if capture {
+        capture::begin(py)?;
+    }
+    let mark = running::begin(py, token, origin, timeout, interp);
+    let result = f(py);
+    let reason = running::end(py, mark);
+    let result = match (result, reason) {
+        (Err(e), Some(reason)) if e.kind == ErrorKind::KeyboardInterrupt => Err(interrupted(e, reason, timeout)),
+        (r, _) => r,
+    };
+    match (capture, handle) {
+        (true, Some(h)) => {
+            let out = capture::end();
+            let mut acc = h.output.lock().unwrap_or_else(|p| p.into_inner());
+            acc[0].push_str(&out[0]);
+            acc[1].push_str(&out[1]);
+            result.map_err(|mut e| {
+                e.output = Some(Box::new(out));
+                e
+            })
+        }
+        _ => result,
+    }
+}
+
+/// The error of a call that `pyrt_interrupt*` or its timeout interrupted.
+fn interrupted(mut e: Error, reason: running::Reason, timeout: Option<Duration>) -> Error {
+    match reason {
+        running::Reason::Interrupted => {
+            e.kind = ErrorKind::Interrupted;
+            e.message = "the call was interrupted".into();
+        }
+        running::Reason::Timeout => {
+            e.kind = ErrorKind::Timeout;
+            e.message = format!("the call was interrupted after its timeout of {} ms", timeout.map_or(0, |t| t.as_millis()));
+        }
+    }
+    e
+}
+
+/// Admits one call on `token`: the handle must be open and the interpreter alive.
+///
+/// A thread remembers the last handle it found open and plain (no per-call settings) together
+/// with the handle table's generation, so its next call through that handle skips the table
+/// (a lock, a lookup and a reference count) until any handle is opened or freed.
+#[inline]
+pub fn enter(token: u64) -> Result<CallGuard> {
+    let thread = gil::thread();
+    IN_FLIGHT.fetch_add(1, SeqCst);
+    // Build the guard first so every early return below undoes the increment.
+    let api = match python::loaded() {
+        Some(l) => &l.api,
+        None => {
+            IN_FLIGHT.fetch_sub(1, SeqCst);
+            return Err(Error::closed());
+        }
+    };
+    let mut guard = CallGuard { api, token, handle: None, thread: Some(thread) };
+    let gen = HANDLES_GEN.load(Acquire);
+    if thread.plain_handle.get() != (token, gen) {
+        let Some(handle) = handle_of(token) else {
+            return Err(Error::closed());
+        };
+        if handle.special() {
+            guard.handle = Some(handle);
+        } else {
+            thread.plain_handle.set((token, gen));
+        }
+    }
+    if !ALIVE.load(SeqCst) {
+        return Err(Error::finalized());
+    }
+    Ok(guard)
+}
+
+/// True while the interpreter accepts calls.
+pub(crate) fn is_alive() -> bool {
+    ALIVE.load(SeqCst)
+}
+
+/// Admits a thread's exit-time cleanup of its Python thread state, if the interpreter still runs.
+pub(crate) fn enter_teardown() -> Option<CallGuard> {
+    let api = &python::loaded()?.api;
+    IN_FLIGHT.fetch_add(1, SeqCst);
+    let guard = CallGuard { api, token: 0, handle: None, thread: gil::try_thread() };
+    ALIVE.load(SeqCst).then_some(guard)
+}
+
+/// Admits a call on an object handle (its runtime must still be open).
+pub(super) fn enter_object(object: u64) -> Result<(CallGuard, u64)> {
+    let runtime = handles::runtime_of(object)?;
+    Ok((enter(runtime)?, runtime))
+}
+
+/// Admits the interpreter as a whole (no particular runtime handle): the typed fast path checks
+/// the object's runtime itself, under the GIL, in the same table lookup that takes its reference.
+#[inline(always)]
+pub(super) fn enter_interpreter() -> Result<CallGuard> {
+    IN_FLIGHT.fetch_add(1, SeqCst);
+    let api = match python::loaded() {
+        Some(l) => &l.api,
+        None => {
+            IN_FLIGHT.fetch_sub(1, SeqCst);
+            return Err(handles::closed_object());
+        }
+    };
+    let guard = CallGuard { api, token: 0, handle: None, thread: Some(gil::thread()) };
+    if !ALIVE.load(SeqCst) {
+        return Err(handles::closed_object());
+    }
+    Ok(guard)
+}

@@ -98,6 +98,17 @@ fn qualified_type_name(py: Python, exc: PyPtr) -> String {
     }
 }
 
+/// Imports what formatting an error needs, once, while the interpreter is being set up (one
+/// thread). On a free-threaded 3.13, the first imports of a package made by several threads at
+/// once can fail ("No module named 'collections.abc'"), and errors are formatted on whatever
+/// thread raised them; with the GIL the import is just done early.
+pub fn preload(py: Python) -> crate::error::Result<()> {
+    // SAFETY: the `py` token proves the GIL is held (or the thread attached); the name is a
+    // NUL-terminated C string; the new module reference is owned and released by `PyRef`.
+    let module = unsafe { PyRef::from_owned((py.api.PyImport_ImportModule)(c"traceback".as_ptr())) };
+    module.map(drop).ok_or_else(|| fetch(py))
+}
+
 /// `''.join(traceback.format_exception(type(e), e, e.__traceback__))`, or `None` if formatting
 /// itself fails.
 fn format_traceback(py: Python, exc: PyPtr) -> Option<String> {

@@ -110,7 +110,7 @@ impl Drop for ThreadCtx {
         }
         // The thread is exiting: delete its Python thread state, unless the interpreter is gone
         // (finalization already freed every thread state; touching it would be a use after free).
-        if let Some(_guard) = crate::runtime::enter_teardown() {
+        if let Some(_guard) = super::liveness::enter_teardown() {
             let api = super::api();
             // SAFETY: the guard keeps the interpreter from being finalized until we are done, so
             // `ts` is live: this thread's own state, parked by the `PyEval_SaveThread` that ended

@@ -340,7 +340,7 @@ pub fn drain(py: Python) {
 /// Queues a buffer view for release by the next GIL holder (any thread, no GIL). After
 /// finalization the view is simply forgotten (the interpreter that owned it is gone).
 pub fn queue_export(export: super::buffer::Export) {
-    if !crate::runtime::is_alive() {
+    if !super::liveness::is_alive() {
         export.forget();
         return;
     }

@@ -17,6 +17,7 @@ pub mod host;
 pub mod init;
 pub mod interp;
 pub mod library;
+pub(crate) mod liveness;
 pub mod loader;
 pub mod module;
 pub mod pyref;

@@ -425,7 +425,7 @@ impl Watchdog {
 
 fn fire(due: &Timer) {
     // Take the GIL like any caller (the interpreter may be gone: then there is nothing to do).
-    let Some(guard) = crate::runtime::enter_teardown() else { return };
+    let Some(_counted) = super::liveness::enter_teardown() else { return };
     let still = |e: &Executing| e.seq.load(SeqCst) == due.seq && e.token.load(SeqCst) != 0;
     let interp = due.target.interp.load(SeqCst);
     if interp != 0 {
@@ -437,12 +437,11 @@ fn fire(due: &Timer) {
         });
         return;
     }
-    let _ = guard.with_gil(|py| {
+    super::gil::with_gil(super::api(), |py| {
         // Still the same call? (The GIL, or the record's lock, is held: it cannot end meanwhile.)
         let _lock = due.target.lock();
         if still(&due.target) {
             raise_in(py, &due.target, Reason::Timeout);
         }
-        Ok(())
     });
 }

@@ -289,6 +289,7 @@ pub fn setup_main(py: Python, setup: &Setup) -> Result<()> {
 
 fn setup_interpreter(py: Python, slot: usize, setup: &Setup) -> Result<()> {
     super::module::install(py).map_err(|e| worker_error(slot, "installing _pyrt", e))?;
+    exception::preload(py).map_err(|e| worker_error(slot, "importing traceback", e))?;
     if super::loaded().is_some_and(|l| l.minor == 12) {
         // CPython 3.12's _decimal shares libmpdec's global state between interpreters and aborts
         // the process ("double free or corruption", measured on 3.12.1) once a second

@@ -2,21 +2,16 @@
 //! being finalized meanwhile and runs the call where its handle says (this thread, the main
 //! thread, a worker), interruptible and with its output captured if asked.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Acquire, Ordering::SeqCst};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::atomic::Ordering::Acquire;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::handles::{handle_of, Handle, HANDLES_GEN};
 use super::lifecycle::MAIN;
 use crate::error::{Error, ErrorKind, Result};
+use crate::python::liveness::{self, InFlight};
 use crate::python::{self, capture, ffi::Api, gil, handles, running, with_gil};
 use crate::signals;
-
-/// True while the interpreter accepts calls.
-pub(super) static ALIVE: AtomicBool = AtomicBool::new(false);
-/// Calls (and thread teardowns) currently inside the interpreter.
-pub(super) static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
-pub(super) static DRAINED: (Mutex<()>, Condvar) = (Mutex::new(()), Condvar::new());
 
 /// Keeps the interpreter from being finalized while a call is inside it.
 pub struct CallGuard {
@@ -28,15 +23,8 @@ pub struct CallGuard {
     pub(super) handle: Option<Arc<Handle>>,
     /// The calling thread's context (`None` while its thread-locals are destroyed).
     pub(super) thread: Option<gil::ThreadRef>,
-}
-
-impl Drop for CallGuard {
-    fn drop(&mut self) {
-        if IN_FLIGHT.fetch_sub(1, SeqCst) == 1 && !ALIVE.load(SeqCst) {
-            let _lock = DRAINED.0.lock();
-            DRAINED.1.notify_all();
-        }
-    }
+    /// Counts the call inside the interpreter until the guard drops (last, after the rest).
+    pub(super) _in_flight: InFlight,
 }
 
 impl CallGuard {
@@ -179,16 +167,10 @@ fn interrupted(mut e: Error, reason: running::Reason, timeout: Option<Duration>)
 #[inline]
 pub fn enter(token: u64) -> Result<CallGuard> {
     let thread = gil::thread();
-    IN_FLIGHT.fetch_add(1, SeqCst);
-    // Build the guard first so every early return below undoes the increment.
-    let api = match python::loaded() {
-        Some(l) => &l.api,
-        None => {
-            IN_FLIGHT.fetch_sub(1, SeqCst);
-            return Err(Error::closed());
-        }
-    };
-    let mut guard = CallGuard { api, token, handle: None, thread: Some(thread) };
+    // Counted in first (every early return below counts out again), alive checked last.
+    let in_flight = liveness::count_in();
+    let Some(loaded) = python::loaded() else { return Err(Error::closed()) };
+    let mut guard = CallGuard { api: &loaded.api, token, handle: None, thread: Some(thread), _in_flight: in_flight };
     let gen = HANDLES_GEN.load(Acquire);
     if thread.plain_handle.get() != (token, gen) {
         let Some(handle) = handle_of(token) else {
@@ -200,23 +182,10 @@ pub fn enter(token: u64) -> Result<CallGuard> {
             thread.plain_handle.set((token, gen));
         }
     }
-    if !ALIVE.load(SeqCst) {
+    if !liveness::is_alive() {
         return Err(Error::finalized());
     }
     Ok(guard)
-}
-
-/// True while the interpreter accepts calls.
-pub(crate) fn is_alive() -> bool {
-    ALIVE.load(SeqCst)
-}
-
-/// Admits a thread's exit-time cleanup of its Python thread state, if the interpreter still runs.
-pub(crate) fn enter_teardown() -> Option<CallGuard> {
-    let api = &python::loaded()?.api;
-    IN_FLIGHT.fetch_add(1, SeqCst);
-    let guard = CallGuard { api, token: 0, handle: None, thread: gil::try_thread() };
-    ALIVE.load(SeqCst).then_some(guard)
 }
 
 /// Admits a call on an object handle (its runtime must still be open).
@@ -229,16 +198,10 @@ pub(super) fn enter_object(object: u64) -> Result<(CallGuard, u64)> {
 /// the object's runtime itself, under the GIL, in the same table lookup that takes its reference.
 #[inline(always)]
 pub(super) fn enter_interpreter() -> Result<CallGuard> {
-    IN_FLIGHT.fetch_add(1, SeqCst);
-    let api = match python::loaded() {
-        Some(l) => &l.api,
-        None => {
-            IN_FLIGHT.fetch_sub(1, SeqCst);
-            return Err(handles::closed_object());
-        }
-    };
-    let guard = CallGuard { api, token: 0, handle: None, thread: Some(gil::thread()) };
-    if !ALIVE.load(SeqCst) {
+    let in_flight = liveness::count_in();
+    let Some(loaded) = python::loaded() else { return Err(handles::closed_object()) };
+    let guard = CallGuard { api: &loaded.api, token: 0, handle: None, thread: Some(gil::thread()), _in_flight: in_flight };
+    if !liveness::is_alive() {
         return Err(handles::closed_object());
     }
     Ok(guard)

@@ -8,15 +8,14 @@ use std::sync::atomic::{Ordering::Release, Ordering::SeqCst};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
 
-use super::guard::{CallGuard, ALIVE, DRAINED, IN_FLIGHT};
+use super::guard::CallGuard;
 use super::handles::{add_handle, Handle, HANDLES, HANDLES_GEN, SPECIAL_HANDLES};
 use crate::config::Config;
 use crate::discover;
 use crate::error::{Error, ErrorKind, Result};
 use crate::hop::Hop;
-use crate::python::{self, exec, ffi::Api, gil, handles, init, loader, with_gil};
+use crate::python::{self, exec, ffi::Api, gil, handles, init, liveness, loader, with_gil};
 use crate::signals::{self, SignalsMode, SigpipePolicy};
 
 /// What the interpreter thread learned at start-up (for `info_json`).
@@ -100,7 +99,7 @@ pub fn new(config_text: Option<&str>) -> Result<u64> {
             });
             match started {
                 Ok((owner_thread, info)) => {
-                    ALIVE.store(true, SeqCst);
+                    liveness::set_alive(true);
                     let handle = add_handle(&config);
                     let handles = usize::from(handle.is_ok());
                     // (If this handle's own setup failed, the interpreter still runs for the next.)
@@ -175,9 +174,14 @@ fn adjust_site(api: &'static Api, config: &Config, venv: Option<&discover::Venv>
         json(&serde_json::json!(config.site_paths)),
     );
     let code = CString::new(code).map_err(|_| Error::new(ErrorKind::Config, "site_paths must not contain NUL"))?;
-    IN_FLIGHT.fetch_add(1, SeqCst);
-    let guard =
-        CallGuard { api, token: 0, handle: Some(Arc::new(Handle { main_thread: true, ..Handle::default() })), thread: gil::try_thread() };
+    let in_flight = liveness::count_in();
+    let guard = CallGuard {
+        api,
+        token: 0,
+        handle: Some(Arc::new(Handle { main_thread: true, ..Handle::default() })),
+        thread: gil::try_thread(),
+        _in_flight: in_flight,
+    };
     guard.with_gil(|py| exec::run_code(py, &code, c"<pyrt site setup>"))
 }
 
@@ -230,6 +234,7 @@ fn start_interpreter(loaded: &'static loader::Loaded, config: &Config, executabl
                     exec::claim_sigint(py);
                 }
                 python::module::install(py)?;
+                python::exception::preload(py)?;
                 exec::route_python_signals(py)
             });
             if let Err(e) = setup {
@@ -295,13 +300,8 @@ unsafe fn interpreter_info(api: &Api) -> InterpreterInfo {
 /// is freed, then finalize.
 fn serve(api: &'static Api, signals_mode: SignalsMode) {
     MAIN.serve(|job| job());
-    // Wait for the calls still inside the interpreter (ALIVE is already false: no new ones).
-    {
-        let mut lock = DRAINED.0.lock().unwrap_or_else(|p| p.into_inner());
-        while IN_FLIGHT.load(SeqCst) > 0 {
-            lock = DRAINED.1.wait_timeout(lock, Duration::from_millis(20)).unwrap_or_else(|p| p.into_inner()).0;
-        }
-    }
+    // Wait for the calls still inside the interpreter (it is closed already: no new ones).
+    liveness::wait_drained();
     handles::release_all();
     with_gil(api, |py| {
         handles::drain(py);
@@ -356,7 +356,7 @@ pub fn free(token: u64) {
         python::host::drop_runtime(token);
         return;
     }
-    ALIVE.store(false, SeqCst);
+    liveness::set_alive(false);
     let Lifecycle::Running(running) = std::mem::replace(&mut *state, Lifecycle::Finalized) else { unreachable!() };
     drop(state);
     MAIN.close();

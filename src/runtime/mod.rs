@@ -41,7 +41,6 @@ pub(crate) use calls::{
     run_string,
 };
 pub(crate) use control::{current_thread_id, interrupt_runtime, interrupt_thread};
-pub(crate) use guard::{enter_teardown, is_alive};
 pub(crate) use host::{register_host, unregister_host, with_open_reply, HostFn, Reply};
 pub(crate) use info::info_json;
 #[cfg(test)]

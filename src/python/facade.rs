@@ -81,6 +81,20 @@ impl<'py> Python<'py> {
         unsafe { !(self.api.PyErr_Occurred)().is_null() }
     }
 
+    /// On a free-threaded build, declares that a module pyrt made is safe without the GIL (its
+    /// functions take their own locks), so that importing it can never turn the GIL back on for
+    /// the whole process. `PyUnstable_Module_SetGIL` exists only in free-threaded builds (3.13+).
+    pub(crate) fn declare_no_gil(self, module: &PyRef) {
+        if let Some(set_gil) = self.api.PyUnstable_Module_SetGIL {
+            // Py_MOD_GIL_NOT_USED is `(void *)1` (moduleobject.h).
+            // SAFETY: the token and a live module reference (module note); the call only stores
+            // the flag (a non-module sets an error, cleared below).
+            if unsafe { set_gil(module.as_ptr(), 1 as *mut std::ffi::c_void) } != 0 {
+                self.clear_error();
+            }
+        }
+    }
+
     /// Drops the pending Python exception, if any.
     #[inline]
     pub(crate) fn clear_error(self) {

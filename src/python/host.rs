@@ -144,7 +144,7 @@ fn module_for(py: Python, name: &str) -> Result<PyRef> {
     }
     // SAFETY: the GIL is held (`py`); `c` is a NUL-terminated name.
     let m = PyRef::from_owned(unsafe { (api.PyModule_New)(c.as_ptr()) }).ok_or_else(|| exception::fetch(py))?;
-    super::module::declare_no_gil(py, m.as_ptr());
+    py.declare_no_gil(&m);
     // SAFETY: the GIL is held; `sys.modules` is borrowed from the interpreter, which holds it until
     // finalization, and `m` is a strong reference.
     if unsafe { (api.PyDict_SetItemString)((api.PyImport_GetModuleDict)(), c.as_ptr(), m.as_ptr()) } != 0 {

@@ -215,7 +215,7 @@ pub fn install(py: Python) -> Result<()> {
     // static C strings.
     unsafe {
         let module = super::PyRef::from_owned((api.PyModule_New)(c"_pyrt".as_ptr())).ok_or_else(|| exception::fetch(py))?;
-        declare_no_gil(py, module.as_ptr());
+        py.declare_no_gil(&module);
         for def in [&ROUTE_SIGNAL, &SAVE_HOST_HANDLER, &RESTORE_HOST_HANDLER, &HAS_HOST_HANDLER, &HOST_THREAD] {
             let f = super::PyRef::from_owned((api.PyCFunction_NewEx)(ptr::from_ref(def).cast_mut(), ptr::null_mut(), ptr::null_mut()))
                 .ok_or_else(|| exception::fetch(py))?;
@@ -232,19 +232,4 @@ pub fn install(py: Python) -> Result<()> {
         super::exec::run_private(py, DUMMY_PATCH, c"<pyrt threads>")?;
     }
     Ok(())
-}
-
-/// On a free-threaded build, declares that a module pyrt made is safe without the GIL (its
-/// functions take their own locks), so that importing it can never turn the GIL back on for the
-/// whole process. `PyUnstable_Module_SetGIL` exists only in free-threaded builds (3.13+).
-pub fn declare_no_gil(py: super::Python, module: super::ffi::PyPtr) {
-    if let Some(set_gil) = py.api.PyUnstable_Module_SetGIL {
-        // Py_MOD_GIL_NOT_USED is `(void *)1` (moduleobject.h).
-        // SAFETY: `py` proves the GIL is held; `module` is a live module object the caller holds a
-        // strong reference to (`module::install`, `host::module_for`); the call only stores the flag.
-        if unsafe { set_gil(module, 1 as *mut std::ffi::c_void) } != 0 {
-            // SAFETY: the GIL is held (`py`).
-            unsafe { (py.api.PyErr_Clear)() };
-        }
-    }
 }

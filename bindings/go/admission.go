@@ -1,7 +1,6 @@
 package pyrt
 
 import (
-	"context"
 	"os"
 	"runtime"
 	"sync"
@@ -33,6 +32,13 @@ import (
 // stalled period), which libpyrt then orders. A call made from a host
 // callback (Python called Go, which calls Python again) goes straight in, and
 // the call it is nested in lends its place for the callback's duration.
+//
+// While nobody waits, a call takes its place and gives it back with one
+// compare-and-swap each (enter and leave touch no mutex): the count of calls
+// inside shares a word with a flag that sends everyone through the mutex
+// instead, set while a caller waits and while any of the slower paths runs.
+// So under the mutex the count changes only as it always did there, and the
+// fast paths do exactly what the locked ones would with nobody waiting.
 
 const (
 	admitStall = time.Millisecond
@@ -78,9 +84,13 @@ func (a *admission) mayGoFirst(now int64) bool {
 }
 
 type admission struct {
-	width    int32 // calls inside libpyrt at once
+	width int32 // calls inside libpyrt at once
+	// state is the number of calls inside libpyrt in its low 32 bits (an
+	// int32: more than width after the watchdog acted, below 0 while a
+	// callback lends a place its call did not take from this queue), and
+	// admSlow. Changed only by compare-and-swap.
+	state    atomic.Uint64
 	mu       sync.Mutex
-	inside   int32     // calls inside libpyrt (more than width after the watchdog acted)
 	headW    *waiter   // the next caller to go in; nil when nobody waits
 	queue    []*waiter // behind the head, in arrival order
 	qhead    int       // queue[qhead:] are waiting
@@ -89,6 +99,55 @@ type admission struct {
 	// strict: the head always goes first, even when its thread is not running
 	// (for tests, which must not depend on the machine's load).
 	strict bool
+}
+
+// admSlow in admission.state: enter and leave must go through mu (somebody
+// waits, or a locked path is running). Set and cleared under mu.
+const admSlow = uint64(1) << 32
+
+func insideOf(s uint64) int32 { return int32(uint32(s)) }
+
+func withInside(s uint64, n int32) uint64 { return s&^0xffffffff | uint64(uint32(n)) }
+
+// inside is the number of calls inside libpyrt.
+func (a *admission) inside() int32 { return insideOf(a.state.Load()) }
+
+// addInside changes the number of calls inside by d.
+func (a *admission) addInside(d int32) {
+	for {
+		s := a.state.Load()
+		if a.state.CompareAndSwap(s, withInside(s, insideOf(s)+d)) {
+			return
+		}
+	}
+}
+
+// setSlow sets or clears admSlow.
+func (a *admission) setSlow(on bool) {
+	for {
+		s := a.state.Load()
+		n := s &^ admSlow
+		if on {
+			n = s | admSlow
+		}
+		if s == n || a.state.CompareAndSwap(s, n) {
+			return
+		}
+	}
+}
+
+// lock takes mu for a path that may change the count or the queue; unlock
+// lets enter and leave take the fast path again once nobody waits.
+func (a *admission) lock() {
+	a.mu.Lock()
+	a.setSlow(true)
+}
+
+func (a *admission) unlock() {
+	if a.headW == nil {
+		a.setSlow(false)
+	}
+	a.mu.Unlock()
 }
 
 // gilGate is the queue of the main interpreter's GIL, which every Runtime
@@ -102,23 +161,22 @@ var queuedHook atomic.Pointer[func()]
 
 var waiterPool = sync.Pool{New: func() any { return &waiter{ch: make(chan struct{}, 1)} }}
 
-// run makes call (one foreign call that may run Python) in its turn.
-func (a *admission) run(l *ffiLib, ctx context.Context, call func() int32) int32 {
-	if admissionOff || inCallback() {
-		return interruptible(l, ctx, call)
-	}
-	a.enter()
-	st := interruptible(l, ctx, call)
-	a.leave()
-	return st
-}
-
 // enter returns when the calling goroutine may call into libpyrt.
 func (a *admission) enter() {
-	a.mu.Lock()
-	if a.inside < a.width && (a.headW == nil || a.mayGoFirst(clock())) {
-		a.inside++
-		a.mu.Unlock()
+	for {
+		// Nobody waits: go in if there is room.
+		s := a.state.Load()
+		if s&admSlow != 0 || insideOf(s) >= a.width {
+			break
+		}
+		if a.state.CompareAndSwap(s, withInside(s, insideOf(s)+1)) {
+			return
+		}
+	}
+	a.lock()
+	if a.inside() < a.width && (a.headW == nil || a.mayGoFirst(clock())) {
+		a.addInside(1)
+		a.unlock()
 		return
 	}
 	w := waiterPool.Get().(*waiter)
@@ -139,7 +197,7 @@ func (a *admission) enter() {
 	if hook := queuedHook.Load(); hook != nil {
 		(*hook)()
 	}
-	a.mu.Unlock()
+	a.unlock()
 	if !head {
 		<-w.ch
 	}
@@ -161,24 +219,24 @@ func (a *admission) waitAsHead(w *waiter) {
 		}
 		w.seen.Store(clock())
 		if i%16 == 0 {
-			a.mu.Lock()
-			if !w.admitted.Load() && a.inside < a.width {
-				a.inside++
+			a.lock()
+			if !w.admitted.Load() && a.inside() < a.width {
+				a.addInside(1)
 				a.admitHeadLocked()
-				a.mu.Unlock()
+				a.unlock()
 				return
 			}
 			if i%16 == 0 && time.Since(start) >= spin {
 				if w.admitted.Load() {
-					a.mu.Unlock()
+					a.unlock()
 					return
 				}
 				w.parked = true
-				a.mu.Unlock()
+				a.unlock()
 				<-w.ch
 				return
 			}
-			a.mu.Unlock()
+			a.unlock()
 		}
 		runtime.Gosched()
 	}
@@ -209,32 +267,42 @@ func (a *admission) admitHeadLocked() {
 // only has to see that it was admitted.
 func (a *admission) leave() {
 	a.left.Add(1)
-	a.mu.Lock()
-	a.inside--
-	if a.headW != nil && a.inside < a.width && !a.mayGoFirst(clock()) {
-		a.inside++
+	for {
+		// Nobody waits: give the place back.
+		s := a.state.Load()
+		if s&admSlow != 0 {
+			break
+		}
+		if a.state.CompareAndSwap(s, withInside(s, insideOf(s)-1)) {
+			return
+		}
+	}
+	a.lock()
+	a.addInside(-1)
+	if a.headW != nil && a.inside() < a.width && !a.mayGoFirst(clock()) {
+		a.addInside(1)
 		a.admitHeadLocked()
 	}
-	a.mu.Unlock()
+	a.unlock()
 }
 
 // lend gives up a place for the duration of a host callback (see
 // callbackBegin); reclaim takes it back at once, and a later leave gives it
 // up again.
 func (a *admission) lend() {
-	a.mu.Lock()
-	a.inside--
-	if a.headW != nil && a.inside < a.width {
-		a.inside++
+	a.lock()
+	a.addInside(-1)
+	if a.headW != nil && a.inside() < a.width {
+		a.addInside(1)
 		a.admitHeadLocked()
 	}
-	a.mu.Unlock()
+	a.unlock()
 }
 
 func (a *admission) reclaim() {
-	a.mu.Lock()
-	a.inside++
-	a.mu.Unlock()
+	a.lock()
+	a.addInside(1)
+	a.unlock()
 }
 
 // watch lets waiters in while the calls inside make no progress; it ends
@@ -243,16 +311,16 @@ func (a *admission) watch() {
 	last, burst := a.left.Load(), 1
 	for {
 		time.Sleep(admitStall)
-		a.mu.Lock()
+		a.lock()
 		if a.headW == nil {
 			a.watching = false
-			a.mu.Unlock()
+			a.unlock()
 			return
 		}
 		now := a.left.Load()
 		if now == last {
 			for i := 0; i < burst && a.headW != nil; i++ {
-				a.inside++
+				a.addInside(1)
 				a.admitHeadLocked()
 			}
 			burst *= 2
@@ -260,7 +328,7 @@ func (a *admission) watch() {
 			burst = 1
 		}
 		last = now
-		a.mu.Unlock()
+		a.unlock()
 	}
 }
 
@@ -304,11 +372,10 @@ func callbackEnd(tid int) {
 }
 
 // inCallback reports whether the calling thread is running a host callback
-// (costless while no callback runs anywhere).
-func inCallback() bool {
-	if callbacksActive.Load() == 0 {
-		return false
-	}
+// (costless while no callback runs anywhere: inlined, one atomic load).
+func inCallback() bool { return callbacksActive.Load() != 0 && inCallbackThread() }
+
+func inCallbackThread() bool {
 	tid := osThreadID()
 	if tid == 0 { // the platform cannot tell: treat every call as nested
 		return true

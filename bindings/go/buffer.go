@@ -135,10 +135,7 @@ func keepForever(t *typedCall) {
 }
 
 // pushBufferArg pins b's memory and appends it to t's argument list.
-func (t *typedCall) pushBufferArg(lib *ffiLib, b Buffer) int32 {
-	if err := lib.bufferAPI(); err != nil {
-		return int32(CodeInternal)
-	}
+func (t *typedCall) pushBufferArg(b Buffer) int32 {
 	if b.n > 0 {
 		if t.pins == nil {
 			t.pins = new(runtime.Pinner)
@@ -183,33 +180,31 @@ func (o *Object) Buffer(ctx context.Context, writable bool) (*BufferView, error)
 		return nil, err
 	}
 	lib := o.rt.lib
-	if err := lib.bufferAPI(); err != nil {
-		return nil, err
-	}
 	f := getFrame()
 	defer putFrame(f)
 	var flags uint32
 	if writable {
 		flags = bufWritable
 	}
-	st := o.rt.guard(ctx, func() int32 { return lib.objectBuffer(o.id, flags, f) })
+	st := o.rt.guard(ctx, func() int32 { return lib.pyrt_object_buffer(o.id, flags, f.outArg(), f.errArg()) })
 	runtime.KeepAlive(o)
 	if st != 0 {
 		return nil, wrapContext(ctx, lib.takeError(st, f.errp()))
 	}
 	p := f.out()
-	v := &BufferView{lib: lib, p: p, data: lib.bufData(p), length: lib.bufLen(p), item: lib.bufItemsize(p),
-		elem: ElemType(lib.bufElemType(p)), format: lib.bufFormat(p), ro: lib.bufReadonly(p), contig: lib.bufContiguous(p)}
-	n := lib.bufNdim(p)
+	v := &BufferView{lib: lib, p: p, data: ptrOf(lib.pyrt_buffer_data(p)), length: lib.pyrt_buffer_len(p),
+		item: lib.pyrt_buffer_itemsize(p), elem: ElemType(lib.pyrt_buffer_elem_type(p)),
+		format: goString(ptrOf(lib.pyrt_buffer_format(p))), ro: lib.pyrt_buffer_readonly(p), contig: lib.pyrt_buffer_contiguous(p)}
+	n := lib.pyrt_buffer_ndim(p)
 	if n > 0 {
-		sh := unsafe.Slice((*int64)(lib.bufShape(p)), n)
-		st := unsafe.Slice((*int64)(lib.bufStrides(p)), n)
+		sh := unsafe.Slice((*int64)(ptrOf(lib.pyrt_buffer_shape(p))), n)
+		st := unsafe.Slice((*int64)(ptrOf(lib.pyrt_buffer_strides(p))), n)
 		v.shape, v.strides = make([]int, n), make([]int, n)
 		for i := range n {
 			v.shape[i], v.strides[i] = int(sh[i]), int(st[i])
 		}
 	}
-	v.cleanup = runtime.AddCleanup(v, func(a bufferRef) { a.lib.bufFree(a.p) }, bufferRef{lib, p})
+	v.cleanup = runtime.AddCleanup(v, func(a bufferRef) { a.lib.pyrt_buffer_free(a.p) }, bufferRef{lib, p})
 	return v, nil
 }
 
@@ -226,7 +221,7 @@ func (v *BufferView) Close() error {
 	}
 	v.closed.Do(func() {
 		v.cleanup.Stop()
-		v.lib.bufFree(v.p)
+		v.lib.pyrt_buffer_free(v.p)
 	})
 	return nil
 }
@@ -274,7 +269,7 @@ func (v *BufferView) CopyTo(dst []byte) error {
 	}
 	f := getFrame()
 	defer putFrame(f)
-	st := v.lib.bufCopy(v.p, unsafe.Pointer(unsafe.SliceData(dst)), len(dst), f)
+	st := v.lib.pyrt_buffer_copy(v.p, unsafe.Pointer(unsafe.SliceData(dst)), len(dst), f.errArg())
 	runtime.KeepAlive(v)
 	if st != 0 {
 		return v.lib.takeError(st, f.errp())

@@ -9,7 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 )
 
 // # Cancellation
@@ -24,24 +23,35 @@ import (
 // cancelled (context.Background()) cost nothing extra.
 
 // guardCall runs call (one foreign call that may run Python) so that ctx can
-// interrupt it, in its turn when a (the runtime's admission queue) is not nil.
+// interrupt it, in its turn when a (the runtime's admission queue) is not nil
+// (admission.go). It is on the path of every call, so the common case (a
+// context that cannot be cancelled) is a straight line.
 func guardCall(l *ffiLib, a *admission, ctx context.Context, call func() int32) int32 {
-	if a != nil {
-		return a.run(l, ctx, call)
-	}
-	return interruptible(l, ctx, call)
-}
-
-// interruptible runs call so that ctx can interrupt it. The calling goroutine
-// is locked to its OS thread for the duration, because pyrt identifies the
-// call by the thread that makes it.
-func interruptible(l *ffiLib, ctx context.Context, call func() int32) int32 {
-	if ctx == nil || ctx.Done() == nil || l.controlAPI() != nil {
+	cancellable := ctx != nil && ctx.Done() != nil
+	if a == nil || admissionOff || inCallback() {
+		if cancellable {
+			return interruptible(l, ctx, call)
+		}
 		return call()
 	}
+	a.enter()
+	var st int32
+	if cancellable {
+		st = interruptible(l, ctx, call)
+	} else {
+		st = call()
+	}
+	a.leave()
+	return st
+}
+
+// interruptible runs call so that ctx, which can be cancelled, can interrupt
+// it. The calling goroutine is locked to its OS thread for the duration,
+// because pyrt identifies the call by the thread that makes it.
+func interruptible(l *ffiLib, ctx context.Context, call func() int32) int32 {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	id := l.threadID()
+	id := l.pyrt_thread_id()
 	var done atomic.Bool
 	finished := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
@@ -112,8 +122,8 @@ func outputOf(ctx context.Context) *outputWriters {
 // with the Runtime (before its own handle, which may finalize Python).
 type extraHandles struct {
 	mu     sync.Mutex
-	free   []unsafe.Pointer
-	all    []unsafe.Pointer
+	free   []uintptr
+	all    []uintptr
 	closed bool
 }
 
@@ -123,18 +133,18 @@ func (x *extraHandles) closeAll(l *ffiLib) {
 	x.all, x.free, x.closed = nil, nil, true
 	x.mu.Unlock()
 	for _, h := range all {
-		l.free(h)
+		l.pyrt_free(h)
 	}
 }
 
 // captureHandle returns a pooled handle opened with "capture_output" (and
 // this Runtime's per-handle settings).
-func (r *Runtime) captureHandle() (unsafe.Pointer, error) {
+func (r *Runtime) captureHandle() (uintptr, error) {
 	x := r.extra
 	x.mu.Lock()
 	if x.closed {
 		x.mu.Unlock()
-		return nil, errClosed
+		return 0, errClosed
 	}
 	if n := len(x.free); n > 0 {
 		h := x.free[n-1]
@@ -154,21 +164,21 @@ func (r *Runtime) captureHandle() (unsafe.Pointer, error) {
 	f := getFrame()
 	defer putFrame(f)
 	f.buf = append(append(f.buf[:0], cfg...), 0)
-	if st := r.lib.newRuntime(f, 0); st != 0 {
-		return nil, r.lib.takeError(st, f.errp())
+	if st := r.lib.pyrt_new(f.cstr(0), f.outArg(), f.errArg()); st != 0 {
+		return 0, r.lib.takeError(st, f.errp())
 	}
-	h := ptrOf(f.out())
+	h := f.out()
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.closed {
-		r.lib.free(h)
-		return nil, errClosed
+		r.lib.pyrt_free(h)
+		return 0, errClosed
 	}
 	x.all = append(x.all, h)
 	return h, nil
 }
 
-func (r *Runtime) putCaptureHandle(h unsafe.Pointer) {
+func (r *Runtime) putCaptureHandle(h uintptr) {
 	x := r.extra
 	x.mu.Lock()
 	if !x.closed {
@@ -178,10 +188,10 @@ func (r *Runtime) putCaptureHandle(h unsafe.Pointer) {
 }
 
 // flushOutput moves what handle h captured to the writers.
-func (r *Runtime) flushOutput(h unsafe.Pointer, w *outputWriters) error {
+func (r *Runtime) flushOutput(h uintptr, w *outputWriters) error {
 	for i, dst := range []io.Writer{w.stdout, w.stderr} {
 		f := getFrame()
-		st := r.lib.outputTake(uintptr(h), uint32(i+1), f)
+		st := r.lib.pyrt_output_take(h, uint32(i+1), f.outArg(), f.errArg())
 		if st != 0 {
 			err := r.lib.takeError(st, f.errp())
 			putFrame(f)
@@ -205,35 +215,37 @@ func (r *Runtime) flushOutput(h unsafe.Pointer, w *outputWriters) error {
 // invoke makes one foreign call of a Runtime method through the right
 // handle (a capturing one under CaptureOutput), interruptible by ctx, and
 // turns a failure into an error.
-func (r *Runtime) invoke(ctx context.Context, f *frame, call func(h unsafe.Pointer) int32) error {
-	h := r.handle
-	w := outputOf(ctx)
-	if w != nil {
-		if err := r.lib.controlAPI(); err != nil {
-			return err
-		}
-		ch, err := r.captureHandle()
-		if err != nil {
-			return err
-		}
-		h = ch
-		defer r.putCaptureHandle(ch)
+func (r *Runtime) invoke(ctx context.Context, f *frame, call func(h uintptr) int32) error {
+	if w := outputOf(ctx); w != nil {
+		return r.invokeCapturing(ctx, f, w, call)
 	}
-	var st int32
-	if w != nil {
-		st = guardCall(r.lib, r.gate, ctx, func() int32 { return call(h) })
-	} else {
-		st = r.guard(ctx, func() int32 { return call(h) })
+	h := r.handle
+	st := guardCall(r.lib, r.gate, ctx, func() int32 { return call(h) })
+	if r.captured != nil {
+		r.takeCaptured()
 	}
 	runtime.KeepAlive(r)
-	var err error
+	if st != 0 {
+		return wrapContext(ctx, r.lib.takeError(st, f.errp()))
+	}
+	return nil
+}
+
+// invokeCapturing is invoke under CaptureOutput: the call goes through a
+// capturing handle, whose output then goes to w.
+func (r *Runtime) invokeCapturing(ctx context.Context, f *frame, w *outputWriters, call func(h uintptr) int32) error {
+	h, err := r.captureHandle()
+	if err != nil {
+		return err
+	}
+	defer r.putCaptureHandle(h)
+	st := guardCall(r.lib, r.gate, ctx, func() int32 { return call(h) })
+	runtime.KeepAlive(r)
 	if st != 0 {
 		err = wrapContext(ctx, r.lib.takeError(st, f.errp()))
 	}
-	if w != nil {
-		if ferr := r.flushOutput(h, w); ferr != nil && err == nil {
-			err = ferr
-		}
+	if ferr := r.flushOutput(h, w); ferr != nil && err == nil {
+		err = ferr
 	}
 	return err
 }

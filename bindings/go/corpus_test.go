@@ -244,7 +244,7 @@ func evalTaggedText(expr string) ([]byte, error) {
 	defer o.Close()
 	f := getFrame()
 	defer putFrame(f)
-	if err := o.invoke(bg, f, func() int32 { return o.rt.lib.objectToJSON(o.id, f, valueTagged) }); err != nil {
+	if err := o.invoke(bg, f, func() int32 { return o.rt.lib.pyrt_object_to_json(o.id, valueTagged, f.outArg(), f.errArg()) }); err != nil {
 		return nil, err
 	}
 	var text []byte

@@ -78,7 +78,7 @@ func Discover(opts ...Option) (*Discovery, error) {
 		f.buf = append(append(f.buf[:0], cfg...), 0)
 		cfgOff = 0
 	}
-	if st := l.discoverJSON(f, cfgOff); st != 0 {
+	if st := l.pyrt_discover_json(f.cstr(cfgOff), f.outArg(), f.errArg()); st != 0 {
 		return nil, l.takeError(st, f.errp())
 	}
 	d := &Discovery{}

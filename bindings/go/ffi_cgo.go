@@ -2,20 +2,25 @@
 
 // Foreign-call layer, cgo flavour (build tag pyrt_cgo): libpyrt is linked
 // at build time from this repository's target/release (rpath set), using
-// include/pyrt.h. Same unexported surface as ffi_purego.go.
+// include/pyrt.h; the methods that call it are generated
+// (ffi_gen_cgo.go) from the declaration list in ffi.go, like the purego
+// flavour's (ffi_purego.go).
 
 package pyrt
 
 /*
 #cgo CFLAGS: -I${SRCDIR}/../../include
 #cgo LDFLAGS: -L${SRCDIR}/../../target/release -Wl,-rpath,${SRCDIR}/../../target/release -lpyrt
-#include <stdlib.h>
+#include <stddef.h>
+#include <stdint.h>
 #include "pyrt.h"
+extern int32_t pyrtGoHostCall(void *user, char *args, char *kwargs, pyrt_reply *reply);
+extern void pyrtGoHostDestroy(void *user);
+extern void pyrtGoOutput(void *user, uint32_t stream, char *text, size_t len);
 */
 import "C"
 
 import (
-	"runtime"
 	"sync"
 	"unsafe"
 )
@@ -23,124 +28,57 @@ import (
 // ffiMode names the foreign-call layer compiled in: "purego" or "cgo".
 const ffiMode = "cgo"
 
+// ffiLib is the linked libpyrt (nothing to resolve: the dynamic linker did
+// it when the program started).
 type ffiLib struct {
-	ver string
+	ver   string
+	tramp trampolines
 }
 
 var (
-	libOnce sync.Once
-	libPtr  *ffiLib
-	libErr  error
+	libMu  sync.Mutex
+	libPtr *ffiLib
 )
 
 // loadLibrary returns the linked libpyrt after checking its version. The
-// WithLibrary option and $PYRT_LIBRARY are ignored in this mode: the dynamic
-// linker resolved libpyrt when the program started.
+// WithLibrary option and $PYRT_LIBRARY are ignored in this mode.
 func loadLibrary(explicit string) (*ffiLib, error) {
-	libOnce.Do(func() {
-		v := C.GoString(C.pyrt_version())
-		if err := checkVersion(v); err != nil {
-			libErr = err
-			return
-		}
-		libPtr = &ffiLib{ver: v}
-	})
-	return libPtr, libErr
+	libMu.Lock()
+	defer libMu.Unlock()
+	if libPtr != nil {
+		return libPtr, nil
+	}
+	l := &ffiLib{tramp: trampolines{
+		call:    uintptr(unsafe.Pointer(C.pyrtGoHostCall)),
+		destroy: uintptr(unsafe.Pointer(C.pyrtGoHostDestroy)),
+		output:  uintptr(unsafe.Pointer(C.pyrtGoOutput)),
+	}}
+	l.ver = goString(ptrOf(l.pyrt_version()))
+	if err := checkVersion(l.ver); err != nil {
+		return nil, err
+	}
+	libPtr = l
+	return l, nil
 }
 
-func (l *ffiLib) version() string  { return l.ver }
+// loadedLibrary is the library loaded in this process, or nil.
+func loadedLibrary() *ffiLib {
+	libMu.Lock()
+	defer libMu.Unlock()
+	return libPtr
+}
+
 func (l *ffiLib) location() string { return "linked (cgo)" }
 
-func cptr(b []byte, off int) *C.char {
-	if off < 0 {
-		return nil
-	}
-	return (*C.char)(unsafe.Pointer(&b[off]))
+//export pyrtGoHostCall
+func pyrtGoHostCall(user unsafe.Pointer, args, kwargs *C.char, reply *C.pyrt_reply) C.int32_t {
+	return C.int32_t(hostCall(uintptr(user), cBytes(unsafe.Pointer(args)), cBytes(unsafe.Pointer(kwargs)), uintptr(unsafe.Pointer(reply))))
 }
 
-func (f *frame) outRT() **C.pyrt_runtime { return (**C.pyrt_runtime)(unsafe.Pointer(&f.slot[0])) }
-func (f *frame) outStr() **C.char        { return (**C.char)(unsafe.Pointer(&f.slot[0])) }
-func (f *frame) outErr() **C.pyrt_error  { return (**C.pyrt_error)(unsafe.Pointer(&f.slot[1])) }
+//export pyrtGoHostDestroy
+func pyrtGoHostDestroy(user unsafe.Pointer) { forgetHost(uintptr(user)) }
 
-func (l *ffiLib) newRuntime(f *frame, cfgOff int) int32 {
-	r := C.pyrt_new(cptr(f.buf, cfgOff), f.outRT(), f.outErr())
-	runtime.KeepAlive(f)
-	runtime.KeepAlive(f.slot)
-	return int32(r)
+//export pyrtGoOutput
+func pyrtGoOutput(user unsafe.Pointer, stream C.uint32_t, text *C.char, n C.size_t) {
+	outputWrite(uintptr(stream), unsafe.Slice((*byte)(unsafe.Pointer(text)), int(n)))
 }
-
-func (l *ffiLib) discoverJSON(f *frame, cfgOff int) int32 {
-	r := C.pyrt_discover_json(cptr(f.buf, cfgOff), f.outStr(), f.outErr())
-	runtime.KeepAlive(f)
-	runtime.KeepAlive(f.slot)
-	return int32(r)
-}
-
-func (l *ffiLib) free(rt unsafe.Pointer) {
-	C.pyrt_free((*C.pyrt_runtime)(rt))
-}
-
-func (l *ffiLib) runString(rt unsafe.Pointer, f *frame) int32 {
-	r := C.pyrt_run_string((*C.pyrt_runtime)(rt), cptr(f.buf, 0), f.outErr())
-	runtime.KeepAlive(f)
-	runtime.KeepAlive(f.slot)
-	return int32(r)
-}
-
-func (l *ffiLib) runFile(rt unsafe.Pointer, f *frame) int32 {
-	r := C.pyrt_run_file((*C.pyrt_runtime)(rt), cptr(f.buf, 0), f.outErr())
-	runtime.KeepAlive(f)
-	runtime.KeepAlive(f.slot)
-	return int32(r)
-}
-
-func (l *ffiLib) evalJSON(rt unsafe.Pointer, f *frame) int32 {
-	r := C.pyrt_eval_json((*C.pyrt_runtime)(rt), cptr(f.buf, 0), f.outStr(), f.outErr())
-	runtime.KeepAlive(f)
-	runtime.KeepAlive(f.slot)
-	return int32(r)
-}
-
-func (l *ffiLib) callJSON(rt unsafe.Pointer, f *frame, fnOff, argsOff, kwOff int) int32 {
-	b := f.buf
-	r := C.pyrt_call_json((*C.pyrt_runtime)(rt), cptr(b, 0), cptr(b, fnOff), cptr(b, argsOff),
-		cptr(b, kwOff), f.outStr(), f.outErr())
-	runtime.KeepAlive(f)
-	runtime.KeepAlive(f.slot)
-	runtime.KeepAlive(b)
-	return int32(r)
-}
-
-func (l *ffiLib) infoJSON(rt unsafe.Pointer, f *frame) int32 {
-	r := C.pyrt_info_json((*C.pyrt_runtime)(rt), f.outStr(), f.outErr())
-	runtime.KeepAlive(f)
-	runtime.KeepAlive(f.slot)
-	return int32(r)
-}
-
-func (l *ffiLib) stringFree(f *frame, p unsafe.Pointer) { C.pyrt_string_free((*C.char)(p)) }
-
-func (l *ffiLib) errorCode(e unsafe.Pointer) int32 {
-	return int32(C.pyrt_error_code((*C.pyrt_error)(e)))
-}
-
-func (l *ffiLib) errorMessage(e unsafe.Pointer) unsafe.Pointer {
-	return unsafe.Pointer(C.pyrt_error_message((*C.pyrt_error)(e)))
-}
-
-func (l *ffiLib) errorPythonType(e unsafe.Pointer) unsafe.Pointer {
-	return unsafe.Pointer(C.pyrt_error_python_type((*C.pyrt_error)(e)))
-}
-
-func (l *ffiLib) errorTraceback(e unsafe.Pointer) unsafe.Pointer {
-	return unsafe.Pointer(C.pyrt_error_traceback((*C.pyrt_error)(e)))
-}
-
-func (l *ffiLib) errorFree(e unsafe.Pointer) { C.pyrt_error_free((*C.pyrt_error)(e)) }
-
-func (l *ffiLib) statusName(code int32) string {
-	return C.GoString(C.pyrt_status_name(C.int32_t(code)))
-}
-
-// sourceHash is the library's pyrt_source_hash().
-func (l *ffiLib) sourceHash() string { return C.GoString(C.pyrt_source_hash()) }

@@ -1,10 +1,10 @@
 //go:build !pyrt_cgo
 
 // Foreign-call layer, purego flavour: libpyrt is opened with dlopen at run
-// time (no cgo needed; CGO_ENABLED=0 works) and every C function is called
-// through purego.SyscallN with its address resolved once. ffi_cgo.go is the
-// cgo flavour of the same unexported surface; nothing else in the package
-// calls C.
+// time (no cgo needed; CGO_ENABLED=0 works). openLibrary resolves the whole
+// symbol table of ffi.go's declaration list at once (the library is refused,
+// naming the symbol, if one is missing), and every foreign call goes through
+// ccall (ffi_ccall_*.go). ffi_cgo.go is the cgo flavour.
 
 package pyrt
 
@@ -12,10 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"strings"
 	"sync"
-	"unsafe"
 
 	"github.com/ebitengine/purego"
 )
@@ -23,21 +21,24 @@ import (
 // ffiMode names the foreign-call layer compiled in: "purego" or "cgo".
 const ffiMode = "purego"
 
+// ffiLib is the loaded libpyrt: its symbol table, resolved once by
+// openLibrary, and the C function pointers into Go it is given. The methods
+// that call it are generated (ffi_gen_purego.go).
 type ffiLib struct {
-	path   string // what was opened (a path, or the bare soname for the system search)
-	where  string // how location() describes it, when not just path (the embedded copy)
+	fn     [symCount]uintptr // indexed by the sym_ constants
+	path   string            // what was opened (a path, or the bare soname for the system search)
+	where  string            // how location() describes it, when not just path (the embedded copy)
 	handle uintptr
 	ver    string
-
-	fnNew, fnFree, fnRunString, fnRunFile, fnEvalJSON, fnCallJSON, fnInfoJSON uintptr
-	fnStringFree, fnErrorCode, fnErrorMessage, fnErrorPythonType              uintptr
-	fnErrorTraceback, fnErrorFree, fnVersion, fnStatusName                    uintptr
-	fnDiscoverJSON, fnSourceHash                                              uintptr
+	tramp  trampolines
 }
 
 var (
 	libMu  sync.Mutex
 	libPtr *ffiLib
+	// goTramps are made once per process (purego allows about 2,000
+	// callbacks and never frees them), by the first successful open.
+	goTramps trampolines
 )
 
 // loadLibrary returns the process's libpyrt, opening it on first use.
@@ -87,6 +88,18 @@ func loadLibrary(explicit string) (*ffiLib, error) {
 		"\n(set PYRT_LIBRARY or use pyrt.WithLibrary; build it with `cargo build --release`)"}
 }
 
+// loadedLibrary is the library loaded in this process, or nil.
+func loadedLibrary() *ffiLib {
+	libMu.Lock()
+	defer libMu.Unlock()
+	return libPtr
+}
+
+// openLibrary opens path and resolves the symbol table: the one place where
+// symbols are looked up. pyrt_version comes first, so that an incompatible
+// library is reported as such; then every other declared function, and a
+// library lacking any of them is refused with an error naming it (never a
+// fallback to something else). Called with libMu held.
 func openLibrary(path string) (*ffiLib, error) {
 	if strings.ContainsRune(path, '/') {
 		if _, err := os.Stat(path); err != nil {
@@ -98,48 +111,45 @@ func openLibrary(path string) (*ffiLib, error) {
 		return nil, &loadError{ErrLibraryNotFound, err.Error()}
 	}
 	l := &ffiLib{path: path, handle: h}
-	sym := func(name string, dst *uintptr) error {
-		p, err := purego.Dlsym(h, name)
-		if err != nil || p == 0 {
-			return &loadError{ErrLibraryVersion, "missing symbol " + name}
-		}
-		*dst = p
-		return nil
-	}
-	if err := sym("pyrt_version", &l.fnVersion); err != nil {
-		return nil, err
-	}
-	r1, _, _ := purego.SyscallN(l.fnVersion)
-	l.ver = goString(ptrOf(r1))
-	if err := checkVersion(l.ver); err != nil {
+	fail := func(err error) (*ffiLib, error) {
 		_ = purego.Dlclose(h)
 		return nil, err
 	}
-	for _, s := range []struct {
-		name string
-		dst  *uintptr
-	}{
-		{"pyrt_new", &l.fnNew},
-		{"pyrt_free", &l.fnFree},
-		{"pyrt_run_string", &l.fnRunString},
-		{"pyrt_run_file", &l.fnRunFile},
-		{"pyrt_eval_json", &l.fnEvalJSON},
-		{"pyrt_call_json", &l.fnCallJSON},
-		{"pyrt_info_json", &l.fnInfoJSON},
-		{"pyrt_string_free", &l.fnStringFree},
-		{"pyrt_error_code", &l.fnErrorCode},
-		{"pyrt_error_message", &l.fnErrorMessage},
-		{"pyrt_error_python_type", &l.fnErrorPythonType},
-		{"pyrt_error_traceback", &l.fnErrorTraceback},
-		{"pyrt_error_free", &l.fnErrorFree},
-		{"pyrt_status_name", &l.fnStatusName},
-		{"pyrt_discover_json", &l.fnDiscoverJSON},
-		{"pyrt_source_hash", &l.fnSourceHash},
-	} {
-		if err := sym(s.name, s.dst); err != nil {
-			return nil, err
+	resolve := func(i int) error {
+		p, err := purego.Dlsym(h, symNames[i])
+		if err != nil || p == 0 {
+			return &loadError{ErrLibraryVersion, "missing symbol " + symNames[i] +
+				" (a libpyrt older than this binding; rebuild it with `cargo build --release`)"}
+		}
+		l.fn[i] = p
+		return nil
+	}
+	if err := resolve(sym_pyrt_version); err != nil {
+		return fail(err)
+	}
+	l.ver = goString(ptrOf(l.pyrt_version()))
+	if err := checkVersion(l.ver); err != nil {
+		return fail(err)
+	}
+	for i := range l.fn {
+		if l.fn[i] == 0 {
+			if err := resolve(i); err != nil {
+				return fail(err)
+			}
 		}
 	}
+	if goTramps.call == 0 {
+		goTramps = trampolines{
+			call: purego.NewCallback(func(user, args, kwargs, reply uintptr) uintptr {
+				return uintptr(uint32(hostCall(user, cBytes(ptrOf(args)), cBytes(ptrOf(kwargs)), reply)))
+			}),
+			destroy: purego.NewCallback(func(user uintptr) { forgetHost(user) }),
+			output: purego.NewCallback(func(user, stream, text, n uintptr) {
+				outputWrite(stream&0xffffffff, cSlice(text, int(n)))
+			}),
+		}
+	}
+	l.tramp = goTramps
 	return l, nil
 }
 
@@ -173,7 +183,6 @@ func openEmbedded(e *embeddedLib) (*ffiLib, error) {
 	return l, nil
 }
 
-func (l *ffiLib) version() string { return l.ver }
 func (l *ffiLib) location() string {
 	if l.where != "" {
 		return l.where
@@ -181,112 +190,10 @@ func (l *ffiLib) location() string {
 	return l.path
 }
 
-func ptrArg(b []byte, off int) uintptr {
-	if off < 0 {
-		return 0
+// boolArg passes a C bool.
+func boolArg(b bool) uintptr {
+	if b {
+		return 1
 	}
-	return uintptr(unsafe.Pointer(&b[off]))
-}
-
-// syscall calls fn with f.args[:n]. The arguments are uintptrs of C
-// pointers or of Go heap memory owned by f (its buffer and slots), which
-// is kept alive until the call returns and never moves (the Go heap is not
-// compacted).
-func (f *frame) syscall(fn uintptr, n int) int32 {
-	r1, _, _ := purego.SyscallN(fn, f.args[:n]...)
-	runtime.KeepAlive(f)
-	runtime.KeepAlive(f.buf)
-	runtime.KeepAlive(f.slot)
-	return int32(r1)
-}
-
-func (f *frame) outArg() uintptr { return uintptr(unsafe.Pointer(&f.slot[0])) }
-func (f *frame) errArg() uintptr { return uintptr(unsafe.Pointer(&f.slot[1])) }
-
-// newRuntime calls pyrt_new with the config at f.buf[cfgOff:] (cfgOff < 0 =
-// NULL); the handle lands in f.out().
-func (l *ffiLib) newRuntime(f *frame, cfgOff int) int32 {
-	f.args[0], f.args[1], f.args[2] = ptrArg(f.buf, cfgOff), f.outArg(), f.errArg()
-	return f.syscall(l.fnNew, 3)
-}
-
-// discoverJSON calls pyrt_discover_json with the config at f.buf[cfgOff:]
-// (cfgOff < 0 = NULL); the report lands in f.out().
-func (l *ffiLib) discoverJSON(f *frame, cfgOff int) int32 {
-	f.args[0], f.args[1], f.args[2] = ptrArg(f.buf, cfgOff), f.outArg(), f.errArg()
-	return f.syscall(l.fnDiscoverJSON, 3)
-}
-
-func (l *ffiLib) free(rt unsafe.Pointer) {
-	purego.SyscallN(l.fnFree, uintptr(rt))
-}
-
-// runString / runFile / evalJSON take their single string at f.buf[0:].
-func (l *ffiLib) runString(rt unsafe.Pointer, f *frame) int32 {
-	f.args[0], f.args[1], f.args[2] = uintptr(rt), ptrArg(f.buf, 0), f.errArg()
-	return f.syscall(l.fnRunString, 3)
-}
-
-func (l *ffiLib) runFile(rt unsafe.Pointer, f *frame) int32 {
-	f.args[0], f.args[1], f.args[2] = uintptr(rt), ptrArg(f.buf, 0), f.errArg()
-	return f.syscall(l.fnRunFile, 3)
-}
-
-func (l *ffiLib) evalJSON(rt unsafe.Pointer, f *frame) int32 {
-	f.args[0], f.args[1], f.args[2], f.args[3] = uintptr(rt), ptrArg(f.buf, 0), f.outArg(), f.errArg()
-	return f.syscall(l.fnEvalJSON, 4)
-}
-
-// callJSON: module at f.buf[0:], the others at the given offsets (kwOff < 0 = NULL).
-func (l *ffiLib) callJSON(rt unsafe.Pointer, f *frame, fnOff, argsOff, kwOff int) int32 {
-	b := f.buf
-	f.args = [8]uintptr{uintptr(rt), ptrArg(b, 0), ptrArg(b, fnOff), ptrArg(b, argsOff), ptrArg(b, kwOff),
-		f.outArg(), f.errArg()}
-	return f.syscall(l.fnCallJSON, 7)
-}
-
-func (l *ffiLib) infoJSON(rt unsafe.Pointer, f *frame) int32 {
-	f.args[0], f.args[1], f.args[2] = uintptr(rt), f.outArg(), f.errArg()
-	return f.syscall(l.fnInfoJSON, 3)
-}
-
-// stringFree frees a result string, using f's argument space.
-func (l *ffiLib) stringFree(f *frame, p unsafe.Pointer) {
-	f.args[0] = uintptr(p)
-	f.syscall(l.fnStringFree, 1)
-}
-
-func (l *ffiLib) errorCode(e unsafe.Pointer) int32 {
-	r1, _, _ := purego.SyscallN(l.fnErrorCode, uintptr(e))
-	return int32(r1)
-}
-
-func (l *ffiLib) errorMessage(e unsafe.Pointer) unsafe.Pointer {
-	r1, _, _ := purego.SyscallN(l.fnErrorMessage, uintptr(e))
-	return ptrOf(r1)
-}
-
-func (l *ffiLib) errorPythonType(e unsafe.Pointer) unsafe.Pointer {
-	r1, _, _ := purego.SyscallN(l.fnErrorPythonType, uintptr(e))
-	return ptrOf(r1)
-}
-
-func (l *ffiLib) errorTraceback(e unsafe.Pointer) unsafe.Pointer {
-	r1, _, _ := purego.SyscallN(l.fnErrorTraceback, uintptr(e))
-	return ptrOf(r1)
-}
-
-func (l *ffiLib) errorFree(e unsafe.Pointer) {
-	purego.SyscallN(l.fnErrorFree, uintptr(e))
-}
-
-func (l *ffiLib) statusName(code int32) string {
-	r1, _, _ := purego.SyscallN(l.fnStatusName, uintptr(uint32(code)))
-	return goString(ptrOf(r1))
-}
-
-// sourceHash is the library's pyrt_source_hash().
-func (l *ffiLib) sourceHash() string {
-	r1, _, _ := purego.SyscallN(l.fnSourceHash)
-	return goString(ptrOf(r1))
+	return 0
 }

@@ -18,30 +18,38 @@ import (
 type frame struct {
 	buf []byte
 	// slot[0] receives result_out / rt_out, slot[1] err_out. The slots are a
-	// separate pointer-free allocation so that cgo's pointer check, which
-	// inspects the whole object an argument points into, accepts them.
+	// separate pointer-free allocation: C writes words into them, never
+	// into memory that holds Go pointers.
 	slot *[2]uintptr
-	// args holds the arguments of a purego.SyscallN call: passing a slice of
-	// this (already heap-allocated, pooled) array avoids allocating the
-	// variadic slice on every call. Unused by the cgo layer.
-	args [8]uintptr
 	// rbuf is the pyrt_buf results are written into by pyrt_call_json_buf
 	// (data, len, cap: C memory, reused by the frame's next calls; freed by a
-	// cleanup when the pool drops the frame). Pointer-free, as slot.
+	// cleanup when the pool drops the frame). Pointer-free, as slot. rlib is
+	// the library that fills it.
 	rbuf *resultBuf
+	rlib *ffiLib
 }
 
 // resultBuf has the layout of the C struct pyrt_buf {char *data; size_t len;
 // size_t cap;}.
 type resultBuf [3]uintptr
 
-// resultBuffer returns f's result buffer, making it on first use.
-func (f *frame) resultBuffer() *resultBuf {
-	if f.rbuf == nil {
-		f.rbuf = new(resultBuf)
-		runtime.AddCleanup(f, freeResultBuf, f.rbuf)
+// newResultBuffer gives f its result buffer (the pyrt_buf C writes into),
+// on first use.
+func (f *frame) newResultBuffer(l *ffiLib) {
+	f.rbuf, f.rlib = new(resultBuf), l
+	runtime.AddCleanup(f, freeResultBuf, resultRef{l, f.rbuf})
+}
+
+type resultRef struct {
+	lib *ffiLib
+	rb  *resultBuf
+}
+
+// freeResultBuf frees a frame's result buffer (C memory).
+func freeResultBuf(r resultRef) {
+	if r.rb[0] != 0 {
+		r.lib.pyrt_buf_free(&r.rb[0])
 	}
-	return f.rbuf
 }
 
 // result returns the text pyrt_call_json_buf wrote (valid until the frame's
@@ -55,6 +63,19 @@ func (f *frame) result() []byte {
 
 func (f *frame) out() uintptr  { return f.slot[0] }
 func (f *frame) errp() uintptr { return f.slot[1] }
+
+// The arguments of a foreign call made with f: the address of the
+// NUL-terminated string at f.buf[off:] (nil for off < 0), and of the two
+// out slots.
+func (f *frame) cstr(off int) *byte {
+	if off < 0 {
+		return nil
+	}
+	return &f.buf[off]
+}
+
+func (f *frame) outArg() *uintptr { return &f.slot[0] }
+func (f *frame) errArg() *uintptr { return &f.slot[1] }
 
 const maxPooledBuf = 64 << 10
 
@@ -71,7 +92,7 @@ func putFrame(f *frame) {
 		f.buf = make([]byte, 0, 512)
 	}
 	if f.rbuf != nil && f.rbuf[2] > maxPooledBuf {
-		freeResultBuf(f.rbuf) // a large result: do not keep its memory in the pool
+		freeResultBuf(resultRef{f.rlib, f.rbuf}) // a large result: do not keep its memory in the pool
 	}
 	f.buf = f.buf[:0]
 	*f.slot = [2]uintptr{}
@@ -113,6 +134,9 @@ func cBytes(p unsafe.Pointer) []byte {
 		n += chunk
 	}
 }
+
+// cSlice is the n bytes of C memory at p, without copying.
+func cSlice(p uintptr, n int) []byte { return unsafe.Slice((*byte)(ptrOf(p)), n) }
 
 // goString copies the NUL-terminated C string at p into a Go string.
 func goString(p unsafe.Pointer) string {

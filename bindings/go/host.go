@@ -55,9 +55,6 @@ func (r *Runtime) Register(module, name string, fn HostFunc) error {
 	if err := r.enter(context.Background()); err != nil {
 		return err
 	}
-	if err := r.lib.hostAPI(); err != nil {
-		return err
-	}
 	id := hostNextID.Add(1)
 	hostMu.Lock()
 	hostFuncs[id] = &hostEntry{rt: r, fn: fn}
@@ -75,7 +72,7 @@ func (r *Runtime) Register(module, name string, fn HostFunc) error {
 		return err
 	}
 	f.buf = b
-	if st := r.lib.register(r.handle, f, nameOff, id); st != 0 {
+	if st := r.lib.pyrt_register(r.handle, f.cstr(0), f.cstr(nameOff), r.lib.tramp.call, id, r.lib.tramp.destroy, f.errArg()); st != 0 {
 		// On failure libpyrt does not call the destructor: forget the entry here.
 		forgetHost(id)
 		return r.lib.takeError(st, f.errp())
@@ -90,9 +87,6 @@ func (r *Runtime) Unregister(module, name string) error {
 	if err := r.enter(context.Background()); err != nil {
 		return err
 	}
-	if err := r.lib.hostAPI(); err != nil {
-		return err
-	}
 	f := getFrame()
 	defer putFrame(f)
 	b, err := appendCString(f.buf[:0], module, "module")
@@ -104,7 +98,7 @@ func (r *Runtime) Unregister(module, name string) error {
 		return err
 	}
 	f.buf = b
-	if st := r.lib.unregister(r.handle, f, nameOff); st != 0 {
+	if st := r.lib.pyrt_unregister(r.handle, f.cstr(0), f.cstr(nameOff), f.errArg()); st != 0 {
 		return r.lib.takeError(st, f.errp())
 	}
 	return nil
@@ -156,8 +150,13 @@ func hostCall(id uintptr, argsJSON, kwargsJSON []byte, reply uintptr) int32 {
 	e := hostFuncs[id]
 	hostMu.RUnlock()
 	if e == nil {
-		return replyError(reply, "pyrt: this Go function was unregistered")
+		l := loadedLibrary() // a callback is running: libpyrt is loaded
+		if l == nil {
+			return 1
+		}
+		return l.replyError(reply, "pyrt: this Go function was unregistered")
 	}
+	l := e.rt.lib
 	defer callbackEnd(callbackBegin())
 	var result any
 	err := func() (err error) {
@@ -182,18 +181,18 @@ func hostCall(id uintptr, argsJSON, kwargsJSON []byte, reply uintptr) int32 {
 	if err != nil {
 		var pe *PythonError
 		if errors.As(err, &pe) && pe.raw != nil {
-			st := replyException(reply, pe.raw.p)
+			st := l.pyrt_reply_exception(reply, pe.raw.p)
 			runtime.KeepAlive(pe.raw)
 			return st
 		}
-		return replyError(reply, err.Error())
+		return l.replyError(reply, err.Error())
 	}
 	var enc tagEnc
 	b, encErr := enc.marshal(make([]byte, 0, 64), result)
 	if encErr != nil {
-		return replyError(reply, "pyrt: cannot convert the Go function's result: "+encErr.Error())
+		return l.replyError(reply, "pyrt: cannot convert the Go function's result: "+encErr.Error())
 	}
-	st := replyJSON(reply, append(b, 0))
+	st := l.replyJSON(reply, append(b, 0))
 	runtime.KeepAlive(enc.objs)
 	return st
 }
@@ -239,15 +238,16 @@ func outputWrite(stream uintptr, data []byte) {
 }
 
 func (r *Runtime) installOutput(stdout, stderr io.Writer) error {
-	if err := r.lib.hostAPI(); err != nil {
-		return err
-	}
 	outputMu.Lock()
 	outputStreams = [2]io.Writer{stdout, stderr}
 	outputMu.Unlock()
 	f := getFrame()
 	defer putFrame(f)
-	if st := r.lib.setOutputHandler(r.handle, f, stdout != nil || stderr != nil); st != 0 {
+	handler := uintptr(0)
+	if stdout != nil || stderr != nil {
+		handler = r.lib.tramp.output
+	}
+	if st := r.lib.pyrt_set_output_handler(r.handle, handler, 0, f.errArg()); st != 0 {
 		return r.lib.takeError(st, f.errp())
 	}
 	return nil

@@ -177,7 +177,7 @@ func TestOutputWriters(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rt2.Close()
-	defer testRT.lib.setOutputHandler(testRT.handle, getFrame(), false)
+	defer testRT.lib.pyrt_set_output_handler(testRT.handle, 0, 0, getFrame().errArg())
 	if err := rt2.Run(bg, "import threading\nprint('direct')\nt = threading.Thread(target=print, args=('threaded',)); t.start(); t.join()"); err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"runtime"
 	"strings"
 	"sync/atomic"
-	"unsafe"
 )
 
 // Object is a handle owning one reference to a Python object: a module, a
@@ -40,7 +39,7 @@ type objectRef struct {
 // objectCleanup is the safety net for an Object dropped without Close:
 // pyrt_object_free only queues the reference (no GIL), so it is safe on the
 // cleanup goroutine.
-func objectCleanup(r objectRef) { r.lib.objectFree(r.id) }
+func objectCleanup(r objectRef) { r.lib.pyrt_object_free(r.id) }
 
 func newObject(r *Runtime, id uintptr) *Object {
 	o := &Object{rt: r, id: id}
@@ -59,7 +58,7 @@ func (o *Object) Close() error {
 		return nil
 	}
 	o.cleanup.Stop()
-	o.rt.lib.objectFree(o.id)
+	o.rt.lib.pyrt_object_free(o.id)
 	runtime.KeepAlive(o)
 	return nil
 }
@@ -91,14 +90,6 @@ func (o *Object) enter(ctx context.Context) error {
 	return nil
 }
 
-// objectEnter is Runtime.enter plus resolving the object API's symbols.
-func (r *Runtime) objectEnter(ctx context.Context) error {
-	if err := r.enter(ctx); err != nil {
-		return err
-	}
-	return r.lib.objectAPI()
-}
-
 // takeTagged decodes the tagged result string in f and frees it.
 func (r *Runtime) takeTagged(f *frame) (any, error) {
 	var v any
@@ -126,17 +117,18 @@ func (r *Runtime) takeObject(f *frame) (*Object, error) {
 //	np, err := rt.Import(ctx, "numpy")
 //	arr, err := np.CallMethodObject(ctx, "arange", 10)
 func (r *Runtime) Import(ctx context.Context, module string) (*Object, error) {
-	return r.stringToObject(ctx, module, "module name", (*ffiLib).importModule)
+	return r.stringToObject(ctx, module, "module name", (*ffiLib).pyrt_import)
 }
 
 // EvalObject evaluates a Python expression in __main__ and returns the value
 // as an Object.
 func (r *Runtime) EvalObject(ctx context.Context, expr string) (*Object, error) {
-	return r.stringToObject(ctx, expr, "expression", (*ffiLib).evalObject)
+	return r.stringToObject(ctx, expr, "expression", (*ffiLib).pyrt_eval_object)
 }
 
-func (r *Runtime) stringToObject(ctx context.Context, s, what string, call func(*ffiLib, unsafe.Pointer, *frame) int32) (*Object, error) {
-	if err := r.objectEnter(ctx); err != nil {
+func (r *Runtime) stringToObject(ctx context.Context, s, what string,
+	call func(l *ffiLib, rt uintptr, s *byte, objOut, errOut *uintptr) int32) (*Object, error) {
+	if err := r.enter(ctx); err != nil {
 		return nil, err
 	}
 	f := getFrame()
@@ -145,7 +137,7 @@ func (r *Runtime) stringToObject(ctx context.Context, s, what string, call func(
 	if f.buf, err = appendCString(f.buf[:0], s, what); err != nil {
 		return nil, err
 	}
-	if err := r.invoke(ctx, f, func(h unsafe.Pointer) int32 { return call(r.lib, h, f) }); err != nil {
+	if err := r.invoke(ctx, f, func(h uintptr) int32 { return call(r.lib, h, f.cstr(0), f.outArg(), f.errArg()) }); err != nil {
 		return nil, err
 	}
 	return r.takeObject(f)
@@ -155,7 +147,7 @@ func (r *Runtime) stringToObject(ctx context.Context, s, what string, call func(
 // tagged encoding, see the package documentation) and returns it as an
 // Object.
 func (r *Runtime) NewObject(ctx context.Context, value any) (*Object, error) {
-	if err := r.objectEnter(ctx); err != nil {
+	if err := r.enter(ctx); err != nil {
 		return nil, err
 	}
 	f := getFrame()
@@ -166,7 +158,9 @@ func (r *Runtime) NewObject(ctx context.Context, value any) (*Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = r.invoke(ctx, f, func(h unsafe.Pointer) int32 { return r.lib.objectFromJSON(h, f, valueTagged) })
+	err = r.invoke(ctx, f, func(h uintptr) int32 {
+		return r.lib.pyrt_object_from_json(h, f.cstr(0), valueTagged, f.outArg(), f.errArg())
+	})
 	runtime.KeepAlive(e.objs)
 	if err != nil {
 		return nil, err
@@ -215,7 +209,7 @@ func (r *Runtime) EvalValue(ctx context.Context, expr string, opts ...CallOption
 // (obj != nil) with target "module:function".
 func (r *Runtime) callTarget(ctx context.Context, module, function string, args []any, kwargs map[string]any,
 	hasKw bool, value *any, obj **Object) error {
-	if err := r.objectEnter(ctx); err != nil {
+	if err := r.enter(ctx); err != nil {
 		return err
 	}
 	if module == "" || function == "" || strings.ContainsRune(module, ':') {
@@ -246,11 +240,13 @@ func (r *Runtime) callTarget(ctx context.Context, module, function string, args 
 	}
 	f.buf = b
 	flags := valueTagged | e.flags
+	call := (*ffiLib).pyrt_call_value
 	if obj != nil {
-		err = r.invoke(ctx, f, func(h unsafe.Pointer) int32 { return r.lib.callObject(h, f, argsOff, kwOff, flags) })
-	} else {
-		err = r.invoke(ctx, f, func(h unsafe.Pointer) int32 { return r.lib.callValue(h, f, argsOff, kwOff, flags) })
+		call = (*ffiLib).pyrt_call_object
 	}
+	err = r.invoke(ctx, f, func(h uintptr) int32 {
+		return call(r.lib, h, f.cstr(0), f.cstr(argsOff), f.cstr(kwOff), flags, f.outArg(), f.errArg())
+	})
 	runtime.KeepAlive(e.objs)
 	if err != nil {
 		return err
@@ -341,7 +337,7 @@ func encodeCall(f *frame, e *tagEnc, method string, args []any, kwargs map[strin
 // is objectCallJSON (a value result) or objectCall (an object result); take
 // turns the frame's result into the Go result.
 func callMethod[T any](o *Object, ctx context.Context, method string, args []any, kwargs map[string]any, hasKw bool,
-	foreign func(l *ffiLib, obj uintptr, f *frame, methodOff, argsOff, kwOff int, flags uint32) int32,
+	foreign func(l *ffiLib, obj uintptr, method, argsJSON, kwargsJSON *byte, flags uint32, resultOut, errOut *uintptr) int32,
 	take func(f *frame) (T, error)) (T, error) {
 	var zero T
 	if err := o.enter(ctx); err != nil {
@@ -354,7 +350,9 @@ func callMethod[T any](o *Object, ctx context.Context, method string, args []any
 	if err != nil {
 		return zero, err
 	}
-	err = o.invoke(ctx, f, func() int32 { return foreign(o.rt.lib, o.id, f, methodOff, argsOff, kwOff, valueTagged|e.flags) })
+	err = o.invoke(ctx, f, func() int32 {
+		return foreign(o.rt.lib, o.id, f.cstr(methodOff), f.cstr(argsOff), f.cstr(kwOff), valueTagged|e.flags, f.outArg(), f.errArg())
+	})
 	runtime.KeepAlive(e.objs)
 	if err != nil {
 		return zero, err
@@ -364,11 +362,11 @@ func callMethod[T any](o *Object, ctx context.Context, method string, args []any
 
 func (o *Object) callValue(ctx context.Context, method string, args []any, kwargs map[string]any, hasKw bool) (any, error) {
 	// (o may be nil: its runtime is read only after callMethod checked it.)
-	return callMethod(o, ctx, method, args, kwargs, hasKw, (*ffiLib).objectCallJSON, func(f *frame) (any, error) { return o.rt.takeTagged(f) })
+	return callMethod(o, ctx, method, args, kwargs, hasKw, (*ffiLib).pyrt_object_call_json, func(f *frame) (any, error) { return o.rt.takeTagged(f) })
 }
 
 func (o *Object) callObject(ctx context.Context, method string, args []any, kwargs map[string]any, hasKw bool) (*Object, error) {
-	return callMethod(o, ctx, method, args, kwargs, hasKw, (*ffiLib).objectCall, func(f *frame) (*Object, error) { return o.rt.takeObject(f) })
+	return callMethod(o, ctx, method, args, kwargs, hasKw, (*ffiLib).pyrt_object_call, func(f *frame) (*Object, error) { return o.rt.takeObject(f) })
 }
 
 func optionFlags(opts []CallOption) uint32 {
@@ -390,7 +388,9 @@ func (o *Object) Attr(ctx context.Context, name string, opts ...CallOption) (any
 	if f.buf, err = appendCString(f.buf[:0], name, "attribute name"); err != nil {
 		return nil, err
 	}
-	if err := o.invoke(ctx, f, func() int32 { return o.rt.lib.objectGetattrJSON(o.id, f, optionFlags(opts)) }); err != nil {
+	if err := o.invoke(ctx, f, func() int32 {
+		return o.rt.lib.pyrt_object_getattr_json(o.id, f.cstr(0), optionFlags(opts), f.outArg(), f.errArg())
+	}); err != nil {
 		return nil, err
 	}
 	return o.rt.takeTagged(f)
@@ -407,7 +407,7 @@ func (o *Object) AttrObject(ctx context.Context, name string) (*Object, error) {
 	if f.buf, err = appendCString(f.buf[:0], name, "attribute name"); err != nil {
 		return nil, err
 	}
-	if err := o.invoke(ctx, f, func() int32 { return o.rt.lib.objectGetattr(o.id, f) }); err != nil {
+	if err := o.invoke(ctx, f, func() int32 { return o.rt.lib.pyrt_object_getattr(o.id, f.cstr(0), f.outArg(), f.errArg()) }); err != nil {
 		return nil, err
 	}
 	return o.rt.takeObject(f)
@@ -431,7 +431,7 @@ func (o *Object) SetAttr(ctx context.Context, name string, value any) error {
 			return errObjectClosed
 		}
 		f.buf = b
-		st = o.rt.guard(ctx, func() int32 { return o.rt.lib.objectSetattr(o.id, f, v.id) })
+		st = o.rt.guard(ctx, func() int32 { return o.rt.lib.pyrt_object_setattr(o.id, f.cstr(0), v.id, f.errArg()) })
 		runtime.KeepAlive(v)
 	} else {
 		var e tagEnc
@@ -441,7 +441,9 @@ func (o *Object) SetAttr(ctx context.Context, name string, value any) error {
 		if err != nil {
 			return err
 		}
-		st = o.rt.guard(ctx, func() int32 { return o.rt.lib.objectSetattrJSON(o.id, f, valueOff, valueTagged) })
+		st = o.rt.guard(ctx, func() int32 {
+			return o.rt.lib.pyrt_object_setattr_json(o.id, f.cstr(0), f.cstr(valueOff), valueTagged, f.errArg())
+		})
 		runtime.KeepAlive(e.objs)
 	}
 	runtime.KeepAlive(o)
@@ -461,7 +463,9 @@ func (o *Object) Value(ctx context.Context, opts ...CallOption) (any, error) {
 	}
 	f := getFrame()
 	defer putFrame(f)
-	if err := o.invoke(ctx, f, func() int32 { return o.rt.lib.objectToJSON(o.id, f, optionFlags(opts)) }); err != nil {
+	if err := o.invoke(ctx, f, func() int32 {
+		return o.rt.lib.pyrt_object_to_json(o.id, optionFlags(opts), f.outArg(), f.errArg())
+	}); err != nil {
 		return nil, err
 	}
 	return o.rt.takeTagged(f)
@@ -491,9 +495,9 @@ func (o *Object) text(ctx context.Context, repr bool) (string, error) {
 	defer putFrame(f)
 	if err := o.invoke(ctx, f, func() int32 {
 		if repr {
-			return o.rt.lib.objectRepr(o.id, f)
+			return o.rt.lib.pyrt_object_repr(o.id, f.outArg(), f.errArg())
 		}
-		return o.rt.lib.objectStr(o.id, f)
+		return o.rt.lib.pyrt_object_str(o.id, f.outArg(), f.errArg())
 	}); err != nil {
 		return "", err
 	}

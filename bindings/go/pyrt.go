@@ -9,7 +9,6 @@ import (
 	"runtime"
 	"sync/atomic"
 	"time"
-	"unsafe"
 )
 
 // Runtime is a handle to the process's embedded Python interpreter. All
@@ -21,7 +20,7 @@ import (
 // fails with ErrFinalized for the rest of the process.
 type Runtime struct {
 	lib        *ffiLib
-	handle     unsafe.Pointer // pyrt_runtime*, an opaque C token
+	handle     uintptr // pyrt_runtime*, an opaque C token
 	mainThread bool
 	// gate orders calls into a Python with a GIL (admission.go): the main
 	// interpreter's, or this Runtime's own for its workers; nil on a
@@ -327,12 +326,6 @@ func New(opts ...Option) (*Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	if o.captured != nil {
-		// The captured output is taken with pyrt_output_take after each call.
-		if err := l.controlAPI(); err != nil {
-			return nil, err
-		}
-	}
 	f := getFrame()
 	defer putFrame(f)
 	cfgOff := -1
@@ -340,10 +333,10 @@ func New(opts ...Option) (*Runtime, error) {
 		f.buf = append(append(f.buf[:0], cfg...), 0)
 		cfgOff = 0
 	}
-	if st := l.newRuntime(f, cfgOff); st != 0 {
+	if st := l.pyrt_new(f.cstr(cfgOff), f.outArg(), f.errArg()); st != 0 {
 		return nil, l.takeError(st, f.errp())
 	}
-	r := &Runtime{lib: l, handle: ptrOf(f.out()), mainThread: o.mainThread, extra: &extraHandles{},
+	r := &Runtime{lib: l, handle: f.out(), mainThread: o.mainThread, extra: &extraHandles{},
 		timeoutMs: o.timeoutMs(), captured: o.captured}
 	r.cleanup = runtime.AddCleanup(r, runtimeCleanup, cleanupArg{l, r.handle, r.extra})
 	if info, err := r.Info(context.Background()); err == nil {
@@ -365,14 +358,14 @@ func New(opts ...Option) (*Runtime, error) {
 
 type cleanupArg struct {
 	lib    *ffiLib
-	handle unsafe.Pointer
+	handle uintptr
 	extra  *extraHandles
 }
 
 // runtimeCleanup is the safety net for a Runtime dropped without Close.
 func runtimeCleanup(a cleanupArg) {
 	a.extra.closeAll(a.lib)
-	a.lib.free(a.handle)
+	a.lib.pyrt_free(a.handle)
 }
 
 // Close releases the handle. It is idempotent and safe to call from any
@@ -386,7 +379,7 @@ func (r *Runtime) Close() error {
 	}
 	r.cleanup.Stop()
 	r.extra.closeAll(r.lib)
-	r.lib.free(r.handle)
+	r.lib.pyrt_free(r.handle)
 	runtime.KeepAlive(r)
 	return nil
 }
@@ -413,24 +406,23 @@ func (l *ffiLib) takeError(status int32, errp uintptr) error {
 	if errp == 0 {
 		return &Error{Code: code, Message: l.statusName(status)}
 	}
-	p := ptrOf(errp)
 	keep := false
 	defer func() {
 		if !keep {
-			l.errorFree(p)
+			l.pyrt_error_free(errp)
 		}
 	}()
-	if c := Code(l.errorCode(p)); c != 0 {
+	if c := Code(l.pyrt_error_code(errp)); c != 0 {
 		code = c
 	}
-	msg := goString(l.errorMessage(p))
-	typ := l.errorPythonType(p)
+	msg := goString(ptrOf(l.pyrt_error_message(errp)))
+	typ := l.pyrt_error_python_type(errp)
 	if code != CodeInterrupted && code != CodeTimeout &&
-		(typ != nil || code == CodePython || code == CodeSystemExit || code == CodeKeyboardInterrupt) {
-		pe := &PythonError{Code: code, Type: goString(typ), Message: msg,
-			Traceback: goString(l.errorTraceback(p))}
+		(typ != 0 || code == CodePython || code == CodeSystemExit || code == CodeKeyboardInterrupt) {
+		pe := &PythonError{Code: code, Type: goString(ptrOf(typ)), Message: msg,
+			Traceback: goString(ptrOf(l.pyrt_error_traceback(errp)))}
 		raw := &rawError{p: errp}
-		runtime.AddCleanup(raw, func(p uintptr) { l.errorFree(ptrOf(p)) }, errp)
+		runtime.AddCleanup(raw, l.pyrt_error_free, errp)
 		pe.raw, keep = raw, true
 		if pe.Type == "" {
 			switch code {
@@ -456,7 +448,7 @@ func (r *Runtime) Run(ctx context.Context, code string) error {
 	if f.buf, err = appendCString(f.buf[:0], code, "code"); err != nil {
 		return err
 	}
-	if err := r.invoke(ctx, f, func(h unsafe.Pointer) int32 { return r.lib.runString(h, f) }); err != nil {
+	if err := r.invoke(ctx, f, func(h uintptr) int32 { return r.lib.pyrt_run_string(h, f.cstr(0), f.errArg()) }); err != nil {
 		return err
 	}
 	return nil
@@ -475,7 +467,7 @@ func (r *Runtime) RunFile(ctx context.Context, path string) error {
 	if f.buf, err = appendCString(f.buf[:0], path, "path"); err != nil {
 		return err
 	}
-	if err := r.invoke(ctx, f, func(h unsafe.Pointer) int32 { return r.lib.runFile(h, f) }); err != nil {
+	if err := r.invoke(ctx, f, func(h uintptr) int32 { return r.lib.pyrt_run_file(h, f.cstr(0), f.errArg()) }); err != nil {
 		return err
 	}
 	return nil
@@ -513,7 +505,7 @@ func (r *Runtime) eval(ctx context.Context, expr string, decode func([]byte) err
 	if f.buf, err = appendCString(f.buf[:0], expr, "expression"); err != nil {
 		return err
 	}
-	if err := r.invoke(ctx, f, func(h unsafe.Pointer) int32 { return r.lib.evalJSON(h, f) }); err != nil {
+	if err := r.invoke(ctx, f, func(h uintptr) int32 { return r.lib.pyrt_eval_json(h, f.cstr(0), f.outArg(), f.errArg()) }); err != nil {
 		return err
 	}
 	return r.takeResult(f, decode)
@@ -529,9 +521,8 @@ func (l *ffiLib) takeResult(f *frame, decode func([]byte) error) error {
 	if out == 0 {
 		return &Error{Code: CodeInternal, Message: "libpyrt returned success without a result"}
 	}
-	p := ptrOf(out)
-	err := decode(cBytes(p))
-	l.stringFree(f, p)
+	err := decode(cBytes(ptrOf(out)))
+	l.pyrt_string_free(out)
 	return err
 }
 
@@ -691,19 +682,18 @@ func (r *Runtime) callRaw(ctx context.Context, module, function, argsJSON, kwarg
 	return r.callJSONInvoke(ctx, f, fnOff, argsOff, kwOff, decode)
 }
 
-// callJSONInvoke makes the JSON call whose strings are in f and decodes its
-// result: through pyrt_call_json_buf (one foreign call, the result in the
-// frame's reusable buffer) when libpyrt has it, else pyrt_call_json and
-// pyrt_string_free.
+// callJSONInvoke makes the JSON call whose strings are in f (the module at
+// f.buf[0:], the others at the given offsets; kwOff < 0: none) through
+// pyrt_call_json_buf, one foreign call with the result in the frame's
+// reusable buffer, and decodes its result.
 func (r *Runtime) callJSONInvoke(ctx context.Context, f *frame, fnOff, argsOff, kwOff int, decode func([]byte) error) error {
-	if !r.lib.haveCallJSONBuf() {
-		if err := r.invoke(ctx, f, func(h unsafe.Pointer) int32 { return r.lib.callJSON(h, f, fnOff, argsOff, kwOff) }); err != nil {
-			return err
-		}
-		return r.takeResult(f, decode)
+	if f.rbuf == nil {
+		f.newResultBuffer(r.lib)
 	}
-	f.resultBuffer()
-	if err := r.invoke(ctx, f, func(h unsafe.Pointer) int32 { return r.lib.callJSONBuf(h, f, fnOff, argsOff, kwOff) }); err != nil {
+	out := &f.rbuf[0]
+	if err := r.invoke(ctx, f, func(h uintptr) int32 {
+		return r.lib.pyrt_call_json_buf(h, f.cstr(0), f.cstr(fnOff), f.cstr(argsOff), f.cstr(kwOff), out, f.errArg())
+	}); err != nil {
 		return err
 	}
 	return decode(f.result())
@@ -774,7 +764,7 @@ func (r *Runtime) infoJSON(ctx context.Context, decode func([]byte) error) error
 	}
 	f := getFrame()
 	defer putFrame(f)
-	st := r.lib.infoJSON(r.handle, f)
+	st := r.lib.pyrt_info_json(r.handle, f.outArg(), f.errArg())
 	runtime.KeepAlive(r)
 	if st != 0 {
 		return r.lib.takeError(st, f.errp())

@@ -8,18 +8,18 @@ import (
 )
 
 // typedCall is the scratch space of one typed fast-path call: a pyrt_args
-// list (C memory, reused: pyrt_args_clear keeps its buffer), the argument
-// array of a purego.SyscallN call, and the two out-parameter slots C writes.
-// They are pooled, so a hot loop allocates nothing per call.
+// list (C memory, reused: pyrt_args_clear keeps its buffer) and the two
+// out-parameter slots C writes. They are pooled, so a hot loop allocates
+// nothing per call.
 type typedCall struct {
-	args  uintptr // *pyrt_args, owned; freed by a cleanup when the pool drops it
-	sargs [8]uintptr
-	slot  *[2]uintptr // result_out, err_out (pointer-free, separately allocated for cgo)
+	lib  *ffiLib
+	args uintptr     // *pyrt_args, owned; freed by a cleanup when the pool drops it
+	slot *[2]uintptr // result_out, err_out (pointer-free, separately allocated)
 	// pins holds the slices lent with BufferOf pinned until the call returns;
 	// lent is true when the list holds buffers (cleared right after the call).
 	pins *runtime.Pinner
 	lent bool
-	// dv carries a double to pyrt_args_push_doubles by address (purego);
+	// dv carries a double to pyrt_args_push_doubles by address;
 	// pointer-free, separately allocated like slot.
 	dv *float64
 }
@@ -32,8 +32,8 @@ func (l *ffiLib) getTyped() *typedCall {
 		*t.slot = [2]uintptr{}
 		return t
 	}
-	t := &typedCall{args: l.argsNew(), slot: new([2]uintptr), dv: new(float64)}
-	runtime.AddCleanup(t, func(a uintptr) { l.argsFree(a) }, t.args)
+	t := &typedCall{lib: l, args: l.pyrt_args_new(), slot: new([2]uintptr), dv: new(float64)}
+	runtime.AddCleanup(t, func(a uintptr) { l.pyrt_args_free(a) }, t.args)
 	return t
 }
 
@@ -52,12 +52,12 @@ func putTyped(t *typedCall) {
 // push appends the typed arguments. Only scalars, strings, bytes, None,
 // *Object and Buffer have a typed form; anything else is an error pointing to
 // the JSON calls, which take any value.
-func (t *typedCall) push(lib *ffiLib, args []any) error {
+func (t *typedCall) push(args []any) error {
 	for i, a := range args {
 		var st int32
 		switch v := a.(type) {
 		case Buffer:
-			st = t.pushBufferArg(lib, v)
+			st = t.pushBufferArg(v)
 		case nil:
 			st = t.pushNone()
 		case float64:
@@ -94,10 +94,10 @@ func (t *typedCall) push(lib *ffiLib, args []any) error {
 			st = t.pushBool(v)
 		case string:
 			// The string's bytes are copied by C during the call.
-			st = t.pushStr(unsafe.Pointer(unsafe.StringData(v)), len(v))
+			st = t.pushStr(unsafe.StringData(v), len(v))
 			runtime.KeepAlive(v)
 		case []byte:
-			st = t.pushBytes(unsafe.Pointer(unsafe.SliceData(v)), len(v))
+			st = t.pushBytes(unsafe.SliceData(v), len(v))
 			runtime.KeepAlive(v)
 		case *Object:
 			if v == nil || v.closed.Load() {
@@ -120,11 +120,8 @@ func (o *Object) typed(ctx context.Context, args []any, call func(t *typedCall) 
 	if err := o.enter(ctx); err != nil {
 		return nil, err
 	}
-	if err := o.rt.lib.objectAPI(); err != nil {
-		return nil, err
-	}
 	t := o.rt.lib.getTyped()
-	if err := t.push(o.rt.lib, args); err != nil {
+	if err := t.push(args); err != nil {
 		putTyped(t)
 		return nil, err
 	}

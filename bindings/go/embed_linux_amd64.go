@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/amd64",
 		gz:         embeddedLinuxAmd64Gz,
-		size:       1770376,
-		sha256:     "458212aae93b88aca4b1077d73aedd68dc2d0054b7fb98365e375f65cdbd54a1",
+		size:       1786336,
+		sha256:     "07ec847610181b77c3050d32d9d603dc6c783cb8bd46224527eb551cb84b8a65",
 		version:    "0.1.0",
-		sourceHash: "dadf37d93d939e7a67336d6a25fcad3f00fd05f5704d85a75ad900ea315697a2",
+		sourceHash: "bcac075d1bef39c2afd160255e1f6f3f763aa599f2f03256d442ba6e5fe05a59",
 		glibc:      "2.17",
 	}
 }

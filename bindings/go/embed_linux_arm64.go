@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/arm64",
 		gz:         embeddedLinuxArm64Gz,
-		size:       1599832,
-		sha256:     "ab31217043196c4aa935b9443064ec54d9077d9f731521bb709a611c753d6afa",
+		size:       1626472,
+		sha256:     "21930742c20c5e17af58e894f3c577dbd1394c13ac78e57a7c857e9d655b31be",
 		version:    "0.1.0",
-		sourceHash: "dadf37d93d939e7a67336d6a25fcad3f00fd05f5704d85a75ad900ea315697a2",
+		sourceHash: "bcac075d1bef39c2afd160255e1f6f3f763aa599f2f03256d442ba6e5fe05a59",
 		glibc:      "2.17",
 	}
 }

@@ -133,7 +133,9 @@ if [[ $FLAVOR == asan ]]; then
   # test_leak/native: 20,000 calls per API, and its RSS check cannot judge ASan's quarantine;
   # test_venv, example_venv: numpy and multiprocessing start-up in uninstrumented children,
   # through the same pyrt calls test_api makes (they run natively and under valgrind above).
-  mapfile -t TESTS < <(printf '%s\n' "${TESTS[@]}" | grep -vE '^(test_leak/native|test_venv|example_venv)\|')
+  # test_mutation: it needs PYTHONMALLOC=malloc, under which LeakSanitizer reports CPython's own
+  # finalization leftovers; its reads are checked under valgrind (libpyrt is not instrumented here).
+  mapfile -t TESTS < <(printf '%s\n' "${TESTS[@]}" | grep -vE '^(test_leak/native|test_venv|example_venv|test_mutation)\|')
 fi
 
 VG=(valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite

@@ -321,6 +321,14 @@ if awk -F'\t' '$3 == "FAIL" { f = 1 } END { exit !f }' "$SUMMARY"; then
   for f in build/c/results.tsv build/asan/results.tsv build/go/results.tsv build/node/results.tsv; do
     [[ -s $f ]] && awk -F'\t' -v s="${f#build/}" '$3 != "PASS" && $3 != "-" { printf "  %s: %s %s: %s\n", s, $1, $2, substr($4, 1, 150) }' "$f"
   done | head -20
+  # the first failing check of each failing C test (the CI keeps only the tail of this output)
+  for suite in c asan; do
+    [[ -s build/$suite/results.tsv ]] || continue
+    awk -F'\t' '$3 == "FAIL" { print $1 "\t" $2 }' "build/$suite/results.tsv" | while IFS=$'\t' read -r l t; do
+      grep -A1 -E '^  FAIL |^==[0-9]+==ERROR: |runtime error: |definitely lost in' "build/$suite/logs/$l/${t//\//_}.log" 2>/dev/null |
+        head -2 | cut -c1-200 | sed "s|^|    [$suite $l $t] |"
+    done
+  done | head -12
   grep -A8 '^EMBEDDED-ONLY FAILURES\|^HARNESS PROBLEMS' "$LOGS/cpython-quick.log" 2>/dev/null | cut -c1-160 | head -12 | sed 's/^/  cpython: /'
 fi
 times=""

@@ -23,26 +23,46 @@ static long long blocks(pyrt_runtime *rt) {
 
 typedef void (*op_fn)(pyrt_runtime *rt, void *ctx);
 
-static void measure(pyrt_runtime *rt, const char *name, op_fn op, void *ctx) {
-    long warm = iterations / 10 < 200 ? (iterations < 200 ? iterations : 200) : iterations / 10;
-    for (long i = 0; i < warm; i++) op(rt, ctx);
+/* Growth over one round of `iterations` calls after the first `warm` ones. */
+static void round_growth(pyrt_runtime *rt, op_fn op, void *ctx, long long *blocks_grown, long *rss_grown) {
     long long b0 = blocks(rt);
     long r0 = rss_kib();
     for (long i = 0; i < iterations; i++) op(rt, ctx);
     long long b1 = blocks(rt);
     long r1 = rss_kib();
+    *blocks_grown = (b0 == LLONG_MIN || b1 == LLONG_MIN) ? LLONG_MIN : b1 - b0;
+    *rss_grown = r1 - r0;
+}
+
+static void measure(pyrt_runtime *rt, const char *name, op_fn op, void *ctx) {
+    long warm = iterations / 10 < 200 ? (iterations < 200 ? iterations : 200) : iterations / 10;
+    for (long i = 0; i < warm; i++) op(rt, ctx);
     long long bound = iterations / 50 > 100 ? iterations / 50 : 100; /* < 1 block per 50 calls */
     long rss_bound = 8 * 1024;                                       /* KiB */
-    printf("  %-34s %6ld calls: blocks %+lld, rss %+ld KiB\n", name, iterations, b1 - b0, r1 - r0);
-    CHECKF(b0 != LLONG_MIN && b1 != LLONG_MIN, "%s: could not read sys.getallocatedblocks()", name);
+    long long db;
+    long dr;
+    round_growth(rt, op, ctx, &db, &dr);
+    printf("  %-34s %6ld calls: blocks %+lld, rss %+ld KiB\n", name, iterations, db, dr);
+    CHECKF(db != LLONG_MIN, "%s: could not read sys.getallocatedblocks()", name);
     /* With few iterations (the valgrind run) Python's own caches (linecache, traceback
      * formatting, type caches) are still filling up; there valgrind itself is the leak check. */
-    if (iterations >= 5000)
-        CHECKF(b1 - b0 < bound, "%s: Python blocks grew by %lld over %ld calls (bound %lld)", name, b1 - b0,
-               iterations, bound);
-    if (iterations >= 5000)
-        CHECKF(r1 - r0 < rss_bound, "%s: RSS grew by %ld KiB over %ld calls (bound %ld KiB)", name, r1 - r0,
-               iterations, rss_bound);
+    if (iterations < 5000) return;
+    /* A leak grows with every round; a cache that fills up, a free list, an arena kept by the
+     * allocator or a GC generation that happened to be full grows once. Over the bound in the first
+     * round, a second round decides (Debian's 3.11 under a loaded CI machine showed such one-offs). */
+    if (db >= bound || dr >= rss_bound) {
+        long long db2;
+        long dr2;
+        round_growth(rt, op, ctx, &db2, &dr2);
+        printf("  %-34s %6ld more:  blocks %+lld, rss %+ld KiB\n", name, iterations, db2, dr2);
+        CHECKF(db < bound || db2 < bound, "%s: Python blocks grew by %lld, then %lld, over 2 x %ld calls (bound %lld)", name,
+               db, db2, iterations, bound);
+        CHECKF(dr < rss_bound || dr2 < rss_bound, "%s: RSS grew by %ld, then %ld KiB, over 2 x %ld calls (bound %ld KiB)",
+               name, dr, dr2, iterations, rss_bound);
+        return;
+    }
+    CHECK(db < bound);
+    CHECK(dr < rss_bound);
 }
 
 /* ---- the operations */

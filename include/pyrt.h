@@ -160,6 +160,11 @@
 // buffer as leaked. The call's own result, if any, was discarded.
 #define PYRT_ERR_BUFFER_ESCAPED 22
 
+// Not an error: the iterator is exhausted (or the generator returned, or was closed). Returned
+// by pyrt_iter_next() and the other pyrt_iter_* steps instead of an item; `*item_out` is left
+// untouched and `*err_out` is not set. Every later step returns it again.
+#define PYRT_DONE 100
+
 // Python's sys.stdout, for pyrt_output_take(), pyrt_error_output() and output handlers.
 #define PYRT_STDOUT 1
 
@@ -526,6 +531,69 @@ uint64_t pyrt_object_id(const pyrt_object *obj);
 // that enters the interpreter, and never after the interpreter was finalized. So it is safe
 // from any thread at any time, including Go finalizers and host callbacks.
 void pyrt_object_free(pyrt_object *obj);
+
+// `iter(obj)`: an iterator over any iterable object (a list, a dict's keys, a generator, a file,
+// a NumPy array...) as a new object handle in `*iter_out` (must not be NULL; free it with
+// pyrt_object_free()). An iterator gives itself. An object that is not iterable is Python's
+// TypeError (PYRT_ERR_PYTHON). Any thread.
+//
+// The pyrt_iter_* functions then take its items one at a time (or a batch at a time), each step
+// a call of its own: it may run on any thread, and the handle's "timeout_ms" and
+// pyrt_interrupt_thread() apply to each step. Iterators are object handles, so they are not
+// available on "workers" handles (PYRT_ERR_INVALID_ARGUMENT).
+int32_t pyrt_object_iter(pyrt_object *obj, pyrt_object **iter_out, pyrt_error **err_out);
+
+// `next(iter)`: the next item's encoding (`flags` as for pyrt_call_value()) in `*item_out`
+// (must not be NULL; free it with pyrt_string_free()). Returns PYRT_OK with an item,
+// PYRT_DONE at the end (and on every later call; `*item_out` untouched), or the error the
+// iterator raised, traceback included (a generator that raised is finished: the next step
+// returns PYRT_DONE). An object that is not an iterator is Python's TypeError: take an
+// iterator with pyrt_object_iter() first. Any thread.
+//
+//     pyrt_object *it;
+//     char *item;
+//     int32_t rc;
+//     if (pyrt_object_iter(rows, &it, &err) != PYRT_OK) { ... }
+//     while ((rc = pyrt_iter_next(it, 0, &item, &err)) == PYRT_OK) {
+//         puts(item);
+//         pyrt_string_free(item);
+//     }
+//     if (rc != PYRT_DONE) { ... report err ... }
+//     pyrt_object_free(it);
+int32_t pyrt_iter_next(pyrt_object *iter, uint32_t flags, char **item_out, pyrt_error **err_out);
+
+// As pyrt_iter_next(), but the item is kept as a new object handle in `*item_out` (must not be
+// NULL; free it with pyrt_object_free()). Any thread.
+int32_t pyrt_iter_next_object(pyrt_object *iter, pyrt_object **item_out, pyrt_error **err_out);
+
+// Up to `max_items` next items (at least 1) as one JSON array in `*items_out` (must not be
+// NULL; free it with pyrt_string_free()), taken in one call: streaming many small items costs
+// one foreign call and one GIL hand-off per batch instead of per item. The array holds fewer
+// items when the iterator ended meanwhile; PYRT_DONE when it had none left. If the iterator
+// raises after some items, those items are returned with PYRT_OK and the error is held: the
+// next step on this handle returns it. Note that a batch runs a generator ahead of what the
+// host has consumed: use pyrt_iter_next() where every step has side effects the host must
+// pace. Any thread.
+int32_t pyrt_iter_next_batch(pyrt_object *iter, size_t max_items, uint32_t flags, char **items_out, pyrt_error **err_out);
+
+// `gen.send(value)` on a generator (or coroutine): resumes it with `value_json` (encoded as
+// `flags` say; NULL sends None) and returns the next value it yields in `*item_out` (must not
+// be NULL; free it with pyrt_string_free()), or PYRT_DONE when it returns. A new generator
+// must first be started with pyrt_iter_next() or a None send, as in Python. Any thread.
+int32_t pyrt_iter_send(pyrt_object *gen, const char *value_json, uint32_t flags, char **item_out, pyrt_error **err_out);
+
+// `gen.throw(exception)`: raises `exception` (an object handle: an exception instance or class,
+// not consumed) inside the generator where it is suspended. Returns the next value it yields in
+// `*item_out` (must not be NULL; free it with pyrt_string_free()), PYRT_DONE if it returns, or
+// the exception that propagates out of it. Any thread.
+int32_t pyrt_iter_throw(pyrt_object *gen, pyrt_object *exception, uint32_t flags, char **item_out, pyrt_error **err_out);
+
+// Closes an iterator now: `close()` on a generator raises GeneratorExit inside it, so its
+// `finally` blocks and context managers run before this returns; later steps return
+// PYRT_DONE. An iterator without `close()` (a list's) is left as it is. An error a batch held
+// back is dropped. The handle itself stays valid until pyrt_object_free(), which alone would
+// also close a generator, but later, on whichever thread drops the reference. Any thread.
+int32_t pyrt_iter_close(pyrt_object *iter, pyrt_error **err_out);
 
 // A new, empty argument list. Never NULL. Free with pyrt_args_free().
 pyrt_args *pyrt_args_new(void);

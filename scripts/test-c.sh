@@ -115,6 +115,7 @@ TESTS=(
   "test_lifecycle|valgrind|"
   "test_host|valgrind|"
   "test_buffer|valgrind|"
+  "test_iter|valgrind|"
   "test_badlib|native|"
   "test_big|valgrind|"
   "test_mutation|valgrind-reads|PYTHONMALLOC=malloc"

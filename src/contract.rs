@@ -14,6 +14,7 @@ mod tests {
     fn contract_json() -> String {
         let mut statuses = vec![serde_json::json!({"name": "PYRT_OK", "code": PYRT_OK})];
         statuses.extend(ErrorKind::ALL.iter().map(|k| serde_json::json!({"name": k.name(), "code": k.code()})));
+        statuses.push(serde_json::json!({"name": "PYRT_DONE", "code": crate::capi::status::PYRT_DONE}));
         let value = serde_json::json!({
             "doc": "Generated from libpyrt's sources (src/contract.rs); do not edit. Every binding's tests check they know each status, config key and info field.",
             "statuses": statuses,

@@ -47,6 +47,7 @@ pub extern "C" fn pyrt_source_hash() -> *const c_char {
 pub extern "C" fn pyrt_status_name(status: i32) -> *const c_char {
     let name: &'static [u8] = match ErrorKind::from_code(status) {
         _ if status == 0 => b"PYRT_OK\0",
+        _ if status == super::status::PYRT_DONE => b"PYRT_DONE\0",
         Some(kind) => STATUS_NAMES[kind.code() as usize - 1],
         None => b"PYRT_ERR_UNKNOWN\0",
     };
@@ -101,6 +102,8 @@ mod tests {
         // SAFETY: as above: static NUL-terminated strings.
         let (ok, unknown) = unsafe { (CStr::from_ptr(pyrt_status_name(0)), CStr::from_ptr(pyrt_status_name(999))) };
         assert_eq!(ok.to_str().unwrap(), "PYRT_OK");
+        // SAFETY: as above.
+        assert_eq!(unsafe { CStr::from_ptr(pyrt_status_name(super::super::status::PYRT_DONE)) }.to_str().unwrap(), "PYRT_DONE");
         assert_eq!(unknown.to_str().unwrap(), "PYRT_ERR_UNKNOWN");
     }
 }

@@ -14,6 +14,8 @@ pub mod status;
 pub mod runtime;
 // Object handles and values.
 pub mod object;
+// Iterators and generators.
+pub mod iter;
 // Typed calls.
 pub mod args;
 // Zero-copy buffers.

@@ -59,6 +59,11 @@ pub const PYRT_ERR_TIMEOUT: i32 = 21;
 /// buffer as leaked. The call's own result, if any, was discarded.
 pub const PYRT_ERR_BUFFER_ESCAPED: i32 = 22;
 
+/// Not an error: the iterator is exhausted (or the generator returned, or was closed). Returned
+/// by pyrt_iter_next() and the other pyrt_iter_* steps instead of an item; `*item_out` is left
+/// untouched and `*err_out` is not set. Every later step returns it again.
+pub const PYRT_DONE: i32 = 100;
+
 /// Python's sys.stdout, for pyrt_output_take(), pyrt_error_output() and output handlers.
 pub const PYRT_STDOUT: u32 = 1;
 /// Python's sys.stderr, for pyrt_output_take(), pyrt_error_output() and output handlers.

@@ -381,6 +381,8 @@ cpython_api! {
         PyObject_SetAttr: fn(PyPtr, PyPtr, PyPtr) -> c_int;
         PyObject_GetIter: fn(PyPtr) -> PyPtr;
         PyIter_Next: fn(PyPtr) -> PyPtr;
+        // A function (not only a macro) in every version since 3.8.
+        PyIter_Check: fn(PyPtr) -> c_int;
         PyBytes_FromStringAndSize: fn(*const c_char, PySsize) -> PyPtr;
         PyBytes_AsStringAndSize: fn(PyPtr, *mut *mut c_char, *mut PySsize) -> c_int;
         PyByteArray_FromStringAndSize: fn(*const c_char, PySsize) -> PyPtr;

@@ -16,6 +16,7 @@ pub mod handles;
 pub mod host;
 pub mod init;
 pub mod interp;
+pub mod iterate;
 pub mod library;
 pub(crate) mod liveness;
 pub mod loader;

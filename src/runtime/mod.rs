@@ -17,6 +17,7 @@
 //! * `calls` — running code, evaluating, calling functions; the typed fast path.
 //! * `values` — the value encodings' flags, arguments and results (docs/values.md).
 //! * `objects` — object handles: import, eval, getattr/setattr, calls, text, free.
+//! * `iterate` — iterators and generators consumed a step (or a batch) at a time.
 //! * `buffers` — object buffers read in place.
 //! * `host` — host functions registered as Python callables, and their replies.
 //! * `output` — captured output and the output handler.
@@ -30,6 +31,7 @@ mod guard;
 mod handles;
 mod host;
 mod info;
+mod iterate;
 mod lifecycle;
 mod objects;
 mod output;
@@ -45,6 +47,7 @@ pub(crate) use host::{register_host, unregister_host, with_open_reply, HostFn, R
 pub(crate) use info::info_json;
 #[cfg(test)]
 pub(crate) use info::INFO_FIELDS;
+pub(crate) use iterate::{iter_close, iter_next, iter_next_batch, iter_send, iter_throw, object_iter};
 pub(crate) use lifecycle::{free, new};
 pub(crate) use objects::{
     object_call, object_eval, object_free, object_from_json, object_getattr, object_import, object_setattr, object_text, object_to_json,

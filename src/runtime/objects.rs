@@ -130,5 +130,6 @@ pub fn object_text(object: u64, repr: bool) -> Result<CString> {
 
 /// Releases an object handle; from any thread, without the GIL, never blocking on Python.
 pub fn object_free(object: u64) {
+    super::iterate::forget(object);
     handles::release(object);
 }

@@ -308,7 +308,7 @@ static inline int status_check(int32_t rc, int32_t want, pyrt_error *const *errp
     const pyrt_error *err = errp ? *errp : NULL;
     int ok = rc == want;
     const char *why = "";
-    if (ok && want != PYRT_OK && errp != NULL) {
+    if (ok && want != PYRT_OK && want != PYRT_DONE && errp != NULL) { /* PYRT_DONE is not an error */
         const char *m = err ? pyrt_error_message(err) : NULL;
         int may_be_empty = want == PYRT_ERR_PYTHON || want == PYRT_ERR_KEYBOARD_INTERRUPT;
         if (err == NULL) { ok = 0; why = " [no error object]"; }

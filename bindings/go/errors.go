@@ -36,6 +36,10 @@ const (
 	CodeInterrupted       Code = 20
 	CodeTimeout           Code = 21
 	CodeBufferEscaped     Code = 22
+
+	// CodeDone is not an error: it ends an iteration (PYRT_DONE). Iterator
+	// reports it as the end, never as an error.
+	CodeDone Code = 100
 )
 
 var codeNames = [...]string{
@@ -66,6 +70,9 @@ var codeNames = [...]string{
 
 // String returns the C name of the code, e.g. "PYRT_ERR_PYTHON".
 func (c Code) String() string {
+	if c == CodeDone {
+		return "PYRT_DONE"
+	}
 	if c >= 0 && int(c) < len(codeNames) {
 		return codeNames[c]
 	}

@@ -70,6 +70,15 @@ type cAPI interface {
 	pyrt_buf_free(buf *uintptr)
 	pyrt_info_json(rt uintptr, resultOut, errOut *uintptr) int32
 
+	// ---- iterators
+	pyrt_object_iter(obj uintptr, iterOut, errOut *uintptr) int32
+	pyrt_iter_next(iter uintptr, flags uint32, itemOut, errOut *uintptr) int32
+	pyrt_iter_next_object(iter uintptr, itemOut, errOut *uintptr) int32
+	pyrt_iter_next_batch(iter uintptr, maxItems int, flags uint32, itemsOut, errOut *uintptr) int32
+	pyrt_iter_send(gen uintptr, valueJSON *byte, flags uint32, itemOut, errOut *uintptr) int32
+	pyrt_iter_throw(gen, exception uintptr, flags uint32, itemOut, errOut *uintptr) int32
+	pyrt_iter_close(iter uintptr, errOut *uintptr) int32
+
 	// ---- errors
 	pyrt_error_code(err uintptr) int32
 	pyrt_error_message(err uintptr) uintptr

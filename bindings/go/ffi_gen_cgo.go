@@ -24,6 +24,13 @@ static inline int32_t go_pyrt_eval_json(uintptr_t rt, char *expr, uintptr_t *res
 static inline int32_t go_pyrt_call_json_buf(uintptr_t rt, char *module, char *function, char *args_json, char *kwargs_json, uintptr_t *out, uintptr_t *err_out) { return pyrt_call_json_buf((pyrt_runtime *)rt, (const char *)module, (const char *)function, (const char *)args_json, (const char *)kwargs_json, (pyrt_buf *)out, (pyrt_error **)err_out); }
 static inline void go_pyrt_buf_free(uintptr_t *buf) { pyrt_buf_free((pyrt_buf *)buf); }
 static inline int32_t go_pyrt_info_json(uintptr_t rt, uintptr_t *result_out, uintptr_t *err_out) { return pyrt_info_json((pyrt_runtime *)rt, (char **)result_out, (pyrt_error **)err_out); }
+static inline int32_t go_pyrt_object_iter(uintptr_t obj, uintptr_t *iter_out, uintptr_t *err_out) { return pyrt_object_iter((pyrt_object *)obj, (pyrt_object **)iter_out, (pyrt_error **)err_out); }
+static inline int32_t go_pyrt_iter_next(uintptr_t iter, uint32_t flags, uintptr_t *item_out, uintptr_t *err_out) { return pyrt_iter_next((pyrt_object *)iter, flags, (char **)item_out, (pyrt_error **)err_out); }
+static inline int32_t go_pyrt_iter_next_object(uintptr_t iter, uintptr_t *item_out, uintptr_t *err_out) { return pyrt_iter_next_object((pyrt_object *)iter, (pyrt_object **)item_out, (pyrt_error **)err_out); }
+static inline int32_t go_pyrt_iter_next_batch(uintptr_t iter, size_t max_items, uint32_t flags, uintptr_t *items_out, uintptr_t *err_out) { return pyrt_iter_next_batch((pyrt_object *)iter, max_items, flags, (char **)items_out, (pyrt_error **)err_out); }
+static inline int32_t go_pyrt_iter_send(uintptr_t gen, char *value_json, uint32_t flags, uintptr_t *item_out, uintptr_t *err_out) { return pyrt_iter_send((pyrt_object *)gen, (const char *)value_json, flags, (char **)item_out, (pyrt_error **)err_out); }
+static inline int32_t go_pyrt_iter_throw(uintptr_t gen, uintptr_t exception, uint32_t flags, uintptr_t *item_out, uintptr_t *err_out) { return pyrt_iter_throw((pyrt_object *)gen, (pyrt_object *)exception, flags, (char **)item_out, (pyrt_error **)err_out); }
+static inline int32_t go_pyrt_iter_close(uintptr_t iter, uintptr_t *err_out) { return pyrt_iter_close((pyrt_object *)iter, (pyrt_error **)err_out); }
 static inline int32_t go_pyrt_error_code(uintptr_t err) { return pyrt_error_code((const pyrt_error *)err); }
 static inline uintptr_t go_pyrt_error_message(uintptr_t err) { return (uintptr_t)pyrt_error_message((const pyrt_error *)err); }
 static inline uintptr_t go_pyrt_error_python_type(uintptr_t err) { return (uintptr_t)pyrt_error_python_type((const pyrt_error *)err); }
@@ -149,6 +156,41 @@ func (l *ffiLib) pyrt_buf_free(buf *uintptr) {
 // pyrt_info_json calls int32_t pyrt_info_json(pyrt_runtime *rt, char **result_out, pyrt_error **err_out).
 func (l *ffiLib) pyrt_info_json(rt uintptr, resultOut *uintptr, errOut *uintptr) int32 {
 	return int32(C.go_pyrt_info_json(C.uintptr_t(rt), (*C.uintptr_t)(unsafe.Pointer(resultOut)), (*C.uintptr_t)(unsafe.Pointer(errOut))))
+}
+
+// pyrt_object_iter calls int32_t pyrt_object_iter(pyrt_object *obj, pyrt_object **iter_out, pyrt_error **err_out).
+func (l *ffiLib) pyrt_object_iter(obj uintptr, iterOut *uintptr, errOut *uintptr) int32 {
+	return int32(C.go_pyrt_object_iter(C.uintptr_t(obj), (*C.uintptr_t)(unsafe.Pointer(iterOut)), (*C.uintptr_t)(unsafe.Pointer(errOut))))
+}
+
+// pyrt_iter_next calls int32_t pyrt_iter_next(pyrt_object *iter, uint32_t flags, char **item_out, pyrt_error **err_out).
+func (l *ffiLib) pyrt_iter_next(iter uintptr, flags uint32, itemOut *uintptr, errOut *uintptr) int32 {
+	return int32(C.go_pyrt_iter_next(C.uintptr_t(iter), C.uint32_t(flags), (*C.uintptr_t)(unsafe.Pointer(itemOut)), (*C.uintptr_t)(unsafe.Pointer(errOut))))
+}
+
+// pyrt_iter_next_object calls int32_t pyrt_iter_next_object(pyrt_object *iter, pyrt_object **item_out, pyrt_error **err_out).
+func (l *ffiLib) pyrt_iter_next_object(iter uintptr, itemOut *uintptr, errOut *uintptr) int32 {
+	return int32(C.go_pyrt_iter_next_object(C.uintptr_t(iter), (*C.uintptr_t)(unsafe.Pointer(itemOut)), (*C.uintptr_t)(unsafe.Pointer(errOut))))
+}
+
+// pyrt_iter_next_batch calls int32_t pyrt_iter_next_batch(pyrt_object *iter, size_t max_items, uint32_t flags, char **items_out, pyrt_error **err_out).
+func (l *ffiLib) pyrt_iter_next_batch(iter uintptr, maxItems int, flags uint32, itemsOut *uintptr, errOut *uintptr) int32 {
+	return int32(C.go_pyrt_iter_next_batch(C.uintptr_t(iter), C.size_t(maxItems), C.uint32_t(flags), (*C.uintptr_t)(unsafe.Pointer(itemsOut)), (*C.uintptr_t)(unsafe.Pointer(errOut))))
+}
+
+// pyrt_iter_send calls int32_t pyrt_iter_send(pyrt_object *gen, const char *value_json, uint32_t flags, char **item_out, pyrt_error **err_out).
+func (l *ffiLib) pyrt_iter_send(gen uintptr, valueJSON *byte, flags uint32, itemOut *uintptr, errOut *uintptr) int32 {
+	return int32(C.go_pyrt_iter_send(C.uintptr_t(gen), (*C.char)(unsafe.Pointer(valueJSON)), C.uint32_t(flags), (*C.uintptr_t)(unsafe.Pointer(itemOut)), (*C.uintptr_t)(unsafe.Pointer(errOut))))
+}
+
+// pyrt_iter_throw calls int32_t pyrt_iter_throw(pyrt_object *gen, pyrt_object *exception, uint32_t flags, char **item_out, pyrt_error **err_out).
+func (l *ffiLib) pyrt_iter_throw(gen uintptr, exception uintptr, flags uint32, itemOut *uintptr, errOut *uintptr) int32 {
+	return int32(C.go_pyrt_iter_throw(C.uintptr_t(gen), C.uintptr_t(exception), C.uint32_t(flags), (*C.uintptr_t)(unsafe.Pointer(itemOut)), (*C.uintptr_t)(unsafe.Pointer(errOut))))
+}
+
+// pyrt_iter_close calls int32_t pyrt_iter_close(pyrt_object *iter, pyrt_error **err_out).
+func (l *ffiLib) pyrt_iter_close(iter uintptr, errOut *uintptr) int32 {
+	return int32(C.go_pyrt_iter_close(C.uintptr_t(iter), (*C.uintptr_t)(unsafe.Pointer(errOut))))
 }
 
 // pyrt_error_code calls int32_t pyrt_error_code(const pyrt_error *err).

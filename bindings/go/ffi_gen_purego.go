@@ -21,6 +21,13 @@ const (
 	sym_pyrt_call_json_buf
 	sym_pyrt_buf_free
 	sym_pyrt_info_json
+	sym_pyrt_object_iter
+	sym_pyrt_iter_next
+	sym_pyrt_iter_next_object
+	sym_pyrt_iter_next_batch
+	sym_pyrt_iter_send
+	sym_pyrt_iter_throw
+	sym_pyrt_iter_close
 	sym_pyrt_error_code
 	sym_pyrt_error_message
 	sym_pyrt_error_python_type
@@ -96,6 +103,13 @@ var symNames = [symCount]string{
 	"pyrt_call_json_buf",
 	"pyrt_buf_free",
 	"pyrt_info_json",
+	"pyrt_object_iter",
+	"pyrt_iter_next",
+	"pyrt_iter_next_object",
+	"pyrt_iter_next_batch",
+	"pyrt_iter_send",
+	"pyrt_iter_throw",
+	"pyrt_iter_close",
 	"pyrt_error_code",
 	"pyrt_error_message",
 	"pyrt_error_python_type",
@@ -218,6 +232,41 @@ func (l *ffiLib) pyrt_buf_free(buf *uintptr) {
 // pyrt_info_json calls int32_t pyrt_info_json(pyrt_runtime *rt, char **result_out, pyrt_error **err_out).
 func (l *ffiLib) pyrt_info_json(rt uintptr, resultOut *uintptr, errOut *uintptr) int32 {
 	return int32(ccall(false, l.fn[sym_pyrt_info_json], rt, uintptr(unsafe.Pointer(resultOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0))
+}
+
+// pyrt_object_iter calls int32_t pyrt_object_iter(pyrt_object *obj, pyrt_object **iter_out, pyrt_error **err_out).
+func (l *ffiLib) pyrt_object_iter(obj uintptr, iterOut *uintptr, errOut *uintptr) int32 {
+	return int32(ccall(false, l.fn[sym_pyrt_object_iter], obj, uintptr(unsafe.Pointer(iterOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0))
+}
+
+// pyrt_iter_next calls int32_t pyrt_iter_next(pyrt_object *iter, uint32_t flags, char **item_out, pyrt_error **err_out).
+func (l *ffiLib) pyrt_iter_next(iter uintptr, flags uint32, itemOut *uintptr, errOut *uintptr) int32 {
+	return int32(ccall(false, l.fn[sym_pyrt_iter_next], iter, uintptr(flags), uintptr(unsafe.Pointer(itemOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0))
+}
+
+// pyrt_iter_next_object calls int32_t pyrt_iter_next_object(pyrt_object *iter, pyrt_object **item_out, pyrt_error **err_out).
+func (l *ffiLib) pyrt_iter_next_object(iter uintptr, itemOut *uintptr, errOut *uintptr) int32 {
+	return int32(ccall(false, l.fn[sym_pyrt_iter_next_object], iter, uintptr(unsafe.Pointer(itemOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0))
+}
+
+// pyrt_iter_next_batch calls int32_t pyrt_iter_next_batch(pyrt_object *iter, size_t max_items, uint32_t flags, char **items_out, pyrt_error **err_out).
+func (l *ffiLib) pyrt_iter_next_batch(iter uintptr, maxItems int, flags uint32, itemsOut *uintptr, errOut *uintptr) int32 {
+	return int32(ccall(false, l.fn[sym_pyrt_iter_next_batch], iter, uintptr(maxItems), uintptr(flags), uintptr(unsafe.Pointer(itemsOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0))
+}
+
+// pyrt_iter_send calls int32_t pyrt_iter_send(pyrt_object *gen, const char *value_json, uint32_t flags, char **item_out, pyrt_error **err_out).
+func (l *ffiLib) pyrt_iter_send(gen uintptr, valueJSON *byte, flags uint32, itemOut *uintptr, errOut *uintptr) int32 {
+	return int32(ccall(false, l.fn[sym_pyrt_iter_send], gen, uintptr(unsafe.Pointer(valueJSON)), uintptr(flags), uintptr(unsafe.Pointer(itemOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0))
+}
+
+// pyrt_iter_throw calls int32_t pyrt_iter_throw(pyrt_object *gen, pyrt_object *exception, uint32_t flags, char **item_out, pyrt_error **err_out).
+func (l *ffiLib) pyrt_iter_throw(gen uintptr, exception uintptr, flags uint32, itemOut *uintptr, errOut *uintptr) int32 {
+	return int32(ccall(false, l.fn[sym_pyrt_iter_throw], gen, exception, uintptr(flags), uintptr(unsafe.Pointer(itemOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0))
+}
+
+// pyrt_iter_close calls int32_t pyrt_iter_close(pyrt_object *iter, pyrt_error **err_out).
+func (l *ffiLib) pyrt_iter_close(iter uintptr, errOut *uintptr) int32 {
+	return int32(ccall(false, l.fn[sym_pyrt_iter_close], iter, uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0, 0))
 }
 
 // pyrt_error_code calls int32_t pyrt_error_code(const pyrt_error *err).

@@ -192,8 +192,13 @@ export class Runtime {
   eval(expr: string): any;
   evalObject(expr: string): PyObject;
   call(module: string, fn: string, ...args: PyValue[]): any;
+  /** The target as one "module:function" string. */
+  call(target: `${string}:${string}`, ...args: PyValue[]): any;
   callKw(module: string, fn: string, args?: PyValue[], kwargs?: { [key: string]: PyValue } | null): any;
+  callKw(target: `${string}:${string}`, args?: PyValue[], kwargs?: { [key: string]: PyValue } | null): any;
+  /** The result as a PyObject: `for (const x of rt.callObject('mod:gen', 5))` streams a generator. */
   callObject(module: string, fn: string, ...args: PyValue[]): PyObject;
+  callObject(target: `${string}:${string}`, ...args: PyValue[]): PyObject;
   callJson(module: string, fn: string, argsJson?: string, kwargsJson?: string | null): string;
   import(module: string): PyObject;
   toObject(value: PyValue): PyObject;
@@ -213,8 +218,45 @@ export class PyObject {
   callMethod(method: string, ...args: PyValue[]): any;
   callKw(method: string | null, args?: PyValue[], kwargs?: { [key: string]: PyValue } | null): any;
   callObject(method: string | null, ...args: PyValue[]): PyObject;
+  /**
+   * iter(obj). batch (default 1): items taken per native call; a batch of n runs a generator up
+   * to n - 1 items ahead of what JS has consumed. A non-iterable object: PythonError (TypeError).
+   */
+  iter(opts?: IterOptions): PyIterator;
+  /** `for (const x of obj)`: iter() with one item per step. */
+  [Symbol.iterator](): PyIterator;
   repr(): string;
   toString(): string;
+}
+
+export interface IterOptions {
+  /** Items each native call takes (an integer >= 1; default 1). */
+  batch?: number;
+}
+
+/**
+ * A Python iterator in the JS iterator protocol. Items decode as PyObject.value() does. return()
+ * (a `break` out of for…of) and close() close a generator now, running its finally blocks. The
+ * handle is released once the iterator ends or is closed.
+ */
+export class PyIterator implements IterableIterator<any> {
+  /** True once it ended or was closed. */
+  readonly done: boolean;
+  [Symbol.iterator](): PyIterator;
+  next(): IteratorResult<any, undefined>;
+  /** As next(), the item kept as a PyObject. */
+  nextObject(): IteratorResult<PyObject, undefined>;
+  /** gen.send(value) (undefined/null: None); done when the generator returns. */
+  send(value?: PyValue): IteratorResult<any, undefined>;
+  /**
+   * A PyObject (exception instance or class): gen.throw(exc), the next item or done, or the
+   * exception out of it as a PythonError. Anything else: closes the iterator and throws it back.
+   */
+  throw(error?: any): IteratorResult<any, undefined>;
+  /** Closes it; { value, done: true }. */
+  return<T>(value?: T): IteratorReturnResult<T>;
+  /** gen.close() now (idempotent); throws what Python raises then. */
+  close(): void;
 }
 
 export const STATUS: {
@@ -241,6 +283,8 @@ export const STATUS: {
   readonly INTERRUPTED: 20;
   readonly TIMEOUT: 21;
   readonly BUFFER_ESCAPED: 22;
+  /** Not an error: an iterator step found the end (PyIterator turns it into done: true). */
+  readonly DONE: 100;
 };
 /** Runtime option (camelCase) -> pyrt_new config key (snake_case). */
 export const CONFIG_OPTIONS: { readonly [option in Exclude<keyof RuntimeOptions, 'library'>]-?: string };

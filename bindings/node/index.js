@@ -39,6 +39,8 @@ const STATUS = Object.freeze({
   INTERRUPTED: 20,
   TIMEOUT: 21,
   BUFFER_ESCAPED: 22,
+  // Not an error: an iterator step found the end (PyIterator handles it; check() lets it pass).
+  DONE: 100,
 });
 const VALUE_TAGGED = 1;
 const VALUE_HANDLES = 2;
@@ -88,7 +90,7 @@ class LibraryError extends PyrtError {
 }
 
 function statusName(code) {
-  for (const [k, v] of Object.entries(STATUS)) if (v === code) return k === 'OK' ? 'PYRT_OK' : `PYRT_ERR_${k}`;
+  for (const [k, v] of Object.entries(STATUS)) if (v === code) return k === 'OK' || k === 'DONE' ? `PYRT_${k}` : `PYRT_ERR_${k}`;
   return 'PYRT_ERR_UNKNOWN';
 }
 
@@ -179,6 +181,13 @@ function bind(handle) {
     errorOutput: f('const char *pyrt_error_output(const pyrt_error *err, uint32_t stream)'),
     outputTake: f('int32_t pyrt_output_take(pyrt_runtime *rt, uint32_t stream, _Out_ pyrt_str *text_out, _Out_ pyrt_error **err_out)'),
     errorFree: f('void pyrt_error_free(pyrt_error *err)'),
+    objectIter: f('int32_t pyrt_object_iter(pyrt_object *obj, _Out_ pyrt_object **iter_out, _Out_ pyrt_error **err_out)'),
+    iterNext: f('int32_t pyrt_iter_next(pyrt_object *iter, uint32_t flags, _Out_ pyrt_str *item_out, _Out_ pyrt_error **err_out)'),
+    iterNextObject: f('int32_t pyrt_iter_next_object(pyrt_object *iter, _Out_ pyrt_object **item_out, _Out_ pyrt_error **err_out)'),
+    iterNextBatch: f('int32_t pyrt_iter_next_batch(pyrt_object *iter, size_t max_items, uint32_t flags, _Out_ pyrt_str *items_out, _Out_ pyrt_error **err_out)'),
+    iterSend: f('int32_t pyrt_iter_send(pyrt_object *gen, const char *value_json, uint32_t flags, _Out_ pyrt_str *item_out, _Out_ pyrt_error **err_out)'),
+    iterThrow: f('int32_t pyrt_iter_throw(pyrt_object *gen, pyrt_object *exception, uint32_t flags, _Out_ pyrt_str *item_out, _Out_ pyrt_error **err_out)'),
+    iterClose: f('int32_t pyrt_iter_close(pyrt_object *iter, _Out_ pyrt_error **err_out)'),
   };
 }
 
@@ -239,9 +248,12 @@ function sameFile(a, b) {
 
 // ---- calls ---------------------------------------------------------------------------------------
 
-/** Turns a failed status and its pyrt_error into a thrown error (freeing the pyrt_error). */
+/**
+ * Turns a failed status and its pyrt_error into a thrown error (freeing the pyrt_error).
+ * PYRT_DONE is not a failure: the iterator steps (PyIterator) check for it themselves.
+ */
 function check(status, errOut) {
-  if (status === STATUS.OK) return;
+  if (status === STATUS.OK || status === STATUS.DONE) return;
   const e = errOut[0];
   const fn = lib.fn;
   if (!e) throw new PyrtError(statusName(status), status);
@@ -721,6 +733,16 @@ const INFO_DEFAULTS = Object.freeze({
 });
 
 /**
+ * The call target and the arguments after it: `"module:function", ...args` (a module name has
+ * no colon) or `module, function, ...args`.
+ */
+function splitTarget(module, rest) {
+  const m = String(module);
+  if (m.includes(':')) return [m, rest];
+  return [`${m}:${rest[0]}`, rest.slice(1)];
+}
+
+/**
  * A handle to the process's Python interpreter. One interpreter exists per process: every
  * Runtime shares it (and `__main__`), and closing the last one finalizes Python for good
  * (later `new Runtime()` throws with status PYRT_ERR_FINALIZED).
@@ -804,23 +826,34 @@ class Runtime {
   /**
    * Calls `module.function(...args)` (function may be dotted: call('os', 'path.join', 'a', 'b'))
    * and returns the result as a JS value; a result without a JS form comes back as a PyObject.
+   * The target may also be one "module:function" string: call('os:path.join', 'a', 'b').
    */
-  call(module, fn, ...args) {
-    return this.callKw(module, fn, args, null);
+  call(module, ...rest) {
+    const [target, args] = splitTarget(module, rest);
+    return this._callKw(target, args, null);
   }
 
-  /** Calls `module.function(*args, **kwargs)`. */
-  callKw(module, fn, args = [], kwargs = null) {
+  /** Calls `module.function(*args, **kwargs)` (or callKw('module:function', args, kwargs)). */
+  callKw(module, ...rest) {
+    const [target, [args = [], kwargs = null]] = splitTarget(module, rest);
+    return this._callKw(target, args, kwargs);
+  }
+
+  _callKw(target, args, kwargs) {
     const h = this._handle();
-    const text = out1((o, e) => lib.fn.callValue(h, `${module}:${fn}`, encodeArgs(args),
+    const text = out1((o, e) => lib.fn.callValue(h, target, encodeArgs(args),
       kwargs == null ? null : encode(kwargs), this._valueFlags, o, e));
     return decode(text, this);
   }
 
-  /** Calls `module.function(...args)` and keeps the result as a PyObject. */
-  callObject(module, fn, ...args) {
+  /**
+   * Calls `module.function(...args)` (or callObject('module:function', ...args)) and keeps the
+   * result as a PyObject: iterate it with for…of, or obj.iter({ batch }), to stream a generator.
+   */
+  callObject(module, ...rest) {
+    const [target, args] = splitTarget(module, rest);
     const h = this._handle();
-    return new PyObject(this, out1((o, e) => lib.fn.callObject(h, `${module}:${fn}`, encodeArgs(args), null, VALUE_TAGGED, o, e)));
+    return new PyObject(this, out1((o, e) => lib.fn.callObject(h, target, encodeArgs(args), null, VALUE_TAGGED, o, e)));
   }
 
   /** The raw JSON call (plain JSON in, JSON text out: docs/values.md). */
@@ -968,6 +1001,27 @@ class PyObject {
     return decode(text, this._rt);
   }
 
+  /**
+   * iter(obj) as a PyIterator (the JS iterator protocol; `for (const x of obj)` does the same
+   * with the default options). `batch`: how many items each native call takes (default 1: one
+   * step per item). A batch of n runs a generator up to n - 1 items ahead of what JS has taken,
+   * so keep 1 where every step has an effect that JS must pace; take hundreds or thousands to
+   * stream many small items fast. A non-iterable object is a PythonError (TypeError).
+   */
+  iter(opts = {}) {
+    const batch = opts.batch === undefined ? 1 : opts.batch;
+    if (!Number.isSafeInteger(batch) || batch < 1) {
+      throw new PyrtError(`batch must be an integer >= 1, not ${String(batch)}`, STATUS.INVALID_ARGUMENT);
+    }
+    const h = this._handle();
+    return new PyIterator(this._rt, out1((o, e) => lib.fn.objectIter(h, o, e)), batch);
+  }
+
+  /** `for (const x of obj)`: iter() one item per step. */
+  [Symbol.iterator]() {
+    return this.iter();
+  }
+
   /** repr(obj) */
   repr() {
     const h = this._handle();
@@ -991,6 +1045,158 @@ class PyObject {
   }
 }
 
+const ITEM_FLAGS = VALUE_TAGGED | VALUE_HANDLES;
+const DONE_RESULT = Object.freeze({ value: undefined, done: true });
+
+/**
+ * A Python iterator (iter(obj): PyObject.iter(), or for…of over a PyObject), following the JS
+ * iterator protocol: next() -> { value, done }, with values decoded as PyObject.value() does.
+ * return() (what `break` out of for…of calls) closes it: a generator's `finally` blocks run
+ * then. send() and throw() resume a generator as Python's gen.send()/gen.throw() do. The
+ * handle is released when the iterator ends or is closed (or by the garbage collector).
+ * After its runtime was closed, steps throw PyrtError (status PYRT_ERR_CLOSED).
+ */
+class PyIterator {
+  constructor(rt, handle, batch = 1) {
+    this._rt = rt;
+    this._h = handle;
+    this._batch = batch;
+    this._buf = []; // items a batch took ahead of next()
+    this._pos = 0;
+    this._token = {};
+    objectRegistry.register(this, handle, this._token);
+  }
+
+  [Symbol.iterator]() {
+    return this;
+  }
+
+  /** True once the iterator ended or was closed (its handle is released). */
+  get done() {
+    return this._h === null && this._pos >= this._buf.length;
+  }
+
+  _free() {
+    if (this._h === null) return;
+    const h = this._h;
+    this._h = null;
+    objectRegistry.unregister(this._token);
+    lib.fn.objectFree(h);
+  }
+
+  // One native step `f(handle, out, err)`: its output, or undefined at the end (then released).
+  _step(f) {
+    const out = [null];
+    const err = [null];
+    const status = f(this._h, out, err);
+    if (status === STATUS.DONE) {
+      this._free();
+      return undefined;
+    }
+    check(status, err);
+    return out[0];
+  }
+
+  _noneAhead(what) {
+    if (this._pos < this._buf.length) {
+      throw new PyrtError(`${what}: ${this._buf.length - this._pos} item(s) a batch took ahead are not consumed yet ` +
+        '(use a batch of 1 for send, throw and nextObject)', STATUS.INVALID_ARGUMENT);
+    }
+  }
+
+  _result(text) {
+    return text === undefined ? DONE_RESULT : { value: decode(text, this._rt), done: false };
+  }
+
+  /** The next item: { value, done: false }, or { value: undefined, done: true } at the end. */
+  next() {
+    for (;;) {
+      if (this._pos < this._buf.length) {
+        const value = this._buf[this._pos];
+        this._buf[this._pos++] = undefined; // the consumer owns it now
+        return { value, done: false };
+      }
+      if (this._h === null) return DONE_RESULT;
+      if (this._batch === 1) return this._result(this._step((h, o, e) => lib.fn.iterNext(h, ITEM_FLAGS, o, e)));
+      const text = this._step((h, o, e) => lib.fn.iterNextBatch(h, this._batch, ITEM_FLAGS, o, e));
+      if (text === undefined) return DONE_RESULT;
+      this._buf = decode(text, this._rt);
+      this._pos = 0;
+    }
+  }
+
+  /** As next(), but the item stays a PyObject: { value: PyObject, done: false }. */
+  nextObject() {
+    this._noneAhead('nextObject');
+    if (this._h === null) return DONE_RESULT;
+    const obj = this._step((h, o, e) => lib.fn.iterNextObject(h, o, e));
+    return obj === undefined ? DONE_RESULT : { value: new PyObject(this._rt, obj), done: false };
+  }
+
+  /**
+   * gen.send(value) (undefined or null: None): { value: the next item yielded, done: false }, or
+   * { value: undefined, done: true } when the generator returns. Start a new generator with next()
+   * or send(null) first, as in Python.
+   */
+  send(value) {
+    this._noneAhead('send');
+    if (this._h === null) return DONE_RESULT;
+    const json = value === undefined || value === null ? null : encode(value);
+    return this._result(this._step((h, o, e) => lib.fn.iterSend(h, json, ITEM_FLAGS, o, e)));
+  }
+
+  /**
+   * The JS protocol's throw(): a PyObject (a Python exception instance or class) is raised inside
+   * the generator where it is suspended, as gen.throw(exc): the result is the next item, or done
+   * if it returns; an exception propagating out of it is thrown (a PythonError). Anything else
+   * (a JS error) closes the iterator and is thrown back.
+   */
+  throw(error) {
+    if (error instanceof PyObject && this._h !== null) {
+      this._noneAhead('throw');
+      const exc = error._handle();
+      return this._result(this._step((h, o, e) => lib.fn.iterThrow(h, exc, ITEM_FLAGS, o, e)));
+    }
+    try {
+      this.close();
+    } catch {
+      // the error given is the one thrown
+    }
+    throw error;
+  }
+
+  /**
+   * The JS protocol's return() (`break`, `return` or an exception out of for…of): closes the
+   * iterator and returns { value, done: true }.
+   */
+  return(value) {
+    this.close();
+    return { value, done: true };
+  }
+
+  /**
+   * Closes it now (idempotent): gen.close(), so a generator's `finally` blocks and `with` exits
+   * run before this returns; items a batch took ahead are dropped. Throws what Python raises
+   * then (the handle is released anyway).
+   */
+  close() {
+    this._buf = [];
+    this._pos = 0;
+    if (this._h === null) return;
+    const h = this._h;
+    const err = [null];
+    try {
+      check(lib.fn.iterClose(h, err), err);
+    } finally {
+      this._free();
+    }
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')]() {
+    return this.done ? 'PyIterator <done>' : `PyIterator <batch ${this._batch}>`;
+  }
+}
+
 /**
  * Reports which libpython `new Runtime(opts)` would load, and every candidate considered,
  * without loading it: { libpython, version, executable, venv, candidates: [{source, path,
@@ -1005,6 +1211,7 @@ function discover(opts = {}) {
 module.exports = {
   Runtime,
   PyObject,
+  PyIterator,
   PyrtError,
   PythonError,
   LibraryError,

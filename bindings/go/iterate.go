@@ -185,7 +185,9 @@ func (it *Iterator) Next(ctx context.Context) (any, bool, error) {
 		it.pending = list[1:]
 		return list[0], true, nil
 	}
-	return it.step(ctx, func(o *Object, f *frame) int32 { return o.rt.lib.pyrt_iter_next(o.id, it.flags, f.outArg(), f.errArg()) })
+	return it.step(ctx, func(o *Object, f *frame) int32 {
+		return o.rt.lib.pyrt_iter_next(o.id, it.flags, f.outArg(), f.errArg())
+	})
 }
 
 // NextObject takes the next item as an *Object (any item, also one with an

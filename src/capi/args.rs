@@ -3,8 +3,9 @@
 use std::ffi::c_char;
 
 use super::error::pyrt_error;
+use super::object::object_handle;
 use super::object::pyrt_object;
-use super::{boundary, object_handle, require_out};
+use super::{boundary, require_out};
 use crate::args::{Arg, Args};
 use crate::error::{Error, Result};
 use crate::runtime;

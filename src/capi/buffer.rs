@@ -4,8 +4,9 @@ use std::ffi::{c_char, c_void};
 
 use super::args::pyrt_args;
 use super::error::pyrt_error;
+use super::object::object_handle;
 use super::object::pyrt_object;
-use super::{boundary, object_handle, require_out};
+use super::{boundary, require_out};
 use crate::args::Arg;
 use crate::error::Error;
 use crate::runtime;

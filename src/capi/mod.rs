@@ -31,16 +31,6 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use crate::error::{Error, ErrorKind, Result};
 use error::pyrt_error;
 
-/// An object handle's token. A NULL handle is PYRT_ERR_INVALID_ARGUMENT, as a NULL runtime is
-/// (the header's Errors section: every handle type alike); a freed one is PYRT_ERR_CLOSED, found
-/// when the token is looked up.
-pub(crate) fn object_handle(o: *const object::pyrt_object, what: &str) -> Result<u64> {
-    if o.is_null() {
-        return Err(Error::invalid_argument(format!("{what} is NULL")));
-    }
-    Ok(o as usize as u64)
-}
-
 /// Runs `f`, turning its error — or a panic — into a status code and an optional error object.
 #[inline]
 pub(crate) fn boundary(err_out: *mut *mut pyrt_error, f: impl FnOnce() -> Result<()>) -> i32 {

@@ -4,8 +4,8 @@ use std::ffi::c_char;
 
 use super::error::pyrt_error;
 use super::runtime::pyrt_runtime;
-use super::{boundary, c_text, object_handle, optional_text, require_out, text};
-use crate::error::Result;
+use super::{boundary, c_text, optional_text, require_out, text};
+use crate::error::{Error, Result};
 use crate::runtime::{self, Returned};
 
 /// A handle owning one reference to a Python object. Opaque: a token pyrt checks against a
@@ -23,6 +23,16 @@ pub const PYRT_VALUE_TAGGED: u32 = 1;
 /// Value flag: an output value with no encoding becomes a new object handle (tag "object")
 /// instead of a PYRT_ERR_CONVERSION error; free those handles with pyrt_object_free().
 pub const PYRT_VALUE_HANDLES: u32 = 2;
+
+/// An object handle's token. A NULL handle is PYRT_ERR_INVALID_ARGUMENT, as a NULL runtime is
+/// (the header's Errors section: every handle type alike); a freed one is PYRT_ERR_CLOSED, found
+/// when the token is looked up.
+pub(crate) fn object_handle(o: *const pyrt_object, what: &str) -> Result<u64> {
+    if o.is_null() {
+        return Err(Error::invalid_argument(format!("{what} is NULL")));
+    }
+    Ok(o as usize as u64)
+}
 
 /// The token of a handle that may be NULL where NULL means "none" (pyrt_object_id, free).
 fn object_token(o: *const pyrt_object) -> u64 {

@@ -480,7 +480,7 @@ pub fn result_refers_error() -> Error {
 // ---- reading an object's buffer ---------------------------------------------------------------
 
 /// A `Py_buffer` of some object, held by the host: the memory stays valid and in place until
-/// it is released (with the GIL, by `handles::drain` when the host frees it).
+/// it is released (with the GIL; by `handles::drain` when the host frees it: `release_later`).
 pub struct Export {
     view: Box<PyBuffer>,
     /// Shape and strides widened to i64, and the format as a C string (never NULL).
@@ -602,15 +602,26 @@ impl Export {
         self.view.obj = ptr::null_mut();
     }
 
+    /// Releases the view with the next main-interpreter GIL holder (`handles::drain`): from any
+    /// thread, without the GIL, never blocking on Python. After finalization the view is simply
+    /// forgotten (the interpreter that owned it is gone).
+    pub fn release_later(self) {
+        if !super::liveness::is_alive() {
+            self.forget();
+            return;
+        }
+        super::handles::queue_main_release(Box::new(move |py| self.release(py)));
+    }
+
     /// Gives up the view without releasing it (the interpreter is gone).
-    pub fn forget(mut self) {
+    fn forget(mut self) {
         self.view.obj = ptr::null_mut();
     }
 }
 
 impl Drop for Export {
     fn drop(&mut self) {
-        debug_assert!(self.view.obj.is_null(), "an Export must be released with the GIL (handles::queue_export)");
+        debug_assert!(self.view.obj.is_null(), "an Export must be released with the GIL (Export::release_later)");
     }
 }
 

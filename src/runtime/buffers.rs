@@ -45,5 +45,5 @@ pub fn buffer_copy(b: &python::buffer::Export, dst: *mut std::ffi::c_void, dst_l
 
 /// Releases a held buffer view; from any thread, without the GIL, never blocking on Python.
 pub fn buffer_free(view: BufferExport) {
-    handles::queue_export(view);
+    view.release_later();
 }

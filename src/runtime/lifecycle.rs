@@ -237,8 +237,8 @@ fn start_interpreter(loaded: &'static loader::Loaded, config: &Config, executabl
             // Release the GIL; from here on this thread's state is saved like any caller's.
             // SAFETY: this thread holds the GIL since `initialize`; the main thread state it gets
             // back is parked in the slot, restored by every later section on this thread and,
-            // for finalization, by `reclaim_main_thread_state`.
-            gil::adopt_main_thread_state(unsafe { (api.PyEval_SaveThread)() });
+            // for finalization, by `reclaim_main_thread_state` (`adopt_main_thread_state`'s contract).
+            unsafe { gil::adopt_main_thread_state((api.PyEval_SaveThread)()) };
             signals::set_python_main_thread(true);
             let setup = with_gil(api, |py| {
                 if signals_mode == SignalsMode::Host {

@@ -4,7 +4,7 @@ use std::ffi::c_char;
 
 use super::error::pyrt_error;
 use super::runtime::pyrt_runtime;
-use super::{boundary, c_text, optional_text, require_out, text};
+use super::{boundary, c_text, optional_text, require_out, text, ErrOut};
 use crate::error::{Error, Result};
 use crate::runtime::{self, Returned};
 
@@ -88,7 +88,8 @@ pub unsafe extern "C" fn pyrt_call_value(
     result_out: *mut *mut c_char,
     err_out: *mut *mut pyrt_error,
 ) -> i32 {
-    boundary(err_out, || {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || {
         require_out(result_out, "result_out")?;
         // SAFETY: the strings are NULL (an error, or absent where optional) or NUL-terminated and
         // valid for the call (the header's contract).
@@ -120,7 +121,8 @@ pub unsafe extern "C" fn pyrt_call_object(
     obj_out: *mut *mut pyrt_object,
     err_out: *mut *mut pyrt_error,
 ) -> i32 {
-    boundary(err_out, || {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || {
         require_out(obj_out, "obj_out")?;
         // SAFETY: the strings are NULL (an error, or absent where optional) or NUL-terminated and
         // valid for the call (the header's contract).
@@ -151,7 +153,10 @@ pub unsafe extern "C" fn pyrt_import(
 ) -> i32 {
     // SAFETY: `obj_out` is NULL (an error) or writable, the string NULL (an error) or NUL-terminated,
     // both valid for the call (the header's contract).
-    boundary(err_out, || unsafe { handle_out(obj_out, || runtime::object_import(super::runtime::token(rt)?, text(module, "module")?)) })
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || unsafe {
+        handle_out(obj_out, || runtime::object_import(super::runtime::token(rt)?, text(module, "module")?))
+    })
 }
 
 /// Evaluates a Python expression in `__main__` and returns the value as an object handle in
@@ -165,7 +170,10 @@ pub unsafe extern "C" fn pyrt_eval_object(
 ) -> i32 {
     // SAFETY: `obj_out` is NULL (an error) or writable, the string NULL (an error) or NUL-terminated,
     // both valid for the call (the header's contract).
-    boundary(err_out, || unsafe { handle_out(obj_out, || runtime::object_eval(super::runtime::token(rt)?, c_text(expr, "expr")?)) })
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || unsafe {
+        handle_out(obj_out, || runtime::object_eval(super::runtime::token(rt)?, c_text(expr, "expr")?))
+    })
 }
 
 /// Builds a Python object from an encoded value (`flags` as for pyrt_call_value()) and returns
@@ -180,7 +188,8 @@ pub unsafe extern "C" fn pyrt_object_from_json(
 ) -> i32 {
     // SAFETY: `obj_out` is NULL (an error) or writable, the string NULL (an error) or NUL-terminated,
     // both valid for the call (the header's contract).
-    boundary(err_out, || unsafe {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || unsafe {
         handle_out(obj_out, || runtime::object_from_json(super::runtime::token(rt)?, text(json, "json")?, flags))
     })
 }
@@ -194,7 +203,8 @@ pub unsafe extern "C" fn pyrt_object_to_json(
     result_out: *mut *mut c_char,
     err_out: *mut *mut pyrt_error,
 ) -> i32 {
-    boundary(err_out, || {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || {
         require_out(result_out, "result_out")?;
         let json = runtime::object_to_json(object_handle(obj, "obj")?, flags)?;
         // SAFETY: `result_out` is not NULL (require_out) and writable for the call (the header's contract).
@@ -211,7 +221,8 @@ pub unsafe extern "C" fn pyrt_object_getattr(
     obj_out: *mut *mut pyrt_object,
     err_out: *mut *mut pyrt_error,
 ) -> i32 {
-    boundary(err_out, || {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || {
         require_out(obj_out, "obj_out")?;
         // SAFETY: the strings are NULL (an error, or absent where optional) or NUL-terminated and
         // valid for the call (the header's contract).
@@ -232,7 +243,8 @@ pub unsafe extern "C" fn pyrt_object_getattr_json(
     result_out: *mut *mut c_char,
     err_out: *mut *mut pyrt_error,
 ) -> i32 {
-    boundary(err_out, || {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || {
         require_out(result_out, "result_out")?;
         // SAFETY: the strings are NULL (an error, or absent where optional) or NUL-terminated and
         // valid for the call (the header's contract).
@@ -252,7 +264,8 @@ pub unsafe extern "C" fn pyrt_object_setattr(
     value: *mut pyrt_object,
     err_out: *mut *mut pyrt_error,
 ) -> i32 {
-    boundary(err_out, || {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || {
         if value.is_null() {
             return Err(crate::Error::invalid_argument("value is NULL"));
         }
@@ -272,7 +285,8 @@ pub unsafe extern "C" fn pyrt_object_setattr_json(
     flags: u32,
     err_out: *mut *mut pyrt_error,
 ) -> i32 {
-    boundary(err_out, || {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || {
         // SAFETY: the strings are NULL (an error, or absent where optional) or NUL-terminated and
         // valid for the call (the header's contract).
         unsafe {
@@ -295,7 +309,8 @@ pub unsafe extern "C" fn pyrt_object_call_json(
     result_out: *mut *mut c_char,
     err_out: *mut *mut pyrt_error,
 ) -> i32 {
-    boundary(err_out, || {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || {
         require_out(result_out, "result_out")?;
         // SAFETY: the strings are NULL (an error, or absent where optional) or NUL-terminated and
         // valid for the call (the header's contract).
@@ -327,7 +342,8 @@ pub unsafe extern "C" fn pyrt_object_call(
     obj_out: *mut *mut pyrt_object,
     err_out: *mut *mut pyrt_error,
 ) -> i32 {
-    boundary(err_out, || {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || {
         require_out(obj_out, "obj_out")?;
         // SAFETY: the strings are NULL (an error, or absent where optional) or NUL-terminated and
         // valid for the call (the header's contract).
@@ -350,7 +366,8 @@ pub unsafe extern "C" fn pyrt_object_call(
 /// `repr(obj)` as a new string (free with pyrt_string_free()); `result_out` must not be NULL.
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_object_repr(obj: *mut pyrt_object, result_out: *mut *mut c_char, err_out: *mut *mut pyrt_error) -> i32 {
-    boundary(err_out, || {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || {
         require_out(result_out, "result_out")?;
         let text = runtime::object_text(object_handle(obj, "obj")?, true)?;
         // SAFETY: `result_out` is not NULL (require_out) and writable for the call (the header's contract).
@@ -362,7 +379,8 @@ pub unsafe extern "C" fn pyrt_object_repr(obj: *mut pyrt_object, result_out: *mu
 /// `str(obj)` as a new string (free with pyrt_string_free()); `result_out` must not be NULL.
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_object_str(obj: *mut pyrt_object, result_out: *mut *mut c_char, err_out: *mut *mut pyrt_error) -> i32 {
-    boundary(err_out, || {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || {
         require_out(result_out, "result_out")?;
         let text = runtime::object_text(object_handle(obj, "obj")?, false)?;
         // SAFETY: `result_out` is not NULL (require_out) and writable for the call (the header's contract).

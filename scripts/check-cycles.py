@@ -11,8 +11,9 @@ dependency of mod.rs (re-exporting anything but a descendant's item is). `mod` d
 not dependencies (a parent always declares its children).
 
 Every strongly connected component with more than one file is a cycle: the script prints each
-(with the references that close it) and exits 1. Standard library only; runs in well under a
-second.
+(with the references that close it) and exits 1, unless it is listed in ALLOWED below with the
+reason it stays for now. Not seen: macros called by a bare name and `Self`/method paths (a method
+needs its type, whose name is seen). Standard library only; runs in well under a second.
 
     scripts/check-cycles.py [--graph] [SRC_DIR]
 """
@@ -334,7 +335,8 @@ def main():
     stale = [c for c in ALLOWED if c not in found]
     sccs = [scc for scc in sccs if frozenset(name(m) for m in scc) not in ALLOWED]
     if not sccs:
-        print(f"no other dependency cycles among {len(files)} source files")
+        deps = sum(len(t) for t in edges.values())
+        print(f"no other dependency cycles among {len(files)} source files ({deps} file-to-file dependencies)")
         return 1 if stale else 0
     print(f"{len(sccs)} dependency cycle(s) among src/ files:")
     for scc in sorted(sccs):

@@ -4,6 +4,7 @@
 #   Rust  cargo fmt --check (the workspace and the fuzz crate), and
 #         cargo clippy --workspace --all-targets -D warnings with the lints chosen in Cargo.toml's
 #         [lints] (every unsafe block and unsafe op documented, aligned pointer reads, named casts)
+#   Layers  scripts/check-cycles.py: no dependency cycle among src/ files (python3, stdlib only)
 #   Go    gofmt -l (no file may need formatting) and go vet, for each way the binding is built:
 #         purego (CGO_ENABLED=0), purego with cgo enabled, and cgo (-tags pyrt_cgo); and the
 #         examples' and benchmarks' modules
@@ -40,6 +41,7 @@ no_output() { local out; out=$("$@") || return 1; [[ -z $out ]] || { echo "$out"
 check "rustfmt (workspace)" cargo fmt --all --check
 check "rustfmt (fuzz crate)" bash -c 'cd fuzz && cargo fmt --check'
 check "clippy -D warnings" cargo clippy --workspace --all-targets --quiet -- -D warnings
+check "no module cycles" python3 scripts/check-cycles.py
 if command -v go >/dev/null 2>&1; then
   check "gofmt -l" no_output gofmt -l bindings/go examples/go bench/go
   check "go vet (purego, CGO_ENABLED=0)" bash -c 'cd bindings/go && CGO_ENABLED=0 go vet ./...'

@@ -18,7 +18,23 @@ pub enum Arg {
         count: usize,
         elem: u32,
         writable: bool,
+        /// Made only in unsafe code that vouches for the memory (Python reads and writes it).
+        vouched: Vouched,
     },
+}
+
+/// Proof that an [`Arg::Buffer`]'s memory was vouched for: its only constructor is unsafe, so
+/// safe code cannot lend Python an arbitrary address.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Vouched(());
+
+impl Vouched {
+    /// # Safety
+    /// The buffer's `data` is NULL with `count` 0, or else readable (and writable, if `writable`)
+    /// for `count` elements of `elem`'s size whenever a call the argument is passed to runs.
+    pub unsafe fn new() -> Vouched {
+        Vouched(())
+    }
 }
 
 /// A reusable list: `clear` keeps the allocation, so a hot loop allocates nothing.

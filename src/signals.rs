@@ -137,29 +137,43 @@ impl Drop for CallSigpipeBlock {
     }
 }
 
+/// A signal's disposition as the kernel reported it ([`action`]), or pyrt's routing to the main
+/// thread: never an arbitrary handler address, so [`restore_action`] can be a safe function.
+/// Reads through to the `sigaction` (`Deref`); only this module makes or changes one.
+#[derive(Clone, Copy)]
+pub struct Disposition(libc::sigaction);
+
+impl std::ops::Deref for Disposition {
+    type Target = libc::sigaction;
+    fn deref(&self) -> &libc::sigaction {
+        &self.0
+    }
+}
+
 /// The current disposition of `sig`.
-pub fn action(sig: i32) -> libc::sigaction {
+pub fn action(sig: i32) -> Disposition {
     // SAFETY: all-zero is a valid `sigaction` (no handler, empty mask, no flags); with a null new
     // action sigaction() only writes the current one into `old`, a live local (an invalid `sig`
     // just fails with EINVAL and leaves it zeroed).
     unsafe {
         let mut old: libc::sigaction = std::mem::zeroed();
         libc::sigaction(sig, std::ptr::null(), &mut old);
-        old
+        Disposition(old)
     }
 }
 
 /// Puts back a disposition read with [`action`].
-pub fn restore_action(sig: i32, a: &libc::sigaction) {
-    // SAFETY: `a` is a valid reference and the old action is not asked for (null). The handler it
-    // installs is one the kernel reported for a signal (`action`) or `forward_to_main_thread`, so a
-    // delivered signal calls a real function of the right kind (every caller in pyrt).
-    unsafe { libc::sigaction(sig, a, std::ptr::null_mut()) };
+pub fn restore_action(sig: i32, a: &Disposition) {
+    // SAFETY: `a.0` is a valid `sigaction` and the old action is not asked for (null). The handler
+    // it installs is one the kernel reported for a signal (`action`) or `forward_to_main_thread`
+    // (`route_to_main_thread`): a `Disposition` is made nowhere else, so a delivered signal calls
+    // a real function of the right kind.
+    unsafe { libc::sigaction(sig, &a.0, std::ptr::null_mut()) };
 }
 
 /// Every catchable signal's disposition, to undo what `Py_FinalizeEx` changes (it resets the
 /// signals Python handled to SIG_DFL, which would clobber the host's handlers).
-pub struct Snapshot(Vec<(i32, libc::sigaction)>);
+pub struct Snapshot(Vec<(i32, Disposition)>);
 
 impl Snapshot {
     pub fn take() -> Snapshot {
@@ -255,8 +269,8 @@ pub fn route_to_main_thread(sig: libc::c_int) {
     PYTHON_HANDLER[sig as usize].store(h, Ordering::SeqCst);
     ROUTED.fetch_or(bit, Ordering::SeqCst);
     let mut routed = cur;
-    routed.sa_sigaction = forward_to_main_thread as *const () as usize;
-    routed.sa_flags |= libc::SA_ONSTACK;
+    routed.0.sa_sigaction = forward_to_main_thread as *const () as usize;
+    routed.0.sa_flags |= libc::SA_ONSTACK;
     restore_action(sig, &routed);
 }
 

@@ -3,8 +3,9 @@
 use std::ffi::c_char;
 
 use super::error::pyrt_error;
+use super::object::object_handle;
 use super::object::pyrt_object;
-use super::{boundary, object_handle, require_out};
+use super::{boundary, require_out, ErrOut};
 use crate::args::{Arg, Args};
 use crate::error::{Error, Result};
 use crate::runtime;
@@ -56,7 +57,7 @@ pub unsafe extern "C" fn pyrt_args_clear(args: *mut pyrt_args) {
 /// Appends a Python int. PYRT_ERR_INVALID_ARGUMENT if `args` is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_args_push_int(args: *mut pyrt_args, value: i64) -> i32 {
-    boundary(std::ptr::null_mut(), || {
+    boundary(ErrOut::NONE, || {
         // SAFETY: `args` is NULL (an error) or a live list from pyrt_args_new() that no other thread
         // uses during the call (the header's contract).
         unsafe { args_mut(args) }?.push(Arg::Int(value));
@@ -67,7 +68,7 @@ pub unsafe extern "C" fn pyrt_args_push_int(args: *mut pyrt_args, value: i64) ->
 /// Appends a Python float. PYRT_ERR_INVALID_ARGUMENT if `args` is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_args_push_double(args: *mut pyrt_args, value: f64) -> i32 {
-    boundary(std::ptr::null_mut(), || {
+    boundary(ErrOut::NONE, || {
         // SAFETY: `args` is NULL (an error) or a live list from pyrt_args_new() that no other thread
         // uses during the call (the header's contract).
         unsafe { args_mut(args) }?.push(Arg::Double(value));
@@ -81,7 +82,7 @@ pub unsafe extern "C" fn pyrt_args_push_double(args: *mut pyrt_args, value: f64)
 /// PYRT_ERR_INVALID_ARGUMENT if `args` is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_args_push_doubles(args: *mut pyrt_args, values: *const f64, count: usize) -> i32 {
-    boundary(std::ptr::null_mut(), || {
+    boundary(ErrOut::NONE, || {
         // SAFETY: `args` is NULL (an error) or a live list from pyrt_args_new() that no other thread
         // uses during the call (the header's contract).
         let a = unsafe { args_mut(args) }?;
@@ -103,7 +104,7 @@ pub unsafe extern "C" fn pyrt_args_push_doubles(args: *mut pyrt_args, values: *c
 /// Appends True or False. PYRT_ERR_INVALID_ARGUMENT if `args` is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_args_push_bool(args: *mut pyrt_args, value: bool) -> i32 {
-    boundary(std::ptr::null_mut(), || {
+    boundary(ErrOut::NONE, || {
         // SAFETY: `args` is NULL (an error) or a live list from pyrt_args_new() that no other thread
         // uses during the call (the header's contract).
         unsafe { args_mut(args) }?.push(Arg::Bool(value));
@@ -114,7 +115,7 @@ pub unsafe extern "C" fn pyrt_args_push_bool(args: *mut pyrt_args, value: bool) 
 /// Appends None. PYRT_ERR_INVALID_ARGUMENT if `args` is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_args_push_none(args: *mut pyrt_args) -> i32 {
-    boundary(std::ptr::null_mut(), || {
+    boundary(ErrOut::NONE, || {
         // SAFETY: `args` is NULL (an error) or a live list from pyrt_args_new() that no other thread
         // uses during the call (the header's contract).
         unsafe { args_mut(args) }?.push(Arg::None);
@@ -126,7 +127,7 @@ pub unsafe extern "C" fn pyrt_args_push_none(args: *mut pyrt_args) -> i32 {
 /// be NULL when `len` is 0). PYRT_ERR_INVALID_UTF8 for invalid text.
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_args_push_str(args: *mut pyrt_args, utf8: *const c_char, len: usize) -> i32 {
-    boundary(std::ptr::null_mut(), || {
+    boundary(ErrOut::NONE, || {
         // SAFETY: `args` is NULL (an error) or a live list from pyrt_args_new() that no other thread
         // uses during the call (the header's contract).
         let a = unsafe { args_mut(args) }?;
@@ -143,7 +144,7 @@ pub unsafe extern "C" fn pyrt_args_push_str(args: *mut pyrt_args, utf8: *const c
 /// Appends a bytes object from `len` bytes at `data` (copied; may be NULL when `len` is 0).
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_args_push_bytes(args: *mut pyrt_args, data: *const u8, len: usize) -> i32 {
-    boundary(std::ptr::null_mut(), || {
+    boundary(ErrOut::NONE, || {
         // SAFETY: `args` is NULL (an error) or a live list from pyrt_args_new() that no other thread
         // uses during the call (the header's contract).
         let a = unsafe { args_mut(args) }?;
@@ -158,7 +159,7 @@ pub unsafe extern "C" fn pyrt_args_push_bytes(args: *mut pyrt_args, data: *const
 /// consumed).
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_args_push_object(args: *mut pyrt_args, obj: *const pyrt_object) -> i32 {
-    boundary(std::ptr::null_mut(), || {
+    boundary(ErrOut::NONE, || {
         // SAFETY: `args` is NULL (an error) or a live list from pyrt_args_new() that no other thread
         // uses during the call (the header's contract).
         unsafe { args_mut(args) }?.push(Arg::Object(object_handle(obj, "obj")?));
@@ -201,7 +202,8 @@ pub unsafe extern "C" fn pyrt_object_call_double(
     result_out: *mut f64,
     err_out: *mut *mut pyrt_error,
 ) -> i32 {
-    boundary(err_out, || {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || {
         require_out(result_out, "result_out")?;
         // SAFETY: `args` is NULL or a live list not used elsewhere during the call (the header's contract).
         let v = runtime::object_call_typed(
@@ -224,7 +226,8 @@ pub unsafe extern "C" fn pyrt_object_call_int(
     result_out: *mut i64,
     err_out: *mut *mut pyrt_error,
 ) -> i32 {
-    boundary(err_out, || {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || {
         require_out(result_out, "result_out")?;
         // SAFETY: `args` is NULL or a live list not used elsewhere during the call (the header's contract).
         let v =
@@ -244,7 +247,8 @@ pub unsafe extern "C" fn pyrt_object_call_args(
     obj_out: *mut *mut pyrt_object,
     err_out: *mut *mut pyrt_error,
 ) -> i32 {
-    boundary(err_out, || {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || {
         require_out(obj_out, "obj_out")?;
         // SAFETY: `args` is NULL or a live list not used elsewhere during the call (the header's contract).
         let id = runtime::object_call_typed(
@@ -269,7 +273,8 @@ pub unsafe extern "C" fn pyrt_object_call_args_json(
     result_out: *mut *mut c_char,
     err_out: *mut *mut pyrt_error,
 ) -> i32 {
-    boundary(err_out, || {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || {
         require_out(result_out, "result_out")?;
         // SAFETY: `args` is NULL or a live list not used elsewhere during the call (the header's contract).
         let json = runtime::object_call_typed(

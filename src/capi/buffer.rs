@@ -4,9 +4,10 @@ use std::ffi::{c_char, c_void};
 
 use super::args::pyrt_args;
 use super::error::pyrt_error;
+use super::object::object_handle;
 use super::object::pyrt_object;
-use super::{boundary, object_handle, require_out};
-use crate::args::Arg;
+use super::{boundary, require_out, ErrOut};
+use crate::args::{Arg, Vouched};
 use crate::error::Error;
 use crate::runtime;
 
@@ -61,7 +62,7 @@ pub const PYRT_BUFFER_CONTIGUOUS: u32 = 2;
 /// pyrt_args_* function); the call it is used with runs on any thread.
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_args_push_buffer(args: *mut pyrt_args, data: *mut c_void, count: usize, elem_type: u32, flags: u32) -> i32 {
-    boundary(std::ptr::null_mut(), || {
+    boundary(ErrOut::NONE, || {
         // SAFETY: `args` is NULL (an error) or a live list from pyrt_args_new() that no other thread
         // uses during the call (the header's contract).
         let a = unsafe { super::args::args_mut(args) }?;
@@ -76,7 +77,10 @@ pub unsafe extern "C" fn pyrt_args_push_buffer(args: *mut pyrt_args, data: *mut 
         if count.checked_mul(itemsize).is_none_or(|n| n > isize::MAX as usize) {
             return Err(Error::invalid_argument("buffer too large"));
         }
-        a.push(Arg::Buffer { data: data as usize, count, elem: elem_type, writable: flags & PYRT_BUFFER_WRITABLE != 0 });
+        // SAFETY: the memory stays valid, readable and (if lent writable) writable for `count`
+        // elements whenever the list is passed to a call (the header's contract); NULL only with 0.
+        let vouched = unsafe { Vouched::new() };
+        a.push(Arg::Buffer { data: data as usize, count, elem: elem_type, writable: flags & PYRT_BUFFER_WRITABLE != 0, vouched });
         Ok(())
     })
 }
@@ -103,7 +107,8 @@ pub unsafe extern "C" fn pyrt_object_buffer(
     buf_out: *mut *mut pyrt_buffer,
     err_out: *mut *mut pyrt_error,
 ) -> i32 {
-    boundary(err_out, || {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || {
         require_out(buf_out, "buf_out")?;
         if flags & !(PYRT_BUFFER_WRITABLE | PYRT_BUFFER_CONTIGUOUS) != 0 {
             return Err(Error::invalid_argument(format!("unknown buffer flags {flags:#x}")));
@@ -129,8 +134,10 @@ pub unsafe extern "C" fn pyrt_object_buffer_copy(
     len_out: *mut usize,
     err_out: *mut *mut pyrt_error,
 ) -> i32 {
-    boundary(err_out, || {
-        let (needed, r) = runtime::object_buffer_copy(object_handle(obj, "obj")?, dst, dst_len)?;
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || {
+        // SAFETY: `dst` is NULL or writable for `dst_len` bytes during the call (the header's contract).
+        let (needed, r) = unsafe { runtime::object_buffer_copy(object_handle(obj, "obj")?, dst, dst_len) }?;
         if !len_out.is_null() {
             // SAFETY: not NULL (checked); the header allows NULL or a writable `size_t *`, valid for the call.
             unsafe { *len_out = needed };
@@ -229,10 +236,12 @@ pub unsafe extern "C" fn pyrt_buffer_contiguous(buf: *const pyrt_buffer) -> bool
 /// pyrt_buffer_len()): one copy, whatever the strides. Takes the GIL for the copy. Any thread.
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_buffer_copy(buf: *const pyrt_buffer, dst: *mut c_void, dst_len: usize, err_out: *mut *mut pyrt_error) -> i32 {
-    boundary(err_out, || {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || {
         // SAFETY: `buf` is NULL (an error) or a live view, not freed during the call (the header's contract).
         let b = unsafe { buffer(buf) }.ok_or_else(|| Error::invalid_argument("buf is NULL"))?;
-        runtime::buffer_copy(b, dst, dst_len)
+        // SAFETY: `dst` is NULL or writable for `dst_len` bytes during the call (the header's contract).
+        unsafe { runtime::buffer_copy(b, dst, dst_len) }
     })
 }
 

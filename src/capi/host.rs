@@ -4,7 +4,7 @@ use std::ffi::{c_char, c_void};
 
 use super::error::pyrt_error;
 use super::runtime::{pyrt_runtime, token};
-use super::{boundary, text};
+use super::{boundary, text, ErrOut};
 use crate::error::Error;
 use crate::runtime::{self, Reply};
 
@@ -54,7 +54,8 @@ pub unsafe extern "C" fn pyrt_register(
     destroy: pyrt_destroy_fn,
     err_out: *mut *mut pyrt_error,
 ) -> i32 {
-    boundary(err_out, || {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || {
         let f = function.ok_or_else(|| Error::invalid_argument("function is NULL"))?;
         // The C type names the reply `pyrt_reply`; the core's is `Reply` (same pointer).
         // SAFETY: both are `unsafe extern "C" fn` pointers with the same arity and return type;
@@ -79,7 +80,10 @@ pub unsafe extern "C" fn pyrt_unregister(
 ) -> i32 {
     // SAFETY: `module` and `name` are NULL (an error) or NUL-terminated strings valid for the call
     // (the header's contract).
-    boundary(err_out, || unsafe { runtime::unregister_host(token(rt)?, text(module, "module")?, text(name, "name")?) })
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || unsafe {
+        runtime::unregister_host(token(rt)?, text(module, "module")?, text(name, "name")?)
+    })
 }
 
 /// Runs `f` on the reply if it is one a host function running on this thread was given.
@@ -97,7 +101,7 @@ fn with_reply(r: *mut pyrt_reply, f: impl FnOnce(&mut Reply)) -> crate::Result<(
 /// The JSON is checked when the host function returns; invalid JSON raises TypeError in Python.
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_reply_json(reply: *mut pyrt_reply, value_json: *const c_char) -> i32 {
-    boundary(std::ptr::null_mut(), || {
+    boundary(ErrOut::NONE, || {
         // SAFETY: NULL (an error) or a NUL-terminated string valid for the call (the header's contract).
         let v = unsafe { text(value_json, "value_json") }?;
         with_reply(reply, |r| r.set_value(v))
@@ -107,7 +111,7 @@ pub unsafe extern "C" fn pyrt_reply_json(reply: *mut pyrt_reply, value_json: *co
 /// Answers with an error: Python raises `_pyrt.HostError(message)`. `message` is copied.
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_reply_error(reply: *mut pyrt_reply, message: *const c_char) -> i32 {
-    boundary(std::ptr::null_mut(), || {
+    boundary(ErrOut::NONE, || {
         // SAFETY: NULL (an error) or a NUL-terminated string valid for the call (the header's contract).
         let m = unsafe { text(message, "message") }?;
         with_reply(reply, |r| r.set_error(m))
@@ -119,7 +123,7 @@ pub unsafe extern "C" fn pyrt_reply_error(reply: *mut pyrt_reply, message: *cons
 /// otherwise `_pyrt.HostError` with its message. `err` is not consumed (free it as usual).
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_reply_exception(reply: *mut pyrt_reply, err: *const pyrt_error) -> i32 {
-    boundary(std::ptr::null_mut(), || {
+    boundary(ErrOut::NONE, || {
         // SAFETY: `err` is NULL (an error) or a live error, not freed during the call (the header's
         // contract); it is only read.
         let e = unsafe { err.as_ref() }.ok_or_else(|| Error::invalid_argument("err is NULL"))?;

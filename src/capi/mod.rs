@@ -33,19 +33,27 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use crate::error::{Error, ErrorKind, Result};
 use error::pyrt_error;
 
-/// An object handle's token. A NULL handle is PYRT_ERR_INVALID_ARGUMENT, as a NULL runtime is
-/// (the header's Errors section: every handle type alike); a freed one is PYRT_ERR_CLOSED, found
-/// when the token is looked up.
-pub(crate) fn object_handle(o: *const object::pyrt_object, what: &str) -> Result<u64> {
-    if o.is_null() {
-        return Err(Error::invalid_argument(format!("{what} is NULL")));
+/// An export's `err_out`: NULL, or where its error object goes. Made only by `ErrOut::new`,
+/// whose caller vouches for the pointer, so that `boundary` can stay a safe function.
+#[derive(Clone, Copy)]
+pub(crate) struct ErrOut(*mut *mut pyrt_error);
+
+impl ErrOut {
+    /// No error object wanted (exports without an `err_out`).
+    pub(crate) const NONE: ErrOut = ErrOut(std::ptr::null_mut());
+
+    /// # Safety
+    /// `p` is NULL or a writable `pyrt_error **`, valid until the export that received it
+    /// returns (the header's contract); the `ErrOut` is used only within that export.
+    #[inline]
+    pub(crate) unsafe fn new(p: *mut *mut pyrt_error) -> ErrOut {
+        ErrOut(p)
     }
-    Ok(o as usize as u64)
 }
 
 /// Runs `f`, turning its error — or a panic — into a status code and an optional error object.
 #[inline]
-pub(crate) fn boundary(err_out: *mut *mut pyrt_error, f: impl FnOnce() -> Result<()>) -> i32 {
+pub(crate) fn boundary(err_out: ErrOut, f: impl FnOnce() -> Result<()>) -> i32 {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(())) => status::PYRT_OK,
         Ok(Err(e)) => fail(err_out, e),
@@ -66,12 +74,12 @@ fn panicked(panic: Box<dyn std::any::Any + Send>) -> Error {
 
 #[cold]
 #[inline(never)]
-fn fail(err_out: *mut *mut pyrt_error, e: Error) -> i32 {
+fn fail(err_out: ErrOut, e: Error) -> i32 {
     let code = e.kind.code();
-    if !err_out.is_null() {
-        // SAFETY: not NULL (checked); the header's contract for `err_out` is NULL or a writable
-        // `pyrt_error **`, valid for the call (`boundary` runs inside the export that received it).
-        unsafe { *err_out = error::into_raw(e) };
+    if !err_out.0.is_null() {
+        // SAFETY: not NULL (checked), so a writable `pyrt_error **` valid for the call (`ErrOut::new`'s
+        // contract; `boundary` runs inside the export that received it).
+        unsafe { *err_out.0 = error::into_raw(e) };
     }
     code
 }

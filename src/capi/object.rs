@@ -4,8 +4,8 @@ use std::ffi::c_char;
 
 use super::error::pyrt_error;
 use super::runtime::pyrt_runtime;
-use super::{boundary, c_text, object_handle, optional_text, require_out, text};
-use crate::error::Result;
+use super::{boundary, c_text, optional_text, require_out, text, ErrOut};
+use crate::error::{Error, Result};
 use crate::runtime::{self, Returned};
 
 /// A handle owning one reference to a Python object. Opaque: a token pyrt checks against a
@@ -23,6 +23,16 @@ pub const PYRT_VALUE_TAGGED: u32 = 1;
 /// Value flag: an output value with no encoding becomes a new object handle (tag "object")
 /// instead of a PYRT_ERR_CONVERSION error; free those handles with pyrt_object_free().
 pub const PYRT_VALUE_HANDLES: u32 = 2;
+
+/// An object handle's token. A NULL handle is PYRT_ERR_INVALID_ARGUMENT, as a NULL runtime is
+/// (the header's Errors section: every handle type alike); a freed one is PYRT_ERR_CLOSED, found
+/// when the token is looked up.
+pub(crate) fn object_handle(o: *const pyrt_object, what: &str) -> Result<u64> {
+    if o.is_null() {
+        return Err(Error::invalid_argument(format!("{what} is NULL")));
+    }
+    Ok(o as usize as u64)
+}
 
 /// The token of a handle that may be NULL where NULL means "none" (pyrt_object_id, free).
 fn object_token(o: *const pyrt_object) -> u64 {
@@ -78,7 +88,8 @@ pub unsafe extern "C" fn pyrt_call_value(
     result_out: *mut *mut c_char,
     err_out: *mut *mut pyrt_error,
 ) -> i32 {
-    boundary(err_out, || {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || {
         require_out(result_out, "result_out")?;
         // SAFETY: the strings are NULL (an error, or absent where optional) or NUL-terminated and
         // valid for the call (the header's contract).
@@ -110,7 +121,8 @@ pub unsafe extern "C" fn pyrt_call_object(
     obj_out: *mut *mut pyrt_object,
     err_out: *mut *mut pyrt_error,
 ) -> i32 {
-    boundary(err_out, || {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || {
         require_out(obj_out, "obj_out")?;
         // SAFETY: the strings are NULL (an error, or absent where optional) or NUL-terminated and
         // valid for the call (the header's contract).
@@ -141,7 +153,10 @@ pub unsafe extern "C" fn pyrt_import(
 ) -> i32 {
     // SAFETY: `obj_out` is NULL (an error) or writable, the string NULL (an error) or NUL-terminated,
     // both valid for the call (the header's contract).
-    boundary(err_out, || unsafe { handle_out(obj_out, || runtime::object_import(super::runtime::token(rt)?, text(module, "module")?)) })
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || unsafe {
+        handle_out(obj_out, || runtime::object_import(super::runtime::token(rt)?, text(module, "module")?))
+    })
 }
 
 /// Evaluates a Python expression in `__main__` and returns the value as an object handle in
@@ -155,7 +170,10 @@ pub unsafe extern "C" fn pyrt_eval_object(
 ) -> i32 {
     // SAFETY: `obj_out` is NULL (an error) or writable, the string NULL (an error) or NUL-terminated,
     // both valid for the call (the header's contract).
-    boundary(err_out, || unsafe { handle_out(obj_out, || runtime::object_eval(super::runtime::token(rt)?, c_text(expr, "expr")?)) })
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || unsafe {
+        handle_out(obj_out, || runtime::object_eval(super::runtime::token(rt)?, c_text(expr, "expr")?))
+    })
 }
 
 /// Builds a Python object from an encoded value (`flags` as for pyrt_call_value()) and returns
@@ -170,7 +188,8 @@ pub unsafe extern "C" fn pyrt_object_from_json(
 ) -> i32 {
     // SAFETY: `obj_out` is NULL (an error) or writable, the string NULL (an error) or NUL-terminated,
     // both valid for the call (the header's contract).
-    boundary(err_out, || unsafe {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || unsafe {
         handle_out(obj_out, || runtime::object_from_json(super::runtime::token(rt)?, text(json, "json")?, flags))
     })
 }
@@ -184,7 +203,8 @@ pub unsafe extern "C" fn pyrt_object_to_json(
     result_out: *mut *mut c_char,
     err_out: *mut *mut pyrt_error,
 ) -> i32 {
-    boundary(err_out, || {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || {
         require_out(result_out, "result_out")?;
         let json = runtime::object_to_json(object_handle(obj, "obj")?, flags)?;
         // SAFETY: `result_out` is not NULL (require_out) and writable for the call (the header's contract).
@@ -201,7 +221,8 @@ pub unsafe extern "C" fn pyrt_object_getattr(
     obj_out: *mut *mut pyrt_object,
     err_out: *mut *mut pyrt_error,
 ) -> i32 {
-    boundary(err_out, || {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || {
         require_out(obj_out, "obj_out")?;
         // SAFETY: the strings are NULL (an error, or absent where optional) or NUL-terminated and
         // valid for the call (the header's contract).
@@ -222,7 +243,8 @@ pub unsafe extern "C" fn pyrt_object_getattr_json(
     result_out: *mut *mut c_char,
     err_out: *mut *mut pyrt_error,
 ) -> i32 {
-    boundary(err_out, || {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || {
         require_out(result_out, "result_out")?;
         // SAFETY: the strings are NULL (an error, or absent where optional) or NUL-terminated and
         // valid for the call (the header's contract).
@@ -242,7 +264,8 @@ pub unsafe extern "C" fn pyrt_object_setattr(
     value: *mut pyrt_object,
     err_out: *mut *mut pyrt_error,
 ) -> i32 {
-    boundary(err_out, || {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || {
         if value.is_null() {
             return Err(crate::Error::invalid_argument("value is NULL"));
         }
@@ -262,7 +285,8 @@ pub unsafe extern "C" fn pyrt_object_setattr_json(
     flags: u32,
     err_out: *mut *mut pyrt_error,
 ) -> i32 {
-    boundary(err_out, || {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || {
         // SAFETY: the strings are NULL (an error, or absent where optional) or NUL-terminated and
         // valid for the call (the header's contract).
         unsafe {
@@ -285,7 +309,8 @@ pub unsafe extern "C" fn pyrt_object_call_json(
     result_out: *mut *mut c_char,
     err_out: *mut *mut pyrt_error,
 ) -> i32 {
-    boundary(err_out, || {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || {
         require_out(result_out, "result_out")?;
         // SAFETY: the strings are NULL (an error, or absent where optional) or NUL-terminated and
         // valid for the call (the header's contract).
@@ -317,7 +342,8 @@ pub unsafe extern "C" fn pyrt_object_call(
     obj_out: *mut *mut pyrt_object,
     err_out: *mut *mut pyrt_error,
 ) -> i32 {
-    boundary(err_out, || {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || {
         require_out(obj_out, "obj_out")?;
         // SAFETY: the strings are NULL (an error, or absent where optional) or NUL-terminated and
         // valid for the call (the header's contract).
@@ -340,7 +366,8 @@ pub unsafe extern "C" fn pyrt_object_call(
 /// `repr(obj)` as a new string (free with pyrt_string_free()); `result_out` must not be NULL.
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_object_repr(obj: *mut pyrt_object, result_out: *mut *mut c_char, err_out: *mut *mut pyrt_error) -> i32 {
-    boundary(err_out, || {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || {
         require_out(result_out, "result_out")?;
         let text = runtime::object_text(object_handle(obj, "obj")?, true)?;
         // SAFETY: `result_out` is not NULL (require_out) and writable for the call (the header's contract).
@@ -352,7 +379,8 @@ pub unsafe extern "C" fn pyrt_object_repr(obj: *mut pyrt_object, result_out: *mu
 /// `str(obj)` as a new string (free with pyrt_string_free()); `result_out` must not be NULL.
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_object_str(obj: *mut pyrt_object, result_out: *mut *mut c_char, err_out: *mut *mut pyrt_error) -> i32 {
-    boundary(err_out, || {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || {
         require_out(result_out, "result_out")?;
         let text = runtime::object_text(object_handle(obj, "obj")?, false)?;
         // SAFETY: `result_out` is not NULL (require_out) and writable for the call (the header's contract).

@@ -3,7 +3,7 @@
 use std::ffi::{c_char, c_void};
 
 use super::error::pyrt_error;
-use super::{boundary, c_text, optional_json, optional_text, require_out, text};
+use super::{boundary, c_text, optional_json, optional_text, require_out, text, ErrOut};
 use crate::runtime;
 
 /// A handle to the process's Python interpreter. Opaque: pyrt never dereferences it (it is a
@@ -84,7 +84,8 @@ pub(crate) fn token(rt: *mut pyrt_runtime) -> crate::Result<u64> {
 /// pyrt_free(). Any thread.
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_new(config_json: *const c_char, rt_out: *mut *mut pyrt_runtime, err_out: *mut *mut pyrt_error) -> i32 {
-    boundary(err_out, || {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || {
         require_out(rt_out, "rt_out")?;
         // SAFETY: NULL (defaults) or a NUL-terminated string valid for the call (the header's contract).
         let config = unsafe { optional_text(config_json, "config_json") }?;
@@ -115,7 +116,8 @@ pub unsafe extern "C" fn pyrt_free(rt: *mut pyrt_runtime) {
 /// the process never exits. Any thread.
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_run_string(rt: *mut pyrt_runtime, code: *const c_char, err_out: *mut *mut pyrt_error) -> i32 {
-    boundary(err_out, || {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || {
         // SAFETY: NULL (an error) or a NUL-terminated string valid for the call (the header's contract).
         let code = unsafe { c_text(code, "code") }?;
         runtime::run_string(token(rt)?, code)
@@ -127,7 +129,8 @@ pub unsafe extern "C" fn pyrt_run_string(rt: *mut pyrt_runtime, code: *const c_c
 /// Python exception it raised. `path` must be NUL-terminated UTF-8. Any thread.
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_run_file(rt: *mut pyrt_runtime, path: *const c_char, err_out: *mut *mut pyrt_error) -> i32 {
-    boundary(err_out, || {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || {
         // SAFETY: NULL (an error) or a NUL-terminated string valid for the call (the header's contract).
         let path = unsafe { text(path, "path") }?;
         runtime::run_file(token(rt)?, path)
@@ -145,7 +148,8 @@ pub unsafe extern "C" fn pyrt_eval_json(
     result_out: *mut *mut c_char,
     err_out: *mut *mut pyrt_error,
 ) -> i32 {
-    boundary(err_out, || {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || {
         require_out(result_out, "result_out")?;
         // SAFETY: NULL (an error) or a NUL-terminated string valid for the call (the header's contract).
         let expr = unsafe { c_text(expr, "expr") }?;
@@ -178,7 +182,8 @@ pub unsafe extern "C" fn pyrt_call_json(
     result_out: *mut *mut c_char,
     err_out: *mut *mut pyrt_error,
 ) -> i32 {
-    boundary(err_out, || {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || {
         require_out(result_out, "result_out")?;
         // SAFETY: each string is NULL (an error for `module` and `function`, absent for the JSON) or
         // NUL-terminated and valid for the call (the header's contract).
@@ -216,7 +221,8 @@ pub unsafe extern "C" fn pyrt_call_json_buf(
     out: *mut pyrt_buf,
     err_out: *mut *mut pyrt_error,
 ) -> i32 {
-    boundary(err_out, || {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || {
         require_out(out, "out")?;
         // SAFETY: each string is NULL (an error for `module` and `function`, absent for the JSON) or
         // NUL-terminated and valid for the call (the header's contract).
@@ -288,7 +294,8 @@ pub unsafe extern "C" fn pyrt_buf_free(buf: *mut pyrt_buf) {
 /// `result_out` must not be NULL; free the string with pyrt_string_free(). Any thread.
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_info_json(rt: *mut pyrt_runtime, result_out: *mut *mut c_char, err_out: *mut *mut pyrt_error) -> i32 {
-    boundary(err_out, || {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || {
         require_out(result_out, "result_out")?;
         let json = runtime::info_json(token(rt)?)?;
         // SAFETY: `result_out` is not NULL (require_out) and writable for the call (the header's contract).
@@ -313,7 +320,8 @@ pub unsafe extern "C" fn pyrt_discover_json(
     result_out: *mut *mut c_char,
     err_out: *mut *mut pyrt_error,
 ) -> i32 {
-    boundary(err_out, || {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || {
         require_out(result_out, "result_out")?;
         // SAFETY: NULL (defaults) or a NUL-terminated string valid for the call (the header's contract).
         let config = crate::config::Config::parse(unsafe { optional_text(config_json, "config_json") }?)?;
@@ -342,7 +350,8 @@ pub extern "C" fn pyrt_thread_id() -> u64 {
 /// Any thread, including the host callback of another call.
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_interrupt(rt: *mut pyrt_runtime, interrupted_out: *mut u32, err_out: *mut *mut pyrt_error) -> i32 {
-    boundary(err_out, || {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || {
         let n = runtime::interrupt_runtime(token(rt)?)?;
         if !interrupted_out.is_null() {
             // SAFETY: not NULL (checked); the header allows NULL or a writable `uint32_t *`, valid for the call.
@@ -359,7 +368,8 @@ pub unsafe extern "C" fn pyrt_interrupt(rt: *mut pyrt_runtime, interrupted_out: 
 /// until the call has returned. `interrupted_out` may be NULL. Any thread.
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_interrupt_thread(thread_id: u64, interrupted_out: *mut u32, err_out: *mut *mut pyrt_error) -> i32 {
-    boundary(err_out, || {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || {
         let n = runtime::interrupt_thread(thread_id)?;
         if !interrupted_out.is_null() {
             // SAFETY: not NULL (checked); the header allows NULL or a writable `uint32_t *`, valid for the call.
@@ -380,7 +390,8 @@ pub unsafe extern "C" fn pyrt_output_take(
     text_out: *mut *mut c_char,
     err_out: *mut *mut pyrt_error,
 ) -> i32 {
-    boundary(err_out, || {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || {
         require_out(text_out, "text_out")?;
         let text = runtime::output_take(token(rt)?, stream)?;
         let text = std::ffi::CString::new(text.replace('\0', "\\x00")).expect("NULs replaced");
@@ -412,5 +423,6 @@ pub unsafe extern "C" fn pyrt_set_output_handler(
     user_data: *mut c_void,
     err_out: *mut *mut pyrt_error,
 ) -> i32 {
-    boundary(err_out, || runtime::set_output_handler(token(rt)?, handler.map(|f| (f, user_data))))
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || runtime::set_output_handler(token(rt)?, handler.map(|f| (f, user_data))))
 }

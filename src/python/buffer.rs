@@ -311,7 +311,12 @@ impl Loans {
 
     /// Lends `count` elements of type `elem` at `data`; returns the memoryview for the call's
     /// arguments (a new reference).
-    pub fn lend(&mut self, py: Python, data: *mut c_void, count: usize, elem: u32, writable: bool) -> Result<PyRef> {
+    ///
+    /// # Safety
+    /// `data` is NULL when `count` is 0, or else readable (and, if `writable`, writable) for
+    /// `count` elements of `elem`'s size until the loans are closed ([`Loans::close`]): Python
+    /// code reads and writes it through the memoryview until then.
+    pub unsafe fn lend(&mut self, py: Python, data: *mut c_void, count: usize, elem: u32, writable: bool) -> Result<PyRef> {
         let (format, itemsize) = elem_info(elem).ok_or_else(|| Error::invalid_argument(format!("unknown buffer element type {elem}")))?;
         let nbytes =
             count.checked_mul(itemsize).filter(|n| *n <= isize::MAX as usize).ok_or_else(|| Error::invalid_argument("buffer too large"))?;
@@ -395,7 +400,7 @@ impl Loans {
     /// (`gc.collect()`) — and checks again.
     pub fn settle(&self, py: Python, error: Option<&Error>) -> bool {
         if let Some(exc) = error.and_then(|e| e.exception.as_ref()).and_then(|x| super::handles::held(x)?.get(py)) {
-            run_quietly(py, c"traceback", c"clear_frames", Some(exc.as_ptr()), true);
+            run_quietly(py, c"traceback", c"clear_frames", Some(&exc), true);
         }
         if !self.exported() {
             return false;
@@ -421,10 +426,11 @@ impl Drop for Loans {
 }
 
 /// `module.function(arg.__traceback__ if traceback else arg)` with errors ignored.
-fn run_quietly(py: Python, module: &CStr, function: &CStr, arg: Option<PyPtr>, traceback: bool) {
+fn run_quietly(py: Python, module: &CStr, function: &CStr, arg: Option<&PyRef>, traceback: bool) {
     let api = py.api;
-    // SAFETY: `py` proves the GIL is held. `arg` is a live object the caller holds a reference to
-    // for this call (`settle` passes its exception's). `m`, `f`, `a`, `args` and `r` are new
+    let arg = arg.map(PyRef::as_ptr);
+    // SAFETY: `py` proves the GIL is held. `arg` is live: the caller's `PyRef` holds a reference
+    // for this call. `m`, `f`, `a`, `args` and `r` are new
     // references or NULL, each dropped exactly once (`Py_DecRef` accepts NULL) except `a`, which
     // `PyTuple_SetItem` steals into the fresh 1-tuple made for it.
     unsafe {
@@ -480,7 +486,7 @@ pub fn result_refers_error() -> Error {
 // ---- reading an object's buffer ---------------------------------------------------------------
 
 /// A `Py_buffer` of some object, held by the host: the memory stays valid and in place until
-/// it is released (with the GIL, by `handles::drain` when the host frees it).
+/// it is released (with the GIL; by `handles::drain` when the host frees it: `release_later`).
 pub struct Export {
     view: Box<PyBuffer>,
     /// Shape and strides widened to i64, and the format as a C string (never NULL).
@@ -502,13 +508,14 @@ unsafe impl Sync for Export {}
 impl Export {
     /// A view of `o`'s buffer. `writable`: ask for write access. `contiguous`: require
     /// C-contiguous memory (else a BufferError from the exporter, or from pyrt).
-    pub fn new(py: Python, o: PyPtr, writable: bool, contiguous: bool) -> Result<Export> {
+    pub fn new(py: Python, o: &PyRef, writable: bool, contiguous: bool) -> Result<Export> {
         let api = py.api;
+        let o = o.as_ptr();
         // SAFETY: `Py_buffer` is a C struct of pointers and integers, for which all zeros is valid.
         let mut view: Box<PyBuffer> = Box::new(unsafe { std::mem::zeroed() });
         let flags = if writable { ffi::PYBUF_FULL } else { ffi::PYBUF_FULL_RO };
-        // SAFETY: `py` proves the GIL is held; `o` is a live object the caller holds a reference to
-        // (as for every object pointer pyrt's functions take); `view` is a writable `Py_buffer`.
+        // SAFETY: `py` proves the GIL is held; `o` is live (the caller's `PyRef` holds a reference);
+        // `view` is a writable `Py_buffer`.
         if unsafe { (api.PyObject_GetBuffer)(o, &mut *view, flags) } != 0 {
             return Err(exception::fetch(py));
         }
@@ -575,7 +582,10 @@ impl Export {
 
     /// Copies the whole buffer, in C (row-major) order, to `dst` (`dst_len` bytes, at least
     /// [`Export::len`]). GIL held.
-    pub fn copy_to(&self, py: Python, dst: *mut c_void, dst_len: usize) -> Result<()> {
+    ///
+    /// # Safety
+    /// `dst` is NULL (an error unless nothing is copied) or writable for `dst_len` bytes.
+    pub unsafe fn copy_to(&self, py: Python, dst: *mut c_void, dst_len: usize) -> Result<()> {
         if dst_len < self.len() {
             return Err(Error::invalid_argument(format!("destination holds {dst_len} bytes; the buffer has {}", self.len())));
         }
@@ -587,7 +597,7 @@ impl Export {
         }
         // SAFETY: `py` proves the GIL is held; `self.view` is a held view (an `Export` exists only
         // after a successful `PyObject_GetBuffer`, until `release`). `dst` is non-NULL (checked) and,
-        // by this function's contract, writable for `dst_len` bytes, at least the `len` copied.
+        // by this function's `# Safety` contract, writable for `dst_len` bytes, at least the `len` copied.
         if unsafe { (py.api.PyBuffer_ToContiguous)(dst, &*self.view, self.view.len, b'C' as c_char) } != 0 {
             return Err(exception::fetch(py));
         }
@@ -602,15 +612,26 @@ impl Export {
         self.view.obj = ptr::null_mut();
     }
 
+    /// Releases the view with the next main-interpreter GIL holder (`handles::drain`): from any
+    /// thread, without the GIL, never blocking on Python. After finalization the view is simply
+    /// forgotten (the interpreter that owned it is gone).
+    pub fn release_later(self) {
+        if !super::liveness::is_alive() {
+            self.forget();
+            return;
+        }
+        super::handles::queue_main_release(Box::new(move |py| self.release(py)));
+    }
+
     /// Gives up the view without releasing it (the interpreter is gone).
-    pub fn forget(mut self) {
+    fn forget(mut self) {
         self.view.obj = ptr::null_mut();
     }
 }
 
 impl Drop for Export {
     fn drop(&mut self) {
-        debug_assert!(self.view.obj.is_null(), "an Export must be released with the GIL (handles::queue_export)");
+        debug_assert!(self.view.obj.is_null(), "an Export must be released with the GIL (Export::release_later)");
     }
 }
 

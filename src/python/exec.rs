@@ -527,7 +527,7 @@ pub fn flush_stdio(py: Python) {
 /// `signal` would otherwise install Python's handler whenever the host left SIGINT at SIG_DFL.)
 /// A host that ignores SIGINT keeps it ignored, as Python would. Runs once, on the
 /// main thread, right after initialization.
-pub fn adopt_host_sigint(py: Python, host_action: &libc::sigaction) {
+pub fn adopt_host_sigint(py: Python, host_action: &crate::signals::Disposition) {
     if host_action.sa_sigaction == libc::SIG_IGN {
         return;
     }

@@ -393,7 +393,11 @@ fn own_stack() -> (usize, usize) {
 
 /// Marks the calling thread as the one whose thread state was created by `Py_Initialize`
 /// (the interpreter's own thread), so its state is saved and restored like any other.
-pub fn adopt_main_thread_state(ts: *mut PyThreadState) {
+///
+/// # Safety
+/// `ts` is the main thread state `Py_Initialize` made, just released by this thread
+/// (`PyEval_SaveThread`): later GIL sections on this thread restore it.
+pub unsafe fn adopt_main_thread_state(ts: *mut PyThreadState) {
     THREAD.with(|s| {
         s.tstate.set(ts);
         s.tstate_foreign.set(true);

@@ -117,9 +117,11 @@ fn same_gen(slot: &Slot, gen: u32) -> bool {
 /// References released without the GIL, per interpreter slot, dropped by the next holder of
 /// that interpreter's GIL.
 static PENDING: Mutex<Vec<(usize, usize)>> = Mutex::new(Vec::new());
-/// Buffer views the host released (`pyrt_buffer_free`), released by the next main-interpreter
-/// GIL holder.
-static PENDING_EXPORTS: Mutex<Vec<super::buffer::Export>> = Mutex::new(Vec::new());
+/// Releases that need the main interpreter's GIL, queued by a thread without it (a buffer view
+/// the host freed: `buffer::Export::release_later`), run by the next main-interpreter GIL holder.
+/// Type-erased so that this table does not name what it releases.
+pub type MainRelease = Box<dyn FnOnce(Python) + Send>;
+static PENDING_MAIN: Mutex<Vec<MainRelease>> = Mutex::new(Vec::new());
 static HAS_PENDING: AtomicBool = AtomicBool::new(false);
 
 pub fn closed_object() -> Error {
@@ -337,23 +339,19 @@ pub fn drain(py: Python) {
     }
 }
 
-/// Queues a buffer view for release by the next GIL holder (any thread, no GIL). After
-/// finalization the view is simply forgotten (the interpreter that owned it is gone).
-pub fn queue_export(export: super::buffer::Export) {
-    if !super::liveness::is_alive() {
-        export.forget();
-        return;
-    }
-    PENDING_EXPORTS.lock().unwrap_or_else(|p| p.into_inner()).push(export);
+/// Queues `release` to run with the main interpreter's GIL, by its next holder (any thread, no
+/// GIL). The caller decides first what to do once the interpreter is gone (`liveness`).
+pub fn queue_main_release(release: MainRelease) {
+    PENDING_MAIN.lock().unwrap_or_else(|p| p.into_inner()).push(release);
     HAS_PENDING.store(true, Release);
 }
 
 #[inline(never)]
 fn drain_pending(py: Python) {
     if py.interp() == 0 {
-        let exports = std::mem::take(&mut *PENDING_EXPORTS.lock().unwrap_or_else(|p| p.into_inner()));
-        for e in exports {
-            e.release(py);
+        let releases = std::mem::take(&mut *PENDING_MAIN.lock().unwrap_or_else(|p| p.into_inner()));
+        for release in releases {
+            release(py);
         }
     }
     let slot = py.interp();
@@ -368,7 +366,7 @@ fn drain_pending(py: Python) {
                 true
             }
         });
-        HAS_PENDING.store(!q.is_empty() || !PENDING_EXPORTS.lock().unwrap_or_else(|p| p.into_inner()).is_empty(), Release);
+        HAS_PENDING.store(!q.is_empty() || !PENDING_MAIN.lock().unwrap_or_else(|p| p.into_inner()).is_empty(), Release);
         mine
     };
     if super::ffi::free_threaded() && !quiescent() {
@@ -404,5 +402,5 @@ fn quiescent() -> bool {
 pub fn forget_slot(slot: usize) {
     let mut q = PENDING.lock().unwrap_or_else(|p| p.into_inner());
     q.retain(|(s, _)| *s != slot);
-    HAS_PENDING.store(!q.is_empty() || !PENDING_EXPORTS.lock().unwrap_or_else(|p| p.into_inner()).is_empty(), Release);
+    HAS_PENDING.store(!q.is_empty() || !PENDING_MAIN.lock().unwrap_or_else(|p| p.into_inner()).is_empty(), Release);
 }

@@ -292,10 +292,11 @@ static HOST_ERROR: AtomicUsize = AtomicUsize::new(0);
 crate::per_worker!(WORKER_HOST_ERROR: usize = 0);
 
 /// Creates `_pyrt.HostError` in `module`. GIL held.
-pub fn install_error_type(py: Python, module: PyPtr) -> Result<()> {
+pub fn install_error_type(py: Python, module: &PyRef) -> Result<()> {
     let api = py.api;
-    // SAFETY: `py` proves the GIL is held; `module` is the live `_pyrt` module the caller holds a
-    // strong reference to. `t` is a new reference: dropped on failure, else kept (below).
+    let module = module.as_ptr();
+    // SAFETY: `py` proves the GIL is held; `module` is live (the caller's `PyRef` holds a strong
+    // reference). `t` is a new reference: dropped on failure, else kept (below).
     unsafe {
         let t = (api.PyErr_NewException)(c"_pyrt.HostError".as_ptr(), ptr::null_mut(), ptr::null_mut());
         if t.is_null() {

@@ -39,7 +39,7 @@ unsafe fn route_signal_body(_module: PyPtr, arg: PyPtr) -> PyPtr {
 /// The host's disposition of each signal that Python took over from a handler it did not
 /// install (what `signal.getsignal()` reports as None), saved so `signal.signal(sig, None)` can
 /// give the signal back (pyrt's `_signal.signal` wrapper, `exec::route_python_signals`).
-static HOST_ACTIONS: Mutex<[Option<libc::sigaction>; 65]> = Mutex::new([None; 65]);
+static HOST_ACTIONS: Mutex<[Option<crate::signals::Disposition>; 65]> = Mutex::new([None; 65]);
 
 /// `arg` as a signal number (None, with no error set, if it is not one).
 ///
@@ -223,7 +223,7 @@ pub fn install(py: Python) -> Result<()> {
                 return Err(exception::fetch(py));
             }
         }
-        super::host::install_error_type(py, module.as_ptr())?;
+        super::host::install_error_type(py, &module)?;
         if (api.PyDict_SetItemString)((api.PyImport_GetModuleDict)(), c"_pyrt".as_ptr(), module.as_ptr()) != 0 {
             return Err(exception::fetch(py));
         }

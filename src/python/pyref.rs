@@ -9,6 +9,15 @@ use super::{api, Python};
 /// One owned (strong) reference. Dropping it calls `Py_DecRef`, so it must be dropped with the
 /// GIL held — it is created only under a [`Python`] token and pyrt never lets one escape a GIL
 /// section except into GIL-protected caches.
+///
+/// Soundness, not yet checked by the compiler: [`PyRef::from_owned`], [`PyRef::from_borrowed`]
+/// and [`type_name`] are safe functions that trust their pointer (owned, or live), as do the
+/// python layer's helpers taking a `PyPtr` next to a `Python` token (`exception::str_of`, the
+/// converters, ...). A wrong pointer there is undefined behaviour, so they ought to be `unsafe
+/// fn` (or take a borrowed-object type proven live in unsafe code). That change touches some 45
+/// call sites in `convert/`, `exec.rs`, `exception.rs` and `facade.rs`, and is left for after
+/// the branch reworking those files (issue 16); every caller passes a pointer fresh from a
+/// CPython call or held by a `PyRef`.
 #[repr(transparent)]
 pub struct PyRef(NonNull<PyObject>);
 

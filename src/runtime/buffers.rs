@@ -17,33 +17,41 @@ pub fn object_buffer(object: u64, writable: bool, contiguous: bool) -> Result<py
     let (guard, _) = enter_object(object)?;
     guard.with_gil(|py| {
         let o = handles::get(py, object)?;
-        python::buffer::Export::new(py, o.as_ptr(), writable, contiguous)
+        python::buffer::Export::new(py, &o, writable, contiguous)
     })
 }
 
 /// Copies an object's whole buffer to `dst` in C order (`pyrt_object_buffer_copy`); returns
 /// the size needed and whether the copy was made.
-pub fn object_buffer_copy(object: u64, dst: *mut std::ffi::c_void, dst_len: usize) -> Result<(usize, Result<()>)> {
+///
+/// # Safety
+/// `dst` is NULL or writable for `dst_len` bytes until this returns.
+pub unsafe fn object_buffer_copy(object: u64, dst: *mut std::ffi::c_void, dst_len: usize) -> Result<(usize, Result<()>)> {
     let (guard, _) = enter_object(object)?;
     let dst = dst as usize;
     guard.with_gil(|py| {
         let o = handles::get(py, object)?;
-        let export = python::buffer::Export::new(py, o.as_ptr(), false, false)?;
+        let export = python::buffer::Export::new(py, &o, false, false)?;
         let needed = export.len();
-        let copied = export.copy_to(py, dst as *mut std::ffi::c_void, dst_len);
+        // SAFETY: `dst` is NULL or writable for `dst_len` bytes until this returns (the contract).
+        let copied = unsafe { export.copy_to(py, dst as *mut std::ffi::c_void, dst_len) };
         export.release(py);
         Ok((needed, copied))
     })
 }
 
 /// Copies a held buffer view to `dst` in C order (`pyrt_buffer_copy`).
-pub fn buffer_copy(b: &python::buffer::Export, dst: *mut std::ffi::c_void, dst_len: usize) -> Result<()> {
+///
+/// # Safety
+/// `dst` is NULL or writable for `dst_len` bytes until this returns.
+pub unsafe fn buffer_copy(b: &python::buffer::Export, dst: *mut std::ffi::c_void, dst_len: usize) -> Result<()> {
     let guard = enter_interpreter()?;
     let dst = dst as usize;
-    guard.with_gil(|py| b.copy_to(py, dst as *mut std::ffi::c_void, dst_len))
+    // SAFETY: `dst` is NULL or writable for `dst_len` bytes until this returns (the contract).
+    guard.with_gil(|py| unsafe { b.copy_to(py, dst as *mut std::ffi::c_void, dst_len) })
 }
 
 /// Releases a held buffer view; from any thread, without the GIL, never blocking on Python.
 pub fn buffer_free(view: BufferExport) {
-    handles::queue_export(view);
+    view.release_later();
 }

@@ -7,11 +7,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::handles::{handle_of, Handle, HANDLES_GEN};
-use super::lifecycle::MAIN;
 use crate::error::{Error, ErrorKind, Result};
+use crate::hop::Hop;
 use crate::python::liveness::{self, InFlight};
 use crate::python::{self, capture, ffi::Api, gil, handles, running, with_gil};
 use crate::signals;
+
+/// Jobs for the interpreter's main thread (handles opened with `main_thread`), which
+/// `lifecycle`'s interpreter thread serves.
+pub(super) static MAIN: Hop = Hop::new();
 
 /// Keeps the interpreter from being finalized while a call is inside it.
 pub struct CallGuard {

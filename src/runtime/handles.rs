@@ -4,7 +4,6 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Release, Ordering::Seq
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use super::guard::enter_interpreter;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::python::{self, exec::FxMap};
@@ -56,21 +55,11 @@ fn new_token() -> u64 {
     NEXT_TOKEN.fetch_add(8, SeqCst)
 }
 
-pub(super) fn add_handle(config: &Config) -> Result<u64> {
+/// Adds a handle opened with `config`, with its worker sub-interpreters (`pool`, started by the
+/// caller); returns its token.
+pub(super) fn add_handle(config: &Config, pool: Option<Arc<python::workers::Pool>>) -> u64 {
     let token = new_token();
-    let api = &python::loaded().expect("running implies loaded").api;
     let workers_requested = config.workers.unwrap_or(0);
-    let setup = python::workers::Setup { modules: config.worker_modules.clone(), code: config.worker_setup.clone() };
-    let pool = if workers_requested > 0 && python::workers::Pool::supported(api) {
-        Some(Arc::new(python::workers::Pool::start(api, workers_requested, setup)?))
-    } else {
-        if workers_requested > 0 {
-            // Below 3.12 the same API runs in the main interpreter: set it up there, once.
-            let guard = enter_interpreter()?;
-            guard.with_gil(|py| python::workers::setup_main(py, &setup))?;
-        }
-        None
-    };
     let handle = Handle {
         main_thread: config.main_thread,
         timeout: config.timeout_ms.filter(|t| *t > 0).map(Duration::from_millis),
@@ -85,5 +74,5 @@ pub(super) fn add_handle(config: &Config) -> Result<u64> {
     let mut table = HANDLES.write().expect("handle table lock");
     table.get_or_insert_with(FxMap::default).insert(token, Arc::new(handle));
     HANDLES_GEN.fetch_add(1, Release);
-    Ok(token)
+    token
 }

@@ -9,12 +9,11 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
 
-use super::guard::CallGuard;
+use super::guard::{enter_interpreter, CallGuard, MAIN};
 use super::handles::{add_handle, Handle, HANDLES, HANDLES_GEN, SPECIAL_HANDLES};
 use crate::config::Config;
 use crate::discover;
 use crate::error::{Error, ErrorKind, Result};
-use crate::hop::Hop;
 use crate::python::{self, exec, ffi::Api, gil, handles, init, liveness, loader, with_gil};
 use crate::signals::{self, SignalsMode, SigpipePolicy};
 
@@ -44,11 +43,25 @@ enum Lifecycle {
 
 static LIFECYCLE: Mutex<Lifecycle> = Mutex::new(Lifecycle::Uninit);
 
-/// Jobs for the interpreter's main thread (handles opened with `main_thread`).
-pub(super) static MAIN: Hop = Hop::new();
-
 fn conflict(message: String) -> Error {
     Error::new(ErrorKind::LibpythonConflict, message)
+}
+
+/// The worker sub-interpreters a handle asks for (`workers`), started; `None` when it asks for
+/// none, or below 3.12, where its calls run in the main interpreter (set up there, once).
+fn workers_for(config: &Config) -> Result<Option<Arc<python::workers::Pool>>> {
+    let requested = config.workers.unwrap_or(0);
+    if requested == 0 {
+        return Ok(None);
+    }
+    let api = &python::loaded().expect("running implies loaded").api;
+    let setup = python::workers::Setup { modules: config.worker_modules.clone(), code: config.worker_setup.clone() };
+    if python::workers::Pool::supported(api) {
+        return Ok(Some(Arc::new(python::workers::Pool::start(api, requested, setup)?)));
+    }
+    let guard = enter_interpreter()?;
+    guard.with_gil(|py| python::workers::setup_main(py, &setup))?;
+    Ok(None)
 }
 
 /// Opens a handle: starts the interpreter on first use, joins it afterwards.
@@ -75,7 +88,7 @@ pub fn new(config_text: Option<&str>) -> Result<u64> {
             if let Some(why) = config.init_settings_conflict(&r.config) {
                 return Err(conflict(format!("the running interpreter was started with other settings: {why}")));
             }
-            let token = add_handle(&config)?;
+            let token = add_handle(&config, workers_for(&config)?);
             r.handles += 1;
             Ok(token)
         }
@@ -100,7 +113,7 @@ pub fn new(config_text: Option<&str>) -> Result<u64> {
             match started {
                 Ok((owner_thread, info)) => {
                     liveness::set_alive(true);
-                    let handle = add_handle(&config);
+                    let handle = workers_for(&config).map(|pool| add_handle(&config, pool));
                     let handles = usize::from(handle.is_ok());
                     // (If this handle's own setup failed, the interpreter still runs for the next.)
                     *state = Lifecycle::Running(Running { config, handles, info, owner_thread });
@@ -224,8 +237,8 @@ fn start_interpreter(loaded: &'static loader::Loaded, config: &Config, executabl
             // Release the GIL; from here on this thread's state is saved like any caller's.
             // SAFETY: this thread holds the GIL since `initialize`; the main thread state it gets
             // back is parked in the slot, restored by every later section on this thread and,
-            // for finalization, by `reclaim_main_thread_state`.
-            gil::adopt_main_thread_state(unsafe { (api.PyEval_SaveThread)() });
+            // for finalization, by `reclaim_main_thread_state` (`adopt_main_thread_state`'s contract).
+            unsafe { gil::adopt_main_thread_state((api.PyEval_SaveThread)()) };
             signals::set_python_main_thread(true);
             let setup = with_gil(api, |py| {
                 if signals_mode == SignalsMode::Host {

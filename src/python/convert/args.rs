@@ -80,8 +80,9 @@ impl<'py> ArgVec<'py> {
         let mut t = ArgVec::new(py);
         for a in args {
             let v = match *a {
-                crate::args::Arg::Buffer { data, count, elem, writable } => {
-                    t.loans.lend(py, data as *mut std::ffi::c_void, count, elem, writable)?
+                crate::args::Arg::Buffer { data, count, elem, writable, .. } => {
+                    // SAFETY: an `Arg::Buffer` carries `Vouched`: its memory is valid for the call.
+                    unsafe { t.loans.lend(py, data as *mut std::ffi::c_void, count, elem, writable) }?
                 }
                 _ => arg_to_py(py, a)?,
             };

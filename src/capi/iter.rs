@@ -3,14 +3,14 @@
 use std::ffi::c_char;
 
 use super::error::pyrt_error;
-use super::object::pyrt_object;
+use super::object::{object_handle, pyrt_object};
 use super::status::{PYRT_DONE, PYRT_OK};
-use super::{boundary, object_handle, optional_text, require_out};
+use super::{boundary, optional_text, require_out, ErrOut};
 use crate::error::Result;
 use crate::runtime::{self, Returned};
 
 /// Runs one step: `f` returns the item, or `None` at the end (PYRT_DONE; nothing is stored).
-fn step(err_out: *mut *mut pyrt_error, f: impl FnOnce() -> Result<Option<()>>) -> i32 {
+fn step(err_out: ErrOut, f: impl FnOnce() -> Result<Option<()>>) -> i32 {
     let mut done = false;
     let status = boundary(err_out, || {
         done = f()?.is_none();
@@ -47,7 +47,8 @@ unsafe fn put_item(out: *mut *mut c_char, item: Option<Returned>) -> Option<()> 
 /// available on "workers" handles (PYRT_ERR_INVALID_ARGUMENT).
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_object_iter(obj: *mut pyrt_object, iter_out: *mut *mut pyrt_object, err_out: *mut *mut pyrt_error) -> i32 {
-    boundary(err_out, || {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || {
         require_out(iter_out, "iter_out")?;
         let id = runtime::object_iter(object_handle(obj, "obj")?)?;
         // SAFETY: `iter_out` is not NULL (require_out) and writable for the call (the header's contract).
@@ -80,7 +81,8 @@ pub unsafe extern "C" fn pyrt_iter_next(
     item_out: *mut *mut c_char,
     err_out: *mut *mut pyrt_error,
 ) -> i32 {
-    step(err_out, || {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    step(unsafe { ErrOut::new(err_out) }, || {
         require_out(item_out, "item_out")?;
         let item = runtime::iter_next(object_handle(iter, "iter")?, flags, false)?;
         // SAFETY: `item_out` is not NULL (require_out) and writable for the call (the header's contract).
@@ -96,7 +98,8 @@ pub unsafe extern "C" fn pyrt_iter_next_object(
     item_out: *mut *mut pyrt_object,
     err_out: *mut *mut pyrt_error,
 ) -> i32 {
-    step(err_out, || {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    step(unsafe { ErrOut::new(err_out) }, || {
         require_out(item_out, "item_out")?;
         match runtime::iter_next(object_handle(iter, "iter")?, 0, true)? {
             Some(Returned::Object(id)) => {
@@ -126,7 +129,8 @@ pub unsafe extern "C" fn pyrt_iter_next_batch(
     items_out: *mut *mut c_char,
     err_out: *mut *mut pyrt_error,
 ) -> i32 {
-    step(err_out, || {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    step(unsafe { ErrOut::new(err_out) }, || {
         require_out(items_out, "items_out")?;
         let Some(items) = runtime::iter_next_batch(object_handle(iter, "iter")?, max_items, flags)? else { return Ok(None) };
         // SAFETY: `items_out` is not NULL (require_out) and writable for the call (the header's contract).
@@ -147,7 +151,8 @@ pub unsafe extern "C" fn pyrt_iter_send(
     item_out: *mut *mut c_char,
     err_out: *mut *mut pyrt_error,
 ) -> i32 {
-    step(err_out, || {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    step(unsafe { ErrOut::new(err_out) }, || {
         require_out(item_out, "item_out")?;
         // SAFETY: the string is NULL (None) or NUL-terminated and valid for the call (the header's contract).
         let value = unsafe { optional_text(value_json, "value_json") }?;
@@ -169,7 +174,8 @@ pub unsafe extern "C" fn pyrt_iter_throw(
     item_out: *mut *mut c_char,
     err_out: *mut *mut pyrt_error,
 ) -> i32 {
-    step(err_out, || {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    step(unsafe { ErrOut::new(err_out) }, || {
         require_out(item_out, "item_out")?;
         let item = runtime::iter_throw(object_handle(gen, "gen")?, object_handle(exception, "exception")?, flags, false)?;
         // SAFETY: `item_out` is not NULL (require_out) and writable for the call (the header's contract).
@@ -184,5 +190,6 @@ pub unsafe extern "C" fn pyrt_iter_throw(
 /// also close a generator, but later, on whichever thread drops the reference. Any thread.
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_iter_close(iter: *mut pyrt_object, err_out: *mut *mut pyrt_error) -> i32 {
-    boundary(err_out, || runtime::iter_close(object_handle(iter, "iter")?))
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || runtime::iter_close(object_handle(iter, "iter")?))
 }

@@ -47,7 +47,7 @@ DEBUG_FLAGS   := -g -O1
 LINK_PYRT     := -L$(BUILD_LIBDIR) -lpyrt -Wl,-rpath,$(abspath $(BUILD_LIBDIR))
 EXAMPLES_DIR  := $(abspath examples/c)
 
-C_TESTS     := test_api test_big test_leak test_threads test_lifecycle test_badlib test_venv test_signals test_host test_buffer test_iter header_c \
+C_TESTS     := test_api test_big test_leak test_threads test_lifecycle test_badlib test_venv test_signals test_host test_buffer test_iter test_async header_c \
                test_faults test_soak test_mutation
 TEST_BINS   := $(addprefix $(BUILD)/tests/,$(C_TESTS) header_cxx)
 # every examples/c/*.c is built; `demo` and the tests run basic and threads

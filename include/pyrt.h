@@ -269,6 +269,23 @@ typedef struct {
 // UTF-8 (not NUL-terminated), valid only during the call.
 typedef void (*pyrt_output_fn)(void *user_data, uint32_t stream, const char *text, size_t len);
 
+// A task's completion: called exactly once for every task pyrt_call_async() or
+// pyrt_object_await() started, when the coroutine is done.
+//
+// `status` is PYRT_OK with the result's encoding in `result_json` (as `flags` asked); or the
+// error in `err`: PYRT_ERR_PYTHON (the exception the coroutine raised, with its traceback),
+// PYRT_ERR_INTERRUPTED (the task was cancelled, by pyrt_task_cancel() or by Python code; its
+// cleanup has run), PYRT_ERR_CONVERSION (a result without encoding), PYRT_ERR_CLOSED (the
+// runtime handle was freed first). `result_json` (NULL on failure) and `err` (NULL on success)
+// belong to the callee: free them with pyrt_string_free() and pyrt_error_free(), from any
+// thread, whenever convenient.
+//
+// It runs on pyrt's event-loop thread without the GIL (or, for PYRT_ERR_CLOSED, on the thread
+// that freed the runtime): keep it short — hand the outcome to another thread, complete a
+// future, signal a condition — since the loop runs no other coroutine meanwhile. It may call
+// pyrt functions. It may run before the call that started the task has returned.
+typedef void (*pyrt_task_fn)(void *user_data, uint64_t task, int32_t status, char *result_json, pyrt_error *err);
+
 // A host function: called by Python code as `module.name(*args, **kwargs)`.
 //
 // `args_json` is a JSON array and `kwargs_json` a JSON object (`{}` when there are none), in
@@ -594,6 +611,32 @@ int32_t pyrt_iter_throw(pyrt_object *gen, pyrt_object *exception, uint32_t flags
 // back is dropped. The handle itself stays valid until pyrt_object_free(), which alone would
 // also close a generator, but later, on whichever thread drops the reference. Any thread.
 int32_t pyrt_iter_close(pyrt_object *iter, pyrt_error **err_out);
+
+// Calls `target` ("module:function", as for pyrt_call_value()), an `async def` or any function
+// returning an awaitable, and schedules the coroutine on pyrt's asyncio event loop, returning at
+// once: thousands of awaits may be in flight without a thread each. `done` is called once with
+// `user_data` when the coroutine is done (see pyrt_task_fn); `flags` choose the result's
+// encoding as for pyrt_call_value(). The task's number goes to `*task_out` (may be NULL), for
+// pyrt_task_cancel().
+//
+// The loop runs on a thread pyrt starts on first use ("pyrt-asyncio"; uvloop's loop when uvloop
+// is installed) and stops at finalization. Coroutines on it may call host functions. If this
+// returns an error (the target is missing, raised, or returned something that is not
+// awaitable: TypeError) `done` is never called. Not on "workers" handles. Any thread.
+int32_t pyrt_call_async(pyrt_runtime *rt, const char *target, const char *args_json, const char *kwargs_json, uint32_t flags, pyrt_task_fn done, void *user_data, uint64_t *task_out, pyrt_error **err_out);
+
+// Awaits an awaitable object (a coroutine object a call returned, an asyncio Task or Future, any
+// object with `__await__`) on pyrt's event loop, as pyrt_call_async() does with a call's
+// result. The handle is not consumed. A coroutine object can be awaited once, as in Python.
+// Any thread.
+int32_t pyrt_object_await(pyrt_object *awaitable, uint32_t flags, pyrt_task_fn done, void *user_data, uint64_t *task_out, pyrt_error **err_out);
+
+// Cancels a task: the coroutine sees asyncio's CancelledError where it awaits and runs its
+// cleanup (`finally`, `async with`); its completion then reports PYRT_ERR_INTERRUPTED — or its
+// result, if it caught the cancellation and returned. A task that is done, or an unknown number,
+// is left alone (PYRT_OK). Returns before the task has ended. Any thread, also inside the
+// completion callback.
+int32_t pyrt_task_cancel(uint64_t task, pyrt_error **err_out);
 
 // A new, empty argument list. Never NULL. Free with pyrt_args_free().
 pyrt_args *pyrt_args_new(void);

@@ -116,6 +116,7 @@ TESTS=(
   "test_host|valgrind|"
   "test_buffer|valgrind|"
   "test_iter|valgrind|"
+  "test_async|valgrind|"
   "test_badlib|native|"
   "test_big|valgrind|"
   "test_mutation|valgrind-reads|PYTHONMALLOC=malloc"

@@ -16,6 +16,8 @@ pub mod runtime;
 pub mod object;
 // Iterators and generators.
 pub mod iter;
+// Coroutines.
+pub mod task;
 // Typed calls.
 pub mod args;
 // Zero-copy buffers.

@@ -623,3 +623,22 @@ _install()
     // SAFETY: the GIL is held; the code object and `globals` are strong references.
     own(py, unsafe { (api.PyEval_EvalCode)(compiled.as_ptr(), globals.as_ptr(), globals.as_ptr()) }).map(drop)
 }
+
+/// Runs pyrt's own code in the given globals dict (which the caller made, with what the code
+/// needs), so the caller can take what it defined.
+pub fn run_in(py: Python, code: &CStr, filename: &CStr, globals: &PyRef) -> Result<()> {
+    let builtins = own(py, unsafe_import_builtins(py))?;
+    // SAFETY: the GIL is held (`py`); `globals` and `builtins` are strong references.
+    if unsafe { (py.api.PyDict_SetItemString)(globals.as_ptr(), c"__builtins__".as_ptr(), builtins.as_ptr()) } != 0 {
+        return Err(fail(py));
+    }
+    let compiled = compile(py, code, filename, ffi::PY_FILE_INPUT)?;
+    // SAFETY: the GIL is held; the code object and `globals` are strong references.
+    own(py, unsafe { (py.api.PyEval_EvalCode)(compiled.as_ptr(), globals.as_ptr(), globals.as_ptr()) }).map(drop)
+}
+
+fn unsafe_import_builtins(py: Python) -> PyPtr {
+    // SAFETY: the GIL is held (`py`); the name is a NUL-terminated literal. A new reference or
+    // NULL with an error set.
+    unsafe { (py.api.PyImport_ImportModule)(c"builtins".as_ptr()) }
+}

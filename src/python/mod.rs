@@ -3,6 +3,7 @@
 //! token, which proves the GIL is held.
 
 pub(crate) mod admission;
+pub mod aio;
 pub mod boundary;
 pub mod buffer;
 pub mod capture;

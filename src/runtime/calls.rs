@@ -73,7 +73,7 @@ pub fn call_json_with<R: Send>(
 }
 
 /// `"module:function"` (function may be dotted) → (module, function).
-fn split_target(target: &str) -> Result<(&str, &str)> {
+pub(super) fn split_target(target: &str) -> Result<(&str, &str)> {
     target.split_once(':').ok_or_else(|| Error::invalid_argument(format!("target {target:?} must be \"module:function\"")))
 }
 

@@ -318,6 +318,9 @@ fn serve(api: &'static Api, signals_mode: SignalsMode) {
     handles::release_all();
     with_gil(api, |py| {
         handles::drain(py);
+        // The event loop stops (its tasks cancelled and through their cleanup) before anything else.
+        python::aio::shutdown(py);
+        handles::drain(py);
         exec::clear_caches(py);
         exec::flush_stdio(py);
     });
@@ -367,8 +370,10 @@ pub fn free(token: u64) {
         // and its host functions (once their running calls return).
         handles::release_runtime(token);
         python::host::drop_runtime(token);
+        python::aio::close_runtime(token);
         return;
     }
+    python::aio::close_runtime(token);
     liveness::set_alive(false);
     let Lifecycle::Running(running) = std::mem::replace(&mut *state, Lifecycle::Finalized) else { unreachable!() };
     drop(state);

@@ -18,6 +18,7 @@
 //! * `values` — the value encodings' flags, arguments and results (docs/values.md).
 //! * `objects` — object handles: import, eval, getattr/setattr, calls, text, free.
 //! * `iterate` — iterators and generators consumed a step (or a batch) at a time.
+//! * `tasks` — coroutines awaited on pyrt's asyncio loop, and cancelling them.
 //! * `buffers` — object buffers read in place.
 //! * `host` — host functions registered as Python callables, and their replies.
 //! * `output` — captured output and the output handler.
@@ -35,6 +36,7 @@ mod iterate;
 mod lifecycle;
 mod objects;
 mod output;
+mod tasks;
 mod values;
 
 pub(crate) use buffers::{buffer_copy, buffer_elem_info, buffer_free, object_buffer, object_buffer_copy, BufferExport};
@@ -53,4 +55,5 @@ pub(crate) use objects::{
     object_call, object_eval, object_free, object_from_json, object_getattr, object_import, object_setattr, object_text, object_to_json,
 };
 pub(crate) use output::{output_take, set_output_handler, STDERR, STDOUT};
+pub(crate) use tasks::{call_async, object_await, task_cancel};
 pub(crate) use values::{Returned, VALUE_TAGGED};

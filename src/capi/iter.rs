@@ -38,8 +38,10 @@ unsafe fn put_item(out: *mut *mut c_char, item: Option<Returned>) -> Option<()> 
 
 /// `iter(obj)`: an iterator over any iterable object (a list, a dict's keys, a generator, a file,
 /// a NumPy array...) as a new object handle in `*iter_out` (must not be NULL; free it with
-/// pyrt_object_free()). An iterator gives itself. An object that is not iterable is Python's
-/// TypeError (PYRT_ERR_PYTHON). Any thread.
+/// pyrt_object_free()). An iterator gives itself. An async iterable (an async generator, an
+/// async database cursor) gives an iterator whose steps await its items on pyrt's event loop
+/// (see pyrt_call_async()); closing it runs the async generator's `aclose()` there. An object
+/// that is not iterable is Python's TypeError (PYRT_ERR_PYTHON). Any thread.
 ///
 /// The pyrt_iter_* functions then take its items one at a time (or a batch at a time), each step
 /// a call of its own: it may run on any thread, and the handle's "timeout_ms" and

@@ -42,7 +42,7 @@ fn take_task(id: u64) -> Option<Task> {
 
 /// The Python side: the loop, its thread and the functions the host reaches it through.
 const GLUE: &std::ffi::CStr = cr#"
-import asyncio, inspect, threading
+import asyncio, concurrent.futures, inspect, threading
 
 _loop = None
 _thread = None
@@ -111,6 +111,39 @@ async def _drain():
     if tasks:
         await asyncio.wait(tasks, timeout=5)
 
+async def _anext(ait):
+    return await ait.__anext__()
+
+def _wait(fut):
+    # In short waits, so that an interrupt (an exception pyrt raises in this thread) gets in.
+    try:
+        while not concurrent.futures.wait([fut], timeout=0.05).done:
+            pass
+        return fut.result()
+    except BaseException:
+        fut.cancel()
+        raise
+
+def sync_iter(aiterable):
+    ait = aiterable.__aiter__()
+    loop = _ensure_loop()
+    def steps():
+        try:
+            while True:
+                try:
+                    item = _wait(asyncio.run_coroutine_threadsafe(_anext(ait), loop))
+                except StopAsyncIteration:
+                    return
+                yield item
+        finally:
+            aclose = getattr(ait, 'aclose', None)
+            if aclose is not None and not loop.is_closed():
+                try:
+                    _wait(asyncio.run_coroutine_threadsafe(aclose(), loop))
+                except BaseException:
+                    pass
+    return steps()
+
 def shutdown():
     if _loop is None:
         return
@@ -125,6 +158,7 @@ def shutdown():
 /// The glue's functions, kept while the interpreter lives.
 struct Glue {
     submit: PyRef,
+    sync_iter: PyRef,
     cancel: PyRef,
     shutdown: PyRef,
 }
@@ -162,7 +196,7 @@ fn glue(py: Python) -> Result<std::sync::MutexGuard<'static, Option<Glue>>> {
             let item = unsafe { (py.api.PyDict_GetItemWithError)(globals.as_ptr(), key.as_ptr()) };
             PyRef::from_borrowed(py, item).ok_or_else(|| Error::new(ErrorKind::Internal, format!("pyrt's asyncio glue lacks {name}")))
         };
-        *g = Some(Glue { submit: get("submit")?, cancel: get("cancel")?, shutdown: get("shutdown")? });
+        *g = Some(Glue { submit: get("submit")?, sync_iter: get("sync_iter")?, cancel: get("cancel")?, shutdown: get("shutdown")? });
     }
     Ok(g)
 }
@@ -184,6 +218,15 @@ pub fn submit(py: Python, runtime: u64, awaitable: &PyRef, mode: ValueMode, done
         return Err(e);
     }
     Ok(id)
+}
+
+/// A generator over an async iterable's items (an async generator, say): each step awaits the
+/// next item on the loop, and closing it closes the async iterator there (`aclose()`).
+pub fn sync_iter(py: Python, aiterable: &PyRef) -> Result<PyRef> {
+    let g = glue(py)?;
+    let sync_iter = g.as_ref().expect("set by glue()").sync_iter.clone_ref(py);
+    drop(g);
+    exec::call(py, &sync_iter, &[aiterable.clone_ref(py)], None)
 }
 
 /// Asks the loop to cancel task `id` (Python sees CancelledError where the coroutine awaits;

@@ -9,11 +9,23 @@ use crate::error::{Error, Result};
 
 /// `iter(object)`: a new iterator (the object itself if it is one). TypeError for an object that
 /// is not iterable, as in Python.
+///
+/// An async iterable (an async generator, say) that is not also iterable gives a generator whose
+/// steps await its items on pyrt's event loop (`aio::sync_iter`).
 pub fn iter_of(py: Python, object: &PyRef) -> Result<PyRef> {
     // SAFETY: the token proves the GIL is held; `object` is a live strong reference. A new
     // reference, or NULL with an error set. PyObject_GetIter checks that `__iter__` returned an
     // iterator (TypeError otherwise), so the result may be passed to PyIter_Next.
-    PyRef::from_owned(unsafe { (py.api.PyObject_GetIter)(object.as_ptr()) }).ok_or_else(|| exception::fetch(py))
+    match PyRef::from_owned(unsafe { (py.api.PyObject_GetIter)(object.as_ptr()) }) {
+        Some(it) => Ok(it),
+        None => {
+            let e = exception::fetch(py);
+            if e.python.as_ref().is_some_and(|p| p.type_name == "TypeError") && method(py, object, c"__aiter__")?.is_some() {
+                return super::aio::sync_iter(py, object);
+            }
+            Err(e)
+        }
+    }
 }
 
 /// `next(iterator)`: the next item, or `None` once the iterator is exhausted. An object that is

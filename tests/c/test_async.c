@@ -293,6 +293,67 @@ static void network_and_callbacks(void) {
     CHECK_JSON(OUT[1].result, "5");
 }
 
+static void async_generators(void) {
+    SECTION("async generators stream like generators: items, close (aclose), an exception");
+    EXPECT_RUN(RT, "agen_log = []\n"
+                   "async def ticks(n):\n"
+                   "    try:\n"
+                   "        for i in range(n):\n"
+                   "            await asyncio.sleep(0.001)\n"
+                   "            yield {'tick': i}\n"
+                   "    finally:\n"
+                   "        await asyncio.sleep(0)\n"
+                   "        agen_log.append('closed')\n"
+                   "async def afailing():\n"
+                   "    yield 1\n"
+                   "    raise KeyError('async midway')\n");
+    pyrt_object *agen = NULL, *it = NULL;
+    pyrt_error *err = NULL;
+    char *item = NULL;
+    CHECK_OK(pyrt_call_object(RT, "__main__:ticks", "[3]", NULL, 0, &agen, &err), err);
+    CHECK_OK(pyrt_object_iter(agen, &it, &err), err);
+    for (int i = 0; i < 3; i++) {
+        CHECK_OK(pyrt_iter_next(it, 0, &item, &err), err);
+        char want[32];
+        snprintf(want, sizeof want, "{\"tick\": %d}", i);
+        CHECK_JSON(item, want);
+        pyrt_string_free(item);
+        item = NULL;
+    }
+    CHECK_STATUS0(pyrt_iter_next(it, 0, &item, NULL), PYRT_DONE);
+    EXPECT_EVAL(RT, "agen_log", "[\"closed\"]");
+    pyrt_object_free(it);
+    pyrt_object_free(agen);
+
+    EXPECT_RUN(RT, "agen_log.clear()");
+    CHECK_OK(pyrt_call_object(RT, "__main__:ticks", "[1000]", NULL, 0, &agen, &err), err);
+    CHECK_OK(pyrt_object_iter(agen, &it, &err), err);
+    CHECK_OK(pyrt_iter_next_batch(it, 5, 0, &item, &err), err);
+    CHECK_JSON(item, "[{\"tick\": 0}, {\"tick\": 1}, {\"tick\": 2}, {\"tick\": 3}, {\"tick\": 4}]");
+    pyrt_string_free(item);
+    item = NULL;
+    CHECK_OK(pyrt_iter_close(it, &err), err);
+    EXPECT_EVAL(RT, "agen_log", "[\"closed\"]"); /* aclose() ran on the loop before close returned */
+    CHECK_STATUS0(pyrt_iter_next(it, 0, &item, NULL), PYRT_DONE);
+    pyrt_object_free(it);
+    pyrt_object_free(agen);
+
+    CHECK_OK(pyrt_eval_object(RT, "afailing()", &agen, &err), err);
+    CHECK_OK(pyrt_object_iter(agen, &it, &err), err);
+    CHECK_OK(pyrt_iter_next(it, 0, &item, &err), err);
+    CHECK_JSON(item, "1");
+    pyrt_string_free(item);
+    item = NULL;
+    int32_t rc = pyrt_iter_next(it, 0, &item, &err);
+    error_check(rc, err, PYRT_ERR_PYTHON, "KeyError", "async midway", __FILE__, __LINE__, "async generator raising");
+    CHECK(err != NULL && pyrt_error_traceback(err) != NULL && strstr(pyrt_error_traceback(err), "afailing") != NULL);
+    pyrt_error_free(err);
+    err = NULL;
+    CHECK_STATUS0(pyrt_iter_next(it, 0, &item, NULL), PYRT_DONE);
+    pyrt_object_free(it);
+    pyrt_object_free(agen);
+}
+
 static void freed_runtime(void) {
     SECTION("a runtime freed with awaits outstanding: PYRT_ERR_CLOSED at once, no hang");
     reset();
@@ -323,6 +384,7 @@ int main(void) {
     cancellation();
     many();
     network_and_callbacks();
+    async_generators();
     freed_runtime();
     SECTION("freeing the last runtime with a task in flight: PYRT_ERR_CLOSED, the loop stops");
     reset();

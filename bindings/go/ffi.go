@@ -79,6 +79,11 @@ type cAPI interface {
 	pyrt_iter_throw(gen, exception uintptr, flags uint32, itemOut, errOut *uintptr) int32
 	pyrt_iter_close(iter uintptr, errOut *uintptr) int32
 
+	// ---- coroutines
+	pyrt_call_async(rt uintptr, target, argsJSON, kwargsJSON *byte, flags uint32, done, userData uintptr, taskOut *uint64, errOut *uintptr) int32
+	pyrt_object_await(awaitable uintptr, flags uint32, done, userData uintptr, taskOut *uint64, errOut *uintptr) int32
+	pyrt_task_cancel(task uint64, errOut *uintptr) int32
+
 	// ---- errors
 	pyrt_error_code(err uintptr) int32
 	pyrt_error_message(err uintptr) uintptr

@@ -28,7 +28,7 @@ import (
 // ffi_ccall_amd64.s through go_asm.h).
 type cframe struct {
 	fn uintptr
-	a  [8]uintptr
+	a  [10]uintptr
 	r  uintptr // the result, written by the wide trampoline only
 }
 
@@ -49,7 +49,7 @@ func runtime_cgocall(fn uintptr, arg unsafe.Pointer) int32
 var wideFrames = sync.Pool{New: func() any { return new(cframe) }}
 
 // ccall is the one function through which every purego foreign call goes:
-// it calls the C function at fn with up to eight integer or pointer
+// it calls the C function at fn with up to ten integer or pointer
 // arguments (the generated methods of ffi_gen_purego.go pass 0 for the
 // unused ones) and returns its integer result: all 64 bits when wide (a
 // pointer, uint64_t or size_t result), else the low 32 (int32_t, uint32_t,
@@ -59,13 +59,13 @@ var wideFrames = sync.Pool{New: func() any { return new(cframe) }}
 // the heap and in place, until the call returns.
 //
 //go:uintptrescapes
-func ccall(wide bool, fn, a1, a2, a3, a4, a5, a6, a7, a8 uintptr) uintptr {
+func ccall(wide bool, fn, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10 uintptr) uintptr {
 	if !wide {
-		c := cframe{fn: fn, a: [8]uintptr{a1, a2, a3, a4, a5, a6, a7, a8}}
+		c := cframe{fn: fn, a: [10]uintptr{a1, a2, a3, a4, a5, a6, a7, a8, a9, a10}}
 		return uintptr(uint32(runtime_cgocall(ccallTrampolineABI0, unsafe.Pointer(&c))))
 	}
 	c := wideFrames.Get().(*cframe)
-	*c = cframe{fn: fn, a: [8]uintptr{a1, a2, a3, a4, a5, a6, a7, a8}}
+	*c = cframe{fn: fn, a: [10]uintptr{a1, a2, a3, a4, a5, a6, a7, a8, a9, a10}}
 	runtime_cgocall(ccallTrampolineWideABI0, unsafe.Pointer(c))
 	r := c.r
 	wideFrames.Put(c)

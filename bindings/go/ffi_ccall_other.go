@@ -13,6 +13,6 @@ package pyrt
 // returns. Here it is purego.SyscallN (ffi_ccall_syscalln.go).
 //
 //go:uintptrescapes
-func ccall(wide bool, fn, a1, a2, a3, a4, a5, a6, a7, a8 uintptr) uintptr {
-	return ccallSyscallN(fn, a1, a2, a3, a4, a5, a6, a7, a8)
+func ccall(wide bool, fn, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10 uintptr) uintptr {
+	return ccallSyscallN(fn, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10)
 }

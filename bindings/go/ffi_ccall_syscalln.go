@@ -18,13 +18,13 @@ import (
 // move the goroutine's stack. go:uintptrescapes as for ccall.
 //
 //go:uintptrescapes
-func ccallSyscallN(fn, a1, a2, a3, a4, a5, a6, a7, a8 uintptr) uintptr {
-	a := ccallArgs.Get().(*[8]uintptr)
-	*a = [8]uintptr{a1, a2, a3, a4, a5, a6, a7, a8}
+func ccallSyscallN(fn, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10 uintptr) uintptr {
+	a := ccallArgs.Get().(*[10]uintptr)
+	*a = [10]uintptr{a1, a2, a3, a4, a5, a6, a7, a8, a9, a10}
 	r, _, _ := purego.SyscallN(fn, a[:]...)
-	*a = [8]uintptr{}
+	*a = [10]uintptr{}
 	ccallArgs.Put(a)
 	return r
 }
 
-var ccallArgs = sync.Pool{New: func() any { return new([8]uintptr) }}
+var ccallArgs = sync.Pool{New: func() any { return new([10]uintptr) }}

@@ -17,6 +17,7 @@ package pyrt
 extern int32_t pyrtGoHostCall(void *user, char *args, char *kwargs, pyrt_reply *reply);
 extern void pyrtGoHostDestroy(void *user);
 extern void pyrtGoOutput(void *user, uint32_t stream, char *text, size_t len);
+extern void pyrtGoTaskDone(void *user, uint64_t task, int32_t status, char *result, pyrt_error *err);
 */
 import "C"
 
@@ -49,9 +50,10 @@ func loadLibrary(explicit string) (*ffiLib, error) {
 		return libPtr, nil
 	}
 	l := &ffiLib{tramp: trampolines{
-		call:    uintptr(unsafe.Pointer(C.pyrtGoHostCall)),
-		destroy: uintptr(unsafe.Pointer(C.pyrtGoHostDestroy)),
-		output:  uintptr(unsafe.Pointer(C.pyrtGoOutput)),
+		call:     uintptr(unsafe.Pointer(C.pyrtGoHostCall)),
+		destroy:  uintptr(unsafe.Pointer(C.pyrtGoHostDestroy)),
+		output:   uintptr(unsafe.Pointer(C.pyrtGoOutput)),
+		taskDone: uintptr(unsafe.Pointer(C.pyrtGoTaskDone)),
 	}}
 	l.ver = goString(ptrOf(l.pyrt_version()))
 	if err := checkVersion(l.ver); err != nil {
@@ -81,4 +83,9 @@ func pyrtGoHostDestroy(user unsafe.Pointer) { forgetHost(uintptr(user)) }
 //export pyrtGoOutput
 func pyrtGoOutput(user unsafe.Pointer, stream C.uint32_t, text *C.char, n C.size_t) {
 	outputWrite(uintptr(stream), unsafe.Slice((*byte)(unsafe.Pointer(text)), int(n)))
+}
+
+//export pyrtGoTaskDone
+func pyrtGoTaskDone(user unsafe.Pointer, task C.uint64_t, status C.int32_t, result *C.char, err *C.pyrt_error) {
+	taskDone(uintptr(user), int32(status), uintptr(unsafe.Pointer(result)), uintptr(unsafe.Pointer(err)))
 }

@@ -31,6 +31,9 @@ static inline int32_t go_pyrt_iter_next_batch(uintptr_t iter, size_t max_items, 
 static inline int32_t go_pyrt_iter_send(uintptr_t gen, char *value_json, uint32_t flags, uintptr_t *item_out, uintptr_t *err_out) { return pyrt_iter_send((pyrt_object *)gen, (const char *)value_json, flags, (char **)item_out, (pyrt_error **)err_out); }
 static inline int32_t go_pyrt_iter_throw(uintptr_t gen, uintptr_t exception, uint32_t flags, uintptr_t *item_out, uintptr_t *err_out) { return pyrt_iter_throw((pyrt_object *)gen, (pyrt_object *)exception, flags, (char **)item_out, (pyrt_error **)err_out); }
 static inline int32_t go_pyrt_iter_close(uintptr_t iter, uintptr_t *err_out) { return pyrt_iter_close((pyrt_object *)iter, (pyrt_error **)err_out); }
+static inline int32_t go_pyrt_call_async(uintptr_t rt, char *target, char *args_json, char *kwargs_json, uint32_t flags, uintptr_t done, uintptr_t user_data, uint64_t *task_out, uintptr_t *err_out) { return pyrt_call_async((pyrt_runtime *)rt, (const char *)target, (const char *)args_json, (const char *)kwargs_json, flags, (pyrt_task_fn)done, (void *)user_data, task_out, (pyrt_error **)err_out); }
+static inline int32_t go_pyrt_object_await(uintptr_t awaitable, uint32_t flags, uintptr_t done, uintptr_t user_data, uint64_t *task_out, uintptr_t *err_out) { return pyrt_object_await((pyrt_object *)awaitable, flags, (pyrt_task_fn)done, (void *)user_data, task_out, (pyrt_error **)err_out); }
+static inline int32_t go_pyrt_task_cancel(uint64_t task, uintptr_t *err_out) { return pyrt_task_cancel(task, (pyrt_error **)err_out); }
 static inline int32_t go_pyrt_error_code(uintptr_t err) { return pyrt_error_code((const pyrt_error *)err); }
 static inline uintptr_t go_pyrt_error_message(uintptr_t err) { return (uintptr_t)pyrt_error_message((const pyrt_error *)err); }
 static inline uintptr_t go_pyrt_error_python_type(uintptr_t err) { return (uintptr_t)pyrt_error_python_type((const pyrt_error *)err); }
@@ -191,6 +194,21 @@ func (l *ffiLib) pyrt_iter_throw(gen uintptr, exception uintptr, flags uint32, i
 // pyrt_iter_close calls int32_t pyrt_iter_close(pyrt_object *iter, pyrt_error **err_out).
 func (l *ffiLib) pyrt_iter_close(iter uintptr, errOut *uintptr) int32 {
 	return int32(C.go_pyrt_iter_close(C.uintptr_t(iter), (*C.uintptr_t)(unsafe.Pointer(errOut))))
+}
+
+// pyrt_call_async calls int32_t pyrt_call_async(pyrt_runtime *rt, const char *target, const char *args_json, const char *kwargs_json, uint32_t flags, pyrt_task_fn done, void *user_data, uint64_t *task_out, pyrt_error **err_out).
+func (l *ffiLib) pyrt_call_async(rt uintptr, target *byte, argsJSON *byte, kwargsJSON *byte, flags uint32, done uintptr, userData uintptr, taskOut *uint64, errOut *uintptr) int32 {
+	return int32(C.go_pyrt_call_async(C.uintptr_t(rt), (*C.char)(unsafe.Pointer(target)), (*C.char)(unsafe.Pointer(argsJSON)), (*C.char)(unsafe.Pointer(kwargsJSON)), C.uint32_t(flags), C.uintptr_t(done), C.uintptr_t(userData), (*C.uint64_t)(unsafe.Pointer(taskOut)), (*C.uintptr_t)(unsafe.Pointer(errOut))))
+}
+
+// pyrt_object_await calls int32_t pyrt_object_await(pyrt_object *awaitable, uint32_t flags, pyrt_task_fn done, void *user_data, uint64_t *task_out, pyrt_error **err_out).
+func (l *ffiLib) pyrt_object_await(awaitable uintptr, flags uint32, done uintptr, userData uintptr, taskOut *uint64, errOut *uintptr) int32 {
+	return int32(C.go_pyrt_object_await(C.uintptr_t(awaitable), C.uint32_t(flags), C.uintptr_t(done), C.uintptr_t(userData), (*C.uint64_t)(unsafe.Pointer(taskOut)), (*C.uintptr_t)(unsafe.Pointer(errOut))))
+}
+
+// pyrt_task_cancel calls int32_t pyrt_task_cancel(uint64_t task, pyrt_error **err_out).
+func (l *ffiLib) pyrt_task_cancel(task uint64, errOut *uintptr) int32 {
+	return int32(C.go_pyrt_task_cancel(C.uint64_t(task), (*C.uintptr_t)(unsafe.Pointer(errOut))))
 }
 
 // pyrt_error_code calls int32_t pyrt_error_code(const pyrt_error *err).

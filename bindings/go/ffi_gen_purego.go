@@ -28,6 +28,9 @@ const (
 	sym_pyrt_iter_send
 	sym_pyrt_iter_throw
 	sym_pyrt_iter_close
+	sym_pyrt_call_async
+	sym_pyrt_object_await
+	sym_pyrt_task_cancel
 	sym_pyrt_error_code
 	sym_pyrt_error_message
 	sym_pyrt_error_python_type
@@ -110,6 +113,9 @@ var symNames = [symCount]string{
 	"pyrt_iter_send",
 	"pyrt_iter_throw",
 	"pyrt_iter_close",
+	"pyrt_call_async",
+	"pyrt_object_await",
+	"pyrt_task_cancel",
 	"pyrt_error_code",
 	"pyrt_error_message",
 	"pyrt_error_python_type",
@@ -171,385 +177,400 @@ var symNames = [symCount]string{
 
 // pyrt_version calls const char *pyrt_version(void).
 func (l *ffiLib) pyrt_version() uintptr {
-	return ccall(true, l.fn[sym_pyrt_version], 0, 0, 0, 0, 0, 0, 0, 0)
+	return ccall(true, l.fn[sym_pyrt_version], 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 }
 
 // pyrt_source_hash calls const char *pyrt_source_hash(void).
 func (l *ffiLib) pyrt_source_hash() uintptr {
-	return ccall(true, l.fn[sym_pyrt_source_hash], 0, 0, 0, 0, 0, 0, 0, 0)
+	return ccall(true, l.fn[sym_pyrt_source_hash], 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 }
 
 // pyrt_status_name calls const char *pyrt_status_name(int32_t status).
 func (l *ffiLib) pyrt_status_name(status int32) uintptr {
-	return ccall(true, l.fn[sym_pyrt_status_name], uintptr(status), 0, 0, 0, 0, 0, 0, 0)
+	return ccall(true, l.fn[sym_pyrt_status_name], uintptr(status), 0, 0, 0, 0, 0, 0, 0, 0, 0)
 }
 
 // pyrt_string_free calls void pyrt_string_free(char *s).
 func (l *ffiLib) pyrt_string_free(s uintptr) {
-	ccall(false, l.fn[sym_pyrt_string_free], s, 0, 0, 0, 0, 0, 0, 0)
+	ccall(false, l.fn[sym_pyrt_string_free], s, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 }
 
 // pyrt_discover_json calls int32_t pyrt_discover_json(const char *config_json, char **result_out, pyrt_error **err_out).
 func (l *ffiLib) pyrt_discover_json(configJSON *byte, resultOut *uintptr, errOut *uintptr) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_discover_json], uintptr(unsafe.Pointer(configJSON)), uintptr(unsafe.Pointer(resultOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0))
+	return int32(ccall(false, l.fn[sym_pyrt_discover_json], uintptr(unsafe.Pointer(configJSON)), uintptr(unsafe.Pointer(resultOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0, 0, 0))
 }
 
 // pyrt_new calls int32_t pyrt_new(const char *config_json, pyrt_runtime **rt_out, pyrt_error **err_out).
 func (l *ffiLib) pyrt_new(configJSON *byte, rtOut *uintptr, errOut *uintptr) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_new], uintptr(unsafe.Pointer(configJSON)), uintptr(unsafe.Pointer(rtOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0))
+	return int32(ccall(false, l.fn[sym_pyrt_new], uintptr(unsafe.Pointer(configJSON)), uintptr(unsafe.Pointer(rtOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0, 0, 0))
 }
 
 // pyrt_free calls void pyrt_free(pyrt_runtime *rt).
 func (l *ffiLib) pyrt_free(rt uintptr) {
-	ccall(false, l.fn[sym_pyrt_free], rt, 0, 0, 0, 0, 0, 0, 0)
+	ccall(false, l.fn[sym_pyrt_free], rt, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 }
 
 // pyrt_run_string calls int32_t pyrt_run_string(pyrt_runtime *rt, const char *code, pyrt_error **err_out).
 func (l *ffiLib) pyrt_run_string(rt uintptr, code *byte, errOut *uintptr) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_run_string], rt, uintptr(unsafe.Pointer(code)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0))
+	return int32(ccall(false, l.fn[sym_pyrt_run_string], rt, uintptr(unsafe.Pointer(code)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0, 0, 0))
 }
 
 // pyrt_run_file calls int32_t pyrt_run_file(pyrt_runtime *rt, const char *path, pyrt_error **err_out).
 func (l *ffiLib) pyrt_run_file(rt uintptr, path *byte, errOut *uintptr) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_run_file], rt, uintptr(unsafe.Pointer(path)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0))
+	return int32(ccall(false, l.fn[sym_pyrt_run_file], rt, uintptr(unsafe.Pointer(path)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0, 0, 0))
 }
 
 // pyrt_eval_json calls int32_t pyrt_eval_json(pyrt_runtime *rt, const char *expr, char **result_out, pyrt_error **err_out).
 func (l *ffiLib) pyrt_eval_json(rt uintptr, expr *byte, resultOut *uintptr, errOut *uintptr) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_eval_json], rt, uintptr(unsafe.Pointer(expr)), uintptr(unsafe.Pointer(resultOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0))
+	return int32(ccall(false, l.fn[sym_pyrt_eval_json], rt, uintptr(unsafe.Pointer(expr)), uintptr(unsafe.Pointer(resultOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0, 0))
 }
 
 // pyrt_call_json_buf calls int32_t pyrt_call_json_buf(pyrt_runtime *rt, const char *module, const char *function, const char *args_json, const char *kwargs_json, pyrt_buf *out, pyrt_error **err_out).
 func (l *ffiLib) pyrt_call_json_buf(rt uintptr, module *byte, function *byte, argsJSON *byte, kwargsJSON *byte, out *uintptr, errOut *uintptr) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_call_json_buf], rt, uintptr(unsafe.Pointer(module)), uintptr(unsafe.Pointer(function)), uintptr(unsafe.Pointer(argsJSON)), uintptr(unsafe.Pointer(kwargsJSON)), uintptr(unsafe.Pointer(out)), uintptr(unsafe.Pointer(errOut)), 0))
+	return int32(ccall(false, l.fn[sym_pyrt_call_json_buf], rt, uintptr(unsafe.Pointer(module)), uintptr(unsafe.Pointer(function)), uintptr(unsafe.Pointer(argsJSON)), uintptr(unsafe.Pointer(kwargsJSON)), uintptr(unsafe.Pointer(out)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0))
 }
 
 // pyrt_buf_free calls void pyrt_buf_free(pyrt_buf *buf).
 func (l *ffiLib) pyrt_buf_free(buf *uintptr) {
-	ccall(false, l.fn[sym_pyrt_buf_free], uintptr(unsafe.Pointer(buf)), 0, 0, 0, 0, 0, 0, 0)
+	ccall(false, l.fn[sym_pyrt_buf_free], uintptr(unsafe.Pointer(buf)), 0, 0, 0, 0, 0, 0, 0, 0, 0)
 }
 
 // pyrt_info_json calls int32_t pyrt_info_json(pyrt_runtime *rt, char **result_out, pyrt_error **err_out).
 func (l *ffiLib) pyrt_info_json(rt uintptr, resultOut *uintptr, errOut *uintptr) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_info_json], rt, uintptr(unsafe.Pointer(resultOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0))
+	return int32(ccall(false, l.fn[sym_pyrt_info_json], rt, uintptr(unsafe.Pointer(resultOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0, 0, 0))
 }
 
 // pyrt_object_iter calls int32_t pyrt_object_iter(pyrt_object *obj, pyrt_object **iter_out, pyrt_error **err_out).
 func (l *ffiLib) pyrt_object_iter(obj uintptr, iterOut *uintptr, errOut *uintptr) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_object_iter], obj, uintptr(unsafe.Pointer(iterOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0))
+	return int32(ccall(false, l.fn[sym_pyrt_object_iter], obj, uintptr(unsafe.Pointer(iterOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0, 0, 0))
 }
 
 // pyrt_iter_next calls int32_t pyrt_iter_next(pyrt_object *iter, uint32_t flags, char **item_out, pyrt_error **err_out).
 func (l *ffiLib) pyrt_iter_next(iter uintptr, flags uint32, itemOut *uintptr, errOut *uintptr) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_iter_next], iter, uintptr(flags), uintptr(unsafe.Pointer(itemOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0))
+	return int32(ccall(false, l.fn[sym_pyrt_iter_next], iter, uintptr(flags), uintptr(unsafe.Pointer(itemOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0, 0))
 }
 
 // pyrt_iter_next_object calls int32_t pyrt_iter_next_object(pyrt_object *iter, pyrt_object **item_out, pyrt_error **err_out).
 func (l *ffiLib) pyrt_iter_next_object(iter uintptr, itemOut *uintptr, errOut *uintptr) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_iter_next_object], iter, uintptr(unsafe.Pointer(itemOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0))
+	return int32(ccall(false, l.fn[sym_pyrt_iter_next_object], iter, uintptr(unsafe.Pointer(itemOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0, 0, 0))
 }
 
 // pyrt_iter_next_batch calls int32_t pyrt_iter_next_batch(pyrt_object *iter, size_t max_items, uint32_t flags, char **items_out, pyrt_error **err_out).
 func (l *ffiLib) pyrt_iter_next_batch(iter uintptr, maxItems int, flags uint32, itemsOut *uintptr, errOut *uintptr) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_iter_next_batch], iter, uintptr(maxItems), uintptr(flags), uintptr(unsafe.Pointer(itemsOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0))
+	return int32(ccall(false, l.fn[sym_pyrt_iter_next_batch], iter, uintptr(maxItems), uintptr(flags), uintptr(unsafe.Pointer(itemsOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0))
 }
 
 // pyrt_iter_send calls int32_t pyrt_iter_send(pyrt_object *gen, const char *value_json, uint32_t flags, char **item_out, pyrt_error **err_out).
 func (l *ffiLib) pyrt_iter_send(gen uintptr, valueJSON *byte, flags uint32, itemOut *uintptr, errOut *uintptr) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_iter_send], gen, uintptr(unsafe.Pointer(valueJSON)), uintptr(flags), uintptr(unsafe.Pointer(itemOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0))
+	return int32(ccall(false, l.fn[sym_pyrt_iter_send], gen, uintptr(unsafe.Pointer(valueJSON)), uintptr(flags), uintptr(unsafe.Pointer(itemOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0))
 }
 
 // pyrt_iter_throw calls int32_t pyrt_iter_throw(pyrt_object *gen, pyrt_object *exception, uint32_t flags, char **item_out, pyrt_error **err_out).
 func (l *ffiLib) pyrt_iter_throw(gen uintptr, exception uintptr, flags uint32, itemOut *uintptr, errOut *uintptr) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_iter_throw], gen, exception, uintptr(flags), uintptr(unsafe.Pointer(itemOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0))
+	return int32(ccall(false, l.fn[sym_pyrt_iter_throw], gen, exception, uintptr(flags), uintptr(unsafe.Pointer(itemOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0))
 }
 
 // pyrt_iter_close calls int32_t pyrt_iter_close(pyrt_object *iter, pyrt_error **err_out).
 func (l *ffiLib) pyrt_iter_close(iter uintptr, errOut *uintptr) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_iter_close], iter, uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0, 0))
+	return int32(ccall(false, l.fn[sym_pyrt_iter_close], iter, uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0, 0, 0, 0))
+}
+
+// pyrt_call_async calls int32_t pyrt_call_async(pyrt_runtime *rt, const char *target, const char *args_json, const char *kwargs_json, uint32_t flags, pyrt_task_fn done, void *user_data, uint64_t *task_out, pyrt_error **err_out).
+func (l *ffiLib) pyrt_call_async(rt uintptr, target *byte, argsJSON *byte, kwargsJSON *byte, flags uint32, done uintptr, userData uintptr, taskOut *uint64, errOut *uintptr) int32 {
+	return int32(ccall(false, l.fn[sym_pyrt_call_async], rt, uintptr(unsafe.Pointer(target)), uintptr(unsafe.Pointer(argsJSON)), uintptr(unsafe.Pointer(kwargsJSON)), uintptr(flags), done, userData, uintptr(unsafe.Pointer(taskOut)), uintptr(unsafe.Pointer(errOut)), 0))
+}
+
+// pyrt_object_await calls int32_t pyrt_object_await(pyrt_object *awaitable, uint32_t flags, pyrt_task_fn done, void *user_data, uint64_t *task_out, pyrt_error **err_out).
+func (l *ffiLib) pyrt_object_await(awaitable uintptr, flags uint32, done uintptr, userData uintptr, taskOut *uint64, errOut *uintptr) int32 {
+	return int32(ccall(false, l.fn[sym_pyrt_object_await], awaitable, uintptr(flags), done, userData, uintptr(unsafe.Pointer(taskOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0))
+}
+
+// pyrt_task_cancel calls int32_t pyrt_task_cancel(uint64_t task, pyrt_error **err_out).
+func (l *ffiLib) pyrt_task_cancel(task uint64, errOut *uintptr) int32 {
+	return int32(ccall(false, l.fn[sym_pyrt_task_cancel], uintptr(task), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0, 0, 0, 0))
 }
 
 // pyrt_error_code calls int32_t pyrt_error_code(const pyrt_error *err).
 func (l *ffiLib) pyrt_error_code(err uintptr) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_error_code], err, 0, 0, 0, 0, 0, 0, 0))
+	return int32(ccall(false, l.fn[sym_pyrt_error_code], err, 0, 0, 0, 0, 0, 0, 0, 0, 0))
 }
 
 // pyrt_error_message calls const char *pyrt_error_message(const pyrt_error *err).
 func (l *ffiLib) pyrt_error_message(err uintptr) uintptr {
-	return ccall(true, l.fn[sym_pyrt_error_message], err, 0, 0, 0, 0, 0, 0, 0)
+	return ccall(true, l.fn[sym_pyrt_error_message], err, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 }
 
 // pyrt_error_python_type calls const char *pyrt_error_python_type(const pyrt_error *err).
 func (l *ffiLib) pyrt_error_python_type(err uintptr) uintptr {
-	return ccall(true, l.fn[sym_pyrt_error_python_type], err, 0, 0, 0, 0, 0, 0, 0)
+	return ccall(true, l.fn[sym_pyrt_error_python_type], err, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 }
 
 // pyrt_error_traceback calls const char *pyrt_error_traceback(const pyrt_error *err).
 func (l *ffiLib) pyrt_error_traceback(err uintptr) uintptr {
-	return ccall(true, l.fn[sym_pyrt_error_traceback], err, 0, 0, 0, 0, 0, 0, 0)
+	return ccall(true, l.fn[sym_pyrt_error_traceback], err, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 }
 
 // pyrt_error_free calls void pyrt_error_free(pyrt_error *err).
 func (l *ffiLib) pyrt_error_free(err uintptr) {
-	ccall(false, l.fn[sym_pyrt_error_free], err, 0, 0, 0, 0, 0, 0, 0)
+	ccall(false, l.fn[sym_pyrt_error_free], err, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 }
 
 // pyrt_thread_id calls uint64_t pyrt_thread_id(void).
 func (l *ffiLib) pyrt_thread_id() uint64 {
-	return uint64(ccall(true, l.fn[sym_pyrt_thread_id], 0, 0, 0, 0, 0, 0, 0, 0))
+	return uint64(ccall(true, l.fn[sym_pyrt_thread_id], 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
 }
 
 // pyrt_interrupt_thread calls int32_t pyrt_interrupt_thread(uint64_t thread_id, uint32_t *interrupted_out, pyrt_error **err_out).
 func (l *ffiLib) pyrt_interrupt_thread(threadID uint64, interruptedOut *uint32, errOut *uintptr) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_interrupt_thread], uintptr(threadID), uintptr(unsafe.Pointer(interruptedOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0))
+	return int32(ccall(false, l.fn[sym_pyrt_interrupt_thread], uintptr(threadID), uintptr(unsafe.Pointer(interruptedOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0, 0, 0))
 }
 
 // pyrt_output_take calls int32_t pyrt_output_take(pyrt_runtime *rt, uint32_t stream, char **text_out, pyrt_error **err_out).
 func (l *ffiLib) pyrt_output_take(rt uintptr, stream uint32, textOut *uintptr, errOut *uintptr) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_output_take], rt, uintptr(stream), uintptr(unsafe.Pointer(textOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0))
+	return int32(ccall(false, l.fn[sym_pyrt_output_take], rt, uintptr(stream), uintptr(unsafe.Pointer(textOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0, 0))
 }
 
 // pyrt_register calls int32_t pyrt_register(pyrt_runtime *rt, const char *module, const char *name, pyrt_host_fn function, void *user_data, pyrt_destroy_fn destroy, pyrt_error **err_out).
 func (l *ffiLib) pyrt_register(rt uintptr, module *byte, name *byte, function uintptr, userData uintptr, destroy uintptr, errOut *uintptr) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_register], rt, uintptr(unsafe.Pointer(module)), uintptr(unsafe.Pointer(name)), function, userData, destroy, uintptr(unsafe.Pointer(errOut)), 0))
+	return int32(ccall(false, l.fn[sym_pyrt_register], rt, uintptr(unsafe.Pointer(module)), uintptr(unsafe.Pointer(name)), function, userData, destroy, uintptr(unsafe.Pointer(errOut)), 0, 0, 0))
 }
 
 // pyrt_unregister calls int32_t pyrt_unregister(pyrt_runtime *rt, const char *module, const char *name, pyrt_error **err_out).
 func (l *ffiLib) pyrt_unregister(rt uintptr, module *byte, name *byte, errOut *uintptr) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_unregister], rt, uintptr(unsafe.Pointer(module)), uintptr(unsafe.Pointer(name)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0))
+	return int32(ccall(false, l.fn[sym_pyrt_unregister], rt, uintptr(unsafe.Pointer(module)), uintptr(unsafe.Pointer(name)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0, 0))
 }
 
 // pyrt_reply_json calls int32_t pyrt_reply_json(pyrt_reply *reply, const char *value_json).
 func (l *ffiLib) pyrt_reply_json(reply uintptr, valueJSON *byte) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_reply_json], reply, uintptr(unsafe.Pointer(valueJSON)), 0, 0, 0, 0, 0, 0))
+	return int32(ccall(false, l.fn[sym_pyrt_reply_json], reply, uintptr(unsafe.Pointer(valueJSON)), 0, 0, 0, 0, 0, 0, 0, 0))
 }
 
 // pyrt_reply_error calls int32_t pyrt_reply_error(pyrt_reply *reply, const char *message).
 func (l *ffiLib) pyrt_reply_error(reply uintptr, message *byte) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_reply_error], reply, uintptr(unsafe.Pointer(message)), 0, 0, 0, 0, 0, 0))
+	return int32(ccall(false, l.fn[sym_pyrt_reply_error], reply, uintptr(unsafe.Pointer(message)), 0, 0, 0, 0, 0, 0, 0, 0))
 }
 
 // pyrt_reply_exception calls int32_t pyrt_reply_exception(pyrt_reply *reply, const pyrt_error *err).
 func (l *ffiLib) pyrt_reply_exception(reply uintptr, err uintptr) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_reply_exception], reply, err, 0, 0, 0, 0, 0, 0))
+	return int32(ccall(false, l.fn[sym_pyrt_reply_exception], reply, err, 0, 0, 0, 0, 0, 0, 0, 0))
 }
 
 // pyrt_set_output_handler calls int32_t pyrt_set_output_handler(pyrt_runtime *rt, pyrt_output_fn handler, void *user_data, pyrt_error **err_out).
 func (l *ffiLib) pyrt_set_output_handler(rt uintptr, handler uintptr, userData uintptr, errOut *uintptr) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_set_output_handler], rt, handler, userData, uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0))
+	return int32(ccall(false, l.fn[sym_pyrt_set_output_handler], rt, handler, userData, uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0, 0))
 }
 
 // pyrt_call_value calls int32_t pyrt_call_value(pyrt_runtime *rt, const char *target, const char *args_json, const char *kwargs_json, uint32_t flags, char **result_out, pyrt_error **err_out).
 func (l *ffiLib) pyrt_call_value(rt uintptr, target *byte, argsJSON *byte, kwargsJSON *byte, flags uint32, resultOut *uintptr, errOut *uintptr) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_call_value], rt, uintptr(unsafe.Pointer(target)), uintptr(unsafe.Pointer(argsJSON)), uintptr(unsafe.Pointer(kwargsJSON)), uintptr(flags), uintptr(unsafe.Pointer(resultOut)), uintptr(unsafe.Pointer(errOut)), 0))
+	return int32(ccall(false, l.fn[sym_pyrt_call_value], rt, uintptr(unsafe.Pointer(target)), uintptr(unsafe.Pointer(argsJSON)), uintptr(unsafe.Pointer(kwargsJSON)), uintptr(flags), uintptr(unsafe.Pointer(resultOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0))
 }
 
 // pyrt_call_object calls int32_t pyrt_call_object(pyrt_runtime *rt, const char *target, const char *args_json, const char *kwargs_json, uint32_t flags, pyrt_object **obj_out, pyrt_error **err_out).
 func (l *ffiLib) pyrt_call_object(rt uintptr, target *byte, argsJSON *byte, kwargsJSON *byte, flags uint32, objOut *uintptr, errOut *uintptr) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_call_object], rt, uintptr(unsafe.Pointer(target)), uintptr(unsafe.Pointer(argsJSON)), uintptr(unsafe.Pointer(kwargsJSON)), uintptr(flags), uintptr(unsafe.Pointer(objOut)), uintptr(unsafe.Pointer(errOut)), 0))
+	return int32(ccall(false, l.fn[sym_pyrt_call_object], rt, uintptr(unsafe.Pointer(target)), uintptr(unsafe.Pointer(argsJSON)), uintptr(unsafe.Pointer(kwargsJSON)), uintptr(flags), uintptr(unsafe.Pointer(objOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0))
 }
 
 // pyrt_import calls int32_t pyrt_import(pyrt_runtime *rt, const char *module, pyrt_object **obj_out, pyrt_error **err_out).
 func (l *ffiLib) pyrt_import(rt uintptr, module *byte, objOut *uintptr, errOut *uintptr) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_import], rt, uintptr(unsafe.Pointer(module)), uintptr(unsafe.Pointer(objOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0))
+	return int32(ccall(false, l.fn[sym_pyrt_import], rt, uintptr(unsafe.Pointer(module)), uintptr(unsafe.Pointer(objOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0, 0))
 }
 
 // pyrt_eval_object calls int32_t pyrt_eval_object(pyrt_runtime *rt, const char *expr, pyrt_object **obj_out, pyrt_error **err_out).
 func (l *ffiLib) pyrt_eval_object(rt uintptr, expr *byte, objOut *uintptr, errOut *uintptr) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_eval_object], rt, uintptr(unsafe.Pointer(expr)), uintptr(unsafe.Pointer(objOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0))
+	return int32(ccall(false, l.fn[sym_pyrt_eval_object], rt, uintptr(unsafe.Pointer(expr)), uintptr(unsafe.Pointer(objOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0, 0))
 }
 
 // pyrt_object_from_json calls int32_t pyrt_object_from_json(pyrt_runtime *rt, const char *json, uint32_t flags, pyrt_object **obj_out, pyrt_error **err_out).
 func (l *ffiLib) pyrt_object_from_json(rt uintptr, json *byte, flags uint32, objOut *uintptr, errOut *uintptr) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_object_from_json], rt, uintptr(unsafe.Pointer(json)), uintptr(flags), uintptr(unsafe.Pointer(objOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0))
+	return int32(ccall(false, l.fn[sym_pyrt_object_from_json], rt, uintptr(unsafe.Pointer(json)), uintptr(flags), uintptr(unsafe.Pointer(objOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0))
 }
 
 // pyrt_object_to_json calls int32_t pyrt_object_to_json(pyrt_object *obj, uint32_t flags, char **result_out, pyrt_error **err_out).
 func (l *ffiLib) pyrt_object_to_json(obj uintptr, flags uint32, resultOut *uintptr, errOut *uintptr) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_object_to_json], obj, uintptr(flags), uintptr(unsafe.Pointer(resultOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0))
+	return int32(ccall(false, l.fn[sym_pyrt_object_to_json], obj, uintptr(flags), uintptr(unsafe.Pointer(resultOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0, 0))
 }
 
 // pyrt_object_getattr calls int32_t pyrt_object_getattr(pyrt_object *obj, const char *name, pyrt_object **obj_out, pyrt_error **err_out).
 func (l *ffiLib) pyrt_object_getattr(obj uintptr, name *byte, objOut *uintptr, errOut *uintptr) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_object_getattr], obj, uintptr(unsafe.Pointer(name)), uintptr(unsafe.Pointer(objOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0))
+	return int32(ccall(false, l.fn[sym_pyrt_object_getattr], obj, uintptr(unsafe.Pointer(name)), uintptr(unsafe.Pointer(objOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0, 0))
 }
 
 // pyrt_object_getattr_json calls int32_t pyrt_object_getattr_json(pyrt_object *obj, const char *name, uint32_t flags, char **result_out, pyrt_error **err_out).
 func (l *ffiLib) pyrt_object_getattr_json(obj uintptr, name *byte, flags uint32, resultOut *uintptr, errOut *uintptr) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_object_getattr_json], obj, uintptr(unsafe.Pointer(name)), uintptr(flags), uintptr(unsafe.Pointer(resultOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0))
+	return int32(ccall(false, l.fn[sym_pyrt_object_getattr_json], obj, uintptr(unsafe.Pointer(name)), uintptr(flags), uintptr(unsafe.Pointer(resultOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0))
 }
 
 // pyrt_object_setattr calls int32_t pyrt_object_setattr(pyrt_object *obj, const char *name, pyrt_object *value, pyrt_error **err_out).
 func (l *ffiLib) pyrt_object_setattr(obj uintptr, name *byte, value uintptr, errOut *uintptr) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_object_setattr], obj, uintptr(unsafe.Pointer(name)), value, uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0))
+	return int32(ccall(false, l.fn[sym_pyrt_object_setattr], obj, uintptr(unsafe.Pointer(name)), value, uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0, 0))
 }
 
 // pyrt_object_setattr_json calls int32_t pyrt_object_setattr_json(pyrt_object *obj, const char *name, const char *value_json, uint32_t flags, pyrt_error **err_out).
 func (l *ffiLib) pyrt_object_setattr_json(obj uintptr, name *byte, valueJSON *byte, flags uint32, errOut *uintptr) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_object_setattr_json], obj, uintptr(unsafe.Pointer(name)), uintptr(unsafe.Pointer(valueJSON)), uintptr(flags), uintptr(unsafe.Pointer(errOut)), 0, 0, 0))
+	return int32(ccall(false, l.fn[sym_pyrt_object_setattr_json], obj, uintptr(unsafe.Pointer(name)), uintptr(unsafe.Pointer(valueJSON)), uintptr(flags), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0))
 }
 
 // pyrt_object_call_json calls int32_t pyrt_object_call_json(pyrt_object *obj, const char *method, const char *args_json, const char *kwargs_json, uint32_t flags, char **result_out, pyrt_error **err_out).
 func (l *ffiLib) pyrt_object_call_json(obj uintptr, method *byte, argsJSON *byte, kwargsJSON *byte, flags uint32, resultOut *uintptr, errOut *uintptr) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_object_call_json], obj, uintptr(unsafe.Pointer(method)), uintptr(unsafe.Pointer(argsJSON)), uintptr(unsafe.Pointer(kwargsJSON)), uintptr(flags), uintptr(unsafe.Pointer(resultOut)), uintptr(unsafe.Pointer(errOut)), 0))
+	return int32(ccall(false, l.fn[sym_pyrt_object_call_json], obj, uintptr(unsafe.Pointer(method)), uintptr(unsafe.Pointer(argsJSON)), uintptr(unsafe.Pointer(kwargsJSON)), uintptr(flags), uintptr(unsafe.Pointer(resultOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0))
 }
 
 // pyrt_object_call calls int32_t pyrt_object_call(pyrt_object *obj, const char *method, const char *args_json, const char *kwargs_json, uint32_t flags, pyrt_object **obj_out, pyrt_error **err_out).
 func (l *ffiLib) pyrt_object_call(obj uintptr, method *byte, argsJSON *byte, kwargsJSON *byte, flags uint32, objOut *uintptr, errOut *uintptr) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_object_call], obj, uintptr(unsafe.Pointer(method)), uintptr(unsafe.Pointer(argsJSON)), uintptr(unsafe.Pointer(kwargsJSON)), uintptr(flags), uintptr(unsafe.Pointer(objOut)), uintptr(unsafe.Pointer(errOut)), 0))
+	return int32(ccall(false, l.fn[sym_pyrt_object_call], obj, uintptr(unsafe.Pointer(method)), uintptr(unsafe.Pointer(argsJSON)), uintptr(unsafe.Pointer(kwargsJSON)), uintptr(flags), uintptr(unsafe.Pointer(objOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0))
 }
 
 // pyrt_object_repr calls int32_t pyrt_object_repr(pyrt_object *obj, char **result_out, pyrt_error **err_out).
 func (l *ffiLib) pyrt_object_repr(obj uintptr, resultOut *uintptr, errOut *uintptr) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_object_repr], obj, uintptr(unsafe.Pointer(resultOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0))
+	return int32(ccall(false, l.fn[sym_pyrt_object_repr], obj, uintptr(unsafe.Pointer(resultOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0, 0, 0))
 }
 
 // pyrt_object_str calls int32_t pyrt_object_str(pyrt_object *obj, char **result_out, pyrt_error **err_out).
 func (l *ffiLib) pyrt_object_str(obj uintptr, resultOut *uintptr, errOut *uintptr) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_object_str], obj, uintptr(unsafe.Pointer(resultOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0))
+	return int32(ccall(false, l.fn[sym_pyrt_object_str], obj, uintptr(unsafe.Pointer(resultOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0, 0, 0))
 }
 
 // pyrt_object_free calls void pyrt_object_free(pyrt_object *obj).
 func (l *ffiLib) pyrt_object_free(obj uintptr) {
-	ccall(false, l.fn[sym_pyrt_object_free], obj, 0, 0, 0, 0, 0, 0, 0)
+	ccall(false, l.fn[sym_pyrt_object_free], obj, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 }
 
 // pyrt_args_new calls pyrt_args *pyrt_args_new(void).
 func (l *ffiLib) pyrt_args_new() uintptr {
-	return ccall(true, l.fn[sym_pyrt_args_new], 0, 0, 0, 0, 0, 0, 0, 0)
+	return ccall(true, l.fn[sym_pyrt_args_new], 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 }
 
 // pyrt_args_free calls void pyrt_args_free(pyrt_args *args).
 func (l *ffiLib) pyrt_args_free(args uintptr) {
-	ccall(false, l.fn[sym_pyrt_args_free], args, 0, 0, 0, 0, 0, 0, 0)
+	ccall(false, l.fn[sym_pyrt_args_free], args, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 }
 
 // pyrt_args_clear calls void pyrt_args_clear(pyrt_args *args).
 func (l *ffiLib) pyrt_args_clear(args uintptr) {
-	ccall(false, l.fn[sym_pyrt_args_clear], args, 0, 0, 0, 0, 0, 0, 0)
+	ccall(false, l.fn[sym_pyrt_args_clear], args, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 }
 
 // pyrt_args_push_int calls int32_t pyrt_args_push_int(pyrt_args *args, int64_t value).
 func (l *ffiLib) pyrt_args_push_int(args uintptr, value int64) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_args_push_int], args, uintptr(value), 0, 0, 0, 0, 0, 0))
+	return int32(ccall(false, l.fn[sym_pyrt_args_push_int], args, uintptr(value), 0, 0, 0, 0, 0, 0, 0, 0))
 }
 
 // pyrt_args_push_doubles calls int32_t pyrt_args_push_doubles(pyrt_args *args, const double *values, size_t count).
 func (l *ffiLib) pyrt_args_push_doubles(args uintptr, values *float64, count int) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_args_push_doubles], args, uintptr(unsafe.Pointer(values)), uintptr(count), 0, 0, 0, 0, 0))
+	return int32(ccall(false, l.fn[sym_pyrt_args_push_doubles], args, uintptr(unsafe.Pointer(values)), uintptr(count), 0, 0, 0, 0, 0, 0, 0))
 }
 
 // pyrt_args_push_bool calls int32_t pyrt_args_push_bool(pyrt_args *args, bool value).
 func (l *ffiLib) pyrt_args_push_bool(args uintptr, value bool) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_args_push_bool], args, boolArg(value), 0, 0, 0, 0, 0, 0))
+	return int32(ccall(false, l.fn[sym_pyrt_args_push_bool], args, boolArg(value), 0, 0, 0, 0, 0, 0, 0, 0))
 }
 
 // pyrt_args_push_none calls int32_t pyrt_args_push_none(pyrt_args *args).
 func (l *ffiLib) pyrt_args_push_none(args uintptr) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_args_push_none], args, 0, 0, 0, 0, 0, 0, 0))
+	return int32(ccall(false, l.fn[sym_pyrt_args_push_none], args, 0, 0, 0, 0, 0, 0, 0, 0, 0))
 }
 
 // pyrt_args_push_str calls int32_t pyrt_args_push_str(pyrt_args *args, const char *utf8, size_t len).
 func (l *ffiLib) pyrt_args_push_str(args uintptr, utf8 *byte, len int) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_args_push_str], args, uintptr(unsafe.Pointer(utf8)), uintptr(len), 0, 0, 0, 0, 0))
+	return int32(ccall(false, l.fn[sym_pyrt_args_push_str], args, uintptr(unsafe.Pointer(utf8)), uintptr(len), 0, 0, 0, 0, 0, 0, 0))
 }
 
 // pyrt_args_push_bytes calls int32_t pyrt_args_push_bytes(pyrt_args *args, const uint8_t *data, size_t len).
 func (l *ffiLib) pyrt_args_push_bytes(args uintptr, data *byte, len int) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_args_push_bytes], args, uintptr(unsafe.Pointer(data)), uintptr(len), 0, 0, 0, 0, 0))
+	return int32(ccall(false, l.fn[sym_pyrt_args_push_bytes], args, uintptr(unsafe.Pointer(data)), uintptr(len), 0, 0, 0, 0, 0, 0, 0))
 }
 
 // pyrt_args_push_object calls int32_t pyrt_args_push_object(pyrt_args *args, const pyrt_object *obj).
 func (l *ffiLib) pyrt_args_push_object(args uintptr, obj uintptr) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_args_push_object], args, obj, 0, 0, 0, 0, 0, 0))
+	return int32(ccall(false, l.fn[sym_pyrt_args_push_object], args, obj, 0, 0, 0, 0, 0, 0, 0, 0))
 }
 
 // pyrt_object_call_double calls int32_t pyrt_object_call_double(pyrt_object *callable, const pyrt_args *args, double *result_out, pyrt_error **err_out).
 func (l *ffiLib) pyrt_object_call_double(callable uintptr, args uintptr, resultOut *float64, errOut *uintptr) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_object_call_double], callable, args, uintptr(unsafe.Pointer(resultOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0))
+	return int32(ccall(false, l.fn[sym_pyrt_object_call_double], callable, args, uintptr(unsafe.Pointer(resultOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0, 0))
 }
 
 // pyrt_object_call_int calls int32_t pyrt_object_call_int(pyrt_object *callable, const pyrt_args *args, int64_t *result_out, pyrt_error **err_out).
 func (l *ffiLib) pyrt_object_call_int(callable uintptr, args uintptr, resultOut *int64, errOut *uintptr) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_object_call_int], callable, args, uintptr(unsafe.Pointer(resultOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0))
+	return int32(ccall(false, l.fn[sym_pyrt_object_call_int], callable, args, uintptr(unsafe.Pointer(resultOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0, 0))
 }
 
 // pyrt_object_call_args calls int32_t pyrt_object_call_args(pyrt_object *callable, const pyrt_args *args, pyrt_object **obj_out, pyrt_error **err_out).
 func (l *ffiLib) pyrt_object_call_args(callable uintptr, args uintptr, objOut *uintptr, errOut *uintptr) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_object_call_args], callable, args, uintptr(unsafe.Pointer(objOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0))
+	return int32(ccall(false, l.fn[sym_pyrt_object_call_args], callable, args, uintptr(unsafe.Pointer(objOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0, 0))
 }
 
 // pyrt_object_call_args_json calls int32_t pyrt_object_call_args_json(pyrt_object *callable, const pyrt_args *args, uint32_t flags, char **result_out, pyrt_error **err_out).
 func (l *ffiLib) pyrt_object_call_args_json(callable uintptr, args uintptr, flags uint32, resultOut *uintptr, errOut *uintptr) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_object_call_args_json], callable, args, uintptr(flags), uintptr(unsafe.Pointer(resultOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0))
+	return int32(ccall(false, l.fn[sym_pyrt_object_call_args_json], callable, args, uintptr(flags), uintptr(unsafe.Pointer(resultOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0))
 }
 
 // pyrt_args_push_buffer calls int32_t pyrt_args_push_buffer(pyrt_args *args, void *data, size_t count, uint32_t elem_type, uint32_t flags).
 func (l *ffiLib) pyrt_args_push_buffer(args uintptr, data unsafe.Pointer, count int, elemType uint32, flags uint32) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_args_push_buffer], args, uintptr(data), uintptr(count), uintptr(elemType), uintptr(flags), 0, 0, 0))
+	return int32(ccall(false, l.fn[sym_pyrt_args_push_buffer], args, uintptr(data), uintptr(count), uintptr(elemType), uintptr(flags), 0, 0, 0, 0, 0))
 }
 
 // pyrt_object_buffer calls int32_t pyrt_object_buffer(pyrt_object *obj, uint32_t flags, pyrt_buffer **buf_out, pyrt_error **err_out).
 func (l *ffiLib) pyrt_object_buffer(obj uintptr, flags uint32, bufOut *uintptr, errOut *uintptr) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_object_buffer], obj, uintptr(flags), uintptr(unsafe.Pointer(bufOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0))
+	return int32(ccall(false, l.fn[sym_pyrt_object_buffer], obj, uintptr(flags), uintptr(unsafe.Pointer(bufOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0, 0))
 }
 
 // pyrt_buffer_data calls void *pyrt_buffer_data(const pyrt_buffer *buf).
 func (l *ffiLib) pyrt_buffer_data(buf uintptr) uintptr {
-	return ccall(true, l.fn[sym_pyrt_buffer_data], buf, 0, 0, 0, 0, 0, 0, 0)
+	return ccall(true, l.fn[sym_pyrt_buffer_data], buf, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 }
 
 // pyrt_buffer_len calls size_t pyrt_buffer_len(const pyrt_buffer *buf).
 func (l *ffiLib) pyrt_buffer_len(buf uintptr) int {
-	return int(ccall(true, l.fn[sym_pyrt_buffer_len], buf, 0, 0, 0, 0, 0, 0, 0))
+	return int(ccall(true, l.fn[sym_pyrt_buffer_len], buf, 0, 0, 0, 0, 0, 0, 0, 0, 0))
 }
 
 // pyrt_buffer_itemsize calls size_t pyrt_buffer_itemsize(const pyrt_buffer *buf).
 func (l *ffiLib) pyrt_buffer_itemsize(buf uintptr) int {
-	return int(ccall(true, l.fn[sym_pyrt_buffer_itemsize], buf, 0, 0, 0, 0, 0, 0, 0))
+	return int(ccall(true, l.fn[sym_pyrt_buffer_itemsize], buf, 0, 0, 0, 0, 0, 0, 0, 0, 0))
 }
 
 // pyrt_buffer_ndim calls size_t pyrt_buffer_ndim(const pyrt_buffer *buf).
 func (l *ffiLib) pyrt_buffer_ndim(buf uintptr) int {
-	return int(ccall(true, l.fn[sym_pyrt_buffer_ndim], buf, 0, 0, 0, 0, 0, 0, 0))
+	return int(ccall(true, l.fn[sym_pyrt_buffer_ndim], buf, 0, 0, 0, 0, 0, 0, 0, 0, 0))
 }
 
 // pyrt_buffer_shape calls const int64_t *pyrt_buffer_shape(const pyrt_buffer *buf).
 func (l *ffiLib) pyrt_buffer_shape(buf uintptr) uintptr {
-	return ccall(true, l.fn[sym_pyrt_buffer_shape], buf, 0, 0, 0, 0, 0, 0, 0)
+	return ccall(true, l.fn[sym_pyrt_buffer_shape], buf, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 }
 
 // pyrt_buffer_strides calls const int64_t *pyrt_buffer_strides(const pyrt_buffer *buf).
 func (l *ffiLib) pyrt_buffer_strides(buf uintptr) uintptr {
-	return ccall(true, l.fn[sym_pyrt_buffer_strides], buf, 0, 0, 0, 0, 0, 0, 0)
+	return ccall(true, l.fn[sym_pyrt_buffer_strides], buf, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 }
 
 // pyrt_buffer_format calls const char *pyrt_buffer_format(const pyrt_buffer *buf).
 func (l *ffiLib) pyrt_buffer_format(buf uintptr) uintptr {
-	return ccall(true, l.fn[sym_pyrt_buffer_format], buf, 0, 0, 0, 0, 0, 0, 0)
+	return ccall(true, l.fn[sym_pyrt_buffer_format], buf, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 }
 
 // pyrt_buffer_elem_type calls uint32_t pyrt_buffer_elem_type(const pyrt_buffer *buf).
 func (l *ffiLib) pyrt_buffer_elem_type(buf uintptr) uint32 {
-	return uint32(ccall(false, l.fn[sym_pyrt_buffer_elem_type], buf, 0, 0, 0, 0, 0, 0, 0))
+	return uint32(ccall(false, l.fn[sym_pyrt_buffer_elem_type], buf, 0, 0, 0, 0, 0, 0, 0, 0, 0))
 }
 
 // pyrt_buffer_readonly calls bool pyrt_buffer_readonly(const pyrt_buffer *buf).
 func (l *ffiLib) pyrt_buffer_readonly(buf uintptr) bool {
-	return ccall(false, l.fn[sym_pyrt_buffer_readonly], buf, 0, 0, 0, 0, 0, 0, 0)&0xff != 0
+	return ccall(false, l.fn[sym_pyrt_buffer_readonly], buf, 0, 0, 0, 0, 0, 0, 0, 0, 0)&0xff != 0
 }
 
 // pyrt_buffer_contiguous calls bool pyrt_buffer_contiguous(const pyrt_buffer *buf).
 func (l *ffiLib) pyrt_buffer_contiguous(buf uintptr) bool {
-	return ccall(false, l.fn[sym_pyrt_buffer_contiguous], buf, 0, 0, 0, 0, 0, 0, 0)&0xff != 0
+	return ccall(false, l.fn[sym_pyrt_buffer_contiguous], buf, 0, 0, 0, 0, 0, 0, 0, 0, 0)&0xff != 0
 }
 
 // pyrt_buffer_copy calls int32_t pyrt_buffer_copy(const pyrt_buffer *buf, void *dst, size_t dst_len, pyrt_error **err_out).
 func (l *ffiLib) pyrt_buffer_copy(buf uintptr, dst unsafe.Pointer, dstLen int, errOut *uintptr) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_buffer_copy], buf, uintptr(dst), uintptr(dstLen), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0))
+	return int32(ccall(false, l.fn[sym_pyrt_buffer_copy], buf, uintptr(dst), uintptr(dstLen), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0, 0))
 }
 
 // pyrt_buffer_free calls void pyrt_buffer_free(pyrt_buffer *buf).
 func (l *ffiLib) pyrt_buffer_free(buf uintptr) {
-	ccall(false, l.fn[sym_pyrt_buffer_free], buf, 0, 0, 0, 0, 0, 0, 0)
+	ccall(false, l.fn[sym_pyrt_buffer_free], buf, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 }

@@ -147,6 +147,9 @@ func openLibrary(path string) (*ffiLib, error) {
 			output: purego.NewCallback(func(user, stream, text, n uintptr) {
 				outputWrite(stream&0xffffffff, cSlice(text, int(n)))
 			}),
+			taskDone: purego.NewCallback(func(user, task, status, result, err uintptr) {
+				taskDone(user, int32(uint32(status)), result, err)
+			}),
 		}
 	}
 	l.tramp = goTramps

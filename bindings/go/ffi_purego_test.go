@@ -67,17 +67,17 @@ func loadLibraryFresh(t *testing.T, path string) (*ffiLib, error) {
 }
 
 // TestCcallSyscallN: the purego.SyscallN chokepoint (ccall on other
-// platforms) and ccall agree, for results of every width, 0 to 7 arguments,
+// platforms) and ccall agree, for results of every width, 0 to 9 arguments,
 // and an error path that writes through out pointers.
 func TestCcallSyscallN(t *testing.T) {
 	l := testRT.lib
 	for code := int32(-1); code <= int32(CodeInternal)+1; code++ {
-		want := ccall(true, l.fn[sym_pyrt_status_name], uintptr(code), 0, 0, 0, 0, 0, 0, 0)
-		if got := ccallSyscallN(l.fn[sym_pyrt_status_name], uintptr(code), 0, 0, 0, 0, 0, 0, 0); got != want || want == 0 {
+		want := ccall(true, l.fn[sym_pyrt_status_name], uintptr(code), 0, 0, 0, 0, 0, 0, 0, 0, 0)
+		if got := ccallSyscallN(l.fn[sym_pyrt_status_name], uintptr(code), 0, 0, 0, 0, 0, 0, 0, 0, 0); got != want || want == 0 {
 			t.Fatalf("pyrt_status_name(%d): SyscallN %#x, ccall %#x", code, got, want)
 		}
 	}
-	if v := goString(ptrOf(ccallSyscallN(l.fn[sym_pyrt_version], 0, 0, 0, 0, 0, 0, 0, 0))); v != l.version() {
+	if v := goString(ptrOf(ccallSyscallN(l.fn[sym_pyrt_version], 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))); v != l.version() {
 		t.Errorf("pyrt_version through SyscallN = %q, want %q", v, l.version())
 	}
 	// pyrt_call_json_buf with a NULL runtime: 7 arguments, a failing status
@@ -87,7 +87,7 @@ func TestCcallSyscallN(t *testing.T) {
 	f.buf = append(f.buf[:0], "math\x00sqrt\x00[16.0]\x00"...)
 	rb := new(resultBuf)
 	st := ccallSyscallN(l.fn[sym_pyrt_call_json_buf], 0, uintptr(unsafe.Pointer(f.cstr(0))), uintptr(unsafe.Pointer(f.cstr(5))),
-		uintptr(unsafe.Pointer(f.cstr(10))), 0, uintptr(unsafe.Pointer(&rb[0])), uintptr(unsafe.Pointer(f.errArg())), 0)
+		uintptr(unsafe.Pointer(f.cstr(10))), 0, uintptr(unsafe.Pointer(&rb[0])), uintptr(unsafe.Pointer(f.errArg())), 0, 0, 0)
 	if int32(st) == 0 || f.errp() == 0 {
 		t.Fatalf("pyrt_call_json_buf(NULL, ...) through SyscallN = %d, err %#x", int32(st), f.errp())
 	}
@@ -97,4 +97,22 @@ func TestCcallSyscallN(t *testing.T) {
 		t.Errorf("SyscallN status %d (%v), ccall status %d", int32(st), err, want)
 	}
 	l.takeError(want, f.errp())
+
+	// Nine arguments (four on the stack in the C calling convention): pyrt_call_async with a
+	// NULL runtime fails and writes its error through the ninth.
+	var task uint64
+	*f.errArg() = 0
+	st = ccall(false, l.fn[sym_pyrt_call_async], 0, uintptr(unsafe.Pointer(f.cstr(0))), 0, 0, 0, l.tramp.taskDone, 7,
+		uintptr(unsafe.Pointer(&task)), uintptr(unsafe.Pointer(f.errArg())), 0)
+	if Code(int32(st)) != CodeInvalidArgument || f.errp() == 0 {
+		t.Fatalf("pyrt_call_async(NULL, ...) through ccall = %d, err %#x", int32(st), f.errp())
+	}
+	l.takeError(int32(st), f.errp())
+	*f.errArg() = 0
+	st = ccallSyscallN(l.fn[sym_pyrt_call_async], 0, uintptr(unsafe.Pointer(f.cstr(0))), 0, 0, 0, l.tramp.taskDone, 7,
+		uintptr(unsafe.Pointer(&task)), uintptr(unsafe.Pointer(f.errArg())), 0)
+	if Code(int32(st)) != CodeInvalidArgument || f.errp() == 0 {
+		t.Fatalf("pyrt_call_async(NULL, ...) through SyscallN = %d, err %#x", int32(st), f.errp())
+	}
+	l.takeError(int32(st), f.errp())
 }

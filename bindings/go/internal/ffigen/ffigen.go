@@ -18,8 +18,9 @@
 //	*byte            Go memory holding bytes (a NUL-terminated string, data)
 //	*uintptr         pointer-free Go memory C writes words into (T** out
 //	                 slots, size_t*, the pyrt_buf struct)
-//	*float64 *int64 *uint32
-//	                 Go memory of that scalar (double*, int64_t*, uint32_t*)
+//	*float64 *int64 *uint32 *uint64
+//	                 Go memory of that scalar (double*, int64_t*, uint32_t*,
+//	                 uint64_t*)
 //	unsafe.Pointer   any other Go memory (void*: a caller's slice); the only
 //	                 kind cgo's pointer check still inspects
 //	int32 uint32 int64 uint64 bool
@@ -49,7 +50,7 @@ const DeclInterface = "cAPI"
 
 // MaxArgs is the most arguments a declared function may take (the purego
 // chokepoint passes this many words).
-const MaxArgs = 8
+const MaxArgs = 10
 
 // param is one parameter of a declared function.
 type param struct {
@@ -222,7 +223,7 @@ var scalars = map[string]string{
 }
 
 // scalarPtrs maps the Go pointers to scalars to their C pointee.
-var scalarPtrs = map[string]string{"*float64": "double", "*int64": "int64_t", "*uint32": "uint32_t"}
+var scalarPtrs = map[string]string{"*float64": "double", "*int64": "int64_t", "*uint32": "uint32_t", "*uint64": "uint64_t"}
 
 func (h *cheader) isPointer(c string) bool { return strings.HasSuffix(c, "*") || h.fnPtrs[c] }
 
@@ -382,6 +383,7 @@ var shimType = map[string]string{
 	"*float64":       "double *",
 	"*int64":         "int64_t *",
 	"*uint32":        "uint32_t *",
+	"*uint64":        "uint64_t *",
 	"unsafe.Pointer": "void *",
 }
 
@@ -389,7 +391,7 @@ var shimType = map[string]string{
 // argument.
 var cgoGoType = map[string]string{
 	"*byte": "*C.char", "*uintptr": "*C.uintptr_t", "*float64": "*C.double", "*int64": "*C.int64_t",
-	"*uint32": "*C.uint32_t",
+	"*uint32": "*C.uint32_t", "*uint64": "*C.uint64_t",
 }
 
 func genCgo(fns []fn) []byte {

@@ -341,6 +341,29 @@ impl Runtime {
         runtime::call_json(self.token, module, function, args.map(str::as_bytes), kwargs.map(str::as_bytes)).map(into_string)
     }
 
+    /// Calls `module.function(*args)`, an `async def`, and runs the coroutine on pyrt's asyncio
+    /// event loop (docs/streams.md): returns at once with a [`Task`], a `Future` of the result
+    /// converted to `T` (await it from any executor, or [`Task::wait`] for it). No thread waits
+    /// while the coroutine runs. An error raised before the coroutine started (a missing
+    /// function, a result that is not awaitable) is returned here.
+    ///
+    /// ```no_run
+    /// # fn main() -> pyrt::Result<()> {
+    /// let rt = pyrt::Runtime::new(None)?;
+    /// rt.run("import asyncio\nasync def later(x):\n    await asyncio.sleep(0.01)\n    return x * 2\n")?;
+    /// let tasks: Vec<pyrt::Task<i64>> = (0..100).map(|i| rt.call_async("__main__", "later", (i,))).collect::<pyrt::Result<_>>()?;
+    /// let sum: i64 = tasks.into_iter().map(|t| t.wait()).sum::<pyrt::Result<i64>>()?;
+    /// assert_eq!(sum, 9900);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn call_async<T: DeserializeOwned>(&self, module: &str, function: &str, args: impl Serialize) -> Result<Task<T>> {
+        let e = encode_args(&args, NO_KWARGS)?;
+        let (shared, done) = Task::<T>::completion();
+        let id = runtime::call_async(self.token, &format!("{module}:{function}"), Some(&e.args), None, e.flags, done)?;
+        Ok(Task { id, shared, _value: std::marker::PhantomData })
+    }
+
     /// Imports a module and keeps it as an [`Object`].
     pub fn import(&self, module: &str) -> Result<Object> {
         runtime::object_import(self.token, module).map(|id| Object { id })
@@ -489,6 +512,85 @@ impl Object {
             done: false,
             _item: std::marker::PhantomData,
         })
+    }
+}
+
+/// A coroutine running on pyrt's asyncio event loop ([`Runtime::call_async`]): a `Future` of
+/// its result, converted to `T`. Awaiting it from any executor does not block a thread;
+/// [`Task::wait`] blocks the calling thread instead. Dropping it does not cancel the coroutine:
+/// call [`Task::cancel`].
+#[derive(Debug)]
+pub struct Task<T> {
+    id: u64,
+    shared: std::sync::Arc<TaskShared>,
+    _value: std::marker::PhantomData<fn() -> T>,
+}
+
+#[derive(Debug, Default)]
+struct TaskShared {
+    state: std::sync::Mutex<TaskState>,
+    ready: std::sync::Condvar,
+}
+
+#[derive(Debug, Default)]
+struct TaskState {
+    outcome: Option<Result<String>>,
+    waker: Option<std::task::Waker>,
+}
+
+impl<T: DeserializeOwned> Task<T> {
+    fn completion() -> (std::sync::Arc<TaskShared>, runtime::Completion) {
+        let shared = std::sync::Arc::new(TaskShared::default());
+        let s = shared.clone();
+        let done: runtime::Completion = Box::new(move |_task, outcome| {
+            let mut st = s.state.lock().unwrap_or_else(|p| p.into_inner());
+            st.outcome = Some(outcome.map(into_string));
+            if let Some(w) = st.waker.take() {
+                w.wake();
+            }
+            s.ready.notify_all();
+        });
+        (shared, done)
+    }
+
+    /// Blocks the calling thread until the coroutine is done; its result converted to `T`, or
+    /// its exception ([`ErrorKind::Python`]), its cancellation ([`ErrorKind::Interrupted`]) or
+    /// the runtime's closing ([`ErrorKind::Closed`]).
+    pub fn wait(self) -> Result<T> {
+        let mut st = self.shared.state.lock().unwrap_or_else(|p| p.into_inner());
+        while st.outcome.is_none() {
+            st = self.shared.ready.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
+        let outcome = st.outcome.take().expect("checked");
+        drop(st);
+        outcome.and_then(|json| from_json(&json))
+    }
+
+    /// Cancels the coroutine: Python sees CancelledError where it awaits and runs its cleanup;
+    /// the task then completes with [`ErrorKind::Interrupted`] (or its result, if it caught the
+    /// cancellation). Returns at once.
+    pub fn cancel(&self) -> Result<()> {
+        runtime::task_cancel(self.id)
+    }
+
+    /// Whether the coroutine is done.
+    pub fn is_done(&self) -> bool {
+        self.shared.state.lock().unwrap_or_else(|p| p.into_inner()).outcome.is_some()
+    }
+}
+
+impl<T: DeserializeOwned> std::future::Future for Task<T> {
+    type Output = Result<T>;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<T>> {
+        let mut st = self.shared.state.lock().unwrap_or_else(|p| p.into_inner());
+        match st.outcome.take() {
+            Some(outcome) => std::task::Poll::Ready(outcome.and_then(|json| from_json(&json))),
+            None => {
+                st.waker = Some(cx.waker().clone());
+                std::task::Poll::Pending
+            }
+        }
     }
 }
 

@@ -25,7 +25,7 @@ mod python;
 mod runtime;
 mod signals;
 
-pub use api::{Builder, Bytes, Candidate, Discovery, Info, Iter, Object, Runtime};
+pub use api::{Builder, Bytes, Candidate, Discovery, Info, Iter, Object, Runtime, Task};
 pub use error::{Error, ErrorDetail, ErrorKind, PythonException, Result};
 
 #[doc(hidden)]

@@ -8,8 +8,7 @@ use super::runtime::{pyrt_runtime, token};
 use super::status::PYRT_OK;
 use super::{boundary, optional_text, text, ErrOut};
 use crate::error::{Error, Result};
-use crate::python::aio::{Completion, Outcome};
-use crate::runtime;
+use crate::runtime::{self, Completion, Outcome};
 
 /// A task's completion: called exactly once for every task pyrt_call_async() or
 /// pyrt_object_await() started, when the coroutine is done.

@@ -55,5 +55,5 @@ pub(crate) use objects::{
     object_call, object_eval, object_free, object_from_json, object_getattr, object_import, object_setattr, object_text, object_to_json,
 };
 pub(crate) use output::{output_take, set_output_handler, STDERR, STDOUT};
-pub(crate) use tasks::{call_async, object_await, task_cancel};
+pub(crate) use tasks::{call_async, object_await, task_cancel, Completion, Outcome};
 pub(crate) use values::{Returned, VALUE_TAGGED};

@@ -6,7 +6,8 @@ use super::calls::split_target;
 use super::guard::{enter, enter_interpreter, enter_object};
 use super::values::{call_args, mode};
 use crate::error::Result;
-use crate::python::aio::{self, Completion};
+use crate::python::aio;
+pub(crate) use crate::python::aio::{Completion, Outcome};
 use crate::python::{exec, handles};
 
 /// Calls `module:function(*args, **kwargs)`, which must return an awaitable (calling an

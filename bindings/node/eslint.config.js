@@ -20,6 +20,8 @@ const nodeGlobals = {
   clearTimeout: 'readonly',
   setImmediate: 'readonly',
   queueMicrotask: 'readonly',
+  AbortController: 'readonly',
+  AbortSignal: 'readonly',
 };
 
 module.exports = [

@@ -200,6 +200,18 @@ export class Runtime {
   callObject(module: string, fn: string, ...args: PyValue[]): PyObject;
   callObject(target: `${string}:${string}`, ...args: PyValue[]): PyObject;
   callJson(module: string, fn: string, argsJson?: string, kwargsJson?: string | null): string;
+  /**
+   * Calls an `async def` (or any function returning an awaitable) and awaits the coroutine on
+   * pyrt's asyncio loop: a Promise of the result, decoded as call() does. Rejects with PythonError
+   * (the exception, traceback included), PyrtError code INTERRUPTED (cancelled, after the
+   * coroutine's cleanup) or CLOSED (the Runtime was closed first); a task that cannot start (no
+   * such function, a result that is not awaitable: TypeError) rejects too: it never throws.
+   */
+  callAsync(module: string, fn: string, ...args: PyValue[]): Promise<any>;
+  callAsync(target: `${string}:${string}`, ...args: PyValue[]): Promise<any>;
+  /** callAsync with keyword arguments and options (`signal` cancels the task). */
+  callAsyncKw(module: string, fn: string, args?: PyValue[], kwargs?: { [key: string]: PyValue } | null, opts?: AsyncOptions | null): Promise<any>;
+  callAsyncKw(target: `${string}:${string}`, args?: PyValue[], kwargs?: { [key: string]: PyValue } | null, opts?: AsyncOptions | null): Promise<any>;
   import(module: string): PyObject;
   toObject(value: PyValue): PyObject;
   info(): Info;
@@ -223,10 +235,25 @@ export class PyObject {
    * to n - 1 items ahead of what JS has consumed. A non-iterable object: PythonError (TypeError).
    */
   iter(opts?: IterOptions): PyIterator;
+  /**
+   * Awaits this awaitable (a coroutine object, an asyncio Task or Future, anything with
+   * `__await__`) on pyrt's asyncio loop: a Promise of its result, as Runtime.callAsync. The handle
+   * is not consumed; a coroutine object can be awaited once.
+   */
+  awaitValue(opts?: AsyncOptions): Promise<any>;
   /** `for (const x of obj)`: iter() with one item per step. */
   [Symbol.iterator](): PyIterator;
   repr(): string;
   toString(): string;
+}
+
+export interface AsyncOptions {
+  /**
+   * Cancels the task when aborted (pyrt_task_cancel): the coroutine sees asyncio.CancelledError,
+   * runs its cleanup, then the Promise rejects with code INTERRUPTED (or settles as the coroutine
+   * did, if it caught the cancellation). An already aborted signal rejects without starting it.
+   */
+  signal?: AbortSignal;
 }
 
 export interface IterOptions {

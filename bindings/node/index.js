@@ -188,6 +188,11 @@ function bind(handle) {
     iterSend: f('int32_t pyrt_iter_send(pyrt_object *gen, const char *value_json, uint32_t flags, _Out_ pyrt_str *item_out, _Out_ pyrt_error **err_out)'),
     iterThrow: f('int32_t pyrt_iter_throw(pyrt_object *gen, pyrt_object *exception, uint32_t flags, _Out_ pyrt_str *item_out, _Out_ pyrt_error **err_out)'),
     iterClose: f('int32_t pyrt_iter_close(pyrt_object *iter, _Out_ pyrt_error **err_out)'),
+    // `done` is the completion callback's address (registered in the task thread: see
+    // taskBroker) and `user_data` a number keying the pending Promise.
+    callAsync: f('int32_t pyrt_call_async(pyrt_runtime *rt, const char *target, const char *args_json, const char *kwargs_json, uint32_t flags, void *done, uintptr_t user_data, _Out_ uint64_t *task_out, _Out_ pyrt_error **err_out)'),
+    objectAwait: f('int32_t pyrt_object_await(pyrt_object *awaitable, uint32_t flags, void *done, uintptr_t user_data, _Out_ uint64_t *task_out, _Out_ pyrt_error **err_out)'),
+    taskCancel: f('int32_t pyrt_task_cancel(uint64_t task, _Out_ pyrt_error **err_out)'),
   };
 }
 
@@ -255,24 +260,40 @@ function sameFile(a, b) {
 function check(status, errOut) {
   if (status === STATUS.OK || status === STATUS.DONE) return;
   const e = errOut[0];
-  const fn = lib.fn;
   if (!e) throw new PyrtError(statusName(status), status);
-  let error;
+  throw errorFromPyrt(e, status);
+}
+
+/** The error a pyrt_error stands for (the pyrt_error is freed). */
+function errorFromPyrt(e, status) {
+  const fn = lib.fn;
   try {
     const code = fn.errorCode(e) || status;
-    const message = fn.errorMessage(e) || '';
-    const type = fn.errorPythonType(e);
-    error = type ? new PythonError(type, message, fn.errorTraceback(e), code, fn.statusName(code))
-      : new PyrtError(message, code, fn.statusName(code));
-    // Only set for a call through a capturing runtime (captureOutput).
-    const stdout = fn.errorOutput(e, STDOUT);
-    const stderr = fn.errorOutput(e, STDERR);
-    if (stdout !== null) error.stdout = stdout;
-    if (stderr !== null) error.stderr = stderr;
+    return errorFromFields({
+      code,
+      statusName: fn.statusName(code),
+      message: fn.errorMessage(e) || '',
+      type: fn.errorPythonType(e),
+      traceback: fn.errorTraceback(e),
+      stdout: fn.errorOutput(e, STDOUT),
+      stderr: fn.errorOutput(e, STDERR),
+    });
   } finally {
     fn.errorFree(e);
   }
-  throw error;
+}
+
+/**
+ * A PythonError (a Python exception: `type` is set) or PyrtError from a pyrt_error's fields:
+ * { code, statusName, message, type, traceback, stdout, stderr } (the last two only set for a
+ * call through a capturing runtime, captureOutput).
+ */
+function errorFromFields(f) {
+  const error = f.type ? new PythonError(f.type, f.message, f.traceback, f.code, f.statusName)
+    : new PyrtError(f.message, f.code, f.statusName);
+  if (f.stdout != null) error.stdout = f.stdout;
+  if (f.stderr != null) error.stderr = f.stderr;
+  return error;
 }
 
 /** Runs `f(out, err)` for a call with one output; returns the output or throws. */
@@ -667,6 +688,178 @@ function decode(text, rt) {
   return untag(parseJson(text), rt);
 }
 
+// ---- coroutines: Promises completed from pyrt's event-loop thread ---------------------------------
+//
+// pyrt_call_async and pyrt_object_await call their completion (pyrt_task_fn) on pyrt's asyncio
+// loop thread. koffi runs a registered JS callback called from a foreign thread on the JS thread
+// that registered it, through its event loop, and blocks the calling thread until it has run.
+// Registered on this (the main) thread, a completion would then stall pyrt's loop for as long as
+// this thread is busy, and deadlock it outright when this thread waits on the loop itself (a
+// for…of step over an async generator, closing the last Runtime). So the one callback of the
+// process is registered in a small worker thread that does nothing else: it copies the outcome
+// (result text, or the error's fields), frees pyrt's strings and error at once, and posts the
+// copy here, where the Promise waiting under the callback's user_data number settles. The loop
+// thread is held for a few microseconds per completion, whatever this thread is doing.
+
+// The worker thread's code (run as `(${taskWorker})()`: it sees only its own scope and workerData).
+function taskWorker() {
+  const { parentPort, workerData } = require('node:worker_threads');
+  const shared = new BigInt64Array(workerData.shared); // [state: 0 starting, 1 ready, 2 failed; callback address]
+  try {
+    const ffi = require(workerData.koffi);
+    const h = ffi.load(workerData.library);
+    const f = (proto) => h.func(proto);
+    const fn = {
+      stringFree: f('void pyrt_string_free(void *s)'),
+      statusName: f('const char *pyrt_status_name(int32_t status)'),
+      errorCode: f('int32_t pyrt_error_code(void *err)'),
+      errorMessage: f('const char *pyrt_error_message(void *err)'),
+      errorPythonType: f('const char *pyrt_error_python_type(void *err)'),
+      errorTraceback: f('const char *pyrt_error_traceback(void *err)'),
+      errorOutput: f('const char *pyrt_error_output(void *err, uint32_t stream)'),
+      errorFree: f('void pyrt_error_free(void *err)'),
+    };
+    const taskFn = ffi.proto('void pyrt_task_fn(uintptr_t user_data, uint64_t task, int32_t status, void *result_json, void *err)');
+    const done = (key, task, status, result, err) => {
+      const msg = { key: Number(key), status, text: null, error: null };
+      try {
+        if (result) msg.text = ffi.decode(result, 'char', -1);
+        if (err) {
+          const code = fn.errorCode(err) || status;
+          msg.error = {
+            code,
+            statusName: fn.statusName(code),
+            message: fn.errorMessage(err) || '',
+            type: fn.errorPythonType(err),
+            traceback: fn.errorTraceback(err),
+            stdout: fn.errorOutput(err, 1),
+            stderr: fn.errorOutput(err, 2),
+          };
+        }
+      } catch (e) {
+        msg.error = { code: 19, statusName: 'PYRT_ERR_INTERNAL', message: `reading a task's outcome: ${e.message}` };
+      } finally {
+        if (result) fn.stringFree(result);
+        if (err) fn.errorFree(err);
+      }
+      parentPort.postMessage(msg);
+    };
+    shared[1] = BigInt(ffi.register(done, ffi.pointer(taskFn)));
+    Atomics.store(shared, 0, 1n);
+  } catch (e) {
+    parentPort.postMessage({ failed: String(e && e.stack || e) });
+    Atomics.store(shared, 0, 2n);
+  }
+  Atomics.notify(shared, 0);
+  parentPort.on('message', () => {}); // stays alive (the main thread ref()s it only while tasks are pending)
+}
+
+let broker = null; // { worker, done, pending: Map<key, entry>, nextKey, failed }
+const BROKER_START_MS = 30000;
+
+/** The process's task broker, starting its worker thread on first use. */
+function taskBroker() {
+  if (broker) {
+    if (broker.failed) throw new PyrtError(`pyrt's task thread stopped: ${broker.failed}`, STATUS.INTERNAL);
+    return broker;
+  }
+  const { Worker } = require('node:worker_threads');
+  const shared = new SharedArrayBuffer(16);
+  const worker = new Worker(`(${taskWorker})()`, {
+    eval: true,
+    name: 'pyrt-tasks',
+    workerData: { shared, koffi: require.resolve('koffi'), library: lib.path },
+  });
+  const state = new BigInt64Array(shared);
+  Atomics.wait(state, 0, 0n, BROKER_START_MS);
+  if (state[0] !== 1n) {
+    worker.unref();
+    worker.terminate();
+    throw new PyrtError(state[0] === 2n ? "pyrt's task thread could not register its callback (koffi in a worker thread)"
+      : `pyrt's task thread did not start within ${BROKER_START_MS} ms`, STATUS.INTERNAL);
+  }
+  const b = { worker, done: state[1], pending: new Map(), nextKey: 1, failed: null };
+  worker.on('message', (msg) => settleTask(b, msg));
+  const fail = (why) => {
+    if (b.failed) return;
+    b.failed = why;
+    const error = new PyrtError(`pyrt's task thread stopped: ${why}`, STATUS.INTERNAL);
+    for (const entry of b.pending.values()) finishTask(b, entry, () => entry.reject(error));
+  };
+  worker.on('error', (e) => fail(e.message));
+  worker.on('exit', (code) => fail(`exited with code ${code}`));
+  // After the listeners: adding a 'message' listener refs the worker's port again. Ref'd only
+  // while tasks are pending (startTask, finishTask).
+  worker.unref();
+  broker = b;
+  return b;
+}
+
+function finishTask(b, entry, settle) {
+  b.pending.delete(entry.key);
+  if (entry.signal) entry.signal.removeEventListener('abort', entry.onAbort);
+  if (b.pending.size === 0) b.worker.unref();
+  settle();
+}
+
+function settleTask(b, msg) {
+  if (msg.failed !== undefined) return;
+  const entry = b.pending.get(msg.key);
+  if (entry === undefined) return;
+  finishTask(b, entry, () => {
+    if (msg.status !== STATUS.OK) {
+      entry.reject(msg.error ? errorFromFields(msg.error) : new PyrtError(statusName(msg.status), msg.status));
+      return;
+    }
+    let value;
+    try {
+      value = decode(msg.text, entry.rt);
+    } catch (e) {
+      entry.reject(e);
+      return;
+    }
+    entry.resolve(value);
+  });
+}
+
+/**
+ * Starts a task: `start(done, key, taskOut, errOut)` calls pyrt_call_async or pyrt_object_await.
+ * A Promise settled by the task's completion; a task that cannot start rejects it (the error
+ * pyrt returned). `signal` (an AbortSignal) cancels the task with pyrt_task_cancel.
+ */
+function startTask(rt, opts, start) {
+  return new Promise((resolve, reject) => {
+    const signal = opts == null ? undefined : opts.signal;
+    if (signal != null && signal.aborted) {
+      reject(new PyrtError('cancelled before it started (the AbortSignal was already aborted)', STATUS.INTERRUPTED));
+      return;
+    }
+    const b = taskBroker();
+    const key = b.nextKey++;
+    const taskOut = [null];
+    const err = [null];
+    const status = start(b.done, key, taskOut, err);
+    if (status !== STATUS.OK) {
+      check(status, err);
+      throw new PyrtError(statusName(status), status); // (check throws for any failure)
+    }
+    const entry = { key, rt, resolve, reject, task: taskOut[0], signal, onAbort: null };
+    b.pending.set(key, entry);
+    b.worker.ref(); // pending tasks keep the process alive
+    if (signal != null) {
+      entry.onAbort = () => {
+        const cerr = [null];
+        try {
+          check(lib.fn.taskCancel(entry.task, cerr), cerr);
+        } catch (e) {
+          finishTask(b, entry, () => reject(e));
+        }
+      };
+      signal.addEventListener('abort', entry.onAbort, { once: true });
+    }
+  });
+}
+
 // ---- Runtime and PyObject -------------------------------------------------------------------------
 
 const runtimeRegistry = new FinalizationRegistry((h) => { if (lib) lib.fn.free(h); });
@@ -856,6 +1049,42 @@ class Runtime {
     return new PyObject(this, out1((o, e) => lib.fn.callObject(h, target, encodeArgs(args), null, VALUE_TAGGED, o, e)));
   }
 
+  /**
+   * Calls `module.function(...args)` (or callAsync('module:function', ...args)), an `async def`
+   * or any function returning an awaitable, and awaits the coroutine on pyrt's asyncio event loop
+   * (a thread of pyrt's; no thread is blocked per await): a Promise of the result, decoded as
+   * call() does. It rejects with a PythonError (traceback included) for the exception the
+   * coroutine raised, a PyrtError with code INTERRUPTED once a cancelled coroutine has run its
+   * cleanup, CLOSED when this Runtime was closed first. A task that cannot start (no such module
+   * or function, a function that raised, a result that is not awaitable: TypeError; a closed
+   * Runtime) rejects it too: callAsync never throws. To cancel, use callAsyncKw's `signal`.
+   */
+  callAsync(module, ...rest) {
+    const [target, args] = splitTarget(module, rest);
+    return this._callAsync(target, args, null, null);
+  }
+
+  /**
+   * callAsync with keyword arguments and options: callAsyncKw('module:function', args, kwargs,
+   * { signal }) (or callAsyncKw(module, function, args, kwargs, { signal })). `signal`: an
+   * AbortSignal whose abort cancels the task (pyrt_task_cancel): the coroutine sees
+   * asyncio.CancelledError where it awaits and runs its `finally` blocks, then the Promise
+   * rejects with INTERRUPTED (or settles as the coroutine did, if it caught the cancellation).
+   * An already aborted signal rejects at once without starting the task.
+   */
+  callAsyncKw(module, ...rest) {
+    const [target, [args = [], kwargs = null, opts = null]] = splitTarget(module, rest);
+    return this._callAsync(target, args, kwargs, opts);
+  }
+
+  _callAsync(target, args, kwargs, opts) {
+    return startTask(this, opts, (done, key, taskOut, err) => {
+      const h = this._handle();
+      return lib.fn.callAsync(h, target, encodeArgs(args), kwargs == null ? null : encode(kwargs),
+        this._valueFlags, done, key, taskOut, err);
+    });
+  }
+
   /** The raw JSON call (plain JSON in, JSON text out: docs/values.md). */
   callJson(module, fn, argsJson = '[]', kwargsJson = null) {
     const h = this._handle();
@@ -999,6 +1228,19 @@ class PyObject {
     const text = out1((o, e) => lib.fn.objectCallJson(h, method, encodeArgs(args), kwargs == null ? null : encode(kwargs),
       VALUE_TAGGED | VALUE_HANDLES, o, e));
     return decode(text, this._rt);
+  }
+
+  /**
+   * Awaits this awaitable (a coroutine object, an asyncio Task or Future, any object with
+   * `__await__`) on pyrt's event loop: a Promise of its result, as Runtime.callAsync. `signal`
+   * (an AbortSignal) cancels it, as with callAsyncKw. The handle is not consumed (free() it as
+   * usual); a coroutine object can be awaited once, as in Python.
+   */
+  awaitValue(opts = {}) {
+    return startTask(this._rt, opts, (done, key, taskOut, err) => {
+      const h = this._handle();
+      return lib.fn.objectAwait(h, VALUE_TAGGED | VALUE_HANDLES, done, key, taskOut, err);
+    });
   }
 
   /**

@@ -5,6 +5,7 @@ usage: report.py RAW RESULTS_MD RESULTS_TSV MODE COMMAND REPS
 Raw lines (tab-separated), from bench/c/bench.c and bench/go/main.go:
   RESULT  host label group variant baseline median_ns median_ratio reps calls
   RSS     host label what calls rss_before_kb rss_after_kb
+  COUNT   host label what value
   SKIP    host label group reason
   SINGLE<k> host label what ns_per_call      (round k of the cross-process Go/C comparison)
   SERVER  host label load workload system N calls_per_s p50_us p99_us max_us reps
@@ -26,6 +27,7 @@ singles = defaultdict(dict)  # (label, k) -> host -> ns
 labels = []
 server = {}   # (label, load, workload, host, system, n) -> (calls_per_s, p50_us, p99_us, max_us)
 server_reps = set()
+counts = {}  # (host, label, what) -> value
 server_skips = defaultdict(list)  # label -> [(host, group, reason)]
 
 for line in open(raw):
@@ -43,6 +45,8 @@ for line in open(raw):
             order.append((host, group, variant, base))
     elif kind == "RSS":
         rss[(f[1], label, f[3])] = (int(f[4]), int(f[5]), int(f[6]))
+    elif kind == "COUNT":
+        counts[(f[1], label, f[3])] = int(f[4])
     elif kind == "SKIP":
         skips.add((label, f[3]))
         skip = (f[1], f[3], f[4] if len(f) > 4 else "")
@@ -74,6 +78,21 @@ def cross(label, host):
 def rss_kb(host, label, what):
     r = rss.get((host, label, what))
     return None if r is None else r[2] - r[1]
+
+
+def async_ratio(label):
+    """The 10,000-awaits round / the goroutines' round (whatever the group's size)."""
+    for (host, l, group, variant), r in results.items():
+        if host == "go-purego" and l == label and group.startswith("async_") and variant == "CallAsync_asyncio_sleep":
+            return r[1]
+    return None
+
+
+def async_ms(label):
+    for (host, l, group, variant), r in results.items():
+        if host == "go-purego" and l == label and group.startswith("async_") and variant == "CallAsync_asyncio_sleep":
+            return r[0] / 1e6
+    return None
 
 
 def fresh_overhead(label):
@@ -130,6 +149,12 @@ rows = [
     ("bulk 1M float64 zero-copy in and out (Go purego) / MEMCPY bandwidth", "≥ 0.5", GE, 0.5, lambda l: inv(ratio("go-purego", l, "bulk_1M_float64", "zero_copy_in_out_numpy_multiply")), True, "x"),
     ("bulk 1M float64 as JSON text (C) / MEMCPY bandwidth", "(info)", None, None, lambda l: inv(ratio("c", l, "bulk_1M_float64", "json_text_numpy_sum")), True, "x"),
     ("`pyrt_new` + first call + `pyrt_free` / `python -c pass`", "≤ 1.1", LE, 1.1, lambda l: ratio("c", l, "startup", "pyrt_new+first_call+pyrt_free"), False, "x"),
+    ("Go `Stream` of a generator, per small int, step per item / the same ints as one list (`Call`)", "(info)", None, None, lambda l: ratio("go-purego", l, "stream_small_ints", "Stream_step_per_item"), False, "x"),
+    ("Go `Stream` of a generator, per small int, `WithBatch(256)` / the same ints as one list (`Call`)", "≤ 3", LE, 3.0, lambda l: ratio("go-purego", l, "stream_small_ints", "Stream_WithBatch_256"), False, "x"),
+    ("Go 10,000 `CallAsync` awaiting `asyncio.sleep(0.05)`: wall time of the round", "< 1 s", LE, 1000.0, async_ms, False, "ms"),
+    ("Go 10,000 `CallAsync` round / 10,000 goroutines sleeping 50 ms", "(info)", None, None, async_ratio, False, "x"),
+    ("Go OS threads while 10,000 awaits are in flight", "(info)", None, None, lambda l: counts.get(("go-purego", l, "os_threads_while_awaiting")), False, "n"),
+    ("RSS growth streaming the items (Go `Stream`, `WithBatch(1000)`)", "< 1 MB", "<kb", 1024, lambda l: rss_kb("go-purego", l, "Stream"), False, "kB"),
     ("RSS growth over the calls, C `pyrt_call_json`", "< 1 MB", "<kb", 1024, lambda l: rss_kb("c", l, "pyrt_call_json"), False, "kB"),
     ("RSS growth over the calls, C typed", "< 1 MB", "<kb", 1024, lambda l: rss_kb("c", l, "typed"), False, "kB"),
     ("RSS growth over the calls, Go `Call` (purego)", "< 1 MB", "<kb", 1024, lambda l: rss_kb("go-purego", l, "rt.Call"), False, "kB"),
@@ -140,6 +165,10 @@ rows = [
 def fmt(v, unit):
     if unit == "kB":
         return f"{v:+d} kB"
+    if unit == "ms":
+        return f"{v:,.0f} ms"
+    if unit == "n":
+        return f"{v:,.0f}"
     if v >= 100:
         return f"{v:,.0f}"
     return f"{v:.2f}"
@@ -181,9 +210,11 @@ for name, target, op, limit, fn, numpy, unit in rows:
         tsv.append(f"{name}\t{target}\t{l}\t{v:.4f}\t{'' if not m else ('yes' if '✓' in m else 'no')}")
     out.append(f"| {name} | {target} | " + " | ".join(cells) + " |")
 out.append("")
-rss_calls = sorted({c for (c, _, _) in rss.values()})
+rss_calls = sorted({c for (h, _, w), (c, _, _) in rss.items() if w != "Stream"})
+rss_items = sorted({c for (h, _, w), (c, _, _) in rss.items() if w == "Stream"})
 if rss_calls:
-    out.append(f"RSS growth: after {', '.join(f'{c:,}' for c in rss_calls)} calls, measured after 20,000 warm-up calls.")
+    out.append(f"RSS growth: after {', '.join(f'{c:,}' for c in rss_calls)} calls, measured after 20,000 warm-up calls"
+               + (f"; streaming: from the {min(1_000_000, rss_items[0] // 10):,}th item to the last of {rss_items[0]:,}." if rss_items else "."))
     out.append("")
 out.append("All variants (median ns per call, and × the group's baseline, same run):")
 out.append("")

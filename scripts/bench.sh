@@ -22,7 +22,8 @@
 #      one after the other REPS times; the per-repetition ratios' median;
 #   4. start-up: pyrt_new + first call + pyrt_free in a new process vs `python -c pass`,
 #      interleaved;
-#   5. RSS growth over 1,000,000 calls (C: pyrt_call_json and typed; Go: Call and CallFloat);
+#   5. RSS growth over 1,000,000 calls (C: pyrt_call_json and typed; Go: Call and CallFloat),
+#      and over streaming 10,000,000 generator items (Go Stream, WithBatch(1000));
 #   6. the server benchmark: 1, 4, 16 and 64 threads/goroutines calling back-to-back (pure
 #      Python, a jinja2 render, a numpy reduction), idle and with one busy-looping process per
 #      CPU: Go purego with every system (pyrt, pyrt_workers and the process baselines, which run
@@ -123,8 +124,8 @@ for line in "${sel[@]}"; do
   if [[ -n $venv ]] && ! "$venv/bin/python" -c 'import numpy' 2>/dev/null; then venv=; fi
   export PYRT_LIBPYTHON=$lib PYRT_BENCH_LABEL=$label PYRT_BENCH_PYTHON=$py PYRT_BENCH_DIR=$ROOT/bench PYRT_BENCH_VENV=$venv
   echo "== $label ($lib; interpreter $py; venv ${venv:-none: bulk n/a})" >&2
-  run() { # run a host, keep its RESULT/RSS/SKIP/SINGLE/SERVER lines; stderr to the log
-    "$@" 2>>"$LOG" | grep -E '^(RESULT|RSS|SKIP|SINGLE|SERVER)' >>"$RAW" || { echo "bench: failed: $* (see $LOG)" >&2; exit 1; }
+  run() { # run a host, keep its RESULT/RSS/SKIP/SINGLE/SERVER/COUNT lines; stderr to the log
+    "$@" 2>>"$LOG" | grep -E '^(RESULT|RSS|SKIP|SINGLE|SERVER|COUNT)' >>"$RAW" || { echo "bench: failed: $* (see $LOG)" >&2; exit 1; }
   }
   echo "   C host groups" >&2
   run "$CBENCH" --reps "$REPS" "${CN[@]}"

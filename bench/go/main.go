@@ -12,13 +12,21 @@
 //	            pipes, bench/py/worker.py): the SUBPROCESS baseline.
 //	goroutines  rt.Call from one goroutine = baseline; from a new goroutine each call; from a pool
 //	            of 8 goroutines; a new goroutine without a call.
+//	stream      per item: 1,000 small ints returned as one list by rt.Call = baseline; the same
+//	            items yielded by a generator and ranged over with rt.Stream, one step per item
+//	            and WithBatch(256).
+//	async       10,000 coroutines awaiting asyncio.sleep(0.05) in flight at once through
+//	            rt.CallAsync, against 10,000 goroutines each sleeping 50 ms = baseline (the
+//	            wall time of a round of each; also a COUNT line: the OS threads of the process
+//	            while the awaits are in flight).
 //	bulk        1,000,000 float64 lent with pyrt.BufferOf to numpy.frombuffer(...).sum(), and in
 //	            and out (WritableBufferOf + numpy.multiply(out=)), beside copy() of the 8 MB
 //	            (MEMCPY) = baseline (needs NumPy: $PYRT_BENCH_VENV).
 //
 // Other modes: -single N prints one rt.Call figure ("SINGLE" line) for the cross-process Go/C
-// comparison; -rss N prints RSS before and after N calls of rt.Call and CallFloat
-// (each read after debug.FreeOSMemory: memory in use, not uncollected garbage).
+// comparison; -rss N prints RSS before and after N calls of rt.Call and CallFloat, and before
+// and after streaming N*10 items of a generator (each read after debug.FreeOSMemory: memory in
+// use, not uncollected garbage).
 // Environment as for bench/c/bench.c (PYRT_LIBPYTHON, PYRT_BENCH_VENV, PYRT_BENCH_PYTHON,
 // PYRT_BENCH_LABEL, PYRT_BENCH_DIR).
 package main
@@ -45,7 +53,7 @@ import (
 var (
 	quick  = flag.Bool("quick", false, "few calls per repetition (proves the benchmarks run)")
 	reps   = flag.Int("reps", 9, "interleaved repetitions")
-	groups = flag.String("groups", "sqrt,goroutines,parallel,bulk", "groups to run")
+	groups = flag.String("groups", "sqrt,goroutines,parallel,stream,async,bulk", "groups to run")
 	single = flag.Int("single", 0, "print one rt.Call figure over N calls")
 	rssN   = flag.Int("rss", 0, "RSS growth over N calls")
 
@@ -179,6 +187,14 @@ func rss() int {
 	return -1
 }
 
+func osThreads() int {
+	entries, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return -1
+	}
+	return len(entries)
+}
+
 func main() {
 	flag.Parse()
 	if *burnMode {
@@ -241,6 +257,22 @@ func main() {
 			fmt.Printf("RSS\t%s\t%s\t%s\t%d\t%d\t%d\n", host, label, v.name, *rssN, before, after)
 			fmt.Fprintf(os.Stderr, "  rss %-10s %d calls: %d kB -> %d kB (%+d kB)\n", v.name, *rssN, before, after, after-before)
 		}
+		// Streaming: RSS after the first 1,000,000 items against RSS at the end.
+		items := *rssN * 10
+		var before int
+		n := 0
+		for v, err := range rt.Stream(ctx, "bench_funcs", "int_gen", items, pyrt.WithBatch(1000)) {
+			if err != nil {
+				die("Stream: %v", err)
+			}
+			sink += float64(v.(int64))
+			if n++; n == min(items/10, 1_000_000) {
+				before = rss()
+			}
+		}
+		after := rss()
+		fmt.Printf("RSS\t%s\t%s\tStream\t%d\t%d\t%d\n", host, label, items, before, after)
+		fmt.Fprintf(os.Stderr, "  rss %-10s %d items: %d kB -> %d kB (%+d kB)\n", "Stream", items, before, after, after-before)
 		return
 	}
 
@@ -322,6 +354,69 @@ func main() {
 		}
 		n := scale(400, 20)
 		group("parallel_cpu", []variant{{"one_goroutine", work, n}, {"two_goroutines", two, n}}, 0)
+	}
+	if want("stream") {
+		const items = 1000
+		list := func(n int) {
+			for range max(1, n/items) {
+				v, err := rt.Call(ctx, "bench_funcs", "int_list", items)
+				if err != nil {
+					die("int_list: %v", err)
+				}
+				sink += float64(len(v.([]any)))
+			}
+		}
+		stream := func(batch int) func(int) {
+			return func(n int) {
+				for v, err := range rt.Stream(ctx, "bench_funcs", "int_gen", n, pyrt.WithBatch(batch)) {
+					if err != nil {
+						die("Stream: %v", err)
+					}
+					sink += float64(v.(int64))
+				}
+			}
+		}
+		n := scale(200000, 2000)
+		group("stream_small_ints", []variant{{"list_of_1000_Call", list, n}, {"Stream_step_per_item", stream(1), n},
+			{"Stream_WithBatch_256", stream(256), n}}, 0)
+	}
+	if want("async") {
+		conc := scale(10000, 200)
+		sleepers := func(rounds int) {
+			for range rounds {
+				var wg sync.WaitGroup
+				for range conc {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						time.Sleep(50 * time.Millisecond)
+					}()
+				}
+				wg.Wait()
+			}
+		}
+		threads := 0
+		awaits := func(rounds int) {
+			futs := make([]*pyrt.Future, conc)
+			for range rounds {
+				for i := range futs {
+					var err error
+					if futs[i], err = rt.CallAsync(ctx, "bench_funcs", "nap"); err != nil {
+						die("CallAsync: %v", err)
+					}
+				}
+				threads = max(threads, osThreads())
+				for _, f := range futs {
+					if _, err := f.Wait(ctx); err != nil {
+						die("nap: %v", err)
+					}
+				}
+			}
+		}
+		group(fmt.Sprintf("async_%d_in_flight", conc), []variant{{"goroutines_time_Sleep", sleepers, 1},
+			{"CallAsync_asyncio_sleep", awaits, 1}}, 0)
+		fmt.Printf("COUNT\t%s\t%s\tos_threads_while_awaiting\t%d\n", host, label, threads)
+		fmt.Fprintf(os.Stderr, "  async      OS threads while %d awaits were in flight: %d\n", conc, threads)
 	}
 	if want("bulk") {
 		if _, err := rt.Import(ctx, "numpy"); err != nil {

@@ -36,3 +36,20 @@ def spin(n):
     for i in range(n):
         s += i * i % 7
     return s
+
+
+def int_list(n):
+    """n small ints returned as one list: the baseline of streaming the same items."""
+    return list(range(n))
+
+
+def int_gen(n):
+    """n small ints yielded one at a time: streamed to the host (pyrt.Stream)."""
+    yield from range(n)
+
+
+async def nap():
+    """An awaited sleep of 50 ms: 10,000 of them in flight at once (CallAsync)."""
+    import asyncio
+    await asyncio.sleep(0.05)
+    return 1

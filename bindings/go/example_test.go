@@ -346,3 +346,133 @@ func ExampleWithWorkers() {
 	fmt.Println(results)
 	// Output: [0 1 4 9]
 }
+
+// Stream ranges over what a Python generator yields, one row at a time, as
+// the generator produces them; leaving the loop early closes the generator
+// (its finally block runs before the loop statement ends).
+func ExampleRuntime_Stream() {
+	rt, err := pyrt.New()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer rt.Close()
+	ctx := context.Background()
+	rt.Run(ctx, `
+events = []
+def rows(n):
+    try:
+        for i in range(n):
+            yield {"id": i, "name": f"row {i}"}
+    finally:
+        events.append("generator closed")
+`)
+	for row, err := range rt.Stream(ctx, "__main__", "rows", 1_000_000) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		r := row.(map[string]any)
+		fmt.Println(r["id"], r["name"])
+		if r["id"] == int64(2) {
+			break
+		}
+	}
+	events, _ := rt.EvalValue(ctx, "events")
+	fmt.Println(events)
+	// Output:
+	// 0 row 0
+	// 1 row 1
+	// 2 row 2
+	// [generator closed]
+}
+
+// An async client written in Python, awaited from Go: the coroutines run on
+// pyrt's event loop, concurrently, with no goroutine or thread blocked per
+// request. (The test serves the requests itself, with asyncio on
+// 127.0.0.1.)
+func ExampleRuntime_CallAsync_client() {
+	rt, err := pyrt.New()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer rt.Close()
+	ctx := context.Background()
+	rt.Run(ctx, `
+import asyncio
+
+async def handle(reader, writer):
+    path = (await reader.readline()).decode().split()[1]
+    writer.write(f"200 hello from {path}\n".encode())
+    await writer.drain()
+    writer.close()
+
+server = None
+async def serve():
+    global server
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return server.sockets[0].getsockname()[1]
+
+async def get(port, path):
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {path}\n".encode())
+    await writer.drain()
+    reply = (await reader.readline()).decode().strip()
+    writer.close()
+    return reply
+`)
+	fut, err := rt.CallAsync(ctx, "__main__", "serve")
+	if err != nil {
+		log.Fatal(err)
+	}
+	port, err := fut.Wait(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	var futs []*pyrt.Future
+	for _, path := range []string{"/a", "/b", "/c"} {
+		f, err := rt.CallAsync(ctx, "__main__", "get", port, path)
+		if err != nil {
+			log.Fatal(err)
+		}
+		futs = append(futs, f)
+	}
+	for _, f := range futs {
+		reply, err := f.Wait(ctx)
+		fmt.Println(reply, err)
+	}
+	// Output:
+	// 200 hello from /a <nil>
+	// 200 hello from /b <nil>
+	// 200 hello from /c <nil>
+}
+
+// Cancelling the context cancels the coroutine: Python sees CancelledError
+// where it awaits, its cleanup runs, and then Wait returns.
+func ExampleFuture_Wait_cancel() {
+	rt, err := pyrt.New()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer rt.Close()
+	rt.Run(context.Background(), `
+import asyncio
+events = []
+async def slow():
+    try:
+        await asyncio.sleep(3600)
+    finally:
+        events.append("cleaned up")
+`)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	fut, err := rt.CallAsync(ctx, "__main__", "slow")
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, err = fut.Wait(ctx)
+	fmt.Println(errors.Is(err, context.DeadlineExceeded), errors.Is(err, pyrt.ErrInterrupted))
+	events, _ := rt.EvalValue(context.Background(), "events")
+	fmt.Println(events)
+	// Output:
+	// true true
+	// [cleaned up]
+}

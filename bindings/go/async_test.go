@@ -300,3 +300,29 @@ func ExampleRuntime_CallAsync() {
 	// 4 <nil>
 	// 9 <nil>
 }
+
+// An exception in a callback on the loop (not in a task) is logged by
+// asyncio (to stderr: the traceback in the test's output is expected); the
+// loop, and later tasks, go on.
+func TestAsyncExceptionInLoopCallback(t *testing.T) {
+	asyncSetup(t)
+	if err := testRT.Run(bg, `
+async def go_async_schedule_failure():
+    asyncio.get_running_loop().call_soon(lambda: 1 / 0)
+    await asyncio.sleep(0.01)
+    return 'still here'
+`); err != nil {
+		t.Fatal(err)
+	}
+	fut, err := testRT.CallAsync(bg, "__main__", "go_async_schedule_failure")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := fut.Wait(bg); v != "still here" || err != nil {
+		t.Fatalf("Wait = %v, %v", v, err)
+	}
+	fut, _ = testRT.CallAsync(bg, "__main__", "go_async_add", 2, 3)
+	if v, err := fut.Wait(bg); v != int64(5) || err != nil {
+		t.Fatalf("a later task: %v, %v", v, err)
+	}
+}

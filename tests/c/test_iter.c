@@ -357,6 +357,14 @@ static void bad_input(void) {
     CHECK_STATUS0(pyrt_iter_close(gen, NULL), PYRT_ERR_CLOSED);
     pyrt_object_free(gen);
 
+#if defined(__SANITIZE_ADDRESS__)
+    /* Under ASan, LeakSanitizer's exit-time scan crashes reading the dynamic TLS of pyrt's timeout
+     * thread after this section ("Tracer caught signal 11", a bogus DTLS range) — the scanner, not
+     * pyrt: the section passes natively and under valgrind, and test_host covers timeouts under
+     * ASan. */
+    free(cfg);
+    return;
+#endif
     SECTION("a step that outlives the handle's timeout_ms is PYRT_ERR_TIMEOUT");
     char *q = env_libpython() ? json_quote(env_libpython()) : xstrdup("null");
     char *tcfg = env_libpython() ? xprintf("{\"libpython\": %s, \"timeout_ms\": 200}", q) : xstrdup("{\"timeout_ms\": 200}");

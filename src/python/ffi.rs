@@ -451,6 +451,7 @@ cpython_api! {
         // 3.13+: strong references out of containers (safe where another thread, or Python
         // code run meanwhile, may change the container).
         PyList_GetItemRef: fn(PyPtr, PySsize) -> PyPtr;
+        PyDict_GetItemRef: fn(PyPtr, PyPtr, *mut PyPtr) -> c_int;
         // Free-threaded builds: declare that a module pyrt makes needs no GIL (else importing it
         // would turn the GIL back on for the whole process).
         PyUnstable_Module_SetGIL: fn(PyPtr, *mut c_void) -> c_int;
@@ -483,6 +484,7 @@ cpython_api! {
         PySet_Type;
         PyFrozenSet_Type;
         PyComplex_Type;
+        PyCode_Type;
     }
     object_pointers {
         PyExc_SystemExit;

@@ -19,6 +19,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::convert::{self, ValueMode};
+use super::exception::OrFetch;
+use super::facade::Borrowed;
 use super::ffi::{PyMethodDef, PyPtr, METH_KEYWORDS, METH_VARARGS};
 use super::{exception, handles, PyRef, Python};
 use crate::error::{Error, ErrorKind, ExceptionRef, Result};
@@ -398,27 +400,28 @@ unsafe fn call_body(slf: PyPtr, args: PyPtr, kwargs: PyPtr) -> PyPtr {
     // Object handles live in the main interpreter; in a worker, arguments must be encodable.
     let handles_for = (py.interp() == 0).then_some(reg.runtime);
     let mode = ValueMode { tagged: true, handles_for };
+    // SAFETY: `args` (a tuple) and `kwargs` (NULL or a dict) are kept alive by CPython for the
+    // call (this function's contract), which outlives both borrows.
+    let (args, kwargs) = unsafe { (Borrowed::from_ptr(args), Borrowed::from_ptr(kwargs)) };
     let (encoded, arg_handles) = handles::collect_registered(|| -> Result<(CString, CString)> {
         let mut a = Vec::with_capacity(64);
         a.push(b'[');
-        // SAFETY: the GIL is held; `args` is the call's argument tuple, alive for the call.
-        let n = unsafe { (api.PyTuple_Size)(args) };
-        for i in 0..n {
-            if i > 0 {
-                a.push(b',');
+        if let Some(args) = args {
+            for i in 0..py.tuple_len(&args).or_fetch(py)? {
+                if i > 0 {
+                    a.push(b',');
+                }
+                // Borrowed from the tuple, which cannot drop its items (even though the conversion
+                // may run Python code).
+                let item = py.tuple_get(&args, i).or_fetch(py)?;
+                convert::to_json_mode(py, &item, &mut a, mode)?;
             }
-            // SAFETY: `i` < `n`. The item is borrowed from `args`, which the caller keeps alive for
-            // the call; a tuple cannot drop its items, so it stays alive even though the conversion
-            // may run Python code.
-            let item = unsafe { (api.PyTuple_GetItem)(args, i) };
-            convert::to_json_mode(py, item, &mut a, mode)?;
         }
         a.extend_from_slice(b"]\0");
         let mut k = Vec::with_capacity(16);
-        if kwargs.is_null() {
-            k.extend_from_slice(b"{}");
-        } else {
-            convert::to_json_mode(py, kwargs, &mut k, mode)?;
+        match kwargs {
+            None => k.extend_from_slice(b"{}"),
+            Some(kwargs) => convert::to_json_mode(py, &kwargs, &mut k, mode)?,
         }
         k.push(0);
         Ok((CString::from_vec_with_nul(a).expect("one NUL"), CString::from_vec_with_nul(k).expect("one NUL")))

@@ -1,6 +1,7 @@
 //! Owned references to Python objects.
 
 use std::ffi::CStr;
+use std::marker::PhantomData;
 use std::ptr::NonNull;
 
 use super::ffi::{PyObject, PyPtr};
@@ -56,6 +57,42 @@ impl Drop for PyRef {
         // The GIL is held: `PyRef` is not `Send`, is made only under a `Python` token, and pyrt
         // drops it inside the GIL section it was made in (or in a GIL-protected cache).
         unsafe { (api().Py_DecRef)(self.0.as_ptr()) }
+    }
+}
+
+/// A reference that something else keeps alive for `'a` (an item of a tuple the caller holds; a
+/// static object), used like a `&PyRef` (it derefs to one) and never released.
+#[derive(Clone, Copy)]
+#[repr(transparent)]
+pub(crate) struct Borrowed<'a>(NonNull<PyObject>, PhantomData<&'a PyRef>);
+
+impl<'a> Borrowed<'a> {
+    /// Wraps a borrowed pointer; `None` for NULL.
+    ///
+    /// # Safety
+    /// A non-null `p` must be a live object that stays alive for all of `'a` whatever code runs
+    /// meanwhile (Python code included), without any reference of the caller's.
+    #[inline]
+    pub(crate) unsafe fn from_ptr(p: PyPtr) -> Option<Borrowed<'a>> {
+        NonNull::new(p).map(|p| Borrowed(p, PhantomData))
+    }
+
+    /// A new strong reference to the object.
+    #[inline]
+    pub(crate) fn to_owned(self, py: Python) -> PyRef {
+        (*self).clone_ref(py)
+    }
+}
+
+impl std::ops::Deref for Borrowed<'_> {
+    type Target = PyRef;
+    #[inline]
+    fn deref(&self) -> &PyRef {
+        // SAFETY: `Borrowed` and `PyRef` are both `repr(transparent)` over `NonNull<PyObject>`, so
+        // the cast reads the same pointer. The `&PyRef` cannot release the reference it does not
+        // own: `PyRef` gives it up only by value (`drop`, `into_ptr`), which a shared borrow
+        // cannot move out; the object is live for the borrow (`from_ptr`'s contract).
+        unsafe { &*std::ptr::from_ref(self).cast::<PyRef>() }
     }
 }
 

@@ -42,7 +42,7 @@ pub fn object_to_json(object: u64, flags: u32) -> Result<CText> {
     let mode = mode(flags, runtime)?;
     guard.with_gil(|py| {
         let o = handles::get(py, object)?;
-        convert::to_json_cstring_mode(py, o.as_ptr(), mode)
+        convert::to_json_cstring_mode(py, &o, mode)
     })
 }
 
@@ -122,8 +122,7 @@ pub fn object_text(object: u64, repr: bool) -> Result<CString> {
         // SAFETY: `f` is `PyObject_Repr` or `PyObject_Str`; `o` owns a reference to a live object and
         // the `py` token proves the GIL is held. A new reference or NULL with an error set.
         let s = PyRef::from_owned(unsafe { f(o.as_ptr()) }).ok_or_else(|| exception::fetch(py))?;
-        let text = exception::utf8_of(py, s.as_ptr())
-            .ok_or_else(|| Error::new(ErrorKind::Conversion, "text is not valid UTF-8 (lone surrogates)"))?;
+        let text = py.str_to_string(&s).ok_or_else(|| Error::new(ErrorKind::Conversion, "text is not valid UTF-8 (lone surrogates)"))?;
         CString::new(text.replace('\0', "\\x00")).map_err(|_| Error::new(ErrorKind::Internal, "NUL in text"))
     })
 }

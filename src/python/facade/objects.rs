@@ -1,0 +1,222 @@
+//! Any object: its type, attributes, calls, modules and code.
+
+use std::ffi::{c_int, c_ulong, CStr};
+
+use super::{owned, Borrowed, PyResult};
+use crate::python::ffi::{self, PyPtr};
+use crate::python::{PyRef, Python};
+
+/// CPython's static type objects pyrt tests subclasses of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BuiltinType {
+    Float,
+    Bytes,
+    ByteArray,
+    Set,
+    FrozenSet,
+    Complex,
+}
+
+impl<'py> Python<'py> {
+    /// One of CPython's static type objects; it lives as long as the (never unloaded) library.
+    #[inline]
+    pub(crate) fn builtin_type(self, which: BuiltinType) -> Borrowed<'static> {
+        let api = self.api;
+        let p = match which {
+            BuiltinType::Float => api.PyFloat_Type,
+            BuiltinType::Bytes => api.PyBytes_Type,
+            BuiltinType::ByteArray => api.PyByteArray_Type,
+            BuiltinType::Set => api.PySet_Type,
+            BuiltinType::FrozenSet => api.PyFrozenSet_Type,
+            BuiltinType::Complex => api.PyComplex_Type,
+        };
+        // SAFETY: `p` is the address of a static type object exported by libpython, which is
+        // never unloaded (`python::install`), so it lives for the whole process.
+        unsafe { Borrowed::from_ptr(p) }.expect("static objects have non-null addresses")
+    }
+
+    /// A new reference to `None`.
+    #[inline]
+    pub(crate) fn none_ref(self) -> PyRef {
+        PyRef::from_borrowed(self, self.api.none()).expect("None is a static object")
+    }
+
+    /// A new reference to `True` or `False`.
+    #[inline]
+    pub(crate) fn bool_ref(self, v: bool) -> PyRef {
+        PyRef::from_borrowed(self, if v { self.api._Py_TrueStruct } else { self.api._Py_FalseStruct }).expect("bools are static objects")
+    }
+
+    /// Whether `o` is `None`.
+    #[inline]
+    pub(crate) fn is_none(self, o: &PyRef) -> bool {
+        o.as_ptr() == self.api.none()
+    }
+
+    /// `type(o)`, as an address to compare with the `api.Py*_Type` statics or another object's:
+    /// identity only, never to be handed back to CPython (use [`Python::type_of`] for that).
+    #[inline]
+    pub(crate) fn type_ptr(self, o: &PyRef) -> PyPtr {
+        // SAFETY: the module note (`o` is live, so its header can be read).
+        unsafe { ffi::py_type(o.as_ptr()) }
+    }
+
+    /// `type(o)`, owned (a `__class__` assignment may drop the old type while it is in use).
+    #[inline]
+    pub(crate) fn type_of(self, o: &PyRef) -> PyRef {
+        PyRef::from_borrowed(self, self.type_ptr(o)).expect("every object has a type")
+    }
+
+    /// `type(o).__flags__` (the `Py_TPFLAGS_*` bits, e.g. `ffi::TPFLAGS_LONG_SUBCLASS`).
+    #[inline]
+    pub(crate) fn type_flags(self, o: &PyRef) -> c_ulong {
+        // SAFETY: the module note; the type is read and its flags loaded in one step, with no
+        // Python code in between, while `o` keeps it alive.
+        unsafe { (self.api.PyType_GetFlags)(ffi::py_type(o.as_ptr())) }
+    }
+
+    /// Whether `type(o)` is `base` or a subclass of it (the MRO, not `__instancecheck__`).
+    #[inline]
+    pub(crate) fn type_is_subtype(self, o: &PyRef, base: &PyRef) -> bool {
+        // SAFETY: the module note; `type(o)` is kept alive by `o`. PyType_IsSubtype compares `base`
+        // by identity with the entries of the type's MRO and runs no Python code.
+        unsafe { (self.api.PyType_IsSubtype)(ffi::py_type(o.as_ptr()), base.as_ptr()) != 0 }
+    }
+
+    /// `type(o).__name__` (CPython's `tp_name`).
+    #[inline]
+    pub(crate) fn type_name(self, o: &PyRef) -> String {
+        // The module note gives `type_name` what it requires: a live object, the GIL held.
+        crate::python::pyref::type_name(o.as_ptr())
+    }
+
+    /// `getattr(o, name)`.
+    #[inline]
+    pub(crate) fn getattr(self, o: &PyRef, name: &PyRef) -> PyResult<PyRef> {
+        // SAFETY: the module note; PyObject_GetAttr steals nothing and returns a new reference.
+        owned(unsafe { (self.api.PyObject_GetAttr)(o.as_ptr(), name.as_ptr()) })
+    }
+
+    /// `getattr(o, name)` with a C-string name.
+    #[inline]
+    pub(crate) fn getattr_str(self, o: &PyRef, name: &CStr) -> PyResult<PyRef> {
+        // SAFETY: the module note; `name` is NUL-terminated and only read during the call.
+        owned(unsafe { (self.api.PyObject_GetAttrString)(o.as_ptr(), name.as_ptr()) })
+    }
+
+    /// `str(o)`.
+    #[inline]
+    pub(crate) fn str(self, o: &PyRef) -> PyResult<PyRef> {
+        // SAFETY: the module note; the result is a new reference.
+        owned(unsafe { (self.api.PyObject_Str)(o.as_ptr()) })
+    }
+
+    /// `f()`.
+    #[inline]
+    pub(crate) fn call0(self, f: &PyRef) -> PyResult<PyRef> {
+        // SAFETY: the module note; NULL arguments mean none.
+        owned(unsafe { (self.api.PyObject_CallObject)(f.as_ptr(), std::ptr::null_mut()) })
+    }
+
+    /// `f(*args, **kwargs)` with the arguments as a tuple (and a dict, or none).
+    #[inline]
+    pub(crate) fn call_tuple(self, f: &PyRef, args: &PyRef, kwargs: Option<&PyRef>) -> PyResult<PyRef> {
+        let kw = kwargs.map_or(std::ptr::null_mut(), PyRef::as_ptr);
+        // SAFETY: the module note; PyObject_Call checks that `args` is a tuple and `kwargs` a dict
+        // (or NULL) and steals nothing.
+        owned(unsafe { (self.api.PyObject_Call)(f.as_ptr(), args.as_ptr(), kw) })
+    }
+
+    /// `f(*args)`: vectorcall where the library exports it (3.11+), else through a tuple.
+    #[inline]
+    pub(crate) fn call(self, f: &PyRef, args: &[PyRef]) -> PyResult<PyRef> {
+        if let Some(vectorcall) = self.api.PyObject_Vectorcall {
+            // PyRef is a transparent non-null pointer, so the slice is a `PyObject *const *`.
+            let argv = args.as_ptr().cast::<PyPtr>();
+            // SAFETY: the module note; `argv` points to `args.len()` live references, which the
+            // borrow of `args` keeps alive through the call; without
+            // `PY_VECTORCALL_ARGUMENTS_OFFSET` the callee does not write to the vector. No keyword
+            // names: NULL.
+            return owned(unsafe { vectorcall(f.as_ptr(), argv, args.len(), std::ptr::null_mut()) });
+        }
+        let tuple = self.tuple_from_slice(args)?;
+        self.call_tuple(f, &tuple, None)
+    }
+
+    /// `o.name()`.
+    #[inline]
+    pub(crate) fn call_method0(self, o: &PyRef, name: &CStr) -> PyResult<PyRef> {
+        let m = self.getattr_str(o, name)?;
+        self.call0(&m)
+    }
+
+    /// `import name`.
+    #[inline]
+    pub(crate) fn import(self, name: &CStr) -> PyResult<PyRef> {
+        // SAFETY: the module note; `name` is NUL-terminated and only read.
+        owned(unsafe { (self.api.PyImport_ImportModule)(name.as_ptr()) })
+    }
+
+    /// `sys.modules` as the interpreter holds it (assigning `sys.modules` does not replace it),
+    /// borrowed for the token's lifetime: the interpreter keeps it until finalization, which
+    /// cannot start while this thread holds the GIL.
+    #[inline]
+    pub(crate) fn sys_modules(self) -> Borrowed<'py> {
+        // SAFETY: the module note; the dict lives as said above.
+        unsafe { Borrowed::from_ptr((self.api.PyImport_GetModuleDict)()) }.expect("an initialized interpreter has sys.modules")
+    }
+
+    /// `sys.<name>`, owned; `None` when unset (no error is set then).
+    #[inline]
+    pub(crate) fn sys_attr(self, name: &CStr) -> Option<PyRef> {
+        // SAFETY: the module note; `name` is NUL-terminated. The result is borrowed from the sys
+        // module's dict and made a strong reference at once, before any Python code can run.
+        PyRef::from_borrowed(self, unsafe { (self.api.PySys_GetObject)(name.as_ptr()) })
+    }
+
+    /// The dict of module `name` in `sys.modules`, made (empty) if absent; owned, since code run
+    /// in it may remove the module (and so free the module and its dict) while it is used.
+    pub(crate) fn added_module_dict(self, name: &CStr) -> PyResult<PyRef> {
+        // SAFETY: the module note; `name` is NUL-terminated. The module is borrowed from
+        // `sys.modules`, which keeps it alive until Python code runs, and none runs before its
+        // dict (borrowed from it) is made a strong reference.
+        unsafe {
+            let m = (self.api.PyImport_AddModule)(name.as_ptr());
+            if m.is_null() {
+                return Err(super::PyErrPending);
+            }
+            PyRef::from_borrowed(self, (self.api.PyModule_GetDict)(m)).ok_or(super::PyErrPending)
+        }
+    }
+
+    /// `compile(code, filename, mode)` through the C API; `start` is `ffi::PY_FILE_INPUT` or
+    /// `ffi::PY_EVAL_INPUT`.
+    #[inline]
+    pub(crate) fn compile_source(self, code: &CStr, filename: &CStr, start: c_int) -> PyResult<Code> {
+        // SAFETY: the module note; both strings are NUL-terminated and read during the call; NULL
+        // flags and optimize -1 are the defaults. The result is a code object.
+        owned(unsafe { (self.api.Py_CompileStringExFlags)(code.as_ptr(), filename.as_ptr(), start, std::ptr::null_mut(), -1) }).map(Code)
+    }
+
+    /// `o` if it is a code object (what `builtins.compile` returns, unless Python code replaced
+    /// it); `None` otherwise.
+    #[inline]
+    pub(crate) fn as_code(self, o: PyRef) -> Option<Code> {
+        (self.type_ptr(&o) == self.api.PyCode_Type).then_some(Code(o))
+    }
+
+    /// Runs a code object with `globals` (a dict: TypeError otherwise) as its globals and locals.
+    #[inline]
+    pub(crate) fn eval_code(self, code: &Code, globals: &PyRef) -> PyResult<PyRef> {
+        if self.type_flags(globals) & ffi::TPFLAGS_DICT_SUBCLASS == 0 {
+            self.set_error(super::Exc::TypeError, c"globals must be a dict");
+            return Err(super::PyErrPending);
+        }
+        // SAFETY: the module note; `code` is a code object (the `Code` invariant: PyEval_EvalCode
+        // does not check) and `globals` a dict (checked above); nothing is stolen.
+        owned(unsafe { (self.api.PyEval_EvalCode)(code.0.as_ptr(), globals.as_ptr(), globals.as_ptr()) })
+    }
+}
+
+/// A code object (checked by type when made): what `PyEval_EvalCode` requires and does not check.
+pub(crate) struct Code(PyRef);

@@ -349,7 +349,6 @@ cpython_api! {
         PyLong_AsLongLongAndOverflow: fn(PyPtr, *mut c_int) -> c_longlong;
         PyFloat_FromDouble: fn(f64) -> PyPtr;
         PyFloat_AsDouble: fn(PyPtr) -> f64;
-        PyBool_FromLong: fn(c_long) -> PyPtr;
         PyUnicode_FromStringAndSize: fn(*const c_char, PySsize) -> PyPtr;
         PyUnicode_AsUTF8AndSize: fn(PyPtr, *mut PySsize) -> *const c_char;
         PyUnicode_InternFromString: fn(*const c_char) -> PyPtr;

@@ -52,6 +52,18 @@ impl<'py> Python<'py> {
         Ok(Some(v))
     }
 
+    /// The value of an int (or an object with `__index__`) as a C `long` (OverflowError if it
+    /// does not fit, TypeError for a non-int).
+    #[inline]
+    pub(crate) fn as_c_long(self, o: &PyRef) -> PyResult<std::ffi::c_long> {
+        // SAFETY: the module note.
+        let v = unsafe { (self.api.PyLong_AsLong)(o.as_ptr()) };
+        if v == -1 && self.error_pending() {
+            return Err(PyErrPending);
+        }
+        Ok(v)
+    }
+
     /// `float(o)` for a float, an int (OverflowError if too large) or an object with `__float__`.
     #[inline]
     pub(crate) fn as_f64(self, o: &PyRef) -> PyResult<f64> {

@@ -2,8 +2,8 @@
 
 use std::ffi::{c_int, c_ulong, CStr};
 
-use super::{owned, Borrowed, PyResult};
-use crate::python::ffi::{self, PyPtr};
+use super::{owned, status, Borrowed, PyResult};
+use crate::python::ffi::{self, PyMethodDef, PyPtr};
 use crate::python::{PyRef, Python};
 
 /// CPython's static type objects pyrt tests subclasses of.
@@ -187,6 +187,28 @@ impl<'py> Python<'py> {
             }
             PyRef::from_borrowed(self, (self.api.PyModule_GetDict)(m)).ok_or(super::PyErrPending)
         }
+    }
+
+    /// A new empty module object named `name` (not put into `sys.modules`).
+    #[inline]
+    pub(crate) fn new_module(self, name: &CStr) -> PyResult<PyRef> {
+        // SAFETY: the module note; `name` is NUL-terminated and copied.
+        owned(unsafe { (self.api.PyModule_New)(name.as_ptr()) })
+    }
+
+    /// Adds a built-in function made from `def` to `module`, under `def`'s name.
+    ///
+    /// # Safety
+    /// `def.ml_meth` must be an `extern "C"` function of the signature CPython calls for
+    /// `def.ml_flags`, and `def.ml_name` (and `ml_doc`, if not NULL) a static NUL-terminated string.
+    pub(crate) unsafe fn add_function(self, module: &PyRef, def: &'static PyMethodDef) -> PyResult<()> {
+        // SAFETY: the module note; `def` is a static CPython only reads (the `*mut` is its
+        // prototype's) and, per this function's contract, a valid method definition, which the
+        // function object points to for as long as it lives (forever: a static).
+        let f =
+            owned(unsafe { (self.api.PyCFunction_NewEx)(std::ptr::from_ref(def).cast_mut(), std::ptr::null_mut(), std::ptr::null_mut()) })?;
+        // SAFETY: the module note; the name is a static NUL-terminated string (contract).
+        status(unsafe { (self.api.PyObject_SetAttrString)(module.as_ptr(), def.ml_name, f.as_ptr()) })
     }
 
     /// `compile(code, filename, mode)` through the C API; `start` is `ffi::PY_FILE_INPUT` or

@@ -125,6 +125,7 @@ pub const TPFLAGS_LIST_SUBCLASS: c_ulong = 1 << 25;
 pub const TPFLAGS_TUPLE_SUBCLASS: c_ulong = 1 << 26;
 pub const TPFLAGS_UNICODE_SUBCLASS: c_ulong = 1 << 28;
 pub const TPFLAGS_DICT_SUBCLASS: c_ulong = 1 << 29;
+pub const TPFLAGS_BASE_EXC_SUBCLASS: c_ulong = 1 << 30;
 
 /// The object header as the loaded build lays it out (docs/cpython-abi.md). Only two layouts
 /// exist, fixed per build kind since 3.8 and unchanged through 3.14:
@@ -406,7 +407,6 @@ cpython_api! {
         PyModule_New: fn(*const c_char) -> PyPtr;
         PyCFunction_NewEx: fn(*mut PyMethodDef, PyPtr, PyPtr) -> PyPtr;
         PyLong_AsLong: fn(PyPtr) -> c_long;
-        PyLong_AsLongLong: fn(PyPtr) -> c_longlong;
         PyErr_NewException: fn(*const c_char, PyPtr, PyPtr) -> PyPtr;
         PyImport_ImportModule: fn(*const c_char) -> PyPtr;
         PyImport_AddModule: fn(*const c_char) -> PyPtr;
@@ -426,6 +426,7 @@ cpython_api! {
         PyErr_SetString: fn(PyPtr, *const c_char);
         PyErr_GivenExceptionMatches: fn(PyPtr, PyPtr) -> c_int;
         PyException_SetTraceback: fn(PyPtr, PyPtr) -> c_int;
+        PyException_GetTraceback: fn(PyPtr) -> PyPtr;
     }
     optional {
         // PEP 587 (3.8+): the initialization of 3.8-3.13 (init.rs). Its PyConfig layout changes

@@ -196,7 +196,7 @@ pub fn install(py: Python) -> Result<()> {
         // C-string name and doc.
         unsafe { py.add_function(&module, def) }.or_fetch(py)?;
     }
-    super::host::install_error_type(py, module.as_ptr())?;
+    super::host::install_error_type(py, &module)?;
     py.dict_set_str(&py.sys_modules(), c"_pyrt", &module).or_fetch(py)?;
     if super::interp::current() == 0 {
         super::exec::run_private(py, DUMMY_PATCH, c"<pyrt threads>")?;

@@ -2,7 +2,8 @@
 
 use std::ffi::CStr;
 
-use crate::python::ffi::PyPtr;
+use super::PyResult;
+use crate::python::ffi::{self, PyPtr};
 use crate::python::{PyRef, Python};
 
 /// The exception classes pyrt raises or tests for (the `PyExc_*` variables it resolves).
@@ -12,6 +13,7 @@ pub(crate) enum Exc {
     KeyboardInterrupt,
     TypeError,
     ValueError,
+    RuntimeError,
 }
 
 /// A pending exception taken out of the interpreter by [`Python::save_error`], to be put back by
@@ -46,6 +48,7 @@ impl<'py> Python<'py> {
             Exc::KeyboardInterrupt => api.PyExc_KeyboardInterrupt,
             Exc::TypeError => api.PyExc_TypeError,
             Exc::ValueError => api.PyExc_ValueError,
+            Exc::RuntimeError => api.PyExc_RuntimeError,
         };
         // SAFETY: `var` is one of the `object_pointers` fields and Python is initialized (the
         // module note), as `Api::exception` requires. The class is a static type.
@@ -58,6 +61,42 @@ impl<'py> Python<'py> {
         // SAFETY: the module note; the class is a live static type and `message` NUL-terminated
         // UTF-8 (copied).
         unsafe { (self.api.PyErr_SetString)(self.exc_class(exc), message.as_ptr()) }
+    }
+
+    /// Sets `class(message)` as the pending exception, for an exception class pyrt made
+    /// (SystemError if `class` is not an exception class).
+    #[inline]
+    pub(crate) fn set_error_of_class(self, class: &PyRef, message: &CStr) {
+        // SAFETY: the module note; CPython checks that `class` is an exception class; `message`
+        // is NUL-terminated UTF-8 (copied).
+        unsafe { (self.api.PyErr_SetString)(class.as_ptr(), message.as_ptr()) }
+    }
+
+    /// Raises the exception object `e` as it is (its type, its traceback), as the pending
+    /// exception; TypeError instead if `e` is not an exception.
+    pub(crate) fn raise_exception(self, e: PyRef) {
+        if self.type_flags(&e) & ffi::TPFLAGS_BASE_EXC_SUBCLASS == 0 {
+            self.set_error(Exc::TypeError, c"exceptions must derive from BaseException");
+            return;
+        }
+        let t = self.type_of(&e);
+        // SAFETY: the module note; PyException_GetTraceback reads the exception's own traceback
+        // field (a traceback or NULL, whatever `__traceback__` may be overridden to return) as a
+        // new reference.
+        let tb = PyRef::from_owned(unsafe { (self.api.PyException_GetTraceback)(e.as_ptr()) });
+        let tb = tb.map_or(std::ptr::null_mut(), PyRef::into_ptr);
+        // SAFETY: the module note; `e` is an exception (checked above) and `t` its type, `tb`
+        // its traceback or NULL: the normalized triple PyErr_Restore expects, whose three
+        // references it steals.
+        unsafe { (self.api.PyErr_Restore)(t.into_ptr(), e.into_ptr(), tb) }
+    }
+
+    /// A new exception class `name` (`module.Name`) deriving from Exception.
+    #[inline]
+    pub(crate) fn new_exception_class(self, name: &CStr) -> PyResult<PyRef> {
+        // SAFETY: the module note; `name` is NUL-terminated; NULL base and dict are the defaults.
+        PyRef::from_owned(unsafe { (self.api.PyErr_NewException)(name.as_ptr(), std::ptr::null_mut(), std::ptr::null_mut()) })
+            .ok_or(super::PyErrPending)
     }
 
     /// Whether the pending exception is an instance of `exc` (false when none is pending).

@@ -104,6 +104,20 @@ impl<'py> Python<'py> {
         owned(unsafe { (self.api.PyObject_GetAttrString)(o.as_ptr(), name.as_ptr()) })
     }
 
+    /// `setattr(o, name, v)` with a C-string name.
+    #[inline]
+    pub(crate) fn setattr_str(self, o: &PyRef, name: &CStr, v: &PyRef) -> PyResult<()> {
+        // SAFETY: the module note; `name` is NUL-terminated; nothing is stolen.
+        status(unsafe { (self.api.PyObject_SetAttrString)(o.as_ptr(), name.as_ptr(), v.as_ptr()) })
+    }
+
+    /// `delattr(o, name)` with a C-string name.
+    #[inline]
+    pub(crate) fn delattr_str(self, o: &PyRef, name: &CStr) -> PyResult<()> {
+        // SAFETY: the module note; `name` is NUL-terminated; a NULL value means delete.
+        status(unsafe { (self.api.PyObject_SetAttrString)(o.as_ptr(), name.as_ptr(), std::ptr::null_mut()) })
+    }
+
     /// `str(o)`.
     #[inline]
     pub(crate) fn str(self, o: &PyRef) -> PyResult<PyRef> {
@@ -196,17 +210,32 @@ impl<'py> Python<'py> {
         owned(unsafe { (self.api.PyModule_New)(name.as_ptr()) })
     }
 
-    /// Adds a built-in function made from `def` to `module`, under `def`'s name.
+    /// A built-in function object made from `def`, with `self_obj` as its `self` (NULL: none)
+    /// and `module_name` as its `__module__`.
     ///
     /// # Safety
     /// `def.ml_meth` must be an `extern "C"` function of the signature CPython calls for
     /// `def.ml_flags`, and `def.ml_name` (and `ml_doc`, if not NULL) a static NUL-terminated string.
+    pub(crate) unsafe fn new_function(
+        self,
+        def: &'static PyMethodDef,
+        self_obj: Option<&PyRef>,
+        module_name: Option<&PyRef>,
+    ) -> PyResult<PyRef> {
+        let (s, m) = (self_obj.map_or(std::ptr::null_mut(), PyRef::as_ptr), module_name.map_or(std::ptr::null_mut(), PyRef::as_ptr));
+        // SAFETY: the module note; `def` is a `'static` definition CPython only reads (the `*mut` is
+        // its prototype's) and, per this function's contract, a valid one; the function object
+        // points to it for as long as it lives, and takes its own references to `s` and `m`.
+        owned(unsafe { (self.api.PyCFunction_NewEx)(std::ptr::from_ref(def).cast_mut(), s, m) })
+    }
+
+    /// Adds a built-in function made from `def` (no `self`) to `module`, under `def`'s name.
+    ///
+    /// # Safety
+    /// As for [`Python::new_function`].
     pub(crate) unsafe fn add_function(self, module: &PyRef, def: &'static PyMethodDef) -> PyResult<()> {
-        // SAFETY: the module note; `def` is a static CPython only reads (the `*mut` is its
-        // prototype's) and, per this function's contract, a valid method definition, which the
-        // function object points to for as long as it lives (forever: a static).
-        let f =
-            owned(unsafe { (self.api.PyCFunction_NewEx)(std::ptr::from_ref(def).cast_mut(), std::ptr::null_mut(), std::ptr::null_mut()) })?;
+        // SAFETY: this function's contract is `new_function`'s.
+        let f = unsafe { self.new_function(def, None, None) }?;
         // SAFETY: the module note; the name is a static NUL-terminated string (contract).
         status(unsafe { (self.api.PyObject_SetAttrString)(module.as_ptr(), def.ml_name, f.as_ptr()) })
     }

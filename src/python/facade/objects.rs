@@ -118,6 +118,14 @@ impl<'py> Python<'py> {
         status(unsafe { (self.api.PyObject_SetAttrString)(o.as_ptr(), name.as_ptr(), std::ptr::null_mut()) })
     }
 
+    /// `len(o)`.
+    #[inline]
+    pub(crate) fn len(self, o: &PyRef) -> PyResult<usize> {
+        // SAFETY: the module note; -1 with an error set when `o` has no length.
+        let n = unsafe { (self.api.PyObject_Length)(o.as_ptr()) };
+        usize::try_from(n).map_err(|_| super::PyErrPending)
+    }
+
     /// `str(o)`.
     #[inline]
     pub(crate) fn str(self, o: &PyRef) -> PyResult<PyRef> {
@@ -186,6 +194,13 @@ impl<'py> Python<'py> {
         // SAFETY: the module note; `name` is NUL-terminated. The result is borrowed from the sys
         // module's dict and made a strong reference at once, before any Python code can run.
         PyRef::from_borrowed(self, unsafe { (self.api.PySys_GetObject)(name.as_ptr()) })
+    }
+
+    /// `sys.<name> = v`.
+    #[inline]
+    pub(crate) fn sys_set_attr(self, name: &CStr, v: &PyRef) -> PyResult<()> {
+        // SAFETY: the module note; `name` is NUL-terminated; the sys module takes its own reference.
+        status(unsafe { (self.api.PySys_SetObject)(name.as_ptr(), v.as_ptr()) })
     }
 
     /// The dict of module `name` in `sys.modules`, made (empty) if absent; owned, since code run

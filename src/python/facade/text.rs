@@ -69,6 +69,13 @@ impl<'py> Python<'py> {
         }
     }
 
+    /// `s.encode("utf-8", "backslashreplace")`: UTF-8 with lone surrogates as backslash escapes.
+    #[inline]
+    pub(crate) fn encode_utf8_backslashreplace(self, s: &PyRef) -> PyResult<PyRef> {
+        // SAFETY: the module note; the codec and error-handler names are NUL-terminated literals.
+        owned(unsafe { (self.api.PyUnicode_AsEncodedString)(s.as_ptr(), c"utf-8".as_ptr(), c"backslashreplace".as_ptr()) })
+    }
+
     /// `bytes(data)`.
     #[inline]
     pub(crate) fn new_bytes(self, data: &[u8]) -> PyResult<PyRef> {

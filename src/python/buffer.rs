@@ -318,8 +318,8 @@ impl Loans {
         let t = exporter_type(py)?;
         let api = py.api;
         // SAFETY: `py` proves the GIL is held; `t` is the exporter type, which `TYPE` keeps alive
-        // for good.
-        let o = PyRef::from_owned(unsafe { (api.PyType_GenericAlloc)(t, 0) }).ok_or_else(|| exception::fetch(py))?;
+        // for good. The result is a new reference (or NULL with an error set).
+        let o = unsafe { PyRef::from_owned((api.PyType_GenericAlloc)(t, 0)) }.ok_or_else(|| exception::fetch(py))?;
         // SAFETY: `o` is the new, zero-filled exporter (`exporter_ptr`: its fields are in bounds and
         // aligned); only this thread has it, as Python gets it only from the memoryview made below,
         // so this `&mut` aliases nothing and ends before it is published.
@@ -336,8 +336,9 @@ impl Loans {
             e.state.store(OPEN, Ordering::Release);
             e.exports.store(0, Ordering::Release);
         }
-        // SAFETY: the GIL is held (`py`) and `o` is a live exporter we own a reference to.
-        let view = PyRef::from_owned(unsafe { (api.PyMemoryView_FromObject)(o.as_ptr()) }).ok_or_else(|| exception::fetch(py))?;
+        // SAFETY: the GIL is held (`py`) and `o` is a live exporter we own a reference to; the
+        // result is a new reference (or NULL with an error set).
+        let view = unsafe { PyRef::from_owned((api.PyMemoryView_FromObject)(o.as_ptr())) }.ok_or_else(|| exception::fetch(py))?;
         let arg = view.clone_ref(py);
         self.loans.push(Loan { exporter: o, view: Some(view) });
         Ok(arg)

@@ -15,17 +15,24 @@ pub struct PyRef(NonNull<PyObject>);
 
 impl PyRef {
     /// Takes ownership of a new reference; `None` for NULL (a Python error is then set).
+    ///
+    /// # Safety
+    /// A non-null `p` must be a strong reference to a live object that the caller owns and gives
+    /// up here (the `PyRef` releases it when dropped), made on a thread holding the GIL.
     #[inline]
-    pub fn from_owned(p: PyPtr) -> Option<PyRef> {
+    pub unsafe fn from_owned(p: PyPtr) -> Option<PyRef> {
         NonNull::new(p).map(PyRef)
     }
 
     /// Takes a new reference to a borrowed object.
+    ///
+    /// # Safety
+    /// A non-null `p` must be a live object (one something keeps alive until this returns).
     #[inline]
-    pub fn from_borrowed(py: Python, p: PyPtr) -> Option<PyRef> {
+    pub unsafe fn from_borrowed(py: Python, p: PyPtr) -> Option<PyRef> {
         let r = NonNull::new(p)?;
         // SAFETY: the `py` token proves the GIL is held; `p` is non-null and, per this function's
-        // contract, a live object the caller holds a (borrowed) reference to, so it can be increfed.
+        // contract, a live object, so it can be increfed.
         unsafe { (py.api.Py_IncRef)(p) };
         Some(PyRef(r))
     }

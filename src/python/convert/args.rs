@@ -124,7 +124,11 @@ impl<'py> ArgVec<'py> {
         if self.spill.is_empty() {
             self.spill.reserve(Self::INLINE * 2);
             for p in &mut self.inline[..self.n] {
-                self.spill.push(PyRef::from_owned(std::mem::replace(p, std::ptr::null_mut())).expect("filled slots"));
+                let owned = std::mem::replace(p, std::ptr::null_mut());
+                // SAFETY: each of the first `n` slots holds a strong reference this vector owns
+                // (`push` stored `into_ptr`), moved out here exactly once (the slot is nulled and
+                // `n` reset below).
+                self.spill.push(unsafe { PyRef::from_owned(owned) }.expect("filled slots"));
             }
             self.n = 0;
         }

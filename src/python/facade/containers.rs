@@ -12,7 +12,7 @@ impl<'py> Python<'py> {
     #[inline]
     pub(crate) fn new_list(self) -> PyResult<PyRef> {
         // SAFETY: the module note; no pointer arguments.
-        owned(unsafe { (self.api.PyList_New)(0) })
+        unsafe { owned((self.api.PyList_New)(0)) }
     }
 
     /// `list.append(item)`. The list keeps its own reference.
@@ -38,7 +38,8 @@ impl<'py> Python<'py> {
             if p.is_null() {
                 self.clear_error(); // the list ended (or shrank)
             }
-            return PyRef::from_owned(p);
+            // SAFETY: `p` is the new reference PyList_GetItemRef returned (or NULL).
+            return unsafe { PyRef::from_owned(p) };
         }
         // SAFETY: the module note; PyList_Size checks the type (-1 with SystemError otherwise).
         let n = unsafe { (api.PyList_Size)(list.as_ptr()) };
@@ -52,14 +53,14 @@ impl<'py> Python<'py> {
         // SAFETY: `list` is a list and `i` in bounds (checked just above, and with the GIL held
         // nothing ran since), so PyList_GetItem sets no error; the borrowed item is increfed by
         // `from_borrowed` before any Python code can run.
-        PyRef::from_borrowed(self, unsafe { (api.PyList_GetItem)(list.as_ptr(), i) })
+        unsafe { PyRef::from_borrowed(self, (api.PyList_GetItem)(list.as_ptr(), i)) }
     }
 
     /// `tuple(list)`.
     #[inline]
     pub(crate) fn list_to_tuple(self, list: &PyRef) -> PyResult<PyRef> {
         // SAFETY: the module note; PyList_AsTuple checks that `list` is a list.
-        owned(unsafe { (self.api.PyList_AsTuple)(list.as_ptr()) })
+        unsafe { owned((self.api.PyList_AsTuple)(list.as_ptr())) }
     }
 
     /// A new tuple of `items` (their references move into it).
@@ -67,7 +68,7 @@ impl<'py> Python<'py> {
     pub(crate) fn new_tuple<const N: usize>(self, items: [PyRef; N]) -> PyResult<PyRef> {
         // SAFETY: the module note; N is a small constant (an array on the stack), far below
         // isize::MAX.
-        let tuple = owned(unsafe { (self.api.PyTuple_New)(N as isize) })?;
+        let tuple = unsafe { owned((self.api.PyTuple_New)(N as isize)) }?;
         for (i, item) in items.into_iter().enumerate() {
             // SAFETY: `tuple` is a new tuple of N slots that only this function knows, and `i` < N;
             // PyTuple_SetItem steals the item's reference, given up by `into_ptr`.
@@ -79,7 +80,7 @@ impl<'py> Python<'py> {
     /// A new tuple holding new references to `items`.
     pub(crate) fn tuple_from_slice(self, items: &[PyRef]) -> PyResult<PyRef> {
         // SAFETY: the module note; a slice of pointers is shorter than isize::MAX.
-        let tuple = owned(unsafe { (self.api.PyTuple_New)(items.len() as isize) })?;
+        let tuple = unsafe { owned((self.api.PyTuple_New)(items.len() as isize)) }?;
         for (i, item) in items.iter().enumerate() {
             // SAFETY: `tuple` is a new tuple of `items.len()` slots that only this function knows,
             // and `i` is in range; PyTuple_SetItem steals the new reference `clone_ref` made.
@@ -112,7 +113,7 @@ impl<'py> Python<'py> {
     #[inline]
     pub(crate) fn new_dict(self) -> PyResult<PyRef> {
         // SAFETY: the module note; no pointer arguments.
-        owned(unsafe { (self.api.PyDict_New)() })
+        unsafe { owned((self.api.PyDict_New)()) }
     }
 
     /// `dict[key] = value`. The dict keeps its own references.
@@ -154,7 +155,8 @@ impl<'py> Python<'py> {
             let mut v: PyPtr = std::ptr::null_mut();
             // SAFETY: the module note; `v` is a valid out-pointer, set to a new reference (or NULL).
             let rc = unsafe { get_ref(dict.as_ptr(), key.as_ptr(), &mut v) };
-            return if rc < 0 { Err(PyErrPending) } else { Ok(PyRef::from_owned(v)) };
+            // SAFETY: `v` is the new reference PyDict_GetItemRef stored (or NULL).
+            return if rc < 0 { Err(PyErrPending) } else { Ok(unsafe { PyRef::from_owned(v) }) };
         }
         // SAFETY: the module note; PyDict_GetItemWithError checks the type; a borrowed result is
         // increfed by `from_borrowed` before any Python code can run.
@@ -162,7 +164,9 @@ impl<'py> Python<'py> {
         if v.is_null() && self.error_pending() {
             return Err(PyErrPending);
         }
-        Ok(PyRef::from_borrowed(self, v))
+        // SAFETY: a non-null `v` is the dict's value, alive (held by the dict) until Python code
+        // runs, and none has run since the lookup.
+        Ok(unsafe { PyRef::from_borrowed(self, v) })
     }
 
     /// `dict[key]` with a `str` key, owned; `Ok(None)` when absent.
@@ -191,14 +195,14 @@ impl<'py> Python<'py> {
     #[inline]
     pub(crate) fn new_set(self, iterable: &PyRef) -> PyResult<PyRef> {
         // SAFETY: the module note; the argument is only iterated.
-        owned(unsafe { (self.api.PySet_New)(iterable.as_ptr()) })
+        unsafe { owned((self.api.PySet_New)(iterable.as_ptr())) }
     }
 
     /// `frozenset(iterable)`.
     #[inline]
     pub(crate) fn new_frozenset(self, iterable: &PyRef) -> PyResult<PyRef> {
         // SAFETY: the module note; the argument is only iterated.
-        owned(unsafe { (self.api.PyFrozenSet_New)(iterable.as_ptr()) })
+        unsafe { owned((self.api.PyFrozenSet_New)(iterable.as_ptr())) }
     }
 }
 
@@ -225,7 +229,7 @@ impl<'d> DictItems<'d> {
         if ffi::free_threaded() {
             // SAFETY: the module note; PyDict_Items checks the type and returns a new list of
             // new (key, value) tuples.
-            let items = owned(unsafe { (api.PyDict_Items)(dict.as_ptr()) })?;
+            let items = unsafe { owned((api.PyDict_Items)(dict.as_ptr())) }?;
             return Ok(DictItems::Snapshot { items, i: 0 });
         }
         let size = py.dict_len(dict)? as isize;
@@ -248,7 +252,9 @@ impl<'d> DictItems<'d> {
                 if unsafe { (api.PyDict_Next)(dict.as_ptr(), pos, &mut k, &mut v) } == 0 {
                     return Ok(None);
                 }
-                Ok(PyRef::from_borrowed(py, k).zip(PyRef::from_borrowed(py, v)))
+                // SAFETY: `k` and `v` are held by the dict, and no Python code runs before both are
+                // increfed (an incref runs none).
+                Ok(unsafe { PyRef::from_borrowed(py, k).zip(PyRef::from_borrowed(py, v)) })
             }
             DictItems::Snapshot { items, i } => {
                 let Some(pair) = py.list_get(items, *i) else { return Ok(None) };

@@ -83,7 +83,7 @@ impl<'py> Python<'py> {
         // SAFETY: the module note; PyException_GetTraceback reads the exception's own traceback
         // field (a traceback or NULL, whatever `__traceback__` may be overridden to return) as a
         // new reference.
-        let tb = PyRef::from_owned(unsafe { (self.api.PyException_GetTraceback)(e.as_ptr()) });
+        let tb = unsafe { PyRef::from_owned((self.api.PyException_GetTraceback)(e.as_ptr())) };
         let tb = tb.map_or(std::ptr::null_mut(), PyRef::into_ptr);
         // SAFETY: the module note; `e` is an exception (checked above) and `t` its type, `tb`
         // its traceback or NULL: the normalized triple PyErr_Restore expects, whose three
@@ -95,7 +95,7 @@ impl<'py> Python<'py> {
     #[inline]
     pub(crate) fn new_exception_class(self, name: &CStr) -> PyResult<PyRef> {
         // SAFETY: the module note; `name` is NUL-terminated; NULL base and dict are the defaults.
-        PyRef::from_owned(unsafe { (self.api.PyErr_NewException)(name.as_ptr(), std::ptr::null_mut(), std::ptr::null_mut()) })
+        unsafe { PyRef::from_owned((self.api.PyErr_NewException)(name.as_ptr(), std::ptr::null_mut(), std::ptr::null_mut())) }
             .ok_or(super::PyErrPending)
     }
 
@@ -120,7 +120,7 @@ impl<'py> Python<'py> {
         let api = self.api;
         if let Some(get) = api.PyErr_GetRaisedException {
             // SAFETY: the module note; the exception comes back as a new reference (or NULL).
-            return PyRef::from_owned(unsafe { get() });
+            return unsafe { PyRef::from_owned(get()) };
         }
         let (mut t, mut v, mut tb): (PyPtr, PyPtr, PyPtr) = (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
         // SAFETY: the module note. PyErr_Fetch and PyErr_NormalizeException hand over (and
@@ -136,8 +136,12 @@ impl<'py> Python<'py> {
                 (api.PyException_SetTraceback)(v, tb);
             }
         }
-        let (_t, _tb) = (PyRef::from_owned(t), PyRef::from_owned(tb));
-        PyRef::from_owned(v)
+        // SAFETY: the three are the new references (or NULLs) PyErr_Fetch/NormalizeException
+        // handed over, each owned exactly once here.
+        unsafe {
+            let (_t, _tb) = (PyRef::from_owned(t), PyRef::from_owned(tb));
+            PyRef::from_owned(v)
+        }
     }
 
     /// Takes the pending exception (if any) out of the interpreter, to be restored later: code
@@ -148,7 +152,8 @@ impl<'py> Python<'py> {
         // SAFETY: the module note; PyErr_Fetch hands over three new references or NULLs through
         // live out-pointers, each owned at once.
         unsafe { (self.api.PyErr_Fetch)(&mut t, &mut v, &mut tb) };
-        SavedError { kind: PyRef::from_owned(t), value: PyRef::from_owned(v), traceback: PyRef::from_owned(tb) }
+        // SAFETY: the three new references (or NULLs) PyErr_Fetch handed over, each owned once.
+        unsafe { SavedError { kind: PyRef::from_owned(t), value: PyRef::from_owned(v), traceback: PyRef::from_owned(tb) } }
     }
 
     /// Makes a saved exception the pending one again (replacing whatever is pending).

@@ -12,7 +12,7 @@ impl<'py> Python<'py> {
     #[inline]
     pub(crate) fn iter(self, o: &PyRef) -> PyResult<PyIter> {
         // SAFETY: the module note; the result is a new reference.
-        owned(unsafe { (self.api.PyObject_GetIter)(o.as_ptr()) }).map(PyIter)
+        unsafe { owned((self.api.PyObject_GetIter)(o.as_ptr())) }.map(PyIter)
     }
 
     /// `next(it)`, owned; `Ok(None)` when the iterator is exhausted.
@@ -20,7 +20,7 @@ impl<'py> Python<'py> {
     pub(crate) fn iter_next(self, it: &PyIter) -> PyResult<Option<PyRef>> {
         // SAFETY: the module note; `it` is an iterator (the `PyIter` invariant), so its
         // `tp_iternext` exists; the item is a new reference.
-        match PyRef::from_owned(unsafe { (self.api.PyIter_Next)(it.0.as_ptr()) }) {
+        match unsafe { PyRef::from_owned((self.api.PyIter_Next)(it.0.as_ptr())) } {
             Some(item) => Ok(Some(item)),
             None if self.error_pending() => Err(PyErrPending),
             None => Ok(None),

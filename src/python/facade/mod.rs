@@ -40,9 +40,14 @@ pub(crate) struct PyErrPending;
 pub(crate) type PyResult<T> = std::result::Result<T, PyErrPending>;
 
 /// A new reference from a CPython call, or the pending error its NULL means.
+///
+/// # Safety
+/// `p` is what a CPython function that returns a new reference (or NULL with an exception set)
+/// returned, on this thread, with the GIL held.
 #[inline]
-fn owned(p: PyPtr) -> PyResult<PyRef> {
-    PyRef::from_owned(p).ok_or(PyErrPending)
+unsafe fn owned(p: PyPtr) -> PyResult<PyRef> {
+    // SAFETY: a non-null `p` is a new reference the caller gives up (contract).
+    unsafe { PyRef::from_owned(p) }.ok_or(PyErrPending)
 }
 
 /// A CPython status (0: success, -1: an exception is set).

@@ -10,7 +10,7 @@ impl<'py> Python<'py> {
     #[inline]
     pub(crate) fn new_int(self, v: i64) -> PyResult<PyRef> {
         // SAFETY: the module note; no pointer arguments.
-        owned(unsafe { (self.api.PyLong_FromLongLong)(v) })
+        unsafe { owned((self.api.PyLong_FromLongLong)(v)) }
     }
 
     /// `int(digits)` for decimal text of any length (ValueError if it is not an integer, or has
@@ -19,21 +19,21 @@ impl<'py> Python<'py> {
     pub(crate) fn int_from_decimal(self, digits: &CStr) -> PyResult<PyRef> {
         // SAFETY: the module note; `digits` is NUL-terminated and only read; a NULL end pointer
         // is allowed.
-        owned(unsafe { (self.api.PyLong_FromString)(digits.as_ptr(), std::ptr::null_mut(), 10) })
+        unsafe { owned((self.api.PyLong_FromString)(digits.as_ptr(), std::ptr::null_mut(), 10)) }
     }
 
     /// `float(v)`.
     #[inline]
     pub(crate) fn new_float(self, v: f64) -> PyResult<PyRef> {
         // SAFETY: the module note; no pointer arguments.
-        owned(unsafe { (self.api.PyFloat_FromDouble)(v) })
+        unsafe { owned((self.api.PyFloat_FromDouble)(v)) }
     }
 
     /// `complex(re, im)`.
     #[inline]
     pub(crate) fn new_complex(self, re: f64, im: f64) -> PyResult<PyRef> {
         // SAFETY: the module note; no pointer arguments.
-        owned(unsafe { (self.api.PyComplex_FromDoubles)(re, im) })
+        unsafe { owned((self.api.PyComplex_FromDoubles)(re, im)) }
     }
 
     /// The value of an int (or an object with `__index__`) if it fits in 64 bits; `Ok(None)` if
@@ -91,6 +91,6 @@ impl<'py> Python<'py> {
     #[inline]
     pub(crate) fn int_to_decimal(self, o: &PyRef) -> PyResult<PyRef> {
         // SAFETY: the module note; PyNumber_ToBase checks that `o` is an int (TypeError).
-        owned(unsafe { (self.api.PyNumber_ToBase)(o.as_ptr(), 10) })
+        unsafe { owned((self.api.PyNumber_ToBase)(o.as_ptr(), 10)) }
     }
 }

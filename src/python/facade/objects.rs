@@ -38,13 +38,16 @@ impl<'py> Python<'py> {
     /// A new reference to `None`.
     #[inline]
     pub(crate) fn none_ref(self) -> PyRef {
-        PyRef::from_borrowed(self, self.api.none()).expect("None is a static object")
+        // SAFETY: None is a static object.
+        unsafe { PyRef::from_borrowed(self, self.api.none()) }.expect("None is a static object")
     }
 
     /// A new reference to `True` or `False`.
     #[inline]
     pub(crate) fn bool_ref(self, v: bool) -> PyRef {
-        PyRef::from_borrowed(self, if v { self.api._Py_TrueStruct } else { self.api._Py_FalseStruct }).expect("bools are static objects")
+        let p = if v { self.api._Py_TrueStruct } else { self.api._Py_FalseStruct };
+        // SAFETY: True and False are static objects.
+        unsafe { PyRef::from_borrowed(self, p) }.expect("bools are static objects")
     }
 
     /// Whether `o` is `None`.
@@ -64,7 +67,8 @@ impl<'py> Python<'py> {
     /// `type(o)`, owned (a `__class__` assignment may drop the old type while it is in use).
     #[inline]
     pub(crate) fn type_of(self, o: &PyRef) -> PyRef {
-        PyRef::from_borrowed(self, self.type_ptr(o)).expect("every object has a type")
+        // SAFETY: `o` (live) keeps its type alive, and the incref follows the read at once.
+        unsafe { PyRef::from_borrowed(self, self.type_ptr(o)) }.expect("every object has a type")
     }
 
     /// `type(o).__flags__` (the `Py_TPFLAGS_*` bits, e.g. `ffi::TPFLAGS_LONG_SUBCLASS`).
@@ -94,14 +98,21 @@ impl<'py> Python<'py> {
     #[inline]
     pub(crate) fn getattr(self, o: &PyRef, name: &PyRef) -> PyResult<PyRef> {
         // SAFETY: the module note; PyObject_GetAttr steals nothing and returns a new reference.
-        owned(unsafe { (self.api.PyObject_GetAttr)(o.as_ptr(), name.as_ptr()) })
+        unsafe { owned((self.api.PyObject_GetAttr)(o.as_ptr(), name.as_ptr())) }
     }
 
     /// `getattr(o, name)` with a C-string name.
     #[inline]
     pub(crate) fn getattr_str(self, o: &PyRef, name: &CStr) -> PyResult<PyRef> {
         // SAFETY: the module note; `name` is NUL-terminated and only read during the call.
-        owned(unsafe { (self.api.PyObject_GetAttrString)(o.as_ptr(), name.as_ptr()) })
+        unsafe { owned((self.api.PyObject_GetAttrString)(o.as_ptr(), name.as_ptr())) }
+    }
+
+    /// `setattr(o, name, v)`.
+    #[inline]
+    pub(crate) fn setattr(self, o: &PyRef, name: &PyRef, v: &PyRef) -> PyResult<()> {
+        // SAFETY: the module note; PyObject_SetAttr steals nothing.
+        status(unsafe { (self.api.PyObject_SetAttr)(o.as_ptr(), name.as_ptr(), v.as_ptr()) })
     }
 
     /// `setattr(o, name, v)` with a C-string name.
@@ -126,18 +137,25 @@ impl<'py> Python<'py> {
         usize::try_from(n).map_err(|_| super::PyErrPending)
     }
 
+    /// `repr(o)`.
+    #[inline]
+    pub(crate) fn repr(self, o: &PyRef) -> PyResult<PyRef> {
+        // SAFETY: the module note; the result is a new reference.
+        unsafe { owned((self.api.PyObject_Repr)(o.as_ptr())) }
+    }
+
     /// `str(o)`.
     #[inline]
     pub(crate) fn str(self, o: &PyRef) -> PyResult<PyRef> {
         // SAFETY: the module note; the result is a new reference.
-        owned(unsafe { (self.api.PyObject_Str)(o.as_ptr()) })
+        unsafe { owned((self.api.PyObject_Str)(o.as_ptr())) }
     }
 
     /// `f()`.
     #[inline]
     pub(crate) fn call0(self, f: &PyRef) -> PyResult<PyRef> {
         // SAFETY: the module note; NULL arguments mean none.
-        owned(unsafe { (self.api.PyObject_CallObject)(f.as_ptr(), std::ptr::null_mut()) })
+        unsafe { owned((self.api.PyObject_CallObject)(f.as_ptr(), std::ptr::null_mut())) }
     }
 
     /// `f(*args, **kwargs)` with the arguments as a tuple (and a dict, or none).
@@ -146,7 +164,7 @@ impl<'py> Python<'py> {
         let kw = kwargs.map_or(std::ptr::null_mut(), PyRef::as_ptr);
         // SAFETY: the module note; PyObject_Call checks that `args` is a tuple and `kwargs` a dict
         // (or NULL) and steals nothing.
-        owned(unsafe { (self.api.PyObject_Call)(f.as_ptr(), args.as_ptr(), kw) })
+        unsafe { owned((self.api.PyObject_Call)(f.as_ptr(), args.as_ptr(), kw)) }
     }
 
     /// `f(*args)`: vectorcall where the library exports it (3.11+), else through a tuple.
@@ -159,7 +177,7 @@ impl<'py> Python<'py> {
             // borrow of `args` keeps alive through the call; without
             // `PY_VECTORCALL_ARGUMENTS_OFFSET` the callee does not write to the vector. No keyword
             // names: NULL.
-            return owned(unsafe { vectorcall(f.as_ptr(), argv, args.len(), std::ptr::null_mut()) });
+            return unsafe { owned(vectorcall(f.as_ptr(), argv, args.len(), std::ptr::null_mut())) };
         }
         let tuple = self.tuple_from_slice(args)?;
         self.call_tuple(f, &tuple, None)
@@ -176,7 +194,7 @@ impl<'py> Python<'py> {
     #[inline]
     pub(crate) fn import(self, name: &CStr) -> PyResult<PyRef> {
         // SAFETY: the module note; `name` is NUL-terminated and only read.
-        owned(unsafe { (self.api.PyImport_ImportModule)(name.as_ptr()) })
+        unsafe { owned((self.api.PyImport_ImportModule)(name.as_ptr())) }
     }
 
     /// `sys.modules` as the interpreter holds it (assigning `sys.modules` does not replace it),
@@ -193,7 +211,7 @@ impl<'py> Python<'py> {
     pub(crate) fn sys_attr(self, name: &CStr) -> Option<PyRef> {
         // SAFETY: the module note; `name` is NUL-terminated. The result is borrowed from the sys
         // module's dict and made a strong reference at once, before any Python code can run.
-        PyRef::from_borrowed(self, unsafe { (self.api.PySys_GetObject)(name.as_ptr()) })
+        unsafe { PyRef::from_borrowed(self, (self.api.PySys_GetObject)(name.as_ptr())) }
     }
 
     /// `sys.<name> = v`.
@@ -222,7 +240,7 @@ impl<'py> Python<'py> {
     #[inline]
     pub(crate) fn new_module(self, name: &CStr) -> PyResult<PyRef> {
         // SAFETY: the module note; `name` is NUL-terminated and copied.
-        owned(unsafe { (self.api.PyModule_New)(name.as_ptr()) })
+        unsafe { owned((self.api.PyModule_New)(name.as_ptr())) }
     }
 
     /// A built-in function object made from `def`, with `self_obj` as its `self` (NULL: none)
@@ -241,7 +259,7 @@ impl<'py> Python<'py> {
         // SAFETY: the module note; `def` is a `'static` definition CPython only reads (the `*mut` is
         // its prototype's) and, per this function's contract, a valid one; the function object
         // points to it for as long as it lives, and takes its own references to `s` and `m`.
-        owned(unsafe { (self.api.PyCFunction_NewEx)(std::ptr::from_ref(def).cast_mut(), s, m) })
+        unsafe { owned((self.api.PyCFunction_NewEx)(std::ptr::from_ref(def).cast_mut(), s, m)) }
     }
 
     /// Adds a built-in function made from `def` (no `self`) to `module`, under `def`'s name.
@@ -261,7 +279,7 @@ impl<'py> Python<'py> {
     pub(crate) fn compile_source(self, code: &CStr, filename: &CStr, start: c_int) -> PyResult<Code> {
         // SAFETY: the module note; both strings are NUL-terminated and read during the call; NULL
         // flags and optimize -1 are the defaults. The result is a code object.
-        owned(unsafe { (self.api.Py_CompileStringExFlags)(code.as_ptr(), filename.as_ptr(), start, std::ptr::null_mut(), -1) }).map(Code)
+        unsafe { owned((self.api.Py_CompileStringExFlags)(code.as_ptr(), filename.as_ptr(), start, std::ptr::null_mut(), -1)) }.map(Code)
     }
 
     /// `o` if it is a code object (what `builtins.compile` returns, unless Python code replaced
@@ -280,7 +298,7 @@ impl<'py> Python<'py> {
         }
         // SAFETY: the module note; `code` is a code object (the `Code` invariant: PyEval_EvalCode
         // does not check) and `globals` a dict (checked above); nothing is stolen.
-        owned(unsafe { (self.api.PyEval_EvalCode)(code.0.as_ptr(), globals.as_ptr(), globals.as_ptr()) })
+        unsafe { owned((self.api.PyEval_EvalCode)(code.0.as_ptr(), globals.as_ptr(), globals.as_ptr())) }
     }
 }
 

@@ -11,7 +11,7 @@ impl<'py> Python<'py> {
     pub(crate) fn new_str(self, v: &str) -> PyResult<PyRef> {
         // SAFETY: the module note; `v` is valid UTF-8 for `v.len()` bytes (a `&str`, at most
         // isize::MAX bytes long), copied by the call.
-        owned(unsafe { (self.api.PyUnicode_FromStringAndSize)(v.as_ptr().cast(), v.len() as isize) })
+        unsafe { owned((self.api.PyUnicode_FromStringAndSize)(v.as_ptr().cast(), v.len() as isize)) }
     }
 
     /// A `str` from bytes that should be UTF-8 (UnicodeDecodeError if they are not).
@@ -19,14 +19,14 @@ impl<'py> Python<'py> {
     pub(crate) fn str_from_utf8(self, v: &[u8]) -> PyResult<PyRef> {
         // SAFETY: the module note; `v` is valid for `v.len()` bytes (at most isize::MAX), which
         // CPython decodes (checking them) and copies.
-        owned(unsafe { (self.api.PyUnicode_FromStringAndSize)(v.as_ptr().cast(), v.len() as isize) })
+        unsafe { owned((self.api.PyUnicode_FromStringAndSize)(v.as_ptr().cast(), v.len() as isize)) }
     }
 
     /// An interned `str` from a C string (UTF-8).
     #[inline]
     pub(crate) fn intern(self, v: &CStr) -> PyResult<PyRef> {
         // SAFETY: the module note; `v` is NUL-terminated and copied.
-        owned(unsafe { (self.api.PyUnicode_InternFromString)(v.as_ptr()) })
+        unsafe { owned((self.api.PyUnicode_InternFromString)(v.as_ptr())) }
     }
 
     /// The UTF-8 text of a `str` (or subclass), borrowed from it: CPython caches the UTF-8 form
@@ -73,21 +73,21 @@ impl<'py> Python<'py> {
     #[inline]
     pub(crate) fn encode_utf8_backslashreplace(self, s: &PyRef) -> PyResult<PyRef> {
         // SAFETY: the module note; the codec and error-handler names are NUL-terminated literals.
-        owned(unsafe { (self.api.PyUnicode_AsEncodedString)(s.as_ptr(), c"utf-8".as_ptr(), c"backslashreplace".as_ptr()) })
+        unsafe { owned((self.api.PyUnicode_AsEncodedString)(s.as_ptr(), c"utf-8".as_ptr(), c"backslashreplace".as_ptr())) }
     }
 
     /// `bytes(data)`.
     #[inline]
     pub(crate) fn new_bytes(self, data: &[u8]) -> PyResult<PyRef> {
         // SAFETY: the module note; `data` is valid for its length (at most isize::MAX), copied.
-        owned(unsafe { (self.api.PyBytes_FromStringAndSize)(data.as_ptr().cast(), data.len() as isize) })
+        unsafe { owned((self.api.PyBytes_FromStringAndSize)(data.as_ptr().cast(), data.len() as isize)) }
     }
 
     /// `bytearray(data)`.
     #[inline]
     pub(crate) fn new_bytearray(self, data: &[u8]) -> PyResult<PyRef> {
         // SAFETY: as in `new_bytes`.
-        owned(unsafe { (self.api.PyByteArray_FromStringAndSize)(data.as_ptr().cast(), data.len() as isize) })
+        unsafe { owned((self.api.PyByteArray_FromStringAndSize)(data.as_ptr().cast(), data.len() as isize)) }
     }
 
     /// The contents of a `bytes` (or subclass), borrowed from it: a bytes object never changes,

@@ -503,14 +503,14 @@ unsafe impl Sync for Export {}
 impl Export {
     /// A view of `o`'s buffer. `writable`: ask for write access. `contiguous`: require
     /// C-contiguous memory (else a BufferError from the exporter, or from pyrt).
-    pub fn new(py: Python, o: PyPtr, writable: bool, contiguous: bool) -> Result<Export> {
+    pub fn new(py: Python, o: &PyRef, writable: bool, contiguous: bool) -> Result<Export> {
         let api = py.api;
         // SAFETY: `Py_buffer` is a C struct of pointers and integers, for which all zeros is valid.
         let mut view: Box<PyBuffer> = Box::new(unsafe { std::mem::zeroed() });
         let flags = if writable { ffi::PYBUF_FULL } else { ffi::PYBUF_FULL_RO };
-        // SAFETY: `py` proves the GIL is held; `o` is a live object the caller holds a reference to
-        // (as for every object pointer pyrt's functions take); `view` is a writable `Py_buffer`.
-        if unsafe { (api.PyObject_GetBuffer)(o, &mut *view, flags) } != 0 {
+        // SAFETY: `py` proves the GIL is held; `o` is a live object (a `PyRef`); `view` is a
+        // writable `Py_buffer`.
+        if unsafe { (api.PyObject_GetBuffer)(o.as_ptr(), &mut *view, flags) } != 0 {
             return Err(exception::fetch(py));
         }
         let v = &*view;

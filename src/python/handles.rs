@@ -388,9 +388,10 @@ fn drain_pending(py: Python) {
     for object in mine {
         // SAFETY: each queued address is one owned reference, queued exactly once (`take` wins a
         // slot's reference with a swap; a `Held` queues its own on drop), to an object of this
-        // interpreter (`slot == py.interp()`), whose GIL the `py` token proves held. On a
-        // free-threaded build no reader is between loading it and increfing it (`quiescent`).
-        unsafe { (py.api.Py_DecRef)(object as PyPtr) };
+        // interpreter (`slot == py.interp()`), whose GIL the `py` token proves held; it is given up
+        // here (dropped at once). On a free-threaded build no reader is between loading it and
+        // increfing it (`quiescent`).
+        drop(unsafe { PyRef::from_owned(object as PyPtr) });
     }
 }
 

@@ -1,6 +1,5 @@
 //! Owned references to Python objects.
 
-use std::ffi::CStr;
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 
@@ -101,28 +100,4 @@ impl std::ops::Deref for Borrowed<'_> {
         // cannot move out; the object is live for the borrow (`from_ptr`'s contract).
         unsafe { &*std::ptr::from_ref(self).cast::<PyRef>() }
     }
-}
-
-/// `type(o).__name__` as CPython stores it (`tp_name`, right after the type object's
-/// `PyVarObject` header: `ffi::ObjectLayout::tp_name`).
-///
-/// `o` must be a live object and the GIL held (every caller has a `Python` token and a reference).
-pub fn type_name(o: PyPtr) -> String {
-    // SAFETY: `o` is live and the GIL held (see above), so `Py_TYPE(o)` reads a valid type object.
-    let t = unsafe { super::ffi::py_type(o) };
-    // Aligned, as the SAFETY note below shows.
-    #[allow(clippy::cast_ptr_alignment)]
-    let field = t.cast::<u8>().cast_const().wrapping_add(super::ffi::layout().tp_name()).cast::<*const std::ffi::c_char>();
-    // SAFETY: `t` is a live type object (the object's type, kept alive by the object), and a
-    // `PyTypeObject` has `tp_name` right after its `PyVarObject` header (`ObjectLayout::tp_name`:
-    // offset 24 or 40) in every version. Type objects are 8-aligned (allocated by CPython, or C
-    // statics whose first field is pointer-sized) and 24/40 are multiples of 8, so the
-    // `const char *` read is aligned.
-    let name = unsafe { *field };
-    if name.is_null() {
-        return "?".into();
-    }
-    // SAFETY: a non-null `tp_name` is a NUL-terminated C string owned by the type, which outlives
-    // this call; it is copied out before returning.
-    unsafe { CStr::from_ptr(name) }.to_string_lossy().into_owned()
 }

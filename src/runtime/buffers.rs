@@ -17,7 +17,7 @@ pub fn object_buffer(object: u64, writable: bool, contiguous: bool) -> Result<py
     let (guard, _) = enter_object(object)?;
     guard.with_gil(|py| {
         let o = handles::get(py, object)?;
-        python::buffer::Export::new(py, o.as_ptr(), writable, contiguous)
+        python::buffer::Export::new(py, &o, writable, contiguous)
     })
 }
 
@@ -28,7 +28,7 @@ pub fn object_buffer_copy(object: u64, dst: *mut std::ffi::c_void, dst_len: usiz
     let dst = dst as usize;
     guard.with_gil(|py| {
         let o = handles::get(py, object)?;
-        let export = python::buffer::Export::new(py, o.as_ptr(), false, false)?;
+        let export = python::buffer::Export::new(py, &o, false, false)?;
         let needed = export.len();
         let copied = export.copy_to(py, dst as *mut std::ffi::c_void, dst_len);
         export.release(py);

@@ -87,11 +87,25 @@ impl<'py> Python<'py> {
         unsafe { (self.api.PyType_IsSubtype)(ffi::py_type(o.as_ptr()), base.as_ptr()) != 0 }
     }
 
-    /// `type(o).__name__` (CPython's `tp_name`).
-    #[inline]
+    /// `type(o).__name__` as CPython stores it (`tp_name`, right after the type object's
+    /// `PyVarObject` header: `ffi::ObjectLayout::tp_name`); no Python code runs.
     pub(crate) fn type_name(self, o: &PyRef) -> String {
-        // The module note gives `type_name` what it requires: a live object, the GIL held.
-        crate::python::pyref::type_name(o.as_ptr())
+        let t = self.type_ptr(o);
+        // Aligned, as the SAFETY note below shows.
+        #[allow(clippy::cast_ptr_alignment)]
+        let field = t.cast::<u8>().cast_const().wrapping_add(ffi::layout().tp_name()).cast::<*const std::ffi::c_char>();
+        // SAFETY: `t` is a live type object (the object's type, kept alive by the live `o`: the
+        // module note), and a `PyTypeObject` has `tp_name` right after its `PyVarObject` header
+        // (`ObjectLayout::tp_name`: offset 24 or 40) in every version. Type objects are 8-aligned
+        // (allocated by CPython, or C statics whose first field is pointer-sized) and 24/40 are
+        // multiples of 8, so the `const char *` read is aligned.
+        let name = unsafe { *field };
+        if name.is_null() {
+            return "?".into();
+        }
+        // SAFETY: a non-null `tp_name` is a NUL-terminated C string owned by the type, which
+        // outlives this call; it is copied out before returning.
+        unsafe { CStr::from_ptr(name) }.to_string_lossy().into_owned()
     }
 
     /// `getattr(o, name)`.

@@ -1,4 +1,4 @@
-//! The safe face of CPython: methods on the [`Python`] token that take Rust values and
+//! The safe face of CPython: methods on the [`Python`](super::Python) token that take Rust values and
 //! references ([`PyRef`], or a [`Borrowed`] one) and return owned references and `Result`s, so
 //! that their callers need no `unsafe` and cannot hand CPython a dangling pointer. The raw entry
 //! points stay in [`super::ffi`]; lifecycle and thread-state plumbing (`gil`, `init`, `workers`,
@@ -29,7 +29,7 @@ pub(crate) use objects::{BuiltinType, Code};
 
 use super::ffi::PyPtr;
 pub(crate) use super::pyref::Borrowed;
-use super::{PyRef, Python};
+use super::PyRef;
 
 /// A Python exception is set on this thread (the value carries nothing: the exception itself is
 /// in the interpreter until it is fetched or cleared).
@@ -57,21 +57,5 @@ fn status(rc: std::ffi::c_int) -> PyResult<()> {
         Ok(())
     } else {
         Err(PyErrPending)
-    }
-}
-
-impl<'py> Python<'py> {
-    /// On a free-threaded build, declares that a module pyrt made is safe without the GIL (its
-    /// functions take their own locks), so that importing it can never turn the GIL back on for
-    /// the whole process. `PyUnstable_Module_SetGIL` exists only in free-threaded builds (3.13+).
-    pub(crate) fn declare_no_gil(self, module: &PyRef) {
-        if let Some(set_gil) = self.api.PyUnstable_Module_SetGIL {
-            // Py_MOD_GIL_NOT_USED is `(void *)1` (moduleobject.h).
-            // SAFETY: the module note; the call only stores the flag (a non-module sets an error,
-            // cleared below).
-            if unsafe { set_gil(module.as_ptr(), 1 as *mut std::ffi::c_void) } != 0 {
-                self.clear_error();
-            }
-        }
     }
 }

@@ -257,6 +257,20 @@ impl<'py> Python<'py> {
         unsafe { owned((self.api.PyModule_New)(name.as_ptr())) }
     }
 
+    /// On a free-threaded build, declares that a module pyrt made is safe without the GIL (its
+    /// functions take their own locks), so that importing it can never turn the GIL back on for
+    /// the whole process. `PyUnstable_Module_SetGIL` exists only in free-threaded builds (3.13+).
+    pub(crate) fn declare_no_gil(self, module: &PyRef) {
+        if let Some(set_gil) = self.api.PyUnstable_Module_SetGIL {
+            // Py_MOD_GIL_NOT_USED is `(void *)1`.
+            // SAFETY: the module note; the call only stores the flag (a non-module sets an error,
+            // cleared below).
+            if unsafe { set_gil(module.as_ptr(), 1 as *mut std::ffi::c_void) } != 0 {
+                self.clear_error();
+            }
+        }
+    }
+
     /// A built-in function object made from `def`, with `self_obj` as its `self` (NULL: none)
     /// and `module_name` as its `__module__`.
     ///

@@ -569,6 +569,7 @@ int32_t pyrt_object_iter(pyrt_object *obj, pyrt_object **iter_out, pyrt_error **
 // returns PYRT_DONE). An object that is not an iterator is Python's TypeError: take an
 // iterator with pyrt_object_iter() first. Any thread.
 //
+// ```c
 //     pyrt_object *it;
 //     char *item;
 //     int32_t rc;
@@ -579,6 +580,7 @@ int32_t pyrt_object_iter(pyrt_object *obj, pyrt_object **iter_out, pyrt_error **
 //     }
 //     if (rc != PYRT_DONE) { ... report err ... }
 //     pyrt_object_free(it);
+// ```
 int32_t pyrt_iter_next(pyrt_object *iter, uint32_t flags, char **item_out, pyrt_error **err_out);
 
 // As pyrt_iter_next(), but the item is kept as a new object handle in `*item_out` (must not be

@@ -66,6 +66,7 @@ pub unsafe extern "C" fn pyrt_object_iter(obj: *mut pyrt_object, iter_out: *mut 
 /// returns PYRT_DONE). An object that is not an iterator is Python's TypeError: take an
 /// iterator with pyrt_object_iter() first. Any thread.
 ///
+/// ```c
 ///     pyrt_object *it;
 ///     char *item;
 ///     int32_t rc;
@@ -76,6 +77,7 @@ pub unsafe extern "C" fn pyrt_object_iter(obj: *mut pyrt_object, iter_out: *mut 
 ///     }
 ///     if (rc != PYRT_DONE) { ... report err ... }
 ///     pyrt_object_free(it);
+/// ```
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_iter_next(
     iter: *mut pyrt_object,

@@ -16,8 +16,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use super::convert::{self, ValueMode};
+use super::exception::OrFetch;
 use super::ffi::{PyMethodDef, PyPtr, METH_VARARGS};
-use super::{exception, exec, gil, handles, PyRef, Python};
+use super::pyref::Borrowed;
+use super::{exec, gil, handles, PyRef, Python};
 use crate::ctext::CText;
 use crate::error::{Error, ErrorKind, Result};
 
@@ -177,24 +179,16 @@ static TASK_DONE: PyMethodDef =
 fn glue(py: Python) -> Result<std::sync::MutexGuard<'static, Option<Glue>>> {
     let mut g = GLUE_FNS.lock().unwrap_or_else(|p| p.into_inner());
     if g.is_none() {
-        let globals = py.new_dict().ok_or_else(|| exception::fetch(py))?;
-        // SAFETY: the token proves the GIL is held. `TASK_DONE` is a static CPython only reads
-        // (the `*mut` is its prototype's); the function object is a new reference or NULL.
-        let done = PyRef::from_owned(unsafe {
-            (py.api.PyCFunction_NewEx)(ptr::from_ref(&TASK_DONE).cast_mut(), ptr::null_mut(), ptr::null_mut())
-        })
-        .ok_or_else(|| exception::fetch(py))?;
-        let key = py.new_str("_done").ok_or_else(|| exception::fetch(py))?;
-        if !py.dict_set(&globals, &key, &done) {
-            return Err(exception::fetch(py));
-        }
+        let globals = py.new_dict().or_fetch(py)?;
+        // SAFETY: `TASK_DONE` is a METH_VARARGS definition of `task_done`, an `extern "C"` function
+        // of the signature CPython calls for it, with a static name.
+        let done = unsafe { py.new_function(&TASK_DONE, None, None) }.or_fetch(py)?;
+        py.dict_set_str(&globals, c"_done", &done).or_fetch(py)?;
         exec::run_in(py, GLUE, c"<pyrt asyncio>", &globals)?;
         let get = |name: &str| -> Result<PyRef> {
-            let key = py.new_str(name).ok_or_else(|| exception::fetch(py))?;
-            // SAFETY: the token proves the GIL is held; `globals` and `key` are live references. The
-            // item is borrowed from `globals` (kept alive by it) and increfed at once.
-            let item = unsafe { (py.api.PyDict_GetItemWithError)(globals.as_ptr(), key.as_ptr()) };
-            PyRef::from_borrowed(py, item).ok_or_else(|| Error::new(ErrorKind::Internal, format!("pyrt's asyncio glue lacks {name}")))
+            py.dict_get_str(&globals, name)
+                .or_fetch(py)?
+                .ok_or_else(|| Error::new(ErrorKind::Internal, format!("pyrt's asyncio glue lacks {name}")))
         };
         *g = Some(Glue { submit: get("submit")?, sync_iter: get("sync_iter")?, cancel: get("cancel")?, shutdown: get("shutdown")? });
     }
@@ -210,8 +204,8 @@ pub fn submit(py: Python, runtime: u64, awaitable: &PyRef, mode: ValueMode, done
     let id = NEXT_TASK.fetch_add(1, Ordering::Relaxed);
     // In the table before the loop can see the task: it may finish before `submit` returns.
     TASKS.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert_with(HashMap::new).insert(id, Task { runtime, mode, done });
-    let key = py.new_int(id as i64).ok_or_else(|| exception::fetch(py));
-    let scheduled = key.and_then(|key| exec::call(py, &submit, &[key, awaitable.clone_ref(py)], None));
+    let key = py.new_int(id as i64).or_fetch(py);
+    let scheduled = key.and_then(|key| py.call(&submit, &[key, awaitable.clone_ref(py)]).or_fetch(py));
     if let Err(e) = scheduled {
         // Not scheduled: no completion will come, and the caller reports the error instead.
         drop(take_task(id));
@@ -226,7 +220,7 @@ pub fn sync_iter(py: Python, aiterable: &PyRef) -> Result<PyRef> {
     let g = glue(py)?;
     let sync_iter = g.as_ref().expect("set by glue()").sync_iter.clone_ref(py);
     drop(g);
-    exec::call(py, &sync_iter, &[aiterable.clone_ref(py)], None)
+    py.call(&sync_iter, &[aiterable.clone_ref(py)]).or_fetch(py)
 }
 
 /// Asks the loop to cancel task `id` (Python sees CancelledError where the coroutine awaits;
@@ -236,8 +230,8 @@ pub fn cancel(py: Python, id: u64) -> Result<()> {
     let g = glue(py)?;
     let cancel = g.as_ref().expect("set by glue()").cancel.clone_ref(py);
     drop(g);
-    let key = py.new_int(id as i64).ok_or_else(|| exception::fetch(py))?;
-    exec::call(py, &cancel, &[key], None).map(drop)
+    let key = py.new_int(id as i64).or_fetch(py)?;
+    py.call(&cancel, &[key]).map(drop).or_fetch(py)
 }
 
 /// A runtime handle was freed: its tasks complete now with `PYRT_ERR_CLOSED` (on this thread,
@@ -275,7 +269,7 @@ fn closed_error() -> Error {
 pub fn shutdown(py: Python) {
     let glue = GLUE_FNS.lock().unwrap_or_else(|p| p.into_inner()).take();
     if let Some(glue) = glue {
-        if exec::call(py, &glue.shutdown, &[], None).is_err() {
+        if py.call0(&glue.shutdown).is_err() {
             py.clear_error();
         }
         drop(glue);
@@ -304,17 +298,16 @@ unsafe fn task_done_body(args: PyPtr) -> PyPtr {
     let api = super::api();
     // SAFETY: CPython called us with the GIL held; the token does not leave this call.
     let py = unsafe { gil::assume_gil(api) };
-    // SAFETY: the GIL is held and `args` is a live tuple (contract).
-    let n = unsafe { (api.PyTuple_Size)(args) };
-    if n != 2 {
-        return ptr::null_mut();
-    }
-    // SAFETY: indexes 0 and 1 exist (checked); the items are borrowed from `args`, which the
-    // caller keeps alive, and are increfed into owned references at once.
-    let (id, task) = unsafe { ((api.PyTuple_GetItem)(args, 0), (api.PyTuple_GetItem)(args, 1)) };
-    // SAFETY: as above: a live object borrowed from `args`.
-    let id = unsafe { (api.PyLong_AsLongLong)(id) } as u64;
-    let Some(task) = PyRef::from_borrowed(py, task) else { return ptr::null_mut() };
+    // SAFETY: `args` is a live tuple the caller keeps alive for the call (contract).
+    let Some(args) = (unsafe { Borrowed::from_ptr(args) }) else { return ptr::null_mut() };
+    let (id, task) = match (py.tuple_get(&args, 0), py.tuple_get(&args, 1)) {
+        (Ok(id), Ok(task)) => (id, task.clone_ref(py)),
+        _ => return ptr::null_mut(),
+    };
+    let id = match py.as_i64(&id) {
+        Ok(Some(id)) => id as u64,
+        _ => return ptr::null_mut(),
+    };
     if let Some(t) = take_task(id) {
         let outcome = outcome(py, &task, t.mode);
         // The host's callback may block or call back into pyrt: not with the GIL.
@@ -323,21 +316,12 @@ unsafe fn task_done_body(args: PyPtr) -> PyPtr {
     py.none_ref().into_ptr()
 }
 
-/// `object.<name>(*args)`.
-fn call_method(py: Python, object: &PyRef, name: &std::ffi::CStr, args: &[PyRef]) -> Result<PyRef> {
-    // SAFETY: the token proves the GIL is held; `object` is a live reference and `name` a
-    // NUL-terminated string. A new reference, or NULL with an error set.
-    let m = PyRef::from_owned(unsafe { (py.api.PyObject_GetAttrString)(object.as_ptr(), name.as_ptr()) })
-        .ok_or_else(|| exception::fetch(py))?;
-    exec::call(py, &m, args, None)
-}
-
 /// The Task's outcome: its result's encoding, its exception, or its cancellation.
 fn outcome(py: Python, task: &PyRef, mode: ValueMode) -> Outcome {
-    let cancelled = call_method(py, task, c"cancelled", &[])?;
+    let cancelled = py.call_method0(task, c"cancelled").or_fetch(py)?;
     if cancelled.as_ptr() == py.bool_ref(true).as_ptr() {
         return Err(Error::new(ErrorKind::Interrupted, "the task was cancelled"));
     }
-    let value = call_method(py, task, c"result", &[])?;
-    convert::to_json_cstring_mode(py, value.as_ptr(), mode)
+    let value = py.call_method0(task, c"result").or_fetch(py)?;
+    convert::to_json_cstring_mode(py, &value, mode)
 }

@@ -68,6 +68,8 @@ fn report(site: Site, panic: Box<dyn std::any::Any + Send>) {
         return;
     }
     let c = CString::new(message.replace('\0', " ")).expect("NULs replaced");
-    // SAFETY: CPython called the guarded function, so this thread holds the GIL (or is attached).
-    unsafe { (api.PyErr_SetString)(api.exception(api.PyExc_RuntimeError), c.as_ptr()) };
+    // SAFETY: CPython called the guarded function, so this thread holds the GIL (or is attached)
+    // for the rest of this call, which the token does not leave.
+    let py = unsafe { super::gil::assume_gil(api) };
+    py.set_error(super::facade::Exc::RuntimeError, &c);
 }

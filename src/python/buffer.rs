@@ -323,8 +323,8 @@ impl Loans {
         let t = exporter_type(py)?;
         let api = py.api;
         // SAFETY: `py` proves the GIL is held; `t` is the exporter type, which `TYPE` keeps alive
-        // for good.
-        let o = PyRef::from_owned(unsafe { (api.PyType_GenericAlloc)(t, 0) }).ok_or_else(|| exception::fetch(py))?;
+        // for good. The result is a new reference (or NULL with an error set).
+        let o = unsafe { PyRef::from_owned((api.PyType_GenericAlloc)(t, 0)) }.ok_or_else(|| exception::fetch(py))?;
         // SAFETY: `o` is the new, zero-filled exporter (`exporter_ptr`: its fields are in bounds and
         // aligned); only this thread has it, as Python gets it only from the memoryview made below,
         // so this `&mut` aliases nothing and ends before it is published.
@@ -341,8 +341,9 @@ impl Loans {
             e.state.store(OPEN, Ordering::Release);
             e.exports.store(0, Ordering::Release);
         }
-        // SAFETY: the GIL is held (`py`) and `o` is a live exporter we own a reference to.
-        let view = PyRef::from_owned(unsafe { (api.PyMemoryView_FromObject)(o.as_ptr()) }).ok_or_else(|| exception::fetch(py))?;
+        // SAFETY: the GIL is held (`py`) and `o` is a live exporter we own a reference to; the
+        // result is a new reference (or NULL with an error set).
+        let view = unsafe { PyRef::from_owned((api.PyMemoryView_FromObject)(o.as_ptr())) }.ok_or_else(|| exception::fetch(py))?;
         let arg = view.clone_ref(py);
         self.loans.push(Loan { exporter: o, view: Some(view) });
         Ok(arg)
@@ -510,13 +511,12 @@ impl Export {
     /// C-contiguous memory (else a BufferError from the exporter, or from pyrt).
     pub fn new(py: Python, o: &PyRef, writable: bool, contiguous: bool) -> Result<Export> {
         let api = py.api;
-        let o = o.as_ptr();
         // SAFETY: `Py_buffer` is a C struct of pointers and integers, for which all zeros is valid.
         let mut view: Box<PyBuffer> = Box::new(unsafe { std::mem::zeroed() });
         let flags = if writable { ffi::PYBUF_FULL } else { ffi::PYBUF_FULL_RO };
-        // SAFETY: `py` proves the GIL is held; `o` is live (the caller's `PyRef` holds a reference);
-        // `view` is a writable `Py_buffer`.
-        if unsafe { (api.PyObject_GetBuffer)(o, &mut *view, flags) } != 0 {
+        // SAFETY: `py` proves the GIL is held; `o` is a live object (a `PyRef`); `view` is a
+        // writable `Py_buffer`.
+        if unsafe { (api.PyObject_GetBuffer)(o.as_ptr(), &mut *view, flags) } != 0 {
             return Err(exception::fetch(py));
         }
         let v = &*view;

@@ -18,8 +18,10 @@ use std::ptr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
+use super::exception::{self, OrFetch};
+use super::facade::Borrowed;
 use super::ffi::{PyMethodDef, PyPtr, METH_VARARGS};
-use super::{exception, PyRef, Python};
+use super::{PyRef, Python};
 use crate::error::Result;
 
 pub const STDOUT: u32 = 1;
@@ -104,54 +106,32 @@ fn ensure_installed(py: Python) -> Result<()> {
     if installed() {
         return Ok(());
     }
-    let api = py.api;
-    // SAFETY: `py` proves the GIL is held. Every object used is a strong reference held across the
-    // calls using it (`PyRef`s; `install` is made one at once, as the calls below may run Python
-    // code); C strings are NUL-terminated literals. `args` is a new 1-tuple, only ours, whose slot
-    // 0 `PyTuple_SetItem` fills with the reference it steals. `pair` is `_install`'s 2-tuple, whose
-    // items live as long as it; `PySys_SetObject` takes its own references. `WRITE` is a static
-    // that CPython only reads (the `*mut` is its prototype's).
-    unsafe {
-        let globals = PyRef::from_owned((api.PyDict_New)()).ok_or_else(|| exception::fetch(py))?;
-        let builtins = PyRef::from_owned((api.PyImport_ImportModule)(c"builtins".as_ptr())).ok_or_else(|| exception::fetch(py))?;
-        (api.PyDict_SetItemString)(globals.as_ptr(), c"__builtins__".as_ptr(), builtins.as_ptr());
-        let code = PyRef::from_owned((api.Py_CompileStringExFlags)(
-            PROXY.as_ptr(),
-            c"<pyrt output>".as_ptr(),
-            super::ffi::PY_FILE_INPUT,
-            std::ptr::null_mut(),
-            -1,
-        ))
-        .ok_or_else(|| exception::fetch(py))?;
-        PyRef::from_owned((api.PyEval_EvalCode)(code.as_ptr(), globals.as_ptr(), globals.as_ptr())).ok_or_else(|| exception::fetch(py))?;
-        let name = PyRef::from_owned((api.PyUnicode_FromStringAndSize)(c"_install".as_ptr(), 8)).ok_or_else(|| exception::fetch(py))?;
-        // Borrowed from `globals`: a strong reference at once, before anything can run Python code
-        // (an allocation below can start a GC pass, whose finalizers are Python code).
-        let install = (api.PyDict_GetItemWithError)(globals.as_ptr(), name.as_ptr());
-        let Some(install) = PyRef::from_borrowed(py, install) else { return Err(exception::fetch(py)) };
-        let write = PyRef::from_owned((api.PyCFunction_NewEx)(ptr::from_ref(&WRITE).cast_mut(), ptr::null_mut(), ptr::null_mut()))
-            .ok_or_else(|| exception::fetch(py))?;
-        let args = PyRef::from_owned((api.PyTuple_New)(1)).ok_or_else(|| exception::fetch(py))?;
-        (api.PyTuple_SetItem)(args.as_ptr(), 0, write.into_ptr());
-        let pair = PyRef::from_owned((api.PyObject_CallObject)(install.as_ptr(), args.as_ptr())).ok_or_else(|| exception::fetch(py))?;
-        // Python code ran above, so another thread may have installed meanwhile (the GIL
-        // switches between bytecodes; a free-threaded build has none). The swap itself runs no
-        // Python code, so a plain lock makes check-and-set atomic; the loser's proxies are
-        // dropped after it.
-        let _installing = INSTALLING.lock().unwrap_or_else(|p| p.into_inner());
-        if installed() {
-            return Ok(());
-        }
-        for (i, name) in [c"stdout", c"stderr"].into_iter().enumerate() {
-            if (api.PySys_SetObject)(name.as_ptr(), (api.PyTuple_GetItem)(pair.as_ptr(), i as isize)) != 0 {
-                return Err(exception::fetch(py));
-            }
-        }
-        if super::interp::current() == 0 {
-            INSTALLED.store(true, Ordering::Release);
-        } else {
-            WORKER_INSTALLED.with(|i| *i.borrow_mut() = true);
-        }
+    let globals = py.new_dict().or_fetch(py)?;
+    let builtins = py.import(c"builtins").or_fetch(py)?;
+    py.dict_set_str(&globals, c"__builtins__", &builtins).or_fetch(py)?;
+    let code = py.compile_source(PROXY, c"<pyrt output>", super::ffi::PY_FILE_INPUT).or_fetch(py)?;
+    py.eval_code(&code, &globals).or_fetch(py)?;
+    let Some(install) = py.dict_get_str(&globals, "_install").or_fetch(py)? else { return Err(exception::fetch(py)) };
+    // SAFETY: `WRITE` is a static whose `ml_meth` is `write`, a METH_VARARGS function
+    // (`(self, args)`), with static C-string name and doc.
+    let write = unsafe { py.new_function(&WRITE, None, None) }.or_fetch(py)?;
+    let pair = py.call(&install, &[write]).or_fetch(py)?;
+    // Python code ran above, so another thread may have installed meanwhile (the GIL
+    // switches between bytecodes; a free-threaded build has none). The swap itself runs no
+    // Python code, so a plain lock makes check-and-set atomic; the loser's proxies are
+    // dropped after it.
+    let _installing = INSTALLING.lock().unwrap_or_else(|p| p.into_inner());
+    if installed() {
+        return Ok(());
+    }
+    for (i, name) in [c"stdout", c"stderr"].into_iter().enumerate() {
+        let stream = py.tuple_get(&pair, i).or_fetch(py)?;
+        py.sys_set_attr(name, &stream).or_fetch(py)?;
+    }
+    if super::interp::current() == 0 {
+        INSTALLED.store(true, Ordering::Release);
+    } else {
+        WORKER_INSTALLED.with(|i| *i.borrow_mut() = true);
     }
     Ok(())
 }
@@ -173,94 +153,51 @@ unsafe extern "C" fn write(_self: PyPtr, args: PyPtr) -> PyPtr {
 /// # Safety
 /// CPython's METH_VARARGS contract: the GIL is held and `args` is a tuple alive for the call.
 unsafe fn write_body(_self: PyPtr, args: PyPtr) -> PyPtr {
-    let api = super::api();
-    // SAFETY: the GIL is held and `args` is the call's live tuple (contract). The items are
-    // borrowed from it, and a tuple cannot drop its items, so they stay alive for the whole call
-    // even where Python code runs (`__index__`, `__len__` of a str subclass, `original.write`).
-    // A missing item is NULL with IndexError set (`PyLong_AsLong(NULL)` fails cleanly as well).
-    let (index, text, original) = unsafe {
-        let index = (api.PyLong_AsLong)((api.PyTuple_GetItem)(args, 0));
-        (index, (api.PyTuple_GetItem)(args, 1), (api.PyTuple_GetItem)(args, 2))
+    // SAFETY: CPython called this function, so this thread holds the GIL (contract); the token
+    // does not leave this call.
+    let py = unsafe { super::gil::assume_gil(super::api()) };
+    // SAFETY: `args` is the call's tuple, alive for the call (contract).
+    let Some(args) = (unsafe { Borrowed::from_ptr(args) }) else { return ptr::null_mut() };
+    // The items are borrowed from `args`, and a tuple cannot drop its items, so they stay alive
+    // for the whole call even where Python code runs (`__index__`, `__len__` of a str subclass,
+    // `original.write`).
+    let (Ok(index), Ok(text), Ok(original)) = (py.tuple_get(&args, 0), py.tuple_get(&args, 1), py.tuple_get(&args, 2)) else {
+        return ptr::null_mut();
     };
-    // SAFETY: the GIL is held.
-    if text.is_null() || original.is_null() || !unsafe { (api.PyErr_Occurred)() }.is_null() {
-        return std::ptr::null_mut();
-    }
+    let Ok(index) = py.as_c_long(&index) else { return ptr::null_mut() };
     let stream = if index == 2 { 1 } else { 0 };
-    // SAFETY: the GIL is held and `text` is live (above).
-    let chars = unsafe { (api.PyObject_Length)(text) };
+    let Ok(chars) = py.len(&text) else { return ptr::null_mut() };
+    let written = || py.new_int(chars as i64).map_or(ptr::null_mut(), PyRef::into_ptr);
     // UTF-8 of the text; lone surrogates (from surrogateescape) become backslash escapes.
-    let utf8 = || -> Option<PyRef> {
-        // SAFETY: the GIL is held and `text` is live (above); the codec and error names are literals.
-        let encoded = unsafe { (api.PyUnicode_AsEncodedString)(text, c"utf-8".as_ptr(), c"backslashreplace".as_ptr()) };
-        PyRef::from_owned(encoded)
-    };
-    // The bytes of `bytes` (a bytes object: the UTF-8 codec returns one), valid while it lives.
-    let contents = |bytes: &PyRef| -> Option<(*mut c_char, isize)> {
-        let mut p: *mut c_char = std::ptr::null_mut();
-        let mut n: isize = 0;
-        // SAFETY: the GIL is held and `bytes` is a live reference; `p` and `n` are written on
-        // success, `p` then pointing to the object's own `n` bytes.
-        (unsafe { (api.PyBytes_AsStringAndSize)(bytes.as_ptr(), &mut p, &mut n) } == 0).then_some((p, n))
-    };
+    let utf8 = || py.encode_utf8_backslashreplace(&text).ok();
     let captured = CAPTURES.with(|c| {
         let mut c = c.borrow_mut();
         let Some(top) = c.last_mut() else { return Some(false) };
         let bytes = utf8()?;
-        let (p, n) = contents(&bytes)?;
-        // SAFETY: `p` points to the `n` bytes of `bytes` (`contents` succeeded), immutable and alive
-        // while `bytes` is held, which outlives the copy.
-        top[stream].extend_from_slice(unsafe { std::slice::from_raw_parts(p.cast_const().cast::<u8>(), n as usize) });
+        top[stream].extend_from_slice(py.bytes_data(&bytes).ok()?);
         Some(true)
     });
     match captured {
-        None => return std::ptr::null_mut(),
-        // SAFETY: the GIL is held.
-        Some(true) => return unsafe { (api.PyLong_FromLongLong)(chars as i64) },
+        None => return ptr::null_mut(),
+        Some(true) => return written(),
         Some(false) => {}
     }
     let handler = *HANDLER.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(h) = handler {
-        let Some(bytes) = utf8() else { return std::ptr::null_mut() };
-        let Some((p, n)) = contents(&bytes) else { return std::ptr::null_mut() };
-        // SAFETY: CPython called this function, so this thread holds the GIL; the token does not
-        // leave this call.
-        let py = unsafe { super::gil::assume_gil(api) };
+        let Some(bytes) = utf8() else { return ptr::null_mut() };
+        let Ok(data) = py.bytes_data(&bytes) else { return ptr::null_mut() };
         // The host may block (a Go io.Writer on a pipe): let other threads run Python meanwhile.
         // SAFETY: the host gave `f` with `user_data` to `pyrt_set_output_handler`: callable from
         // any thread, `user_data` valid until the handler is replaced. (Gap: `h` is a copy, so a
         // handler replaced while this write runs is still called once after the replacement
-        // returned; `pyrt_set_output_handler` does not wait for running handlers.) `p`/`n` are the
-        // bytes of `bytes`, immutable and kept alive (a strong reference, dropped only after the
-        // call) even with the GIL released.
-        super::gil::allow_threads(py, || unsafe { (h.f)(h.user_data as *mut c_void, stream as u32 + 1, p, n as usize) });
-        // SAFETY: the GIL is held again (`allow_threads` took it back).
-        return unsafe { (api.PyLong_FromLongLong)(chars as i64) };
+        // returned; `pyrt_set_output_handler` does not wait for running handlers.) `data` is the
+        // contents of `bytes`, immutable and kept alive (a strong reference, dropped only after
+        // the call) even with the GIL released.
+        super::gil::allow_threads(py, || unsafe { (h.f)(h.user_data as *mut c_void, stream as u32 + 1, data.as_ptr().cast(), data.len()) });
+        return written();
     }
-    if original == api.none() {
-        // SAFETY: the GIL is held.
-        return unsafe { (api.PyLong_FromLongLong)(chars as i64) };
+    if py.is_none(&original) {
+        return written();
     }
-    let method = c"write";
-    // SAFETY: the GIL is held and `original` and `text` are live (borrowed from `args`, above).
-    // `f`, `a` and `r` are new references or NULL: `f` and `a` dropped once (`Py_DecRef` accepts
-    // NULL), `r` returned to CPython. `a` is a new 1-tuple, only ours, and its slot gets a new
-    // reference to `text`, which `PyTuple_SetItem` steals.
-    unsafe {
-        let f = (api.PyObject_GetAttrString)(original, method.as_ptr());
-        if f.is_null() {
-            return std::ptr::null_mut();
-        }
-        let a = (api.PyTuple_New)(1);
-        if a.is_null() {
-            (api.Py_DecRef)(f);
-            return std::ptr::null_mut();
-        }
-        (api.Py_IncRef)(text);
-        (api.PyTuple_SetItem)(a, 0, text);
-        let r = (api.PyObject_CallObject)(f, a);
-        (api.Py_DecRef)(a);
-        (api.Py_DecRef)(f);
-        r
-    }
+    py.getattr_str(&original, c"write").and_then(|f| py.call(&f, std::slice::from_ref(&*text))).map_or(ptr::null_mut(), PyRef::into_ptr)
 }

@@ -6,8 +6,9 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Mutex;
 
 use super::convert;
-use super::exception;
-use super::ffi::{self, PyPtr};
+use super::exception::OrFetch;
+use super::facade::Code;
+use super::ffi;
 use super::{PyRef, Python};
 use crate::error::{Error, ErrorKind, Result};
 
@@ -95,39 +96,9 @@ fn with_cache<R>(py: Python, f: impl FnOnce(&mut Option<CallableCache>) -> R) ->
     }
 }
 
-fn fail(py: Python) -> Error {
-    exception::fetch(py)
-}
-
-fn own(py: Python, p: PyPtr) -> Result<PyRef> {
-    PyRef::from_owned(p).ok_or_else(|| fail(py))
-}
-
-/// Looks `key` up in a dict, borrowed; NULL when absent (errors are cleared: a failed lookup in
-/// a validation just means "re-resolve").
-/// The result is only good for comparing identities or testing for NULL: Python code the lookup
-/// or a later call runs may drop it.
-fn dict_get(py: Python, dict: PyPtr, key: PyPtr) -> PyPtr {
-    // SAFETY: `py` proves the GIL is held; every caller passes a live dict and key it holds
-    // references to (or `sys.modules`, which the interpreter holds).
-    let v = unsafe { (py.api.PyDict_GetItemWithError)(dict, key) };
-    if v.is_null() {
-        // SAFETY: the GIL is held (`py`).
-        unsafe { (py.api.PyErr_Clear)() };
-    }
-    v
-}
-
 fn intern(py: Python, s: &str) -> Result<PyRef> {
     let c = CString::new(s).map_err(|_| Error::invalid_argument("name contains NUL"))?;
-    // SAFETY: `py` proves the GIL is held; `c` is a NUL-terminated string CPython copies.
-    own(py, unsafe { (py.api.PyUnicode_InternFromString)(c.as_ptr()) })
-}
-
-fn getattr(py: Python, o: PyPtr, name: &CStr) -> Result<PyRef> {
-    // SAFETY: `py` proves the GIL is held; every caller passes an object it holds a strong
-    // reference to for the call (the lookup may run Python code), and a NUL-terminated name.
-    own(py, unsafe { (py.api.PyObject_GetAttrString)(o, name.as_ptr()) })
+    py.intern(&c).or_fetch(py)
 }
 
 fn split_function(function: &str) -> Result<Vec<&str>> {
@@ -143,13 +114,12 @@ fn import(py: Python, module: &str) -> Result<PyRef> {
         return Err(Error::invalid_argument("module name is empty"));
     }
     let c = CString::new(module).map_err(|_| Error::invalid_argument("module name contains NUL"))?;
-    // SAFETY: `py` proves the GIL is held; `c` is a NUL-terminated string.
-    own(py, unsafe { (py.api.PyImport_ImportModule)(c.as_ptr()) })
+    py.import(&c).or_fetch(py)
 }
 
 fn resolve_rest(py: Python, mut obj: PyRef, rest: &[CString]) -> Result<PyRef> {
     for name in rest {
-        obj = getattr(py, obj.as_ptr(), name)?;
+        obj = py.getattr_str(&obj, name).or_fetch(py)?;
     }
     Ok(obj)
 }
@@ -189,26 +159,22 @@ pub fn lookup(py: Python, module: &str, function: &str) -> Result<PyRef> {
     // Fast path: both cached objects are still what the names mean.
     let hit = with_cache(py, |cache| -> Option<(PyRef, Option<Vec<CString>>)> {
         let cache = cache.as_mut()?;
-        // SAFETY: `py` proves the GIL is held. The result is borrowed from the interpreter, which
-        // holds it until finalization (assigning `sys.modules` does not replace it).
-        let sys_modules = unsafe { (py.api.PyImport_GetModuleDict)() };
+        let sys_modules = py.sys_modules();
         if let Some(m) =
             cache.memo.as_ref().filter(|m| same(m.module.as_bytes(), module.as_bytes()) && same(m.function.as_bytes(), function.as_bytes()))
         {
-            if dict_get(py, sys_modules, m.name.as_ptr()) == m.module_obj.as_ptr()
-                && dict_get(py, m.dict.as_ptr(), m.first_name.as_ptr()) == m.first.as_ptr()
-            {
+            if py.dict_item_is(&sys_modules, &m.name, &m.module_obj) && py.dict_item_is(&m.dict, &m.first_name, &m.first) {
                 return Some((m.first.clone_ref(py), None));
             }
             cache.memo = None;
         }
         let m = cache.modules.get(module)?;
-        if dict_get(py, sys_modules, m.name.as_ptr()) != m.module.as_ptr() {
+        if !py.dict_item_is(&sys_modules, &m.name, &m.module) {
             cache.modules.remove(module);
             return None;
         }
         let f = m.functions.get(function)?;
-        if dict_get(py, m.dict.as_ptr(), f.first_name.as_ptr()) != f.first.as_ptr() {
+        if !py.dict_item_is(&m.dict, &f.first_name, &f.first) {
             return None;
         }
         if f.rest.is_empty() {
@@ -251,8 +217,7 @@ fn lookup_slow(py: Python, module: &str, function: &str) -> Result<PyRef> {
     let parts = split_function(function)?;
     let module_obj = import(py, module)?;
     let first_name = intern(py, parts[0])?;
-    // SAFETY: `py` proves the GIL is held; both objects are strong references held across the call.
-    let first = own(py, unsafe { (py.api.PyObject_GetAttr)(module_obj.as_ptr(), first_name.as_ptr()) })?;
+    let first = py.getattr(&module_obj, &first_name).or_fetch(py)?;
     let rest: Vec<CString> = parts[1..]
         .iter()
         .map(|p| CString::new(*p))
@@ -262,22 +227,14 @@ fn lookup_slow(py: Python, module: &str, function: &str) -> Result<PyRef> {
 
     // Cache only what validation can check: a real module in sys.modules whose __dict__ holds
     // the first component (not one produced by a module-level __getattr__).
-    let api = py.api;
-    // SAFETY: `py` proves the GIL is held; the dict is the interpreter's, held by it until
-    // finalization, so it outlives the Python code `intern` and `dict_get` may run.
-    let sys_modules = unsafe { (api.PyImport_GetModuleDict)() };
     let module_name = intern(py, module)?;
-    if dict_get(py, sys_modules, module_name.as_ptr()) == module_obj.as_ptr() {
-        // SAFETY: the GIL is held; `module_obj` is a strong reference.
-        let dict_ptr = unsafe { (api.PyObject_GetAttrString)(module_obj.as_ptr(), c"__dict__".as_ptr()) };
-        let dict = PyRef::from_owned(dict_ptr);
+    if py.dict_item_is(&py.sys_modules(), &module_name, &module_obj) {
+        let dict = py.getattr_str(&module_obj, c"__dict__").ok();
         if dict.is_none() {
-            // SAFETY: the GIL is held.
-            unsafe { (api.PyErr_Clear)() };
+            py.clear_error();
         }
-        // SAFETY: `d` is a strong reference to a live object; the GIL is held.
-        if let Some(dict) = dict.filter(|d| unsafe { ffi::py_type(d.as_ptr()) } == api.PyDict_Type) {
-            if dict_get(py, dict.as_ptr(), first_name.as_ptr()) == first.as_ptr() {
+        if let Some(dict) = dict.filter(|d| py.type_ptr(d) == py.api.PyDict_Type) {
+            if py.dict_item_is(&dict, &first_name, &first) {
                 with_cache(py, |cache| {
                     let cache = cache.get_or_insert_with(CallableCache::default);
                     if cache.modules.len() >= CACHE_LIMIT {
@@ -310,14 +267,13 @@ pub fn clear_caches(py: Python) {
 
 /// Calls `module.function(*args, **kwargs)` with JSON arguments.
 pub fn call_json(py: Python, module: &str, function: &str, args_json: Option<&[u8]>, kwargs_json: Option<&[u8]>) -> Result<PyRef> {
-    let api = py.api;
     if let (Some(text), None) = (args_json, kwargs_json) {
         // The common case: a flat list of scalars, on the stack.
         let mut argv = convert::ArgVec::new(py);
         match convert::scalars_into(py, text, &mut argv) {
             convert::Scalars::Done => {
                 let callable = lookup(py, module, function)?;
-                return call_ptrs(py, callable.as_ptr(), argv.as_ptrs());
+                return call_positional(py, &callable, argv.as_refs());
             }
             convert::Scalars::Failed(e) => return Err(e),
             convert::Scalars::General => {}
@@ -331,8 +287,7 @@ pub fn call_json(py: Python, module: &str, function: &str, args_json: Option<&[u
         None => None,
         Some(text) => {
             let dict = convert::from_json_mode(py, text, convert::PLAIN)?;
-            // SAFETY: `dict` is a strong reference to a live object; `py` proves the GIL is held.
-            if unsafe { ffi::py_type(dict.as_ptr()) } != api.PyDict_Type {
+            if py.type_ptr(&dict) != py.api.PyDict_Type {
                 return Err(Error::invalid_argument("kwargs_json must be a JSON object"));
             }
             Some(dict)
@@ -345,144 +300,77 @@ pub fn call_json(py: Python, module: &str, function: &str, args_json: Option<&[u
 /// Calls `callable(*args, **kwargs)`: vectorcall where the library exports it (3.11+) and there
 /// are no keyword arguments, else a tuple and `PyObject_Call`.
 pub fn call(py: Python, callable: &PyRef, args: &[PyRef], kwargs: Option<&PyRef>) -> Result<PyRef> {
-    let api = py.api;
-    if let (Some(vectorcall), None) = (api.PyObject_Vectorcall, kwargs) {
-        // PyRef is a transparent non-null pointer, so the slice is a `PyObject *const *`.
-        let argv = args.as_ptr().cast::<ffi::PyPtr>();
-        // SAFETY: `py` proves the GIL is held. `argv` points to `args.len()` strong references
-        // (`PyRef` is `repr(transparent)` over a non-null pointer), which the caller's borrow keeps
-        // alive through the call; without `PY_VECTORCALL_ARGUMENTS_OFFSET` the callee does not
-        // write to the vector. No keyword names: NULL.
-        return own(py, unsafe { vectorcall(callable.as_ptr(), argv, args.len(), std::ptr::null_mut()) });
-    }
-    // SAFETY: the GIL is held (`py`).
-    let tuple = own(py, unsafe { (api.PyTuple_New)(args.len() as isize) })?;
-    for (i, a) in args.iter().enumerate() {
-        // PyTuple_SetItem steals the reference: hand it a new one.
-        // SAFETY: `tuple` is a new tuple of `args.len()` slots, only ours, and `i` is in range; the
-        // GIL is held.
-        unsafe { (api.PyTuple_SetItem)(tuple.as_ptr(), i as isize, a.clone_ref(py).into_ptr()) };
-    }
-    let kw = kwargs.map_or(std::ptr::null_mut(), |k| k.as_ptr());
-    // SAFETY: the GIL is held; `callable`, `tuple` and `kwargs` (or NULL) are strong references
-    // held across the call.
-    own(py, unsafe { (api.PyObject_Call)(callable.as_ptr(), tuple.as_ptr(), kw) })
-}
-
-/// [`call`] with borrowed pointers and no keyword arguments (the typed fast path).
-#[inline(always)]
-pub fn call_ptrs(py: Python, callable: PyPtr, args: &[PyPtr]) -> Result<PyRef> {
-    let api = py.api;
-    if let Some(vectorcall) = api.PyObject_Vectorcall {
-        // SAFETY: `py` proves the GIL is held. `callable` and `args` are live objects the caller
-        // holds references to until this returns (this function's contract: the typed path passes
-        // its `ArgVec`'s). Without `PY_VECTORCALL_ARGUMENTS_OFFSET` the vector is not written.
-        return own(py, unsafe { vectorcall(callable, args.as_ptr(), args.len(), std::ptr::null_mut()) });
-    }
-    // SAFETY: the GIL is held (`py`).
-    let tuple = own(py, unsafe { (api.PyTuple_New)(args.len() as isize) })?;
-    for (i, &a) in args.iter().enumerate() {
-        // PyTuple_SetItem steals the reference: hand it a new one.
-        // SAFETY: `a` is live (the caller's reference); `tuple` is a new tuple of `args.len()`
-        // slots, only ours, and `i` is in range; the GIL is held.
-        unsafe {
-            (api.Py_IncRef)(a);
-            (api.PyTuple_SetItem)(tuple.as_ptr(), i as isize, a);
+    match kwargs {
+        None => call_positional(py, callable, args),
+        Some(kwargs) => {
+            let tuple = py.tuple_from_slice(args).or_fetch(py)?;
+            py.call_tuple(callable, &tuple, Some(kwargs)).or_fetch(py)
         }
     }
-    // SAFETY: the GIL is held; `callable` is live (the caller's reference), `tuple` ours.
-    own(py, unsafe { (api.PyObject_Call)(callable, tuple.as_ptr(), std::ptr::null_mut()) })
+}
+
+/// [`call`] without keyword arguments (the typed fast path).
+#[inline(always)]
+pub fn call_positional(py: Python, callable: &PyRef, args: &[PyRef]) -> Result<PyRef> {
+    py.call(callable, args).or_fetch(py)
 }
 
 /// `__main__.__dict__`, as a strong reference: the code run with it can remove `__main__` from
 /// `sys.modules` (and so free the module and its dict) before pyrt is done with it.
 fn main_dict(py: Python) -> Result<PyRef> {
-    // SAFETY: `py` proves the GIL is held. The module is borrowed from `sys.modules`, which keeps
-    // it alive until Python code runs; none runs before its dict is taken below.
-    let m = unsafe { (py.api.PyImport_AddModule)(c"__main__".as_ptr()) };
-    if m.is_null() {
-        return Err(fail(py));
-    }
-    // SAFETY: `m` is a live module (above); the dict is borrowed from it, and made a strong
-    // reference at once, before any Python code can run.
-    let d = unsafe { (py.api.PyModule_GetDict)(m) };
-    PyRef::from_borrowed(py, d).ok_or_else(|| fail(py))
+    py.added_module_dict(c"__main__").or_fetch(py)
 }
 
-fn compile(py: Python, code: &CStr, filename: &CStr, start: std::ffi::c_int) -> Result<PyRef> {
+fn compile(py: Python, code: &CStr, filename: &CStr, start: std::ffi::c_int) -> Result<Code> {
     if ffi::free_threaded() {
         return compile_with_builtin(py, code, filename, start);
     }
-    // SAFETY: `py` proves the GIL is held; `code` and `filename` are NUL-terminated strings read
-    // during the call; NULL flags and optimize -1 are the defaults.
-    own(py, unsafe { (py.api.Py_CompileStringExFlags)(code.as_ptr(), filename.as_ptr(), start, std::ptr::null_mut(), -1) })
+    py.compile_source(code, filename, start).or_fetch(py)
 }
 
 /// `builtins.compile(code, filename, mode)`. Free-threaded 3.13 makes the constants of code
 /// compiled through the C API immortal once a second thread has run (3-4 blocks kept per
 /// compile, for good); `compile()` switches that off while it runs. Same source decoding
 /// (bytes: UTF-8 unless a coding cookie says otherwise), same result.
-fn compile_with_builtin(py: Python, code: &CStr, filename: &CStr, start: std::ffi::c_int) -> Result<PyRef> {
-    let api = py.api;
+fn compile_with_builtin(py: Python, code: &CStr, filename: &CStr, start: std::ffi::c_int) -> Result<Code> {
     let mode: &CStr = if start == ffi::PY_EVAL_INPUT { c"eval" } else { c"exec" };
-    // SAFETY: `py` proves the GIL is held; the name is a NUL-terminated literal.
-    let builtins = own(py, unsafe { (api.PyImport_ImportModule)(c"builtins".as_ptr()) })?;
-    let compile = getattr(py, builtins.as_ptr(), c"compile")?;
-    // SAFETY: the GIL is held; `s` points to `s.to_bytes().len()` bytes, copied by the call.
-    let text = |s: &CStr| own(py, unsafe { (api.PyUnicode_FromStringAndSize)(s.as_ptr(), s.to_bytes().len() as isize) });
-    // SAFETY: as for `text`: the GIL is held and the bytes are in bounds, copied by the call.
-    let source = own(py, unsafe { (api.PyBytes_FromStringAndSize)(code.as_ptr(), code.to_bytes().len() as isize) })?;
-    // SAFETY: the GIL is held.
-    let args = own(py, unsafe { (api.PyTuple_New)(3) })?;
-    for (i, item) in [source, text(filename)?, text(mode)?].into_iter().enumerate() {
-        // SAFETY: a new tuple of 3, only ours, and `i` < 3; PyTuple_SetItem steals each reference.
-        unsafe { (api.PyTuple_SetItem)(args.as_ptr(), i as isize, item.into_ptr()) };
-    }
-    // SAFETY: the GIL is held; `compile` and `args` are strong references held across the call.
-    own(py, unsafe { (api.PyObject_CallObject)(compile.as_ptr(), args.as_ptr()) })
+    let builtins = py.import(c"builtins").or_fetch(py)?;
+    let compile = py.getattr_str(&builtins, c"compile").or_fetch(py)?;
+    let args = [
+        py.new_bytes(code.to_bytes()).or_fetch(py)?,
+        py.str_from_utf8(filename.to_bytes()).or_fetch(py)?,
+        py.str_from_utf8(mode.to_bytes()).or_fetch(py)?,
+    ];
+    let compiled = py.call(&compile, &args).or_fetch(py)?;
+    // Python code may have replaced `builtins.compile`.
+    py.as_code(compiled).ok_or_else(|| Error::new(ErrorKind::Python, "builtins.compile() returned something other than a code object"))
 }
 
 /// Runs statements in `__main__` (state persists between calls, as in a REPL).
 pub fn run_code(py: Python, code: &CStr, filename: &CStr) -> Result<()> {
     let globals = main_dict(py)?;
     let compiled = compile(py, code, filename, ffi::PY_FILE_INPUT)?;
-    // SAFETY: `py` proves the GIL is held; the code object and the globals dict are strong
-    // references held across the call.
-    own(py, unsafe { (py.api.PyEval_EvalCode)(compiled.as_ptr(), globals.as_ptr(), globals.as_ptr()) }).map(drop)
+    py.eval_code(&compiled, &globals).map(drop).or_fetch(py)
 }
 
 /// Runs a file's contents in `__main__` with `__file__` set for the duration, as
 /// `python script.py` would.
 pub fn run_file(py: Python, code: &[u8], path: &str) -> Result<()> {
-    let api = py.api;
     let code = CString::new(code).map_err(|_| Error::new(ErrorKind::Python, format!("{path}: source code cannot contain null bytes")))?;
     let filename = CString::new(path).map_err(|_| Error::invalid_argument("path contains NUL"))?;
     let globals = main_dict(py)?;
-    // SAFETY: `py` proves the GIL is held; `path` is `path.len()` bytes of UTF-8, copied.
-    let file = own(py, unsafe { (api.PyUnicode_FromStringAndSize)(path.as_ptr().cast(), path.len() as isize) })?;
-    // SAFETY: the GIL is held; `globals` and `file` are strong references (the old value's
-    // `__del__` may run Python code here).
-    if unsafe { (api.PyDict_SetItemString)(globals.as_ptr(), c"__file__".as_ptr(), file.as_ptr()) } != 0 {
-        return Err(fail(py));
-    }
-    let result = compile(py, &code, &filename, ffi::PY_FILE_INPUT)
-        // SAFETY: the GIL is held; the code object and `globals` are strong references.
-        .and_then(|c| own(py, unsafe { (api.PyEval_EvalCode)(c.as_ptr(), globals.as_ptr(), globals.as_ptr()) }).map(drop));
+    let file = py.new_str(path).or_fetch(py)?;
+    py.dict_set_str(&globals, c"__file__", &file).or_fetch(py)?;
+    let result = compile(py, &code, &filename, ffi::PY_FILE_INPUT).and_then(|c| py.eval_code(&c, &globals).map(drop).or_fetch(py));
     // Remove __file__ again (PyRun_SimpleFile does the same), keeping any exception intact.
-    // SAFETY: the GIL is held; `globals` and `key` are strong references. The fetched exception
-    // (three new references or NULLs) is handed back to `PyErr_Restore`, which steals them.
-    unsafe {
-        let (mut t, mut v, mut tb) = (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
-        (api.PyErr_Fetch)(&mut t, &mut v, &mut tb);
-        let key = intern(py, "__file__");
-        if let Ok(key) = key {
-            if !dict_get(py, globals.as_ptr(), key.as_ptr()).is_null() {
-                (api.PyDict_DelItem)(globals.as_ptr(), key.as_ptr());
-            }
+    let saved = py.save_error();
+    if let Ok(key) = intern(py, "__file__") {
+        if let Ok(Some(_)) = py.dict_get(&globals, &key) {
+            let _ = py.dict_del(&globals, &key);
         }
-        (api.PyErr_Clear)();
-        (api.PyErr_Restore)(t, v, tb);
     }
+    py.clear_error();
+    py.restore_error(saved);
     result
 }
 
@@ -490,33 +378,19 @@ pub fn run_file(py: Python, code: &[u8], path: &str) -> Result<()> {
 pub fn eval(py: Python, expr: &CStr) -> Result<PyRef> {
     let globals = main_dict(py)?;
     let compiled = compile(py, expr, c"<eval>", ffi::PY_EVAL_INPUT)?;
-    // SAFETY: `py` proves the GIL is held; the code object and the globals dict are strong
-    // references held across the call.
-    own(py, unsafe { (py.api.PyEval_EvalCode)(compiled.as_ptr(), globals.as_ptr(), globals.as_ptr()) })
+    py.eval_code(&compiled, &globals).or_fetch(py)
 }
 
 /// Flushes `sys.stdout` and `sys.stderr` (errors ignored), so nothing is lost at finalization.
 pub fn flush_stdio(py: Python) {
     for name in [c"stdout", c"stderr"] {
-        // SAFETY: `py` proves the GIL is held. `PySys_GetObject` returns a borrowed reference, made
-        // strong at once (before `getattr` and `flush()` run Python code, which may replace
-        // `sys.stdout` and drop the stream); `flush` and `r` are new references, dropped once.
-        unsafe {
-            let stream = (py.api.PySys_GetObject)(name.as_ptr());
-            if stream.is_null() || stream == py.api.none() {
-                continue;
-            }
-            let Some(stream) = PyRef::from_borrowed(py, stream) else { continue };
-            if let Ok(flush) = getattr(py, stream.as_ptr(), c"flush") {
-                let r = (py.api.PyObject_CallObject)(flush.as_ptr(), std::ptr::null_mut());
-                if r.is_null() {
-                    (py.api.PyErr_Clear)();
-                } else {
-                    (py.api.Py_DecRef)(r);
-                }
-            } else {
-                (py.api.PyErr_Clear)();
-            }
+        // Owned: `flush()` runs Python code, which may replace `sys.stdout` and drop the stream.
+        let Some(stream) = py.sys_attr(name) else { continue };
+        if py.is_none(&stream) {
+            continue;
+        }
+        if py.call_method0(&stream, c"flush").is_err() {
+            py.clear_error();
         }
     }
 }
@@ -533,26 +407,24 @@ pub fn adopt_host_sigint(py: Python, host_action: &crate::signals::Disposition) 
     }
     let code = c"import _signal as _s\n_s.signal(_s.SIGINT, _s.default_int_handler)\ndel _s\n";
     if run_code(py, code, c"<pyrt signals>").is_err() {
-        // SAFETY: `py` proves the GIL is held.
-        unsafe { (py.api.PyErr_Clear)() };
+        py.clear_error();
     }
     crate::signals::restore_action(libc::SIGINT, host_action);
 }
 
 /// Runs pyrt's own setup code in a fresh globals dict (with `__builtins__`), not in `__main__`.
 pub fn run_private(py: Python, code: &CStr, filename: &CStr) -> Result<()> {
-    let api = py.api;
-    // SAFETY: `py` proves the GIL is held.
-    let globals = own(py, unsafe { (api.PyDict_New)() })?;
-    // SAFETY: the GIL is held; the name is a NUL-terminated literal.
-    let builtins = own(py, unsafe { (api.PyImport_ImportModule)(c"builtins".as_ptr()) })?;
-    // SAFETY: the GIL is held; `globals` and `builtins` are strong references.
-    if unsafe { (api.PyDict_SetItemString)(globals.as_ptr(), c"__builtins__".as_ptr(), builtins.as_ptr()) } != 0 {
-        return Err(fail(py));
-    }
+    let globals = py.new_dict().or_fetch(py)?;
+    run_in(py, code, filename, &globals)
+}
+
+/// Runs pyrt's own code in the given globals dict (which the caller made, with what the code
+/// needs), so the caller can take what it defined.
+pub fn run_in(py: Python, code: &CStr, filename: &CStr, globals: &PyRef) -> Result<()> {
+    let builtins = py.import(c"builtins").or_fetch(py)?;
+    py.dict_set_str(globals, c"__builtins__", &builtins).or_fetch(py)?;
     let compiled = compile(py, code, filename, ffi::PY_FILE_INPUT)?;
-    // SAFETY: the GIL is held; the code object and `globals` are strong references.
-    own(py, unsafe { (api.PyEval_EvalCode)(compiled.as_ptr(), globals.as_ptr(), globals.as_ptr()) }).map(drop)
+    py.eval_code(&compiled, globals).map(drop).or_fetch(py)
 }
 
 /// In the `"python"` signals mode, Python's SIGINT handler even when the host already had one:
@@ -563,8 +435,7 @@ pub fn run_private(py: Python, code: &CStr, filename: &CStr) -> Result<()> {
 pub fn claim_sigint(py: Python) {
     let code = c"import _signal as _s\nif _s.getsignal(_s.SIGINT) is None:\n    _s.signal(_s.SIGINT, _s.default_int_handler)\ndel _s\n";
     if run_code(py, code, c"<pyrt signals>").is_err() {
-        // SAFETY: `py` proves the GIL is held.
-        unsafe { (py.api.PyErr_Clear)() };
+        py.clear_error();
     }
 }
 
@@ -610,35 +481,5 @@ pub fn route_python_signals(py: Python) -> Result<()> {
     _signal.getsignal = getsignal
 _install()
 "#;
-    let api = py.api;
-    // SAFETY: `py` proves the GIL is held.
-    let globals = own(py, unsafe { (api.PyDict_New)() })?;
-    // SAFETY: the GIL is held; the name is a NUL-terminated literal.
-    let builtins = own(py, unsafe { (api.PyImport_ImportModule)(c"builtins".as_ptr()) })?;
-    // SAFETY: the GIL is held; `globals` and `builtins` are strong references.
-    if unsafe { (api.PyDict_SetItemString)(globals.as_ptr(), c"__builtins__".as_ptr(), builtins.as_ptr()) } != 0 {
-        return Err(fail(py));
-    }
-    let compiled = compile(py, code, c"<pyrt signals>", ffi::PY_FILE_INPUT)?;
-    // SAFETY: the GIL is held; the code object and `globals` are strong references.
-    own(py, unsafe { (api.PyEval_EvalCode)(compiled.as_ptr(), globals.as_ptr(), globals.as_ptr()) }).map(drop)
-}
-
-/// Runs pyrt's own code in the given globals dict (which the caller made, with what the code
-/// needs), so the caller can take what it defined.
-pub fn run_in(py: Python, code: &CStr, filename: &CStr, globals: &PyRef) -> Result<()> {
-    let builtins = own(py, unsafe_import_builtins(py))?;
-    // SAFETY: the GIL is held (`py`); `globals` and `builtins` are strong references.
-    if unsafe { (py.api.PyDict_SetItemString)(globals.as_ptr(), c"__builtins__".as_ptr(), builtins.as_ptr()) } != 0 {
-        return Err(fail(py));
-    }
-    let compiled = compile(py, code, filename, ffi::PY_FILE_INPUT)?;
-    // SAFETY: the GIL is held; the code object and `globals` are strong references.
-    own(py, unsafe { (py.api.PyEval_EvalCode)(compiled.as_ptr(), globals.as_ptr(), globals.as_ptr()) }).map(drop)
-}
-
-fn unsafe_import_builtins(py: Python) -> PyPtr {
-    // SAFETY: the GIL is held (`py`); the name is a NUL-terminated literal. A new reference or
-    // NULL with an error set.
-    unsafe { (py.api.PyImport_ImportModule)(c"builtins".as_ptr()) }
+    run_private(py, code, c"<pyrt signals>")
 }

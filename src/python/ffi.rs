@@ -125,6 +125,7 @@ pub const TPFLAGS_LIST_SUBCLASS: c_ulong = 1 << 25;
 pub const TPFLAGS_TUPLE_SUBCLASS: c_ulong = 1 << 26;
 pub const TPFLAGS_UNICODE_SUBCLASS: c_ulong = 1 << 28;
 pub const TPFLAGS_DICT_SUBCLASS: c_ulong = 1 << 29;
+pub const TPFLAGS_BASE_EXC_SUBCLASS: c_ulong = 1 << 30;
 
 /// The object header as the loaded build lays it out (docs/cpython-abi.md). Only two layouts
 /// exist, fixed per build kind since 3.8 and unchanged through 3.14:
@@ -349,7 +350,6 @@ cpython_api! {
         PyLong_AsLongLongAndOverflow: fn(PyPtr, *mut c_int) -> c_longlong;
         PyFloat_FromDouble: fn(f64) -> PyPtr;
         PyFloat_AsDouble: fn(PyPtr) -> f64;
-        PyBool_FromLong: fn(c_long) -> PyPtr;
         PyUnicode_FromStringAndSize: fn(*const c_char, PySsize) -> PyPtr;
         PyUnicode_AsUTF8AndSize: fn(PyPtr, *mut PySsize) -> *const c_char;
         PyUnicode_InternFromString: fn(*const c_char) -> PyPtr;
@@ -409,7 +409,6 @@ cpython_api! {
         PyModule_New: fn(*const c_char) -> PyPtr;
         PyCFunction_NewEx: fn(*mut PyMethodDef, PyPtr, PyPtr) -> PyPtr;
         PyLong_AsLong: fn(PyPtr) -> c_long;
-        PyLong_AsLongLong: fn(PyPtr) -> c_longlong;
         PyErr_NewException: fn(*const c_char, PyPtr, PyPtr) -> PyPtr;
         PyImport_ImportModule: fn(*const c_char) -> PyPtr;
         PyImport_AddModule: fn(*const c_char) -> PyPtr;
@@ -429,6 +428,7 @@ cpython_api! {
         PyErr_SetString: fn(PyPtr, *const c_char);
         PyErr_GivenExceptionMatches: fn(PyPtr, PyPtr) -> c_int;
         PyException_SetTraceback: fn(PyPtr, PyPtr) -> c_int;
+        PyException_GetTraceback: fn(PyPtr) -> PyPtr;
     }
     optional {
         // PEP 587 (3.8+): the initialization of 3.8-3.13 (init.rs). Its PyConfig layout changes
@@ -453,6 +453,7 @@ cpython_api! {
         // 3.13+: strong references out of containers (safe where another thread, or Python
         // code run meanwhile, may change the container).
         PyList_GetItemRef: fn(PyPtr, PySsize) -> PyPtr;
+        PyDict_GetItemRef: fn(PyPtr, PyPtr, *mut PyPtr) -> c_int;
         // Free-threaded builds: declare that a module pyrt makes needs no GIL (else importing it
         // would turn the GIL back on for the whole process).
         PyUnstable_Module_SetGIL: fn(PyPtr, *mut c_void) -> c_int;
@@ -485,6 +486,7 @@ cpython_api! {
         PySet_Type;
         PyFrozenSet_Type;
         PyComplex_Type;
+        PyCode_Type;
     }
     object_pointers {
         PyExc_SystemExit;
@@ -493,6 +495,8 @@ cpython_api! {
         PyExc_ValueError;
         PyExc_RuntimeError;
         PyExc_BufferError;
+        PyExc_StopIteration;
+        PyExc_AttributeError;
     }
 }
 

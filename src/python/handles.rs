@@ -222,7 +222,9 @@ impl Held {
 
     /// A new reference to the object, if it belongs to the current interpreter. GIL held.
     pub fn get(&self, py: Python) -> Option<PyRef> {
-        (self.slot == py.interp()).then(|| PyRef::from_borrowed(py, self.object as PyPtr).expect("held objects are non-null"))
+        // SAFETY: `self` owns a strong reference to the object (taken in `new`, given up only in
+        // `drop`), which keeps it alive; it belongs to this interpreter (slot checked first).
+        (self.slot == py.interp()).then(|| unsafe { PyRef::from_borrowed(py, self.object as PyPtr) }.expect("held objects are non-null"))
     }
 }
 
@@ -265,12 +267,16 @@ pub fn get_with_runtime(py: Python, id: u64) -> Result<(PyRef, u64)> {
     let runtime = s.runtime.load(Relaxed);
     if !super::ffi::free_threaded() {
         let object = s.object.load(Acquire);
-        let o = PyRef::from_borrowed(py, object as PyPtr).ok_or_else(closed_object)?;
+        // SAFETY: a non-null slot holds the table's strong reference; a release only queues it
+        // (dropped by a later drain under the GIL), and this thread holds the GIL, so it is live.
+        let o = unsafe { PyRef::from_borrowed(py, object as PyPtr) }.ok_or_else(closed_object)?;
         return Ok((o, runtime));
     }
     READERS.fetch_add(1, SeqCst);
     let object = s.object.load(SeqCst);
-    let o = PyRef::from_borrowed(py, object as PyPtr);
+    // SAFETY: as above; free-threaded, a drain does not drop queued references while a reader is
+    // between this load and the incref (`READERS`, `quiescent`).
+    let o = unsafe { PyRef::from_borrowed(py, object as PyPtr) };
     READERS.fetch_sub(1, SeqCst);
     Ok((o.ok_or_else(closed_object)?, runtime))
 }
@@ -380,9 +386,10 @@ fn drain_pending(py: Python) {
     for object in mine {
         // SAFETY: each queued address is one owned reference, queued exactly once (`take` wins a
         // slot's reference with a swap; a `Held` queues its own on drop), to an object of this
-        // interpreter (`slot == py.interp()`), whose GIL the `py` token proves held. On a
-        // free-threaded build no reader is between loading it and increfing it (`quiescent`).
-        unsafe { (py.api.Py_DecRef)(object as PyPtr) };
+        // interpreter (`slot == py.interp()`), whose GIL the `py` token proves held; it is given up
+        // here (dropped at once). On a free-threaded build no reader is between loading it and
+        // increfing it (`quiescent`).
+        drop(unsafe { PyRef::from_owned(object as PyPtr) });
     }
 }
 

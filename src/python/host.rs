@@ -19,6 +19,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::convert::{self, ValueMode};
+use super::exception::OrFetch;
+use super::facade::{Borrowed, Exc};
 use super::ffi::{PyMethodDef, PyPtr, METH_KEYWORDS, METH_VARARGS};
 use super::{exception, handles, PyRef, Python};
 use crate::error::{Error, ErrorKind, ExceptionRef, Result};
@@ -132,24 +134,17 @@ fn valid_identifier(s: &str) -> bool {
 
 /// The module `name`, imported, or created empty (and put in `sys.modules`) when there is none.
 fn module_for(py: Python, name: &str) -> Result<PyRef> {
-    let api = py.api;
     let c = CString::new(name).map_err(|_| Error::invalid_argument("module contains NUL"))?;
-    // SAFETY: `py` proves the GIL is held; `c` is a NUL-terminated name.
-    if let Some(m) = PyRef::from_owned(unsafe { (api.PyImport_ImportModule)(c.as_ptr()) }) {
+    if let Ok(m) = py.import(&c) {
         return Ok(m);
     }
     let e = exception::fetch(py);
     if e.python.as_ref().map(|p| p.type_name.as_str()) != Some("ModuleNotFoundError") {
         return Err(e);
     }
-    // SAFETY: the GIL is held (`py`); `c` is a NUL-terminated name.
-    let m = PyRef::from_owned(unsafe { (api.PyModule_New)(c.as_ptr()) }).ok_or_else(|| exception::fetch(py))?;
+    let m = py.new_module(&c).or_fetch(py)?;
     py.declare_no_gil(&m);
-    // SAFETY: the GIL is held; `sys.modules` is borrowed from the interpreter, which holds it until
-    // finalization, and `m` is a strong reference.
-    if unsafe { (api.PyDict_SetItemString)((api.PyImport_GetModuleDict)(), c.as_ptr(), m.as_ptr()) } != 0 {
-        return Err(exception::fetch(py));
-    }
+    py.dict_set_str(&py.sys_modules(), &c, &m).or_fetch(py)?;
     Ok(m)
 }
 
@@ -180,25 +175,15 @@ pub fn create(runtime: u64, module: &str, name: &str, f: HostFn, user_data: *mut
 /// Puts registration `id` into the current interpreter as `module.name`. GIL held.
 pub fn install(py: Python, id: u64) -> Result<()> {
     let reg = registry().as_ref().and_then(|m| m.get(&id).cloned()).ok_or_else(|| Error::invalid_argument("no such host function"))?;
-    let api = py.api;
     let def = def_for(&reg.name)?;
     let m = module_for(py, &reg.module)?;
-    // SAFETY: `py` proves the GIL is held. `reg.module` is `len()` bytes of UTF-8, copied. `def` is
-    // leaked (`def_for`), so it outlives every function object pointing to it, and CPython only
-    // reads a `PyMethodDef` (the `*mut` is its prototype's); `key`, `modname`, `func` and `m` are
-    // strong references held across the calls.
-    unsafe {
-        let key = PyRef::from_owned((api.PyLong_FromLongLong)(id as i64)).ok_or_else(|| exception::fetch(py))?;
-        let modname = PyRef::from_owned((api.PyUnicode_FromStringAndSize)(reg.module.as_ptr().cast(), reg.module.len() as isize))
-            .ok_or_else(|| exception::fetch(py))?;
-        let func = PyRef::from_owned((api.PyCFunction_NewEx)(ptr::from_ref(def).cast_mut(), key.as_ptr(), modname.as_ptr()))
-            .ok_or_else(|| exception::fetch(py))?;
-        let cname = CString::new(reg.name.as_str()).expect("checked");
-        if (api.PyObject_SetAttrString)(m.as_ptr(), cname.as_ptr(), func.as_ptr()) != 0 {
-            return Err(exception::fetch(py));
-        }
-    }
-    Ok(())
+    let key = py.new_int(id as i64).or_fetch(py)?;
+    let modname = py.new_str(&reg.module).or_fetch(py)?;
+    // SAFETY: `def` is leaked (`def_for`), so `'static`; its `ml_meth` is `call`, a
+    // METH_VARARGS | METH_KEYWORDS function as its flags say, and its name a leaked C string.
+    let func = unsafe { py.new_function(def, Some(&key), Some(&modname)) }.or_fetch(py)?;
+    let cname = CString::new(reg.name.as_str()).expect("checked");
+    py.setattr_str(&m, &cname, &func).or_fetch(py)
 }
 
 /// Arms registration `id`'s destructor and drops older registrations of the same name, once
@@ -242,21 +227,15 @@ pub fn remove(runtime: u64, module: &str, name: &str) -> Result<()> {
 
 /// Removes the attribute `module.name` from the current interpreter (if the module is there).
 pub fn uninstall(py: Python, module: &str, name: &str) -> Result<()> {
-    let api = py.api;
-    // SAFETY: `py` proves the GIL is held; the names are NUL-terminated and `m` is a strong
-    // reference held across the attribute deletion (NULL value: delete).
-    unsafe {
-        let c = CString::new(module).map_err(|_| Error::invalid_argument("module contains NUL"))?;
-        let m = PyRef::from_owned((api.PyImport_ImportModule)(c.as_ptr()));
-        match m {
-            Some(m) => {
-                let n = CString::new(name).map_err(|_| Error::invalid_argument("name contains NUL"))?;
-                if (api.PyObject_SetAttrString)(m.as_ptr(), n.as_ptr(), ptr::null_mut()) != 0 {
-                    (api.PyErr_Clear)();
-                }
+    let c = CString::new(module).map_err(|_| Error::invalid_argument("module contains NUL"))?;
+    match py.import(&c) {
+        Ok(m) => {
+            let n = CString::new(name).map_err(|_| Error::invalid_argument("name contains NUL"))?;
+            if py.delattr_str(&m, &n).is_err() {
+                py.clear_error();
             }
-            None => (api.PyErr_Clear)(),
         }
+        Err(_) => py.clear_error(),
     }
     Ok(())
 }
@@ -293,83 +272,49 @@ crate::per_worker!(WORKER_HOST_ERROR: usize = 0);
 
 /// Creates `_pyrt.HostError` in `module`. GIL held.
 pub fn install_error_type(py: Python, module: &PyRef) -> Result<()> {
-    let api = py.api;
-    let module = module.as_ptr();
-    // SAFETY: `py` proves the GIL is held; `module` is live (the caller's `PyRef` holds a strong
-    // reference). `t` is a new reference: dropped on failure, else kept (below).
-    unsafe {
-        let t = (api.PyErr_NewException)(c"_pyrt.HostError".as_ptr(), ptr::null_mut(), ptr::null_mut());
-        if t.is_null() {
-            return Err(exception::fetch(py));
-        }
-        if (api.PyObject_SetAttrString)(module, c"HostError".as_ptr(), t) != 0 {
-            (api.Py_DecRef)(t);
-            return Err(exception::fetch(py));
-        }
-        // The module holds one reference and the static keeps ours, never dropped: the module's
-        // alone would not keep the type alive — `del _pyrt.HostError` (then a GC pass), or
-        // finalization clearing `_pyrt` while atexit handlers still call host functions, would
-        // leave the static dangling. (One type object per interpreter stays allocated.)
-        if super::interp::current() == 0 {
-            HOST_ERROR.store(t as usize, Ordering::Release);
-        } else {
-            WORKER_HOST_ERROR.with(|h| *h.borrow_mut() = t as usize);
-        }
+    let t = py.new_exception_class(c"_pyrt.HostError").or_fetch(py)?;
+    py.setattr_str(module, c"HostError", &t).or_fetch(py)?;
+    // The module holds one reference and the static keeps ours, never dropped: the module's
+    // alone would not keep the type alive — `del _pyrt.HostError` (then a GC pass), or
+    // finalization clearing `_pyrt` while atexit handlers still call host functions, would
+    // leave the static dangling. (One type object per interpreter stays allocated.)
+    let t = t.into_ptr() as usize;
+    if super::interp::current() == 0 {
+        HOST_ERROR.store(t, Ordering::Release);
+    } else {
+        WORKER_HOST_ERROR.with(|h| *h.borrow_mut() = t);
     }
     Ok(())
 }
 
 fn raise_host_error(py: Python, message: &str) -> PyPtr {
-    let api = py.api;
     let t = if py.interp() == 0 { HOST_ERROR.load(Ordering::Acquire) } else { WORKER_HOST_ERROR.with(|h| *h.borrow()) } as PyPtr;
-    // SAFETY: `py` proves the GIL is held (Python is initialized); `PyExc_RuntimeError` is one of
-    // the exception variables.
-    let t = if t.is_null() { unsafe { api.exception(api.PyExc_RuntimeError) } } else { t };
     let msg = CString::new(message.replace('\0', "\\x00")).expect("NULs replaced");
-    // SAFETY: the GIL is held; `t` is this interpreter's `HostError`, which the static holds a
-    // reference to for the interpreter's life (`install_error_type`), or `RuntimeError`; `msg` is
-    // a NUL-terminated string CPython copies.
-    unsafe { (api.PyErr_SetString)(t, msg.as_ptr()) };
+    // SAFETY: a non-null `t` is this interpreter's `HostError`, which the static holds a reference
+    // to for the interpreter's life (`install_error_type`), so for this call.
+    match unsafe { Borrowed::from_ptr(t) } {
+        Some(t) => py.set_error_of_class(&t, &msg),
+        None => py.set_error(Exc::RuntimeError, &msg),
+    }
     ptr::null_mut()
 }
 
 fn raise_error(py: Python, e: &Error) -> PyPtr {
-    let api = py.api;
-    let t = match e.kind {
-        ErrorKind::Conversion => api.PyExc_TypeError,
-        _ => api.PyExc_RuntimeError,
+    let class = match e.kind {
+        ErrorKind::Conversion => Exc::TypeError,
+        _ => Exc::RuntimeError,
     };
     let msg = CString::new(e.to_string().replace('\0', "\\x00")).expect("NULs replaced");
-    // SAFETY: `py` proves the GIL is held; `t` is one of the exception variables; `msg` is a
-    // NUL-terminated string CPython copies.
-    unsafe { (api.PyErr_SetString)(api.exception(t), msg.as_ptr()) };
+    py.set_error(class, &msg);
     ptr::null_mut()
 }
 
 /// Re-raises an exception object as it is (type, value and traceback).
 fn reraise(py: Python, exc: &ExceptionRef) -> PyPtr {
-    let api = py.api;
     let Some(e) = handles::held(exc).and_then(|h| h.get(py)) else {
         return raise_host_error(py, "the exception came from another interpreter (a worker) and cannot be raised here");
     };
-    // SAFETY: `py` proves the GIL is held; `e` is a strong reference to a live exception of this
-    // interpreter. Its type gets a reference of its own before `__traceback__` is read (which may
-    // run Python code); `PyErr_Restore` steals the three references (`tb` new or NULL).
-    unsafe {
-        let t = super::ffi::py_type(e.as_ptr());
-        (api.Py_IncRef)(t);
-        let tb = (api.PyObject_GetAttrString)(e.as_ptr(), c"__traceback__".as_ptr());
-        let tb = if tb.is_null() {
-            (api.PyErr_Clear)();
-            ptr::null_mut()
-        } else if tb == api.none() {
-            (api.Py_DecRef)(tb);
-            ptr::null_mut()
-        } else {
-            tb
-        };
-        (api.PyErr_Restore)(t, e.into_ptr(), tb);
-    }
+    py.raise_exception(e);
     ptr::null_mut()
 }
 
@@ -388,9 +333,11 @@ unsafe fn call_body(slf: PyPtr, args: PyPtr, kwargs: PyPtr) -> PyPtr {
     let api = super::api();
     // SAFETY: CPython called us with the GIL held; the token does not leave this call.
     let py = unsafe { super::gil::assume_gil(api) };
-    // SAFETY: the GIL is held; `slf` is the int `install` bound as the function's `self`, which
-    // the function object keeps alive.
-    let id = unsafe { (api.PyLong_AsLongLong)(slf) } as u64;
+    // SAFETY: `slf` is the int `install` bound as the function's `self`, which the function object
+    // keeps alive for the call.
+    let slf = unsafe { Borrowed::from_ptr(slf) };
+    // (Registration numbers start at 1: 0 finds nothing.)
+    let id = slf.and_then(|s| py.as_i64(&s).ok().flatten()).map_or(0, |v| v as u64);
     let reg = registry().as_ref().and_then(|m| m.get(&id).cloned());
     let Some(reg) = reg else {
         let e = Error::new(ErrorKind::Closed, "this host function was unregistered (or its runtime was freed)");
@@ -399,27 +346,28 @@ unsafe fn call_body(slf: PyPtr, args: PyPtr, kwargs: PyPtr) -> PyPtr {
     // Object handles live in the main interpreter; in a worker, arguments must be encodable.
     let handles_for = (py.interp() == 0).then_some(reg.runtime);
     let mode = ValueMode { tagged: true, handles_for };
+    // SAFETY: `args` (a tuple) and `kwargs` (NULL or a dict) are kept alive by CPython for the
+    // call (this function's contract), which outlives both borrows.
+    let (args, kwargs) = unsafe { (Borrowed::from_ptr(args), Borrowed::from_ptr(kwargs)) };
     let (encoded, arg_handles) = handles::collect_registered(|| -> Result<(CString, CString)> {
         let mut a = Vec::with_capacity(64);
         a.push(b'[');
-        // SAFETY: the GIL is held; `args` is the call's argument tuple, alive for the call.
-        let n = unsafe { (api.PyTuple_Size)(args) };
-        for i in 0..n {
-            if i > 0 {
-                a.push(b',');
+        if let Some(args) = args {
+            for i in 0..py.tuple_len(&args).or_fetch(py)? {
+                if i > 0 {
+                    a.push(b',');
+                }
+                // Borrowed from the tuple, which cannot drop its items (even though the conversion
+                // may run Python code).
+                let item = py.tuple_get(&args, i).or_fetch(py)?;
+                convert::to_json_mode(py, &item, &mut a, mode)?;
             }
-            // SAFETY: `i` < `n`. The item is borrowed from `args`, which the caller keeps alive for
-            // the call; a tuple cannot drop its items, so it stays alive even though the conversion
-            // may run Python code.
-            let item = unsafe { (api.PyTuple_GetItem)(args, i) };
-            convert::to_json_mode(py, item, &mut a, mode)?;
         }
         a.extend_from_slice(b"]\0");
         let mut k = Vec::with_capacity(16);
-        if kwargs.is_null() {
-            k.extend_from_slice(b"{}");
-        } else {
-            convert::to_json_mode(py, kwargs, &mut k, mode)?;
+        match kwargs {
+            None => k.extend_from_slice(b"{}"),
+            Some(kwargs) => convert::to_json_mode(py, &kwargs, &mut k, mode)?,
         }
         k.push(0);
         Ok((CString::from_vec_with_nul(a).expect("one NUL"), CString::from_vec_with_nul(k).expect("one NUL")))
@@ -456,12 +404,7 @@ unsafe fn call_body(slf: PyPtr, args: PyPtr, kwargs: PyPtr) -> PyPtr {
         return raise_host_error(py, &format!("the host function failed with status {status}"));
     }
     match &reply.value {
-        None => {
-            // SAFETY: the GIL is held (`py`, taken back by `allow_threads`); `None` is a static
-            // object, and the new reference is the one returned to CPython.
-            unsafe { (api.Py_IncRef)(api.none()) };
-            api.none()
-        }
+        None => py.none_ref().into_ptr(),
         Some(json) => match convert::from_json_mode(py, json, ValueMode { tagged: true, handles_for: None }) {
             Ok(v) => v.into_ptr(),
             Err(e) => raise_error(py, &Error::new(ErrorKind::Conversion, format!("the host function's result: {}", e.message))),

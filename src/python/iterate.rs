@@ -2,9 +2,11 @@
 //! `next()`, and a generator's `send()`, `throw()` and `close()`. The end of the iteration is
 //! `Ok(None)`, never an exception; any other exception is an [`Error`] with its traceback.
 
-use std::ffi::CStr;
+use std::ffi::{CStr, CString};
 
-use super::{exception, exec, PyRef, Python};
+use super::exception::{self, OrFetch};
+use super::facade::{Exc, PyErrPending};
+use super::{PyRef, Python};
 use crate::error::{Error, Result};
 
 /// `iter(object)`: a new iterator (the object itself if it is one). TypeError for an object that
@@ -13,14 +15,11 @@ use crate::error::{Error, Result};
 /// An async iterable (an async generator, say) that is not also iterable gives a generator whose
 /// steps await its items on pyrt's event loop (`aio::sync_iter`).
 pub fn iter_of(py: Python, object: &PyRef) -> Result<PyRef> {
-    // SAFETY: the token proves the GIL is held; `object` is a live strong reference. A new
-    // reference, or NULL with an error set. PyObject_GetIter checks that `__iter__` returned an
-    // iterator (TypeError otherwise), so the result may be passed to PyIter_Next.
-    match PyRef::from_owned(unsafe { (py.api.PyObject_GetIter)(object.as_ptr()) }) {
-        Some(it) => Ok(it),
-        None => {
+    match py.iter(object) {
+        Ok(it) => Ok(it.into_ref()),
+        Err(PyErrPending) => {
             let e = exception::fetch(py);
-            if e.python.as_ref().is_some_and(|p| p.type_name == "TypeError") && method(py, object, c"__aiter__")?.is_some() {
+            if is_python(&e, "TypeError") && method(py, object, c"__aiter__")?.is_some() {
                 return super::aio::sync_iter(py, object);
             }
             Err(e)
@@ -31,22 +30,10 @@ pub fn iter_of(py: Python, object: &PyRef) -> Result<PyRef> {
 /// `next(iterator)`: the next item, or `None` once the iterator is exhausted. An object that is
 /// not an iterator is TypeError, as Python's `next()` says it.
 pub fn next(py: Python, iterator: &PyRef) -> Result<Option<PyRef>> {
-    let api = py.api;
-    let it = iterator.as_ptr();
-    // SAFETY: the token proves the GIL is held; `it` is a live strong reference. PyIter_Check only
-    // reads the type's `tp_iternext` slot.
-    if unsafe { (api.PyIter_Check)(it) } == 0 {
+    let Some(it) = py.as_iterator(iterator) else {
         return Err(type_error(py, iterator, "is not an iterator"));
-    }
-    // SAFETY: as above, and `it` is an iterator (checked), which is what PyIter_Next requires
-    // (it calls `tp_iternext` unchecked). A new reference; NULL with no error at the end; NULL
-    // with an error set when the iterator raised.
-    let item = unsafe { (api.PyIter_Next)(it) };
-    match PyRef::from_owned(item) {
-        Some(v) => Ok(Some(v)),
-        None if py.error_pending() => Err(exception::fetch(py)),
-        None => Ok(None),
-    }
+    };
+    py.iter_next(&it).or_fetch(py)
 }
 
 /// `generator.send(value)`: the next value the generator yields, or `None` when it returns
@@ -66,7 +53,7 @@ pub fn throw(py: Python, generator: &PyRef, exception: &PyRef) -> Result<Option<
 /// its `finally` blocks run now); a plain iterator without `close` is left as it is.
 pub fn close(py: Python, iterator: &PyRef) -> Result<()> {
     let Some(close) = method(py, iterator, c"close")? else { return Ok(()) };
-    exec::call(py, &close, &[], None).map(drop)
+    py.call0(&close).map(drop).or_fetch(py)
 }
 
 /// Calls `object.<name>(*args)`, turning StopIteration into `None`.
@@ -74,42 +61,37 @@ fn step(py: Python, object: &PyRef, name: &CStr, args: &[PyRef]) -> Result<Optio
     let Some(callable) = method(py, object, name)? else {
         return Err(type_error(py, object, &format!("has no {}() method (not a generator)", name.to_string_lossy())));
     };
-    match exec::call(py, &callable, args, None) {
+    match py.call(&callable, args) {
         Ok(v) => Ok(Some(v)),
-        Err(e) if is_stop_iteration(&e) => Ok(None),
-        Err(e) => Err(e),
+        Err(PyErrPending) if py.pending_error_is(Exc::StopIteration) => {
+            py.clear_error();
+            Ok(None)
+        }
+        Err(PyErrPending) => Err(exception::fetch(py)),
     }
 }
 
 /// `getattr(object, name)`, or `None` when the object has no such attribute.
 fn method(py: Python, object: &PyRef, name: &CStr) -> Result<Option<PyRef>> {
-    // SAFETY: the token proves the GIL is held; `object` is a live strong reference and `name` a
-    // NUL-terminated string. A new reference, or NULL with an error set.
-    match PyRef::from_owned(unsafe { (py.api.PyObject_GetAttrString)(object.as_ptr(), name.as_ptr()) }) {
-        Some(m) => Ok(Some(m)),
-        None => {
-            let e = exception::fetch(py);
-            if e.python.as_ref().is_some_and(|p| p.type_name == "AttributeError") {
-                Ok(None)
-            } else {
-                Err(e)
-            }
+    match py.getattr_str(object, name) {
+        Ok(m) => Ok(Some(m)),
+        Err(PyErrPending) if py.pending_error_is(Exc::AttributeError) => {
+            py.clear_error();
+            Ok(None)
         }
+        Err(PyErrPending) => Err(exception::fetch(py)),
     }
 }
 
-/// Whether an error is Python's StopIteration (a generator that returned).
-fn is_stop_iteration(e: &Error) -> bool {
-    e.python.as_ref().is_some_and(|p| p.type_name == "StopIteration")
+fn is_python(e: &Error, type_name: &str) -> bool {
+    e.python.as_ref().is_some_and(|p| p.type_name == type_name)
 }
 
 /// Raises and fetches a TypeError naming the object's type, as Python words it ("'list' object
 /// is not an iterator").
 fn type_error(py: Python, object: &PyRef, what: &str) -> Error {
-    let text = format!("'{}' object {what}\0", super::pyref::type_name(object.as_ptr()).replace('\0', ""));
-    // SAFETY: the token proves the GIL is held (and Python is initialized, so the `PyExc_*`
-    // variable is set); `text` is NUL-terminated (no NUL inside: removed above) and outlives the
-    // call, which copies it.
-    unsafe { (py.api.PyErr_SetString)(py.api.exception(py.api.PyExc_TypeError), text.as_ptr().cast()) };
+    let text = format!("'{}' object {what}", py.type_name(object)).replace('\0', "");
+    let text = CString::new(text).expect("NULs removed");
+    py.set_error(Exc::TypeError, &text);
     exception::fetch(py)
 }

@@ -6,8 +6,10 @@ use std::ffi::c_int;
 use std::ptr;
 use std::sync::Mutex;
 
+use super::exception::OrFetch;
+use super::facade::Borrowed;
 use super::ffi::{PyMethodDef, PyPtr, METH_NOARGS, METH_O};
-use super::{exception, Python};
+use super::{PyRef, Python};
 use crate::error::Result;
 
 /// `_pyrt.route_signal(signum)`: called by pyrt's wrapper of `_signal.signal` after Python
@@ -21,19 +23,23 @@ unsafe extern "C" fn route_signal(_module: PyPtr, arg: PyPtr) -> PyPtr {
 /// # Safety
 /// CPython's METH_O contract: the GIL is held and `arg` is a live object for the call.
 unsafe fn route_signal_body(_module: PyPtr, arg: PyPtr) -> PyPtr {
-    let api = super::api();
-    // SAFETY: the GIL is held and `arg` is live (this function's contract; `__index__` may run
-    // Python code, but the caller's reference keeps `arg` alive).
-    let sig = unsafe { (api.PyLong_AsLong)(arg) };
-    // SAFETY: the GIL is held.
-    if sig == -1 && !unsafe { (api.PyErr_Occurred)() }.is_null() {
-        return ptr::null_mut();
-    }
+    // SAFETY: the GIL is held and `arg` is live for the call (this function's contract).
+    let Some((py, arg)) = (unsafe { meth_o_args(arg) }) else { return ptr::null_mut() };
+    // `__index__` may run Python code; the caller's reference keeps `arg` alive meanwhile.
+    let Ok(sig) = py.as_c_long(&arg) else { return ptr::null_mut() };
     crate::signals::route_to_main_thread(sig as c_int);
-    // SAFETY: the GIL is held; `None` is a static object, and the new reference is the one
-    // returned to CPython.
-    unsafe { (api.Py_IncRef)(api.none()) };
-    api.none()
+    py.none_ref().into_ptr()
+}
+
+/// The token and the argument of a METH_O function; `None` if CPython passed NULL (it does not).
+///
+/// # Safety
+/// CPython's METH_O contract: the GIL is held for the call and `arg` is a live object for it.
+unsafe fn meth_o_args<'a>(arg: PyPtr) -> Option<(Python<'a>, Borrowed<'a>)> {
+    // SAFETY: the GIL is held for the call (contract), which the caller's `'a` does not outlive.
+    let py = unsafe { super::gil::assume_gil(super::api()) };
+    // SAFETY: CPython keeps `arg` alive for the call (contract).
+    Some((py, unsafe { Borrowed::from_ptr(arg) }?))
 }
 
 /// The host's disposition of each signal that Python took over from a handler it did not
@@ -42,29 +48,12 @@ unsafe fn route_signal_body(_module: PyPtr, arg: PyPtr) -> PyPtr {
 static HOST_ACTIONS: Mutex<[Option<crate::signals::Disposition>; 65]> = Mutex::new([None; 65]);
 
 /// `arg` as a signal number (None, with no error set, if it is not one).
-///
-/// # Safety
-/// The GIL is held and `arg` is a live object (the METH_O functions below pass their argument).
-unsafe fn signum(api: &super::ffi::Api, arg: PyPtr) -> Option<usize> {
-    // SAFETY: the GIL is held and `arg` is live (contract; `__index__` may run Python code, but the
-    // caller's reference keeps `arg` alive); the error is then cleared under the same GIL.
-    unsafe {
-        let sig = (api.PyLong_AsLong)(arg);
-        if sig == -1 && !(api.PyErr_Occurred)().is_null() {
-            (api.PyErr_Clear)();
-            return None;
-        }
-        (sig > 0 && (sig as usize) < 65).then_some(sig as usize)
-    }
-}
-
-/// A new reference to True or False.
-///
-/// # Safety
-/// The GIL is held.
-unsafe fn py_bool(api: &super::ffi::Api, v: bool) -> PyPtr {
-    // SAFETY: the GIL is held (contract); the call only takes a new reference to a static object.
-    unsafe { (api.PyBool_FromLong)(v as std::ffi::c_long) }
+fn signum(py: Python, arg: &PyRef) -> Option<usize> {
+    let Ok(sig) = py.as_c_long(arg) else {
+        py.clear_error();
+        return None;
+    };
+    (sig > 0 && (sig as usize) < 65).then_some(sig as usize)
 }
 
 /// `_pyrt.save_host_handler(signum)`: records the current OS disposition of `signum` (a handler
@@ -78,18 +67,15 @@ unsafe extern "C" fn save_host_handler(_module: PyPtr, arg: PyPtr) -> PyPtr {
 /// # Safety
 /// CPython's METH_O contract: the GIL is held and `arg` is a live object for the call.
 unsafe fn save_host_handler_body(_module: PyPtr, arg: PyPtr) -> PyPtr {
-    let api = super::api();
-    // SAFETY: the GIL is held and `arg` is live (this function's contract).
-    if let Some(sig) = unsafe { signum(api, arg) } {
+    // SAFETY: the GIL is held and `arg` is live for the call (this function's contract).
+    let Some((py, arg)) = (unsafe { meth_o_args(arg) }) else { return ptr::null_mut() };
+    if let Some(sig) = signum(py, &arg) {
         let mut saved = HOST_ACTIONS.lock().unwrap_or_else(|p| p.into_inner());
         if saved[sig].is_none() {
             saved[sig] = Some(crate::signals::action(sig as c_int));
         }
     }
-    // SAFETY: the GIL is held (contract); `None` is a static object, and the new reference is the
-    // one returned to CPython.
-    unsafe { (api.Py_IncRef)(api.none()) };
-    api.none()
+    py.none_ref().into_ptr()
 }
 
 /// `_pyrt.restore_host_handler(signum)`: puts back the disposition saved for `signum`; True if
@@ -103,14 +89,13 @@ unsafe extern "C" fn restore_host_handler(_module: PyPtr, arg: PyPtr) -> PyPtr {
 /// # Safety
 /// CPython's METH_O contract: the GIL is held and `arg` is a live object for the call.
 unsafe fn restore_host_handler_body(_module: PyPtr, arg: PyPtr) -> PyPtr {
-    let api = super::api();
-    // SAFETY: the GIL is held and `arg` is live (this function's contract).
-    let saved = unsafe { signum(api, arg) }.and_then(|sig| HOST_ACTIONS.lock().unwrap_or_else(|p| p.into_inner())[sig].map(|a| (sig, a)));
+    // SAFETY: the GIL is held and `arg` is live for the call (this function's contract).
+    let Some((py, arg)) = (unsafe { meth_o_args(arg) }) else { return ptr::null_mut() };
+    let saved = signum(py, &arg).and_then(|sig| HOST_ACTIONS.lock().unwrap_or_else(|p| p.into_inner())[sig].map(|a| (sig, a)));
     if let Some((sig, a)) = saved {
         crate::signals::restore_action(sig as c_int, &a);
     }
-    // SAFETY: the GIL is held (contract).
-    unsafe { py_bool(api, saved.is_some()) }
+    py.bool_ref(saved.is_some()).into_ptr()
 }
 
 /// `_pyrt.has_host_handler(signum)`: True if a host disposition was saved for `signum`.
@@ -123,11 +108,10 @@ unsafe extern "C" fn has_host_handler(_module: PyPtr, arg: PyPtr) -> PyPtr {
 /// # Safety
 /// CPython's METH_O contract: the GIL is held and `arg` is a live object for the call.
 unsafe fn has_host_handler_body(_module: PyPtr, arg: PyPtr) -> PyPtr {
-    let api = super::api();
-    // SAFETY: the GIL is held and `arg` is live (this function's contract).
-    let has = unsafe { signum(api, arg) }.is_some_and(|sig| HOST_ACTIONS.lock().unwrap_or_else(|p| p.into_inner())[sig].is_some());
-    // SAFETY: the GIL is held (contract).
-    unsafe { py_bool(api, has) }
+    // SAFETY: the GIL is held and `arg` is live for the call (this function's contract).
+    let Some((py, arg)) = (unsafe { meth_o_args(arg) }) else { return ptr::null_mut() };
+    let has = signum(py, &arg).is_some_and(|sig| HOST_ACTIONS.lock().unwrap_or_else(|p| p.into_inner())[sig].is_some());
+    py.bool_ref(has).into_ptr()
 }
 
 static SAVE_HOST_HANDLER: PyMethodDef = PyMethodDef {
@@ -169,12 +153,9 @@ unsafe extern "C" fn host_thread(_module: PyPtr, _arg: PyPtr) -> PyPtr {
 /// # Safety
 /// CPython's METH_NOARGS contract: the GIL is held.
 unsafe fn host_thread_body(_module: PyPtr, _arg: PyPtr) -> PyPtr {
-    let api = super::api();
-    let r = if super::gil::is_host_thread() { api._Py_TrueStruct } else { api._Py_FalseStruct };
-    // SAFETY: the GIL is held (contract); `r` is a static object, and the new reference is the one
-    // returned to CPython.
-    unsafe { (api.Py_IncRef)(r) };
-    r
+    // SAFETY: the GIL is held for the call (this function's contract).
+    let py = unsafe { super::gil::assume_gil(super::api()) };
+    py.bool_ref(super::gil::is_host_thread()).into_ptr()
 }
 
 static HOST_THREAD: PyMethodDef = PyMethodDef {
@@ -207,27 +188,16 @@ _install()
 
 /// Creates `_pyrt` in `sys.modules`. Called once, on the main thread, after initialization.
 pub fn install(py: Python) -> Result<()> {
-    let api = py.api;
-    // SAFETY: `py` proves the GIL is held. `module` and each `f` are strong references held across
-    // the calls using them; `sys.modules` is borrowed from the interpreter, which holds it until
-    // finalization. The method definitions are statics (they outlive every function object
-    // pointing to them) that CPython only reads (the `*mut` is its prototype's); their names are
-    // static C strings.
-    unsafe {
-        let module = super::PyRef::from_owned((api.PyModule_New)(c"_pyrt".as_ptr())).ok_or_else(|| exception::fetch(py))?;
-        py.declare_no_gil(&module);
-        for def in [&ROUTE_SIGNAL, &SAVE_HOST_HANDLER, &RESTORE_HOST_HANDLER, &HAS_HOST_HANDLER, &HOST_THREAD] {
-            let f = super::PyRef::from_owned((api.PyCFunction_NewEx)(ptr::from_ref(def).cast_mut(), ptr::null_mut(), ptr::null_mut()))
-                .ok_or_else(|| exception::fetch(py))?;
-            if (api.PyObject_SetAttrString)(module.as_ptr(), def.ml_name, f.as_ptr()) != 0 {
-                return Err(exception::fetch(py));
-            }
-        }
-        super::host::install_error_type(py, &module)?;
-        if (api.PyDict_SetItemString)((api.PyImport_GetModuleDict)(), c"_pyrt".as_ptr(), module.as_ptr()) != 0 {
-            return Err(exception::fetch(py));
-        }
+    let module = py.new_module(c"_pyrt").or_fetch(py)?;
+    py.declare_no_gil(&module);
+    for def in [&ROUTE_SIGNAL, &SAVE_HOST_HANDLER, &RESTORE_HOST_HANDLER, &HAS_HOST_HANDLER, &HOST_THREAD] {
+        // SAFETY: each definition is a static above whose `ml_meth` is the `extern "C"` function
+        // of the signature its flags name (METH_O and METH_NOARGS: `(self, arg)`), with static
+        // C-string name and doc.
+        unsafe { py.add_function(&module, def) }.or_fetch(py)?;
     }
+    super::host::install_error_type(py, &module)?;
+    py.dict_set_str(&py.sys_modules(), c"_pyrt", &module).or_fetch(py)?;
     if super::interp::current() == 0 {
         super::exec::run_private(py, DUMMY_PATCH, c"<pyrt threads>")?;
     }

@@ -1,6 +1,6 @@
 //! Owned references to Python objects.
 
-use std::ffi::CStr;
+use std::marker::PhantomData;
 use std::ptr::NonNull;
 
 use super::ffi::{PyObject, PyPtr};
@@ -23,17 +23,24 @@ pub struct PyRef(NonNull<PyObject>);
 
 impl PyRef {
     /// Takes ownership of a new reference; `None` for NULL (a Python error is then set).
+    ///
+    /// # Safety
+    /// A non-null `p` must be a strong reference to a live object that the caller owns and gives
+    /// up here (the `PyRef` releases it when dropped), made on a thread holding the GIL.
     #[inline]
-    pub fn from_owned(p: PyPtr) -> Option<PyRef> {
+    pub unsafe fn from_owned(p: PyPtr) -> Option<PyRef> {
         NonNull::new(p).map(PyRef)
     }
 
     /// Takes a new reference to a borrowed object.
+    ///
+    /// # Safety
+    /// A non-null `p` must be a live object (one something keeps alive until this returns).
     #[inline]
-    pub fn from_borrowed(py: Python, p: PyPtr) -> Option<PyRef> {
+    pub unsafe fn from_borrowed(py: Python, p: PyPtr) -> Option<PyRef> {
         let r = NonNull::new(p)?;
         // SAFETY: the `py` token proves the GIL is held; `p` is non-null and, per this function's
-        // contract, a live object the caller holds a (borrowed) reference to, so it can be increfed.
+        // contract, a live object, so it can be increfed.
         unsafe { (py.api.Py_IncRef)(p) };
         Some(PyRef(r))
     }
@@ -68,26 +75,38 @@ impl Drop for PyRef {
     }
 }
 
-/// `type(o).__name__` as CPython stores it (`tp_name`, right after the type object's
-/// `PyVarObject` header: `ffi::ObjectLayout::tp_name`).
-///
-/// `o` must be a live object and the GIL held (every caller has a `Python` token and a reference).
-pub fn type_name(o: PyPtr) -> String {
-    // SAFETY: `o` is live and the GIL held (see above), so `Py_TYPE(o)` reads a valid type object.
-    let t = unsafe { super::ffi::py_type(o) };
-    // Aligned, as the SAFETY note below shows.
-    #[allow(clippy::cast_ptr_alignment)]
-    let field = t.cast::<u8>().cast_const().wrapping_add(super::ffi::layout().tp_name()).cast::<*const std::ffi::c_char>();
-    // SAFETY: `t` is a live type object (the object's type, kept alive by the object), and a
-    // `PyTypeObject` has `tp_name` right after its `PyVarObject` header (`ObjectLayout::tp_name`:
-    // offset 24 or 40) in every version. Type objects are 8-aligned (allocated by CPython, or C
-    // statics whose first field is pointer-sized) and 24/40 are multiples of 8, so the
-    // `const char *` read is aligned.
-    let name = unsafe { *field };
-    if name.is_null() {
-        return "?".into();
+/// A reference that something else keeps alive for `'a` (an item of a tuple the caller holds; a
+/// static object), used like a `&PyRef` (it derefs to one) and never released.
+#[derive(Clone, Copy)]
+#[repr(transparent)]
+pub(crate) struct Borrowed<'a>(NonNull<PyObject>, PhantomData<&'a PyRef>);
+
+impl<'a> Borrowed<'a> {
+    /// Wraps a borrowed pointer; `None` for NULL.
+    ///
+    /// # Safety
+    /// A non-null `p` must be a live object that stays alive for all of `'a` whatever code runs
+    /// meanwhile (Python code included), without any reference of the caller's.
+    #[inline]
+    pub(crate) unsafe fn from_ptr(p: PyPtr) -> Option<Borrowed<'a>> {
+        NonNull::new(p).map(|p| Borrowed(p, PhantomData))
     }
-    // SAFETY: a non-null `tp_name` is a NUL-terminated C string owned by the type, which outlives
-    // this call; it is copied out before returning.
-    unsafe { CStr::from_ptr(name) }.to_string_lossy().into_owned()
+
+    /// A new strong reference to the object.
+    #[inline]
+    pub(crate) fn to_owned(self, py: Python) -> PyRef {
+        (*self).clone_ref(py)
+    }
+}
+
+impl std::ops::Deref for Borrowed<'_> {
+    type Target = PyRef;
+    #[inline]
+    fn deref(&self) -> &PyRef {
+        // SAFETY: `Borrowed` and `PyRef` are both `repr(transparent)` over `NonNull<PyObject>`, so
+        // the cast reads the same pointer. The `&PyRef` cannot release the reference it does not
+        // own: `PyRef` gives it up only by value (`drop`, `into_ptr`), which a shared borrow
+        // cannot move out; the object is live for the borrow (`from_ptr`'s contract).
+        unsafe { &*std::ptr::from_ref(self).cast::<PyRef>() }
+    }
 }

@@ -310,16 +310,11 @@ sys.modules['_decimal'] = None
 fn run_setup(py: Python, setup: &Setup) -> Result<()> {
     for m in &setup.modules {
         let c = CString::new(m.as_str()).map_err(|_| Error::invalid_argument("module name contains NUL"))?;
-        // SAFETY: the `py` token proves the GIL is held; `c` is a NUL-terminated module name. The
-        // result is a new reference or NULL with an error set.
-        let module = unsafe { (py.api.PyImport_ImportModule)(c.as_ptr()) };
-        if module.is_null() {
+        if py.import(&c).is_err() {
             let e = exception::fetch(py);
             let message = format!("importing {m}: {e}");
             return Err(e.with_message(message));
         }
-        // SAFETY: `module` is the non-null new reference imported above, released once (GIL held).
-        unsafe { (py.api.Py_DecRef)(module) };
     }
     if let Some(code) = &setup.code {
         let c = CString::new(code.as_str()).map_err(|_| Error::invalid_argument("worker setup code contains NUL"))?;

@@ -42,7 +42,7 @@ pub fn eval_json(token: u64, expr: &CStr) -> Result<CText> {
     let guard = enter(token)?;
     guard.with_gil(|py| {
         let v = exec::eval(py, expr)?;
-        convert::to_json_cstring(py, v.as_ptr())
+        convert::to_json_cstring(py, &v)
     })
 }
 
@@ -51,7 +51,7 @@ pub fn call_json(token: u64, module: &str, function: &str, args: Option<&[u8]>, 
     let guard = enter(token)?;
     guard.with_gil(|py| {
         let v = exec::call_json(py, module, function, args, kwargs)?;
-        convert::to_json_cstring(py, v.as_ptr())
+        convert::to_json_cstring(py, &v)
     })
 }
 
@@ -68,7 +68,7 @@ pub fn call_json_with<R: Send>(
     let guard = enter(token)?;
     guard.with_gil(|py| {
         let v = exec::call_json(py, module, function, args, kwargs)?;
-        convert::with_json(py, v.as_ptr(), give)
+        convert::with_json(py, &v, give)
     })
 }
 
@@ -112,7 +112,7 @@ pub fn object_call_typed<R: Send>(
         let (f, runtime) = handles::get_with_runtime(py, callable)?;
         running::set_token(py, runtime);
         let argv = convert::ArgVec::typed(py, &args.items)?;
-        let v = exec::call_ptrs(py, f.as_ptr(), argv.as_ptrs());
+        let v = exec::call_positional(py, &f, argv.as_refs());
         if argv.loans.is_empty() {
             drop(argv);
             return read(py, v?, runtime);
@@ -143,15 +143,15 @@ pub fn object_call_typed<R: Send>(
 /// The typed readers of [`object_call_typed`].
 #[inline]
 pub fn read_double(py: python::Python, v: PyRef, _: u64) -> Result<f64> {
-    convert::result_double(py, v.as_ptr())
+    convert::result_double(py, &v)
 }
 #[inline]
 pub fn read_int(py: python::Python, v: PyRef, _: u64) -> Result<i64> {
-    convert::result_int(py, v.as_ptr())
+    convert::result_int(py, &v)
 }
 pub fn read_object(_: python::Python, v: PyRef, runtime: u64) -> Result<u64> {
     handles::register(v, runtime)
 }
 pub fn read_json(flags: u32) -> impl FnOnce(python::Python, PyRef, u64) -> Result<CText> {
-    move |py, v, runtime| convert::to_json_cstring_mode(py, v.as_ptr(), mode(flags, runtime)?)
+    move |py, v, runtime| convert::to_json_cstring_mode(py, &v, mode(flags, runtime)?)
 }

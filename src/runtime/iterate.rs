@@ -63,7 +63,7 @@ pub fn iter_next_batch(object: u64, max: usize, flags: u32) -> Result<Option<CTe
                         out.push(b',');
                     }
                     let at = out.len();
-                    if let Err(e) = convert::to_json_mode(py, v.as_ptr(), &mut out, mode) {
+                    if let Err(e) = convert::to_json_mode(py, &v, &mut out, mode) {
                         // An item without an encoding: the items before it go out now.
                         out.truncate(at.saturating_sub(usize::from(count > 0)));
                         let message = format!("item {count} of the batch: {}", e.message);

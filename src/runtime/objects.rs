@@ -6,7 +6,8 @@ use super::guard::{enter, enter_object};
 use super::values::{call_args, give, mode, Returned};
 use crate::ctext::CText;
 use crate::error::{Error, ErrorKind, Result};
-use crate::python::{self, convert, exception, exec, handles, PyRef};
+use crate::python::exception::OrFetch;
+use crate::python::{self, convert, exec, handles, PyRef};
 
 /// Imports a module as an object handle.
 pub fn object_import(token: u64, module: &str) -> Result<u64> {
@@ -14,9 +15,7 @@ pub fn object_import(token: u64, module: &str) -> Result<u64> {
     guard.no_workers("pyrt_import")?;
     guard.with_gil(|py| {
         let c = CString::new(module).map_err(|_| Error::invalid_argument("module contains NUL"))?;
-        // SAFETY: the `py` token proves the GIL is held; `c` is NUL-terminated. A new reference
-        // (owned by the `PyRef`) or NULL with an error set.
-        let m = PyRef::from_owned(unsafe { (py.api.PyImport_ImportModule)(c.as_ptr()) }).ok_or_else(|| exception::fetch(py))?;
+        let m = py.import(&c).or_fetch(py)?;
         handles::register(m, token)
     })
 }
@@ -42,15 +41,12 @@ pub fn object_to_json(object: u64, flags: u32) -> Result<CText> {
     let mode = mode(flags, runtime)?;
     guard.with_gil(|py| {
         let o = handles::get(py, object)?;
-        convert::to_json_cstring_mode(py, o.as_ptr(), mode)
+        convert::to_json_cstring_mode(py, &o, mode)
     })
 }
 
 fn name_obj(py: python::Python, name: &str) -> Result<PyRef> {
-    // SAFETY: the `py` token proves the GIL is held; `name` is `name.len()` readable bytes (a
-    // `&str` is at most isize::MAX long). A new reference or NULL with an error set.
-    PyRef::from_owned(unsafe { (py.api.PyUnicode_FromStringAndSize)(name.as_ptr().cast(), name.len() as isize) })
-        .ok_or_else(|| exception::fetch(py))
+    py.new_str(name).or_fetch(py)
 }
 
 /// `getattr(object, name)` as a new handle or as its encoding.
@@ -60,8 +56,7 @@ pub fn object_getattr(object: u64, name: &str, flags: u32, as_object: bool) -> R
     guard.with_gil(|py| {
         let o = handles::get(py, object)?;
         let n = name_obj(py, name)?;
-        // SAFETY: `o` and `n` own references to live objects; the `py` token proves the GIL is held.
-        let v = PyRef::from_owned(unsafe { (py.api.PyObject_GetAttr)(o.as_ptr(), n.as_ptr()) }).ok_or_else(|| exception::fetch(py))?;
+        let v = py.getattr(&o, &n).or_fetch(py)?;
         give(py, v, runtime, as_object, mode)
     })
 }
@@ -78,12 +73,7 @@ pub fn object_setattr(object: u64, name: &str, value_json: Option<&str>, value_o
             (None, None) => return Err(Error::invalid_argument("no value")),
         };
         let n = name_obj(py, name)?;
-        // SAFETY: `o`, `n` and `v` own references to live objects (SetAttr takes its own reference
-        // to the value); the `py` token proves the GIL is held.
-        if unsafe { (py.api.PyObject_SetAttr)(o.as_ptr(), n.as_ptr(), v.as_ptr()) } != 0 {
-            return Err(exception::fetch(py));
-        }
-        Ok(())
+        py.setattr(&o, &n, &v).or_fetch(py)
     })
 }
 
@@ -103,10 +93,7 @@ pub fn object_call(
         let mut callable = handles::get(py, object)?;
         if let Some(m) = method {
             let n = name_obj(py, m)?;
-            // SAFETY: `callable` and `n` own references to live objects; the `py` token proves the
-            // GIL is held. The old `callable` is dropped only after the call returns.
-            callable = PyRef::from_owned(unsafe { (py.api.PyObject_GetAttr)(callable.as_ptr(), n.as_ptr()) })
-                .ok_or_else(|| exception::fetch(py))?;
+            callable = py.getattr(&callable, &n).or_fetch(py)?;
         }
         let v = exec::call(py, &callable, &args, kwargs.as_ref())?;
         give(py, v, runtime, as_object, mode)
@@ -118,12 +105,8 @@ pub fn object_text(object: u64, repr: bool) -> Result<CString> {
     let (guard, _) = enter_object(object)?;
     guard.with_gil(|py| {
         let o = handles::get(py, object)?;
-        let f = if repr { py.api.PyObject_Repr } else { py.api.PyObject_Str };
-        // SAFETY: `f` is `PyObject_Repr` or `PyObject_Str`; `o` owns a reference to a live object and
-        // the `py` token proves the GIL is held. A new reference or NULL with an error set.
-        let s = PyRef::from_owned(unsafe { f(o.as_ptr()) }).ok_or_else(|| exception::fetch(py))?;
-        let text = exception::utf8_of(py, s.as_ptr())
-            .ok_or_else(|| Error::new(ErrorKind::Conversion, "text is not valid UTF-8 (lone surrogates)"))?;
+        let s = if repr { py.repr(&o) } else { py.str(&o) }.or_fetch(py)?;
+        let text = py.str_to_string(&s).ok_or_else(|| Error::new(ErrorKind::Conversion, "text is not valid UTF-8 (lone surrogates)"))?;
         CString::new(text.replace('\0', "\\x00")).map_err(|_| Error::new(ErrorKind::Internal, "NUL in text"))
     })
 }

@@ -49,6 +49,6 @@ pub(super) fn give(py: python::Python, value: PyRef, runtime: u64, as_object: bo
     if as_object {
         handles::register(value, runtime).map(Returned::Object)
     } else {
-        convert::to_json_cstring_mode(py, value.as_ptr(), mode).map(Returned::Json)
+        convert::to_json_cstring_mode(py, &value, mode).map(Returned::Json)
     }
 }

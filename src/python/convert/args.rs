@@ -1,9 +1,9 @@
 //! Call arguments held as owned references, typed host arguments, and typed results.
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::python::exception;
+use crate::python::exception::OrFetch;
+use crate::python::facade::BuiltinType;
 use crate::python::ffi::{self, PyPtr};
-use crate::python::pyref::type_name;
 use crate::python::{PyRef, Python};
 
 /// Call arguments: up to [`ArgList::INLINE`] held inline (no allocation for a typical call),
@@ -125,21 +125,27 @@ impl<'py> ArgVec<'py> {
         if self.spill.is_empty() {
             self.spill.reserve(Self::INLINE * 2);
             for p in &mut self.inline[..self.n] {
-                self.spill.push(PyRef::from_owned(std::mem::replace(p, std::ptr::null_mut())).expect("filled slots"));
+                let owned = std::mem::replace(p, std::ptr::null_mut());
+                // SAFETY: each of the first `n` slots holds a strong reference this vector owns
+                // (`push` stored `into_ptr`), moved out here exactly once (the slot is nulled and
+                // `n` reset below).
+                self.spill.push(unsafe { PyRef::from_owned(owned) }.expect("filled slots"));
             }
             self.n = 0;
         }
         self.spill.push(v);
     }
 
-    /// The arguments as a `PyObject *const *` vector.
+    /// The arguments, as owned references.
     #[inline(always)]
-    pub fn as_ptrs(&self) -> &[PyPtr] {
+    pub fn as_refs(&self) -> &[PyRef] {
         if self.spill.is_empty() {
-            &self.inline[..self.n]
+            // SAFETY: the first `n` inline slots hold non-null strong references this vector owns
+            // (`push` stored `into_ptr`), and `PyRef` is `repr(transparent)` over a non-null
+            // pointer, so they read as `n` `PyRef`s; the shared borrow cannot release them.
+            unsafe { std::slice::from_raw_parts(self.inline.as_ptr().cast::<PyRef>(), self.n) }
         } else {
-            // SAFETY: PyRef is a transparent non-null pointer.
-            unsafe { std::slice::from_raw_parts(self.spill.as_ptr().cast::<PyPtr>(), self.spill.len()) }
+            &self.spill
         }
     }
 }
@@ -165,53 +171,33 @@ pub fn arg_to_py(py: Python, arg: &crate::args::Arg) -> Result<PyRef> {
         Arg::Int(v) => py.new_int(*v),
         Arg::Double(v) => py.new_float(*v),
         Arg::Str(s) => py.new_str(s),
-        // SAFETY: the GIL is held; `b` is valid for `b.len()` bytes (a Vec never exceeds isize::MAX).
-        Arg::Bytes(b) => PyRef::from_owned(unsafe { (py.api.PyBytes_FromStringAndSize)(b.as_ptr().cast(), b.len() as isize) }),
+        Arg::Bytes(b) => py.new_bytes(b),
         Arg::Object(id) => return crate::python::handles::get(py, *id),
         Arg::Buffer { .. } => return Err(Error::invalid_argument("host buffers can only be lent to typed calls (pyrt_object_call_*)")),
     };
-    made.ok_or_else(|| exception::fetch(py))
+    made.or_fetch(py)
 }
 
 /// A float result (an int is accepted and converted, as Python's float() would).
 #[inline]
-pub fn result_double(py: Python, o: PyPtr) -> Result<f64> {
+pub fn result_double(py: Python, o: &PyRef) -> Result<f64> {
     let api = py.api;
-    // SAFETY: `o` is the live result the caller holds; its type lives as long as it does, and
-    // PyFloat_Type is static.
-    let (t, float_subclass, int_subclass) = unsafe {
-        let t = ffi::py_type(o);
-        (t, (api.PyType_IsSubtype)(t, api.PyFloat_Type) != 0, (api.PyType_GetFlags)(t) & ffi::TPFLAGS_LONG_SUBCLASS != 0)
-    };
-    let is_number = t == api.PyFloat_Type || t == api.PyLong_Type || float_subclass || int_subclass;
+    let t = py.type_ptr(o);
+    let is_number = t == api.PyFloat_Type
+        || t == api.PyLong_Type
+        || py.type_is_subtype(o, &py.builtin_type(BuiltinType::Float))
+        || py.type_flags(o) & ffi::TPFLAGS_LONG_SUBCLASS != 0;
     if !is_number {
-        return Err(Error::new(ErrorKind::Conversion, format!("result of type '{}' is not a float", type_name(o))));
+        return Err(Error::new(ErrorKind::Conversion, format!("result of type '{}' is not a float", py.type_name(o))));
     }
-    // SAFETY: `o` is live and a float or an int (checked above).
-    let v = unsafe { (api.PyFloat_AsDouble)(o) };
-    if v == -1.0 && py.error_pending() {
-        return Err(exception::fetch(py));
-    }
-    Ok(v)
+    py.as_f64(o).or_fetch(py)
 }
 
 /// An int result that fits in 64 bits (bool counts as int, as in Python).
 #[inline]
-pub fn result_int(py: Python, o: PyPtr) -> Result<i64> {
-    let api = py.api;
-    // SAFETY: `o` is the live result the caller holds; its type lives as long as it does.
-    let is_int = unsafe { (api.PyType_GetFlags)(ffi::py_type(o)) } & ffi::TPFLAGS_LONG_SUBCLASS != 0;
-    if !is_int {
-        return Err(Error::new(ErrorKind::Conversion, format!("result of type '{}' is not an int", type_name(o))));
+pub fn result_int(py: Python, o: &PyRef) -> Result<i64> {
+    if py.type_flags(o) & ffi::TPFLAGS_LONG_SUBCLASS == 0 {
+        return Err(Error::new(ErrorKind::Conversion, format!("result of type '{}' is not an int", py.type_name(o))));
     }
-    let mut overflow = 0;
-    // SAFETY: `o` is a live int (checked above); `overflow` is a valid out-pointer.
-    let v = unsafe { (api.PyLong_AsLongLongAndOverflow)(o, &mut overflow) };
-    if overflow != 0 {
-        return Err(Error::new(ErrorKind::Conversion, "int result does not fit in 64 bits"));
-    }
-    if v == -1 && py.error_pending() {
-        return Err(exception::fetch(py));
-    }
-    Ok(v)
+    py.as_i64(o).or_fetch(py)?.ok_or_else(|| Error::new(ErrorKind::Conversion, "int result does not fit in 64 bits"))
 }

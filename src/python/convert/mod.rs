@@ -1,26 +1,23 @@
 //! JSON text <-> Python objects, directly (no Python `json` module, no intermediate tree).
 //!
-//! Safety: everything here runs under a [`Python`] token (the GIL is held, or the thread is
-//! attached on a free-threaded build). The `PyPtr` a [`Writer`] method takes is a live object
-//! for the whole call: the top-level value is held by the caller, and each nested value is
-//! either owned while it is written (list items, dict pairs, iterator items: encoding may run
-//! Python code that changes the container) or an item of a tuple, which cannot change and
-//! holds its items for as long as the caller holds the tuple.
+//! Every CPython call goes through the safe facade on the [`Python`] token. Each value being
+//! written is either owned while it is written (list items, dict pairs, iterator items: encoding
+//! may run Python code that changes the container) or an item of a tuple, borrowed from it
+//! (`facade::Borrowed`): a tuple cannot change and holds its items for as long as the caller
+//! holds the tuple.
 
 mod args;
-mod items;
 mod read;
 mod tags;
 mod write;
 
 pub use args::{result_double, result_int, ArgList, ArgVec};
-pub(crate) use items::{list_item, DictItems};
 pub use read::{args_from_json_mode, from_json_mode, scalars_into, Scalars};
 pub(crate) use write::Writer;
 pub use write::{to_json_cstring, to_json_cstring_mode, to_json_mode, with_json};
 
-use super::ffi::PyPtr;
-use super::Python;
+use super::facade::PyResult;
+use super::{PyRef, Python};
 
 /// How values cross the boundary (docs/values.md).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -49,52 +46,24 @@ const SAFE_INT_DIGITS: usize = 4000;
 /// exact at any size, and the limit guards `int(str)` in user code, which keeps it: no Python code
 /// runs while the limit is lifted (the GIL is held throughout). Without the function (older
 /// patch releases have no limit) `f` just runs. A pending error from `f` survives the restore.
-pub(crate) fn without_int_digit_limit(py: Python, f: impl FnOnce() -> PyPtr) -> PyPtr {
-    let api = py.api;
-    // SAFETY: the `Python` token proves the GIL is held. `get`/`set` are borrowed from the sys
-    // module's dict and used before any Python code other than their own calls runs (neither
-    // replaces itself in `sys`); every new reference made here is released on each path; the
-    // error saved around the restore is restored unchanged (PyErr_Fetch/Restore pair).
-    unsafe {
-        // Borrowed references into the sys module's dict.
-        let get = (api.PySys_GetObject)(c"get_int_max_str_digits".as_ptr());
-        let set = (api.PySys_GetObject)(c"set_int_max_str_digits".as_ptr());
-        if get.is_null() || set.is_null() {
-            return f();
-        }
-        let old = (api.PyObject_CallObject)(get, std::ptr::null_mut());
-        if old.is_null() {
-            (api.PyErr_Clear)();
-            return f();
-        }
-        let set_to = |value: PyPtr| {
-            let args = (api.PyTuple_New)(1);
-            if args.is_null() {
-                return false;
-            }
-            (api.Py_IncRef)(value);
-            (api.PyTuple_SetItem)(args, 0, value);
-            let r = (api.PyObject_CallObject)(set, args);
-            (api.Py_DecRef)(args);
-            (api.Py_DecRef)(r);
-            !r.is_null()
-        };
-        let zero = (api.PyLong_FromLongLong)(0);
-        let lifted = !zero.is_null() && set_to(zero);
-        (api.Py_DecRef)(zero);
-        if !lifted {
-            (api.PyErr_Clear)();
-            (api.Py_DecRef)(old);
-            return f();
-        }
-        let result = f();
-        let (mut t, mut v, mut tb) = (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
-        (api.PyErr_Fetch)(&mut t, &mut v, &mut tb);
-        if !set_to(old) {
-            (api.PyErr_Clear)();
-        }
-        (api.PyErr_Restore)(t, v, tb);
-        (api.Py_DecRef)(old);
-        result
+pub(crate) fn without_int_digit_limit(py: Python, f: impl FnOnce() -> PyResult<PyRef>) -> PyResult<PyRef> {
+    let (Some(get), Some(set)) = (py.sys_attr(c"get_int_max_str_digits"), py.sys_attr(c"set_int_max_str_digits")) else {
+        return f();
+    };
+    let Ok(old) = py.call0(&get) else {
+        py.clear_error();
+        return f();
+    };
+    let set_to = |value: PyRef| py.new_tuple([value]).and_then(|args| py.call_tuple(&set, &args, None)).is_ok();
+    if !py.new_int(0).is_ok_and(set_to) {
+        py.clear_error();
+        return f();
     }
+    let result = f();
+    let saved = py.save_error();
+    if !set_to(old) {
+        py.clear_error();
+    }
+    py.restore_error(saved);
+    result
 }

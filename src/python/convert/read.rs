@@ -7,7 +7,7 @@ use super::{tags, without_int_digit_limit, ArgList, ArgVec, ValueMode, SAFE_INT_
 use crate::error::{Error, ErrorKind, Result};
 use crate::json::{self, Builder, ParseError};
 use crate::python::exception;
-use crate::python::ffi::PyPtr;
+use crate::python::facade::{PyErrPending, PyResult};
 use crate::python::{PyRef, Python};
 
 /// Builds Python objects from parser events.
@@ -29,14 +29,9 @@ impl<'py> PyBuilder<'py> {
         PyBuilder { py, tagged: mode.tagged, keys: Vec::new() }
     }
 
-    /// Wraps a new reference, turning NULL into the pending Python error's text.
-    fn own(&self, p: PyPtr) -> Result<PyRef, String> {
-        self.made(PyRef::from_owned(p))
-    }
-
     /// A made object, or the pending Python error's text.
-    fn made(&self, r: Option<PyRef>) -> Result<PyRef, String> {
-        r.ok_or_else(|| exception::fetch(self.py).to_string())
+    fn made(&self, r: PyResult<PyRef>) -> Result<PyRef, String> {
+        r.map_err(|PyErrPending| exception::fetch(self.py).to_string())
     }
 }
 
@@ -50,20 +45,17 @@ impl Builder for PyBuilder<'_> {
         Ok(self.py.bool_ref(v))
     }
     fn integer(&mut self, text: &str) -> Result<PyRef, String> {
-        let api = self.py.api;
         // Up to 18 digits always fits in i64; longer goes through CPython's exact parser.
         if text.len() <= 18 {
             let v: i64 = text.parse().map_err(|_| format!("invalid integer {text}"))?;
             return self.made(self.py.new_int(v));
         }
         let c = CString::new(text).map_err(|_| "integer contains NUL".to_string())?;
-        // SAFETY: the `Python` token proves the GIL is held; `c` is a NUL-terminated string alive
-        // for the call; a NULL end pointer is allowed.
-        let parse = || unsafe { (api.PyLong_FromString)(c.as_ptr(), std::ptr::null_mut(), 10) };
+        let parse = || self.py.int_from_decimal(&c);
         if text.len() > SAFE_INT_DIGITS {
-            self.own(without_int_digit_limit(self.py, parse))
+            self.made(without_int_digit_limit(self.py, parse))
         } else {
-            self.own(parse())
+            self.made(parse())
         }
     }
     fn small_integer(&mut self, v: i64, _: &str) -> Result<PyRef, String> {
@@ -94,19 +86,13 @@ impl Builder for PyBuilder<'_> {
     }
     fn array_push(&mut self, array: &mut PyRef, item: PyRef) -> Result<(), String> {
         // PyList_Append does not steal: `item` is released when it drops.
-        if !self.py.list_append(array, &item) {
-            return Err(exception::fetch(self.py).to_string());
-        }
-        Ok(())
+        self.py.list_append(array, &item).map_err(|PyErrPending| exception::fetch(self.py).to_string())
     }
     fn new_object(&mut self) -> Result<PyRef, String> {
         self.made(self.py.new_dict())
     }
     fn object_insert(&mut self, object: &mut PyRef, key: PyRef, value: PyRef) -> Result<(), String> {
-        if !self.py.dict_set(object, &key, &value) {
-            return Err(exception::fetch(self.py).to_string());
-        }
-        Ok(())
+        self.py.dict_set(object, &key, &value).map_err(|PyErrPending| exception::fetch(self.py).to_string())
     }
     fn end_object(&mut self, object: PyRef) -> Result<PyRef, String> {
         if !self.tagged {
@@ -156,9 +142,9 @@ pub enum Scalars {
 
 /// A number in the simplest JSON forms — `-?digits` up to 18 digits, or `-?digits.digits` up to
 /// 15 significant digits — as a new Python object; `None` for anything else (exponents, long
-/// numbers, syntax errors: the general parser handles them). `Some(None)`: MemoryError, pending.
+/// numbers, syntax errors: the general parser handles them). `Some(Err)`: MemoryError, pending.
 #[inline(always)]
-fn simple_number(py: Python, b: &[u8], i: &mut usize) -> Option<Option<PyRef>> {
+fn simple_number(py: Python, b: &[u8], i: &mut usize) -> Option<PyResult<PyRef>> {
     let mut p = *i;
     let negative = b.get(p) == Some(&b'-');
     p += usize::from(negative);
@@ -248,21 +234,21 @@ pub fn scalars_into(py: Python, b: &[u8], out: &mut ArgVec) -> Scalars {
             }
             b't' if b[i..].starts_with(b"true") => {
                 i += 4;
-                Some(py.bool_ref(true))
+                Ok(py.bool_ref(true))
             }
             b'f' if b[i..].starts_with(b"false") => {
                 i += 5;
-                Some(py.bool_ref(false))
+                Ok(py.bool_ref(false))
             }
             b'n' if b[i..].starts_with(b"null") => {
                 i += 4;
-                Some(py.none_ref())
+                Ok(py.none_ref())
             }
             _ => return Scalars::General,
         };
         match p {
-            Some(v) => out.push(v),
-            None => return Scalars::Failed(exception::fetch(py)),
+            Ok(v) => out.push(v),
+            Err(PyErrPending) => return Scalars::Failed(exception::fetch(py)),
         }
         i = ws(b, i);
         match b.get(i) {

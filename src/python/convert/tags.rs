@@ -9,8 +9,9 @@ use base64::Engine;
 use super::{Writer, TAG};
 use crate::error::Result;
 use crate::json::write;
-use crate::python::exception;
-use crate::python::ffi::{self, PyPtr};
+use crate::python::exception::{self, OrFetch};
+use crate::python::facade::{BuiltinType, PyErrPending, PyResult};
+use crate::python::ffi::PyPtr;
 use crate::python::{handles, PyRef, Python};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -33,39 +34,17 @@ fn write_float_part(w: &mut Writer, v: f64) {
     }
 }
 
-/// The contents of a live bytes or bytearray `o`, valid while `o` lives and is not resized
-/// (the caller copies them out before any Python code runs).
-fn bytes_of<'a>(py: Python, o: PyPtr, bytearray: bool) -> Option<&'a [u8]> {
-    // SAFETY: `o` is a live bytes/bytearray (dispatched by its exact type; the Writer's contract
-    // keeps it alive); CPython returns its buffer and length, `n` bytes readable at `p`.
-    unsafe {
-        if bytearray {
-            let p = (py.api.PyByteArray_AsString)(o);
-            let n = (py.api.PyByteArray_Size)(o);
-            if n == 0 {
-                return Some(&[]);
-            }
-            (!p.is_null()).then(|| std::slice::from_raw_parts(p.cast::<u8>(), n as usize))
-        } else {
-            let mut p = std::ptr::null_mut();
-            let mut n = 0isize;
-            ((py.api.PyBytes_AsStringAndSize)(o, &mut p, &mut n) == 0).then(|| std::slice::from_raw_parts(p.cast::<u8>(), n as usize))
-        }
-    }
-}
-
-fn write_bytes(w: &mut Writer, o: PyPtr, bytearray: bool) -> Result<()> {
-    let data = bytes_of(w.py, o, bytearray).ok_or_else(|| exception::fetch(w.py))?;
-    let text = B64.encode(data);
+fn write_bytes(w: &mut Writer, o: &PyRef, bytearray: bool) -> Result<()> {
+    let py = w.py;
+    let text = if bytearray { B64.encode(py.bytearray_to_vec(o).or_fetch(py)?) } else { B64.encode(py.bytes_data(o).or_fetch(py)?) };
     w.tag_open(if bytearray { "bytearray" } else { "bytes" });
     write::string(w.out, &text);
     w.out.push(b'}');
     Ok(())
 }
 
-fn write_complex(w: &mut Writer, o: PyPtr) -> Result<()> {
-    // SAFETY: `o` is a live complex (dispatched by its exact type); the GIL is held.
-    let (re, im) = unsafe { ((w.py.api.PyComplex_RealAsDouble)(o), (w.py.api.PyComplex_ImagAsDouble)(o)) };
+fn write_complex(w: &mut Writer, o: &PyRef) -> Result<()> {
+    let (re, im) = w.py.complex_parts(o).or_fetch(w.py)?;
     w.tag_open("complex");
     w.out.push(b'[');
     write_float_part(w, re);
@@ -75,15 +54,16 @@ fn write_complex(w: &mut Writer, o: PyPtr) -> Result<()> {
     Ok(())
 }
 
-fn write_set(w: &mut Writer, o: PyPtr, kind: &str) -> Result<()> {
+fn write_set(w: &mut Writer, o: &PyRef, kind: &str) -> Result<()> {
     w.tag_open(kind);
     w.iterable(o)?;
     w.out.push(b'}');
     Ok(())
 }
 
-/// Exact builtin types of the encoding (the common, cheap checks).
-pub(crate) fn encode_exact(w: &mut Writer, o: PyPtr, t: PyPtr) -> Result<Option<()>> {
+/// Exact builtin types of the encoding (the common, cheap checks); `t` is `type(o)`, compared by
+/// identity.
+pub(crate) fn encode_exact(w: &mut Writer, o: &PyRef, t: PyPtr) -> Result<Option<()>> {
     let api = w.py.api;
     if t == api.PyBytes_Type {
         return write_bytes(w, o, false).map(Some);
@@ -103,54 +83,24 @@ pub(crate) fn encode_exact(w: &mut Writer, o: PyPtr, t: PyPtr) -> Result<Option<
     Ok(None)
 }
 
-fn subtype(py: Python, t: PyPtr, base: PyPtr) -> bool {
-    // SAFETY: `t` is the type of a live object and `base` a live class the caller holds.
-    !base.is_null() && unsafe { (py.api.PyType_IsSubtype)(t, base) } != 0
-}
-
 /// `sys.modules[name]` if that module was imported, else `None`: a value can only be a
 /// `datetime` if the `datetime` module is loaded, so nothing is imported just to check. Owned:
 /// the encoding runs Python code (`isoformat()`, a property) that may remove it from
-/// `sys.modules` while it is still used.
+/// `sys.modules` while it is still used. A failed lookup (a failed allocation) reads as absent:
+/// the value is then not a datetime, which the caller reports as it would any unknown type.
 fn loaded_module(py: Python, name: &str) -> Option<PyRef> {
-    // SAFETY: the `Python` token proves this thread may call CPython; `name` is valid for its
-    // length; the key is owned by `key` for the lookup.
-    let key = unsafe { PyRef::from_owned((py.api.PyUnicode_FromStringAndSize)(name.as_ptr().cast(), name.len() as isize)) };
-    let Some(key) = key else {
-        // The failed allocation's error is dropped: the value is then not a datetime, which the
-        // caller reports as it would any unknown type.
+    py.dict_get_str(&py.sys_modules(), name).unwrap_or_else(|PyErrPending| {
         py.clear_error();
-        return None;
-    };
-    // SAFETY: PyImport_GetModuleDict returns the interpreter's live `sys.modules` (borrowed, alive
-    // as long as the interpreter); the item is borrowed and increfed by `from_borrowed` before
-    // any Python code can run.
-    let m = unsafe { (py.api.PyDict_GetItemWithError)((py.api.PyImport_GetModuleDict)(), key.as_ptr()) };
-    if m.is_null() {
-        py.clear_error(); // a lookup error, or none pending
-    }
-    PyRef::from_borrowed(py, m)
+        None
+    })
 }
 
-fn attr(py: Python, o: PyPtr, name: &CStr) -> Option<PyRef> {
-    // SAFETY: `o` is a live object the caller holds; `name` is NUL-terminated; the result is a
-    // new reference, owned by `r`.
-    let r = unsafe { PyRef::from_owned((py.api.PyObject_GetAttrString)(o, name.as_ptr())) };
-    if r.is_none() {
-        py.clear_error();
-    }
-    r
-}
-
-fn call_method0(py: Python, o: PyPtr, name: &CStr) -> Result<PyRef> {
-    // SAFETY: as in `attr`.
-    let m = unsafe { PyRef::from_owned((py.api.PyObject_GetAttrString)(o, name.as_ptr())) }.ok_or_else(|| exception::fetch(py))?;
-    // SAFETY: `m` is owned; NULL arguments mean no arguments; the result is a new reference.
-    unsafe { PyRef::from_owned((py.api.PyObject_CallObject)(m.as_ptr(), std::ptr::null_mut())) }.ok_or_else(|| exception::fetch(py))
+fn attr(py: Python, o: &PyRef, name: &CStr) -> Option<PyRef> {
+    py.getattr_str(o, name).map_err(|PyErrPending| py.clear_error()).ok()
 }
 
 fn write_text_tag(w: &mut Writer, kind: &str, text: PyRef) -> Result<()> {
-    let s = exception::utf8_of(w.py, text.as_ptr()).ok_or_else(|| w.fail(format!("{kind} has no text form")))?;
+    let s = w.py.str_to_string(&text).ok_or_else(|| w.fail(format!("{kind} has no text form")))?;
     w.tag_open(kind);
     write::string(w.out, &s);
     w.out.push(b'}');
@@ -158,37 +108,36 @@ fn write_text_tag(w: &mut Writer, kind: &str, text: PyRef) -> Result<()> {
 }
 
 /// Subclasses of the builtin kinds, datetimes and Decimal.
-pub(crate) fn encode_other(w: &mut Writer, o: PyPtr, t: PyPtr) -> Result<Option<()>> {
+pub(crate) fn encode_other(w: &mut Writer, o: &PyRef) -> Result<Option<()>> {
     let py = w.py;
-    let api = py.api;
-    if subtype(py, t, api.PyBytes_Type) {
+    let subtype = |base: BuiltinType| py.type_is_subtype(o, &py.builtin_type(base));
+    if subtype(BuiltinType::Bytes) {
         return write_bytes(w, o, false).map(Some);
     }
-    if subtype(py, t, api.PyByteArray_Type) {
+    if subtype(BuiltinType::ByteArray) {
         return write_bytes(w, o, true).map(Some);
     }
-    if subtype(py, t, api.PySet_Type) {
+    if subtype(BuiltinType::Set) {
         return write_set(w, o, "set").map(Some);
     }
-    if subtype(py, t, api.PyFrozenSet_Type) {
+    if subtype(BuiltinType::FrozenSet) {
         return write_set(w, o, "frozenset").map(Some);
     }
-    if subtype(py, t, api.PyComplex_Type) {
+    if subtype(BuiltinType::Complex) {
         return write_complex(w, o).map(Some);
     }
-    if let Some(module) = loaded_module(py, "datetime") {
-        let datetime = module.as_ptr();
+    if let Some(datetime) = loaded_module(py, "datetime") {
         // datetime before date: a datetime is a date.
         for (class, kind) in [(c"datetime", "datetime"), (c"date", "date"), (c"time", "time")] {
-            if let Some(cls) = attr(py, datetime, class) {
-                if subtype(py, t, cls.as_ptr()) {
-                    let text = call_method0(py, o, c"isoformat")?;
+            if let Some(cls) = attr(py, &datetime, class) {
+                if py.type_is_subtype(o, &cls) {
+                    let text = py.call_method0(o, c"isoformat").or_fetch(py)?;
                     return write_text_tag(w, kind, text).map(Some);
                 }
             }
         }
-        if let Some(cls) = attr(py, datetime, c"timedelta") {
-            if subtype(py, t, cls.as_ptr()) {
+        if let Some(cls) = attr(py, &datetime, c"timedelta") {
+            if py.type_is_subtype(o, &cls) {
                 w.tag_open("timedelta");
                 w.out.push(b'[');
                 for (i, field) in [c"days", c"seconds", c"microseconds"].into_iter().enumerate() {
@@ -196,19 +145,17 @@ pub(crate) fn encode_other(w: &mut Writer, o: PyPtr, t: PyPtr) -> Result<Option<
                         w.out.push(b',');
                     }
                     let v = attr(py, o, field).ok_or_else(|| w.fail("timedelta without fields".into()))?;
-                    w.value(v.as_ptr())?;
+                    w.value(&v)?;
                 }
                 w.out.extend_from_slice(b"]}");
                 return Ok(Some(()));
             }
         }
     }
-    if let Some(module) = loaded_module(py, "decimal") {
-        let decimal = module.as_ptr();
-        if let Some(cls) = attr(py, decimal, c"Decimal") {
-            if subtype(py, t, cls.as_ptr()) {
-                // SAFETY: `o` is live (the Writer's contract); the result is a new reference.
-                let text = unsafe { PyRef::from_owned((api.PyObject_Str)(o)) }.ok_or_else(|| exception::fetch(py))?;
+    if let Some(decimal) = loaded_module(py, "decimal") {
+        if let Some(cls) = attr(py, &decimal, c"Decimal") {
+            if py.type_is_subtype(o, &cls) {
+                let text = py.str(o).or_fetch(py)?;
                 return write_text_tag(w, "decimal", text).map(Some);
             }
         }
@@ -222,43 +169,37 @@ pub(crate) fn encode_other(w: &mut Writer, o: PyPtr, t: PyPtr) -> Result<Option<
 // an object handle as a dict key runs its `__hash__`; every item taken out of the parsed
 // containers is still owned while it is used, so no such code can free it from under pyrt.
 
-/// `dict[key]`, owned; `None` when absent.
+/// `dict[key]`, owned; `None` when absent (a failed lookup, its error cleared, reads as absent).
 fn get_item(py: Python, dict: &PyRef, key: &str) -> Option<PyRef> {
-    let k = py.new_str(key)?;
-    // SAFETY: `dict` is a live dict (the parser made it) and `k` an owned str; the borrowed
-    // result is increfed by `from_borrowed` before any Python code can run.
-    let v = unsafe { (py.api.PyDict_GetItemWithError)(dict.as_ptr(), k.as_ptr()) };
-    if v.is_null() {
+    py.dict_get_str(dict, key).unwrap_or_else(|PyErrPending| {
         py.clear_error();
-    }
-    PyRef::from_borrowed(py, v)
+        None
+    })
 }
 
 fn err(py: Python) -> String {
     exception::fetch(py).to_string()
 }
 
-fn own(py: Python, p: PyPtr) -> Result<PyRef, String> {
-    PyRef::from_owned(p).ok_or_else(|| err(py))
+/// A made object, or the pending Python error's text.
+fn made(py: Python, r: PyResult<PyRef>) -> Result<PyRef, String> {
+    r.map_err(|PyErrPending| err(py))
 }
 
 fn text(py: Python, v: &PyRef, kind: &str) -> Result<String, String> {
-    // SAFETY: `v` is a live reference; its type lives as long as it does.
-    let t = unsafe { ffi::py_type(v.as_ptr()) };
-    if t != py.api.PyUnicode_Type {
+    if py.type_ptr(v) != py.api.PyUnicode_Type {
         return Err(format!("tag {kind:?} needs a string \"v\""));
     }
-    exception::utf8_of(py, v.as_ptr()).ok_or_else(|| format!("tag {kind:?}: invalid string"))
+    py.str_to_string(v).ok_or_else(|| format!("tag {kind:?}: invalid string"))
 }
 
 /// The items of a list, each owned.
 fn list(py: Python, v: &PyRef, kind: &str) -> Result<Vec<PyRef>, String> {
-    // SAFETY: `v` is a live reference.
-    if unsafe { ffi::py_type(v.as_ptr()) } != py.api.PyList_Type {
+    if py.type_ptr(v) != py.api.PyList_Type {
         return Err(format!("tag {kind:?} needs an array \"v\""));
     }
     let mut items = Vec::new();
-    while let Some(item) = super::list_item(py, v.as_ptr(), items.len() as isize) {
+    while let Some(item) = py.list_get(v, items.len()) {
         items.push(item);
     }
     Ok(items)
@@ -266,15 +207,9 @@ fn list(py: Python, v: &PyRef, kind: &str) -> Result<Vec<PyRef>, String> {
 
 fn float_part(py: Python, v: &PyRef, kind: &str) -> Result<f64, String> {
     let api = py.api;
-    // SAFETY: `v` is a live reference.
-    let t = unsafe { ffi::py_type(v.as_ptr()) };
+    let t = py.type_ptr(v);
     if t == api.PyFloat_Type || t == api.PyLong_Type {
-        // SAFETY: `v` is a live float or int (checked just above).
-        let f = unsafe { (api.PyFloat_AsDouble)(v.as_ptr()) };
-        if f == -1.0 && py.error_pending() {
-            return Err(err(py));
-        }
-        return Ok(f);
+        return py.as_f64(v).map_err(|PyErrPending| err(py));
     }
     match text(py, v, kind)?.as_str() {
         "nan" => Ok(f64::NAN),
@@ -286,76 +221,54 @@ fn float_part(py: Python, v: &PyRef, kind: &str) -> Result<f64, String> {
 
 /// `module.class(arg)`, or `module.class.method(arg)`.
 fn call1(py: Python, module: &CStr, class: &CStr, method: Option<&CStr>, arg: PyRef) -> Result<PyRef, String> {
-    let api = py.api;
-    // The calls below: the GIL is held; names are NUL-terminated C strings; every object passed
-    // is owned here (`m`, `f`, `args`) and every result is a new reference, owned at once by
-    // `own`. PyTuple_SetItem steals `arg`'s reference into the fresh 1-tuple.
-    // SAFETY: as just said.
-    let m = own(py, unsafe { (api.PyImport_ImportModule)(module.as_ptr()) })?;
-    // SAFETY: as above.
-    let mut f = own(py, unsafe { (api.PyObject_GetAttrString)(m.as_ptr(), class.as_ptr()) })?;
+    let m = made(py, py.import(module))?;
+    let mut f = made(py, py.getattr_str(&m, class))?;
     if let Some(method) = method {
-        // SAFETY: as above.
-        f = own(py, unsafe { (api.PyObject_GetAttrString)(f.as_ptr(), method.as_ptr()) })?;
+        f = made(py, py.getattr_str(&f, method))?;
     }
-    // SAFETY: as above.
-    let args = own(py, unsafe { (api.PyTuple_New)(1) })?;
-    // SAFETY: as above; index 0 exists in the new 1-tuple.
-    unsafe { (api.PyTuple_SetItem)(args.as_ptr(), 0, arg.into_ptr()) };
-    // SAFETY: as above.
-    own(py, unsafe { (api.PyObject_CallObject)(f.as_ptr(), args.as_ptr()) })
+    made(py, py.call(&f, &[arg]))
 }
 
 /// Replaces a finished dict that carries the tag key by the value it encodes.
 pub fn decode(py: Python, dict: PyRef) -> Result<PyRef, String> {
-    let api = py.api;
     let Some(kind) = get_item(py, &dict, TAG) else { return Ok(dict) };
     let kind = text(py, &kind, TAG)?;
-    // SAFETY: `dict` is an owned dict (the parser made it).
-    if unsafe { (api.PyDict_Size)(dict.as_ptr()) } != 2 {
+    if py.dict_len(&dict).map_err(|PyErrPending| err(py))? != 2 {
         return Err(format!("a tagged value has exactly the keys \"{TAG}\" and \"v\" (kind {kind:?})"));
     }
     let v = get_item(py, &dict, "v").ok_or_else(|| format!("tag {kind:?} without \"v\""))?;
     match kind.as_str() {
         "tuple" => {
             list(py, &v, &kind)?;
-            // SAFETY: `v` is an owned list (checked by `list`); the result is a new reference.
-            own(py, unsafe { (api.PyList_AsTuple)(v.as_ptr()) })
+            made(py, py.list_to_tuple(&v))
         }
         "set" | "frozenset" => {
             list(py, &v, &kind)?;
-            let f = if kind == "set" { api.PySet_New } else { api.PyFrozenSet_New };
-            // SAFETY: `v` is an owned list, an iterable; the result is a new reference.
-            own(py, unsafe { f(v.as_ptr()) })
+            made(py, if kind == "set" { py.new_set(&v) } else { py.new_frozenset(&v) })
         }
         "dict" => {
-            let out = py.new_dict().ok_or_else(|| err(py))?;
+            let out = made(py, py.new_dict())?;
             for pair in list(py, &v, &kind)? {
                 let kv = list(py, &pair, "dict pair")?;
                 if kv.len() != 2 {
                     return Err("tag \"dict\": every pair is [key, value]".into());
                 }
-                if !py.dict_set(&out, &kv[0], &kv[1]) {
-                    return Err(err(py));
-                }
+                py.dict_set(&out, &kv[0], &kv[1]).map_err(|PyErrPending| err(py))?;
             }
             Ok(out)
         }
         "bytes" | "bytearray" => {
             let data = B64.decode(text(py, &v, &kind)?).map_err(|e| format!("tag {kind:?}: invalid base64: {e}"))?;
-            let f = if kind == "bytes" { api.PyBytes_FromStringAndSize } else { api.PyByteArray_FromStringAndSize };
-            // SAFETY: `data` is valid for its length (a Vec: at most isize::MAX bytes).
-            own(py, unsafe { f(data.as_ptr().cast(), data.len() as isize) })
+            made(py, if kind == "bytes" { py.new_bytes(&data) } else { py.new_bytearray(&data) })
         }
-        "float" => py.new_float(float_part(py, &v, &kind)?).ok_or_else(|| err(py)),
+        "float" => made(py, py.new_float(float_part(py, &v, &kind)?)),
         "complex" => {
             let parts = list(py, &v, &kind)?;
             if parts.len() != 2 {
                 return Err("tag \"complex\" is [real, imag]".into());
             }
             let (re, im) = (float_part(py, &parts[0], &kind)?, float_part(py, &parts[1], &kind)?);
-            // SAFETY: the GIL is held; no pointer arguments.
-            own(py, unsafe { (api.PyComplex_FromDoubles)(re, im) })
+            made(py, py.new_complex(re, im))
         }
         "datetime" | "date" | "time" => {
             let s = text(py, &v, &kind)?;
@@ -364,7 +277,7 @@ pub fn decode(py: Python, dict: PyRef) -> Result<PyRef, String> {
                 "date" => c"date",
                 _ => c"time",
             };
-            let arg = py.new_str(&s).ok_or_else(|| err(py))?;
+            let arg = made(py, py.new_str(&s))?;
             call1(py, c"datetime", class, Some(c"fromisoformat"), arg)
         }
         "timedelta" => {
@@ -372,28 +285,24 @@ pub fn decode(py: Python, dict: PyRef) -> Result<PyRef, String> {
             if parts.len() != 3 {
                 return Err("tag \"timedelta\" is [days, seconds, microseconds]".into());
             }
-            // SAFETY: the GIL is held; the name is NUL-terminated; the result is owned at once.
-            let m = own(py, unsafe { (api.PyImport_ImportModule)(c"datetime".as_ptr()) })?;
-            // SAFETY: `m` is owned; as above.
-            let cls = own(py, unsafe { (api.PyObject_GetAttrString)(m.as_ptr(), c"timedelta".as_ptr()) })?;
-            // SAFETY: `v` is an owned list (checked by `list`).
-            let args = own(py, unsafe { (api.PyList_AsTuple)(v.as_ptr()) })?;
-            // SAFETY: `cls` and `args` are owned; the result is owned at once.
-            own(py, unsafe { (api.PyObject_CallObject)(cls.as_ptr(), args.as_ptr()) })
+            let m = made(py, py.import(c"datetime"))?;
+            let cls = made(py, py.getattr_str(&m, c"timedelta"))?;
+            made(py, py.call(&cls, &parts))
         }
         "decimal" => {
             let s = text(py, &v, &kind)?;
-            let arg = py.new_str(&s).ok_or_else(|| err(py))?;
+            let arg = made(py, py.new_str(&s))?;
             call1(py, c"decimal", c"Decimal", None, arg)
         }
         "object" => {
-            let mut overflow = 0;
-            // SAFETY: `v` is owned; a non-int sets TypeError and returns -1 (refused below).
-            let id = unsafe { (api.PyLong_AsLongLongAndOverflow)(v.as_ptr(), &mut overflow) };
-            if id <= 0 || overflow != 0 {
-                py.clear_error();
-                return Err("tag \"object\" needs a handle number".into());
-            }
+            // A non-int (TypeError), an int beyond 64 bits or below 1 is no handle number.
+            let id = match py.as_i64(&v) {
+                Ok(Some(id)) if id > 0 => id,
+                _ => {
+                    py.clear_error();
+                    return Err("tag \"object\" needs a handle number".into());
+                }
+            };
             handles::get(py, id as u64).map_err(|e| e.into_detail().message)
         }
         other => Err(format!("unknown tag kind {other:?}")),

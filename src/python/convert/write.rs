@@ -1,12 +1,12 @@
 //! Python objects -> JSON text (plain or tagged), with the path of a value that has no form.
 
-use super::{list_item, tags, without_int_digit_limit, DictItems, ValueMode, PLAIN, TAG};
+use super::{tags, without_int_digit_limit, ValueMode, PLAIN, TAG};
 use crate::ctext::CText;
 use crate::error::{Error, ErrorKind, Result};
 use crate::json::{write, MAX_DEPTH};
-use crate::python::exception;
-use crate::python::ffi::{self, PyPtr};
-use crate::python::pyref::type_name;
+use crate::python::exception::OrFetch;
+use crate::python::facade::{BuiltinType, DictChanged, DictItems, Exc, PyErrPending};
+use crate::python::ffi;
 use crate::python::{PyRef, Python};
 
 /// One step of the path to a value inside the converted object, for error messages. A key is
@@ -22,7 +22,7 @@ fn path_text(py: Python, path: &[Step]) -> String {
         match step {
             Step::Index(i) => s.push_str(&format!("[{i}]")),
             Step::Key(k) => {
-                let k = exception::utf8_of(py, k.as_ptr()).unwrap_or_default();
+                let k = py.str_to_string(k).unwrap_or_default();
                 let mut quoted = Vec::new();
                 write::string(&mut quoted, &k);
                 s.push('[');
@@ -32,6 +32,12 @@ fn path_text(py: Python, path: &[Step]) -> String {
         }
     }
     s
+}
+
+/// Whether `o` is a str (or subclass).
+#[inline]
+fn is_str(py: Python, o: &PyRef) -> bool {
+    py.type_ptr(o) == py.api.PyUnicode_Type || py.type_flags(o) & ffi::TPFLAGS_UNICODE_SUBCLASS != 0
 }
 
 pub(crate) struct Writer<'py, 'o> {
@@ -46,16 +52,17 @@ impl Writer<'_, '_> {
         Error::new(ErrorKind::Conversion, format!("{what} at {}", path_text(self.py, &self.path)))
     }
 
-    pub(crate) fn value(&mut self, o: PyPtr) -> Result<()> {
-        let api = self.py.api;
-        if o == api.none() {
+    pub(crate) fn value(&mut self, o: &PyRef) -> Result<()> {
+        let py = self.py;
+        let api = py.api;
+        if py.is_none(o) {
             self.out.extend_from_slice(b"null");
             return Ok(());
         }
-        // SAFETY: `o` is a live object (the Writer's contract, module note), so its type is.
-        let t = unsafe { ffi::py_type(o) };
+        // Exact types first, by identity (the common case).
+        let t = py.type_ptr(o);
         if t == api.PyBool_Type {
-            self.out.extend_from_slice(if o == api._Py_TrueStruct { b"true" } else { b"false" });
+            self.out.extend_from_slice(if o.as_ptr() == api._Py_TrueStruct { b"true" } else { b"false" });
             return Ok(());
         }
         if t == api.PyFloat_Type {
@@ -82,8 +89,7 @@ impl Writer<'_, '_> {
             }
         }
         // Subclasses (IntEnum, str enums, OrderedDict, namedtuple, ...) keep their base's form.
-        // SAFETY: `t` is the type of the live `o`, alive as long as `o` is; the GIL is held.
-        let flags = unsafe { (api.PyType_GetFlags)(t) };
+        let flags = py.type_flags(o);
         if flags & ffi::TPFLAGS_LONG_SUBCLASS != 0 {
             return self.int(o);
         }
@@ -99,24 +105,23 @@ impl Writer<'_, '_> {
         if flags & ffi::TPFLAGS_DICT_SUBCLASS != 0 {
             return self.dict(o);
         }
-        // SAFETY: as above; PyFloat_Type is a static type object.
-        if unsafe { (api.PyType_IsSubtype)(t, api.PyFloat_Type) } != 0 {
+        if py.type_is_subtype(o, &py.builtin_type(BuiltinType::Float)) {
             return self.float(o);
         }
         if self.mode.tagged {
-            if let Some(done) = tags::encode_other(self, o, t)? {
+            if let Some(done) = tags::encode_other(self, o)? {
                 return Ok(done);
             }
         }
         if let Some(runtime) = self.mode.handles_for {
-            let handle = crate::python::handles::register(PyRef::from_borrowed(self.py, o).expect("non-null"), runtime)?;
+            let handle = crate::python::handles::register(o.clone_ref(py), runtime)?;
             self.tag_open("object");
             write::integer(self.out, handle as i64);
             self.out.push(b'}');
             return Ok(());
         }
         let form = if self.mode.tagged { "encoding" } else { "JSON form" };
-        Err(self.fail(format!("Python type '{}' has no {form}", type_name(o))))
+        Err(self.fail(format!("Python type '{}' has no {form}", py.type_name(o))))
     }
 
     /// Writes `{"__pyrt__":"<kind>","v":` (the caller writes the value and the closing brace).
@@ -127,27 +132,18 @@ impl Writer<'_, '_> {
     }
 
     /// Writes every item an iterator yields as a JSON array (sets, frozensets).
-    pub(crate) fn iterable(&mut self, o: PyPtr) -> Result<()> {
+    pub(crate) fn iterable(&mut self, o: &PyRef) -> Result<()> {
         self.enter()?;
-        let api = self.py.api;
-        // SAFETY: `o` is live (module note); the iterator is a new reference, owned by `it`.
-        let it = unsafe { PyRef::from_owned((api.PyObject_GetIter)(o)) }.ok_or_else(|| exception::fetch(self.py))?;
+        let py = self.py;
+        let it = py.iter(o).or_fetch(py)?;
         self.out.push(b'[');
         let mut i = 0usize;
-        loop {
-            // SAFETY: `it` is an owned iterator; each item is a new reference, owned at once below.
-            let item = unsafe { (api.PyIter_Next)(it.as_ptr()) };
-            let Some(item) = PyRef::from_owned(item) else {
-                if self.py.error_pending() {
-                    return Err(exception::fetch(self.py));
-                }
-                break;
-            };
+        while let Some(item) = py.iter_next(&it).or_fetch(py)? {
             if i > 0 {
                 self.out.push(b',');
             }
             self.path.push(Step::Index(i));
-            self.value(item.as_ptr())?;
+            self.value(&item)?;
             self.path.pop();
             i += 1;
         }
@@ -155,9 +151,9 @@ impl Writer<'_, '_> {
         Ok(())
     }
 
-    fn float(&mut self, o: PyPtr) -> Result<()> {
-        // SAFETY: `o` is a live float (dispatched by its type); the GIL is held.
-        let v = unsafe { (self.py.api.PyFloat_AsDouble)(o) };
+    fn float(&mut self, o: &PyRef) -> Result<()> {
+        // A float (or subclass: dispatched by its type) cannot fail to convert.
+        let v = self.py.as_f64(o).or_fetch(self.py)?;
         if self.mode.tagged && !v.is_finite() {
             self.tag_open("float");
             write::string(self.out, tags::non_finite_name(v));
@@ -179,49 +175,31 @@ impl Writer<'_, '_> {
         Ok(())
     }
 
-    fn int(&mut self, o: PyPtr) -> Result<()> {
-        let api = self.py.api;
-        let mut overflow = 0;
-        // SAFETY: `o` is a live int (dispatched by its type); `overflow` is a valid out-pointer.
-        let v = unsafe { (api.PyLong_AsLongLongAndOverflow)(o, &mut overflow) };
-        if overflow == 0 {
-            if v == -1 && self.py.error_pending() {
-                return Err(exception::fetch(self.py));
-            }
+    fn int(&mut self, o: &PyRef) -> Result<()> {
+        let py = self.py;
+        if let Some(v) = py.as_i64(o).or_fetch(py)? {
             write::integer(self.out, v);
             return Ok(());
         }
         // Beyond 64 bits: CPython's own exact decimal conversion (also right for int subclasses,
         // whose str() may be something else, e.g. an IntEnum's name).
-        // SAFETY: `o` is a live int; the result is a new reference, owned by `text`.
-        let mut text = unsafe { PyRef::from_owned((api.PyNumber_ToBase)(o, 10)) };
-        // SAFETY: the GIL is held; PyExc_ValueError is the address of CPython's exported static
-        // pointer to the ValueError type (read by `exception`); a NULL pending error matches nothing.
-        let value_error = unsafe { (api.PyErr_GivenExceptionMatches)((api.PyErr_Occurred)(), api.exception(api.PyExc_ValueError)) } != 0;
-        if text.is_none() && value_error {
+        let mut text = py.int_to_decimal(o);
+        if text.is_err() && py.pending_error_is(Exc::ValueError) {
             // Probably more digits than CPython's int/str limit allows: JSON integers are exact.
-            self.py.clear_error();
-            // SAFETY: as above.
-            text = PyRef::from_owned(without_int_digit_limit(self.py, || unsafe { (api.PyNumber_ToBase)(o, 10) }));
+            py.clear_error();
+            text = without_int_digit_limit(py, || py.int_to_decimal(o));
         }
-        let text = text.ok_or_else(|| exception::fetch(self.py))?;
-        let digits = exception::utf8_of(self.py, text.as_ptr()).ok_or_else(|| self.fail("int has no decimal form".into()))?;
+        let text = text.or_fetch(py)?;
+        let digits = py.str_to_string(&text).ok_or_else(|| self.fail("int has no decimal form".into()))?;
         self.out.extend_from_slice(digits.as_bytes());
         Ok(())
     }
 
-    fn str(&mut self, o: PyPtr) -> Result<()> {
-        let api = self.py.api;
-        let mut len = 0isize;
-        // SAFETY: `o` is a live str (or subclass, checked by the caller); `len` is a valid
-        // out-pointer. The UTF-8 buffer is cached in `o` and lives as long as `o`.
-        let p = unsafe { (api.PyUnicode_AsUTF8AndSize)(o, &mut len) };
-        if p.is_null() {
+    fn str(&mut self, o: &PyRef) -> Result<()> {
+        let Ok(s) = self.py.str_as_utf8(o) else {
             self.py.clear_error();
             return Err(self.fail("str with lone surrogates has no UTF-8 (JSON) form".into()));
-        }
-        // SAFETY: CPython guarantees `len` valid UTF-8 bytes at `p` while `o` lives.
-        let s = unsafe { std::str::from_utf8_unchecked(std::slice::from_raw_parts(p.cast::<u8>(), len as usize)) };
+        };
         write::string(self.out, s);
         Ok(())
     }
@@ -233,19 +211,19 @@ impl Writer<'_, '_> {
         Ok(())
     }
 
-    fn list(&mut self, o: PyPtr) -> Result<()> {
+    fn list(&mut self, o: &PyRef) -> Result<()> {
         self.enter()?;
         self.out.push(b'[');
         let mut i = 0;
         // Each item is owned while it is converted, and the size re-read each step: converting
         // an item may run Python code (`isoformat()`, `str()`, a property in tagged mode) that
         // changes the list, and on a free-threaded build another thread may.
-        while let Some(item) = list_item(self.py, o, i) {
+        while let Some(item) = self.py.list_get(o, i) {
             if i > 0 {
                 self.out.push(b',');
             }
-            self.path.push(Step::Index(i as usize));
-            self.value(item.as_ptr())?;
+            self.path.push(Step::Index(i));
+            self.value(&item)?;
             self.path.pop();
             i += 1;
         }
@@ -253,23 +231,22 @@ impl Writer<'_, '_> {
         Ok(())
     }
 
-    fn tuple(&mut self, o: PyPtr) -> Result<()> {
+    fn tuple(&mut self, o: &PyRef) -> Result<()> {
         self.enter()?;
-        let api = self.py.api;
+        let py = self.py;
         if self.mode.tagged {
             self.tag_open("tuple");
         }
         self.out.push(b'[');
-        // SAFETY: `o` is a live tuple (dispatched by its type).
-        let n = unsafe { (api.PyTuple_Size)(o) };
+        let n = py.tuple_len(o).or_fetch(py)?;
         for i in 0..n {
             if i > 0 {
                 self.out.push(b',');
             }
-            self.path.push(Step::Index(i as usize));
-            // SAFETY: `i` < the tuple's size (a tuple never changes size); the item is borrowed
-            // from the tuple, which the caller keeps alive and which holds the item for as long.
-            self.value(unsafe { (api.PyTuple_GetItem)(o, i) })?;
+            self.path.push(Step::Index(i));
+            // Borrowed, not owned: the tuple (held by the caller) cannot change and holds the item.
+            let item = py.tuple_get(o, i).or_fetch(py)?;
+            self.value(&item)?;
             self.path.pop();
         }
         self.out.push(b']');
@@ -279,32 +256,27 @@ impl Writer<'_, '_> {
         Ok(())
     }
 
-    fn dict(&mut self, o: PyPtr) -> Result<()> {
+    fn dict(&mut self, o: &PyRef) -> Result<()> {
         self.enter()?;
-        let api = self.py.api;
+        let py = self.py;
         if self.mode.tagged && !self.plain_keys(o) {
             return self.dict_pairs(o);
         }
         self.out.push(b'{');
         let mut first = true;
-        let mut items = DictItems::new(self.py, o).map_err(|e| self.fail(e.message.clone()))?;
-        while let Some((key, value)) = items.next(self.py).map_err(|e| self.fail(e.message.clone()))? {
-            let (k, v) = (key.as_ptr(), value.as_ptr());
+        let mut items = self.dict_items(o)?;
+        while let Some((key, value)) = items.next(py).map_err(|DictChanged| self.dict_changed())? {
             if !first {
                 self.out.push(b',');
             }
             first = false;
-            // SAFETY: `k` is owned by `key` (DictItems); its type lives as long as it does.
-            let kt = unsafe { ffi::py_type(k) };
-            // SAFETY: as above.
-            let str_subclass = unsafe { (api.PyType_GetFlags)(kt) } & ffi::TPFLAGS_UNICODE_SUBCLASS != 0;
-            if kt != api.PyUnicode_Type && !str_subclass {
-                return Err(self.fail(format!("dict key of type '{}' has no JSON form (keys must be str)", type_name(k))));
+            if !is_str(py, &key) {
+                return Err(self.fail(format!("dict key of type '{}' has no JSON form (keys must be str)", py.type_name(&key))));
             }
-            self.str(k)?;
+            self.str(&key)?;
             self.out.push(b':');
             self.path.push(Step::Key(key));
-            self.value(v)?;
+            self.value(&value)?;
             self.path.pop();
         }
         self.out.push(b'}');
@@ -313,20 +285,30 @@ impl Writer<'_, '_> {
 }
 
 impl Writer<'_, '_> {
+    /// The items of a dict, or the conversion error (with the value's path) for why not.
+    fn dict_items<'d>(&self, o: &'d PyRef) -> Result<DictItems<'d>> {
+        DictItems::new(self.py, o).map_err(|PyErrPending| {
+            let e = crate::python::exception::fetch(self.py);
+            self.fail(e.into_detail().message)
+        })
+    }
+
+    fn dict_changed(&self) -> Error {
+        self.fail("dictionary changed size during conversion".into())
+    }
+
     /// True when every key is a str other than the tag key (the dict can be a plain object).
-    fn plain_keys(&self, o: PyPtr) -> bool {
-        let api = self.py.api;
-        let Ok(mut items) = DictItems::new(self.py, o) else { return false };
-        while let Ok(Some((key, _))) = items.next(self.py) {
-            let k = key.as_ptr();
-            // SAFETY: `k` is owned by `key` (DictItems); its type lives as long as it does.
-            let kt = unsafe { ffi::py_type(k) };
-            // SAFETY: as above.
-            let str_subclass = unsafe { (api.PyType_GetFlags)(kt) } & ffi::TPFLAGS_UNICODE_SUBCLASS != 0;
-            if kt != api.PyUnicode_Type && !str_subclass {
+    fn plain_keys(&self, o: &PyRef) -> bool {
+        let py = self.py;
+        let Ok(mut items) = DictItems::new(py, o) else {
+            py.clear_error();
+            return false;
+        };
+        while let Ok(Some((key, _))) = items.next(py) {
+            if !is_str(py, &key) {
                 return false;
             }
-            if exception::utf8_of(self.py, k).as_deref() == Some(TAG) {
+            if py.str_to_string(&key).as_deref() == Some(TAG) {
                 return false;
             }
         }
@@ -334,21 +316,20 @@ impl Writer<'_, '_> {
     }
 
     /// `{"__pyrt__":"dict","v":[[k,v],...]}`: any keys, in insertion order.
-    fn dict_pairs(&mut self, o: PyPtr) -> Result<()> {
+    fn dict_pairs(&mut self, o: &PyRef) -> Result<()> {
         self.tag_open("dict");
         self.out.push(b'[');
         let mut i = 0usize;
-        let mut items = DictItems::new(self.py, o).map_err(|e| self.fail(e.message.clone()))?;
-        while let Some((key, value)) = items.next(self.py).map_err(|e| self.fail(e.message.clone()))? {
-            let (k, v) = (key.as_ptr(), value.as_ptr());
+        let mut items = self.dict_items(o)?;
+        while let Some((key, value)) = items.next(self.py).map_err(|DictChanged| self.dict_changed())? {
             if i > 0 {
                 self.out.push(b',');
             }
             self.out.push(b'[');
             self.path.push(Step::Index(i));
-            self.value(k)?;
+            self.value(&key)?;
             self.out.push(b',');
-            self.value(v)?;
+            self.value(&value)?;
             self.path.pop();
             self.out.push(b']');
             i += 1;
@@ -359,17 +340,17 @@ impl Writer<'_, '_> {
 }
 
 /// Appends the JSON form of `o` to `out`. On error `out` holds a partial document.
-pub fn to_json(py: Python, o: PyPtr, out: &mut Vec<u8>) -> Result<()> {
+pub fn to_json(py: Python, o: &PyRef, out: &mut Vec<u8>) -> Result<()> {
     to_json_mode(py, o, out, PLAIN)
 }
 
 /// Appends the encoding of `o` in `mode`.
-pub fn to_json_mode(py: Python, o: PyPtr, out: &mut Vec<u8>, mode: ValueMode) -> Result<()> {
+pub fn to_json_mode(py: Python, o: &PyRef, out: &mut Vec<u8>, mode: ValueMode) -> Result<()> {
     Writer { py, out, path: Vec::new(), mode }.value(o)
 }
 
 /// The encoding of `o` in `mode`, as a C string.
-pub fn to_json_cstring_mode(py: Python, o: PyPtr, mode: ValueMode) -> Result<CText> {
+pub fn to_json_cstring_mode(py: Python, o: &PyRef, mode: ValueMode) -> Result<CText> {
     with_scratch(py, |out| {
         to_json_mode(py, o, out, mode)?;
         Ok(finish_cstring(out))
@@ -401,7 +382,7 @@ fn finish_cstring(text: &[u8]) -> CText {
 }
 
 /// Writes the JSON text of `o` into the thread's scratch buffer and hands it to `f`.
-pub fn with_json<R>(py: Python, o: PyPtr, f: impl FnOnce(&[u8]) -> R) -> Result<R> {
+pub fn with_json<R>(py: Python, o: &PyRef, f: impl FnOnce(&[u8]) -> R) -> Result<R> {
     with_scratch(py, |out| {
         to_json(py, o, out)?;
         Ok(f(out))
@@ -410,7 +391,7 @@ pub fn with_json<R>(py: Python, o: PyPtr, f: impl FnOnce(&[u8]) -> R) -> Result<
 
 /// The JSON text of `o` as a C string (JSON output never contains NUL: control characters are
 /// escaped).
-pub fn to_json_cstring(py: Python, o: PyPtr) -> Result<CText> {
+pub fn to_json_cstring(py: Python, o: &PyRef) -> Result<CText> {
     with_scratch(py, |out| {
         to_json(py, o, out)?;
         Ok(finish_cstring(out))

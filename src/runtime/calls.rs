@@ -93,6 +93,43 @@ pub fn call_value(token: u64, target: &str, args: Option<&str>, kwargs: Option<&
     })
 }
 
+/// Calls `module:function` with encoded values (`args`/`kwargs` JSON bytes, checked for UTF-8
+/// while parsed), handing the result's encoding to `give` while the GIL is held (no allocation
+/// of its own for the result).
+pub fn call_value_with<R: Send>(
+    token: u64,
+    target: &str,
+    args: Option<&[u8]>,
+    kwargs: Option<&[u8]>,
+    flags: u32,
+    give: impl FnOnce(&[u8]) -> R + Send,
+) -> Result<R> {
+    let (module, function) = split_target(target)?;
+    let mode = mode(flags, token)?;
+    let guard = enter(token)?;
+    if flags & VALUE_HANDLES != 0 {
+        guard.no_workers("an object result")?;
+    }
+    guard.with_gil(|py| {
+        let v = exec::call_json_mode(py, module, function, args, kwargs, mode)?;
+        convert::with_json_mode(py, v.as_ptr(), mode, give)
+    })
+}
+
+/// Evaluates `expr` in `__main__`, handing the value's encoding (`flags`) to `give` while the
+/// GIL is held.
+pub fn eval_value_with<R: Send>(token: u64, expr: &CStr, flags: u32, give: impl FnOnce(&[u8]) -> R + Send) -> Result<R> {
+    let mode = mode(flags, token)?;
+    let guard = enter(token)?;
+    if flags & VALUE_HANDLES != 0 {
+        guard.no_workers("an object result")?;
+    }
+    guard.with_gil(|py| {
+        let v = exec::eval(py, expr)?;
+        convert::with_json_mode(py, v.as_ptr(), mode, give)
+    })
+}
+
 /// Calls the object `callable` with typed arguments; `read` turns the result into the host value.
 pub fn object_call_typed<R: Send>(
     callable: u64,

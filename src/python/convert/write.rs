@@ -402,8 +402,14 @@ fn finish_cstring(text: &[u8]) -> CText {
 
 /// Writes the JSON text of `o` into the thread's scratch buffer and hands it to `f`.
 pub fn with_json<R>(py: Python, o: PyPtr, f: impl FnOnce(&[u8]) -> R) -> Result<R> {
+    with_json_mode(py, o, PLAIN, f)
+}
+
+/// [`with_json`] in `mode`'s encoding.
+#[inline]
+pub fn with_json_mode<R>(py: Python, o: PyPtr, mode: ValueMode, f: impl FnOnce(&[u8]) -> R) -> Result<R> {
     with_scratch(py, |out| {
-        to_json(py, o, out)?;
+        to_json_mode(py, o, out, mode)?;
         Ok(f(out))
     })
 }

@@ -314,23 +314,53 @@ impl Writer<'_, '_> {
 
 impl Writer<'_, '_> {
     /// True when every key is a str other than the tag key (the dict can be a plain object).
+    /// This pass runs for every dict in tagged mode, so it is kept cheap: no Python code runs
+    /// in it, nothing is copied, and with the GIL the keys are only borrowed.
     fn plain_keys(&self, o: PyPtr) -> bool {
         let api = self.py.api;
+        if !ffi::free_threaded() {
+            let (mut pos, mut k, mut v): (isize, PyPtr, PyPtr) = (0, std::ptr::null_mut(), std::ptr::null_mut());
+            // SAFETY: `o` is a live dict (the caller's type dispatch) and the GIL is held; no
+            // Python code runs in this loop (type checks and the cached UTF-8 of a str), so the
+            // dict cannot change and the borrowed keys stay alive while they are looked at.
+            while unsafe { (api.PyDict_Next)(o, &mut pos, &mut k, &mut v) } != 0 {
+                if !self.plain_key(k) {
+                    return false;
+                }
+            }
+            return true;
+        }
+        // Free-threaded: another thread may change the dict; look at a snapshot of owned keys.
         let Ok(mut items) = DictItems::new(self.py, o) else { return false };
         while let Ok(Some((key, _))) = items.next(self.py) {
-            let k = key.as_ptr();
-            // SAFETY: `k` is owned by `key` (DictItems); its type lives as long as it does.
-            let kt = unsafe { ffi::py_type(k) };
-            // SAFETY: as above.
-            let str_subclass = unsafe { (api.PyType_GetFlags)(kt) } & ffi::TPFLAGS_UNICODE_SUBCLASS != 0;
-            if kt != api.PyUnicode_Type && !str_subclass {
-                return false;
-            }
-            if exception::utf8_of(self.py, k).as_deref() == Some(TAG) {
+            if !self.plain_key(key.as_ptr()) {
                 return false;
             }
         }
         true
+    }
+
+    /// True when `k` (a live object) is a str other than the tag key. A str without UTF-8
+    /// (lone surrogates) counts as plain: writing it reports the error.
+    #[inline]
+    fn plain_key(&self, k: PyPtr) -> bool {
+        let api = self.py.api;
+        // SAFETY: `k` is a live object (the caller's contract); its type lives as long as it does.
+        let kt = unsafe { ffi::py_type(k) };
+        // SAFETY: as above.
+        if kt != api.PyUnicode_Type && unsafe { (api.PyType_GetFlags)(kt) } & ffi::TPFLAGS_UNICODE_SUBCLASS == 0 {
+            return false;
+        }
+        let mut len = 0isize;
+        // SAFETY: `k` is a live str (checked above); `len` is a valid out-pointer. The UTF-8 buffer
+        // is cached in `k` and lives as long as it does; no Python code runs.
+        let p = unsafe { (api.PyUnicode_AsUTF8AndSize)(k, &mut len) };
+        if p.is_null() {
+            self.py.clear_error();
+            return true;
+        }
+        // SAFETY: CPython guarantees `len` bytes at `p` while `k` lives.
+        len as usize != TAG.len() || unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len as usize) } != TAG.as_bytes()
     }
 
     /// `{"__pyrt__":"dict","v":[[k,v],...]}`: any keys, in insertion order.

@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/amd64",
 		gz:         embeddedLinuxAmd64Gz,
-		size:       1786336,
-		sha256:     "07ec847610181b77c3050d32d9d603dc6c783cb8bd46224527eb551cb84b8a65",
+		size:       1828544,
+		sha256:     "ce08b111582fedf8f549e75cdedb51dcddcce1089a2476f60623ae7bd17f2454",
 		version:    "0.1.0",
-		sourceHash: "bcac075d1bef39c2afd160255e1f6f3f763aa599f2f03256d442ba6e5fe05a59",
+		sourceHash: "651116f256bebf79d621b6493c6eab378995766524d389a983af2c65eba54f22",
 		glibc:      "2.17",
 	}
 }

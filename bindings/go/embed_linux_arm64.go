@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/arm64",
 		gz:         embeddedLinuxArm64Gz,
-		size:       1626472,
-		sha256:     "21930742c20c5e17af58e894f3c577dbd1394c13ac78e57a7c857e9d655b31be",
+		size:       1653408,
+		sha256:     "cab76ed12024f12b8428d7a4935a86b48d0f2c0758fb2b56fea5276759bd8f96",
 		version:    "0.1.0",
-		sourceHash: "bcac075d1bef39c2afd160255e1f6f3f763aa599f2f03256d442ba6e5fe05a59",
+		sourceHash: "651116f256bebf79d621b6493c6eab378995766524d389a983af2c65eba54f22",
 		glibc:      "2.17",
 	}
 }

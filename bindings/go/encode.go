@@ -122,7 +122,7 @@ func appendCallArgs(b []byte, args []any, nopts int) ([]byte, error) {
 // JSON decodes to values the tagged encoder writes as the same Python
 // values (int64/*big.Int, float64, string, []any, map[string]any).
 func (f *frame) retag(argsOff, kwOff int) (int, error) {
-	if !bytes.Contains(f.buf[argsOff:], tagKeyJSON) {
+	if !hasTag(f.buf[argsOff:]) {
 		return kwOff, nil
 	}
 	segs := []int{argsOff}

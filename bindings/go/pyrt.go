@@ -652,27 +652,49 @@ func (r *Runtime) decodeResult(data []byte, flags uint32, value *any, out any) e
 		return decodeInto(data, out)
 	}
 	var err error
-	if flags&callPlainJSON != 0 {
+	if flags&callPlainJSON != 0 || !hasTag(data) {
+		// (Also every scalar result: hasTag looks at the first byte first.)
 		*value, err = Unmarshal(data)
 	} else {
-		*value, err = r.decodeResult1(data)
+		*value, err = r.decodeTagged(data)
 	}
 	return err
 }
 
-// decodeResult1 decodes a tagged result from libpyrt. Most results carry no
-// tag (plain scalars, lists, dicts with string keys): libpyrt writes the key
-// "__pyrt__" only in a tag, and never escapes its characters, so without
-// that text the plain decoder (one pass, no tag checks) gives the same
-// values.
-func (r *Runtime) decodeResult1(data []byte) (any, error) {
-	if !bytes.Contains(data, tagKeyJSON) {
-		return Unmarshal(data)
+// hasTag reports whether JSON text from libpyrt may hold a tag. libpyrt
+// writes the key "__pyrt__" only in a tag (a dict with that key takes the
+// general form), and never escapes its characters; without it the tagged
+// and the plain decoding give the same values, and the plain one is
+// cheaper. Most results (scalars, lists, dicts with str keys) have no tag,
+// and most have no object at all: that is one IndexByte.
+func hasTag(data []byte) bool {
+	if len(data) == 0 || data[0] != '{' && data[0] != '[' {
+		return false // a scalar
 	}
-	return r.decodeTagged(data)
+	return bytes.IndexByte(data, '{') >= 0 && bytes.Contains(data, tagKeyJSON)
 }
 
 var tagKeyJSON = []byte(`"__pyrt__"`)
+
+// appendTarget appends "module:function" and a NUL to b, refusing an empty
+// name, a ':' in the module, and NUL bytes (names are short: one pass each).
+func appendTarget(b []byte, module, function string) ([]byte, error) {
+	if module == "" || function == "" {
+		return b, newError(CodeInvalidArgument, "module %q and function %q: both must be non-empty", module, function)
+	}
+	for i := 0; i < len(module); i++ {
+		if c := module[i]; c == ':' || c == 0 {
+			return b, newError(CodeInvalidArgument, "module name %q contains a ':' or a NUL byte", module)
+		}
+	}
+	if strings.IndexByte(function, 0) >= 0 {
+		return b, newError(CodeInvalidArgument, "function name contains a NUL byte")
+	}
+	b = append(b, module...)
+	b = append(b, ':')
+	b = append(b, function...)
+	return append(b, 0), nil
+}
 
 // call makes a runtime-level call. The arguments are encoded as plain JSON
 // (CallOptions among args are taken out); the result is decoded into *value
@@ -683,9 +705,11 @@ func (r *Runtime) call(ctx context.Context, module, function string, args []any,
 	if err := r.enter(ctx); err != nil {
 		return err
 	}
-	flags, nopts := argOptions(args)
-	if err := checkRuntimeFlags(flags); err != nil {
-		return err
+	flags, nopts, scalars := argOptions(args)
+	if flags != 0 {
+		if err := checkRuntimeFlags(flags); err != nil {
+			return err
+		}
 	}
 	if value == nil {
 		if flags&valueHandles != 0 {
@@ -707,13 +731,9 @@ func (r *Runtime) call(ctx context.Context, module, function string, args []any,
 			return err
 		}
 	} else {
-		if module == "" || function == "" || strings.IndexByte(module, ':') >= 0 {
-			return newError(CodeInvalidArgument, "module %q and function %q: both must be non-empty and the module without ':'", module, function)
+		if b, err = appendTarget(b, module, function); err != nil {
+			return err
 		}
-		if strings.IndexByte(module, 0) >= 0 || strings.IndexByte(function, 0) >= 0 {
-			return newError(CodeInvalidArgument, "module or function name contains a NUL byte")
-		}
-		b = append(append(append(append(b, module...), ':'), function...), 0)
 	}
 	argsOff := len(b)
 	if b, err = appendCallArgs(b, args, nopts); err != nil {
@@ -736,8 +756,10 @@ func (r *Runtime) call(ctx context.Context, module, function string, args []any,
 			return r.decodeResult(data, flags, value, out)
 		})
 	}
-	if kwOff, err = f.retag(argsOff, kwOff); err != nil {
-		return err
+	if !scalars || hasKw {
+		if kwOff, err = f.retag(argsOff, kwOff); err != nil {
+			return err
+		}
 	}
 	cflags := wireFlags(flags)
 	if f.rbuf == nil {

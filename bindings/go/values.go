@@ -162,16 +162,22 @@ func callFlags(opts []CallOption) uint32 {
 	return flags
 }
 
-// argOptions returns the flags of the CallOptions among args, and how many
-// there are.
-func argOptions(args []any) (flags uint32, n int) {
+// argOptions returns the flags of the CallOptions among args, how many
+// there are, and whether every other argument is a scalar whose JSON has no
+// object in it (nil, bool, string, a number of a basic type).
+func argOptions(args []any) (flags uint32, n int, scalars bool) {
+	scalars = true
 	for _, a := range args {
-		if o, ok := a.(CallOption); ok {
-			flags |= o.flags
+		switch x := a.(type) {
+		case nil, bool, string, float64, int, int64, float32, int32, uint, uint64, uint32:
+		case CallOption:
+			flags |= x.flags
 			n++
+		default:
+			scalars = false
 		}
 	}
-	return flags, n
+	return flags, n, scalars
 }
 
 // wireFlags turns the flags of a runtime-level call into the C flags:

@@ -74,7 +74,18 @@ pub fn call_json_with<R: Send>(
 
 /// `"module:function"` (function may be dotted) → (module, function).
 fn split_target(target: &str) -> Result<(&str, &str)> {
-    target.split_once(':').ok_or_else(|| Error::invalid_argument(format!("target {target:?} must be \"module:function\"")))
+    // A byte search: str::split_once(char) goes through the general pattern searcher, which costs
+    // about 100 instructions on a hot call's short target.
+    let bytes = target.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b':' {
+            // `i` is the index of an ASCII byte, so both sides are on char boundaries.
+            return Ok((&target[..i], &target[i + 1..]));
+        }
+        i += 1;
+    }
+    Err(Error::invalid_argument(format!("target {target:?} must be \"module:function\"")))
 }
 
 /// Calls `module:function` with encoded values.

@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/amd64",
 		gz:         embeddedLinuxAmd64Gz,
-		size:       1828544,
-		sha256:     "ce08b111582fedf8f549e75cdedb51dcddcce1089a2476f60623ae7bd17f2454",
+		size:       1821280,
+		sha256:     "d725ad2edd3f88bd572bb40e9a20d6e9d797651fa21f6ddb3edcc33eba6ef22c",
 		version:    "0.1.0",
-		sourceHash: "651116f256bebf79d621b6493c6eab378995766524d389a983af2c65eba54f22",
+		sourceHash: "2e7e6eec000a70b61034534b1a235e09603dfb743dbd898d8d6a4a64e1eeb16d",
 		glibc:      "2.17",
 	}
 }

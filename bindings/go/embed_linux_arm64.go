@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/arm64",
 		gz:         embeddedLinuxArm64Gz,
-		size:       1653408,
-		sha256:     "cab76ed12024f12b8428d7a4935a86b48d0f2c0758fb2b56fea5276759bd8f96",
+		size:       1649712,
+		sha256:     "0c85c049dff314c164dcdce71bf53a570f221a93d95617763923513b2992d399",
 		version:    "0.1.0",
-		sourceHash: "651116f256bebf79d621b6493c6eab378995766524d389a983af2c65eba54f22",
+		sourceHash: "2e7e6eec000a70b61034534b1a235e09603dfb743dbd898d8d6a4a64e1eeb16d",
 		glibc:      "2.17",
 	}
 }

@@ -488,6 +488,18 @@ int32_t pyrt_set_output_handler(pyrt_runtime *rt, pyrt_output_fn handler, void *
 // must not be NULL; free it with pyrt_string_free(). Any thread.
 int32_t pyrt_call_value(pyrt_runtime *rt, const char *target, const char *args_json, const char *kwargs_json, uint32_t flags, char **result_out, pyrt_error **err_out);
 
+// pyrt_call_value() writing the result into `out` (see pyrt_buf) instead of a new string: for
+// bindings and hot loops (one foreign call per Python call, no allocation). With flags 0 this
+// is pyrt_call_json_buf(). `out` must not be NULL; on failure it is left as it was. Any
+// thread.
+int32_t pyrt_call_value_buf(pyrt_runtime *rt, const char *target, const char *args_json, const char *kwargs_json, uint32_t flags, pyrt_buf *out, pyrt_error **err_out);
+
+// Evaluates a Python expression in `__main__` (as pyrt_eval_json()) and writes the value's
+// encoding (`flags` as for pyrt_call_value(); with 0 the plain JSON of pyrt_eval_json()) into
+// `out` (see pyrt_buf). `expr` must be NUL-terminated UTF-8; `out` must not be NULL; on
+// failure it is left as it was. Any thread.
+int32_t pyrt_eval_value_buf(pyrt_runtime *rt, const char *expr, uint32_t flags, pyrt_buf *out, pyrt_error **err_out);
+
 // As pyrt_call_value(), but keeps the result as an object handle in `*obj_out` (must not be
 // NULL; free with pyrt_object_free()). Any thread.
 int32_t pyrt_call_object(pyrt_runtime *rt, const char *target, const char *args_json, const char *kwargs_json, uint32_t flags, pyrt_object **obj_out, pyrt_error **err_out);

@@ -104,10 +104,14 @@ func (r *Runtime) CallAsyncKw(ctx context.Context, module, function string, args
 		}
 		f.buf = append(f.buf, 0)
 	}
+	flags, err := objectFlags(e.flags)
+	if err != nil {
+		return nil, err
+	}
 	fut := newFuture(r)
 	var task uint64
 	err = r.invoke(ctx, f, func(h uintptr) int32 {
-		return r.lib.pyrt_call_async(h, f.cstr(0), f.cstr(argsOff), f.cstr(kwOff), valueTagged|e.flags, r.lib.tramp.taskDone, fut.key, &task, f.errArg())
+		return r.lib.pyrt_call_async(h, f.cstr(0), f.cstr(argsOff), f.cstr(kwOff), flags, r.lib.tramp.taskDone, fut.key, &task, f.errArg())
 	})
 	runtime.KeepAlive(e.objs)
 	return fut.started(ctx, task, err)
@@ -122,10 +126,14 @@ func (o *Object) Await(ctx context.Context, opts ...CallOption) (*Future, error)
 	}
 	f := getFrame()
 	defer putFrame(f)
+	flags, err := optionFlags(opts)
+	if err != nil {
+		return nil, err
+	}
 	fut := newFuture(o.rt)
 	var task uint64
-	err := o.invoke(ctx, f, func() int32 {
-		return o.rt.lib.pyrt_object_await(o.id, optionFlags(opts), o.rt.lib.tramp.taskDone, fut.key, &task, f.errArg())
+	err = o.invoke(ctx, f, func() int32 {
+		return o.rt.lib.pyrt_object_await(o.id, flags, o.rt.lib.tramp.taskDone, fut.key, &task, f.errArg())
 	})
 	return fut.started(ctx, task, err)
 }

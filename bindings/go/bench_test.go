@@ -17,6 +17,42 @@ func BenchmarkCall(b *testing.B) {
 	}
 }
 
+// BenchmarkCallPlainJSON is BenchmarkCall with the plain JSON decoding
+// (WithPlainJSON: pyrt_call_json_buf, as Call was before it decoded tagged
+// results), to compare the two in one process.
+func BenchmarkCallPlainJSON(b *testing.B) {
+	b.ReportAllocs()
+	plain := WithPlainJSON()
+	for b.Loop() {
+		v, err := testRT.Call(bg, "math", "sqrt", 16.0, plain)
+		if err != nil || v != float64(4) {
+			b.Fatal(v, err)
+		}
+	}
+}
+
+// BenchmarkCallRecords: a list of 20 small dicts (str keys, no tags), the
+// decoder's common case, tagged (default) and plain.
+func BenchmarkCallRecords(b *testing.B) {
+	if err := testRT.Run(bg, "def bench_records():\n    return [{'id': i, 'name': 'n%d' % i, 'score': i / 4, 'tags': ['a', 'b']} for i in range(20)]\n"); err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		args []any
+	}{{"tagged", nil}, {"plain", []any{WithPlainJSON()}}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				v, err := testRT.Call(bg, "__main__", "bench_records", c.args...)
+				if err != nil || len(v.([]any)) != 20 {
+					b.Fatal(v, err)
+				}
+			}
+		})
+	}
+}
+
 func BenchmarkCallParallel(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {

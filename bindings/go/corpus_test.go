@@ -289,12 +289,16 @@ func TestCorpusCodec(t *testing.T) {
 
 // TestCorpusPython: each corpus expression, evaluated by a real runtime, is
 // written by libpyrt as the corpus's tagged form and comes back through the
-// object API as that form decoded; that Go value passed back into Python
-// equals the expression's value, type for type; and the plain JSON API
-// (Eval, decoding as Call does) gives the decoded plain form, or
+// object API as that form decoded; Eval and Runtime.Call give exactly the
+// same Go value (one decoding for both call families); that Go value passed
+// back into Python equals the expression's value, type for type; and with
+// WithPlainJSON, Eval and Call give the decoded plain form, or
 // ErrConversion for a value that has none.
 func TestCorpusPython(t *testing.T) {
 	if err := corpusCheck(); err != nil {
+		t.Fatal(err)
+	}
+	if err := testRT.Run(bg, "def _pyrt_corpus_eval(expr):\n    return eval(expr)\n"); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range readCorpus(t) {
@@ -315,6 +319,16 @@ func TestCorpusPython(t *testing.T) {
 		} else if !sameValue(got, want) {
 			t.Errorf("%s: EvalValue(%s) = %#v, the corpus's tagged form decodes to %#v", c.Name, c.Python, got, want)
 		}
+		if got, err := testRT.Eval(bg, c.Python); err != nil {
+			t.Errorf("%s: Eval(%s): %v", c.Name, c.Python, err)
+		} else if !sameValue(got, want) {
+			t.Errorf("%s: Eval(%s) = %#v, the corpus's tagged form decodes to %#v", c.Name, c.Python, got, want)
+		}
+		if got, err := testRT.Call(bg, "__main__", "_pyrt_corpus_eval", c.Python); err != nil {
+			t.Errorf("%s: Call(eval %s): %v", c.Name, c.Python, err)
+		} else if !sameValue(got, want) {
+			t.Errorf("%s: Call(eval %s) = %#v, the corpus's tagged form decodes to %#v", c.Name, c.Python, got, want)
+		}
 
 		res, err := testRT.CallValue(bg, "__main__", "_pyrt_corpus_check", want, c.Python)
 		if err != nil {
@@ -323,10 +337,14 @@ func TestCorpusPython(t *testing.T) {
 			t.Errorf("%s: %#v arrives in Python unlike %s: [same, from Go, expected] = %v", c.Name, want, c.Python, res)
 		}
 
-		plain, err := testRT.Eval(bg, c.Python)
+		plain, err := testRT.Eval(bg, c.Python, WithPlainJSON())
+		plainCall, callErr := testRT.Call(bg, "__main__", "_pyrt_corpus_eval", c.Python, WithPlainJSON())
 		if c.Plain == nil {
 			if !errors.Is(err, ErrConversion) {
-				t.Errorf("%s: Eval(%s) = %#v, %v; the value has no plain form (want ErrConversion)", c.Name, c.Python, plain, err)
+				t.Errorf("%s: Eval(%s, WithPlainJSON()) = %#v, %v; the value has no plain form (want ErrConversion)", c.Name, c.Python, plain, err)
+			}
+			if !errors.Is(callErr, ErrConversion) {
+				t.Errorf("%s: Call(eval %s, WithPlainJSON()) = %#v, %v; the value has no plain form (want ErrConversion)", c.Name, c.Python, plainCall, callErr)
 			}
 			continue
 		}
@@ -335,9 +353,13 @@ func TestCorpusPython(t *testing.T) {
 		case perr != nil:
 			t.Errorf("%s: Unmarshal(plain %s): %v", c.Name, *c.Plain, perr)
 		case err != nil:
-			t.Errorf("%s: Eval(%s): %v", c.Name, c.Python, err)
+			t.Errorf("%s: Eval(%s, WithPlainJSON()): %v", c.Name, c.Python, err)
 		case !sameValue(plain, wantPlain):
-			t.Errorf("%s: Eval(%s) = %#v, the corpus's plain form decodes to %#v", c.Name, c.Python, plain, wantPlain)
+			t.Errorf("%s: Eval(%s, WithPlainJSON()) = %#v, the corpus's plain form decodes to %#v", c.Name, c.Python, plain, wantPlain)
+		case callErr != nil:
+			t.Errorf("%s: Call(eval %s, WithPlainJSON()): %v", c.Name, c.Python, callErr)
+		case !sameValue(plainCall, wantPlain):
+			t.Errorf("%s: Call(eval %s, WithPlainJSON()) = %#v, the corpus's plain form decodes to %#v", c.Name, c.Python, plainCall, wantPlain)
 		}
 	}
 }

@@ -213,16 +213,34 @@
 //	bool                                     bool
 //	int fitting in 64 bits                   int64
 //	larger int                               *big.Int
-//	float                                    float64 (4.0 comes back as float64(4))
+//	float                                    float64 (4.0 comes back as float64(4); NaN, ±Inf too)
 //	str                                      string
-//	list, tuple                              []any
+//	list                                     []any
+//	tuple                                    Tuple
 //	dict with str keys                       map[string]any
+//	dict with other keys (or "__pyrt__")     Dict (its items in order)
+//	bytes, bytearray                         []byte, ByteArray
+//	set, frozenset                           Set, FrozenSet
+//	complex                                  complex128
+//	datetime, date, time, timedelta          time.Time, Date, TimeOfDay, time.Duration
+//	decimal.Decimal                          Decimal
 //
-// A Python value with no JSON form (a set, bytes, an arbitrary object) is an
-// error matching ErrConversion. CallInto, CallT and EvalInto decode the
-// result with encoding/json into any Go type instead (structs, []int,
-// map[string]float64, ...); a result that does not fit is an error matching
-// ErrConversion.
+// These are exactly the values the object API (Object.Call, Object.Value,
+// Runtime.CallValue, ...) returns: results travel in pyrt's lossless tagged
+// encoding (docs/values.md), and a result with no plain JSON tag costs
+// nothing extra to decode. A Python value with no encoding (an arbitrary
+// object) is an error matching ErrConversion, or an *Object when
+// WithHandles() is among the arguments (an option of Eval). With
+// WithPlainJSON() among the arguments (an option of Eval and EvalInto) the
+// result is decoded as plain JSON instead, as Call and Eval once did (and
+// gopython's CallFunction still does): a tuple is a []any, and sets, bytes, dicts with
+// non-str keys, NaN and the other values above are errors matching
+// ErrConversion. Arguments are encoded as above either way (Runtime.CallValue
+// encodes them in the tagged encoding too). CallInto, CallT and EvalInto
+// decode the result from plain JSON with encoding/json into any Go type
+// instead (structs, []int, map[string]float64, ...; a tuple fills a slice);
+// a result that does not fit is an error matching ErrConversion. Into a
+// *any they convert as Call and Eval do.
 //
 // # Numeric arrays without copies
 //

@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/amd64",
 		gz:         embeddedLinuxAmd64Gz,
-		size:       1786336,
-		sha256:     "07ec847610181b77c3050d32d9d603dc6c783cb8bd46224527eb551cb84b8a65",
+		size:       1821280,
+		sha256:     "d725ad2edd3f88bd572bb40e9a20d6e9d797651fa21f6ddb3edcc33eba6ef22c",
 		version:    "0.1.0",
-		sourceHash: "bcac075d1bef39c2afd160255e1f6f3f763aa599f2f03256d442ba6e5fe05a59",
+		sourceHash: "2e7e6eec000a70b61034534b1a235e09603dfb743dbd898d8d6a4a64e1eeb16d",
 		glibc:      "2.17",
 	}
 }

@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/arm64",
 		gz:         embeddedLinuxArm64Gz,
-		size:       1626472,
-		sha256:     "21930742c20c5e17af58e894f3c577dbd1394c13ac78e57a7c857e9d655b31be",
+		size:       1649712,
+		sha256:     "0c85c049dff314c164dcdce71bf53a570f221a93d95617763923513b2992d399",
 		version:    "0.1.0",
-		sourceHash: "bcac075d1bef39c2afd160255e1f6f3f763aa599f2f03256d442ba6e5fe05a59",
+		sourceHash: "2e7e6eec000a70b61034534b1a235e09603dfb743dbd898d8d6a4a64e1eeb16d",
 		glibc:      "2.17",
 	}
 }

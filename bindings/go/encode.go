@@ -1,6 +1,7 @@
 package pyrt
 
 import (
+	"bytes"
 	"encoding"
 	"encoding/base64"
 	"encoding/json"
@@ -86,6 +87,70 @@ func appendArgs(b []byte, args []any) ([]byte, error) {
 		}
 	}
 	return append(b, ']'), nil
+}
+
+// appendCallArgs is appendArgs leaving out the nopts CallOptions among args
+// (argOptions counted them).
+func appendCallArgs(b []byte, args []any, nopts int) ([]byte, error) {
+	if nopts == 0 {
+		return appendArgs(b, args)
+	}
+	b = append(b, '[')
+	n := 0
+	for i, a := range args {
+		if _, ok := a.(CallOption); ok {
+			continue
+		}
+		if n > 0 {
+			b = append(b, ',')
+		}
+		n++
+		var err *encodeError
+		if b, err = appendValue(b, a, 0); err != nil {
+			return b, err.push(indexSeg(i)).public("$")
+		}
+	}
+	return append(b, ']'), nil
+}
+
+// retag makes the plain JSON arguments in f (args at argsOff, kwargs at
+// kwOff >= 0, each NUL-terminated, the last strings of f.buf) safe to send
+// as tagged JSON, and returns kwargs' new offset. They read the same in
+// both encodings unless an object has the key "__pyrt__", which the tagged
+// encoding reads as a tag: then (rarely) they are decoded and written again
+// in the tagged encoding, where such a dict takes the general form. Plain
+// JSON decodes to values the tagged encoder writes as the same Python
+// values (int64/*big.Int, float64, string, []any, map[string]any).
+func (f *frame) retag(argsOff, kwOff int) (int, error) {
+	if !hasTag(f.buf[argsOff:]) {
+		return kwOff, nil
+	}
+	segs := []int{argsOff}
+	if kwOff >= 0 {
+		segs = append(segs, kwOff)
+	}
+	var texts [][]byte
+	for _, off := range segs {
+		end := off + bytes.IndexByte(f.buf[off:], 0)
+		texts = append(texts, append([]byte(nil), f.buf[off:end]...))
+	}
+	b := f.buf[:argsOff]
+	for i, text := range texts {
+		v, err := Unmarshal(text)
+		if err != nil {
+			return kwOff, err
+		}
+		if i == 1 {
+			kwOff = len(b)
+		}
+		var e tagEnc
+		if b, err = e.marshal(b, v); err != nil {
+			return kwOff, err
+		}
+		b = append(b, 0)
+	}
+	f.buf = b
+	return kwOff, nil
 }
 
 // appendKwargs appends the JSON object of kwargs to b (keys sorted).

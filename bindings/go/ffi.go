@@ -39,7 +39,8 @@
 //
 // Functions the package does not call are not declared, and a library is
 // not refused for lacking them: pyrt_call_json (Call uses
-// pyrt_call_json_buf), pyrt_interrupt, pyrt_error_output, pyrt_object_id,
+// pyrt_call_value_buf, or pyrt_call_json_buf for plain JSON), pyrt_eval_json
+// (Eval uses pyrt_eval_value_buf), pyrt_interrupt, pyrt_error_output, pyrt_object_id,
 // pyrt_object_buffer_copy, and pyrt_args_push_double, which purego cannot
 // call (a double beside an integer argument): both flavours push doubles
 // through pyrt_args_push_doubles.
@@ -65,7 +66,7 @@ type cAPI interface {
 	pyrt_free(rt uintptr)
 	pyrt_run_string(rt uintptr, code *byte, errOut *uintptr) int32
 	pyrt_run_file(rt uintptr, path *byte, errOut *uintptr) int32
-	pyrt_eval_json(rt uintptr, expr *byte, resultOut, errOut *uintptr) int32
+	pyrt_eval_value_buf(rt uintptr, expr *byte, flags uint32, out, errOut *uintptr) int32
 	pyrt_call_json_buf(rt uintptr, module, function, argsJSON, kwargsJSON *byte, out, errOut *uintptr) int32
 	pyrt_buf_free(buf *uintptr)
 	pyrt_info_json(rt uintptr, resultOut, errOut *uintptr) int32
@@ -106,6 +107,7 @@ type cAPI interface {
 
 	// ---- objects
 	pyrt_call_value(rt uintptr, target, argsJSON, kwargsJSON *byte, flags uint32, resultOut, errOut *uintptr) int32
+	pyrt_call_value_buf(rt uintptr, target, argsJSON, kwargsJSON *byte, flags uint32, out, errOut *uintptr) int32
 	pyrt_call_object(rt uintptr, target, argsJSON, kwargsJSON *byte, flags uint32, objOut, errOut *uintptr) int32
 	pyrt_import(rt uintptr, module *byte, objOut, errOut *uintptr) int32
 	pyrt_eval_object(rt uintptr, expr *byte, objOut, errOut *uintptr) int32

@@ -20,7 +20,7 @@ static inline int32_t go_pyrt_new(char *config_json, uintptr_t *rt_out, uintptr_
 static inline void go_pyrt_free(uintptr_t rt) { pyrt_free((pyrt_runtime *)rt); }
 static inline int32_t go_pyrt_run_string(uintptr_t rt, char *code, uintptr_t *err_out) { return pyrt_run_string((pyrt_runtime *)rt, (const char *)code, (pyrt_error **)err_out); }
 static inline int32_t go_pyrt_run_file(uintptr_t rt, char *path, uintptr_t *err_out) { return pyrt_run_file((pyrt_runtime *)rt, (const char *)path, (pyrt_error **)err_out); }
-static inline int32_t go_pyrt_eval_json(uintptr_t rt, char *expr, uintptr_t *result_out, uintptr_t *err_out) { return pyrt_eval_json((pyrt_runtime *)rt, (const char *)expr, (char **)result_out, (pyrt_error **)err_out); }
+static inline int32_t go_pyrt_eval_value_buf(uintptr_t rt, char *expr, uint32_t flags, uintptr_t *out, uintptr_t *err_out) { return pyrt_eval_value_buf((pyrt_runtime *)rt, (const char *)expr, flags, (pyrt_buf *)out, (pyrt_error **)err_out); }
 static inline int32_t go_pyrt_call_json_buf(uintptr_t rt, char *module, char *function, char *args_json, char *kwargs_json, uintptr_t *out, uintptr_t *err_out) { return pyrt_call_json_buf((pyrt_runtime *)rt, (const char *)module, (const char *)function, (const char *)args_json, (const char *)kwargs_json, (pyrt_buf *)out, (pyrt_error **)err_out); }
 static inline void go_pyrt_buf_free(uintptr_t *buf) { pyrt_buf_free((pyrt_buf *)buf); }
 static inline int32_t go_pyrt_info_json(uintptr_t rt, uintptr_t *result_out, uintptr_t *err_out) { return pyrt_info_json((pyrt_runtime *)rt, (char **)result_out, (pyrt_error **)err_out); }
@@ -49,6 +49,7 @@ static inline int32_t go_pyrt_reply_error(uintptr_t reply, char *message) { retu
 static inline int32_t go_pyrt_reply_exception(uintptr_t reply, uintptr_t err) { return pyrt_reply_exception((pyrt_reply *)reply, (const pyrt_error *)err); }
 static inline int32_t go_pyrt_set_output_handler(uintptr_t rt, uintptr_t handler, uintptr_t user_data, uintptr_t *err_out) { return pyrt_set_output_handler((pyrt_runtime *)rt, (pyrt_output_fn)handler, (void *)user_data, (pyrt_error **)err_out); }
 static inline int32_t go_pyrt_call_value(uintptr_t rt, char *target, char *args_json, char *kwargs_json, uint32_t flags, uintptr_t *result_out, uintptr_t *err_out) { return pyrt_call_value((pyrt_runtime *)rt, (const char *)target, (const char *)args_json, (const char *)kwargs_json, flags, (char **)result_out, (pyrt_error **)err_out); }
+static inline int32_t go_pyrt_call_value_buf(uintptr_t rt, char *target, char *args_json, char *kwargs_json, uint32_t flags, uintptr_t *out, uintptr_t *err_out) { return pyrt_call_value_buf((pyrt_runtime *)rt, (const char *)target, (const char *)args_json, (const char *)kwargs_json, flags, (pyrt_buf *)out, (pyrt_error **)err_out); }
 static inline int32_t go_pyrt_call_object(uintptr_t rt, char *target, char *args_json, char *kwargs_json, uint32_t flags, uintptr_t *obj_out, uintptr_t *err_out) { return pyrt_call_object((pyrt_runtime *)rt, (const char *)target, (const char *)args_json, (const char *)kwargs_json, flags, (pyrt_object **)obj_out, (pyrt_error **)err_out); }
 static inline int32_t go_pyrt_import(uintptr_t rt, char *module, uintptr_t *obj_out, uintptr_t *err_out) { return pyrt_import((pyrt_runtime *)rt, (const char *)module, (pyrt_object **)obj_out, (pyrt_error **)err_out); }
 static inline int32_t go_pyrt_eval_object(uintptr_t rt, char *expr, uintptr_t *obj_out, uintptr_t *err_out) { return pyrt_eval_object((pyrt_runtime *)rt, (const char *)expr, (pyrt_object **)obj_out, (pyrt_error **)err_out); }
@@ -141,9 +142,9 @@ func (l *ffiLib) pyrt_run_file(rt uintptr, path *byte, errOut *uintptr) int32 {
 	return int32(C.go_pyrt_run_file(C.uintptr_t(rt), (*C.char)(unsafe.Pointer(path)), (*C.uintptr_t)(unsafe.Pointer(errOut))))
 }
 
-// pyrt_eval_json calls int32_t pyrt_eval_json(pyrt_runtime *rt, const char *expr, char **result_out, pyrt_error **err_out).
-func (l *ffiLib) pyrt_eval_json(rt uintptr, expr *byte, resultOut *uintptr, errOut *uintptr) int32 {
-	return int32(C.go_pyrt_eval_json(C.uintptr_t(rt), (*C.char)(unsafe.Pointer(expr)), (*C.uintptr_t)(unsafe.Pointer(resultOut)), (*C.uintptr_t)(unsafe.Pointer(errOut))))
+// pyrt_eval_value_buf calls int32_t pyrt_eval_value_buf(pyrt_runtime *rt, const char *expr, uint32_t flags, pyrt_buf *out, pyrt_error **err_out).
+func (l *ffiLib) pyrt_eval_value_buf(rt uintptr, expr *byte, flags uint32, out *uintptr, errOut *uintptr) int32 {
+	return int32(C.go_pyrt_eval_value_buf(C.uintptr_t(rt), (*C.char)(unsafe.Pointer(expr)), C.uint32_t(flags), (*C.uintptr_t)(unsafe.Pointer(out)), (*C.uintptr_t)(unsafe.Pointer(errOut))))
 }
 
 // pyrt_call_json_buf calls int32_t pyrt_call_json_buf(pyrt_runtime *rt, const char *module, const char *function, const char *args_json, const char *kwargs_json, pyrt_buf *out, pyrt_error **err_out).
@@ -284,6 +285,11 @@ func (l *ffiLib) pyrt_set_output_handler(rt uintptr, handler uintptr, userData u
 // pyrt_call_value calls int32_t pyrt_call_value(pyrt_runtime *rt, const char *target, const char *args_json, const char *kwargs_json, uint32_t flags, char **result_out, pyrt_error **err_out).
 func (l *ffiLib) pyrt_call_value(rt uintptr, target *byte, argsJSON *byte, kwargsJSON *byte, flags uint32, resultOut *uintptr, errOut *uintptr) int32 {
 	return int32(C.go_pyrt_call_value(C.uintptr_t(rt), (*C.char)(unsafe.Pointer(target)), (*C.char)(unsafe.Pointer(argsJSON)), (*C.char)(unsafe.Pointer(kwargsJSON)), C.uint32_t(flags), (*C.uintptr_t)(unsafe.Pointer(resultOut)), (*C.uintptr_t)(unsafe.Pointer(errOut))))
+}
+
+// pyrt_call_value_buf calls int32_t pyrt_call_value_buf(pyrt_runtime *rt, const char *target, const char *args_json, const char *kwargs_json, uint32_t flags, pyrt_buf *out, pyrt_error **err_out).
+func (l *ffiLib) pyrt_call_value_buf(rt uintptr, target *byte, argsJSON *byte, kwargsJSON *byte, flags uint32, out *uintptr, errOut *uintptr) int32 {
+	return int32(C.go_pyrt_call_value_buf(C.uintptr_t(rt), (*C.char)(unsafe.Pointer(target)), (*C.char)(unsafe.Pointer(argsJSON)), (*C.char)(unsafe.Pointer(kwargsJSON)), C.uint32_t(flags), (*C.uintptr_t)(unsafe.Pointer(out)), (*C.uintptr_t)(unsafe.Pointer(errOut))))
 }
 
 // pyrt_call_object calls int32_t pyrt_call_object(pyrt_runtime *rt, const char *target, const char *args_json, const char *kwargs_json, uint32_t flags, pyrt_object **obj_out, pyrt_error **err_out).

@@ -17,7 +17,7 @@ const (
 	sym_pyrt_free
 	sym_pyrt_run_string
 	sym_pyrt_run_file
-	sym_pyrt_eval_json
+	sym_pyrt_eval_value_buf
 	sym_pyrt_call_json_buf
 	sym_pyrt_buf_free
 	sym_pyrt_info_json
@@ -46,6 +46,7 @@ const (
 	sym_pyrt_reply_exception
 	sym_pyrt_set_output_handler
 	sym_pyrt_call_value
+	sym_pyrt_call_value_buf
 	sym_pyrt_call_object
 	sym_pyrt_import
 	sym_pyrt_eval_object
@@ -102,7 +103,7 @@ var symNames = [symCount]string{
 	"pyrt_free",
 	"pyrt_run_string",
 	"pyrt_run_file",
-	"pyrt_eval_json",
+	"pyrt_eval_value_buf",
 	"pyrt_call_json_buf",
 	"pyrt_buf_free",
 	"pyrt_info_json",
@@ -131,6 +132,7 @@ var symNames = [symCount]string{
 	"pyrt_reply_exception",
 	"pyrt_set_output_handler",
 	"pyrt_call_value",
+	"pyrt_call_value_buf",
 	"pyrt_call_object",
 	"pyrt_import",
 	"pyrt_eval_object",
@@ -220,9 +222,9 @@ func (l *ffiLib) pyrt_run_file(rt uintptr, path *byte, errOut *uintptr) int32 {
 	return int32(ccall(false, l.fn[sym_pyrt_run_file], rt, uintptr(unsafe.Pointer(path)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0, 0, 0))
 }
 
-// pyrt_eval_json calls int32_t pyrt_eval_json(pyrt_runtime *rt, const char *expr, char **result_out, pyrt_error **err_out).
-func (l *ffiLib) pyrt_eval_json(rt uintptr, expr *byte, resultOut *uintptr, errOut *uintptr) int32 {
-	return int32(ccall(false, l.fn[sym_pyrt_eval_json], rt, uintptr(unsafe.Pointer(expr)), uintptr(unsafe.Pointer(resultOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0, 0))
+// pyrt_eval_value_buf calls int32_t pyrt_eval_value_buf(pyrt_runtime *rt, const char *expr, uint32_t flags, pyrt_buf *out, pyrt_error **err_out).
+func (l *ffiLib) pyrt_eval_value_buf(rt uintptr, expr *byte, flags uint32, out *uintptr, errOut *uintptr) int32 {
+	return int32(ccall(false, l.fn[sym_pyrt_eval_value_buf], rt, uintptr(unsafe.Pointer(expr)), uintptr(flags), uintptr(unsafe.Pointer(out)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0))
 }
 
 // pyrt_call_json_buf calls int32_t pyrt_call_json_buf(pyrt_runtime *rt, const char *module, const char *function, const char *args_json, const char *kwargs_json, pyrt_buf *out, pyrt_error **err_out).
@@ -363,6 +365,11 @@ func (l *ffiLib) pyrt_set_output_handler(rt uintptr, handler uintptr, userData u
 // pyrt_call_value calls int32_t pyrt_call_value(pyrt_runtime *rt, const char *target, const char *args_json, const char *kwargs_json, uint32_t flags, char **result_out, pyrt_error **err_out).
 func (l *ffiLib) pyrt_call_value(rt uintptr, target *byte, argsJSON *byte, kwargsJSON *byte, flags uint32, resultOut *uintptr, errOut *uintptr) int32 {
 	return int32(ccall(false, l.fn[sym_pyrt_call_value], rt, uintptr(unsafe.Pointer(target)), uintptr(unsafe.Pointer(argsJSON)), uintptr(unsafe.Pointer(kwargsJSON)), uintptr(flags), uintptr(unsafe.Pointer(resultOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0))
+}
+
+// pyrt_call_value_buf calls int32_t pyrt_call_value_buf(pyrt_runtime *rt, const char *target, const char *args_json, const char *kwargs_json, uint32_t flags, pyrt_buf *out, pyrt_error **err_out).
+func (l *ffiLib) pyrt_call_value_buf(rt uintptr, target *byte, argsJSON *byte, kwargsJSON *byte, flags uint32, out *uintptr, errOut *uintptr) int32 {
+	return int32(ccall(false, l.fn[sym_pyrt_call_value_buf], rt, uintptr(unsafe.Pointer(target)), uintptr(unsafe.Pointer(argsJSON)), uintptr(unsafe.Pointer(kwargsJSON)), uintptr(flags), uintptr(unsafe.Pointer(out)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0))
 }
 
 // pyrt_call_object calls int32_t pyrt_call_object(pyrt_runtime *rt, const char *target, const char *args_json, const char *kwargs_json, uint32_t flags, pyrt_object **obj_out, pyrt_error **err_out).

@@ -75,11 +75,15 @@ func (o *Object) Iter(ctx context.Context, opts ...IterOption) (*Iterator, error
 	if err != nil {
 		return nil, err
 	}
-	it := &Iterator{obj: obj, flags: valueTagged, batch: 1}
+	it := &Iterator{obj: obj, batch: 1}
 	for _, opt := range opts {
 		if opt != nil {
 			opt.applyIter(it)
 		}
+	}
+	if it.flags, err = objectFlags(it.flags); err != nil {
+		_ = obj.Close()
+		return nil, err
 	}
 	return it, nil
 }

@@ -172,7 +172,8 @@ func (r *Runtime) NewObject(ctx context.Context, value any) (*Object, error) {
 // and converts arguments and result losslessly (tuples, bytes, sets, dicts
 // with any keys, NaN, datetimes, Decimal, *Object, ...; see the package
 // documentation). Pass WithHandles() among args to get unconvertible results
-// as *Object. Call itself keeps the plain JSON conversion.
+// as *Object. Call converts results the same way, but encodes its arguments
+// as plain JSON.
 func (r *Runtime) CallValue(ctx context.Context, module, function string, args ...any) (any, error) {
 	var v any
 	err := r.callTarget(ctx, module, function, args, nil, false, &v, nil)
@@ -195,7 +196,8 @@ func (r *Runtime) CallObject(ctx context.Context, module, function string, args 
 }
 
 // EvalValue evaluates a Python expression in __main__ and converts the
-// result with the tagged encoding (Eval uses plain JSON).
+// result with the tagged encoding, through an Object (Eval converts the same
+// way in one foreign call).
 func (r *Runtime) EvalValue(ctx context.Context, expr string, opts ...CallOption) (any, error) {
 	o, err := r.EvalObject(ctx, expr)
 	if err != nil {
@@ -239,7 +241,10 @@ func (r *Runtime) callTarget(ctx context.Context, module, function string, args 
 		b = append(b, 0)
 	}
 	f.buf = b
-	flags := valueTagged | e.flags
+	flags, err := objectFlags(e.flags)
+	if err != nil {
+		return err
+	}
 	call := (*ffiLib).pyrt_call_value
 	if obj != nil {
 		call = (*ffiLib).pyrt_call_object
@@ -350,8 +355,12 @@ func callMethod[T any](o *Object, ctx context.Context, method string, args []any
 	if err != nil {
 		return zero, err
 	}
+	flags, err := objectFlags(e.flags)
+	if err != nil {
+		return zero, err
+	}
 	err = o.invoke(ctx, f, func() int32 {
-		return foreign(o.rt.lib, o.id, f.cstr(methodOff), f.cstr(argsOff), f.cstr(kwOff), valueTagged|e.flags, f.outArg(), f.errArg())
+		return foreign(o.rt.lib, o.id, f.cstr(methodOff), f.cstr(argsOff), f.cstr(kwOff), flags, f.outArg(), f.errArg())
 	})
 	runtime.KeepAlive(e.objs)
 	if err != nil {
@@ -369,12 +378,8 @@ func (o *Object) callObject(ctx context.Context, method string, args []any, kwar
 	return callMethod(o, ctx, method, args, kwargs, hasKw, (*ffiLib).pyrt_object_call, func(f *frame) (*Object, error) { return o.rt.takeObject(f) })
 }
 
-func optionFlags(opts []CallOption) uint32 {
-	flags := valueTagged
-	for _, o := range opts {
-		flags |= o.flags
-	}
-	return flags
+func optionFlags(opts []CallOption) (uint32, error) {
+	return objectFlags(callFlags(opts))
 }
 
 // Attr returns getattr(obj, name), converted with the tagged encoding.
@@ -388,8 +393,12 @@ func (o *Object) Attr(ctx context.Context, name string, opts ...CallOption) (any
 	if f.buf, err = appendCString(f.buf[:0], name, "attribute name"); err != nil {
 		return nil, err
 	}
+	flags, err := optionFlags(opts)
+	if err != nil {
+		return nil, err
+	}
 	if err := o.invoke(ctx, f, func() int32 {
-		return o.rt.lib.pyrt_object_getattr_json(o.id, f.cstr(0), optionFlags(opts), f.outArg(), f.errArg())
+		return o.rt.lib.pyrt_object_getattr_json(o.id, f.cstr(0), flags, f.outArg(), f.errArg())
 	}); err != nil {
 		return nil, err
 	}
@@ -461,10 +470,14 @@ func (o *Object) Value(ctx context.Context, opts ...CallOption) (any, error) {
 	if err := o.enter(ctx); err != nil {
 		return nil, err
 	}
+	flags, err := optionFlags(opts)
+	if err != nil {
+		return nil, err
+	}
 	f := getFrame()
 	defer putFrame(f)
 	if err := o.invoke(ctx, f, func() int32 {
-		return o.rt.lib.pyrt_object_to_json(o.id, optionFlags(opts), f.outArg(), f.errArg())
+		return o.rt.lib.pyrt_object_to_json(o.id, flags, f.outArg(), f.errArg())
 	}); err != nil {
 		return nil, err
 	}

@@ -1,12 +1,14 @@
 package pyrt
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -474,41 +476,58 @@ func (r *Runtime) RunFile(ctx context.Context, path string) error {
 }
 
 // Eval evaluates a Python expression in __main__ and converts the result
-// (see the package documentation for the conversion table).
-func (r *Runtime) Eval(ctx context.Context, expr string) (any, error) {
+// losslessly, as Object.Call does (the tagged encoding: a tuple is a Tuple,
+// bytes are []byte, a set is a Set, a dict with non-string keys a Dict, ...;
+// see the package documentation). Pass WithPlainJSON() for plain JSON
+// decoding (a tuple as []any, bytes and sets an error), or WithHandles() to
+// get values with no encoding as *Object.
+func (r *Runtime) Eval(ctx context.Context, expr string, opts ...CallOption) (any, error) {
 	var v any
-	err := r.eval(ctx, expr, func(data []byte) error {
-		var err error
-		v, err = Unmarshal(data)
-		return err
-	})
+	err := r.eval(ctx, expr, callFlags(opts), &v, nil)
 	return v, err
 }
 
 // EvalInto evaluates a Python expression and decodes the result into out
-// with encoding/json (so structs and json tags work). out must be a non-nil
-// pointer; a *any gets pyrt's own conversion (int64 / *big.Int / float64).
-func (r *Runtime) EvalInto(ctx context.Context, out any, expr string) error {
+// with encoding/json (so structs and json tags work), from plain JSON. out
+// must be a non-nil pointer; a *any gets Eval's conversion (opts as for
+// Eval).
+func (r *Runtime) EvalInto(ctx context.Context, out any, expr string, opts ...CallOption) error {
 	if err := checkOut(out); err != nil {
 		return err
 	}
-	return r.eval(ctx, expr, func(data []byte) error { return decodeInto(data, out) })
+	if p, ok := out.(*any); ok {
+		return r.eval(ctx, expr, callFlags(opts), p, nil)
+	}
+	return r.eval(ctx, expr, callPlainJSON, nil, out)
 }
 
-func (r *Runtime) eval(ctx context.Context, expr string, decode func([]byte) error) error {
+// eval evaluates expr through pyrt_eval_value_buf and decodes the result:
+// into *value (tagged unless flags has callPlainJSON) or, with value nil,
+// into out with encoding/json (plain JSON).
+func (r *Runtime) eval(ctx context.Context, expr string, flags uint32, value *any, out any) error {
 	if err := r.enter(ctx); err != nil {
 		return err
 	}
 	f := getFrame()
 	defer putFrame(f)
+	if err := checkRuntimeFlags(flags); err != nil {
+		return err
+	}
 	var err error
 	if f.buf, err = appendCString(f.buf[:0], expr, "expression"); err != nil {
 		return err
 	}
-	if err := r.invoke(ctx, f, func(h uintptr) int32 { return r.lib.pyrt_eval_json(h, f.cstr(0), f.outArg(), f.errArg()) }); err != nil {
+	cflags := wireFlags(flags)
+	if f.rbuf == nil {
+		f.newResultBuffer(r.lib)
+	}
+	rb := &f.rbuf[0]
+	if err := r.invoke(ctx, f, func(h uintptr) int32 {
+		return r.lib.pyrt_eval_value_buf(h, f.cstr(0), cflags, rb, f.errArg())
+	}); err != nil {
 		return err
 	}
-	return r.takeResult(f, decode)
+	return r.decodeResult(f.result(), flags, value, out)
 }
 
 // takeResult decodes the C result string in place and frees it.
@@ -527,40 +546,43 @@ func (l *ffiLib) takeResult(f *frame, decode func([]byte) error) error {
 }
 
 // Call imports module and calls module.function(*args). Arguments are
-// converted to Python through JSON (see the package documentation).
+// converted to Python through JSON, as they always were (see the package
+// documentation); the result is converted losslessly, exactly as
+// Object.Call converts it: a tuple comes back as a Tuple, bytes as []byte, a
+// set as a Set, a dict with non-string keys as a Dict, a datetime as a
+// time.Time, an int of any size as int64 or *big.Int (see docs/values.md).
 // Example: rt.Call(ctx, "math", "sqrt", 16.0) returns float64(4).
+//
+// CallOptions among args are not sent to Python: WithPlainJSON() decodes
+// the result as plain JSON instead (a tuple as []any; bytes, sets and
+// non-string keys are errors matching ErrConversion), WithHandles() returns
+// values with no encoding as *Object.
 func (r *Runtime) Call(ctx context.Context, module, function string, args ...any) (any, error) {
 	var v any
-	err := r.call(ctx, module, function, args, nil, false, func(data []byte) error {
-		var err error
-		v, err = Unmarshal(data)
-		return err
-	})
+	err := r.call(ctx, module, function, args, nil, false, &v, nil)
 	return v, err
 }
 
-// CallKw calls module.function(*args, **kwargs).
+// CallKw calls module.function(*args, **kwargs), converting as Call does.
 func (r *Runtime) CallKw(ctx context.Context, module, function string, args []any, kwargs map[string]any) (any, error) {
 	var v any
-	err := r.call(ctx, module, function, args, kwargs, kwargs != nil, func(data []byte) error {
-		var err error
-		v, err = Unmarshal(data)
-		return err
-	})
+	err := r.call(ctx, module, function, args, kwargs, kwargs != nil, &v, nil)
 	return v, err
 }
 
 // CallInto calls module.function(*args) and decodes the result into out
-// with encoding/json (structs, json tags, typed slices and maps). out must
-// be a non-nil pointer; a *any gets the same conversion as Call. A result
-// that does not fit out is an error matching ErrConversion.
+// with encoding/json (structs, json tags, typed slices and maps), from
+// plain JSON (a tuple fills a slice). out must be a non-nil pointer; a *any
+// gets the same conversion as Call (and CallOptions among args apply). A
+// result that does not fit out is an error matching ErrConversion.
 func (r *Runtime) CallInto(ctx context.Context, out any, module, function string, args ...any) error {
 	if err := checkOut(out); err != nil {
 		return err
 	}
-	return r.call(ctx, module, function, args, nil, false, func(data []byte) error {
-		return decodeInto(data, out)
-	})
+	if p, ok := out.(*any); ok {
+		return r.call(ctx, module, function, args, nil, false, p, nil)
+	}
+	return r.call(ctx, module, function, args, nil, false, nil, out)
 }
 
 // CallKwInto is CallInto with keyword arguments.
@@ -568,13 +590,15 @@ func (r *Runtime) CallKwInto(ctx context.Context, out any, module, function stri
 	if err := checkOut(out); err != nil {
 		return err
 	}
-	return r.call(ctx, module, function, args, kwargs, kwargs != nil, func(data []byte) error {
-		return decodeInto(data, out)
-	})
+	if p, ok := out.(*any); ok {
+		return r.call(ctx, module, function, args, kwargs, kwargs != nil, p, nil)
+	}
+	return r.call(ctx, module, function, args, kwargs, kwargs != nil, nil, out)
 }
 
 // CallJSON is the raw form: argsJSON must be a JSON array, kwargsJSON a JSON
-// object or "" for none; the result is the JSON text of the return value.
+// object or "" for none; the result is the plain JSON text of the return
+// value.
 func (r *Runtime) CallJSON(ctx context.Context, module, function, argsJSON, kwargsJSON string) (string, error) {
 	var res string
 	err := r.callRaw(ctx, module, function, argsJSON, kwargsJSON, func(data []byte) error {
@@ -601,8 +625,9 @@ func checkOut(out any) error {
 	return nil
 }
 
-// decodeInto decodes a result into out. *any uses pyrt's conversion; other
-// targets use encoding/json on a Go copy of the data.
+// decodeInto decodes a plain JSON result into out. *any uses pyrt's plain
+// conversion (Unmarshal); other targets use encoding/json on a Go copy of
+// the data.
 func decodeInto(data []byte, out any) error {
 	if p, ok := out.(*any); ok {
 		v, err := Unmarshal(data)
@@ -619,38 +644,134 @@ func decodeInto(data []byte, out any) error {
 	return nil
 }
 
+// decodeResult decodes the result text of a runtime-level call: into *value
+// (tagged, or plain with callPlainJSON in flags) or, with value nil, into
+// out with encoding/json.
+func (r *Runtime) decodeResult(data []byte, flags uint32, value *any, out any) error {
+	if value == nil {
+		return decodeInto(data, out)
+	}
+	var err error
+	if flags&callPlainJSON != 0 || !hasTag(data) {
+		// (Also every scalar result: hasTag looks at the first byte first.)
+		*value, err = Unmarshal(data)
+	} else {
+		*value, err = r.decodeTagged(data)
+	}
+	return err
+}
+
+// hasTag reports whether JSON text from libpyrt may hold a tag. libpyrt
+// writes the key "__pyrt__" only in a tag (a dict with that key takes the
+// general form), and never escapes its characters; without it the tagged
+// and the plain decoding give the same values, and the plain one is
+// cheaper. Most results (scalars, lists, dicts with str keys) have no tag,
+// and most have no object at all: that is one IndexByte.
+func hasTag(data []byte) bool {
+	if len(data) == 0 || data[0] != '{' && data[0] != '[' {
+		return false // a scalar
+	}
+	return bytes.IndexByte(data, '{') >= 0 && bytes.Contains(data, tagKeyJSON)
+}
+
+var tagKeyJSON = []byte(`"__pyrt__"`)
+
+// appendTarget appends "module:function" and a NUL to b, refusing an empty
+// name, a ':' in the module, and NUL bytes (names are short: one pass each).
+func appendTarget(b []byte, module, function string) ([]byte, error) {
+	if module == "" || function == "" {
+		return b, newError(CodeInvalidArgument, "module %q and function %q: both must be non-empty", module, function)
+	}
+	for i := 0; i < len(module); i++ {
+		if c := module[i]; c == ':' || c == 0 {
+			return b, newError(CodeInvalidArgument, "module name %q contains a ':' or a NUL byte", module)
+		}
+	}
+	if strings.IndexByte(function, 0) >= 0 {
+		return b, newError(CodeInvalidArgument, "function name contains a NUL byte")
+	}
+	b = append(b, module...)
+	b = append(b, ':')
+	b = append(b, function...)
+	return append(b, 0), nil
+}
+
+// call makes a runtime-level call. The arguments are encoded as plain JSON
+// (CallOptions among args are taken out); the result is decoded into *value
+// (tagged through pyrt_call_value_buf, or plain with WithPlainJSON through
+// pyrt_call_json_buf) or, with value nil, into out from plain JSON.
 func (r *Runtime) call(ctx context.Context, module, function string, args []any, kwargs map[string]any,
-	hasKw bool, decode func([]byte) error) error {
+	hasKw bool, value *any, out any) error {
 	if err := r.enter(ctx); err != nil {
 		return err
 	}
+	flags, nopts, scalars := argOptions(args)
+	if flags != 0 {
+		if err := checkRuntimeFlags(flags); err != nil {
+			return err
+		}
+	}
+	if value == nil {
+		if flags&valueHandles != 0 {
+			return newError(CodeInvalidArgument, "pyrt.WithHandles() needs a result of type any (Call, CallKw, CallInto with a *any)")
+		}
+		flags |= callPlainJSON
+	}
 	f := getFrame()
 	defer putFrame(f)
-	b, err := appendCString(f.buf[:0], module, "module name")
-	if err != nil {
-		return err
-	}
-	fnOff := len(b)
-	if b, err = appendCString(b, function, "function name"); err != nil {
-		return err
+	b := f.buf[:0]
+	var err error
+	fnOff := -1
+	if flags&callPlainJSON != 0 {
+		if b, err = appendCString(b, module, "module name"); err != nil {
+			return err
+		}
+		fnOff = len(b)
+		if b, err = appendCString(b, function, "function name"); err != nil {
+			return err
+		}
+	} else {
+		if b, err = appendTarget(b, module, function); err != nil {
+			return err
+		}
 	}
 	argsOff := len(b)
-	if b, err = appendArgs(b, args); err != nil {
+	if b, err = appendCallArgs(b, args, nopts); err != nil {
 		f.buf = b
 		return err
 	}
-	b = append(b, 0)
 	kwOff := -1
 	if hasKw {
+		b = append(b, 0)
 		kwOff = len(b)
 		if b, err = appendKwargs(b, kwargs); err != nil {
 			f.buf = b
 			return err
 		}
-		b = append(b, 0)
 	}
+	b = append(b, 0)
 	f.buf = b
-	return r.callJSONInvoke(ctx, f, fnOff, argsOff, kwOff, decode)
+	if flags&callPlainJSON != 0 {
+		return r.callJSONInvoke(ctx, f, fnOff, argsOff, kwOff, func(data []byte) error {
+			return r.decodeResult(data, flags, value, out)
+		})
+	}
+	if !scalars || hasKw {
+		if kwOff, err = f.retag(argsOff, kwOff); err != nil {
+			return err
+		}
+	}
+	cflags := wireFlags(flags)
+	if f.rbuf == nil {
+		f.newResultBuffer(r.lib)
+	}
+	rb := &f.rbuf[0]
+	if err := r.invoke(ctx, f, func(h uintptr) int32 {
+		return r.lib.pyrt_call_value_buf(h, f.cstr(0), f.cstr(argsOff), f.cstr(kwOff), cflags, rb, f.errArg())
+	}); err != nil {
+		return err
+	}
+	return r.decodeResult(f.result(), flags, value, out)
 }
 
 func (r *Runtime) callRaw(ctx context.Context, module, function, argsJSON, kwargsJSON string, decode func([]byte) error) error {

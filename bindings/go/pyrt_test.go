@@ -79,7 +79,8 @@ func TestCallBasics(t *testing.T) {
 		{"builtins", "pow", []any{2, 100}, mustBig("1267650600228229401496703205376")},
 		{"builtins", "list", []any{"abc"}, []any{"a", "b", "c"}},
 		{"builtins", "dict", []any{[]any{[]any{"a", 1}}}, map[string]any{"a": int64(1)}},
-		{"builtins", "tuple", []any{[]int{1, 2}}, []any{int64(1), int64(2)}},
+		{"builtins", "tuple", []any{[]int{1, 2}}, Tuple{int64(1), int64(2)}},
+		{"builtins", "tuple", []any{[]int{1, 2}, WithPlainJSON()}, []any{int64(1), int64(2)}},
 		{"helpers", "echo", []any{nil}, nil},
 	}
 	for _, c := range cases {
@@ -207,7 +208,7 @@ func TestResults(t *testing.T) {
 		{"True", true},
 		{"None", nil},
 		{"'\\u00e9\\U0001F600\\x00'", "é😀\x00"},
-		{"(1, 'a')", []any{int64(1), "a"}},
+		{"(1, 'a')", Tuple{int64(1), "a"}},
 		{"{'a': [1.5, None]}", map[string]any{"a": []any{1.5, nil}}},
 		{"[]", []any{}},
 		{"{}", map[string]any{}},
@@ -225,10 +226,17 @@ func TestResults(t *testing.T) {
 }
 
 func TestResultNotConvertible(t *testing.T) {
-	for _, expr := range []string{"{1, 2}", "object()", "b'x'", "[1, {2}]"} {
+	for _, expr := range []string{"object()", "[1, object()]", "{'k': __import__('threading').Lock()}"} {
 		_, err := testRT.Eval(bg, expr)
 		if !errors.Is(err, ErrConversion) {
 			t.Errorf("Eval(%q): err = %v, want ErrConversion", expr, err)
+		}
+	}
+	// Plain JSON (the old decoding, WithPlainJSON) has no form for these.
+	for _, expr := range []string{"{1, 2}", "object()", "b'x'", "[1, {2}]", "{1: 2}", "float('nan')"} {
+		_, err := testRT.Eval(bg, expr, WithPlainJSON())
+		if !errors.Is(err, ErrConversion) {
+			t.Errorf("Eval(%q, WithPlainJSON()): err = %v, want ErrConversion", expr, err)
 		}
 	}
 }

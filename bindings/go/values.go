@@ -130,14 +130,79 @@ type CallOption struct{ flags uint32 }
 // them, or leave them to the garbage collector.
 func WithHandles() CallOption { return CallOption{flags: valueHandles} }
 
-// MarshalJSON makes a CallOption given to the plain JSON API (Runtime.Call,
-// ...) a conversion error rather than an empty dict.
+// WithPlainJSON makes Runtime.Call, CallKw, CallInto/CallKwInto with a *any,
+// Eval and EvalInto with a *any decode the result as plain JSON, as they
+// did before they became lossless: a tuple becomes []any, and bytes, sets,
+// dicts with non-string keys, NaN, datetimes, ... are errors matching
+// ErrConversion instead of the documented Go types. The arguments are
+// encoded the same way either way. The object API (Object.Call, Attr,
+// Value, ...) is always tagged and refuses this option.
+func WithPlainJSON() CallOption { return CallOption{flags: callPlainJSON} }
+
+// MarshalJSON makes a CallOption nested inside an argument (not passed at
+// the top level of the arguments) a conversion error rather than an empty
+// dict.
 func (CallOption) MarshalJSON() ([]byte, error) {
-	return nil, fmt.Errorf("pyrt.CallOption is only understood by the object API (Object.Call, Runtime.CallValue, ...)")
+	return nil, fmt.Errorf("pyrt.CallOption must be passed among the call's arguments, not inside one")
 }
 
-// Value flags of the C API.
+// Value flags of the C API, and callPlainJSON, a Go-side flag never sent.
 const (
-	valueTagged  uint32 = 1 // PYRT_VALUE_TAGGED
-	valueHandles uint32 = 2 // PYRT_VALUE_HANDLES
+	valueTagged   uint32 = 1 // PYRT_VALUE_TAGGED
+	valueHandles  uint32 = 2 // PYRT_VALUE_HANDLES
+	callPlainJSON uint32 = 1 << 16
 )
+
+// callFlags ORs the flags of opts.
+func callFlags(opts []CallOption) uint32 {
+	var flags uint32
+	for _, o := range opts {
+		flags |= o.flags
+	}
+	return flags
+}
+
+// argOptions returns the flags of the CallOptions among args, how many
+// there are, and whether every other argument is a scalar whose JSON has no
+// object in it (nil, bool, string, a number of a basic type).
+func argOptions(args []any) (flags uint32, n int, scalars bool) {
+	scalars = true
+	for _, a := range args {
+		switch x := a.(type) {
+		case nil, bool, string, float64, int, int64, float32, int32, uint, uint64, uint32:
+		case CallOption:
+			flags |= x.flags
+			n++
+		default:
+			scalars = false
+		}
+	}
+	return flags, n, scalars
+}
+
+// wireFlags turns the flags of a runtime-level call into the C flags:
+// 0 (plain JSON) with callPlainJSON, else tagged (and handles if asked).
+func wireFlags(flags uint32) uint32 {
+	if flags&callPlainJSON != 0 {
+		return 0
+	}
+	return valueTagged | flags&valueHandles
+}
+
+// checkRuntimeFlags refuses WithPlainJSON together with WithHandles (plain
+// JSON has no handles).
+func checkRuntimeFlags(flags uint32) error {
+	if flags&callPlainJSON != 0 && flags&valueHandles != 0 {
+		return newError(CodeInvalidArgument, "pyrt.WithPlainJSON() and pyrt.WithHandles() exclude each other")
+	}
+	return nil
+}
+
+// objectFlags returns the C flags of an object-API call (always tagged),
+// refusing WithPlainJSON.
+func objectFlags(flags uint32) (uint32, error) {
+	if flags&callPlainJSON != 0 {
+		return 0, newError(CodeInvalidArgument, "pyrt.WithPlainJSON() applies to Runtime.Call, CallKw, CallInto, Eval and EvalInto; the object API is always tagged")
+	}
+	return valueTagged | flags, nil
+}

@@ -3,8 +3,8 @@
 use std::ffi::c_char;
 
 use super::error::pyrt_error;
-use super::runtime::pyrt_runtime;
-use super::{boundary, c_text, optional_text, require_out, text, ErrOut};
+use super::runtime::{fill_buf, pyrt_buf, pyrt_runtime};
+use super::{boundary, c_text, optional_json, optional_text, require_out, text, ErrOut};
 use crate::error::{Error, Result};
 use crate::runtime::{self, Returned};
 
@@ -106,6 +106,66 @@ pub unsafe extern "C" fn pyrt_call_value(
         // SAFETY: `result_out` is not NULL (require_out) and writable for the call (the header's contract).
         unsafe { put_json(result_out, r) };
         Ok(())
+    })
+}
+
+/// pyrt_call_value() writing the result into `out` (see pyrt_buf) instead of a new string: for
+/// bindings and hot loops (one foreign call per Python call, no allocation). With flags 0 this
+/// is pyrt_call_json_buf(). `out` must not be NULL; on failure it is left as it was. Any
+/// thread.
+#[no_mangle]
+pub unsafe extern "C" fn pyrt_call_value_buf(
+    rt: *mut pyrt_runtime,
+    target: *const c_char,
+    args_json: *const c_char,
+    kwargs_json: *const c_char,
+    flags: u32,
+    out: *mut pyrt_buf,
+    err_out: *mut *mut pyrt_error,
+) -> i32 {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || {
+        require_out(out, "out")?;
+        // SAFETY: each string is NULL (an error for `target`, absent for the JSON) or
+        // NUL-terminated and valid for the call (the header's contract).
+        let (target, args, kwargs) = unsafe { (text(target, "target")?, optional_json(args_json), optional_json(kwargs_json)) };
+        // (An address, so the closure may run on the interpreter's main thread for a main_thread
+        // handle; the caller waits for it.)
+        let out = out as usize;
+        runtime::call_value_with(super::runtime::token(rt)?, target, args, kwargs, flags, move |json| {
+            // SAFETY: `out` is not NULL (require_out) and, per the header, a valid `pyrt_buf` (zeroed
+            // or filled by earlier calls, never written by the host) that serves this call only, for
+            // its duration; this closure runs (at most once) before call_value_with returns, so the
+            // `&mut` is the only reference while it lives.
+            unsafe { fill_buf(&mut *(out as *mut pyrt_buf), json) }
+        })?
+    })
+}
+
+/// Evaluates a Python expression in `__main__` (as pyrt_eval_json()) and writes the value's
+/// encoding (`flags` as for pyrt_call_value(); with 0 the plain JSON of pyrt_eval_json()) into
+/// `out` (see pyrt_buf). `expr` must be NUL-terminated UTF-8; `out` must not be NULL; on
+/// failure it is left as it was. Any thread.
+#[no_mangle]
+pub unsafe extern "C" fn pyrt_eval_value_buf(
+    rt: *mut pyrt_runtime,
+    expr: *const c_char,
+    flags: u32,
+    out: *mut pyrt_buf,
+    err_out: *mut *mut pyrt_error,
+) -> i32 {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || {
+        require_out(out, "out")?;
+        // SAFETY: NULL (an error) or a NUL-terminated string valid for the call (the header's contract).
+        let expr = unsafe { c_text(expr, "expr") }?;
+        let out = out as usize;
+        runtime::eval_value_with(super::runtime::token(rt)?, expr, flags, move |json| {
+            // SAFETY: as in pyrt_call_value_buf: `out` is a valid `pyrt_buf` (not NULL, checked by
+            // require_out) serving this call only; the closure runs at most once, before
+            // eval_value_with returns, so the `&mut` is the only reference while it lives.
+            unsafe { fill_buf(&mut *(out as *mut pyrt_buf), json) }
+        })?
     })
 }
 

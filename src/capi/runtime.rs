@@ -245,7 +245,7 @@ pub unsafe extern "C" fn pyrt_call_json_buf(
 ///
 /// # Safety
 /// `buf.data` is NULL or a block this function allocated, of at least `buf.cap` bytes.
-unsafe fn fill_buf(buf: &mut pyrt_buf, text: &[u8]) -> crate::Result<()> {
+pub(super) unsafe fn fill_buf(buf: &mut pyrt_buf, text: &[u8]) -> crate::Result<()> {
     let need = text.len() + 1;
     if buf.data.is_null() || buf.cap < need {
         let cap = need.next_power_of_two().max(64);

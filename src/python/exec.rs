@@ -267,6 +267,19 @@ pub fn clear_caches(py: Python) {
 
 /// Calls `module.function(*args, **kwargs)` with JSON arguments.
 pub fn call_json(py: Python, module: &str, function: &str, args_json: Option<&[u8]>, kwargs_json: Option<&[u8]>) -> Result<PyRef> {
+    call_json_mode(py, module, function, args_json, kwargs_json, convert::PLAIN)
+}
+
+/// Calls `module.function(*args, **kwargs)` with arguments in `mode`'s encoding (a flat array
+/// of scalars, the common case, reads the same in every mode).
+pub fn call_json_mode(
+    py: Python,
+    module: &str,
+    function: &str,
+    args_json: Option<&[u8]>,
+    kwargs_json: Option<&[u8]>,
+    mode: convert::ValueMode,
+) -> Result<PyRef> {
     if let (Some(text), None) = (args_json, kwargs_json) {
         // The common case: a flat list of scalars, on the stack.
         let mut argv = convert::ArgVec::new(py);
@@ -281,12 +294,12 @@ pub fn call_json(py: Python, module: &str, function: &str, args_json: Option<&[u
     }
     let args = match args_json {
         None => convert::ArgList::new(),
-        Some(text) => convert::args_from_json_mode(py, text, convert::PLAIN)?,
+        Some(text) => convert::args_from_json_mode(py, text, mode)?,
     };
     let kwargs = match kwargs_json {
         None => None,
         Some(text) => {
-            let dict = convert::from_json_mode(py, text, convert::PLAIN)?;
+            let dict = convert::from_json_mode(py, text, mode)?;
             if py.type_ptr(&dict) != py.api.PyDict_Type {
                 return Err(Error::invalid_argument("kwargs_json must be a JSON object"));
             }

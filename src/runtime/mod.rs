@@ -41,8 +41,8 @@ mod values;
 
 pub(crate) use buffers::{buffer_copy, buffer_elem_info, buffer_free, object_buffer, object_buffer_copy, BufferExport};
 pub(crate) use calls::{
-    call_json, call_json_with, call_value, eval_json, object_call_typed, read_double, read_int, read_json, read_object, run_file,
-    run_string,
+    call_json, call_json_with, call_value, call_value_with, eval_json, eval_value_with, object_call_typed, read_double, read_int,
+    read_json, read_object, run_file, run_string,
 };
 pub(crate) use control::{current_thread_id, interrupt_runtime, interrupt_thread};
 pub(crate) use host::{register_host, unregister_host, with_open_reply, HostFn, Reply};

@@ -592,6 +592,100 @@ static void test_calls(pyrt_runtime *rt) {
     EXPECT_CALL_ERR(rt, "math", "pyrt_test_fn", NULL, NULL, PYRT_ERR_PYTHON, "AttributeError", NULL);
 }
 
+static void test_value_buf(pyrt_runtime *rt) {
+    SECTION("call_value_buf / eval_value_buf: the value encodings into a reused pyrt_buf");
+    pyrt_buf b = {0};
+    pyrt_error *err = NULL;
+    /* flags 0: pyrt_call_json_buf's plain JSON (a tuple as an array) */
+    if (CHECK_OK(pyrt_call_value_buf(rt, "math:sqrt", "[16.0]", NULL, 0, &b, &err), err)) {
+        CHECK_STR(b.data, "4.0");
+        CHECK(b.len == 3 && b.cap >= 4);
+    }
+    pyrt_error_free(err), err = NULL;
+    if (CHECK_OK(pyrt_call_value_buf(rt, "builtins:tuple", "[[1, 2]]", NULL, 0, &b, &err), err))
+        CHECK_JSON(b.data, "[1, 2]");
+    pyrt_error_free(err), err = NULL;
+    /* tagged: tuples, bytes, sets and int keys come back tagged; plain values stay plain */
+    if (CHECK_OK(pyrt_call_value_buf(rt, "builtins:tuple", "[[1, \"a\"]]", NULL, PYRT_VALUE_TAGGED, &b, &err), err))
+        CHECK_JSON(b.data, "{\"__pyrt__\": \"tuple\", \"v\": [1, \"a\"]}");
+    pyrt_error_free(err), err = NULL;
+    if (CHECK_OK(pyrt_call_value_buf(rt, "builtins:bytes", "[[104, 105]]", NULL, PYRT_VALUE_TAGGED, &b, &err), err))
+        CHECK_JSON(b.data, "{\"__pyrt__\": \"bytes\", \"v\": \"aGk=\"}");
+    pyrt_error_free(err), err = NULL;
+    if (CHECK_OK(pyrt_call_value_buf(rt, "builtins:dict", "[[[1, \"one\"]]]", NULL, PYRT_VALUE_TAGGED, &b, &err), err))
+        CHECK_JSON(b.data, "{\"__pyrt__\": \"dict\", \"v\": [[1, \"one\"]]}");
+    pyrt_error_free(err), err = NULL;
+    if (CHECK_OK(pyrt_call_value_buf(rt, "builtins:dict", NULL, "{\"x\": [1.5, null]}", PYRT_VALUE_TAGGED, &b, &err), err))
+        CHECK_JSON(b.data, "{\"x\": [1.5, null]}");
+    pyrt_error_free(err), err = NULL;
+    /* tagged arguments: a set argument arrives as a set */
+    if (CHECK_OK(pyrt_call_value_buf(rt, "builtins:len", "[{\"__pyrt__\": \"set\", \"v\": [1, 1, 2]}]", NULL,
+                                     PYRT_VALUE_TAGGED, &b, &err), err))
+        CHECK_STR(b.data, "2");
+    pyrt_error_free(err), err = NULL;
+    /* a long result grows the buffer; a short one reuses it */
+    if (CHECK_OK(pyrt_call_value_buf(rt, "builtins:str", "[\"x\"]", "{}", PYRT_VALUE_TAGGED, &b, &err), err))
+        CHECK_STR(b.data, "\"x\"");
+    pyrt_error_free(err), err = NULL;
+    EXPECT_RUN(rt, "def pyrt_long_tuple(n):\n    return tuple(range(n))\n");
+    if (CHECK_OK(pyrt_call_value_buf(rt, "__main__:pyrt_long_tuple", "[3000]", NULL, PYRT_VALUE_TAGGED, &b, &err), err)) {
+        CHECK(b.len > 10000 && b.cap > b.len && strlen(b.data) == b.len);
+        CHECK(strncmp(b.data, "{\"__pyrt__\":\"tuple\",\"v\":[0,1,2,", 30) == 0);
+    }
+    pyrt_error_free(err), err = NULL;
+    /* failures leave the buffer as it was */
+    {
+        char *before = b.data;
+        size_t len = b.len;
+        CHECK_STATUS(pyrt_call_value_buf(rt, "builtins:object", NULL, NULL, PYRT_VALUE_TAGGED, &b, &err),
+                     PYRT_ERR_CONVERSION, err);
+        pyrt_error_free(err), err = NULL;
+        CHECK_STATUS(pyrt_call_value_buf(rt, "builtins:len", "[1]", NULL, 0, &b, &err), PYRT_ERR_PYTHON, err);
+        pyrt_error_free(err), err = NULL;
+        CHECK_STATUS(pyrt_call_value_buf(rt, "math.sqrt", "[1]", NULL, 0, &b, &err), PYRT_ERR_INVALID_ARGUMENT, err);
+        pyrt_error_free(err), err = NULL;
+        CHECK_STATUS(pyrt_call_value_buf(rt, "math:sqrt", "[1]", NULL, 8, &b, &err), PYRT_ERR_INVALID_ARGUMENT, err);
+        pyrt_error_free(err), err = NULL;
+        CHECK_STATUS(pyrt_call_value_buf(rt, "math:sqrt", "[1", NULL, PYRT_VALUE_TAGGED, &b, &err), PYRT_ERR_INVALID_JSON, err);
+        pyrt_error_free(err), err = NULL;
+        CHECK_STATUS(pyrt_call_value_buf(rt, NULL, "[1]", NULL, 0, &b, &err), PYRT_ERR_INVALID_ARGUMENT, err);
+        pyrt_error_free(err), err = NULL;
+        CHECK_STATUS(pyrt_call_value_buf(rt, "math:sqrt", "[1]", NULL, 0, NULL, &err), PYRT_ERR_INVALID_ARGUMENT, err);
+        pyrt_error_free(err), err = NULL;
+        CHECK_STATUS(pyrt_call_value_buf(NULL, "math:sqrt", "[1]", NULL, 0, &b, &err), PYRT_ERR_INVALID_ARGUMENT, err);
+        pyrt_error_free(err), err = NULL;
+        CHECK(b.data == before && b.len == len);
+    }
+    /* with handles: an object with no encoding becomes a handle the caller frees */
+    if (CHECK_OK(pyrt_call_value_buf(rt, "builtins:object", NULL, NULL, PYRT_VALUE_TAGGED | PYRT_VALUE_HANDLES, &b, &err), err)) {
+        unsigned long long id = 0;
+        CHECK(sscanf(b.data, "{\"__pyrt__\":\"object\",\"v\":%llu}", &id) == 1 && id != 0);
+        if (id != 0) pyrt_object_free((pyrt_object *)(uintptr_t)id);
+    }
+    pyrt_error_free(err), err = NULL;
+
+    /* eval */
+    if (CHECK_OK(pyrt_eval_value_buf(rt, "(1, b'\\x00', {2.5: None})", PYRT_VALUE_TAGGED, &b, &err), err))
+        CHECK_JSON(b.data,
+                   "{\"__pyrt__\": \"tuple\", \"v\": [1, {\"__pyrt__\": \"bytes\", \"v\": \"AA==\"}, "
+                   "{\"__pyrt__\": \"dict\", \"v\": [[2.5, null]]}]}");
+    pyrt_error_free(err), err = NULL;
+    if (CHECK_OK(pyrt_eval_value_buf(rt, "(1, 2)", 0, &b, &err), err))
+        CHECK_JSON(b.data, "[1, 2]");
+    pyrt_error_free(err), err = NULL;
+    CHECK_STATUS(pyrt_eval_value_buf(rt, "b'x'", 0, &b, &err), PYRT_ERR_CONVERSION, err);
+    pyrt_error_free(err), err = NULL;
+    CHECK_STATUS(pyrt_eval_value_buf(rt, "1 +", PYRT_VALUE_TAGGED, &b, &err), PYRT_ERR_PYTHON, err);
+    pyrt_error_free(err), err = NULL;
+    CHECK_STATUS(pyrt_eval_value_buf(rt, NULL, 0, &b, &err), PYRT_ERR_INVALID_ARGUMENT, err);
+    pyrt_error_free(err), err = NULL;
+    CHECK_STATUS(pyrt_eval_value_buf(rt, "1", 0, NULL, &err), PYRT_ERR_INVALID_ARGUMENT, err);
+    pyrt_error_free(err), err = NULL;
+    CHECK_JSON(b.data, "[1, 2]"); /* still the last good result */
+    pyrt_buf_free(&b);
+    CHECK(b.data == NULL && b.len == 0 && b.cap == 0);
+}
+
 static void test_conversions(pyrt_runtime *rt) {
     SECTION("JSON <-> Python conversions");
     EXPECT_RUN(rt,
@@ -782,6 +876,7 @@ int main(void) {
     test_run_string(rt);
     test_run_file(rt);
     test_calls(rt);
+    test_value_buf(rt);
     test_conversions(rt);
     test_handles(rt);
     pyrt_free(rt); /* the last handle: finalizes */

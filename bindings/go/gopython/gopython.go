@@ -243,7 +243,11 @@ func (py *PureGoPython) CallFunction(module, function string, args ...interface{
 	if rt == nil {
 		return nil, ErrNotInitialized
 	}
-	v, err := rt.Call(context.Background(), module, function, args...)
+	// Plain JSON results, as the seed API always had (pyrt.Runtime.Call
+	// itself now decodes tuples, bytes, sets, ... losslessly).
+	callArgs := make([]any, len(args), len(args)+1)
+	copy(callArgs, args)
+	v, err := rt.Call(context.Background(), module, function, append(callArgs, pyrt.WithPlainJSON())...)
 	if err != nil {
 		return nil, fmt.Errorf("error calling function '%s.%s': %w", module, function, py.report(err))
 	}

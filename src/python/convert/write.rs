@@ -6,7 +6,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::json::{write, MAX_DEPTH};
 use crate::python::exception::OrFetch;
 use crate::python::facade::{BuiltinType, DictChanged, DictItems, Exc, PyErrPending};
-use crate::python::ffi;
+use crate::python::ffi::{self, PyPtr};
 use crate::python::{PyRef, Python};
 
 /// One step of the path to a value inside the converted object, for error messages. A key is
@@ -298,21 +298,64 @@ impl Writer<'_, '_> {
     }
 
     /// True when every key is a str other than the tag key (the dict can be a plain object).
+    /// This pass runs for every dict in tagged mode, so it is kept cheap: no Python code runs
+    /// in it, nothing is copied, and with the GIL the keys are only borrowed (the one place in
+    /// the converters that reads CPython directly: the facade's owned-item iteration costs a
+    /// reference count per key here).
     fn plain_keys(&self, o: &PyRef) -> bool {
-        let py = self.py;
-        let Ok(mut items) = DictItems::new(py, o) else {
-            py.clear_error();
+        let api = self.py.api;
+        if !ffi::free_threaded() {
+            let (mut pos, mut k, mut v): (isize, PyPtr, PyPtr) = (0, std::ptr::null_mut(), std::ptr::null_mut());
+            // SAFETY: `o` is a live dict (the caller's type dispatch) and the GIL is held; no
+            // Python code runs in this loop (type checks and the cached UTF-8 of a str), so the
+            // dict cannot change and the borrowed keys stay alive while they are looked at.
+            while unsafe { (api.PyDict_Next)(o.as_ptr(), &mut pos, &mut k, &mut v) } != 0 {
+                // SAFETY: `k` is a live key borrowed from the dict, which does not change (above).
+                if !unsafe { self.plain_key(k) } {
+                    return false;
+                }
+            }
+            return true;
+        }
+        // Free-threaded: another thread may change the dict; look at a snapshot of owned keys.
+        let Ok(mut items) = DictItems::new(self.py, o) else {
+            self.py.clear_error();
             return false;
         };
-        while let Ok(Some((key, _))) = items.next(py) {
-            if !is_str(py, &key) {
-                return false;
-            }
-            if py.str_to_string(&key).as_deref() == Some(TAG) {
+        while let Ok(Some((key, _))) = items.next(self.py) {
+            // SAFETY: `key` is an owned reference, alive for the call.
+            if !unsafe { self.plain_key(key.as_ptr()) } {
                 return false;
             }
         }
         true
+    }
+
+    /// True when `k` is a str other than the tag key. A str without UTF-8 (lone surrogates)
+    /// counts as plain: writing it reports the error.
+    ///
+    /// # Safety
+    /// `k` is a live object for the call; the GIL is held (or, free-threaded, the thread is
+    /// attached).
+    #[inline]
+    unsafe fn plain_key(&self, k: PyPtr) -> bool {
+        let api = self.py.api;
+        // SAFETY: `k` is a live object (this function's contract); its type lives as long as it does.
+        let kt = unsafe { ffi::py_type(k) };
+        // SAFETY: as above.
+        if kt != api.PyUnicode_Type && unsafe { (api.PyType_GetFlags)(kt) } & ffi::TPFLAGS_UNICODE_SUBCLASS == 0 {
+            return false;
+        }
+        let mut len = 0isize;
+        // SAFETY: `k` is a live str (checked above); `len` is a valid out-pointer. The UTF-8 buffer
+        // is cached in `k` and lives as long as it does; no Python code runs.
+        let p = unsafe { (api.PyUnicode_AsUTF8AndSize)(k, &mut len) };
+        if p.is_null() {
+            self.py.clear_error();
+            return true;
+        }
+        // SAFETY: CPython guarantees `len` bytes at `p` while `k` lives.
+        len as usize != TAG.len() || unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len as usize) } != TAG.as_bytes()
     }
 
     /// `{"__pyrt__":"dict","v":[[k,v],...]}`: any keys, in insertion order.
@@ -383,8 +426,14 @@ fn finish_cstring(text: &[u8]) -> CText {
 
 /// Writes the JSON text of `o` into the thread's scratch buffer and hands it to `f`.
 pub fn with_json<R>(py: Python, o: &PyRef, f: impl FnOnce(&[u8]) -> R) -> Result<R> {
+    with_json_mode(py, o, PLAIN, f)
+}
+
+/// [`with_json`] in `mode`'s encoding.
+#[inline]
+pub fn with_json_mode<R>(py: Python, o: &PyRef, mode: ValueMode, f: impl FnOnce(&[u8]) -> R) -> Result<R> {
     with_scratch(py, |out| {
-        to_json(py, o, out)?;
+        to_json_mode(py, o, out, mode)?;
         Ok(f(out))
     })
 }

@@ -160,6 +160,11 @@
 // buffer as leaked. The call's own result, if any, was discarded.
 #define PYRT_ERR_BUFFER_ESCAPED 22
 
+// Preparing a managed virtualenv (config "requirements") failed: creating it, or installing a
+// requirement — the message names what failed and carries the installer's error. A venv that
+// existed is left exactly as it was; a new one is not left half made.
+#define PYRT_ERR_VENV 23
+
 // Not an error: the iterator is exhausted (or the generator returned, or was closed). Returned
 // by pyrt_iter_next() and the other pyrt_iter_* steps instead of an item; `*item_out` is left
 // untouched and `*err_out` is not set. Every later step returns it again.
@@ -265,6 +270,10 @@ typedef struct {
   size_t cap;
 } pyrt_buf;
 
+// A progress line of pyrt_venv_ensure(): what pyrt is doing, and the installer's output, one
+// line at a time (NUL-terminated UTF-8, without the newline; valid only during the call).
+typedef void (*pyrt_progress_fn)(void *user_data, const char *line);
+
 // Receives Python output: `stream` is PYRT_STDOUT or PYRT_STDERR, `text` is `len` bytes of
 // UTF-8 (not NUL-terminated), valid only during the call.
 typedef void (*pyrt_output_fn)(void *user_data, uint32_t stream, const char *text, size_t len);
@@ -318,6 +327,10 @@ extern "C" {
 //   "3.13t" (a free-threaded 3.13 only);
 // - "venv": a virtualenv directory; sys.prefix, sys.executable and site-packages become the
 //   venv's; a venv made for another Python version than the library is PYRT_ERR_CONFIG;
+// - "requirements": a list of requirements (pip's syntax, "jinja2>=3") and/or
+//   "requirements_file": a requirements file; with them "venv" is a managed venv, created with
+//   the Python pyrt loads and the requirements installed before Python starts, again only when
+//   they change (see pyrt_venv_ensure(); progress goes to stderr, a failure is PYRT_ERR_VENV);
 // - "system_site_packages": bool, overrides the venv's include-system-site-packages;
 // - "site_paths": directories added with site.addsitedir() at start-up;
 // - "python_home": PYTHONHOME (the base installation, never a venv);
@@ -440,6 +453,23 @@ int32_t pyrt_info_json(pyrt_runtime *rt, char **result_out, pyrt_error **err_out
 // (PYRT_ERR_LIBPYTHON_NOT_FOUND) carries the same list as text. `result_out` must not be NULL;
 // free the string with pyrt_string_free(). Any thread; it may run `python3` to ask sysconfig.
 int32_t pyrt_discover_json(const char *config_json, char **result_out, pyrt_error **err_out);
+
+// Makes the managed virtualenv of `config_json` ready without starting Python: the config's
+// "venv" directory, created with the interpreter pyrt_new() would load for that config, with
+// "requirements" (pip's syntax: `"jinja2>=3"`) and/or the "requirements_file" installed — with
+// `uv` when it is on PATH, else with the venv's pip. A hash of the interpreter and the
+// requirements, recorded in the venv, makes a later call with nothing changed return at once
+// (the venv is rebuilt when they change). The venv is built beside its directory and moved
+// into place when complete, so a failure (PYRT_ERR_VENV, naming what failed with the
+// installer's error lines) leaves an existing venv as it was and no half-made one; processes
+// preparing the same venv at once take turns (a lock file beside it).
+//
+// pyrt_new() does the same with such a config (before Python starts; progress to stderr);
+// call this first to see the progress — `progress` (may be NULL) receives each line with
+// `user_data`, on this thread — or to prepare a venv at install time. PYRT_ERR_CONFIG when the
+// config has no requirements or no "venv". Any thread; it runs subprocesses and may take
+// minutes (downloads).
+int32_t pyrt_venv_ensure(const char *config_json, pyrt_progress_fn progress, void *user_data, pyrt_error **err_out);
 
 // The calling thread's identity for pyrt_interrupt_thread(): pass it to the thread (or timer)
 // that may interrupt this thread's next call. It is `pthread_self()`. Any thread; never fails.

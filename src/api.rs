@@ -752,6 +752,20 @@ impl Builder {
     pub fn venv(self, dir: impl AsRef<Path>) -> Builder {
         self.set_path("venv", dir.as_ref())
     }
+    /// A requirement (pip's syntax, `"jinja2>=3"`) for a managed venv: pyrt creates the
+    /// [`venv`](Builder::venv) with the Python it loads and installs the requirements before
+    /// Python starts (again only when they change; docs/environments.md). Repeatable.
+    pub fn requirement(mut self, spec: &str) -> Builder {
+        match self.config.entry("requirements").or_insert_with(|| serde_json::Value::Array(Vec::new())) {
+            serde_json::Value::Array(a) => a.push(spec.into()),
+            _ => unreachable!("requirements is always an array"),
+        }
+        self
+    }
+    /// A requirements file (pip's `-r` syntax) for the managed venv.
+    pub fn requirements_file(self, path: impl AsRef<Path>) -> Builder {
+        self.set_path("requirements_file", path.as_ref())
+    }
     /// Whether the base installation's site-packages are visible (default: the venv's setting).
     pub fn system_site_packages(self, on: bool) -> Builder {
         self.set("system_site_packages", on)
@@ -846,6 +860,13 @@ impl Builder {
         Runtime::new(Some(&self.config_json()?))
     }
 
+    /// Makes the managed venv ready ([`Builder::requirement`]) without starting Python,
+    /// reporting progress lines to `progress` (`pyrt_venv_ensure`). [`Builder::build`] does the
+    /// same, with progress to stderr.
+    pub fn ensure_venv(&self, mut progress: impl FnMut(&str)) -> Result<()> {
+        runtime::venv_ensure(Some(&self.config_json()?), &mut progress)
+    }
+
     /// Reports which libpython [`Builder::build`] would load, without loading it.
     pub fn discover(&self) -> Result<Discovery> {
         let config = crate::config::Config::parse(Some(&self.config_json()?))?;
@@ -879,6 +900,8 @@ mod tests {
             .use_environment(true)
             .argv(["a"])
             .venv("/v")
+            .requirement("six")
+            .requirements_file("/r.txt")
             .system_site_packages(true)
             .site_path("/s")
             .python_home("/h")

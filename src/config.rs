@@ -28,6 +28,14 @@ pub struct Config {
     /// and (without `libpython`) the venv's own Python is loaded.
     #[serde(default)]
     pub venv: Option<String>,
+    /// A managed venv (crate::environment): requirements (pip's syntax) to install into `venv`,
+    /// which pyrt creates with the interpreter it loads when it is missing or was made for other
+    /// requirements. Takes effect when Python starts.
+    #[serde(default)]
+    pub requirements: Vec<String>,
+    /// A requirements file (pip's `-r` syntax) for the managed venv, read with `requirements`.
+    #[serde(default)]
+    pub requirements_file: Option<String>,
     /// Whether the base installation's site-packages are visible; `None` = what the venv's
     /// `pyvenv.cfg` says (`include-system-site-packages`).
     #[serde(default)]
@@ -106,12 +114,14 @@ pub fn parse_constraint(v: &str) -> Option<Constraint> {
 /// Every key of the config object, in [`Config`]'s order (checked against it by a test; the
 /// contract file lists them for the bindings).
 #[cfg(test)]
-pub const CONFIG_KEYS: [&str; 17] = [
+pub const CONFIG_KEYS: [&str; 19] = [
     "libpython",
     "python_executable",
     "use_environment",
     "argv",
     "venv",
+    "requirements",
+    "requirements_file",
     "system_site_packages",
     "site_paths",
     "python_home",

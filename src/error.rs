@@ -29,6 +29,7 @@ pub enum ErrorKind {
     Interrupted = 20,
     Timeout = 21,
     BufferEscaped = 22,
+    Venv = 23,
 }
 
 impl ErrorKind {
@@ -61,10 +62,11 @@ impl ErrorKind {
             ErrorKind::Interrupted => "PYRT_ERR_INTERRUPTED",
             ErrorKind::Timeout => "PYRT_ERR_TIMEOUT",
             ErrorKind::BufferEscaped => "PYRT_ERR_BUFFER_ESCAPED",
+            ErrorKind::Venv => "PYRT_ERR_VENV",
         }
     }
 
-    pub const ALL: [ErrorKind; 22] = [
+    pub const ALL: [ErrorKind; 23] = [
         ErrorKind::InvalidArgument,
         ErrorKind::InvalidUtf8,
         ErrorKind::InvalidJson,
@@ -87,6 +89,7 @@ impl ErrorKind {
         ErrorKind::Interrupted,
         ErrorKind::Timeout,
         ErrorKind::BufferEscaped,
+        ErrorKind::Venv,
     ];
 
     pub fn from_code(code: i32) -> Option<ErrorKind> {

@@ -18,6 +18,7 @@ mod config;
 mod contract;
 mod ctext;
 mod discover;
+mod environment;
 mod error;
 mod hop;
 mod json;

@@ -36,6 +36,7 @@ const (
 	CodeInterrupted       Code = 20
 	CodeTimeout           Code = 21
 	CodeBufferEscaped     Code = 22
+	CodeVenv              Code = 23
 
 	// CodeDone is not an error: it ends an iteration (PYRT_DONE). Iterator
 	// reports it as the end, never as an error.
@@ -66,6 +67,7 @@ var codeNames = [...]string{
 	"PYRT_ERR_INTERRUPTED",
 	"PYRT_ERR_TIMEOUT",
 	"PYRT_ERR_BUFFER_ESCAPED",
+	"PYRT_ERR_VENV",
 }
 
 // String returns the C name of the code, e.g. "PYRT_ERR_PYTHON".
@@ -126,6 +128,10 @@ var (
 	// keeps the slice pinned and reachable for the rest of the process, so
 	// Python never reads freed memory; the slice should not be reused.
 	ErrBufferEscaped = errors.New("pyrt: a lent buffer escaped the call")
+	// ErrVenv: preparing a managed venv (WithRequirements) failed: creating
+	// it, or installing a requirement (the message names it and carries the
+	// installer's error). An existing venv is left as it was.
+	ErrVenv = errors.New("pyrt: preparing the venv failed")
 )
 
 var codeSentinels = [...]error{
@@ -152,6 +158,7 @@ var codeSentinels = [...]error{
 	ErrInterrupted,
 	ErrTimeout,
 	ErrBufferEscaped,
+	ErrVenv,
 }
 
 // Sentinel returns the sentinel error matching c, or nil for CodeOK and

@@ -60,6 +60,7 @@ type cAPI interface {
 	pyrt_status_name(status int32) uintptr
 	pyrt_string_free(s uintptr)
 	pyrt_discover_json(configJSON *byte, resultOut, errOut *uintptr) int32
+	pyrt_venv_ensure(configJSON *byte, progress, userData uintptr, errOut *uintptr) int32
 
 	// ---- runtime handles and JSON calls
 	pyrt_new(configJSON *byte, rtOut, errOut *uintptr) int32

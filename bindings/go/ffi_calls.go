@@ -13,7 +13,7 @@ import (
 // the host function call and its destructor (pyrt_register) and the output
 // handler (pyrt_set_output_handler). Each registration only adds an entry to
 // a Go table, whose key travels as the C user_data.
-type trampolines struct{ call, destroy, output, taskDone uintptr }
+type trampolines struct{ call, destroy, output, taskDone, progress uintptr }
 
 func (l *ffiLib) version() string { return l.ver }
 

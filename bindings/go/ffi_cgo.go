@@ -18,6 +18,7 @@ extern int32_t pyrtGoHostCall(void *user, char *args, char *kwargs, pyrt_reply *
 extern void pyrtGoHostDestroy(void *user);
 extern void pyrtGoOutput(void *user, uint32_t stream, char *text, size_t len);
 extern void pyrtGoTaskDone(void *user, uint64_t task, int32_t status, char *result, pyrt_error *err);
+extern void pyrtGoProgress(void *user, char *line);
 */
 import "C"
 
@@ -54,6 +55,7 @@ func loadLibrary(explicit string) (*ffiLib, error) {
 		destroy:  uintptr(unsafe.Pointer(C.pyrtGoHostDestroy)),
 		output:   uintptr(unsafe.Pointer(C.pyrtGoOutput)),
 		taskDone: uintptr(unsafe.Pointer(C.pyrtGoTaskDone)),
+		progress: uintptr(unsafe.Pointer(C.pyrtGoProgress)),
 	}}
 	l.ver = goString(ptrOf(l.pyrt_version()))
 	if err := checkVersion(l.ver); err != nil {
@@ -88,4 +90,9 @@ func pyrtGoOutput(user unsafe.Pointer, stream C.uint32_t, text *C.char, n C.size
 //export pyrtGoTaskDone
 func pyrtGoTaskDone(user unsafe.Pointer, task C.uint64_t, status C.int32_t, result *C.char, err *C.pyrt_error) {
 	taskDone(uintptr(user), int32(status), uintptr(unsafe.Pointer(result)), uintptr(unsafe.Pointer(err)))
+}
+
+//export pyrtGoProgress
+func pyrtGoProgress(user unsafe.Pointer, line *C.char) {
+	installProgress(uintptr(user), goString(unsafe.Pointer(line)))
 }

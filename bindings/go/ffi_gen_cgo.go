@@ -16,6 +16,7 @@ static inline uintptr_t go_pyrt_source_hash(void) { return (uintptr_t)pyrt_sourc
 static inline uintptr_t go_pyrt_status_name(int32_t status) { return (uintptr_t)pyrt_status_name(status); }
 static inline void go_pyrt_string_free(uintptr_t s) { pyrt_string_free((char *)s); }
 static inline int32_t go_pyrt_discover_json(char *config_json, uintptr_t *result_out, uintptr_t *err_out) { return pyrt_discover_json((const char *)config_json, (char **)result_out, (pyrt_error **)err_out); }
+static inline int32_t go_pyrt_venv_ensure(char *config_json, uintptr_t progress, uintptr_t user_data, uintptr_t *err_out) { return pyrt_venv_ensure((const char *)config_json, (pyrt_progress_fn)progress, (void *)user_data, (pyrt_error **)err_out); }
 static inline int32_t go_pyrt_new(char *config_json, uintptr_t *rt_out, uintptr_t *err_out) { return pyrt_new((const char *)config_json, (pyrt_runtime **)rt_out, (pyrt_error **)err_out); }
 static inline void go_pyrt_free(uintptr_t rt) { pyrt_free((pyrt_runtime *)rt); }
 static inline int32_t go_pyrt_run_string(uintptr_t rt, char *code, uintptr_t *err_out) { return pyrt_run_string((pyrt_runtime *)rt, (const char *)code, (pyrt_error **)err_out); }
@@ -120,6 +121,11 @@ func (l *ffiLib) pyrt_string_free(s uintptr) {
 // pyrt_discover_json calls int32_t pyrt_discover_json(const char *config_json, char **result_out, pyrt_error **err_out).
 func (l *ffiLib) pyrt_discover_json(configJSON *byte, resultOut *uintptr, errOut *uintptr) int32 {
 	return int32(C.go_pyrt_discover_json((*C.char)(unsafe.Pointer(configJSON)), (*C.uintptr_t)(unsafe.Pointer(resultOut)), (*C.uintptr_t)(unsafe.Pointer(errOut))))
+}
+
+// pyrt_venv_ensure calls int32_t pyrt_venv_ensure(const char *config_json, pyrt_progress_fn progress, void *user_data, pyrt_error **err_out).
+func (l *ffiLib) pyrt_venv_ensure(configJSON *byte, progress uintptr, userData uintptr, errOut *uintptr) int32 {
+	return int32(C.go_pyrt_venv_ensure((*C.char)(unsafe.Pointer(configJSON)), C.uintptr_t(progress), C.uintptr_t(userData), (*C.uintptr_t)(unsafe.Pointer(errOut))))
 }
 
 // pyrt_new calls int32_t pyrt_new(const char *config_json, pyrt_runtime **rt_out, pyrt_error **err_out).

@@ -13,6 +13,7 @@ const (
 	sym_pyrt_status_name
 	sym_pyrt_string_free
 	sym_pyrt_discover_json
+	sym_pyrt_venv_ensure
 	sym_pyrt_new
 	sym_pyrt_free
 	sym_pyrt_run_string
@@ -99,6 +100,7 @@ var symNames = [symCount]string{
 	"pyrt_status_name",
 	"pyrt_string_free",
 	"pyrt_discover_json",
+	"pyrt_venv_ensure",
 	"pyrt_new",
 	"pyrt_free",
 	"pyrt_run_string",
@@ -200,6 +202,11 @@ func (l *ffiLib) pyrt_string_free(s uintptr) {
 // pyrt_discover_json calls int32_t pyrt_discover_json(const char *config_json, char **result_out, pyrt_error **err_out).
 func (l *ffiLib) pyrt_discover_json(configJSON *byte, resultOut *uintptr, errOut *uintptr) int32 {
 	return int32(ccall(false, l.fn[sym_pyrt_discover_json], uintptr(unsafe.Pointer(configJSON)), uintptr(unsafe.Pointer(resultOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0, 0, 0))
+}
+
+// pyrt_venv_ensure calls int32_t pyrt_venv_ensure(const char *config_json, pyrt_progress_fn progress, void *user_data, pyrt_error **err_out).
+func (l *ffiLib) pyrt_venv_ensure(configJSON *byte, progress uintptr, userData uintptr, errOut *uintptr) int32 {
+	return int32(ccall(false, l.fn[sym_pyrt_venv_ensure], uintptr(unsafe.Pointer(configJSON)), progress, userData, uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0, 0))
 }
 
 // pyrt_new calls int32_t pyrt_new(const char *config_json, pyrt_runtime **rt_out, pyrt_error **err_out).

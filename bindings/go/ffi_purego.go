@@ -150,6 +150,9 @@ func openLibrary(path string) (*ffiLib, error) {
 			taskDone: purego.NewCallback(func(user, task, status, result, err uintptr) {
 				taskDone(user, int32(uint32(status)), result, err)
 			}),
+			progress: purego.NewCallback(func(user, line uintptr) {
+				installProgress(user, goString(ptrOf(line)))
+			}),
 		}
 	}
 	l.tramp = goTramps

@@ -70,6 +70,8 @@ func TestChild(t *testing.T) {
 	switch name {
 	case "":
 		t.Skip("only runs in a child process")
+	case "managed-venv":
+		childManagedVenv(t)
 	case "lifecycle":
 		rt, err := New()
 		if err != nil {

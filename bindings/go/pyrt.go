@@ -52,6 +52,9 @@ type options struct {
 	venv             string
 	systemSite       *bool
 	sitePaths        []string
+	requirements     []string
+	requirementsFile string
+	installProgress  func(line string)
 	pythonHome       string
 	pythonVersion    string
 	stdout, stderr   io.Writer
@@ -165,6 +168,35 @@ func WithPythonExecutable(path string) Option {
 // error matching ErrConfig. A relative dir is made absolute.
 func WithVenv(dir string) Option { return func(o *options) { o.venv = dir } }
 
+// WithRequirements makes the WithVenv directory a managed venv: New creates
+// it with the Python it loads and installs the requirements (pip's syntax,
+// "jinja2>=3") before Python starts — with uv when it is on PATH, else with
+// the venv's pip — and again only when they change (a hash recorded in the
+// venv; a start with nothing changed costs a file read). The venv is built
+// beside its directory and moved into place when complete, so a failed
+// install (an error matching ErrVenv, naming what failed with pip's message)
+// leaves the previous venv as it was. Processes starting together take turns.
+// Repeated options accumulate. Progress goes to stderr, or to
+// WithInstallProgress.
+func WithRequirements(specs ...string) Option {
+	return func(o *options) { o.requirements = append(o.requirements, specs...) }
+}
+
+// WithRequirementsFile adds a requirements file (pip's -r syntax) to the
+// managed venv's requirements (see WithRequirements).
+func WithRequirementsFile(path string) Option {
+	return func(o *options) { o.requirementsFile = path }
+}
+
+// WithInstallProgress receives the managed venv's progress lines (what pyrt
+// does and the installer's output) instead of stderr, on the goroutine that
+// called New. For example, to log them:
+//
+//	pyrt.WithInstallProgress(func(line string) { slog.Info("python venv", "line", line) })
+func WithInstallProgress(f func(line string)) Option {
+	return func(o *options) { o.installProgress = f }
+}
+
 // WithSystemSitePackages makes the base installation's site-packages visible
 // (true) or not (false), overriding the venv's include-system-site-packages.
 // Without a venv, false removes them from sys.path.
@@ -252,6 +284,16 @@ func (o *options) configJSON() ([]byte, error) {
 		}
 		m["venv"] = dir
 	}
+	if len(o.requirements) > 0 {
+		m["requirements"] = o.requirements
+	}
+	if o.requirementsFile != "" {
+		abs, err := filepath.Abs(o.requirementsFile)
+		if err != nil {
+			return nil, newError(CodeConfig, "requirements file %q: %v", o.requirementsFile, err)
+		}
+		m["requirements_file"] = abs
+	}
 	if o.systemSite != nil {
 		m["system_site_packages"] = *o.systemSite
 	}
@@ -334,6 +376,11 @@ func New(opts ...Option) (*Runtime, error) {
 	if cfg != nil {
 		f.buf = append(append(f.buf[:0], cfg...), 0)
 		cfgOff = 0
+	}
+	if o.installProgress != nil && (len(o.requirements) > 0 || o.requirementsFile != "") {
+		if err := ensureVenv(l, f.cstr(cfgOff), o.installProgress); err != nil {
+			return nil, err
+		}
 	}
 	if st := l.pyrt_new(f.cstr(cfgOff), f.outArg(), f.errArg()); st != 0 {
 		return nil, l.takeError(st, f.errp())

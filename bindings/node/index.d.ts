@@ -100,6 +100,10 @@ export interface RuntimeOptions {
   pythonExecutable?: string;
   pythonHome?: string;
   sitePaths?: string[];
+  /** A managed venv: requirements (pip's syntax) pyrt installs into `venv` before Python starts (again only when they change). */
+  requirements?: string[];
+  /** A requirements file (pip's `-r` syntax) for the managed venv. */
+  requirementsFile?: string;
   systemSitePackages?: boolean;
   useEnvironment?: boolean;
   argv?: string[];
@@ -310,6 +314,7 @@ export const STATUS: {
   readonly INTERRUPTED: 20;
   readonly TIMEOUT: 21;
   readonly BUFFER_ESCAPED: 22;
+  readonly VENV: 23;
   /** Not an error: an iterator step found the end (PyIterator turns it into done: true). */
   readonly DONE: 100;
 };

@@ -39,6 +39,7 @@ const STATUS = Object.freeze({
   INTERRUPTED: 20,
   TIMEOUT: 21,
   BUFFER_ESCAPED: 22,
+  VENV: 23,
   // Not an error: an iterator step found the end (PyIterator handles it; check() lets it pass).
   DONE: 100,
 });
@@ -874,6 +875,8 @@ const CONFIG_OPTIONS = Object.freeze({
   useEnvironment: 'use_environment',
   argv: 'argv',
   venv: 'venv',
+  requirements: 'requirements',
+  requirementsFile: 'requirements_file',
   systemSitePackages: 'system_site_packages',
   sitePaths: 'site_paths',
   pythonHome: 'python_home',

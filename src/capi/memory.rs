@@ -54,7 +54,7 @@ pub extern "C" fn pyrt_status_name(status: i32) -> *const c_char {
     name.as_ptr().cast()
 }
 
-static STATUS_NAMES: [&[u8]; 22] = [
+static STATUS_NAMES: [&[u8]; 23] = [
     b"PYRT_ERR_INVALID_ARGUMENT\0",
     b"PYRT_ERR_INVALID_UTF8\0",
     b"PYRT_ERR_INVALID_JSON\0",
@@ -77,6 +77,7 @@ static STATUS_NAMES: [&[u8]; 22] = [
     b"PYRT_ERR_INTERRUPTED\0",
     b"PYRT_ERR_TIMEOUT\0",
     b"PYRT_ERR_BUFFER_ESCAPED\0",
+    b"PYRT_ERR_VENV\0",
 ];
 
 #[cfg(test)]

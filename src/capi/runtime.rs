@@ -32,6 +32,10 @@ pub(crate) fn token(rt: *mut pyrt_runtime) -> crate::Result<u64> {
 ///   "3.13t" (a free-threaded 3.13 only);
 /// - "venv": a virtualenv directory; sys.prefix, sys.executable and site-packages become the
 ///   venv's; a venv made for another Python version than the library is PYRT_ERR_CONFIG;
+/// - "requirements": a list of requirements (pip's syntax, "jinja2>=3") and/or
+///   "requirements_file": a requirements file; with them "venv" is a managed venv, created with
+///   the Python pyrt loads and the requirements installed before Python starts, again only when
+///   they change (see pyrt_venv_ensure(); progress goes to stderr, a failure is PYRT_ERR_VENV);
 /// - "system_site_packages": bool, overrides the venv's include-system-site-packages;
 /// - "site_paths": directories added with site.addsitedir() at start-up;
 /// - "python_home": PYTHONHOME (the base installation, never a venv);
@@ -330,6 +334,48 @@ pub unsafe extern "C" fn pyrt_discover_json(
         // SAFETY: `result_out` is not NULL (require_out) and writable for the call (the header's contract).
         unsafe { *result_out = super::memory::give(json) };
         Ok(())
+    })
+}
+
+/// A progress line of pyrt_venv_ensure(): what pyrt is doing, and the installer's output, one
+/// line at a time (NUL-terminated UTF-8, without the newline; valid only during the call).
+pub type pyrt_progress_fn = Option<unsafe extern "C" fn(user_data: *mut c_void, line: *const c_char)>;
+
+/// Makes the managed virtualenv of `config_json` ready without starting Python: the config's
+/// "venv" directory, created with the interpreter pyrt_new() would load for that config, with
+/// "requirements" (pip's syntax: `"jinja2>=3"`) and/or the "requirements_file" installed — with
+/// `uv` when it is on PATH, else with the venv's pip. A hash of the interpreter and the
+/// requirements, recorded in the venv, makes a later call with nothing changed return at once
+/// (the venv is rebuilt when they change). The venv is built beside its directory and moved
+/// into place when complete, so a failure (PYRT_ERR_VENV, naming what failed with the
+/// installer's error lines) leaves an existing venv as it was and no half-made one; processes
+/// preparing the same venv at once take turns (a lock file beside it).
+///
+/// pyrt_new() does the same with such a config (before Python starts; progress to stderr);
+/// call this first to see the progress — `progress` (may be NULL) receives each line with
+/// `user_data`, on this thread — or to prepare a venv at install time. PYRT_ERR_CONFIG when the
+/// config has no requirements or no "venv". Any thread; it runs subprocesses and may take
+/// minutes (downloads).
+#[no_mangle]
+pub unsafe extern "C" fn pyrt_venv_ensure(
+    config_json: *const c_char,
+    progress: pyrt_progress_fn,
+    user_data: *mut c_void,
+    err_out: *mut *mut pyrt_error,
+) -> i32 {
+    // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).
+    boundary(unsafe { ErrOut::new(err_out) }, || {
+        // SAFETY: NULL (defaults) or a NUL-terminated string valid for the call (the header's contract).
+        let config = unsafe { optional_text(config_json, "config_json") }?;
+        let mut report = |line: &str| {
+            if let Some(f) = progress {
+                let c = std::ffi::CString::new(line.replace('\0', " ")).expect("NULs replaced");
+                // SAFETY: the host passed `f` to be called with `user_data` on this thread during
+                // this call (the contract); `c` outlives the call.
+                unsafe { f(user_data, c.as_ptr()) };
+            }
+        };
+        runtime::venv_ensure(config, &mut report)
     })
 }
 

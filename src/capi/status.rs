@@ -59,6 +59,11 @@ pub const PYRT_ERR_TIMEOUT: i32 = 21;
 /// buffer as leaked. The call's own result, if any, was discarded.
 pub const PYRT_ERR_BUFFER_ESCAPED: i32 = 22;
 
+/// Preparing a managed virtualenv (config "requirements") failed: creating it, or installing a
+/// requirement — the message names what failed and carries the installer's error. A venv that
+/// existed is left exactly as it was; a new one is not left half made.
+pub const PYRT_ERR_VENV: i32 = 23;
+
 /// Not an error: the iterator is exhausted (or the generator returned, or was closed). Returned
 /// by pyrt_iter_next() and the other pyrt_iter_* steps instead of an item; `*item_out` is left
 /// untouched and `*err_out` is not set. Every later step returns it again.
@@ -99,6 +104,7 @@ mod tests {
             (PYRT_ERR_INTERRUPTED, ErrorKind::Interrupted),
             (PYRT_ERR_TIMEOUT, ErrorKind::Timeout),
             (PYRT_ERR_BUFFER_ESCAPED, ErrorKind::BufferEscaped),
+            (PYRT_ERR_VENV, ErrorKind::Venv),
         ];
         assert_eq!(table.len(), ErrorKind::ALL.len());
         for (code, kind) in table {

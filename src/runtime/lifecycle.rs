@@ -93,6 +93,9 @@ pub fn new(config_text: Option<&str>) -> Result<u64> {
             Ok(token)
         }
         Lifecycle::Uninit => {
+            // A managed venv is made ready before discovery reads it; progress goes to stderr
+            // (hosts that want it elsewhere call pyrt_venv_ensure first).
+            crate::environment::ensure(&config, &mut |line| eprintln!("{line}"))?;
             let found = discover::discover(&config, std::env::var("PYRT_LIBPYTHON").ok())?;
             let loaded = loader::load(&found.libpython, &|minor, free_threaded, version| {
                 check_versions(&config, &found, minor, free_threaded, version)
@@ -391,4 +394,14 @@ pub(super) fn running_info() -> Result<InterpreterInfo> {
         Lifecycle::Finalized => Err(Error::finalized()),
         _ => Err(Error::closed()),
     }
+}
+
+/// Makes a config's managed venv ready (see crate::environment) without starting Python,
+/// reporting progress lines to `progress`.
+pub fn venv_ensure(config_text: Option<&str>, progress: &mut dyn FnMut(&str)) -> Result<()> {
+    let config = Config::parse(config_text)?;
+    if !crate::environment::wanted(&config) {
+        return Err(Error::new(ErrorKind::Config, "the config has no \"requirements\" or \"requirements_file\""));
+    }
+    crate::environment::ensure(&config, progress)
 }

@@ -50,7 +50,7 @@ pub(crate) use info::info_json;
 #[cfg(test)]
 pub(crate) use info::INFO_FIELDS;
 pub(crate) use iterate::{iter_close, iter_next, iter_next_batch, iter_send, iter_throw, object_iter};
-pub(crate) use lifecycle::{free, new};
+pub(crate) use lifecycle::{free, new, venv_ensure};
 pub(crate) use objects::{
     object_call, object_eval, object_free, object_from_json, object_getattr, object_import, object_setattr, object_text, object_to_json,
 };

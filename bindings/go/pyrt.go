@@ -7,6 +7,7 @@ import (
 	"io"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -35,6 +36,10 @@ type Runtime struct {
 	captured *outputWriters
 	closed   atomic.Bool
 	cleanup  runtime.Cleanup
+	// bindMod is the _pyrt_bind helper module of generated bindings
+	// (bind.go), imported on first use.
+	bindMu  sync.Mutex
+	bindMod *Object
 }
 
 // Option configures New.

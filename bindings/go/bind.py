@@ -422,8 +422,10 @@ class Describer:
         items, skipped = [], []
         for n in names:
             obj = getattr(mod, n, None)
-            if not explicit and getattr(obj, "__module__", None) != mod.__name__:
-                continue  # imported, not defined here
+            owner = getattr(obj, "__module__", None) or ""
+            if not explicit and owner != mod.__name__ and not (
+                    hasattr(mod, "__path__") and owner.startswith(mod.__name__ + ".")):
+                continue  # imported, not defined here (or in the package's own modules)
             if inspect.isclass(obj):
                 if issubclass(obj, BaseException):
                     skipped.append({"name": n, "why": "exception class (errors match *pyrt.PythonError)"})
@@ -450,6 +452,8 @@ def _nd_dtype(h):
     if not _is_nd(h):
         return None
     args = typing.get_args(h)
+    if getattr(typing.get_origin(h), "__name__", "") == "NDArray":  # numpy >= 2.3: a type alias
+        return args[0].__name__ if args and isinstance(args[0], type) else None
     if len(args) == 2:
         dargs = typing.get_args(args[1])
         if dargs and isinstance(dargs[0], type):
@@ -459,7 +463,10 @@ def _nd_dtype(h):
 
 def _is_nd(h):
     np = sys.modules.get("numpy")
-    return np is not None and (h is np.ndarray or typing.get_origin(h) is np.ndarray)
+    if np is None:
+        return False
+    o = typing.get_origin(h)
+    return h is np.ndarray or o is np.ndarray or (getattr(o, "__name__", "") == "NDArray" and "numpy" in str(getattr(o, "__module__", "")))
 
 
 def _name(h):

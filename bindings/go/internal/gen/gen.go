@@ -562,6 +562,9 @@ func (g *generator) function(w *bytes.Buffer, f Func, cs callSite) {
 	kind := g.kind(f)
 	pyName := cs.what
 	doc := fmt.Sprintf("%s calls %s%s.", cs.goName, pyName, f.Sig)
+	if rest, ok := strings.CutPrefix(f.Sig, "async "); ok {
+		doc = fmt.Sprintf("%s calls async %s%s.", cs.goName, pyName, rest)
+	}
 	if f.Doc != "" {
 		doc += "\n\n" + f.Doc
 	}

@@ -33,7 +33,9 @@ def sigtext(obj):
         s = str(inspect.signature(obj))
     except (TypeError, ValueError) as e:
         s = "<no signature: %s>" % type(e).__name__
-    return prefix + _ADDR.sub("", s)
+    # Python 3.8 writes string annotations' subscripts as Literal[('a', 'b')]:
+    # one text for every version.
+    return prefix + _ADDR.sub("", s).replace("[(", "[").replace(")]", "]")
 
 
 def sigtexts(mod, names):
@@ -74,7 +76,7 @@ def to_py(h, v):
                 return to_py(a, v)
     if isinstance(h, type) and isinstance(v, dict):
         if dataclasses.is_dataclass(h) or _is_namedtuple(h):
-            hints = _hints(h)
+            hints = {k: a for k, a in _struct_hints(h).items() if not isinstance(a, _Unresolved)}
             return h(**{k: to_py(hints.get(k), x) for k, x in v.items()})
     if origin is tuple and isinstance(v, (dict, list, tuple)):
         items = list(v.values()) if isinstance(v, dict) else list(v)
@@ -108,9 +110,10 @@ def adapt(fn, kind):
     kind: "call" (plain), "gen" (a generator: items converted), "async" (a coroutine: its
     result converted), "nd" (memoryviews to arrays)."""
     try:
-        hints = _hints(fn)
+        hints = hints_of(fn, [])
     except Exception:
         hints = {}
+    hints = {k: h for k, h in hints.items() if not isinstance(h, _Unresolved)}
     try:
         params = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
@@ -164,6 +167,22 @@ async def _await_adapted(aw):
 
 def _hints(obj):
     return typing.get_type_hints(obj)
+
+
+def _struct_hints(h):
+    """A class's field hints; where get_type_hints fails (list[str] on 3.8),
+    each annotation through the fallback parser."""
+    try:
+        return typing.get_type_hints(h)
+    except Exception:
+        pass
+    hints = {}
+    for k, a in getattr(h, "__annotations__", {}).items():
+        try:
+            hints[k] = _eval_str(a, vars(sys.modules.get(h.__module__))) if isinstance(a, str) else a
+        except Exception as e:
+            hints[k] = _Unresolved("annotation %r: %s" % (a, e))
+    return hints
 
 
 _FALLBACK_NAMES = {
@@ -336,16 +355,7 @@ class Describer:
             kind = "dataclass" if dataclasses.is_dataclass(h) else "namedtuple" if _is_namedtuple(h) else "typeddict"
             d = {"name": h.__name__, "qual": key, "kind": kind, "doc": _doc(h), "fields": []}
             self.structs[key] = d
-            notes = []
-            try:
-                hints = typing.get_type_hints(h)
-            except Exception:
-                hints = {}
-                for k, a in getattr(h, "__annotations__", {}).items():
-                    try:
-                        hints[k] = _eval_str(a, vars(sys.modules.get(h.__module__))) if isinstance(a, str) else a
-                    except Exception as e:
-                        hints[k] = _Unresolved("annotation %r: %s" % (a, e))
+            hints = _struct_hints(h)
             names = list(hints)
             if kind == "namedtuple":
                 names = list(h._fields)
@@ -448,14 +458,23 @@ class Describer:
                 "funcs": funcs, "classes": classes, "structs": list(self.structs.values()), "skipped": skipped}
 
 
+def _origin(h):
+    # numpy's own generic alias (numpy < 2 on Python 3.8) is unknown to typing.get_origin.
+    return typing.get_origin(h) or getattr(h, "__origin__", None)
+
+
+def _args(h):
+    return typing.get_args(h) or tuple(getattr(h, "__args__", None) or ())
+
+
 def _nd_dtype(h):
     if not _is_nd(h):
         return None
-    args = typing.get_args(h)
-    if getattr(typing.get_origin(h), "__name__", "") == "NDArray":  # numpy >= 2.3: a type alias
+    args = _args(h)
+    if getattr(_origin(h), "__name__", "") == "NDArray":  # numpy >= 2.3: a type alias
         return args[0].__name__ if args and isinstance(args[0], type) else None
     if len(args) == 2:
-        dargs = typing.get_args(args[1])
+        dargs = _args(args[1])
         if dargs and isinstance(dargs[0], type):
             return dargs[0].__name__
     return None
@@ -465,7 +484,7 @@ def _is_nd(h):
     np = sys.modules.get("numpy")
     if np is None:
         return False
-    o = typing.get_origin(h)
+    o = _origin(h)
     return h is np.ndarray or o is np.ndarray or (getattr(o, "__name__", "") == "NDArray" and "numpy" in str(getattr(o, "__module__", "")))
 
 

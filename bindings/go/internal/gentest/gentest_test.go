@@ -222,6 +222,11 @@ func TestStale(t *testing.T) {
 func TestGolden(t *testing.T) {
 	desc := must(pyrt.DescribeModule(bg, rt, "typedmod"))
 	m := must(gen.Parse(desc))
+	if strings.HasPrefix(m.Python, "3.8.") || strings.HasPrefix(m.Python, "3.9.") {
+		// Before 3.10 the file differs by design: notes say which annotations
+		// (int | None) were read by the fallback parser.
+		t.Skip("the committed binding was generated on Python 3.10+")
+	}
 	code := must(gen.Generate(m, gen.Config{Package: "gentest", Source: "typedmod.py"}))
 	old := must(os.ReadFile("typedmod_pyrt.go"))
 	strip := func(b []byte) string { _, rest, _ := strings.Cut(string(b), "\n"); return rest }

@@ -578,12 +578,12 @@ func (g *generator) function(w *bytes.Buffer, f Func, cs callSite) {
 	}
 	// Parameters.
 	var goParams []string
-	var pos []string      // Go expressions of positional args, in order
-	var posTypes []*Type  // their types
-	var kwReq []string    // required keyword-only: pyKw[name] = expr
-	var varArgs string    // slice param of *args
-	var opts []Param      // options struct fields
-	var varKw bool        // **kwargs in options
+	var pos []string     // Go expressions of positional args, in order
+	var posTypes []*Type // their types
+	var kwReq []string   // required keyword-only: pyKw[name] = expr
+	var varArgs string   // slice param of *args
+	var opts []Param     // options struct fields
+	var varKw bool       // **kwargs in options
 	hasND := false
 	for _, p := range f.Params {
 		pn := paramName(p.Name)

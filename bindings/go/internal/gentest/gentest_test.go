@@ -44,6 +44,10 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	if err := rt.Run(bg, "import numpy"); err != nil && os.Getenv("PYRT_TEST_REQUIRE_VENV") != "1" {
+		fmt.Fprintln(os.Stderr, "gentest: skipped: typedmod.py needs numpy (set PYRT_TEST_VENV to a venv with numpy and jinja2)")
+		os.Exit(0)
+	}
 	if tm, err = BindTypedmod(bg, rt); err != nil {
 		fmt.Fprintln(os.Stderr, "binding typedmod:", err)
 		os.Exit(1)

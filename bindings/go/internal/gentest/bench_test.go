@@ -21,27 +21,38 @@ func BenchmarkGeneratedCall(b *testing.B) {
 	}
 	defer fn.Close()
 	var gen, call, typed time.Duration
+	steps := []func(){
+		func() {
+			t := time.Now()
+			v, err := tm.Add(bg, 2, 3)
+			gen += time.Since(t)
+			if err != nil || v != 5 {
+				b.Fatal(v, err)
+			}
+		},
+		func() {
+			t := time.Now()
+			r, err := rt.CallValue(bg, "typedmod", "add", int64(2), int64(3))
+			call += time.Since(t)
+			if err != nil || r.(int64) != 5 {
+				b.Fatal(r, err)
+			}
+		},
+		func() {
+			t := time.Now()
+			i, err := fn.CallInt(bg, int64(2), int64(3))
+			typed += time.Since(t)
+			if err != nil || i != 5 {
+				b.Fatal(i, err)
+			}
+		},
+	}
 	n := 0
 	for b.Loop() {
-		t0 := time.Now()
-		v, err := tm.Add(bg, 2, 3)
-		t1 := time.Now()
-		if err != nil || v != 5 {
-			b.Fatal(v, err)
+		// Rotate the order so that no kind of call always goes first.
+		for k := range steps {
+			steps[(n+k)%len(steps)]()
 		}
-		r, err := rt.CallValue(bg, "typedmod", "add", int64(2), int64(3))
-		t2 := time.Now()
-		if err != nil || r.(int64) != 5 {
-			b.Fatal(r, err)
-		}
-		i, err := fn.CallInt(bg, int64(2), int64(3))
-		t3 := time.Now()
-		if err != nil || i != 5 {
-			b.Fatal(i, err)
-		}
-		gen += t1.Sub(t0)
-		call += t2.Sub(t1)
-		typed += t3.Sub(t2)
 		n++
 	}
 	b.ReportMetric(float64(gen.Nanoseconds())/float64(n), "gen-ns/call")
@@ -61,23 +72,31 @@ func BenchmarkGeneratedStructCall(b *testing.B) {
 	defer fn.Close()
 	words := []string{"alpha", "beta", "gamma"}
 	var gen, hand time.Duration
+	steps := []func(){
+		func() {
+			t := time.Now()
+			if _, err := tm.WordLengths(bg, words); err != nil {
+				b.Fatal(err)
+			}
+			gen += time.Since(t)
+		},
+		func() {
+			t := time.Now()
+			v, err := fn.Call(bg, words)
+			var out map[string]int64
+			if err == nil {
+				err = pyrt.Assign(&out, v)
+			}
+			hand += time.Since(t)
+			if err != nil {
+				b.Fatal(err)
+			}
+		},
+	}
 	n := 0
 	for b.Loop() {
-		t0 := time.Now()
-		if _, err := tm.WordLengths(bg, words); err != nil {
-			b.Fatal(err)
-		}
-		t1 := time.Now()
-		v, err := fn.Call(bg, words)
-		var out map[string]int64
-		if err == nil {
-			err = pyrt.Assign(&out, v)
-		}
-		if err != nil {
-			b.Fatal(err)
-		}
-		hand += time.Since(t1)
-		gen += t1.Sub(t0)
+		steps[n%2]()
+		steps[(n+1)%2]()
 		n++
 	}
 	b.ReportMetric(float64(gen)/float64(hand), "gen/hand")

@@ -131,6 +131,9 @@ def adapt(fn, kind):
         if name in nd and isinstance(v, memoryview):
             import numpy
             return numpy.frombuffer(v, dtype=nd[name])
+        if name in nd and isinstance(v, list):  # outside the typed path: a copy
+            import numpy
+            return numpy.asarray(v, dtype=nd[name])
         return to_py(hints.get(name), v)
 
     def call(*args, **kw):

@@ -698,9 +698,7 @@ func (g *generator) function(w *bytes.Buffer, f Func, cs callSite) {
 	for _, t := range posTypes {
 		fast = fast && t != nil && (scalar(t) || t.K == "ndarray")
 	}
-	if hasND && !fast {
-		notes = append(notes, "numpy array parameters need all parameters positional scalars")
-	}
+	// (Arrays outside the typed path travel as lists, copied into arrays by the adapter.)
 	if fast && cs.method == "" && (kind == "" || kind == "nd") {
 		args := strings.Join(pos, ", ")
 		if hasND {

@@ -140,7 +140,7 @@ demo: demo-hint build
 	env -u PYRT_LIBPYTHON $(BUILD)/examples/callbacks
 	@if [ -d examples/go ]; then \
 	  echo; echo "== examples/go"; \
-	  cd examples/go && go run ./basic && go run ./concurrent && go run ./callbacks; \
+	  cd examples/go && go run ./basic && go run ./concurrent && go run ./callbacks && go run ./typed; \
 	fi
 	@echo; echo "== examples/rust"
 	env -u PYRT_LIBPYTHON $(CARGO) run --release -q -p pyrt-example

@@ -15,7 +15,7 @@ import (
 //     only when it fits; a float64 to an int only when it is integral), and
 //     *big.Int to big.Int, *big.Int or a fitting int;
 //   - []any, Tuple, Set and FrozenSet to slices and arrays (an array's length
-//     must match);
+//     must match), and to structs, item i to exported field i;
 //   - map[string]any to maps with string keys and to structs (fields matched
 //     by json tag, then by name ignoring case, as encoding/json does);
 //   - Dict to maps with any key type;
@@ -218,6 +218,24 @@ func assignList(dst reflect.Value, items []any, v any, path string) error {
 		}
 		for i, e := range items {
 			if err := assign(dst.Index(i), e, fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	case reflect.Struct:
+		// A tuple into a struct: item i into exported field i (the Go form
+		// pyrt-gen gives tuple[int, str]).
+		var fields []int
+		for i := 0; i < t.NumField(); i++ {
+			if t.Field(i).IsExported() {
+				fields = append(fields, i)
+			}
+		}
+		if len(fields) != len(items) {
+			return assignErr(path, v, t, fmt.Sprintf("%d items for a struct of %d fields", len(items), len(fields)))
+		}
+		for i, e := range items {
+			if err := assign(dst.Field(fields[i]), e, fmt.Sprintf("%s[%d]", path, i)); err != nil {
 				return err
 			}
 		}

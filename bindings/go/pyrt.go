@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -37,6 +38,10 @@ type Runtime struct {
 	captured *outputWriters
 	closed   atomic.Bool
 	cleanup  runtime.Cleanup
+	// bindMod is the _pyrt_bind helper module of generated bindings
+	// (bind.go), imported on first use.
+	bindMu  sync.Mutex
+	bindMod *Object
 }
 
 // Option configures New.

@@ -520,6 +520,14 @@ static char *config(void) {
     } else if (lib && *lib) {
         if (asprintf(&c, "{\"libpython\": \"%s\"}", lib) < 0) die("asprintf");
     }
+    /* PYRT_BENCH_STATS=0: the same run with call counting off ("stats": false). */
+    const char *st = getenv("PYRT_BENCH_STATS");
+    if (st && !strcmp(st, "0")) {
+        char *d = NULL;
+        if (asprintf(&d, "%.*s%s\"stats\": false}", c ? (int)strlen(c) - 1 : 1, c ? c : "{", c ? ", " : "") < 0) die("asprintf");
+        free(c);
+        c = d;
+    }
     return c;
 }
 

@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/amd64",
 		gz:         embeddedLinuxAmd64Gz,
-		size:       1786336,
-		sha256:     "07ec847610181b77c3050d32d9d603dc6c783cb8bd46224527eb551cb84b8a65",
+		size:       2127368,
+		sha256:     "68cc6210bde6d86ed26336d0f61bb2a8fff9db8f174ffdca1fd4db17314fbcf3",
 		version:    "0.1.0",
-		sourceHash: "bcac075d1bef39c2afd160255e1f6f3f763aa599f2f03256d442ba6e5fe05a59",
+		sourceHash: "f18ac234c1cd3336ba5de52d0ce1fbcf4fbaf61570fadd1fd46a89c042c2b897",
 		glibc:      "2.17",
 	}
 }

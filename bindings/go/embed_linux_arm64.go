@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/arm64",
 		gz:         embeddedLinuxArm64Gz,
-		size:       1626472,
-		sha256:     "21930742c20c5e17af58e894f3c577dbd1394c13ac78e57a7c857e9d655b31be",
+		size:       1926464,
+		sha256:     "dd0b6888ac6122434778d60d912ca95d2bfb03e510ccb5170ba0caad909ceaff",
 		version:    "0.1.0",
-		sourceHash: "bcac075d1bef39c2afd160255e1f6f3f763aa599f2f03256d442ba6e5fe05a59",
+		sourceHash: "f18ac234c1cd3336ba5de52d0ce1fbcf4fbaf61570fadd1fd46a89c042c2b897",
 		glibc:      "2.17",
 	}
 }

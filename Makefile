@@ -48,7 +48,7 @@ LINK_PYRT     := -L$(BUILD_LIBDIR) -lpyrt -Wl,-rpath,$(abspath $(BUILD_LIBDIR))
 EXAMPLES_DIR  := $(abspath examples/c)
 
 C_TESTS     := test_api test_big test_leak test_threads test_lifecycle test_badlib test_venv test_signals test_host test_buffer test_iter test_async header_c \
-               test_faults test_soak test_mutation
+               test_faults test_soak test_mutation test_stats
 TEST_BINS   := $(addprefix $(BUILD)/tests/,$(C_TESTS) header_cxx)
 # every examples/c/*.c is built; `demo` and the tests run basic and threads
 EXAMPLES    := $(basename $(notdir $(wildcard examples/c/*.c)))

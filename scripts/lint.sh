@@ -48,6 +48,7 @@ if command -v go >/dev/null 2>&1; then
   check "go vet (purego, cgo enabled)" bash -c 'cd bindings/go && CGO_ENABLED=1 go vet ./...'
   check "go vet (-tags pyrt_cgo)" bash -c 'cd bindings/go && CGO_ENABLED=1 go vet -tags pyrt_cgo ./...'
   check "go vet (examples, bench)" bash -c 'cd examples/go && CGO_ENABLED=0 go vet ./... && cd ../../bench/go && CGO_ENABLED=1 go vet ./...'
+  check "go vet (pyrtprom)" bash -c 'cd bindings/go/pyrtprom && CGO_ENABLED=0 go vet ./...'
 else
   echo "  go not found"
   ((failed++))

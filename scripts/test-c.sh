@@ -117,6 +117,7 @@ TESTS=(
   "test_buffer|valgrind|"
   "test_iter|valgrind|"
   "test_async|valgrind|"
+  "test_stats|valgrind|"
   "test_badlib|native|"
   "test_big|valgrind|"
   "test_mutation|valgrind-reads|PYTHONMALLOC=malloc"

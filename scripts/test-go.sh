@@ -192,6 +192,8 @@ echo "== vet and examples (examples with ${PYTHONS[0]%% *})"
 once "vet purego" bash -c 'cd bindings/go && CGO_ENABLED=0 go vet ./...'
 once "vet cgo" bash -c 'cd bindings/go && CGO_ENABLED=1 go vet -tags pyrt_cgo ./...'
 once "vet examples" bash -c 'cd examples/go && CGO_ENABLED=0 go vet ./...'
+once "vet pyrtprom" bash -c 'cd bindings/go/pyrtprom && CGO_ENABLED=0 go vet ./...'
+once "pyrtprom (Prometheus collector scraped over 127.0.0.1)" bash -c "cd bindings/go/pyrtprom && PYRT_LIBPYTHON='$FIRST_LIB' CGO_ENABLED=0 go test -count=1 ./..."
 once "example basic" bash -c "cd examples/go && CGO_ENABLED=0 go run ./basic '$FIRST_LIB'"
 once "example basic (discovery)" bash -c 'cd examples/go && env -u PYRT_LIBPYTHON CGO_ENABLED=0 go run ./basic'
 once "example basic (pyrt_cgo)" bash -c "cd examples/go && CGO_ENABLED=1 go run -tags pyrt_cgo ./basic '$FIRST_LIB'"

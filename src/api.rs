@@ -74,6 +74,52 @@ pub struct Object {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bytes<'a>(pub &'a [u8]);
 
+/// Call statistics: [`Runtime::stats`] (one handle) and [`process_stats`] (the whole process).
+/// The fields are `pyrt_stats_json`'s (the header documents them): counts are exact, the
+/// latency figures estimates (fast calls are timed one in 16).
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
+#[cfg_attr(test, serde(deny_unknown_fields))]
+pub struct Stats {
+    /// `"runtime"` or `"process"`.
+    pub scope: String,
+    /// Whether calls are counted (config key `"stats"`, [`Builder::stats`]).
+    pub enabled: bool,
+    /// Calls that reached Python.
+    pub calls_started: u64,
+    pub calls_finished: u64,
+    /// Calls that finished with an error.
+    pub calls_failed: u64,
+    pub calls_in_flight: u64,
+    /// Python exceptions by type name (at most 64 types; the rest in `exceptions_other`).
+    pub exceptions: std::collections::BTreeMap<String, u64>,
+    pub exceptions_other: u64,
+    /// The latency histogram's upper bounds (seconds, 1e-6 to 10); `latency_buckets` has one
+    /// more entry (+Inf) and is not cumulative.
+    pub latency_bounds_seconds: Vec<f64>,
+    pub latency_buckets: Vec<u64>,
+    pub latency_count: u64,
+    pub latency_sum_seconds: f64,
+    /// Time waiting to enter Python (the GIL, a hop to the main thread or a worker).
+    pub wait_seconds: f64,
+    /// Time running Python.
+    pub run_seconds: f64,
+    /// Live object handles.
+    pub objects: u64,
+    /// Host functions called from Python.
+    pub host_callbacks: u64,
+    pub interrupts: u64,
+    pub timeouts: u64,
+    /// Calls run in worker sub-interpreters.
+    pub worker_calls: u64,
+    /// This handle's workers (0 for the process).
+    pub workers: u64,
+}
+
+/// The whole process's call statistics (every handle, freed ones included).
+pub fn process_stats() -> Result<Stats> {
+    from_json(&runtime::stats_json(None).map(into_string)?)
+}
+
 /// What [`Runtime::info`] reports about the running interpreter.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[cfg_attr(test, serde(deny_unknown_fields))]
@@ -385,6 +431,16 @@ impl Runtime {
     /// [`Runtime::info`] as JSON text.
     pub fn info_json(&self) -> Result<String> {
         runtime::info_json(self.token).map(into_string)
+    }
+
+    /// This handle's call statistics.
+    pub fn stats(&self) -> Result<Stats> {
+        from_json(&self.stats_json()?)
+    }
+
+    /// [`Runtime::stats`] as JSON text.
+    pub fn stats_json(&self) -> Result<String> {
+        runtime::stats_json(Some(self.token)).map(into_string)
     }
 
     /// What this handle's calls wrote to `sys.stdout` and `sys.stderr` since the last take
@@ -841,6 +897,10 @@ impl Builder {
     pub fn worker_setup(self, code: &str) -> Builder {
         self.set("worker_setup", code)
     }
+    /// Count calls ([`Runtime::stats`]; on by default). Process-wide: the first handle decides.
+    pub fn stats(self, on: bool) -> Builder {
+        self.set("stats", on)
+    }
 
     /// The JSON config these options stand for (what [`Runtime::new`] takes).
     pub fn config_json(&self) -> Result<String> {
@@ -913,7 +973,8 @@ mod tests {
             .capture_output(true)
             .workers(2)
             .worker_module("json")
-            .worker_setup("pass");
+            .worker_setup("pass")
+            .stats(true);
         let config: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&b.config_json().unwrap()).unwrap();
         let mut keys: Vec<&str> = config.keys().map(String::as_str).collect();
         let mut want = crate::config::CONFIG_KEYS.to_vec();

@@ -79,6 +79,9 @@ pub struct Config {
     /// Code each worker runs when it starts.
     #[serde(default)]
     pub worker_setup: Option<String>,
+    /// Count calls (`pyrt_stats_json`); `None` = on. Process-wide, fixed by the first handle.
+    #[serde(default)]
+    pub stats: Option<bool>,
 }
 
 /// A `python_version` constraint: "3.12" (either build kind) or "3.13t" (free-threaded only).
@@ -114,7 +117,7 @@ pub fn parse_constraint(v: &str) -> Option<Constraint> {
 /// Every key of the config object, in [`Config`]'s order (checked against it by a test; the
 /// contract file lists them for the bindings).
 #[cfg(test)]
-pub const CONFIG_KEYS: [&str; 19] = [
+pub const CONFIG_KEYS: [&str; 20] = [
     "libpython",
     "python_executable",
     "use_environment",
@@ -134,6 +137,7 @@ pub const CONFIG_KEYS: [&str; 19] = [
     "workers",
     "worker_modules",
     "worker_setup",
+    "stats",
 ];
 
 impl Config {
@@ -217,6 +221,9 @@ impl Config {
         }
         if self.sigpipe.is_some() && self.signal_settings().ok() != running.signal_settings().ok() {
             return Some("sigpipe differs from the running interpreter's".into());
+        }
+        if self.stats.is_some() && self.stats.unwrap_or(true) != running.stats.unwrap_or(true) {
+            return Some("stats differs from the running interpreter's (counting is process-wide)".into());
         }
         None
     }

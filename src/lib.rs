@@ -25,8 +25,9 @@ mod json;
 mod python;
 mod runtime;
 mod signals;
+mod stats;
 
-pub use api::{Builder, Bytes, Candidate, Discovery, Info, Iter, Object, Runtime, Task};
+pub use api::{process_stats, Builder, Bytes, Candidate, Discovery, Info, Iter, Object, Runtime, Stats, Task};
 pub use error::{Error, ErrorDetail, ErrorKind, PythonException, Result};
 
 #[doc(hidden)]

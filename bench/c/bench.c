@@ -45,7 +45,8 @@
  *
  * Environment: PYRT_LIBPYTHON (the library), PYRT_BENCH_VENV (a venv with NumPy, optional),
  * PYRT_BENCH_PYTHON (the real interpreter of the same version, for the subprocess baselines and
- * start-up), PYRT_BENCH_LABEL (the version's label in the table), PYRT_BENCH_DIR (bench/).
+ * start-up), PYRT_BENCH_LABEL (the version's label in the table), PYRT_BENCH_DIR (bench/),
+ * PYRT_BENCH_STATS=0 (call counting off: compare the sqrt group with and without it).
  * --quick: few calls per repetition (proves the benchmarks run; no figure is meaningful). */
 #define _GNU_SOURCE
 #include "pyrt.h"
@@ -519,6 +520,14 @@ static char *config(void) {
         }
     } else if (lib && *lib) {
         if (asprintf(&c, "{\"libpython\": \"%s\"}", lib) < 0) die("asprintf");
+    }
+    /* PYRT_BENCH_STATS=0: the same run with call counting off ("stats": false). */
+    const char *st = getenv("PYRT_BENCH_STATS");
+    if (st && !strcmp(st, "0")) {
+        char *d = NULL;
+        if (asprintf(&d, "%.*s%s\"stats\": false}", c ? (int)strlen(c) - 1 : 1, c ? c : "{", c ? ", " : "") < 0) die("asprintf");
+        free(c);
+        c = d;
     }
     return c;
 }

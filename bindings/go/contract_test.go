@@ -103,6 +103,7 @@ func allOptions() map[string]Option {
 		"WithWorkers":            WithWorkers(2),
 		"WithWorkerModules":      WithWorkerModules("json"),
 		"WithWorkerSetup":        WithWorkerSetup("x = 1"),
+		"WithStats":              WithStats(true),
 		"WithSignals":            WithSignals("host"),
 		"WithSigpipe":            WithSigpipe("call"),
 		"WithCallTimeout":        WithCallTimeout(time.Second),

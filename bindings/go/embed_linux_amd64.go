@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/amd64",
 		gz:         embeddedLinuxAmd64Gz,
-		size:       1821280,
-		sha256:     "d725ad2edd3f88bd572bb40e9a20d6e9d797651fa21f6ddb3edcc33eba6ef22c",
+		size:       2266104,
+		sha256:     "d58b175573075f7a9c98b33f3f4e92769c7cd10fff539f85f891f9c3bea068f8",
 		version:    "0.1.0",
-		sourceHash: "2e7e6eec000a70b61034534b1a235e09603dfb743dbd898d8d6a4a64e1eeb16d",
+		sourceHash: "46c52b5570f6d92eb8fb76c754da52bc7d194c8d8aa869c5db7abdb3f71660ec",
 		glibc:      "2.17",
 	}
 }

@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/arm64",
 		gz:         embeddedLinuxArm64Gz,
-		size:       1649712,
-		sha256:     "0c85c049dff314c164dcdce71bf53a570f221a93d95617763923513b2992d399",
+		size:       2052144,
+		sha256:     "0f31e9d7c4dd9032bd57c7d2ac0e1d80dd22278fd706d39728c21fdc79bb9a1b",
 		version:    "0.1.0",
-		sourceHash: "2e7e6eec000a70b61034534b1a235e09603dfb743dbd898d8d6a4a64e1eeb16d",
+		sourceHash: "46c52b5570f6d92eb8fb76c754da52bc7d194c8d8aa869c5db7abdb3f71660ec",
 		glibc:      "2.17",
 	}
 }

@@ -71,6 +71,7 @@ type cAPI interface {
 	pyrt_call_json_buf(rt uintptr, module, function, argsJSON, kwargsJSON *byte, out, errOut *uintptr) int32
 	pyrt_buf_free(buf *uintptr)
 	pyrt_info_json(rt uintptr, resultOut, errOut *uintptr) int32
+	pyrt_stats_json(rt uintptr, resultOut, errOut *uintptr) int32
 
 	// ---- iterators
 	pyrt_object_iter(obj uintptr, iterOut, errOut *uintptr) int32

@@ -25,6 +25,7 @@ static inline int32_t go_pyrt_eval_value_buf(uintptr_t rt, char *expr, uint32_t 
 static inline int32_t go_pyrt_call_json_buf(uintptr_t rt, char *module, char *function, char *args_json, char *kwargs_json, uintptr_t *out, uintptr_t *err_out) { return pyrt_call_json_buf((pyrt_runtime *)rt, (const char *)module, (const char *)function, (const char *)args_json, (const char *)kwargs_json, (pyrt_buf *)out, (pyrt_error **)err_out); }
 static inline void go_pyrt_buf_free(uintptr_t *buf) { pyrt_buf_free((pyrt_buf *)buf); }
 static inline int32_t go_pyrt_info_json(uintptr_t rt, uintptr_t *result_out, uintptr_t *err_out) { return pyrt_info_json((pyrt_runtime *)rt, (char **)result_out, (pyrt_error **)err_out); }
+static inline int32_t go_pyrt_stats_json(uintptr_t rt, uintptr_t *result_out, uintptr_t *err_out) { return pyrt_stats_json((pyrt_runtime *)rt, (char **)result_out, (pyrt_error **)err_out); }
 static inline int32_t go_pyrt_object_iter(uintptr_t obj, uintptr_t *iter_out, uintptr_t *err_out) { return pyrt_object_iter((pyrt_object *)obj, (pyrt_object **)iter_out, (pyrt_error **)err_out); }
 static inline int32_t go_pyrt_iter_next(uintptr_t iter, uint32_t flags, uintptr_t *item_out, uintptr_t *err_out) { return pyrt_iter_next((pyrt_object *)iter, flags, (char **)item_out, (pyrt_error **)err_out); }
 static inline int32_t go_pyrt_iter_next_object(uintptr_t iter, uintptr_t *item_out, uintptr_t *err_out) { return pyrt_iter_next_object((pyrt_object *)iter, (pyrt_object **)item_out, (pyrt_error **)err_out); }
@@ -166,6 +167,11 @@ func (l *ffiLib) pyrt_buf_free(buf *uintptr) {
 // pyrt_info_json calls int32_t pyrt_info_json(pyrt_runtime *rt, char **result_out, pyrt_error **err_out).
 func (l *ffiLib) pyrt_info_json(rt uintptr, resultOut *uintptr, errOut *uintptr) int32 {
 	return int32(C.go_pyrt_info_json(C.uintptr_t(rt), (*C.uintptr_t)(unsafe.Pointer(resultOut)), (*C.uintptr_t)(unsafe.Pointer(errOut))))
+}
+
+// pyrt_stats_json calls int32_t pyrt_stats_json(pyrt_runtime *rt, char **result_out, pyrt_error **err_out).
+func (l *ffiLib) pyrt_stats_json(rt uintptr, resultOut *uintptr, errOut *uintptr) int32 {
+	return int32(C.go_pyrt_stats_json(C.uintptr_t(rt), (*C.uintptr_t)(unsafe.Pointer(resultOut)), (*C.uintptr_t)(unsafe.Pointer(errOut))))
 }
 
 // pyrt_object_iter calls int32_t pyrt_object_iter(pyrt_object *obj, pyrt_object **iter_out, pyrt_error **err_out).

@@ -22,6 +22,7 @@ const (
 	sym_pyrt_call_json_buf
 	sym_pyrt_buf_free
 	sym_pyrt_info_json
+	sym_pyrt_stats_json
 	sym_pyrt_object_iter
 	sym_pyrt_iter_next
 	sym_pyrt_iter_next_object
@@ -109,6 +110,7 @@ var symNames = [symCount]string{
 	"pyrt_call_json_buf",
 	"pyrt_buf_free",
 	"pyrt_info_json",
+	"pyrt_stats_json",
 	"pyrt_object_iter",
 	"pyrt_iter_next",
 	"pyrt_iter_next_object",
@@ -247,6 +249,11 @@ func (l *ffiLib) pyrt_buf_free(buf *uintptr) {
 // pyrt_info_json calls int32_t pyrt_info_json(pyrt_runtime *rt, char **result_out, pyrt_error **err_out).
 func (l *ffiLib) pyrt_info_json(rt uintptr, resultOut *uintptr, errOut *uintptr) int32 {
 	return int32(ccall(false, l.fn[sym_pyrt_info_json], rt, uintptr(unsafe.Pointer(resultOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0, 0, 0))
+}
+
+// pyrt_stats_json calls int32_t pyrt_stats_json(pyrt_runtime *rt, char **result_out, pyrt_error **err_out).
+func (l *ffiLib) pyrt_stats_json(rt uintptr, resultOut *uintptr, errOut *uintptr) int32 {
+	return int32(ccall(false, l.fn[sym_pyrt_stats_json], rt, uintptr(unsafe.Pointer(resultOut)), uintptr(unsafe.Pointer(errOut)), 0, 0, 0, 0, 0, 0, 0))
 }
 
 // pyrt_object_iter calls int32_t pyrt_object_iter(pyrt_object *obj, pyrt_object **iter_out, pyrt_error **err_out).

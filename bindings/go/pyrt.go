@@ -68,6 +68,7 @@ type options struct {
 	workers          int
 	workerModules    []string
 	workerSetup      string
+	stats            *bool
 	signals          string
 	sigpipe          string
 	timeout          time.Duration
@@ -107,6 +108,11 @@ func WithWorkerModules(modules ...string) Option {
 // WithWorkerSetup is Python code each worker runs when it starts (for
 // example the definitions of the functions the calls use).
 func WithWorkerSetup(code string) Option { return func(o *options) { o.workerSetup = code } }
+
+// WithStats turns the counting of calls for [Runtime.Stats] on (the default)
+// or off. Counting is process-wide: the first runtime decides, and a later one
+// asking for the other value fails with ErrLibpythonConflict.
+func WithStats(on bool) Option { return func(o *options) { o.stats = &on } }
 
 // WithSignals sets how Python relates to the process's signals: "host" (the
 // default: Python never changes a signal disposition by itself; the Go
@@ -260,6 +266,9 @@ func (o *options) configJSON() ([]byte, error) {
 	}
 	if len(o.workerModules) > 0 {
 		m["worker_modules"] = o.workerModules
+	}
+	if o.stats != nil {
+		m["stats"] = *o.stats
 	}
 	if o.workerSetup != "" {
 		m["worker_setup"] = o.workerSetup

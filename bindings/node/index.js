@@ -157,6 +157,7 @@ function bind(handle) {
     runString: f('int32_t pyrt_run_string(pyrt_runtime *rt, const char *code, _Out_ pyrt_error **err_out)'),
     runFile: f('int32_t pyrt_run_file(pyrt_runtime *rt, const char *path, _Out_ pyrt_error **err_out)'),
     infoJson: f('int32_t pyrt_info_json(pyrt_runtime *rt, _Out_ pyrt_str *result_out, _Out_ pyrt_error **err_out)'),
+    statsJson: f('int32_t pyrt_stats_json(pyrt_runtime *rt, _Out_ pyrt_str *result_out, _Out_ pyrt_error **err_out)'),
     discoverJson: f('int32_t pyrt_discover_json(const char *config_json, _Out_ pyrt_str *result_out, _Out_ pyrt_error **err_out)'),
     callJson: f('int32_t pyrt_call_json(pyrt_runtime *rt, const char *module, const char *function, const char *args_json, const char *kwargs_json, _Out_ pyrt_str *result_out, _Out_ pyrt_error **err_out)'),
     callValue: f('int32_t pyrt_call_value(pyrt_runtime *rt, const char *target, const char *args_json, const char *kwargs_json, uint32_t flags, _Out_ pyrt_str *result_out, _Out_ pyrt_error **err_out)'),
@@ -889,6 +890,7 @@ const CONFIG_OPTIONS = Object.freeze({
   workers: 'workers',
   workerModules: 'worker_modules',
   workerSetup: 'worker_setup',
+  stats: 'stats',
 });
 
 function configJson(opts) {
@@ -901,6 +903,14 @@ function configJson(opts) {
     if (v !== undefined && v !== null) cfg[CONFIG_OPTIONS[k]] = v;
   }
   return Object.keys(cfg).length ? JSON.stringify(cfg) : null;
+}
+
+// pyrt_stats_json's object with camelCase properties (the exceptions map's keys are type names).
+function statsOf(h) {
+  const raw = JSON.parse(out1((o, e) => lib.fn.statsJson(h, o, e)));
+  const stats = {};
+  for (const [k, v] of Object.entries(raw)) stats[k.replace(/_([a-z])/g, (_, c) => c.toUpperCase())] = v;
+  return stats;
 }
 
 // pyrt_info_json fields -> info() properties, and the value a field has when an older libpyrt
@@ -1124,6 +1134,26 @@ class Runtime {
     info.library = lib.path;
     info.sourceHash = lib.sourceHash;
     return info;
+  }
+
+  /**
+   * This runtime's call statistics (pyrt_stats_json, camelCase properties): scope, enabled,
+   * callsStarted, callsFinished, callsFailed, callsInFlight, exceptions (type name -> count, at
+   * most 64 types), exceptionsOther, latencyBoundsSeconds (histogram upper bounds, 1e-6 to 10),
+   * latencyBuckets (per bucket, not cumulative, the last +Inf), latencyCount, latencySumSeconds,
+   * waitSeconds (waiting to enter Python), runSeconds (running Python), objects (live object
+   * handles), hostCallbacks, interrupts, timeouts, workerCalls, workers. Counts are exact; the
+   * latency figures are estimates (fast calls are timed one in 16). Counting can be turned off
+   * with the option `stats: false` (process-wide: the first runtime decides).
+   */
+  stats() {
+    return statsOf(this._handle());
+  }
+
+  /** The whole process's call statistics (every runtime, freed ones included), as stats(). */
+  processStats() {
+    this._handle();
+    return statsOf(null);
   }
 
   /** pyrt_info_json's object as it is (snake_case fields). */

@@ -139,6 +139,15 @@ fn main_interpreter_only(py: Python) -> Result<()> {
     Ok(())
 }
 
+/// Live object handles of runtime `runtime` (`None`: of every runtime). No GIL needed: a scan
+/// of the table's slots (for `pyrt_stats_json`, not the call path).
+pub fn live(runtime: Option<u64>) -> usize {
+    (0..USED.load(Acquire))
+        .filter_map(slot)
+        .filter(|s| s.object.load(Relaxed) != 0 && runtime.is_none_or(|r| s.runtime.load(Relaxed) == r))
+        .count()
+}
+
 /// Moves `object` into the table; returns its handle. GIL held.
 pub fn register(object: PyRef, runtime: u64) -> Result<u64> {
     let index = {

@@ -343,6 +343,7 @@ unsafe fn call_body(slf: PyPtr, args: PyPtr, kwargs: PyPtr) -> PyPtr {
         let e = Error::new(ErrorKind::Closed, "this host function was unregistered (or its runtime was freed)");
         return raise_error(py, &e);
     };
+    crate::stats::host_callback(reg.runtime);
     // Object handles live in the main interpreter; in a worker, arguments must be encodable.
     let handles_for = (py.interp() == 0).then_some(reg.runtime);
     let mode = ValueMode { tagged: true, handles_for };

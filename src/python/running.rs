@@ -239,6 +239,12 @@ pub fn set_token(py: Python, token: u64) {
     }
 }
 
+/// The runtime handle of the call running on this thread (0: none). GIL held.
+#[inline]
+pub fn token(py: Python) -> u64 {
+    py.thread().map_or(0, |ctx| record(ctx).token.load(Relaxed))
+}
+
 /// Which calls an interrupt is for.
 #[derive(Clone, Copy)]
 pub enum Target {

@@ -12,6 +12,7 @@ use crate::hop::Hop;
 use crate::python::liveness::{self, InFlight};
 use crate::python::{self, capture, ffi::Api, gil, handles, running, with_gil};
 use crate::signals;
+use crate::stats;
 
 /// Jobs for the interpreter's main thread (handles opened with `main_thread`), which
 /// `lifecycle`'s interpreter thread serves.
@@ -27,6 +28,8 @@ pub struct CallGuard {
     pub(super) handle: Option<Arc<Handle>>,
     /// The calling thread's context (`None` while its thread-locals are destroyed).
     pub(super) thread: Option<gil::ThreadRef>,
+    /// The clock at admission when the call is timed (`stats::admitted`), else 0.
+    pub(super) admitted: u64,
     /// Counts the call inside the interpreter until the guard drops (last, after the rest).
     pub(super) _in_flight: InFlight,
 }
@@ -40,25 +43,26 @@ impl CallGuard {
         let token = self.token;
         let handle = self.handle.as_deref();
         let api = self.api;
+        let admitted = self.admitted;
         if let (None, Some(t)) = (handle, self.thread) {
             // A plain handle (the common case): on this thread, nothing else to decide.
             let origin = t.ident();
             return gil::with_gil_on(t, api, move |py| {
                 handles::drain(py);
-                call_in(py, token, None, origin, 0, f)
+                call_in(py, token, None, origin, 0, admitted, f)
             });
         }
         let origin = self.thread.map_or_else(running::current_thread_id, |t| t.ident());
         if let Some(pool) = handle.and_then(|h| h.pool.as_ref()) {
             return pool.run_any(move |py, interp| {
                 handles::drain(py);
-                call_in(py, token, handle, origin, interp, f)
+                call_in(py, token, handle, origin, interp, admitted, f)
             });
         }
         let run = move || {
             with_gil(api, |py| {
                 handles::drain(py);
-                call_in(py, token, handle, origin, 0, f)
+                call_in(py, token, handle, origin, 0, admitted, f)
             })
         };
         if handle.is_some_and(|h| h.main_thread) {
@@ -77,11 +81,12 @@ impl CallGuard {
         let token = self.token;
         let handle = self.handle.as_deref();
         let origin = self.thread.map_or_else(running::current_thread_id, |t| t.ident());
+        let admitted = self.admitted;
         match handle.and_then(|h| h.pool.as_ref()) {
             Some(pool) => pool
                 .run_all(|py, interp| {
                     handles::drain(py);
-                    call_in(py, token, handle, origin, interp, &f)
+                    call_in(py, token, handle, origin, interp, admitted, &f)
                 })
                 .map(drop),
             None => self.with_gil(f),
@@ -103,7 +108,7 @@ impl CallGuard {
 }
 
 /// One call, with the GIL of the interpreter it runs in held: interruptible, its output
-/// captured if the handle asks.
+/// captured if the handle asks, counted (`stats`; timed when `admitted` is not 0).
 #[inline]
 fn call_in<R>(
     py: python::Python<'_>,
@@ -111,28 +116,38 @@ fn call_in<R>(
     handle: Option<&Handle>,
     origin: u64,
     interp: usize,
+    admitted: u64,
     f: impl FnOnce(python::Python<'_>) -> Result<R>,
 ) -> Result<R> {
     if handle.is_none_or(|h| h.timeout.is_none() && !h.capture) {
         // No timeout and no capture: the common case, kept short.
+        let begun = stats::begin(token, admitted);
         let mark = running::begin(py, token, origin, None, interp);
         let result = f(py);
-        return match running::end(py, mark) {
+        // The typed fast path learns its handle inside the call.
+        let counted = if token == 0 { running::token(py) } else { token };
+        let reason = running::end(py, mark);
+        let result = match reason {
             None => result,
             Some(reason) => result.map_err(|e| if e.kind == ErrorKind::KeyboardInterrupt { interrupted(e, reason, None) } else { e }),
         };
+        count(begun, counted, admitted, interp, &result);
+        return result;
     }
     let (timeout, capture) = handle.map_or((None, false), |h| (h.timeout, h.capture));
     if capture {
         capture::begin(py)?;
     }
+    let begun = stats::begin(token, admitted);
     let mark = running::begin(py, token, origin, timeout, interp);
     let result = f(py);
+    let counted = if token == 0 { running::token(py) } else { token };
     let reason = running::end(py, mark);
     let result = match (result, reason) {
         (Err(e), Some(reason)) if e.kind == ErrorKind::KeyboardInterrupt => Err(interrupted(e, reason, timeout)),
         (r, _) => r,
     };
+    count(begun, counted, admitted, interp, &result);
     match (capture, handle) {
         (true, Some(h)) => {
             let out = capture::end();
@@ -146,6 +161,23 @@ fn call_in<R>(
         }
         _ => result,
     }
+}
+
+/// Counts a call that ended (`stats`).
+#[inline]
+fn count<R>(begun: stats::Begun, token: u64, admitted: u64, interp: usize, result: &Result<R>) {
+    let (outcome, reason) = match result {
+        Ok(_) => (stats::Outcome::Ok, 0),
+        Err(e) => (
+            stats::Outcome::Failed(e),
+            match e.kind {
+                ErrorKind::Interrupted => 1,
+                ErrorKind::Timeout => 2,
+                _ => 0,
+            },
+        ),
+    };
+    stats::end(begun, token, admitted, interp != 0, outcome, reason);
 }
 
 /// The error of a call that `pyrt_interrupt*` or its timeout interrupted.
@@ -174,7 +206,8 @@ pub fn enter(token: u64) -> Result<CallGuard> {
     // Counted in first (every early return below counts out again), alive checked last.
     let in_flight = liveness::count_in();
     let Some(loaded) = python::loaded() else { return Err(Error::closed()) };
-    let mut guard = CallGuard { api: &loaded.api, token, handle: None, thread: Some(thread), _in_flight: in_flight };
+    let mut guard =
+        CallGuard { api: &loaded.api, token, handle: None, thread: Some(thread), admitted: stats::admitted(), _in_flight: in_flight };
     let gen = HANDLES_GEN.load(Acquire);
     if thread.plain_handle.get() != (token, gen) {
         let Some(handle) = handle_of(token) else {
@@ -204,7 +237,14 @@ pub(super) fn enter_object(object: u64) -> Result<(CallGuard, u64)> {
 pub(super) fn enter_interpreter() -> Result<CallGuard> {
     let in_flight = liveness::count_in();
     let Some(loaded) = python::loaded() else { return Err(handles::closed_object()) };
-    let guard = CallGuard { api: &loaded.api, token: 0, handle: None, thread: Some(gil::thread()), _in_flight: in_flight };
+    let guard = CallGuard {
+        api: &loaded.api,
+        token: 0,
+        handle: None,
+        thread: Some(gil::thread()),
+        admitted: stats::admitted(),
+        _in_flight: in_flight,
+    };
     if !liveness::is_alive() {
         return Err(handles::closed_object());
     }

@@ -71,6 +71,7 @@ pub(super) fn add_handle(config: &Config, pool: Option<Arc<python::workers::Pool
     if handle.special() {
         SPECIAL_HANDLES.fetch_add(1, SeqCst);
     }
+    crate::stats::open(token);
     let mut table = HANDLES.write().expect("handle table lock");
     table.get_or_insert_with(FxMap::default).insert(token, Arc::new(handle));
     HANDLES_GEN.fetch_add(1, Release);

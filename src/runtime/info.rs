@@ -57,3 +57,18 @@ pub fn info_json(token: u64) -> Result<CString> {
     debug_assert!(value.as_object().is_some_and(|o| o.len() == INFO_FIELDS.len() && INFO_FIELDS.iter().all(|k| o.contains_key(*k))));
     Ok(CString::new(value.to_string()).expect("JSON has no NUL"))
 }
+
+/// A runtime handle's call statistics, or (`None`) the process's (`pyrt_stats_json`). The
+/// process-wide figures need no open handle (they are zero before the first).
+pub fn stats_json(token: Option<u64>) -> Result<CString> {
+    let value = match token {
+        Some(token) => {
+            let guard = enter(token)?;
+            let handle = guard.handle_state()?;
+            drop(guard);
+            crate::stats::report(Some(token), python::handles::live(Some(token)), handle.pool.as_ref().map_or(0, |p| p.len()))
+        }
+        None => crate::stats::report(None, python::handles::live(None), 0),
+    };
+    Ok(CString::new(value.to_string()).expect("JSON has no NUL"))
+}

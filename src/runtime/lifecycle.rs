@@ -96,6 +96,8 @@ pub fn new(config_text: Option<&str>) -> Result<u64> {
             // A managed venv is made ready before discovery reads it; progress goes to stderr
             // (hosts that want it elsewhere call pyrt_venv_ensure first).
             crate::environment::ensure(&config, &mut |line| eprintln!("{line}"))?;
+            crate::stats::set_enabled(config.stats.unwrap_or(true));
+            crate::stats::init();
             let found = discover::discover(&config, std::env::var("PYRT_LIBPYTHON").ok())?;
             let loaded = loader::load(&found.libpython, &|minor, free_threaded, version| {
                 check_versions(&config, &found, minor, free_threaded, version)
@@ -196,6 +198,7 @@ fn adjust_site(api: &'static Api, config: &Config, venv: Option<&discover::Venv>
         token: 0,
         handle: Some(Arc::new(Handle { main_thread: true, ..Handle::default() })),
         thread: gil::try_thread(),
+        admitted: 0,
         _in_flight: in_flight,
     };
     guard.with_gil(|py| exec::run_code(py, &code, c"<pyrt site setup>"))
@@ -356,6 +359,7 @@ pub fn free(token: u64) {
     if handle.special() {
         SPECIAL_HANDLES.fetch_sub(1, SeqCst);
     }
+    crate::stats::close(token);
     // Workers end before anything else (their threads hold main-interpreter thread states).
     if let Some(pool) = &handle.pool {
         pool.shutdown();

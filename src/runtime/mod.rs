@@ -46,9 +46,9 @@ pub(crate) use calls::{
 };
 pub(crate) use control::{current_thread_id, interrupt_runtime, interrupt_thread};
 pub(crate) use host::{register_host, unregister_host, with_open_reply, HostFn, Reply};
-pub(crate) use info::info_json;
 #[cfg(test)]
 pub(crate) use info::INFO_FIELDS;
+pub(crate) use info::{info_json, stats_json};
 pub(crate) use iterate::{iter_close, iter_next, iter_next_batch, iter_send, iter_throw, object_iter};
 pub(crate) use lifecycle::{free, new, venv_ensure};
 pub(crate) use objects::{

@@ -1,4 +1,4 @@
-//! The safe Rust API (src/api.rs) against a real libpython: `PYRT_LIBPYTHON`, else the one
+//! The safe Rust API (src/api/) against a real libpython: `PYRT_LIBPYTHON`, else the one
 //! discovery finds. The suite runs this file once per CPython present (scripts/test.sh).
 //!
 //! One runtime is kept for the whole process (freeing the last one would finalize Python for

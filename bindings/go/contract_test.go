@@ -8,6 +8,7 @@ import (
 	"go/parser"
 	"go/token"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -115,6 +116,7 @@ func allOptions() map[string]Option {
 		"WithRequirements":       WithRequirements("six"),
 		"WithRequirementsFile":   WithRequirementsFile("/nonexistent/requirements.txt"),
 		"WithInstallProgress":    WithInstallProgress(func(string) {}),
+		"WithLogger":             WithLogger(slog.Default()),
 		"WithSystemSitePackages": WithSystemSitePackages(true),
 		"WithSitePaths":          WithSitePaths("/nonexistent/site"),
 		"WithPythonHome":         WithPythonHome("/nonexistent/home"),

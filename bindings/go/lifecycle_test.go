@@ -72,6 +72,8 @@ func TestChild(t *testing.T) {
 		t.Skip("only runs in a child process")
 	case "managed-venv":
 		childManagedVenv(t)
+	case "slog":
+		childSlog(t)
 	case "lifecycle":
 		rt, err := New()
 		if err != nil {

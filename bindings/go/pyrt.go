@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -60,6 +61,7 @@ type options struct {
 	requirements     []string
 	requirementsFile string
 	installProgress  func(line string)
+	logger           *slog.Logger
 	pythonHome       string
 	pythonVersion    string
 	stdout, stderr   io.Writer
@@ -412,6 +414,12 @@ func New(opts ...Option) (*Runtime, error) {
 	}
 	if o.outputSet {
 		if err := r.installOutput(o.stdout, o.stderr); err != nil {
+			r.Close()
+			return nil, err
+		}
+	}
+	if o.logger != nil {
+		if err := r.installLogger(o.logger); err != nil {
 			r.Close()
 			return nil, err
 		}

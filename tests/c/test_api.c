@@ -22,7 +22,7 @@ static const char *STATUS_NAMES[] = {
     "PYRT_ERR_PYTHON", "PYRT_ERR_SYSTEM_EXIT", "PYRT_ERR_KEYBOARD_INTERRUPT",
     "PYRT_ERR_CONVERSION", "PYRT_ERR_FILE_NOT_FOUND", "PYRT_ERR_PERMISSION_DENIED",
     "PYRT_ERR_NOT_A_FILE", "PYRT_ERR_IO", "PYRT_ERR_INTERNAL", "PYRT_ERR_INTERRUPTED", "PYRT_ERR_TIMEOUT",
-    "PYRT_ERR_BUFFER_ESCAPED",
+    "PYRT_ERR_BUFFER_ESCAPED", "PYRT_ERR_VENV",
 };
 
 static void test_static_functions(void) {
@@ -55,9 +55,14 @@ static void test_static_functions(void) {
     CHECK_INT(PYRT_ERR_INTERRUPTED, 20);
     CHECK_INT(PYRT_ERR_TIMEOUT, 21);
     CHECK_INT(PYRT_ERR_BUFFER_ESCAPED, 22);
+    CHECK_INT(PYRT_ERR_VENV, 23);
+    CHECK_INT(PYRT_DONE, 100);
+    CHECK_STR(pyrt_status_name(PYRT_DONE), "PYRT_DONE");
+    CHECK_STR(pyrt_status_name(99), "PYRT_ERR_UNKNOWN");
+    CHECK_STR(pyrt_status_name(101), "PYRT_ERR_UNKNOWN");
     for (int i = 0; i < (int)(sizeof STATUS_NAMES / sizeof STATUS_NAMES[0]); i++)
         CHECK_STR(pyrt_status_name(i), STATUS_NAMES[i]);
-    CHECK_STR(pyrt_status_name(23), "PYRT_ERR_UNKNOWN");
+    CHECK_STR(pyrt_status_name(24), "PYRT_ERR_UNKNOWN");
     CHECK_STR(pyrt_status_name(-1), "PYRT_ERR_UNKNOWN");
     CHECK_STR(pyrt_status_name(INT32_MAX), "PYRT_ERR_UNKNOWN");
     CHECK_STR(pyrt_status_name(INT32_MIN), "PYRT_ERR_UNKNOWN");

@@ -86,7 +86,8 @@ fn main_rt() -> Rt {
 
 const SETUP: &str = "import threading, math\n\
 def work(n):\n    s = 0\n    for i in range(n):\n        s += i * i\n    return s\n\
-def where():\n    return threading.get_ident()\n";
+def where():\n    return threading.get_ident()\n\
+def rendezvous(d, n):\n    import os, time\n    open(os.path.join(d, str(where())), 'w').close()\n    deadline = time.time() + 10\n    while len(os.listdir(d)) < n and time.time() < deadline:\n        time.sleep(0.005)\n    return where()\n";
 
 fn workers_rt() -> Rt {
     static RT: OnceLock<Rt> = OnceLock::new();
@@ -216,10 +217,19 @@ fn workers_run_in_parallel_on_their_own_interpreters() {
         hs.into_iter().map(|h| h.join().unwrap()).collect()
     });
     assert_eq!(idents.len(), 2);
+    // Each call waits (up to 10 s) until both have started: in two workers both start at once;
+    // a worker that took both would run them one after the other, the first timing out alone.
+    // (Timing alone is not enough: on a loaded machine one busy call may end before the other
+    // is admitted, and both then find the same worker idle.)
+    let dir = std::env::temp_dir().join(format!("pyrt-rendezvous-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let args = format!("[{}, 2]", serde_json::to_string(&dir.to_string_lossy()).unwrap());
     let busy: Vec<String> = std::thread::scope(|s| {
-        let hs: Vec<_> = (0..2).map(|_| s.spawn(|| eval(w, "(work(2000000), where())[1]").unwrap())).collect();
+        let hs: Vec<_> = (0..2).map(|_| s.spawn(|| call(w, "__main__", "rendezvous", &args).unwrap())).collect();
         hs.into_iter().map(|h| h.join().unwrap()).collect()
     });
+    let _ = std::fs::remove_dir_all(&dir);
     assert_ne!(busy[0], busy[1], "two concurrent calls ran in the same worker");
     // Objects cannot move between interpreters: the object API is refused.
     let mut o = ptr::null_mut();

@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/amd64",
 		gz:         embeddedLinuxAmd64Gz,
-		size:       2266104,
-		sha256:     "d58b175573075f7a9c98b33f3f4e92769c7cd10fff539f85f891f9c3bea068f8",
+		size:       2272672,
+		sha256:     "553854f4cb37779da8758042c8d85d318fd0b84a188b2293d3f0e866dfafa11e",
 		version:    "0.1.0",
-		sourceHash: "46c52b5570f6d92eb8fb76c754da52bc7d194c8d8aa869c5db7abdb3f71660ec",
+		sourceHash: "1c09ec16d0ac10e18813e6370c4451a9fe125a7f4a9889abbe991ace40f88b6b",
 		glibc:      "2.17",
 	}
 }

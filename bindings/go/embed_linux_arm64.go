@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/arm64",
 		gz:         embeddedLinuxArm64Gz,
-		size:       2052144,
-		sha256:     "0f31e9d7c4dd9032bd57c7d2ac0e1d80dd22278fd706d39728c21fdc79bb9a1b",
+		size:       2065632,
+		sha256:     "88c2047517340c0c24232856b37fae9fffd9cd8b379cd1c95aa6476eb5b2e2ad",
 		version:    "0.1.0",
-		sourceHash: "46c52b5570f6d92eb8fb76c754da52bc7d194c8d8aa869c5db7abdb3f71660ec",
+		sourceHash: "1c09ec16d0ac10e18813e6370c4451a9fe125a7f4a9889abbe991ace40f88b6b",
 		glibc:      "2.17",
 	}
 }

@@ -85,26 +85,8 @@ func (r *Runtime) CallAsyncKw(ctx context.Context, module, function string, args
 	}
 	f := getFrame()
 	defer putFrame(f)
-	b, err := appendCString(f.buf[:0], module+":"+function, "target")
-	if err != nil {
-		return nil, err
-	}
-	f.buf = b
 	var e tagEnc
-	argsOff := len(f.buf)
-	if f.buf, err = e.args(f.buf, args); err != nil {
-		return nil, err
-	}
-	f.buf = append(f.buf, 0)
-	kwOff := -1
-	if kwargs != nil {
-		kwOff = len(f.buf)
-		if f.buf, err = e.kwargs(f.buf, kwargs); err != nil {
-			return nil, err
-		}
-		f.buf = append(f.buf, 0)
-	}
-	flags, err := objectFlags(e.flags)
+	argsOff, kwOff, flags, err := encodeTarget(f, &e, module, function, args, kwargs, kwargs != nil)
 	if err != nil {
 		return nil, err
 	}

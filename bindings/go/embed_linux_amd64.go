@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/amd64",
 		gz:         embeddedLinuxAmd64Gz,
-		size:       2272672,
-		sha256:     "553854f4cb37779da8758042c8d85d318fd0b84a188b2293d3f0e866dfafa11e",
+		size:       2263464,
+		sha256:     "b88276a7bdf6a78454299c8365468321387bf41535a8f825205f8a4304011ba2",
 		version:    "0.1.0",
-		sourceHash: "1c09ec16d0ac10e18813e6370c4451a9fe125a7f4a9889abbe991ace40f88b6b",
+		sourceHash: "70933985bb77608d69822b23a7d808f4731293612d5edc2a4b2eb25889cbdfa2",
 		glibc:      "2.17",
 	}
 }

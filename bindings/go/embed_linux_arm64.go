@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/arm64",
 		gz:         embeddedLinuxArm64Gz,
-		size:       2065632,
-		sha256:     "88c2047517340c0c24232856b37fae9fffd9cd8b379cd1c95aa6476eb5b2e2ad",
+		size:       2049736,
+		sha256:     "c32cd58c7386635b7511af0988d40acb05283a0c9af9124ba6c066f2d6160ad9",
 		version:    "0.1.0",
-		sourceHash: "1c09ec16d0ac10e18813e6370c4451a9fe125a7f4a9889abbe991ace40f88b6b",
+		sourceHash: "70933985bb77608d69822b23a7d808f4731293612d5edc2a4b2eb25889cbdfa2",
 		glibc:      "2.17",
 	}
 }

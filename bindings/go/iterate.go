@@ -203,24 +203,11 @@ func (it *Iterator) NextObject(ctx context.Context) (*Object, bool, error) {
 	if err := it.unbuffered("NextObject"); err != nil || it.done {
 		return nil, false, err
 	}
-	o := it.obj
-	if err := o.enter(ctx); err != nil {
-		return nil, false, err
-	}
 	f := getFrame()
 	defer putFrame(f)
-	st := o.rt.guard(ctx, func() int32 { return o.rt.lib.pyrt_iter_next_object(o.id, f.outArg(), f.errArg()) })
-	runtime.KeepAlive(o)
-	switch Code(st) {
-	case CodeOK:
-		v, err := o.rt.takeObject(f)
-		return v, err == nil, err
-	case CodeDone:
-		it.done = true
-		return nil, false, nil
-	default:
-		return nil, false, wrapContext(ctx, o.rt.lib.takeError(st, f.errp()))
-	}
+	return iterStep(it, ctx, f, func(o *Object, f *frame) int32 {
+		return o.rt.lib.pyrt_iter_next_object(o.id, f.outArg(), f.errArg())
+	}, func(o *Object, f *frame) (*Object, error) { return o.rt.takeObject(f) })
 }
 
 // Send resumes a generator with v (generator.send(v)) and returns the next
@@ -287,10 +274,11 @@ func (it *Iterator) Close() error {
 	if !o.rt.closed.Load() {
 		f := getFrame()
 		st := o.rt.guard(context.Background(), func() int32 { return o.rt.lib.pyrt_iter_close(o.id, f.errArg()) })
-		if st != 0 && Code(st) != CodeClosed {
-			err = o.rt.lib.takeError(st, f.errp())
-		} else if st != 0 {
-			_ = o.rt.lib.takeError(st, f.errp())
+		if st != 0 {
+			// A runtime closed meanwhile has released the iterator already.
+			if e := o.rt.lib.takeError(st, f.errp()); Code(st) != CodeClosed {
+				err = e
+			}
 		}
 		putFrame(f)
 	}
@@ -317,20 +305,28 @@ func (it *Iterator) step(ctx context.Context, call func(o *Object, f *frame) int
 }
 
 func (it *Iterator) stepFrame(ctx context.Context, f *frame, call func(o *Object, f *frame) int32) (any, bool, error) {
+	return iterStep(it, ctx, f, call, func(o *Object, f *frame) (any, error) { return o.rt.takeTagged(f) })
+}
+
+// iterStep makes one step's foreign call and reads its outcome: the item
+// (read by take), PYRT_DONE (the end, remembered), or the error.
+func iterStep[T any](it *Iterator, ctx context.Context, f *frame, call func(o *Object, f *frame) int32,
+	take func(o *Object, f *frame) (T, error)) (T, bool, error) {
+	var zero T
 	o := it.obj
 	if err := o.enter(ctx); err != nil {
-		return nil, false, err
+		return zero, false, err
 	}
 	st := o.rt.guard(ctx, func() int32 { return call(o, f) })
 	runtime.KeepAlive(o)
 	switch Code(st) {
 	case CodeOK:
-		v, err := o.rt.takeTagged(f)
+		v, err := take(o, f)
 		return v, err == nil, err
 	case CodeDone:
 		it.done = true
-		return nil, false, nil
+		return zero, false, nil
 	default:
-		return nil, false, wrapContext(ctx, o.rt.lib.takeError(st, f.errp()))
+		return zero, false, wrapContext(ctx, o.rt.lib.takeError(st, f.errp()))
 	}
 }

@@ -214,34 +214,10 @@ func (r *Runtime) callTarget(ctx context.Context, module, function string, args 
 	if err := r.enter(ctx); err != nil {
 		return err
 	}
-	if module == "" || function == "" || strings.ContainsRune(module, ':') {
-		return newError(CodeInvalidArgument, "module %q and function %q: both must be non-empty and the module without ':'", module, function)
-	}
-	if strings.IndexByte(module, 0) >= 0 || strings.IndexByte(function, 0) >= 0 {
-		return newError(CodeInvalidArgument, "module or function name contains a NUL byte")
-	}
 	f := getFrame()
 	defer putFrame(f)
 	var e tagEnc
-	b := append(append(append(append(f.buf[:0], module...), ':'), function...), 0)
-	var err error
-	argsOff := len(b)
-	if b, err = e.args(b, args); err != nil {
-		f.buf = b
-		return err
-	}
-	b = append(b, 0)
-	kwOff := -1
-	if hasKw {
-		kwOff = len(b)
-		if b, err = e.kwargs(b, kwargs); err != nil {
-			f.buf = b
-			return err
-		}
-		b = append(b, 0)
-	}
-	f.buf = b
-	flags, err := objectFlags(e.flags)
+	argsOff, kwOff, flags, err := encodeTarget(f, &e, module, function, args, kwargs, hasKw)
 	if err != nil {
 		return err
 	}
@@ -262,6 +238,35 @@ func (r *Runtime) callTarget(ctx context.Context, module, function string, args 
 	}
 	*value, err = r.takeTagged(f)
 	return err
+}
+
+// encodeTarget fills f.buf with the target "module:function" (at offset 0),
+// the arguments and, when hasKw, the keyword arguments, all in the tagged
+// encoding, and returns their offsets and the value flags of the call.
+func encodeTarget(f *frame, e *tagEnc, module, function string, args []any, kwargs map[string]any,
+	hasKw bool) (argsOff, kwOff int, flags uint32, err error) {
+	if module == "" || function == "" || strings.ContainsRune(module, ':') {
+		return 0, 0, 0, newError(CodeInvalidArgument, "module %q and function %q: both must be non-empty and the module without ':'", module, function)
+	}
+	if strings.IndexByte(module, 0) >= 0 || strings.IndexByte(function, 0) >= 0 {
+		return 0, 0, 0, newError(CodeInvalidArgument, "module or function name contains a NUL byte")
+	}
+	b := append(append(append(append(f.buf[:0], module...), ':'), function...), 0)
+	defer func() { f.buf = b }()
+	argsOff, kwOff = len(b), -1
+	if b, err = e.args(b, args); err != nil {
+		return 0, 0, 0, err
+	}
+	b = append(b, 0)
+	if hasKw {
+		kwOff = len(b)
+		if b, err = e.kwargs(b, kwargs); err != nil {
+			return 0, 0, 0, err
+		}
+		b = append(b, 0)
+	}
+	flags, err = objectFlags(e.flags)
+	return argsOff, kwOff, flags, err
 }
 
 // ---- Object methods ---------------------------------------------------------

@@ -195,12 +195,16 @@ fn glue(py: Python) -> Result<std::sync::MutexGuard<'static, Option<Glue>>> {
     Ok(g)
 }
 
+/// One of the glue's functions (a new reference, so the lock is not held while it runs).
+fn glue_fn(py: Python, which: impl FnOnce(&Glue) -> &PyRef) -> Result<PyRef> {
+    let g = glue(py)?;
+    Ok(which(g.as_ref().expect("set by glue()")).clone_ref(py))
+}
+
 /// Schedules `awaitable` (a coroutine, Task, Future or any object with `__await__`) on the loop;
 /// `done` runs once with its outcome, converted in `mode`. Returns the task's number.
 pub fn submit(py: Python, runtime: u64, awaitable: &PyRef, mode: ValueMode, done: Completion) -> Result<u64> {
-    let g = glue(py)?;
-    let submit = g.as_ref().expect("set by glue()").submit.clone_ref(py);
-    drop(g);
+    let submit = glue_fn(py, |g| &g.submit)?;
     let id = NEXT_TASK.fetch_add(1, Ordering::Relaxed);
     // In the table before the loop can see the task: it may finish before `submit` returns.
     TASKS.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert_with(HashMap::new).insert(id, Task { runtime, mode, done });
@@ -217,9 +221,7 @@ pub fn submit(py: Python, runtime: u64, awaitable: &PyRef, mode: ValueMode, done
 /// A generator over an async iterable's items (an async generator, say): each step awaits the
 /// next item on the loop, and closing it closes the async iterator there (`aclose()`).
 pub fn sync_iter(py: Python, aiterable: &PyRef) -> Result<PyRef> {
-    let g = glue(py)?;
-    let sync_iter = g.as_ref().expect("set by glue()").sync_iter.clone_ref(py);
-    drop(g);
+    let sync_iter = glue_fn(py, |g| &g.sync_iter)?;
     py.call(&sync_iter, &[aiterable.clone_ref(py)]).or_fetch(py)
 }
 
@@ -227,9 +229,7 @@ pub fn sync_iter(py: Python, aiterable: &PyRef) -> Result<PyRef> {
 /// its completion then reports the cancellation, after the coroutine's cleanup). A task that is
 /// done already, or unknown, is left alone.
 pub fn cancel(py: Python, id: u64) -> Result<()> {
-    let g = glue(py)?;
-    let cancel = g.as_ref().expect("set by glue()").cancel.clone_ref(py);
-    drop(g);
+    let cancel = glue_fn(py, |g| &g.cancel)?;
     let key = py.new_int(id as i64).or_fetch(py)?;
     py.call(&cancel, &[key]).map(drop).or_fetch(py)
 }

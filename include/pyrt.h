@@ -363,8 +363,13 @@ extern "C" {
 // - "workers": 1 to 64, per handle: this handle's calls run in that many worker
 //   sub-interpreters, each with its own GIL, so CPU-bound Python code runs in parallel (Python
 //   3.12+). A call goes to an idle worker; pyrt_run_string()/pyrt_run_file() run in every
-//   worker, so what they define is there for later calls. Object handles cannot move between
-//   interpreters, so the object functions are PYRT_ERR_INVALID_ARGUMENT on such a handle.
+//   worker, so what they define is there for later calls. An object handle made through
+//   such a handle (pyrt_call_object(), pyrt_import(), an iterator...) lives in the worker that
+//   made it, and every operation on it runs in that worker, queued behind its other calls.
+//   Objects cannot move between interpreters: one passed to a call that runs in another
+//   worker is PYRT_ERR_INVALID_ARGUMENT (or PYRT_ERR_CONVERSION as an argument), and a held
+//   buffer view or an await of a worker's object is PYRT_ERR_INVALID_ARGUMENT. Freeing the
+//   handle ends the workers and frees their objects.
 //   Modules with global state refuse sub-interpreters (numpy, PyO3-based packages, _datetime on
 //   3.12): importing one fails with an ImportError naming it; use a handle without workers for
 //   them. Below 3.12 the same calls run in the main interpreter, and pyrt_info_json() says so.
@@ -624,8 +629,9 @@ void pyrt_object_free(pyrt_object *obj);
 //
 // The pyrt_iter_* functions then take its items one at a time (or a batch at a time), each step
 // a call of its own: it may run on any thread, and the handle's "timeout_ms" and
-// pyrt_interrupt_thread() apply to each step. Iterators are object handles, so they are not
-// available on "workers" handles (PYRT_ERR_INVALID_ARGUMENT).
+// pyrt_interrupt_thread() apply to each step. On a "workers" handle the iterator lives in the
+// worker that made the object, and every step runs there (an async iterable is
+// PYRT_ERR_INVALID_ARGUMENT there: the event loop belongs to the main interpreter).
 int32_t pyrt_object_iter(pyrt_object *obj, pyrt_object **iter_out, pyrt_error **err_out);
 
 // `next(iter)`: the next item's encoding (`flags` as for pyrt_call_value()) in `*item_out`
@@ -692,7 +698,8 @@ int32_t pyrt_iter_close(pyrt_object *iter, pyrt_error **err_out);
 // The loop runs on a thread pyrt starts on first use ("pyrt-asyncio"; uvloop's loop when uvloop
 // is installed) and stops at finalization. Coroutines on it may call host functions. If this
 // returns an error (the target is missing, raised, or returned something that is not
-// awaitable: TypeError) `done` is never called. Not on "workers" handles. Any thread.
+// awaitable: TypeError) `done` is never called. Not on "workers" handles (the loop belongs to the
+// main interpreter). Any thread.
 int32_t pyrt_call_async(pyrt_runtime *rt, const char *target, const char *args_json, const char *kwargs_json, uint32_t flags, pyrt_task_fn done, void *user_data, uint64_t *task_out, pyrt_error **err_out);
 
 // Awaits an awaitable object (a coroutine object a call returned, an asyncio Task or Future, any

@@ -231,13 +231,14 @@ fn workers_run_in_parallel_on_their_own_interpreters() {
     });
     let _ = std::fs::remove_dir_all(&dir);
     assert_ne!(busy[0], busy[1], "two concurrent calls ran in the same worker");
-    // Objects cannot move between interpreters: the object API is refused.
+    // An object made through a workers handle lives in a worker and is used there
+    // (tests/worker_objects.rs); the event loop is the main interpreter's, so awaits are refused.
     let mut o = ptr::null_mut();
     let mut err = ptr::null_mut();
     // SAFETY: a runtime token, a static NUL-terminated name and valid out-pointers.
-    assert_eq!(unsafe { pyrt_import(w.0, c"math".as_ptr(), &mut o, &mut err) }, PYRT_ERR_INVALID_ARGUMENT);
-    // SAFETY: the call failed (asserted), so it wrote a new error to `err`, freed by take_err only.
-    assert!(unsafe { take_err(err) }.contains("workers"));
+    assert_eq!(unsafe { pyrt_import(w.0, c"math".as_ptr(), &mut o, &mut err) }, PYRT_OK);
+    // SAFETY: `o` is the handle just made, freed once.
+    unsafe { pyrt_object_free(o) };
 }
 
 #[test]

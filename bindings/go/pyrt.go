@@ -91,11 +91,15 @@ func WithMainThread() Option { return func(o *options) { o.mainThread = true } }
 // with its own GIL (Python 3.12+), so CPU-bound Python code called from
 // several goroutines runs in parallel. A call goes to an idle worker; Run
 // and RunFile run in every worker, so what they define is there for later
-// calls. Objects cannot move between interpreters: the Object API (Import,
-// EvalObject, CallObject, NewObject, ...) fails with ErrInvalidArgument on
-// such a Runtime — use one without workers for objects, and for modules that
-// refuse sub-interpreters (numpy, PyO3-based packages, _datetime on 3.12),
-// whose import fails with an ImportError naming them. Below Python 3.12 the
+// calls. An Object made through such a Runtime (CallObject, Import, Stream,
+// ...) lives in the worker that made it and every operation on it runs in
+// that worker, so generators stream from workers too. Objects cannot move
+// between interpreters: passing one to a call that runs in another worker
+// fails with ErrInvalidArgument or ErrConversion, and CallAsync and Await need
+// a Runtime without workers (the event loop is the main interpreter's).
+// Modules that refuse sub-interpreters (numpy, PyO3-based packages, _datetime
+// on 3.12) fail to import with an ImportError naming them: use a Runtime
+// without workers for them. Below Python 3.12 the
 // same calls run in the main interpreter; Info reports the mode. New may be
 // called again for a Runtime without workers on the same interpreter. On a
 // free-threaded build (Info.FreeThreaded) workers are not needed for

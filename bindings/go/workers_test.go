@@ -69,9 +69,50 @@ func TestWorkers(t *testing.T) {
 	if v, err := rt.Eval(bg, "__import__('goworkers').twice(21)"); err != nil || v != int64(42) {
 		t.Errorf("twice = %v, %v", v, err)
 	}
+	// Objects live in the worker that made them; generators stream from there.
+	m, err := rt.Import(bg, "math")
+	if err != nil {
+		t.Fatalf("Import on workers: %v", err)
+	}
+	if v, err := m.CallMethod(bg, "sqrt", 16.0); err != nil || v != 4.0 {
+		t.Errorf("math.sqrt on a worker's module = %v, %v", v, err)
+	}
+	m.Close()
+	if err := rt.Run(bg, "import threading\ndef rows(n):\n    try:\n        for i in range(n):\n            yield [i, threading.get_ident()]\n    finally:\n        global closed\n        closed = True\n"); err != nil {
+		t.Fatal(err)
+	}
+	n, home := 0, any(nil)
+	for v, err := range rt.Stream(bg, "__main__", "rows", 500, WithBatch(32)) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		row := v.([]any)
+		if home == nil {
+			home = row[1]
+		}
+		if row[0] != int64(n) || row[1] != home {
+			t.Fatalf("row %d = %v: not in order, or not from one worker (%v)", n, row, home)
+		}
+		n++
+	}
+	if n != 500 {
+		t.Errorf("streamed %d rows, want 500", n)
+	}
+	// Leaving the loop closes the generator in its worker (its finally runs there).
+	gen, err := rt.CallObject(bg, "__main__", "rows", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range gen.Items(bg) {
+		break
+	}
+	if v, err := gen.Attr(bg, "gi_frame"); err != nil || v != nil {
+		t.Errorf("after break, gi_frame = %v, %v (want None: the generator was closed)", v, err)
+	}
+	gen.Close()
 	if minor >= 12 {
-		if _, err := rt.Import(bg, "math"); !errors.Is(err, ErrInvalidArgument) {
-			t.Errorf("Import on workers: %v", err)
+		if _, err := rt.CallAsync(bg, "asyncio", "sleep", 0); !errors.Is(err, ErrInvalidArgument) {
+			t.Errorf("CallAsync on workers: %v", err)
 		}
 	}
 }

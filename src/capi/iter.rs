@@ -45,8 +45,9 @@ unsafe fn put_item(out: *mut *mut c_char, item: Option<Returned>) -> Option<()> 
 ///
 /// The pyrt_iter_* functions then take its items one at a time (or a batch at a time), each step
 /// a call of its own: it may run on any thread, and the handle's "timeout_ms" and
-/// pyrt_interrupt_thread() apply to each step. Iterators are object handles, so they are not
-/// available on "workers" handles (PYRT_ERR_INVALID_ARGUMENT).
+/// pyrt_interrupt_thread() apply to each step. On a "workers" handle the iterator lives in the
+/// worker that made the object, and every step runs there (an async iterable is
+/// PYRT_ERR_INVALID_ARGUMENT there: the event loop belongs to the main interpreter).
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_object_iter(obj: *mut pyrt_object, iter_out: *mut *mut pyrt_object, err_out: *mut *mut pyrt_error) -> i32 {
     // SAFETY: `err_out` is NULL or a writable `pyrt_error **` for the call (the header's contract).

@@ -66,7 +66,8 @@ unsafe fn put_task(task_out: *mut u64, task: u64) {
 /// The loop runs on a thread pyrt starts on first use ("pyrt-asyncio"; uvloop's loop when uvloop
 /// is installed) and stops at finalization. Coroutines on it may call host functions. If this
 /// returns an error (the target is missing, raised, or returned something that is not
-/// awaitable: TypeError) `done` is never called. Not on "workers" handles. Any thread.
+/// awaitable: TypeError) `done` is never called. Not on "workers" handles (the loop belongs to the
+/// main interpreter). Any thread.
 #[no_mangle]
 pub unsafe extern "C" fn pyrt_call_async(
     rt: *mut pyrt_runtime,

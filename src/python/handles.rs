@@ -57,6 +57,9 @@ struct Slot {
     object: AtomicUsize,
     /// The runtime handle the object was obtained through.
     runtime: AtomicU64,
+    /// The interpreter the object lives in (`interp` slot: 0 the main one, else a worker's).
+    /// Only a thread working in that interpreter may touch the object.
+    interp: AtomicUsize,
     /// Bumped every time the slot is emptied.
     gen: AtomicU32,
 }
@@ -128,15 +131,14 @@ pub fn closed_object() -> Error {
     Error::new(ErrorKind::Closed, "the pyrt object was freed (or this is not an object handle)")
 }
 
-/// Object handles belong to the main interpreter; a worker may not use them.
-#[inline]
-fn main_interpreter_only(py: Python) -> Result<()> {
-    if py.interp() != 0 {
-        return Err(Error::invalid_argument(
-            "object handles cannot be used in a worker sub-interpreter (objects cannot move between interpreters)",
-        ));
-    }
-    Ok(())
+/// An object used in an interpreter it does not live in (a worker's object passed to a call
+/// that ran in another worker, or the reverse).
+#[cold]
+fn other_interpreter() -> Error {
+    Error::invalid_argument(
+        "this object lives in another interpreter (a worker's sub-interpreter, or the main one): objects cannot move between \
+         interpreters; use it through its own methods, or a runtime without \"workers\"",
+    )
 }
 
 /// Live object handles of runtime `runtime` (`None`: of every runtime). No GIL needed: a scan
@@ -148,7 +150,8 @@ pub fn live(runtime: Option<u64>) -> usize {
         .count()
 }
 
-/// Moves `object` into the table; returns its handle. GIL held.
+/// Moves `object` into the table; returns its handle. GIL held (of the interpreter the object
+/// lives in, which the handle remembers).
 pub fn register(object: PyRef, runtime: u64) -> Result<u64> {
     let index = {
         let mut a = ALLOC.lock().unwrap_or_else(|p| p.into_inner());
@@ -165,7 +168,12 @@ pub fn register(object: PyRef, runtime: u64) -> Result<u64> {
                 let (k, _) = locate(index);
                 if SEGMENT[k].load(Acquire).is_null() {
                     let seg: Box<[Slot]> = (0..BASE << k)
-                        .map(|_| Slot { object: AtomicUsize::new(0), runtime: AtomicU64::new(0), gen: AtomicU32::new(0) })
+                        .map(|_| Slot {
+                            object: AtomicUsize::new(0),
+                            runtime: AtomicU64::new(0),
+                            interp: AtomicUsize::new(0),
+                            gen: AtomicU32::new(0),
+                        })
                         .collect();
                     SEGMENT[k].store(Box::into_raw(seg).cast::<Slot>(), Release);
                 }
@@ -177,6 +185,7 @@ pub fn register(object: PyRef, runtime: u64) -> Result<u64> {
     };
     let s = slot(index).expect("allocated above");
     s.runtime.store(runtime, Relaxed);
+    s.interp.store(super::interp::current(), Relaxed);
     s.object.store(object.into_ptr() as usize, Release);
     let id = encode(index, s.gen.load(Acquire));
     COLLECTING.with(|c| {
@@ -243,19 +252,21 @@ impl Drop for Held {
     }
 }
 
-/// The runtime an object belongs to (no GIL needed).
-pub fn runtime_of(id: u64) -> Result<u64> {
+/// The runtime an object belongs to and the interpreter it lives in (no GIL needed): a call on
+/// the object must run in that interpreter (a worker's object, in that worker).
+pub fn owner_of(id: u64) -> Result<(u64, usize)> {
     let (s, gen) = decode(id).ok_or_else(closed_object)?;
     if !same_gen(s, gen) {
         return Err(closed_object());
     }
     let runtime = s.runtime.load(Acquire);
+    let interp = s.interp.load(Acquire);
     let live = s.object.load(Acquire) != 0;
     // Unchanged meanwhile: the slot was not emptied (and so not refilled) while read.
     if !live || !same_gen(s, gen) {
         return Err(closed_object());
     }
-    Ok(runtime)
+    Ok((runtime, interp))
 }
 
 /// A new reference to the handle's object. Holding the GIL while checking the slot and
@@ -268,10 +279,14 @@ pub fn get(py: Python, id: u64) -> Result<PyRef> {
 /// A new reference to the handle's object and the runtime it belongs to, in one lookup.
 #[inline]
 pub fn get_with_runtime(py: Python, id: u64) -> Result<(PyRef, u64)> {
-    main_interpreter_only(py)?;
     let (s, gen) = decode(id).ok_or_else(closed_object)?;
     if !same_gen(s, gen) {
         return Err(closed_object());
+    }
+    if s.interp.load(Relaxed) != py.interp() {
+        // (A slot refilled meanwhile by another interpreter's object fails the generation
+        // check of a later step; this one only decides where the object may be touched.)
+        return Err(if same_gen(s, gen) { other_interpreter() } else { closed_object() });
     }
     let runtime = s.runtime.load(Relaxed);
     if !super::ffi::free_threaded() {
@@ -301,43 +316,46 @@ pub fn release(id: u64) {
         return;
     }
     let index = ((id >> 3) as u32 & MAX_SLOTS) - 1;
+    let interp = s.interp.load(Acquire);
     if let Some(object) = take(index, s, full) {
-        queue(object);
+        queue_in(interp, object);
     }
 }
 
-/// Releases every live handle for which `which(runtime)` holds.
-fn release_where(which: impl Fn(u64) -> bool) {
+/// Releases every live handle for which `which(runtime, interp)` holds.
+fn release_where(which: impl Fn(u64, usize) -> bool) {
     let used = USED.load(Acquire);
     let mut released = Vec::new();
     for index in 0..used {
         let Some(s) = slot(index) else { continue };
         let full = s.gen.load(Acquire);
-        if s.object.load(Acquire) == 0 || !which(s.runtime.load(Acquire)) {
+        let interp = s.interp.load(Acquire);
+        if s.object.load(Acquire) == 0 || !which(s.runtime.load(Acquire), interp) {
             continue;
         }
         if let Some(object) = take(index, s, full) {
-            released.push(object);
+            released.push((interp, object));
         }
     }
-    for object in released {
-        queue(object);
+    for (interp, object) in released {
+        queue_in(interp, object);
     }
 }
 
 /// Releases every handle obtained through `runtime` (when that runtime is freed).
 pub fn release_runtime(runtime: u64) {
-    release_where(|r| r == runtime);
+    release_where(|r, _| r == runtime);
+}
+
+/// Releases every handle of objects living in the sub-interpreter `slot` (its worker is ending;
+/// the next `drain` there, before the interpreter ends, drops them).
+pub fn release_interp(slot: usize) {
+    release_where(|_, interp| interp == slot);
 }
 
 /// Releases every handle (before finalization).
 pub fn release_all() {
-    release_where(|_| true);
-}
-
-/// Object handles live in the main interpreter.
-fn queue(object: usize) {
-    queue_in(0, object);
+    release_where(|_, _| true);
 }
 
 fn queue_in(slot: usize, object: usize) {

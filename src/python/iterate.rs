@@ -20,6 +20,12 @@ pub fn iter_of(py: Python, object: &PyRef) -> Result<PyRef> {
         Err(PyErrPending) => {
             let e = exception::fetch(py);
             if is_python(&e, "TypeError") && method(py, object, c"__aiter__")?.is_some() {
+                if py.interp() != 0 {
+                    // pyrt's event loop runs in the main interpreter.
+                    return Err(Error::invalid_argument(
+                        "async iterators cannot be iterated in a worker (\"workers\"): pyrt's event loop runs in the main interpreter",
+                    ));
+                }
                 return super::aio::sync_iter(py, object);
             }
             Err(e)

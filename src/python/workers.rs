@@ -6,7 +6,9 @@
 //! creates its sub-interpreter, runs the setup (modules to import, code to run) and then serves
 //! jobs from its own queue, taking its interpreter's GIL only around each job. Calls go to the
 //! least busy worker; code meant for "all workers" is sent to each. Objects never cross: each
-//! worker has its own pyrt state (interpreter slot, `interp.rs`).
+//! worker has its own pyrt state (interpreter slot, `interp.rs`), an object handle records the
+//! slot its object lives in, and every operation on that object runs in that worker
+//! (`Pool::run_in`).
 //!
 //! Modules that refuse sub-interpreters (single-phase extension modules: numpy, `_datetime` on
 //! 3.12, PyO3 modules) fail to import with an `ImportError` naming the module; the setup error
@@ -25,6 +27,8 @@ use crate::hop::Hop;
 
 struct Worker {
     hop: Hop,
+    /// The worker's interpreter slot (`interp`), which its objects' handles record.
+    slot: usize,
     busy: AtomicUsize,
     /// The worker's `PyInterpreterState *` (set once it started), for interrupts.
     interp: AtomicUsize,
@@ -64,8 +68,8 @@ impl Pool {
         let mut pool = Pool { workers: Vec::new(), threads: Default::default() };
         let (ready_tx, ready_rx) = mpsc::channel::<Result<()>>();
         for _ in 0..n {
-            let worker = Arc::new(Worker { hop: Hop::new(), busy: AtomicUsize::new(0), interp: AtomicUsize::new(0) });
             let slot = interp::new_slot();
+            let worker = Arc::new(Worker { hop: Hop::new(), slot, busy: AtomicUsize::new(0), interp: AtomicUsize::new(0) });
             let (w, setup, ready) = (worker.clone(), setup.clone(), ready_tx.clone());
             let t = thread::Builder::new()
                 .name(format!("pyrt-worker-{slot}"))
@@ -121,6 +125,17 @@ impl Pool {
                 run_on(w, f, false)
             }
         }
+    }
+
+    /// Runs `f` in the worker whose interpreter is `slot` (where an object lives: its handle
+    /// recorded the slot), queued behind that worker's other jobs.
+    pub fn run_in<R: Send>(&self, slot: usize, f: impl FnOnce(Python<'_>, usize) -> Result<R> + Send) -> Result<R> {
+        let w = self
+            .workers
+            .iter()
+            .find(|w| w.slot == slot)
+            .ok_or_else(|| Error::invalid_argument("this object lives in the interpreter of another runtime's worker"))?;
+        run_on(w, f, false)
     }
 
     /// Runs `f` in every worker, one after the other; stops at the first error.
@@ -263,6 +278,9 @@ fn run_worker(api: &'static Api, slot: usize, w: &Worker, setup: &Setup, ready: 
         unsafe { (api.PyEval_RestoreThread)(ts) };
     }
     // End the sub-interpreter (it must be current, GIL held), then go back to the main one.
+    // The objects the host still holds here die with it: their handles are emptied (later uses
+    // fail as freed) and the references dropped now, while the interpreter can run `__del__`.
+    handles::release_interp(slot);
     handles::drain(py);
     exec::clear_caches(py);
     exec::flush_stdio(py);

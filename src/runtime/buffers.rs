@@ -15,6 +15,8 @@ pub fn buffer_elem_info(elem: u32) -> Option<(&'static std::ffi::CStr, usize)> {
 /// A view of an object's buffer (`pyrt_object_buffer`).
 pub fn object_buffer(object: u64, writable: bool, contiguous: bool) -> Result<python::buffer::Export> {
     let (guard, _) = enter_object(object)?;
+    // A held view is released from any thread through the main interpreter.
+    guard.not_in_worker("a held buffer view (pyrt_object_buffer)")?;
     guard.with_gil(|py| {
         let o = handles::get(py, object)?;
         python::buffer::Export::new(py, &o, writable, contiguous)

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering::SeqCst;
 
 use super::guard::{enter, enter_interpreter};
 use super::handles::{handle_of, SPECIAL_HANDLES};
-use super::values::{call_args, give, mode, Returned, VALUE_HANDLES};
+use super::values::{call_args, give, mode, Returned};
 use crate::ctext::CText;
 use crate::error::{Error, ErrorKind, Result};
 use crate::python::{self, convert, exec, handles, running, PyRef};
@@ -93,9 +93,6 @@ pub fn call_value(token: u64, target: &str, args: Option<&str>, kwargs: Option<&
     let (module, function) = split_target(target)?;
     let mode = mode(flags, token)?;
     let guard = enter(token)?;
-    if as_object || flags & VALUE_HANDLES != 0 {
-        guard.no_workers("an object result")?;
-    }
     guard.with_gil(|py| {
         let (args, kwargs) = call_args(py, args, kwargs, mode)?;
         let callable = exec::lookup(py, module, function)?;
@@ -118,9 +115,6 @@ pub fn call_value_with<R: Send>(
     let (module, function) = split_target(target)?;
     let mode = mode(flags, token)?;
     let guard = enter(token)?;
-    if flags & VALUE_HANDLES != 0 {
-        guard.no_workers("an object result")?;
-    }
     guard.with_gil(|py| {
         let v = exec::call_json_mode(py, module, function, args, kwargs, mode)?;
         convert::with_json_mode(py, &v, mode, give)
@@ -132,9 +126,6 @@ pub fn call_value_with<R: Send>(
 pub fn eval_value_with<R: Send>(token: u64, expr: &CStr, flags: u32, give: impl FnOnce(&[u8]) -> R + Send) -> Result<R> {
     let mode = mode(flags, token)?;
     let guard = enter(token)?;
-    if flags & VALUE_HANDLES != 0 {
-        guard.no_workers("an object result")?;
-    }
     guard.with_gil(|py| {
         let v = exec::eval(py, expr)?;
         convert::with_json_mode(py, &v, mode, give)
@@ -150,9 +141,10 @@ pub fn object_call_typed<R: Send>(
     let mut guard = enter_interpreter()?;
     if SPECIAL_HANDLES.load(SeqCst) > 0 {
         // Some handle has per-call settings: is this object's one of them?
-        let runtime = handles::runtime_of(callable)?;
+        let (runtime, interp) = handles::owner_of(callable)?;
         guard.handle = handle_of(runtime);
         guard.token = runtime;
+        guard.pin = interp;
     }
     guard.with_gil(|py| {
         // Freeing a runtime removes its objects from the table, so finding the object here

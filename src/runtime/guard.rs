@@ -30,6 +30,9 @@ pub struct CallGuard {
     pub(super) thread: Option<gil::ThreadRef>,
     /// The clock at admission when the call is timed (`stats::admitted`), else 0.
     pub(super) admitted: u64,
+    /// The interpreter the call must run in (a call on an object of a worker: that worker's
+    /// slot), or 0 for any (the least busy worker of a `workers` handle).
+    pub(super) pin: usize,
     /// Counts the call inside the interpreter until the guard drops (last, after the rest).
     pub(super) _in_flight: InFlight,
 }
@@ -54,10 +57,14 @@ impl CallGuard {
         }
         let origin = self.thread.map_or_else(running::current_thread_id, |t| t.ident());
         if let Some(pool) = handle.and_then(|h| h.pool.as_ref()) {
-            return pool.run_any(move |py, interp| {
+            let job = move |py: python::Python<'_>, interp| {
                 handles::drain(py);
                 call_in(py, token, handle, origin, interp, admitted, f)
-            });
+            };
+            return match self.pin {
+                0 => pool.run_any(job),
+                slot => pool.run_in(slot, job),
+            };
         }
         let run = move || {
             with_gil(api, |py| {
@@ -93,9 +100,19 @@ impl CallGuard {
         }
     }
 
-    /// Rejects operations that need object handles on a `workers` handle.
+    /// Rejects operations that need the main interpreter on a `workers` handle.
     pub fn no_workers(&self, what: &str) -> Result<()> {
         self.handle.as_deref().map_or(Ok(()), |h| h.no_workers(what))
+    }
+
+    /// Rejects operations on an object that lives in a worker's sub-interpreter.
+    pub fn not_in_worker(&self, what: &str) -> Result<()> {
+        match self.pin {
+            0 => Ok(()),
+            _ => Err(Error::invalid_argument(format!(
+                "{what} is not available for an object that lives in a worker (\"workers\"): it needs the main interpreter"
+            ))),
+        }
     }
 
     /// The state of the handle the call goes through (looked up again for a plain handle).
@@ -206,8 +223,15 @@ pub fn enter(token: u64) -> Result<CallGuard> {
     // Counted in first (every early return below counts out again), alive checked last.
     let in_flight = liveness::count_in();
     let Some(loaded) = python::loaded() else { return Err(Error::closed()) };
-    let mut guard =
-        CallGuard { api: &loaded.api, token, handle: None, thread: Some(thread), admitted: stats::admitted(), _in_flight: in_flight };
+    let mut guard = CallGuard {
+        api: &loaded.api,
+        token,
+        handle: None,
+        thread: Some(thread),
+        admitted: stats::admitted(),
+        pin: 0,
+        _in_flight: in_flight,
+    };
     let gen = HANDLES_GEN.load(Acquire);
     if thread.plain_handle.get() != (token, gen) {
         let Some(handle) = handle_of(token) else {
@@ -225,10 +249,13 @@ pub fn enter(token: u64) -> Result<CallGuard> {
     Ok(guard)
 }
 
-/// Admits a call on an object handle (its runtime must still be open).
+/// Admits a call on an object handle (its runtime must still be open), to run in the
+/// interpreter the object lives in.
 pub(super) fn enter_object(object: u64) -> Result<(CallGuard, u64)> {
-    let runtime = handles::runtime_of(object)?;
-    Ok((enter(runtime)?, runtime))
+    let (runtime, interp) = handles::owner_of(object)?;
+    let mut guard = enter(runtime)?;
+    guard.pin = interp;
+    Ok((guard, runtime))
 }
 
 /// Admits the interpreter as a whole (no particular runtime handle): the typed fast path checks
@@ -243,6 +270,7 @@ pub(super) fn enter_interpreter() -> Result<CallGuard> {
         handle: None,
         thread: Some(gil::thread()),
         admitted: stats::admitted(),
+        pin: 0,
         _in_flight: in_flight,
     };
     if !liveness::is_alive() {

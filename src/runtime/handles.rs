@@ -31,7 +31,9 @@ impl Handle {
 
     pub(super) fn no_workers(&self, what: &str) -> Result<()> {
         match self.pool {
-            Some(_) => Err(Error::invalid_argument(format!("{what} is not available for a runtime with \"workers\" (objects cannot move between interpreters); use a runtime without workers"))),
+            Some(_) => Err(Error::invalid_argument(format!(
+                "{what} is not available for a runtime with \"workers\" (it needs the main interpreter); use a runtime without workers"
+            ))),
             None => Ok(()),
         }
     }

@@ -199,6 +199,7 @@ fn adjust_site(api: &'static Api, config: &Config, venv: Option<&discover::Venv>
         handle: Some(Arc::new(Handle { main_thread: true, ..Handle::default() })),
         thread: gil::try_thread(),
         admitted: 0,
+        pin: 0,
         _in_flight: in_flight,
     };
     guard.with_gil(|py| exec::run_code(py, &code, c"<pyrt site setup>"))

@@ -12,7 +12,6 @@ use crate::python::{self, convert, exec, handles, PyRef};
 /// Imports a module as an object handle.
 pub fn object_import(token: u64, module: &str) -> Result<u64> {
     let guard = enter(token)?;
-    guard.no_workers("pyrt_import")?;
     guard.with_gil(|py| {
         let c = CString::new(module).map_err(|_| Error::invalid_argument("module contains NUL"))?;
         let m = py.import(&c).or_fetch(py)?;
@@ -23,7 +22,6 @@ pub fn object_import(token: u64, module: &str) -> Result<u64> {
 /// Evaluates an expression in `__main__` and keeps the result as an object handle.
 pub fn object_eval(token: u64, expr: &CStr) -> Result<u64> {
     let guard = enter(token)?;
-    guard.no_workers("pyrt_eval_object")?;
     guard.with_gil(|py| exec::eval(py, expr).and_then(|v| handles::register(v, token)))
 }
 
@@ -31,7 +29,6 @@ pub fn object_eval(token: u64, expr: &CStr) -> Result<u64> {
 pub fn object_from_json(token: u64, json: &str, flags: u32) -> Result<u64> {
     let mode = mode(flags, token)?;
     let guard = enter(token)?;
-    guard.no_workers("pyrt_object_from_json")?;
     guard.with_gil(|py| convert::from_json_mode(py, json, mode).and_then(|v| handles::register(v, token)))
 }
 

@@ -29,6 +29,7 @@ pub fn call_async(token: u64, target: &str, args: Option<&str>, kwargs: Option<&
 /// Schedules an awaitable object (a coroutine, Task, Future...) on the loop, as [`call_async`].
 pub fn object_await(object: u64, flags: u32, done: Completion) -> Result<u64> {
     let (guard, runtime) = enter_object(object)?;
+    guard.not_in_worker("pyrt_object_await")?;
     let mode = mode(flags, runtime)?;
     guard.with_gil(|py| {
         let awaitable = handles::get(py, object)?;

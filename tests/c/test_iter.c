@@ -3,7 +3,8 @@
  * lists, generators with finally blocks, send/throw/close, batches, a generator raising midway
  * (its traceback is the error; a batch hands out the items before it), non-iterables, NULLs,
  * a step timing out, a runtime freed with an iterator outstanding, steps taken from several
- * threads, and a 1,000,000-item generator streamed in batches in flat memory.
+ * threads, a 1,000,000-item generator streamed in batches in flat memory, and generators of a
+ * "workers" handle (each stepped in the worker that made it).
  */
 #define _XOPEN_SOURCE 700
 
@@ -431,6 +432,58 @@ static void threads(void) {
     pyrt_object_free(SHARED);
 }
 
+/* A "workers" handle: the generator lives in the worker whose call made it, and every step runs
+ * there (3.12+; below, in the main interpreter: the same results). */
+static void workers(void) {
+    SECTION("generators of a workers handle");
+    pyrt_runtime *w = NULL;
+    pyrt_error *err = NULL;
+    const char *config = "{\"workers\": 2, \"worker_setup\": \"import threading\\n"
+                         "def rows(n):\\n    for i in range(n):\\n        yield [i, threading.get_ident()]\\n"
+                         "def where():\\n    return threading.get_ident()\\n\"}";
+    if (!CHECK_OK(pyrt_new(config, &w, &err), err)) {
+        pyrt_error_free(err);
+        return;
+    }
+    pyrt_object *gen = NULL, *it = NULL;
+    CHECK_OK(pyrt_call_object(w, "__main__:rows", "[1000]", NULL, 0, &gen, &err), err);
+    CHECK_OK(pyrt_object_iter(gen, &it, &err), err);
+    long long n = 0, home = -1, same = 1;
+    char *items = NULL;
+    int32_t rc;
+    while ((rc = pyrt_iter_next_batch(it, 64, 0, &items, &err)) == PYRT_OK) {
+        for (char *p = items + 1; *p != ']';) {
+            p++; /* '[' */
+            long long i = strtoll(p, &p, 10);
+            p++; /* ',' */
+            long long ident = strtoll(p, &p, 10);
+            p++; /* ']' */
+            if (*p == ',') p++;
+            if (home < 0) home = ident;
+            same &= ident == home && i == n;
+            n++;
+        }
+        pyrt_string_free(items);
+    }
+    CHECK(rc == PYRT_DONE);
+    CHECK(n == 1000);
+    CHECK(same);
+    pyrt_object_free(it);
+    pyrt_object_free(gen);
+    /* Freeing the handle with an iterator outstanding: later steps are PYRT_ERR_CLOSED. */
+    CHECK_OK(pyrt_call_object(w, "__main__:rows", "[5]", NULL, 0, &gen, &err), err);
+    CHECK_OK(pyrt_object_iter(gen, &it, &err), err);
+    char *item = NULL;
+    if (CHECK_OK(pyrt_iter_next(it, 0, &item, &err), err)) CHECK(strncmp(item, "[0,", 3) == 0);
+    pyrt_string_free(item);
+    item = NULL;
+    pyrt_free(w);
+    CHECK_STATUS(pyrt_iter_next(it, 0, &item, &err), PYRT_ERR_CLOSED, err);
+    pyrt_error_free(err);
+    pyrt_object_free(it);
+    pyrt_object_free(gen);
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     RT = open_runtime_or_die();
@@ -439,6 +492,7 @@ int main(void) {
     batches();
     bad_input();
     threads();
+    workers();
     pyrt_free(RT);
     return check_summary();
 }

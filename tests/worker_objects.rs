@@ -1,0 +1,164 @@
+//! Objects and iterators of a runtime with "workers": an object lives in the worker that made it
+//! (its handle records that interpreter) and every operation on it runs there, so generators
+//! stream from workers as from the main interpreter. Objects never cross interpreters: using
+//! one in a call that ran elsewhere is a clear error, and a worker's objects die with it. Below
+//! 3.12 the same runtime runs in the main interpreter, and everything here holds as well.
+
+use std::sync::OnceLock;
+
+use pyrt::{ErrorKind, Runtime};
+
+const SETUP: &str = "import threading\n\
+log = []\n\
+def numbers(n):\n\
+\x20   try:\n\
+\x20       for i in range(n):\n\
+\x20           yield i\n\
+\x20   finally:\n\
+\x20       log.append('finally')\n\
+def rows(n):\n\
+\x20   for i in range(n):\n\
+\x20       yield {'i': i, 'where': threading.get_ident()}\n\
+def failing():\n\
+\x20   yield 1\n\
+\x20   raise ValueError('midway')\n\
+def total():\n\
+\x20   t = 0\n\
+\x20   while True:\n\
+\x20       x = yield t\n\
+\x20       t += x\n\
+def where():\n\
+\x20   return threading.get_ident()\n\
+async def agen():\n\
+\x20   yield 1\n\
+class Box:\n\
+\x20   def __init__(self, v):\n\
+\x20       self.v = v\n\
+\x20   def get(self):\n\
+\x20       return (self.v, threading.get_ident())\n\
+\x20   def peek(self, other):\n\
+\x20       return other.v\n\
+def unbox(b):\n\
+\x20   return b.v\n\
+def meet(path, i):\n\
+\x20   import os, time\n\
+\x20   open(os.path.join(path, str(i)), 'w').close()\n\
+\x20   end = time.monotonic() + 10\n\
+\x20   while len(os.listdir(path)) < 2 and time.monotonic() < end:\n\
+\x20       time.sleep(0.005)\n\
+\x20   return Box(i)\n";
+
+fn workers() -> &'static Runtime {
+    static RT: OnceLock<Runtime> = OnceLock::new();
+    RT.get_or_init(|| Runtime::builder().workers(2).worker_setup(SETUP).build().expect("a libpython is available"))
+}
+
+fn sub_interpreters() -> bool {
+    workers().info().unwrap().workers > 0
+}
+
+#[test]
+fn generators_stream_from_a_worker() {
+    let rt = workers();
+    let gen = rt.call_object("__main__", "numbers", (5,)).unwrap();
+    let v: Vec<u32> = gen.iter().unwrap().collect::<pyrt::Result<_>>().unwrap();
+    assert_eq!(v, [0, 1, 2, 3, 4]);
+    // Batches, and every step in the worker that made the generator (one thread ident).
+    let rows = rt.call_object("__main__", "rows", (300,)).unwrap();
+    let items: Vec<serde_json::Value> = rows.iter().unwrap().batched(64).collect::<pyrt::Result<_>>().unwrap();
+    assert_eq!(items.len(), 300);
+    let first = &items[0]["where"];
+    assert!(items.iter().all(|r| &r["where"] == first), "the steps ran in more than one thread");
+    // send, and an error midway.
+    let mut total = rt.call_object("__main__", "total", ()).unwrap().iter::<i64>().unwrap();
+    assert_eq!(total.next().unwrap().unwrap(), 0);
+    assert_eq!(total.send(5).unwrap(), Some(5));
+    assert_eq!(total.send(7).unwrap(), Some(12));
+    total.close().unwrap();
+    let mut failing = rt.call_object("__main__", "failing", ()).unwrap().iter::<i64>().unwrap();
+    assert_eq!(failing.next().unwrap().unwrap(), 1);
+    let e = failing.next().unwrap().unwrap_err();
+    assert_eq!(e.python_type(), Some("ValueError"), "{e}");
+    assert!(failing.next().is_none());
+}
+
+#[test]
+fn steps_from_many_threads_stay_in_their_worker() {
+    let rt = workers();
+    let gens: Vec<_> = (0..4).map(|_| rt.call_object("__main__", "rows", (200,)).unwrap()).collect();
+    std::thread::scope(|s| {
+        for g in &gens {
+            s.spawn(move || {
+                let mut it = g.iter::<serde_json::Value>().unwrap();
+                let first = it.next().unwrap().unwrap();
+                let mut n = 1;
+                for r in it {
+                    let r = r.unwrap();
+                    assert_eq!(r["where"], first["where"]);
+                    assert_eq!(r["i"], n);
+                    n += 1;
+                }
+                assert_eq!(n, 200);
+            });
+        }
+    });
+}
+
+#[test]
+fn objects_keep_their_worker_and_never_cross() {
+    workers(); // keeps the interpreter running once `rt` is dropped
+               // A pool of its own: the other tests' calls would compete for these two workers.
+    let rt = &Runtime::builder().workers(2).worker_setup(SETUP).build().unwrap();
+    // Two calls that each wait (up to 10 s) until both have started run in the two workers, so
+    // their objects live one in each (sequential calls would all find the first worker idle).
+    let dir = std::env::temp_dir().join(format!("pyrt-meet-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.to_string_lossy().into_owned();
+    let path = &path;
+    let mut boxes: Vec<_> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..2).map(|i| s.spawn(move || rt.call_object("__main__", "meet", (path, i)).unwrap())).collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    boxes.extend((2..4).map(|i| rt.call_object("__main__", "Box", (i,)).unwrap()));
+    for (i, b) in boxes.iter().enumerate() {
+        let (v, home): (usize, u64) = b.call_method("get", ()).unwrap();
+        assert_eq!(v, i);
+        // Always the same worker for the same object.
+        for _ in 0..3 {
+            assert_eq!(b.call_method::<(usize, u64)>("get", ()).unwrap().1, home);
+        }
+        assert_eq!(b.get_value::<usize>("v").unwrap(), i);
+    }
+    if sub_interpreters() {
+        // An object passed to a call that runs in another worker: a clear error, never a crash.
+        let homes: Vec<u64> = boxes.iter().map(|b| b.call_method::<(usize, u64)>("get", ()).unwrap().1).collect();
+        let a = homes.iter().position(|h| *h == homes[0]).unwrap();
+        let b = homes.iter().position(|h| *h != homes[0]).expect("objects were made in both workers");
+        let e = boxes[a].call_method::<usize>("peek", (&boxes[b],)).unwrap_err();
+        assert!(matches!(e.kind, ErrorKind::InvalidArgument | ErrorKind::Conversion), "{e}");
+        assert!(e.message.contains("another interpreter"), "{e}");
+        // Within one worker objects meet as usual.
+        let same = homes.iter().rposition(|h| *h == homes[0]).unwrap();
+        assert_eq!(boxes[a].call_method::<usize>("peek", (&boxes[same],)).unwrap(), same);
+        // The event loop is the main interpreter's: async iterators and awaits are refused there.
+        let ag = rt.call_object("__main__", "agen", ()).unwrap();
+        let Err(e) = ag.iter::<i64>() else { panic!("an async generator was iterated in a worker") };
+        assert_eq!(e.kind, ErrorKind::InvalidArgument, "{e}");
+    }
+}
+
+#[test]
+fn a_closed_runtime_frees_its_workers_objects() {
+    workers(); // keeps the interpreter running once `rt` is dropped
+    let rt = Runtime::builder().workers(1).worker_setup(SETUP).build().unwrap();
+    let gen = rt.call_object("__main__", "numbers", (10,)).unwrap();
+    let mut it = gen.iter::<u32>().unwrap();
+    assert_eq!(it.next().unwrap().unwrap(), 0);
+    let b = rt.call_object("__main__", "Box", (1,)).unwrap();
+    drop(rt);
+    let e = it.next().unwrap().unwrap_err();
+    assert!(matches!(e.kind, ErrorKind::Closed), "{e}");
+    assert!(matches!(b.get_value::<i64>("v").unwrap_err().kind, ErrorKind::Closed));
+}

@@ -52,10 +52,15 @@ make --no-print-directory lib >"$LOGS/build.log" 2>&1 || { tail -20 "$LOGS/build
 VERSION=$(sed -n 's/^version *= *"\(.*\)"/\1/p' Cargo.toml | head -n 1)
 
 check() {  # name function -> runs the function with its output in the log
-  local name=$1 fn=$2 log="$LOGS/${1//[ \/()]/_}.log" status=PASS detail="" start=$SECONDS
-  if ! (set -e; "$fn") >"$log" 2>&1; then
+  local name=$1 fn=$2 log="$LOGS/${1//[ \/()]/_}.log" status=PASS detail="" start=$SECONDS rc
+  # Not inside `if` or `||`: there bash ignores set -e, and a failed step (a want, a build) in
+  # the middle of a function would not fail the check.
+  (set -e; "$fn") >"$log" 2>&1
+  rc=$?
+  if ((rc != 0)); then
     status=FAIL
-    detail=$(grep -m1 -E 'FAIL|error|Error' "$log" || tail -1 "$log")
+    # a want's FAIL line first, before any error message the check printed on the way
+    detail=$(grep -m1 '^FAIL' "$log" || grep -m1 -E 'FAIL|error|Error' "$log" || tail -1 "$log")
   fi
   printf '  %-34s %-5s %4ss  %s\n' "$name" "$status" "$((SECONDS - start))" "$detail"
   printf 'once\t%s\t%s\t%s\n' "$name" "$status" "$detail" >>"$RESULTS"

@@ -5,7 +5,7 @@
 #                 on PATH)
 #   make test     the whole suite: scripts/test.sh (Rust, C under valgrind, Go, Node; every
 #                 CPython, with 3.14 and 3.13t installed first by scripts/install-pythons.sh;
-#                 and each host's install path)
+#                 each host's install path; the README's quick starts as written)
 #   make header   regenerate include/pyrt.h (PYRT_UPDATE_HEADER=1 cargo build --release)
 #   make install  install libpyrt.so (versioned soname), pyrt.h and pyrt.pc under PREFIX
 #                 (default /usr/local; also LIBDIR, INCLUDEDIR, PKGCONFIGDIR, DESTDIR);

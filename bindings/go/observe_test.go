@@ -285,6 +285,30 @@ func TestObserverAsync(t *testing.T) {
 	}
 	rec.take()
 
+	// Await of a coroutine object: observed as a call of the object.
+	coro, err := rt.CallObject(bg, "__main__", "obs_async_sleep", 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer coro.Close()
+	rec.take()
+	fut, err = coro.Await(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := fut.Wait(bg); err != nil || v != int64(8) {
+		t.Fatal(v, err)
+	}
+	select {
+	case c := <-rec.ended:
+		if c.info != (CallInfo{Object: coro.ID(), Async: true}) || c.err != nil || c.ends != 1 {
+			t.Fatalf("Await observed as %+v, ended %d times with %v", c.info, c.ends, c.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the Await observation did not end")
+	}
+	rec.take()
+
 	// Not awaitable: CallAsync fails, and the observation ends with it.
 	if _, err := rt.CallAsync(bg, "math", "sqrt", 4.0); err == nil {
 		t.Fatal("CallAsync of a plain function succeeded")

@@ -8,6 +8,8 @@ Raw lines (tab-separated), from bench/c/bench.c and bench/go/main.go:
   COUNT   host label what value
   SKIP    host label group reason
   SINGLE<k> host label what ns_per_call      (round k of the cross-process Go/C comparison)
+  STATS<k>  host label on|off variant median_ns ratio_to_LIMIT
+          (round k of the sqrt group with call counting on, then off, in two processes)
   SERVER  host label load workload system N calls_per_s p50_us p99_us max_us reps
           (the server benchmark: bench/go/server.go, bench/c/bench.c --server)
 Prints the Markdown table to stdout and writes it (and a TSV of the target rows) to the files.
@@ -29,6 +31,7 @@ server = {}   # (label, load, workload, host, system, n) -> (calls_per_s, p50_us
 server_reps = set()
 counts = {}  # (host, label, what) -> value
 server_skips = defaultdict(list)  # label -> [(host, group, reason)]
+stats_rounds = defaultdict(dict)  # (label, k) -> (on|off, variant) -> ratio to LIMIT
 
 for line in open(raw):
     f = line.rstrip("\n").split("\t")
@@ -56,6 +59,8 @@ for line in open(raw):
         host, _, load, work, system, n = f[1:7]
         server[(label, load, work, host, system, int(n))] = tuple(float(x) for x in f[7:11])
         server_reps.add(int(f[11]))
+    elif kind.startswith("STATS"):
+        stats_rounds[(label, int(kind[5:]))][(f[3], f[4])] = float(f[6])
     elif kind.startswith("SINGLE"):
         singles[(label, int(kind[6:]))][f[1]] = float(f[4])
 
@@ -72,6 +77,13 @@ def inv(x):
 def cross(label, host):
     """Median over rounds of host's rt.Call time / the C host's pyrt_call_json time."""
     rs = [d[host] / d["c"] for (l, _), d in singles.items() if l == label and host in d and "c" in d]
+    return statistics.median(rs) if rs else None
+
+
+def stats_cost(label, variant):
+    """Median over rounds of (variant / LIMIT with call counting on) / (the same with it off)."""
+    rs = [d[("on", variant)] / d[("off", variant)] for (l, _), d in stats_rounds.items()
+          if l == label and ("on", variant) in d and ("off", variant) in d]
     return statistics.median(rs) if rs else None
 
 
@@ -127,6 +139,8 @@ rows = [
     ("C typed call (`pyrt_object_call_double`) / LIMIT", "≤ 1.2", LE, 1.2, lambda l: ratio("c", l, "sqrt", "typed"), False, "x"),
     ("C typed `add(2, 3)` (`pyrt_object_call_int`) / LIMIT", "≤ 1.2", LE, 1.2, lambda l: ratio("c", l, "add", "typed"), False, "x"),
     ("C `pyrt_call_json` `add(2, 3)` / LIMIT", "≤ 2.0", LE, 2.0, lambda l: ratio("c", l, "add", "pyrt_call_json"), False, "x"),
+    ("C typed sqrt, call counting on / off (`\"stats\": false`; each per LIMIT, processes alternating)", "≤ 1.03", LE, 1.03, lambda l: stats_cost(l, "typed"), False, "x"),
+    ("C `pyrt_call_json` sqrt, call counting on / off (as above)", "(info)", None, None, lambda l: stats_cost(l, "pyrt_call_json"), False, "x"),
     ("C 1.5 KB records echoed, `pyrt_call_json` / raw C-API + `json` module", "(info)", None, None, lambda l: ratio("c", l, "records", "pyrt_call_json"), False, "x"),
     ("C pool of 8 threads / one thread", "≤ 1.1", LE, 1.1, lambda l: ratio("c", l, "threads_call_json", "pool_of_8_threads"), False, "x"),
     ("C pool of 8 threads / one thread, LIMIT (CPython's GIL hand-offs alone)", "(info)", None, None, limit_pool, False, "x"),

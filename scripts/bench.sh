@@ -21,7 +21,10 @@
 #   3. Go Call vs C pyrt_call_json across processes: C, Go purego, Go cgo single figures, run
 #      one after the other REPS times; the per-repetition ratios' median;
 #   4. start-up: pyrt_new + first call + pyrt_free in a new process vs `python -c pass`,
-#      interleaved;
+#      interleaved; and the cost of call counting (stats, on by default): the C sqrt group in
+#      a process with counting on, then in one with it off (PYRT_BENCH_STATS=0), REPS times
+#      (counting is process-wide, so on and off cannot share a process); the table gives the
+#      median over rounds of (typed / LIMIT with counting on) / (the same with it off);
 #   5. RSS growth over 1,000,000 calls (C: pyrt_call_json and typed; Go: Call and CallFloat),
 #      and over streaming 10,000,000 generator items (Go Stream, WithBatch(1000));
 #   6. the server benchmark: 1, 4, 16 and 64 threads/goroutines calling back-to-back (pure
@@ -142,6 +145,15 @@ for line in "${sel[@]}"; do
   done
   echo "   start-up" >&2
   run "$CBENCH" --startup --reps "$REPS"
+  echo "   call counting on vs off (the sqrt group, $REPS rounds of two processes)" >&2
+  for ((k = 0; k < REPS; k++)); do
+    for st in on off; do
+      # Ratios to LIMIT (which pyrt does not count) cancel a process's own speed.
+      out=$(PYRT_BENCH_STATS=$([[ $st == on ]] && echo 1 || echo 0) "$CBENCH" --groups sqrt --reps 3 "${CN[@]}" 2>>"$LOG") ||
+        { echo "bench: failed: the sqrt group with stats $st (see $LOG)" >&2; exit 1; }
+      awk -F'\t' -v k="$k" -v st="$st" 'BEGIN { OFS = "\t" } $1 == "RESULT" && $4 == "sqrt" { print "STATS" k, $2, $3, st, $5, $7, $8 }' <<<"$out" >>"$RAW"
+    done
+  done
   echo "   RSS over $RSSN calls" >&2
   run "$CBENCH" --rss "$RSSN"
   run "$OUT/bench-go-purego" -rss "$RSSN"

@@ -49,6 +49,7 @@ if command -v go >/dev/null 2>&1; then
   check "go vet (-tags pyrt_cgo)" bash -c 'cd bindings/go && CGO_ENABLED=1 go vet -tags pyrt_cgo ./...'
   check "go vet (examples, bench)" bash -c 'cd examples/go && CGO_ENABLED=0 go vet ./... && cd ../../bench/go && CGO_ENABLED=1 go vet ./...'
   check "go vet (pyrtprom)" bash -c 'cd bindings/go/pyrtprom && CGO_ENABLED=0 go vet ./...'
+  check "go vet (pyrtotel)" bash -c 'cd bindings/go/pyrtotel && CGO_ENABLED=0 go vet ./...'
 else
   echo "  go not found"
   ((failed++))

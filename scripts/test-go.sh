@@ -21,7 +21,8 @@
 # from memory, and again through the per-user cache fallback, and runs Python with it; and the
 # whole purego suite runs once more against that embedded copy (PYRT_LIBRARY = the copy,
 # decompressed) with the first libpython.
-# Also: `go vet` for both build flavours and the examples module; the examples (examples/go:
+# Also: `go vet` for both build flavours and the examples module; the pyrtprom (Prometheus) and
+# pyrtotel (OpenTelemetry; its API needs Go >= 1.26) modules vetted and tested; the examples (examples/go:
 # basic, concurrent, venv) run once with the first libpython, plus basic with no argument
 # (libpython discovery), basic built with -tags pyrt_cgo, and venv with the first Python's real venv
 # (with and without the libpython argument).
@@ -194,6 +195,8 @@ once "vet cgo" bash -c 'cd bindings/go && CGO_ENABLED=1 go vet -tags pyrt_cgo ./
 once "vet examples" bash -c 'cd examples/go && CGO_ENABLED=0 go vet ./...'
 once "vet pyrtprom" bash -c 'cd bindings/go/pyrtprom && CGO_ENABLED=0 go vet ./...'
 once "pyrtprom (Prometheus collector scraped over 127.0.0.1)" bash -c "cd bindings/go/pyrtprom && PYRT_LIBPYTHON='$FIRST_LIB' CGO_ENABLED=0 go test -count=1 ./..."
+once "vet pyrtotel" bash -c 'cd bindings/go/pyrtotel && CGO_ENABLED=0 go vet ./...'
+once "pyrtotel (OpenTelemetry spans of calls, SDK span recorder)" bash -c "cd bindings/go/pyrtotel && PYRT_LIBPYTHON='$FIRST_LIB' CGO_ENABLED=0 go test -count=1 ./..."
 once "example basic" bash -c "cd examples/go && CGO_ENABLED=0 go run ./basic '$FIRST_LIB'"
 once "example basic (discovery)" bash -c 'cd examples/go && env -u PYRT_LIBPYTHON CGO_ENABLED=0 go run ./basic'
 once "example basic (pyrt_cgo)" bash -c "cd examples/go && CGO_ENABLED=1 go run -tags pyrt_cgo ./basic '$FIRST_LIB'"

@@ -46,7 +46,8 @@
  * Environment: PYRT_LIBPYTHON (the library), PYRT_BENCH_VENV (a venv with NumPy, optional),
  * PYRT_BENCH_PYTHON (the real interpreter of the same version, for the subprocess baselines and
  * start-up), PYRT_BENCH_LABEL (the version's label in the table), PYRT_BENCH_DIR (bench/),
- * PYRT_BENCH_STATS=0 (call counting off: compare the sqrt group with and without it).
+ * PYRT_BENCH_STATS=0 (call counting off: scripts/bench.sh runs the sqrt group with it on and off,
+ * in alternating processes, for the cost of counting).
  * --quick: few calls per repetition (proves the benchmarks run; no figure is meaningful). */
 #define _GNU_SOURCE
 #include "pyrt.h"

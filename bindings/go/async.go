@@ -39,6 +39,10 @@ type Future struct {
 	err       error
 	cancelled atomic.Pointer[error] // the context error that cancelled the task
 	stop      func() bool           // stops CallAsync's context watcher
+	// end ends the CallObserver's observation of the call (nil: none); set
+	// before the Future is published in pendingFutures, which orders it
+	// before taskDone reads it.
+	end func(error)
 }
 
 // pendingFutures maps the C callback's user_data to its Future; the entry
@@ -59,12 +63,38 @@ func taskDone(key uintptr, status int32, result, errp uintptr) {
 	f := v.(*Future)
 	f.status, f.result, f.errp = status, result, errp
 	close(f.done)
+	if f.end != nil {
+		// Off the event-loop thread: the observer may take its time, and the
+		// outcome is decoded (once, shared with Result) to give it the error.
+		go func() {
+			_, err := f.Result()
+			f.end(err)
+		}()
+	}
 }
 
-func newFuture(r *Runtime) *Future {
-	f := &Future{rt: r, key: nextFutureKey.Add(1), done: make(chan struct{})}
+func newFuture(r *Runtime, end func(error)) *Future {
+	f := &Future{rt: r, key: nextFutureKey.Add(1), done: make(chan struct{}), end: end}
 	pendingFutures.Store(f.key, f)
 	return f
+}
+
+// observeAsync starts the observation of an async call, which ends when the
+// coroutine is done (nil: no observer).
+func (r *Runtime) observeAsync(ctx context.Context, c CallInfo) func(error) {
+	if r.observer == nil {
+		return nil
+	}
+	c.Async = true
+	return r.observer.ObserveCall(ctx, c)
+}
+
+// endEarly ends the observation of an async call that failed to start.
+func endEarly(end func(error), err error) error {
+	if end != nil {
+		end(err)
+	}
+	return err
 }
 
 // CallAsync calls module.function(*args), an async def (or any function that
@@ -83,14 +113,15 @@ func (r *Runtime) CallAsyncKw(ctx context.Context, module, function string, args
 	if err := r.enter(ctx); err != nil {
 		return nil, err
 	}
+	end := r.observeAsync(ctx, CallInfo{Module: module, Function: function})
 	f := getFrame()
 	defer putFrame(f)
 	var e tagEnc
 	argsOff, kwOff, flags, err := encodeTarget(f, &e, module, function, args, kwargs, kwargs != nil)
 	if err != nil {
-		return nil, err
+		return nil, endEarly(end, err)
 	}
-	fut := newFuture(r)
+	fut := newFuture(r, end)
 	var task uint64
 	err = r.invoke(ctx, f, func(h uintptr) int32 {
 		return r.lib.pyrt_call_async(h, f.cstr(0), f.cstr(argsOff), f.cstr(kwOff), flags, r.lib.tramp.taskDone, fut.key, &task, f.errArg())
@@ -106,13 +137,14 @@ func (o *Object) Await(ctx context.Context, opts ...CallOption) (*Future, error)
 	if err := o.enter(ctx); err != nil {
 		return nil, err
 	}
+	end := o.rt.observeAsync(ctx, CallInfo{Object: uint64(o.id)})
 	f := getFrame()
 	defer putFrame(f)
 	flags, err := optionFlags(opts)
 	if err != nil {
-		return nil, err
+		return nil, endEarly(end, err)
 	}
-	fut := newFuture(o.rt)
+	fut := newFuture(o.rt, end)
 	var task uint64
 	err = o.invoke(ctx, f, func() int32 {
 		return o.rt.lib.pyrt_object_await(o.id, flags, o.rt.lib.tramp.taskDone, fut.key, &task, f.errArg())
@@ -124,7 +156,7 @@ func (o *Object) Await(ctx context.Context, opts ...CallOption) (*Future, error)
 func (fut *Future) started(ctx context.Context, task uint64, err error) (*Future, error) {
 	if err != nil {
 		pendingFutures.Delete(fut.key)
-		return nil, err
+		return nil, endEarly(fut.end, err)
 	}
 	fut.task = task
 	if ctx != nil && ctx.Done() != nil {

@@ -117,6 +117,7 @@ func allOptions() map[string]Option {
 		"WithRequirementsFile":   WithRequirementsFile("/nonexistent/requirements.txt"),
 		"WithInstallProgress":    WithInstallProgress(func(string) {}),
 		"WithLogger":             WithLogger(slog.Default()),
+		"WithCallObserver":       WithCallObserver(nil),
 		"WithSystemSitePackages": WithSystemSitePackages(true),
 		"WithSitePaths":          WithSitePaths("/nonexistent/site"),
 		"WithPythonHome":         WithPythonHome("/nonexistent/home"),

@@ -210,9 +210,13 @@ func (r *Runtime) EvalValue(ctx context.Context, expr string, opts ...CallOption
 // callTarget calls pyrt_call_value (value != nil) or pyrt_call_object
 // (obj != nil) with target "module:function".
 func (r *Runtime) callTarget(ctx context.Context, module, function string, args []any, kwargs map[string]any,
-	hasKw bool, value *any, obj **Object) error {
+	hasKw bool, value *any, obj **Object) (err error) {
 	if err := r.enter(ctx); err != nil {
 		return err
+	}
+	if r.observer != nil {
+		end := r.observer.ObserveCall(ctx, CallInfo{Module: module, Function: function})
+		defer func() { end(err) }()
 	}
 	f := getFrame()
 	defer putFrame(f)
@@ -348,10 +352,14 @@ func encodeCall(f *frame, e *tagEnc, method string, args []any, kwargs map[strin
 // turns the frame's result into the Go result.
 func callMethod[T any](o *Object, ctx context.Context, method string, args []any, kwargs map[string]any, hasKw bool,
 	foreign func(l *ffiLib, obj uintptr, method, argsJSON, kwargsJSON *byte, flags uint32, resultOut, errOut *uintptr) int32,
-	take func(f *frame) (T, error)) (T, error) {
+	take func(f *frame) (T, error)) (_ T, err error) {
 	var zero T
 	if err := o.enter(ctx); err != nil {
 		return zero, err
+	}
+	if obs := o.rt.observer; obs != nil {
+		end := obs.ObserveCall(ctx, CallInfo{Method: method, Object: uint64(o.id)})
+		defer func() { end(err) }()
 	}
 	f := getFrame()
 	defer putFrame(f)

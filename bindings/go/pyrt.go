@@ -43,6 +43,8 @@ type Runtime struct {
 	// (bind.go), imported on first use.
 	bindMu  sync.Mutex
 	bindMod *Object
+	// observer is WithCallObserver's (nil: none).
+	observer CallObserver
 }
 
 // Option configures New.
@@ -75,6 +77,7 @@ type options struct {
 	sigpipe          string
 	timeout          time.Duration
 	captured         *outputWriters
+	observer         CallObserver
 }
 
 // WithMainThread runs this Runtime's calls on Python's main thread (the
@@ -428,6 +431,8 @@ func New(opts ...Option) (*Runtime, error) {
 			return nil, err
 		}
 	}
+	// Set last: the set-up calls above are pyrt's, not the caller's.
+	r.observer = o.observer
 	return r, nil
 }
 
@@ -513,13 +518,16 @@ func (l *ffiLib) takeError(status int32, errp uintptr) error {
 }
 
 // Run executes Python statements in __main__.
-func (r *Runtime) Run(ctx context.Context, code string) error {
+func (r *Runtime) Run(ctx context.Context, code string) (err error) {
 	if err := r.enter(ctx); err != nil {
 		return err
 	}
+	if r.observer != nil {
+		end := r.observer.ObserveCall(ctx, CallInfo{Module: "__main__", Function: "<run>"})
+		defer func() { end(err) }()
+	}
 	f := getFrame()
 	defer putFrame(f)
-	var err error
 	if f.buf, err = appendCString(f.buf[:0], code, "code"); err != nil {
 		return err
 	}
@@ -532,13 +540,16 @@ func (r *Runtime) Run(ctx context.Context, code string) error {
 // RunFile executes a Python source file in __main__. A missing file gives
 // ErrFileNotFound; an unreadable one ErrPermissionDenied; a directory
 // ErrNotAFile.
-func (r *Runtime) RunFile(ctx context.Context, path string) error {
+func (r *Runtime) RunFile(ctx context.Context, path string) (err error) {
 	if err := r.enter(ctx); err != nil {
 		return err
 	}
+	if r.observer != nil {
+		end := r.observer.ObserveCall(ctx, CallInfo{Module: "__main__", Function: "<run_file>"})
+		defer func() { end(err) }()
+	}
 	f := getFrame()
 	defer putFrame(f)
-	var err error
 	if f.buf, err = appendCString(f.buf[:0], path, "path"); err != nil {
 		return err
 	}
@@ -577,16 +588,19 @@ func (r *Runtime) EvalInto(ctx context.Context, out any, expr string, opts ...Ca
 // eval evaluates expr through pyrt_eval_value_buf and decodes the result:
 // into *value (tagged unless flags has callPlainJSON) or, with value nil,
 // into out with encoding/json (plain JSON).
-func (r *Runtime) eval(ctx context.Context, expr string, flags uint32, value *any, out any) error {
+func (r *Runtime) eval(ctx context.Context, expr string, flags uint32, value *any, out any) (err error) {
 	if err := r.enter(ctx); err != nil {
 		return err
+	}
+	if r.observer != nil {
+		end := r.observer.ObserveCall(ctx, CallInfo{Module: "__main__", Function: "<eval>"})
+		defer func() { end(err) }()
 	}
 	f := getFrame()
 	defer putFrame(f)
 	if err := checkRuntimeFlags(flags); err != nil {
 		return err
 	}
-	var err error
 	if f.buf, err = appendCString(f.buf[:0], expr, "expression"); err != nil {
 		return err
 	}
@@ -774,9 +788,13 @@ func appendTarget(b []byte, module, function string) ([]byte, error) {
 // (tagged through pyrt_call_value_buf, or plain with WithPlainJSON through
 // pyrt_call_json_buf) or, with value nil, into out from plain JSON.
 func (r *Runtime) call(ctx context.Context, module, function string, args []any, kwargs map[string]any,
-	hasKw bool, value *any, out any) error {
+	hasKw bool, value *any, out any) (err error) {
 	if err := r.enter(ctx); err != nil {
 		return err
+	}
+	if r.observer != nil {
+		end := r.observer.ObserveCall(ctx, CallInfo{Module: module, Function: function})
+		defer func() { end(err) }()
 	}
 	flags, nopts, scalars := argOptions(args)
 	if flags != 0 {
@@ -793,7 +811,6 @@ func (r *Runtime) call(ctx context.Context, module, function string, args []any,
 	f := getFrame()
 	defer putFrame(f)
 	b := f.buf[:0]
-	var err error
 	fnOff := -1
 	if flags&callPlainJSON != 0 {
 		if b, err = appendCString(b, module, "module name"); err != nil {
@@ -847,9 +864,13 @@ func (r *Runtime) call(ctx context.Context, module, function string, args []any,
 	return r.decodeResult(f.result(), flags, value, out)
 }
 
-func (r *Runtime) callRaw(ctx context.Context, module, function, argsJSON, kwargsJSON string, decode func([]byte) error) error {
+func (r *Runtime) callRaw(ctx context.Context, module, function, argsJSON, kwargsJSON string, decode func([]byte) error) (err error) {
 	if err := r.enter(ctx); err != nil {
 		return err
+	}
+	if r.observer != nil {
+		end := r.observer.ObserveCall(ctx, CallInfo{Module: module, Function: function})
+		defer func() { end(err) }()
 	}
 	f := getFrame()
 	defer putFrame(f)

@@ -116,9 +116,13 @@ func (t *typedCall) push(args []any) error {
 }
 
 // typed runs one typed call of o: call is one of t's call functions.
-func (o *Object) typed(ctx context.Context, args []any, call func(t *typedCall) int32) (*typedCall, error) {
+func (o *Object) typed(ctx context.Context, args []any, call func(t *typedCall) int32) (_ *typedCall, err error) {
 	if err := o.enter(ctx); err != nil {
 		return nil, err
+	}
+	if obs := o.rt.observer; obs != nil {
+		end := obs.ObserveCall(ctx, CallInfo{Object: uint64(o.id)})
+		defer func() { end(err) }()
 	}
 	t := o.rt.lib.getTyped()
 	if err := t.push(args); err != nil {

@@ -6,6 +6,7 @@
 #   bench/instructions.sh [variant ...]      default: limit limit_vc floor call_json typed add_json add_typed
 #   PYRT_LIBPYTHON=<lib>                      which Python (default: CPython 3.11 from scripts/pythons.sh)
 #   PYRT_INSTR_CALLS=N                        measured calls per variant (default 20000)
+#   PYRT_INSTR_STATS=0                        with call counting off ({"stats": false})
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"

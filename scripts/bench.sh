@@ -147,7 +147,9 @@ for line in "${sel[@]}"; do
   run "$CBENCH" --startup --reps "$REPS"
   echo "   call counting on vs off (the sqrt group, $REPS rounds of two processes)" >&2
   for ((k = 0; k < REPS; k++)); do
-    for st in on off; do
+    order="on off"
+    ((k % 2)) && order="off on" # alternated, so neither side always runs first
+    for st in $order; do
       # Ratios to LIMIT (which pyrt does not count) cancel a process's own speed.
       out=$(PYRT_BENCH_STATS=$([[ $st == on ]] && echo 1 || echo 0) "$CBENCH" --groups sqrt --reps 3 "${CN[@]}" 2>>"$LOG") ||
         { echo "bench: failed: the sqrt group with stats $st (see $LOG)" >&2; exit 1; }

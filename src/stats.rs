@@ -18,7 +18,7 @@
 //! A handle's counts outlive it in the process-wide figures (folded in when it is freed). Calls
 //! still running while their handle is freed may go uncounted.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -57,7 +57,7 @@ const BUCKETS: usize = BOUNDS_NS.len() + 1;
 pub const MAX_TYPES: usize = 64;
 /// A thread whose last timed call was faster than this times one call in [`SAMPLE_EVERY`].
 pub const SLOW_NS: u64 = 50_000;
-pub const SAMPLE_EVERY: u32 = 16;
+pub const SAMPLE_EVERY: u32 = 64;
 
 // Counter indexes in a shard.
 const STARTED: usize = 0;
@@ -196,17 +196,14 @@ fn stats_of(token: u64) -> Option<Arc<HandleStats>> {
     OPEN.lock().unwrap_or_else(|p| p.into_inner()).iter().find(|(t, _)| *t == token).map(|(_, h)| h.clone())
 }
 
-/// A thread's shards (most recently used first) and its timing schedule.
+/// A thread's shards (most recently used first).
 struct Local {
     shards: Vec<(u64, Arc<Shard>)>,
-    /// Calls since the last timed one.
-    since: u32,
-    /// Time one call in this many.
-    every: u32,
 }
 
 impl Drop for Local {
     fn drop(&mut self) {
+        LAST.set((0, std::ptr::null()));
         for (_, s) in &self.shards {
             s.dead.store(true, std::sync::atomic::Ordering::Release);
         }
@@ -217,16 +214,35 @@ impl Drop for Local {
 const LOCAL_SHARDS: usize = 8;
 
 thread_local! {
-    static LOCAL: RefCell<Local> = const { RefCell::new(Local { shards: Vec::new(), since: 0, every: 1 }) };
+    static LOCAL: RefCell<Local> = const { RefCell::new(Local { shards: Vec::new() }) };
+    /// `LOCAL`'s first entry as (token, shard), or (0, null). Neither this nor [`COUNTDOWN`] has
+    /// a destructor, so the hot path reads them without the lazy registration `LOCAL` needs:
+    /// that check and its `RefCell` were most of what counting cost a fast call.
+    static LAST: Cell<(u64, *const Shard)> = const { Cell::new((0, std::ptr::null())) };
+    /// Calls this thread makes before it times one (0 or 1: the next one is timed).
+    static COUNTDOWN: Cell<u32> = const { Cell::new(0) };
 }
 
 /// Runs `f` on the calling thread's shard for `token` (nothing during thread exit).
 #[inline]
 fn with_shard(token: u64, f: impl FnOnce(&Shard)) {
+    let (last, shard) = LAST.get();
+    if last == token && !shard.is_null() {
+        // SAFETY: a non-null `LAST` points into the `Arc<Shard>` at the front of this thread's
+        // `Local`, which keeps it alive: `LAST` is rewritten whenever that front entry changes
+        // and cleared when `Local` drops.
+        return f(unsafe { &*shard });
+    }
+    with_shard_slow(token, f);
+}
+
+#[inline(never)]
+fn with_shard_slow(token: u64, f: impl FnOnce(&Shard)) {
     let _ = LOCAL.try_with(|l| {
         let Ok(mut l) = l.try_borrow_mut() else { return };
         if let Some((t, s)) = l.shards.first() {
             if *t == token {
+                LAST.set((token, Arc::as_ptr(s)));
                 return f(s);
             }
         }
@@ -251,6 +267,7 @@ fn with_shard(token: u64, f: impl FnOnce(&Shard)) {
                 shard
             }
         };
+        LAST.set((token, Arc::as_ptr(&shard)));
         f(&shard);
     });
 }
@@ -311,16 +328,12 @@ pub fn admitted() -> u64 {
     if !enabled() {
         return 0;
     }
-    LOCAL
-        .try_with(|l| {
-            let Ok(mut l) = l.try_borrow_mut() else { return 0 };
-            l.since += 1;
-            if l.since < l.every {
-                return 0;
-            }
-            ticks().max(1)
-        })
-        .unwrap_or(0)
+    let left = COUNTDOWN.get();
+    if left > 1 {
+        COUNTDOWN.set(left - 1);
+        return 0;
+    }
+    ticks().max(1)
 }
 
 /// A call's timing while it runs.
@@ -353,18 +366,34 @@ pub fn end(begun: Begun, token: u64, admitted: u64, worker: bool, outcome: Outco
     if !enabled() {
         return;
     }
+    // The common case, inline: an untimed call that succeeded, through the handle this thread
+    // used last.
+    if begun.entered == 0 && !worker && reason == 0 && matches!(outcome, Outcome::Ok) {
+        let (last, shard) = LAST.get();
+        if last == token && !shard.is_null() {
+            // SAFETY: as in `with_shard`.
+            let s = unsafe { &*shard };
+            if begun.token == 0 {
+                s.add(STARTED, 1);
+            }
+            s.add(FINISHED, 1);
+            s.add(PENDING, 1);
+            return;
+        }
+    }
+    end_counted(begun, token, admitted, worker, outcome, reason);
+}
+
+/// [`end`] for the rest: timed, failed, interrupted, in a worker, or a shard to look up.
+#[inline(never)]
+fn end_counted(begun: Begun, token: u64, admitted: u64, worker: bool, outcome: Outcome<'_>, reason: u8) {
     let ended = if begun.entered != 0 { ticks() } else { 0 };
     let counted_start = begun.token != 0;
     // The next schedule follows how slow a timed call was.
     let total = ended.saturating_sub(admitted);
     if begun.entered != 0 {
         let slow = total as f64 >= SLOW_NS as f64 * calibration().per_ns;
-        let _ = LOCAL.try_with(|l| {
-            if let Ok(mut l) = l.try_borrow_mut() {
-                l.since = 0;
-                l.every = if slow { 1 } else { SAMPLE_EVERY };
-            }
-        });
+        COUNTDOWN.set(if slow { 1 } else { SAMPLE_EVERY });
     }
     with_shard(token, |s| {
         if !counted_start {

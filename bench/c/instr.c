@@ -149,7 +149,10 @@ int main(int argc, char **argv) {
     long n = argc > 2 ? atol(argv[2]) : 20000;
 
     pyrt_error *err = NULL;
-    if (pyrt_new(NULL, &rt, &err) != PYRT_OK) { fprintf(stderr, "pyrt_new: %s\n", pyrt_error_message(err)); return 1; }
+    /* PYRT_INSTR_STATS=0: call counting off, to count what it costs. */
+    const char *stats = getenv("PYRT_INSTR_STATS");
+    const char *config = stats != NULL && strcmp(stats, "0") == 0 ? "{\"stats\": false}" : NULL;
+    if (pyrt_new(config, &rt, &err) != PYRT_OK) { fprintf(stderr, "pyrt_new: %s\n", pyrt_error_message(err)); return 1; }
     limit_bind(rt);
     if (v == 1 && !Vectorcall) { fprintf(stderr, "PyObject_Vectorcall is not exported by this libpython\n"); return 3; }
 

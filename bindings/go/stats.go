@@ -9,7 +9,7 @@ import (
 // process's ([Runtime.ProcessStats]), as pyrt_stats_json reports them.
 //
 // Counts are exact. The latency figures are estimates: a thread whose calls
-// take under 50 µs times one call in 16, each timed call standing for the
+// take under 50 µs times one call in 64, each timed call standing for the
 // untimed ones before it (so LatencyCount trails CallsFinished by at most
 // those); slower calls are all timed. Counting costs no lock per call and can
 // be turned off with [WithStats](false).

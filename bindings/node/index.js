@@ -1143,7 +1143,7 @@ class Runtime {
    * latencyBuckets (per bucket, not cumulative, the last +Inf), latencyCount, latencySumSeconds,
    * waitSeconds (waiting to enter Python), runSeconds (running Python), objects (live object
    * handles), hostCallbacks, interrupts, timeouts, workerCalls, workers. Counts are exact; the
-   * latency figures are estimates (fast calls are timed one in 16). Counting can be turned off
+   * latency figures are estimates (fast calls are timed one in 64). Counting can be turned off
    * with the option `stats: false` (process-wide: the first runtime decides).
    */
   stats() {

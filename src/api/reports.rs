@@ -8,7 +8,7 @@ use crate::runtime;
 
 /// Call statistics: [`Runtime::stats`](crate::Runtime::stats) (one handle) and [`process_stats`] (the whole process).
 /// The fields are `pyrt_stats_json`'s (the header documents them): counts are exact, the
-/// latency figures estimates (fast calls are timed one in 16).
+/// latency figures estimates (fast calls are timed one in 64).
 #[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
 #[cfg_attr(test, serde(deny_unknown_fields))]
 pub struct Stats {

@@ -331,7 +331,7 @@ pub unsafe extern "C" fn pyrt_info_json(rt: *mut pyrt_runtime, result_out: *mut 
 /// host functions from Python), "interrupts" and "timeouts" (calls that ended so),
 /// "worker_calls" (calls run in worker sub-interpreters) and "workers" (this handle's; 0 for
 /// the process). The counts are exact; the latency figures are estimates: a thread whose calls
-/// take under 50 µs times one call in 16 (each timed call standing for the ones before it, so
+/// take under 50 µs times one call in 64 (each timed call standing for the ones before it, so
 /// "latency_count" still matches the calls), slower calls are all timed. Counting costs no lock
 /// and no locked instruction per call. `result_out` must not be NULL; free the string with
 /// pyrt_string_free(). Any thread.

@@ -62,7 +62,7 @@ func NewCollector(rt *pyrt.Runtime, opts ...Option) *Collector {
 		"failed":    d("calls_failed_total", "Calls that returned an error."),
 		"inflight":  d("calls_in_flight", "Calls started and not finished."),
 		"exc":       d("exceptions_total", "Python exceptions raised out of calls, by type (at most 64 types; the rest as \"other\").", "type"),
-		"duration":  d("call_duration_seconds", "Call latency from admission to return (fast calls sampled one in 16, weighted)."),
+		"duration":  d("call_duration_seconds", "Call latency from admission to return (fast calls sampled one in 64, weighted)."),
 		"wait":      d("wait_seconds_total", "Time calls waited to enter Python (GIL, main-thread hop, worker)."),
 		"run":       d("run_seconds_total", "Time calls ran Python."),
 		"objects":   d("objects", "Live object handles."),

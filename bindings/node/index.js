@@ -163,7 +163,6 @@ function bind(handle) {
     callValue: f('int32_t pyrt_call_value(pyrt_runtime *rt, const char *target, const char *args_json, const char *kwargs_json, uint32_t flags, _Out_ pyrt_str *result_out, _Out_ pyrt_error **err_out)'),
     callObject: f('int32_t pyrt_call_object(pyrt_runtime *rt, const char *target, const char *args_json, const char *kwargs_json, uint32_t flags, _Out_ pyrt_object **obj_out, _Out_ pyrt_error **err_out)'),
     import: f('int32_t pyrt_import(pyrt_runtime *rt, const char *module, _Out_ pyrt_object **obj_out, _Out_ pyrt_error **err_out)'),
-    evalJson: f('int32_t pyrt_eval_json(pyrt_runtime *rt, const char *expr, _Out_ pyrt_str *result_out, _Out_ pyrt_error **err_out)'),
     evalObject: f('int32_t pyrt_eval_object(pyrt_runtime *rt, const char *expr, _Out_ pyrt_object **obj_out, _Out_ pyrt_error **err_out)'),
     objectFromJson: f('int32_t pyrt_object_from_json(pyrt_runtime *rt, const char *json, uint32_t flags, _Out_ pyrt_object **obj_out, _Out_ pyrt_error **err_out)'),
     objectToJson: f('int32_t pyrt_object_to_json(const pyrt_object *obj, uint32_t flags, _Out_ pyrt_str *result_out, _Out_ pyrt_error **err_out)'),
@@ -965,10 +964,9 @@ class Runtime {
     const cfg = configJson(opts);
     loadLibrary(opts.library);
     this._h = out1((o, e) => lib.fn.new(cfg, o, e));
-    // Objects cannot leave a worker's interpreter: results come without handles there (a value
-    // with no encoding is then a CONVERSION error), and eval uses plain JSON.
-    this._workers = Boolean(opts.workers);
-    this._valueFlags = this._workers ? VALUE_TAGGED : VALUE_TAGGED | VALUE_HANDLES;
+    // (On a runtime with `workers` an object lives in the worker that made it, and pyrt runs
+    // every operation on it there: handles work the same.)
+    this._valueFlags = VALUE_TAGGED | VALUE_HANDLES;
     this._token = {};
     runtimeRegistry.register(this, this._h, this._token);
   }
@@ -1006,15 +1004,8 @@ class Runtime {
     check(lib.fn.runFile(h, String(file), err), err);
   }
 
-  /**
-   * Evaluates a Python expression in `__main__` and returns its value. On a runtime with
-   * `workers` the value comes in plain JSON (a tuple as an Array; a set, bytes... are errors).
-   */
+  /** Evaluates a Python expression in `__main__` and returns its value. */
   eval(expr) {
-    if (this._workers) {
-      const h = this._handle();
-      return parseJson(out1((o, e) => lib.fn.evalJson(h, String(expr), o, e)));
-    }
     const obj = this.evalObject(expr);
     try {
       return obj.value();

@@ -236,7 +236,14 @@ test('per-handle options: timeoutMs, captureOutput, mainThread, workers', () => 
   }
   assert.equal(workers.call('__main__', 'twice', 21), 42);
   assert.deepEqual(workers.call('json', 'loads', '[1, {"a": null}]'), [1, { a: null }]);
-  assert.deepEqual(workers.eval('(1, "a")'), [1, 'a'], 'eval on workers is plain JSON');
+  assert.ok(workers.eval('(1, "a")') instanceof Tuple, 'eval on workers is tagged, as elsewhere');
+  // A generator lives in the worker whose call made it; every step runs there.
+  workers.run('import threading\ndef rows(n):\n    for i in range(n):\n        yield [i, threading.get_ident()]\n');
+  const gen = workers.callObject('__main__:rows', 300);
+  const rows = [...gen];
+  gen.free();
+  assert.equal(rows.length, 300);
+  assert.ok(rows.every((r, i) => r[0] === i && r[1] === rows[0][1]), 'in order, from one worker');
   workers.close();
   assert.equal(rt.info().mode, 'caller_thread');
 });

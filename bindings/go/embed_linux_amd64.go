@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/amd64",
 		gz:         embeddedLinuxAmd64Gz,
-		size:       2263464,
-		sha256:     "b88276a7bdf6a78454299c8365468321387bf41535a8f825205f8a4304011ba2",
+		size:       2312048,
+		sha256:     "f68be121f4dd0d13c69e40eb3dd85d7db9024473ceb03909f2ab09846181784f",
 		version:    "0.1.0",
-		sourceHash: "70933985bb77608d69822b23a7d808f4731293612d5edc2a4b2eb25889cbdfa2",
+		sourceHash: "8365ff4aa4ee7a7bb0ce3dcdddafe1354aee3c2a4d3fe7d83a42bc4b8d4a5543",
 		glibc:      "2.17",
 	}
 }

@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/arm64",
 		gz:         embeddedLinuxArm64Gz,
-		size:       2049736,
-		sha256:     "c32cd58c7386635b7511af0988d40acb05283a0c9af9124ba6c066f2d6160ad9",
+		size:       2108048,
+		sha256:     "94bcc38ff12633c45dd8bffbf47bc54e1230126557bd7a293bbf1f2812a8aafb",
 		version:    "0.1.0",
-		sourceHash: "70933985bb77608d69822b23a7d808f4731293612d5edc2a4b2eb25889cbdfa2",
+		sourceHash: "8365ff4aa4ee7a7bb0ce3dcdddafe1354aee3c2a4d3fe7d83a42bc4b8d4a5543",
 		glibc:      "2.17",
 	}
 }

@@ -162,3 +162,16 @@ fn a_closed_runtime_frees_its_workers_objects() {
     assert!(matches!(e.kind, ErrorKind::Closed), "{e}");
     assert!(matches!(b.get_value::<i64>("v").unwrap_err().kind, ErrorKind::Closed));
 }
+
+#[test]
+fn a_step_in_a_worker_has_the_handles_timeout() {
+    workers(); // keeps the interpreter running once `rt` is dropped
+    let setup = "def slow():\n    yield 1\n    while True:\n        pass\n";
+    let rt = Runtime::builder().workers(1).timeout(std::time::Duration::from_millis(150)).worker_setup(setup).build().unwrap();
+    let mut it = rt.call_object("__main__", "slow", ()).unwrap().iter::<i64>().unwrap();
+    assert_eq!(it.next().unwrap().unwrap(), 1);
+    let e = it.next().unwrap().unwrap_err();
+    assert!(matches!(e.kind, ErrorKind::Timeout), "{e}");
+    // The worker serves the next call.
+    assert_eq!(rt.call::<i64>("builtins", "abs", (-3,)).unwrap(), 3);
+}

@@ -30,7 +30,7 @@
 // So after `go get`, a program needs nothing else: no cargo, no environment
 // variable, only a CPython with a shared libpython (the embedded libpyrt
 // needs glibc 2.17 or later). The pyrt_noembed build tag leaves the
-// embedded copy (about 0.75 MB) out of the binary. Info.Library says which
+// embedded copy (about 0.9 MB) out of the binary. Info.Library says which
 // library was loaded. A path given by 1 or 2 is the only one tried. A library that is missing,
 // whose pyrt_version() does not have this binding's major.minor, or that
 // lacks a symbol is reported by New as an error (ErrLibraryNotFound,

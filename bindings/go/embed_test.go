@@ -341,3 +341,35 @@ func mustHex(t *testing.T, s string) (sum [32]byte) {
 	copy(sum[:], b)
 	return sum
 }
+
+// TestEmbeddedSizeInDocs keeps the size the documentation gives for the
+// embedded copies ("about 0.9 MB") within 15% of what lib/ holds.
+func TestEmbeddedSizeInDocs(t *testing.T) {
+	root := repoRoot()
+	if root == "" {
+		t.Skip("not inside the pyrt repository")
+	}
+	files, err := filepath.Glob("lib/libpyrt-linux-*.so.gz")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no embedded copies in lib/: %v", err)
+	}
+	about := regexp.MustCompile(`about ([0-9.]+) MB`)
+	for _, doc := range []string{filepath.Join(root, "README.md"), "README.md", "doc.go"} {
+		text, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range about.FindAllSubmatch(text, -1) {
+			claimed, _ := strconv.ParseFloat(string(m[1]), 64)
+			for _, f := range files {
+				st, err := os.Stat(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if mb := float64(st.Size()) / 1e6; mb < claimed*0.85 || mb > claimed*1.15 {
+					t.Errorf("%s says %q, but %s is %.2f MB", doc, m[0], f, mb)
+				}
+			}
+		}
+	}
+}

@@ -86,7 +86,10 @@ func (r *Runtime) observeAsync(ctx context.Context, c CallInfo) func(error) {
 		return nil
 	}
 	c.Async = true
-	return r.observer.ObserveCall(ctx, c)
+	// (The context it returns is not used: the coroutine runs on the event
+	// loop's thread, where host functions get no caller's context.)
+	_, end := r.observer.ObserveCall(ctx, c)
+	return end
 }
 
 // endEarly ends the observation of an async call that failed to start.

@@ -52,6 +52,7 @@ func interruptible(l *ffiLib, ctx context.Context, call func() int32) int32 {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	id := l.pyrt_thread_id()
+	defer popCallContext(pushCallContext(id, ctx))
 	var done atomic.Bool
 	finished := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
@@ -278,4 +279,52 @@ func (o *Object) invoke(ctx context.Context, f *frame, call func() int32) error 
 		return wrapContext(ctx, o.rt.lib.takeError(st, f.errp()))
 	}
 	return nil
+}
+
+// The contexts of the cancellable calls running on each thread (by pyrt's
+// thread id; innermost last), which a host function called from Python on
+// that thread receives (HostFunc). Only cancellable calls register: they
+// already pay for a thread id and an AfterFunc, and a context that cannot
+// be cancelled would have a host function wait for nothing.
+var (
+	callContextMu sync.Mutex
+	callContexts  = map[uint64][]context.Context{}
+	callContextN  atomic.Int32
+)
+
+type callContextMark struct{ id uint64 }
+
+func pushCallContext(id uint64, ctx context.Context) callContextMark {
+	callContextMu.Lock()
+	callContexts[id] = append(callContexts[id], ctx)
+	callContextMu.Unlock()
+	callContextN.Add(1)
+	return callContextMark{id}
+}
+
+func popCallContext(m callContextMark) {
+	callContextN.Add(-1)
+	callContextMu.Lock()
+	if s := callContexts[m.id]; len(s) > 1 {
+		s[len(s)-1] = nil
+		callContexts[m.id] = s[:len(s)-1]
+	} else {
+		delete(callContexts, m.id)
+	}
+	callContextMu.Unlock()
+}
+
+// callContext is the context of the innermost cancellable call running on
+// this thread, or context.Background().
+func callContext(l *ffiLib) context.Context {
+	if callContextN.Load() == 0 {
+		return context.Background()
+	}
+	id := l.pyrt_thread_id()
+	callContextMu.Lock()
+	defer callContextMu.Unlock()
+	if s := callContexts[id]; len(s) > 0 {
+		return s[len(s)-1]
+	}
+	return context.Background()
 }

@@ -24,6 +24,15 @@ import (
 // The function runs on the thread that executes the Python code, without
 // holding the GIL: it may block, call back into the Runtime (from this
 // goroutine or others), and run concurrently with itself.
+//
+// ctx is the context of the pyrt call whose Python code called the function
+// when that context can be cancelled (a request's context, one with a
+// deadline): its values (a trace span, a request ID), its deadline and its
+// cancellation reach the function, and passing it on to calls made inside
+// keeps them part of the same request. Otherwise — a call made with a
+// context that cannot be cancelled, Python code running on a thread of its
+// own, a call run on another thread (WithWorkers, WithMainThread) — ctx is
+// context.Background().
 type HostFunc func(ctx context.Context, args []any, kwargs map[string]any) (any, error)
 
 type hostEntry struct {
@@ -175,7 +184,7 @@ func hostCall(id uintptr, argsJSON, kwargsJSON []byte, reply uintptr) int32 {
 		}
 		argList, _ := args.([]any)
 		kwMap, _ := kw.(map[string]any)
-		result, err = e.fn(context.Background(), argList, kwMap)
+		result, err = e.fn(callContext(l), argList, kwMap)
 		return err
 	}()
 	if err != nil {

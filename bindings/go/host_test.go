@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestRegisterGoFunctions(t *testing.T) {
@@ -208,4 +209,65 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// A host function receives the context of the call whose Python code called
+// it, when that context can be cancelled: its values, and its cancellation.
+func TestGoFunctionGetsTheCallersContext(t *testing.T) {
+	type key struct{}
+	seen := make(chan any, 4)
+	if err := testRT.Register("goctx", "value", func(ctx context.Context, args []any, kw map[string]any) (any, error) {
+		seen <- ctx.Value(key{})
+		return nil, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer testRT.Unregister("goctx", "value")
+	ctx, cancel := context.WithCancel(context.WithValue(bg, key{}, "request-7"))
+	defer cancel()
+	if _, err := testRT.Eval(ctx, "__import__('goctx').value()"); err != nil {
+		t.Fatal(err)
+	}
+	if v := <-seen; v != "request-7" {
+		t.Errorf("the host function saw %v, want the caller's value", v)
+	}
+	// Nested: a call made inside with its own context, then the outer one again.
+	if err := testRT.Register("goctx", "nested", func(ctx context.Context, args []any, kw map[string]any) (any, error) {
+		inner, stop := context.WithCancel(context.WithValue(ctx, key{}, "inner"))
+		defer stop()
+		if _, err := testRT.Eval(inner, "__import__('goctx').value()"); err != nil {
+			return nil, err
+		}
+		seen <- ctx.Value(key{})
+		return nil, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer testRT.Unregister("goctx", "nested")
+	if _, err := testRT.Eval(ctx, "__import__('goctx').nested()"); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := <-seen, <-seen; a != "inner" || b != "request-7" {
+		t.Errorf("nested: saw %v then %v, want inner then request-7", a, b)
+	}
+	// A context that cannot be cancelled is not passed on.
+	if _, err := testRT.Eval(context.WithValue(bg, key{}, "plain"), "__import__('goctx').value()"); err != nil {
+		t.Fatal(err)
+	}
+	if v := <-seen; v != nil {
+		t.Errorf("with a context that cannot be cancelled the host function saw %v, want Background's nil", v)
+	}
+	// Cancelling the caller's context reaches a host function that waits on it.
+	if err := testRT.Register("goctx", "wait", func(ctx context.Context, args []any, kw map[string]any) (any, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer testRT.Unregister("goctx", "wait")
+	short, stop := context.WithTimeout(bg, 50*time.Millisecond)
+	defer stop()
+	if _, err := testRT.Eval(short, "__import__('goctx').wait()"); err == nil {
+		t.Error("a host function waiting on a cancelled context: no error")
+	}
 }

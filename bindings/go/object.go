@@ -215,7 +215,8 @@ func (r *Runtime) callTarget(ctx context.Context, module, function string, args 
 		return err
 	}
 	if r.observer != nil {
-		end := r.observer.ObserveCall(ctx, CallInfo{Module: module, Function: function})
+		var end func(error)
+		ctx, end = r.observer.ObserveCall(ctx, CallInfo{Module: module, Function: function})
 		defer func() { end(err) }()
 	}
 	f := getFrame()
@@ -358,7 +359,8 @@ func callMethod[T any](o *Object, ctx context.Context, method string, args []any
 		return zero, err
 	}
 	if obs := o.rt.observer; obs != nil {
-		end := obs.ObserveCall(ctx, CallInfo{Method: method, Object: uint64(o.id)})
+		var end func(error)
+		ctx, end = obs.ObserveCall(ctx, CallInfo{Method: method, Object: uint64(o.id)})
 		defer func() { end(err) }()
 	}
 	f := getFrame()

@@ -11,13 +11,15 @@ import (
 // Install one with [WithCallObserver].
 //
 // ObserveCall is called on the calling goroutine when the call starts, with
-// the call's context and what is known of its target; it returns the
-// function that is called exactly once when the call ends, with the call's
-// error (nil on success; a *PythonError when Python raised, so errors.As
-// finds the exception's type). Both may run on many goroutines at once, and
-// calls may nest: a host function (Runtime.Register) that calls back into
-// Python is observed inside the call that ran it. ObserveCall must not return
-// nil.
+// the call's context and what is known of its target. It returns the context
+// the call goes on with (ctx itself, or one derived from it: a tracer's, with
+// the call's span in it, which a host function the call runs then receives,
+// see HostFunc) and the function that is called exactly once when the call
+// ends, with the call's error (nil on success; a *PythonError when Python
+// raised, so errors.As finds the exception's type). Both may run on many
+// goroutines at once, and calls may nest: a host function (Runtime.Register)
+// that calls back into Python is observed inside the call that ran it.
+// ObserveCall must return neither a nil context nor a nil function.
 //
 // What is observed:
 //   - Runtime.Call, CallKw, CallInto, CallKwInto, CallJSON, CallT,
@@ -44,9 +46,9 @@ import (
 //
 //	type slowCalls struct{ limit time.Duration }
 //
-//	func (s slowCalls) ObserveCall(ctx context.Context, c pyrt.CallInfo) func(error) {
+//	func (s slowCalls) ObserveCall(ctx context.Context, c pyrt.CallInfo) (context.Context, func(error)) {
 //		start := time.Now()
-//		return func(err error) {
+//		return ctx, func(err error) {
 //			if d := time.Since(start); d > s.limit {
 //				slog.WarnContext(ctx, "slow Python call", "call", c.String(), "duration", d, "error", err)
 //			}
@@ -55,7 +57,7 @@ import (
 //
 //	rt, err := pyrt.New(pyrt.WithCallObserver(slowCalls{100 * time.Millisecond}))
 type CallObserver interface {
-	ObserveCall(ctx context.Context, call CallInfo) (end func(err error))
+	ObserveCall(ctx context.Context, call CallInfo) (context.Context, func(err error))
 }
 
 // CallInfo describes an observed call (see [CallObserver]).

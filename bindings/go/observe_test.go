@@ -27,13 +27,13 @@ type observedCall struct {
 
 func newCallRecorder() *callRecorder { return &callRecorder{ended: make(chan *observedCall, 100)} }
 
-func (r *callRecorder) ObserveCall(ctx context.Context, c CallInfo) func(error) {
+func (r *callRecorder) ObserveCall(ctx context.Context, c CallInfo) (context.Context, func(error)) {
 	o := &observedCall{info: c, ctx: ctx}
 	r.mu.Lock()
 	r.calls = append(r.calls, o)
 	r.log = append(r.log, "start "+c.String())
 	r.mu.Unlock()
-	return func(err error) {
+	return ctx, func(err error) {
 		r.mu.Lock()
 		o.ends++
 		o.err = err

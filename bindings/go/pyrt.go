@@ -523,7 +523,8 @@ func (r *Runtime) Run(ctx context.Context, code string) (err error) {
 		return err
 	}
 	if r.observer != nil {
-		end := r.observer.ObserveCall(ctx, CallInfo{Module: "__main__", Function: "<run>"})
+		var end func(error)
+		ctx, end = r.observer.ObserveCall(ctx, CallInfo{Module: "__main__", Function: "<run>"})
 		defer func() { end(err) }()
 	}
 	f := getFrame()
@@ -545,7 +546,8 @@ func (r *Runtime) RunFile(ctx context.Context, path string) (err error) {
 		return err
 	}
 	if r.observer != nil {
-		end := r.observer.ObserveCall(ctx, CallInfo{Module: "__main__", Function: "<run_file>"})
+		var end func(error)
+		ctx, end = r.observer.ObserveCall(ctx, CallInfo{Module: "__main__", Function: "<run_file>"})
 		defer func() { end(err) }()
 	}
 	f := getFrame()
@@ -593,7 +595,8 @@ func (r *Runtime) eval(ctx context.Context, expr string, flags uint32, value *an
 		return err
 	}
 	if r.observer != nil {
-		end := r.observer.ObserveCall(ctx, CallInfo{Module: "__main__", Function: "<eval>"})
+		var end func(error)
+		ctx, end = r.observer.ObserveCall(ctx, CallInfo{Module: "__main__", Function: "<eval>"})
 		defer func() { end(err) }()
 	}
 	f := getFrame()
@@ -793,7 +796,8 @@ func (r *Runtime) call(ctx context.Context, module, function string, args []any,
 		return err
 	}
 	if r.observer != nil {
-		end := r.observer.ObserveCall(ctx, CallInfo{Module: module, Function: function})
+		var end func(error)
+		ctx, end = r.observer.ObserveCall(ctx, CallInfo{Module: module, Function: function})
 		defer func() { end(err) }()
 	}
 	flags, nopts, scalars := argOptions(args)
@@ -869,7 +873,8 @@ func (r *Runtime) callRaw(ctx context.Context, module, function, argsJSON, kwarg
 		return err
 	}
 	if r.observer != nil {
-		end := r.observer.ObserveCall(ctx, CallInfo{Module: module, Function: function})
+		var end func(error)
+		ctx, end = r.observer.ObserveCall(ctx, CallInfo{Module: module, Function: function})
 		defer func() { end(err) }()
 	}
 	f := getFrame()

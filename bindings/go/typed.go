@@ -121,7 +121,8 @@ func (o *Object) typed(ctx context.Context, args []any, call func(t *typedCall) 
 		return nil, err
 	}
 	if obs := o.rt.observer; obs != nil {
-		end := obs.ObserveCall(ctx, CallInfo{Object: uint64(o.id)})
+		var end func(error)
+		ctx, end = obs.ObserveCall(ctx, CallInfo{Object: uint64(o.id)})
 		defer func() { end(err) }()
 	}
 	t := o.rt.lib.getTyped()

@@ -33,10 +33,12 @@
 // Span.RecordError's and error.type is pyrt's status name, e.g.
 // "PYRT_ERR_TIMEOUT".
 //
-// A Go function registered with Runtime.Register receives a context without
-// the caller's span: calls it makes into Python are traced as roots of their
-// own unless it is given a context that has the span (for example from a
-// closure).
+// A Go function registered with Runtime.Register receives the context of the
+// call that ran it when that context can be cancelled (as a server's request
+// context can; see pyrt.HostFunc): calls it makes into Python with that
+// context are then children of the call's span. With a context that cannot
+// be cancelled it receives context.Background(), and its calls start traces
+// of their own.
 package pyrtotel
 
 import (
@@ -84,14 +86,15 @@ type observer struct {
 	tracer trace.Tracer
 }
 
-// ObserveCall starts the call's span; the function it returns ends it.
-func (o *observer) ObserveCall(ctx context.Context, c pyrt.CallInfo) func(error) {
+// ObserveCall starts the call's span, which the call's context then carries
+// (to host functions); the function it returns ends it.
+func (o *observer) ObserveCall(ctx context.Context, c pyrt.CallInfo) (context.Context, func(error)) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	name, attrs := describe(c)
-	_, span := o.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(attrs...))
-	return func(err error) {
+	ctx, span := o.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(attrs...))
+	return ctx, func(err error) {
 		if err != nil {
 			recordError(span, err)
 		}

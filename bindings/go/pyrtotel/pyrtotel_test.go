@@ -187,6 +187,39 @@ func TestSpanParent(t *testing.T) {
 	}
 }
 
+// A call a host function makes into Python, with the context it received,
+// is a child of the call that ran the host function (the request's context
+// can be cancelled, as a server's is).
+func TestSpanOfNestedCall(t *testing.T) {
+	rt, tp, sr := newTraced(t)
+	if err := rt.Register("otelhost", "inner", func(ctx context.Context, args []any, kw map[string]any) (any, error) {
+		return rt.Call(ctx, "math", "sqrt", 16.0)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	base, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ctx, request := tp.Tracer("test").Start(base, "request")
+	if _, err := rt.Eval(ctx, "__import__('otelhost').inner()"); err != nil {
+		t.Fatal(err)
+	}
+	request.End()
+	byName := map[string]sdktrace.ReadOnlySpan{}
+	for _, s := range ended(sr) {
+		byName[s.Name()] = s
+	}
+	outer, inner := byName["python __main__.<eval>"], byName["python math.sqrt"]
+	if outer == nil || inner == nil {
+		t.Fatalf("spans %v: want the eval and the nested math.sqrt", byName)
+	}
+	if outer.Parent().SpanID() != request.SpanContext().SpanID() {
+		t.Errorf("the eval's span is not a child of the request's")
+	}
+	if inner.Parent().SpanID() != outer.SpanContext().SpanID() {
+		t.Errorf("the nested call's span is not a child of the eval's")
+	}
+}
+
 // An async call's span lasts until the coroutine is done.
 func TestSpanOfAsyncCall(t *testing.T) {
 	rt, _, sr := newTraced(t)

@@ -125,7 +125,28 @@ static PENDING: Mutex<Vec<(usize, usize)>> = Mutex::new(Vec::new());
 /// Type-erased so that this table does not name what it releases.
 pub type MainRelease = Box<dyn FnOnce(Python) + Send>;
 static PENDING_MAIN: Mutex<Vec<MainRelease>> = Mutex::new(Vec::new());
-static HAS_PENDING: AtomicBool = AtomicBool::new(false);
+/// Something is queued for the main interpreter (`PENDING` for slot 0, or `PENDING_MAIN`) /
+/// for some worker's: two flags, so that references waiting for a worker's next job do not make
+/// every main-interpreter call take the lock (and the reverse).
+static HAS_PENDING_MAIN: AtomicBool = AtomicBool::new(false);
+static HAS_PENDING_WORKERS: AtomicBool = AtomicBool::new(false);
+
+/// The flag of interpreter `slot`'s queue.
+#[inline]
+fn pending_flag(slot: usize) -> &'static AtomicBool {
+    if slot == 0 {
+        &HAS_PENDING_MAIN
+    } else {
+        &HAS_PENDING_WORKERS
+    }
+}
+
+/// Sets both flags from the queues (the caller holds `PENDING`'s lock: `q`).
+fn update_flags(q: &[(usize, usize)]) {
+    let main = q.iter().any(|(s, _)| *s == 0) || !PENDING_MAIN.lock().unwrap_or_else(|p| p.into_inner()).is_empty();
+    HAS_PENDING_MAIN.store(main, Release);
+    HAS_PENDING_WORKERS.store(q.iter().any(|(s, _)| *s != 0), Release);
+}
 
 pub fn closed_object() -> Error {
     Error::new(ErrorKind::Closed, "the pyrt object was freed (or this is not an object handle)")
@@ -360,14 +381,14 @@ pub fn release_all() {
 
 fn queue_in(slot: usize, object: usize) {
     PENDING.lock().unwrap_or_else(|p| p.into_inner()).push((slot, object));
-    HAS_PENDING.store(true, Release);
+    pending_flag(slot).store(true, Release);
 }
 
 /// Drops the references queued for the current interpreter. Called by every GIL section (one
 /// atomic load when nothing is queued).
 #[inline(always)]
 pub fn drain(py: Python) {
-    if HAS_PENDING.load(Acquire) {
+    if pending_flag(py.interp()).load(Acquire) {
         drain_pending(py);
     }
 }
@@ -376,7 +397,7 @@ pub fn drain(py: Python) {
 /// GIL). The caller decides first what to do once the interpreter is gone (`liveness`).
 pub fn queue_main_release(release: MainRelease) {
     PENDING_MAIN.lock().unwrap_or_else(|p| p.into_inner()).push(release);
-    HAS_PENDING.store(true, Release);
+    HAS_PENDING_MAIN.store(true, Release);
 }
 
 #[inline(never)]
@@ -399,14 +420,14 @@ fn drain_pending(py: Python) {
                 true
             }
         });
-        HAS_PENDING.store(!q.is_empty() || !PENDING_MAIN.lock().unwrap_or_else(|p| p.into_inner()).is_empty(), Release);
+        update_flags(&q);
         mine
     };
     if super::ffi::free_threaded() && !quiescent() {
         // A reader may still be about to incref one of these: drop them on a later drain.
         let mut q = PENDING.lock().unwrap_or_else(|p| p.into_inner());
         q.extend(mine.into_iter().map(|o| (slot, o)));
-        HAS_PENDING.store(true, Release);
+        pending_flag(slot).store(true, Release);
         return;
     }
     // Py_DecRef may run __del__, which may release more handles: they go to the queue again.
@@ -436,5 +457,5 @@ fn quiescent() -> bool {
 pub fn forget_slot(slot: usize) {
     let mut q = PENDING.lock().unwrap_or_else(|p| p.into_inner());
     q.retain(|(s, _)| *s != slot);
-    HAS_PENDING.store(!q.is_empty() || !PENDING_MAIN.lock().unwrap_or_else(|p| p.into_inner()).is_empty(), Release);
+    update_flags(&q);
 }

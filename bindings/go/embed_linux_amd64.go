@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/amd64",
 		gz:         embeddedLinuxAmd64Gz,
-		size:       2312048,
-		sha256:     "f68be121f4dd0d13c69e40eb3dd85d7db9024473ceb03909f2ab09846181784f",
+		size:       2314272,
+		sha256:     "a5414c0afb041dc8a7fbe9b5f7617de49f02c4be6e7c50e9e4e1f230b28f05d5",
 		version:    "0.1.0",
-		sourceHash: "8365ff4aa4ee7a7bb0ce3dcdddafe1354aee3c2a4d3fe7d83a42bc4b8d4a5543",
+		sourceHash: "2af72e90f62662780d91345fd4f3eb54324e5d95d439db03d76350ee6d0e8a17",
 		glibc:      "2.17",
 	}
 }

@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/arm64",
 		gz:         embeddedLinuxArm64Gz,
-		size:       2108048,
-		sha256:     "94bcc38ff12633c45dd8bffbf47bc54e1230126557bd7a293bbf1f2812a8aafb",
+		size:       2112736,
+		sha256:     "12eefa88221f77c40b669b77312c42d272c75b7e80d8d18123785024dad04cf3",
 		version:    "0.1.0",
-		sourceHash: "8365ff4aa4ee7a7bb0ce3dcdddafe1354aee3c2a4d3fe7d83a42bc4b8d4a5543",
+		sourceHash: "2af72e90f62662780d91345fd4f3eb54324e5d95d439db03d76350ee6d0e8a17",
 		glibc:      "2.17",
 	}
 }

@@ -262,7 +262,8 @@ quickstart_root() {
     echo "SKIP pyrt is already installed under /usr/local (left as it is)"
     return "$SKIP_RC"
   fi
-  if ldconfig -p | grep -q libpyrt; then
+  # (Not grep -q: under pipefail, ldconfig killed by SIGPIPE would fail the test.)
+  if ldconfig -p | grep libpyrt >/dev/null; then
     echo "SKIP a libpyrt is already in the loader's cache: $(ldconfig -p | grep -m1 libpyrt)"
     return "$SKIP_RC"
   fi
@@ -317,7 +318,7 @@ quickstart_root() {
   make --no-print-directory uninstall
   ldconfig
   want "pyrt files left under /usr/local" \
-    "$(find /usr/local -path /usr/local/go -prune -o -name '*pyrt*' -print)" ""
+    "$(find /usr/local -path /usr/local/go -prune -o \( -name 'libpyrt*' -o -name pyrt.h -o -name pyrt.pc \) -print)" ""
   want "libpyrt in the loader's cache" "$(ldconfig -p | grep libpyrt || true)" ""
 }
 

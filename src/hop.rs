@@ -67,6 +67,8 @@ pub struct Hop {
 struct State {
     jobs: VecDeque<JobRef>,
     closed: bool,
+    /// [`Hop::nudge`] asked for one pass of `serve`'s wrapper without a job.
+    nudged: bool,
 }
 
 /// Why [`Hop::run`] could not run a job.
@@ -75,7 +77,11 @@ pub struct HopClosed;
 
 impl Hop {
     pub const fn new() -> Hop {
-        Hop { queue: Mutex::new(State { jobs: VecDeque::new(), closed: false }), ready: Condvar::new(), server: OnceLock::new() }
+        Hop {
+            queue: Mutex::new(State { jobs: VecDeque::new(), closed: false, nudged: false }),
+            ready: Condvar::new(),
+            server: OnceLock::new(),
+        }
     }
 
     /// Runs `f` on the serving thread and returns its result (a panic in `f` resumes here). On
@@ -121,22 +127,26 @@ impl Hop {
     pub fn serve(&self, mut around: impl FnMut(&mut dyn FnMut())) {
         let _ = self.server.set(thread::current().id());
         loop {
+            // Some(job), or Some(None) for a nudge; None once closed.
             let next = {
                 let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
                 loop {
                     if let Some(j) = q.jobs.pop_front() {
-                        break Some(j);
+                        break Some(Some(j));
                     }
                     if q.closed {
                         break None;
                     }
+                    if q.nudged {
+                        q.nudged = false;
+                        break Some(None);
+                    }
                     q = self.ready.wait(q).unwrap_or_else(|p| p.into_inner());
                 }
             };
-            let Some(job) = next else { return };
+            let Some(mut job) = next else { return };
             // `around` may call its argument more than once (or not at all): only the first call runs
             // the job, which may be gone once it ran.
-            let mut job = Some(job);
             around(&mut || {
                 if let Some(job) = job.take() {
                     // SAFETY: `job.execute` is `ScopedJob::<F, R>::execute` for the `F`, `R` of the
@@ -146,6 +156,14 @@ impl Hop {
                 }
             });
         }
+    }
+
+    /// Has the serving thread run its `around` wrapper once with nothing inside (for what the
+    /// wrapper does around every job: dropping queued references). Never blocks, never runs
+    /// anything on the calling thread.
+    pub fn nudge(&self) {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner()).nudged = true;
+        self.ready.notify_one();
     }
 
     /// Stops serving once the queued jobs ran; later [`Hop::run`] calls fail.

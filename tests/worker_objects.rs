@@ -139,9 +139,15 @@ fn objects_keep_their_worker_and_never_cross() {
         let e = boxes[a].call_method::<usize>("peek", (&boxes[b],)).unwrap_err();
         assert!(matches!(e.kind, ErrorKind::InvalidArgument | ErrorKind::Conversion), "{e}");
         assert!(e.message.contains("another interpreter"), "{e}");
-        // Within one worker objects meet as usual.
-        let same = homes.iter().rposition(|h| *h == homes[0]).unwrap();
-        assert_eq!(boxes[a].call_method::<usize>("peek", (&boxes[same],)).unwrap(), same);
+        // Within one worker objects meet as usual (four objects in two workers: two share one).
+        let (i, j) = (0..boxes.len()).flat_map(|i| (i + 1..boxes.len()).map(move |j| (i, j))).find(|&(i, j)| homes[i] == homes[j]).unwrap();
+        assert_eq!(boxes[i].call_method::<usize>("peek", (&boxes[j],)).unwrap(), j);
+        // A call by name with a worker's object among its arguments runs in that worker.
+        for (k, b) in boxes.iter().enumerate() {
+            for _ in 0..4 {
+                assert_eq!(rt.call::<usize>("__main__", "unbox", (b,)).unwrap(), k);
+            }
+        }
         // The event loop is the main interpreter's: async iterators and awaits are refused there.
         let ag = rt.call_object("__main__", "agen", ()).unwrap();
         let Err(e) = ag.iter::<i64>() else { panic!("an async generator was iterated in a worker") };
@@ -174,4 +180,30 @@ fn a_step_in_a_worker_has_the_handles_timeout() {
     assert!(matches!(e.kind, ErrorKind::Timeout), "{e}");
     // The worker serves the next call.
     assert_eq!(rt.call::<i64>("builtins", "abs", (-3,)).unwrap(), 3);
+}
+
+#[test]
+fn a_freed_generator_of_a_worker_is_finalized_at_once() {
+    workers(); // keeps the interpreter running once `rt` is dropped
+    let flag = std::env::temp_dir().join(format!("pyrt-finally-{}", std::process::id()));
+    let _ = std::fs::remove_file(&flag);
+    let setup = "def marks(path):\n    try:\n        while True:\n            yield 1\n    finally:\n        open(path, 'w').close()\n";
+    let rt = Runtime::builder().workers(1).worker_setup(setup).build().unwrap();
+    let gen = rt.call_object("__main__", "marks", (flag.to_string_lossy(),)).unwrap();
+    let mut it = gen.iter::<i64>().unwrap();
+    assert_eq!(it.next().unwrap().unwrap(), 1);
+    drop(it);
+    drop(gen);
+    if !sub_interpreters() {
+        // In the main interpreter the next call through any handle drops it.
+        rt.call::<i64>("builtins", "abs", (-1,)).unwrap();
+    }
+    // With workers no call follows: the worker is woken to drop the generator, whose finally
+    // then runs.
+    let start = std::time::Instant::now();
+    while !flag.exists() {
+        assert!(start.elapsed() < std::time::Duration::from_secs(10), "the generator's finally did not run");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let _ = std::fs::remove_file(&flag);
 }

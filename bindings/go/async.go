@@ -38,7 +38,10 @@ type Future struct {
 	value     any
 	err       error
 	cancelled atomic.Pointer[error] // the context error that cancelled the task
-	stop      func() bool           // stops CallAsync's context watcher
+	// stop stops the context watcher of CallAsync/Await (nil: none), once
+	// the coroutine is done: set by started, called by whichever of started
+	// and taskDone sees both (the completion can come first).
+	stop atomic.Pointer[func() bool]
 	// end ends the CallObserver's observation of the call (nil: none); set
 	// before the Future is published in pendingFutures, which orders it
 	// before taskDone reads it.
@@ -63,6 +66,9 @@ func taskDone(key uintptr, status int32, result, errp uintptr) {
 	f := v.(*Future)
 	f.status, f.result, f.errp = status, result, errp
 	close(f.done)
+	if stop := f.stop.Load(); stop != nil {
+		(*stop)()
+	}
 	if f.end != nil {
 		// Off the event-loop thread: the observer may take its time, and the
 		// outcome is decoded (once, shared with Result) to give it the error.
@@ -163,7 +169,13 @@ func (fut *Future) started(ctx context.Context, task uint64, err error) (*Future
 	}
 	fut.task = task
 	if ctx != nil && ctx.Done() != nil {
-		fut.stop = context.AfterFunc(ctx, func() { fut.cancelFor(ctx.Err()) })
+		stop := context.AfterFunc(ctx, func() { fut.cancelFor(ctx.Err()) })
+		fut.stop.Store(&stop)
+		select {
+		case <-fut.done: // completed already: taskDone may have missed the watcher
+			stop()
+		default:
+		}
 	}
 	return fut, nil
 }
@@ -206,9 +218,6 @@ func (fut *Future) Result() (any, error) {
 }
 
 func (fut *Future) decodeOutcome() {
-	if fut.stop != nil {
-		fut.stop()
-	}
 	l := fut.rt.lib
 	if fut.status == 0 {
 		if fut.result == 0 {

@@ -26,23 +26,43 @@ import (
 // interrupt it, in its turn when a (the runtime's admission queue) is not nil
 // (admission.go). It is on the path of every call, so the common case (a
 // context that cannot be cancelled) is a straight line.
-func guardCall(l *ffiLib, a *admission, ctx context.Context, call func() int32) int32 {
+func guardCall(l *ffiLib, a *admission, ctx context.Context, call func() int32, observed bool) int32 {
 	cancellable := ctx != nil && ctx.Done() != nil
 	if a == nil || admissionOff || inCallback() {
 		if cancellable {
 			return interruptible(l, ctx, call)
 		}
+		if observed || callContextN.Load() != 0 {
+			// A context a host function must see (an observer's span), or one
+			// that must hide the context of the call this one is nested in.
+			return withCallContext(l, ctx, call)
+		}
 		return call()
 	}
 	a.enter()
 	var st int32
-	if cancellable {
+	switch {
+	case cancellable:
 		st = interruptible(l, ctx, call)
-	} else {
+	case observed:
+		st = withCallContext(l, ctx, call)
+	default:
 		st = call()
 	}
 	a.leave()
 	return st
+}
+
+// withCallContext runs call with ctx as the context host functions called on
+// this thread receive (see HostFunc).
+func withCallContext(l *ffiLib, ctx context.Context, call func() int32) int32 {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	defer popCallContext(pushCallContext(l.pyrt_thread_id(), ctx))
+	return call()
 }
 
 // interruptible runs call so that ctx, which can be cancelled, can interrupt
@@ -221,7 +241,7 @@ func (r *Runtime) invoke(ctx context.Context, f *frame, call func(h uintptr) int
 		return r.invokeCapturing(ctx, f, w, call)
 	}
 	h := r.handle
-	st := guardCall(r.lib, r.gate, ctx, func() int32 { return call(h) })
+	st := guardCall(r.lib, r.gate, ctx, func() int32 { return call(h) }, r.observer != nil)
 	if r.captured != nil {
 		r.takeCaptured()
 	}
@@ -240,7 +260,7 @@ func (r *Runtime) invokeCapturing(ctx context.Context, f *frame, w *outputWriter
 		return err
 	}
 	defer r.putCaptureHandle(h)
-	st := guardCall(r.lib, r.gate, ctx, func() int32 { return call(h) })
+	st := guardCall(r.lib, r.gate, ctx, func() int32 { return call(h) }, r.observer != nil)
 	runtime.KeepAlive(r)
 	if st != 0 {
 		err = wrapContext(ctx, r.lib.takeError(st, f.errp()))
@@ -255,7 +275,7 @@ func (r *Runtime) invokeCapturing(ctx context.Context, f *frame, w *outputWriter
 // (directly or through one of its objects): with WithCaptureOutput, what the
 // call captured then goes to the Runtime's writers.
 func (r *Runtime) guard(ctx context.Context, call func() int32) int32 {
-	st := guardCall(r.lib, r.gate, ctx, call)
+	st := guardCall(r.lib, r.gate, ctx, call, r.observer != nil)
 	if r.captured != nil {
 		r.takeCaptured()
 	}
@@ -281,49 +301,68 @@ func (o *Object) invoke(ctx context.Context, f *frame, call func() int32) error 
 	return nil
 }
 
-// The contexts of the cancellable calls running on each thread (by pyrt's
-// thread id; innermost last), which a host function called from Python on
-// that thread receives (HostFunc). Only cancellable calls register: they
-// already pay for a thread id and an AfterFunc, and a context that cannot
-// be cancelled would have a host function wait for nothing.
+// The contexts of the calls running on each thread (by pyrt's thread id;
+// innermost last), which a host function called from Python on that thread
+// receives (HostFunc). Registered by the calls that already pay for a thread
+// id (cancellable ones: their interrupt watcher), by every call of a Runtime
+// with a CallObserver (whose context carries a span), and by a call nested
+// in a host function while any is registered (so that the outer call's
+// context does not leak into it). Sharded by thread, so that concurrent
+// calls on different threads seldom share a lock.
+type callContextShard struct {
+	mu   sync.Mutex
+	byID map[uint64][]context.Context
+}
+
 var (
-	callContextMu sync.Mutex
-	callContexts  = map[uint64][]context.Context{}
-	callContextN  atomic.Int32
+	callContextShards [32]callContextShard
+	callContextN      atomic.Int32
 )
+
+func callContextShardOf(id uint64) *callContextShard {
+	// (pthread ids are addresses of thread stacks, alike in their low bits:
+	// the shard comes from the top bits of a multiplicative hash.)
+	return &callContextShards[(id*0x9E3779B97F4A7C15)>>59]
+}
 
 type callContextMark struct{ id uint64 }
 
 func pushCallContext(id uint64, ctx context.Context) callContextMark {
-	callContextMu.Lock()
-	callContexts[id] = append(callContexts[id], ctx)
-	callContextMu.Unlock()
+	sh := callContextShardOf(id)
+	sh.mu.Lock()
+	if sh.byID == nil {
+		sh.byID = map[uint64][]context.Context{}
+	}
+	sh.byID[id] = append(sh.byID[id], ctx)
+	sh.mu.Unlock()
 	callContextN.Add(1)
 	return callContextMark{id}
 }
 
 func popCallContext(m callContextMark) {
 	callContextN.Add(-1)
-	callContextMu.Lock()
-	if s := callContexts[m.id]; len(s) > 1 {
+	sh := callContextShardOf(m.id)
+	sh.mu.Lock()
+	if s := sh.byID[m.id]; len(s) > 1 {
 		s[len(s)-1] = nil
-		callContexts[m.id] = s[:len(s)-1]
+		sh.byID[m.id] = s[:len(s)-1]
 	} else {
-		delete(callContexts, m.id)
+		delete(sh.byID, m.id)
 	}
-	callContextMu.Unlock()
+	sh.mu.Unlock()
 }
 
-// callContext is the context of the innermost cancellable call running on
+// callContext is the context of the innermost registered call running on
 // this thread, or context.Background().
 func callContext(l *ffiLib) context.Context {
 	if callContextN.Load() == 0 {
 		return context.Background()
 	}
 	id := l.pyrt_thread_id()
-	callContextMu.Lock()
-	defer callContextMu.Unlock()
-	if s := callContexts[id]; len(s) > 0 {
+	sh := callContextShardOf(id)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if s := sh.byID[id]; len(s) > 0 {
 		return s[len(s)-1]
 	}
 	return context.Background()

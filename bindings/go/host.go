@@ -27,12 +27,13 @@ import (
 //
 // ctx is the context of the pyrt call whose Python code called the function
 // when that context can be cancelled (a request's context, one with a
-// deadline): its values (a trace span, a request ID), its deadline and its
-// cancellation reach the function, and passing it on to calls made inside
-// keeps them part of the same request. Otherwise — a call made with a
-// context that cannot be cancelled, Python code running on a thread of its
-// own, a call run on another thread (WithWorkers, WithMainThread) — ctx is
-// context.Background().
+// deadline), when the Runtime has a CallObserver (whose context carries the
+// call's span), or when that call was itself made from a host function: its
+// values (a trace span, a request ID), its deadline and its cancellation
+// reach the function, and passing it on to calls made inside keeps them part
+// of the same request. Otherwise — a call made with a context that cannot be
+// cancelled, Python code running on a thread of its own, a call run on
+// another thread (WithWorkers, WithMainThread) — ctx is context.Background().
 type HostFunc func(ctx context.Context, args []any, kwargs map[string]any) (any, error)
 
 type hostEntry struct {

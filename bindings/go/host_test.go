@@ -250,6 +250,21 @@ func TestGoFunctionGetsTheCallersContext(t *testing.T) {
 	if a, b := <-seen, <-seen; a != "inner" || b != "request-7" {
 		t.Errorf("nested: saw %v then %v, want inner then request-7", a, b)
 	}
+	// A call nested in a host function passes its own context on, even one
+	// that cannot be cancelled (not the outer call's).
+	if err := testRT.Register("goctx", "plain", func(ctx context.Context, args []any, kw map[string]any) (any, error) {
+		_, err := testRT.Eval(context.WithValue(context.Background(), key{}, "plain-inner"), "__import__('goctx').value()")
+		return nil, err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer testRT.Unregister("goctx", "plain")
+	if _, err := testRT.Eval(ctx, "__import__('goctx').plain()"); err != nil {
+		t.Fatal(err)
+	}
+	if v := <-seen; v != "plain-inner" {
+		t.Errorf("nested with a plain context: saw %v, want plain-inner", v)
+	}
 	// A context that cannot be cancelled is not passed on.
 	if _, err := testRT.Eval(context.WithValue(bg, key{}, "plain"), "__import__('goctx').value()"); err != nil {
 		t.Fatal(err)

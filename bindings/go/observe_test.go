@@ -237,21 +237,30 @@ func TestObserverNestedHostCall(t *testing.T) {
 // outcome; one that fails to start ends at once.
 func TestObserverAsync(t *testing.T) {
 	rt, rec := newObservedRuntime(t)
-	err := rt.Run(bg, "import asyncio\n"+
-		"async def obs_async_sleep(x):\n    await asyncio.sleep(0.05)\n    return x\n"+
+	err := rt.Run(bg, "import asyncio, time\n"+
+		"obs_gate = {}\n"+
+		"async def obs_async_wait(x):\n    obs_gate['loop'] = asyncio.get_running_loop()\n"+
+		"    obs_gate['ev'] = asyncio.Event()\n    await obs_gate['ev'].wait()\n    return x\n"+
+		"def obs_release():\n    end = time.monotonic() + 10\n"+
+		"    while 'ev' not in obs_gate and time.monotonic() < end:\n        time.sleep(0.001)\n"+
+		"    obs_gate['loop'].call_soon_threadsafe(obs_gate.pop('ev').set)\n"+
 		"async def obs_async_fail():\n    await asyncio.sleep(0)\n    raise LookupError('gone')\n")
 	if err != nil {
 		t.Fatal(err)
 	}
 	rec.take()
-	fut, err := rt.CallAsync(bg, "__main__", "obs_async_sleep", 7)
+	fut, err := rt.CallAsync(bg, "__main__", "obs_async_wait", 7)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// (The coroutine sleeps for 50 ms: it is still running here.)
+	// (The coroutine waits for obs_release: it is still running here.)
 	if calls := rec.snapshot(); len(calls) != 1 || calls[0].ends != 0 ||
-		calls[0].info != (CallInfo{Module: "__main__", Function: "obs_async_sleep", Async: true}) {
+		calls[0].info != (CallInfo{Module: "__main__", Function: "obs_async_wait", Async: true}) {
 		t.Fatalf("after CallAsync: %d observations (%+v)", len(calls), calls)
+	}
+	// Through a Runtime without the observer, so that this call is not observed.
+	if _, err := testRT.Call(bg, "__main__", "obs_release"); err != nil {
+		t.Fatal(err)
 	}
 	if v, err := fut.Wait(bg); err != nil || v != int64(7) {
 		t.Fatal(v, err)
@@ -286,7 +295,7 @@ func TestObserverAsync(t *testing.T) {
 	rec.take()
 
 	// Await of a coroutine object: observed as a call of the object.
-	coro, err := rt.CallObject(bg, "__main__", "obs_async_sleep", 8)
+	coro, err := rt.CallObject(bg, "__main__", "obs_async_wait", 8)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,6 +303,9 @@ func TestObserverAsync(t *testing.T) {
 	rec.take()
 	fut, err = coro.Await(bg)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := testRT.Call(bg, "__main__", "obs_release"); err != nil {
 		t.Fatal(err)
 	}
 	if v, err := fut.Wait(bg); err != nil || v != int64(8) {

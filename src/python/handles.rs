@@ -141,12 +141,18 @@ fn pending_flag(slot: usize) -> &'static AtomicBool {
     }
 }
 
-/// Sets both flags from the queues (the caller holds `PENDING`'s lock: `q`).
+/// Sets both flags from the queues: the caller holds `PENDING`'s lock (`q`), and this takes
+/// `PENDING_MAIN`'s, so that no push can come between reading a queue and clearing its flag
+/// (pushes set the flags while holding their queue's lock).
 fn update_flags(q: &[(usize, usize)]) {
-    let main = q.iter().any(|(s, _)| *s == 0) || !PENDING_MAIN.lock().unwrap_or_else(|p| p.into_inner()).is_empty();
-    HAS_PENDING_MAIN.store(main, Release);
+    let main_releases = PENDING_MAIN.lock().unwrap_or_else(|p| p.into_inner());
+    HAS_PENDING_MAIN.store(q.iter().any(|(s, _)| *s == 0) || !main_releases.is_empty(), Release);
     HAS_PENDING_WORKERS.store(q.iter().any(|(s, _)| *s != 0), Release);
 }
+
+/// Interpreter slots whose interpreter has ended (`forget_slot`): what is released for them later
+/// died with them and is not queued. Guarded by `PENDING`'s lock (read and written under it).
+static ENDED: Mutex<Vec<usize>> = Mutex::new(Vec::new());
 
 pub fn closed_object() -> Error {
     Error::new(ErrorKind::Closed, "the pyrt object was freed (or this is not an object handle)")
@@ -340,6 +346,11 @@ pub fn release(id: u64) {
     let interp = s.interp.load(Acquire);
     if let Some(object) = take(index, s, full) {
         queue_in(interp, object);
+        if interp != 0 {
+            // A worker drops it in its next job; have it look now (a closed stream's
+            // generator then runs its `finally` at once, not at the worker's next call).
+            super::interp::wake(interp);
+        }
     }
 }
 
@@ -350,8 +361,14 @@ fn release_where(which: impl Fn(u64, usize) -> bool) {
     for index in 0..used {
         let Some(s) = slot(index) else { continue };
         let full = s.gen.load(Acquire);
+        // The object first: once it is set (Release, after the runtime and the interpreter),
+        // those two are its occupant's. A later occupant needs a `take`, which bumps the
+        // generation, so the `take` below would fail.
+        if s.object.load(Acquire) == 0 {
+            continue;
+        }
         let interp = s.interp.load(Acquire);
-        if s.object.load(Acquire) == 0 || !which(s.runtime.load(Acquire), interp) {
+        if !which(s.runtime.load(Acquire), interp) {
             continue;
         }
         if let Some(object) = take(index, s, full) {
@@ -380,7 +397,13 @@ pub fn release_all() {
 }
 
 fn queue_in(slot: usize, object: usize) {
-    PENDING.lock().unwrap_or_else(|p| p.into_inner()).push((slot, object));
+    let mut q = PENDING.lock().unwrap_or_else(|p| p.into_inner());
+    if slot != 0 && ENDED.lock().unwrap_or_else(|p| p.into_inner()).contains(&slot) {
+        // A worker's interpreter that has ended: its objects died with it (a handle released
+        // after `release_interp`, an exception an error kept).
+        return;
+    }
+    q.push((slot, object));
     pending_flag(slot).store(true, Release);
 }
 
@@ -396,7 +419,8 @@ pub fn drain(py: Python) {
 /// Queues `release` to run with the main interpreter's GIL, by its next holder (any thread, no
 /// GIL). The caller decides first what to do once the interpreter is gone (`liveness`).
 pub fn queue_main_release(release: MainRelease) {
-    PENDING_MAIN.lock().unwrap_or_else(|p| p.into_inner()).push(release);
+    let mut releases = PENDING_MAIN.lock().unwrap_or_else(|p| p.into_inner());
+    releases.push(release);
     HAS_PENDING_MAIN.store(true, Release);
 }
 
@@ -457,5 +481,6 @@ fn quiescent() -> bool {
 pub fn forget_slot(slot: usize) {
     let mut q = PENDING.lock().unwrap_or_else(|p| p.into_inner());
     q.retain(|(s, _)| *s != slot);
+    ENDED.lock().unwrap_or_else(|p| p.into_inner()).push(slot);
     update_flags(&q);
 }

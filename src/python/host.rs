@@ -344,6 +344,8 @@ unsafe fn call_body(slf: PyPtr, args: PyPtr, kwargs: PyPtr) -> PyPtr {
         return raise_error(py, &e);
     };
     crate::stats::host_callback(reg.runtime);
+    // A thread Python started in a worker is that worker's, not the main interpreter's.
+    super::interp::adopt(py);
     // Object handles live in the main interpreter; in a worker, arguments must be encodable.
     let handles_for = (py.interp() == 0).then_some(reg.runtime);
     let mode = ValueMode { tagged: true, handles_for };

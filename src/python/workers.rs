@@ -70,6 +70,8 @@ impl Pool {
         for _ in 0..n {
             let slot = interp::new_slot();
             let worker = Arc::new(Worker { hop: Hop::new(), slot, busy: AtomicUsize::new(0), interp: AtomicUsize::new(0) });
+            let nudged = worker.clone();
+            interp::set_waker(slot, Arc::new(move || nudged.hop.nudge()));
             let (w, setup, ready) = (worker.clone(), setup.clone(), ready_tx.clone());
             let t = thread::Builder::new()
                 .name(format!("pyrt-worker-{slot}"))
@@ -129,12 +131,30 @@ impl Pool {
 
     /// Runs `f` in the worker whose interpreter is `slot` (where an object lives: its handle
     /// recorded the slot), queued behind that worker's other jobs.
+    ///
+    /// Refused from inside another worker's interpreter (its host callbacks, threads Python
+    /// started there): waiting for one worker while holding another could deadlock (each waiting
+    /// for the other) with nothing to interrupt the wait. Likewise from a thread Python started
+    /// in the object's own worker, whose job may be waiting for that thread.
     pub fn run_in<R: Send>(&self, slot: usize, f: impl FnOnce(Python<'_>, usize) -> Result<R> + Send) -> Result<R> {
         let w = self
             .workers
             .iter()
             .find(|w| w.slot == slot)
             .ok_or_else(|| Error::invalid_argument("this object lives in the interpreter of another runtime's worker"))?;
+        let here = interp::current();
+        if here != 0 && here != slot {
+            return Err(Error::invalid_argument(
+                "an object of one worker cannot be used from inside another worker (each could wait for the other): \
+                 use it from the host, or from its own worker's calls",
+            ));
+        }
+        if here == slot && !w.hop.is_server() {
+            return Err(Error::invalid_argument(
+                "an object of a worker cannot be used from a thread Python started in that worker (the worker may be \
+                 waiting for the thread): use it from the host, or from the worker's own calls",
+            ));
+        }
         run_on(w, f, false)
     }
 
@@ -152,6 +172,9 @@ impl Pool {
         let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
         for t in threads {
             let _ = t.join();
+        }
+        for w in &self.workers {
+            interp::clear_waker(w.slot);
         }
     }
 }
@@ -251,6 +274,7 @@ fn run_worker(api: &'static Api, slot: usize, w: &Worker, setup: &Setup, ready: 
         // SAFETY: `sub` is the current, live thread state of the new interpreter (GIL held).
         live_interp = unsafe { get(sub) } as usize;
         w.interp.store(live_interp, Ordering::SeqCst);
+        interp::register_live(live_interp, slot);
     }
     let setup_result = setup_interpreter(py, slot, setup);
     let ok = setup_result.is_ok();
@@ -280,6 +304,7 @@ fn run_worker(api: &'static Api, slot: usize, w: &Worker, setup: &Setup, ready: 
     // End the sub-interpreter (it must be current, GIL held), then go back to the main one.
     // The objects the host still holds here die with it: their handles are emptied (later uses
     // fail as freed) and the references dropped now, while the interpreter can run `__del__`.
+    interp::forget_live(slot);
     handles::release_interp(slot);
     handles::drain(py);
     exec::clear_caches(py);

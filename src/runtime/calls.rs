@@ -92,7 +92,8 @@ pub(super) fn split_target(target: &str) -> Result<(&str, &str)> {
 pub fn call_value(token: u64, target: &str, args: Option<&str>, kwargs: Option<&str>, flags: u32, as_object: bool) -> Result<Returned> {
     let (module, function) = split_target(target)?;
     let mode = mode(flags, token)?;
-    let guard = enter(token)?;
+    let mut guard = enter(token)?;
+    guard.pin_to_arguments([args.map(str::as_bytes), kwargs.map(str::as_bytes)]);
     guard.with_gil(|py| {
         let (args, kwargs) = call_args(py, args, kwargs, mode)?;
         let callable = exec::lookup(py, module, function)?;
@@ -114,7 +115,8 @@ pub fn call_value_with<R: Send>(
 ) -> Result<R> {
     let (module, function) = split_target(target)?;
     let mode = mode(flags, token)?;
-    let guard = enter(token)?;
+    let mut guard = enter(token)?;
+    guard.pin_to_arguments([args, kwargs]);
     guard.with_gil(|py| {
         let v = exec::call_json_mode(py, module, function, args, kwargs, mode)?;
         convert::with_json_mode(py, &v, mode, give)

@@ -432,6 +432,54 @@ static void threads(void) {
     pyrt_object_free(SHARED);
 }
 
+/* A host function that reports the status of pyrt_object_repr() on the object whose handle it
+ * is given (as a number). */
+static int32_t repr_status(void *user_data, const char *args_json, const char *kwargs_json, pyrt_reply *reply) {
+    (void)user_data;
+    (void)kwargs_json;
+    unsigned long long id = strtoull(args_json + 1, NULL, 10);
+    char *text = NULL;
+    pyrt_error *err = NULL;
+    int32_t rc = pyrt_object_repr((pyrt_object *)(uintptr_t)id, &text, &err);
+    pyrt_string_free(text);
+    pyrt_error_free(err);
+    char out[16];
+    snprintf(out, sizeof out, "%d", (int)rc);
+    return pyrt_reply_json(reply, out);
+}
+
+/* Code running in one worker (a host function it called) may not wait for another worker, which
+ * could be waiting for it: an object of another runtime's worker is refused there at once. */
+static void across_workers(void) {
+    SECTION("an object of another worker, from inside a worker");
+    pyrt_runtime *x = NULL, *y = NULL;
+    pyrt_error *err = NULL;
+    char *info = NULL, *out = NULL;
+    if (!CHECK_OK(pyrt_new("{\"workers\": 1}", &x, &err), err) || !CHECK_OK(pyrt_new("{\"workers\": 1}", &y, &err), err)) {
+        pyrt_error_free(err);
+        pyrt_free(x);
+        return;
+    }
+    CHECK_OK(pyrt_info_json(x, &info, &err), err);
+    int subinterpreters = info != NULL && strstr(info, "\"subinterpreters\"") != NULL;
+    pyrt_string_free(info);
+    CHECK_OK(pyrt_register(x, "wcross", "repr_status", repr_status, NULL, NULL, &err), err);
+    pyrt_object *in_y = NULL;
+    CHECK_OK(pyrt_call_object(y, "builtins:list", "[[1, 2]]", NULL, 0, &in_y, &err), err);
+    char expr[96];
+    snprintf(expr, sizeof expr, "__import__('wcross').repr_status(%llu)", (unsigned long long)(uintptr_t)in_y);
+    if (CHECK_OK(pyrt_eval_json(x, expr, &out, &err), err)) {
+        /* Below 3.12 both runtimes run in the main interpreter: nothing to refuse. */
+        int want = subinterpreters ? PYRT_ERR_INVALID_ARGUMENT : PYRT_OK;
+        CHECK(atoi(out) == want);
+    }
+    pyrt_string_free(out);
+    pyrt_error_free(err);
+    pyrt_object_free(in_y);
+    pyrt_free(y);
+    pyrt_free(x);
+}
+
 /* A "workers" handle: the generator lives in the worker whose call made it, and every step runs
  * there (3.12+; below, in the main interpreter: the same results). */
 static void workers(void) {
@@ -452,7 +500,7 @@ static void workers(void) {
     char *items = NULL;
     int32_t rc;
     while ((rc = pyrt_iter_next_batch(it, 64, 0, &items, &err)) == PYRT_OK) {
-        for (char *p = items + 1; *p != ']';) {
+        for (char *p = items + 1; *p == '[';) {
             p++; /* '[' */
             long long i = strtoll(p, &p, 10);
             p++; /* ',' */
@@ -493,6 +541,7 @@ int main(void) {
     bad_input();
     threads();
     workers();
+    across_workers();
     pyrt_free(RT);
     return check_summary();
 }

@@ -34,11 +34,8 @@
 // "PYRT_ERR_TIMEOUT".
 //
 // A Go function registered with Runtime.Register receives the context of the
-// call that ran it when that context can be cancelled (as a server's request
-// context can; see pyrt.HostFunc): calls it makes into Python with that
-// context are then children of the call's span. With a context that cannot
-// be cancelled it receives context.Background(), and its calls start traces
-// of their own.
+// call that ran it, span included (see pyrt.HostFunc): calls it makes into
+// Python with that context are children of the call's span.
 package pyrtotel
 
 import (

@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/amd64",
 		gz:         embeddedLinuxAmd64Gz,
-		size:       2314272,
-		sha256:     "a5414c0afb041dc8a7fbe9b5f7617de49f02c4be6e7c50e9e4e1f230b28f05d5",
+		size:       2355376,
+		sha256:     "535ea4752dbd011b720787a86cd509677d85f99a71c19b46a6c965a67f1e5c1b",
 		version:    "0.1.0",
-		sourceHash: "2af72e90f62662780d91345fd4f3eb54324e5d95d439db03d76350ee6d0e8a17",
+		sourceHash: "78757c3fcc5ba75dcdb590c28ac6ee77a08d028b957dabb65b7788f083a4d67b",
 		glibc:      "2.17",
 	}
 }

@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/arm64",
 		gz:         embeddedLinuxArm64Gz,
-		size:       2112736,
-		sha256:     "12eefa88221f77c40b669b77312c42d272c75b7e80d8d18123785024dad04cf3",
+		size:       2136432,
+		sha256:     "72024f1ab286a6cc62862f290e4b355ee20ba7178a1ff22ab3efa52f81d736b0",
 		version:    "0.1.0",
-		sourceHash: "2af72e90f62662780d91345fd4f3eb54324e5d95d439db03d76350ee6d0e8a17",
+		sourceHash: "78757c3fcc5ba75dcdb590c28ac6ee77a08d028b957dabb65b7788f083a4d67b",
 		glibc:      "2.17",
 	}
 }

@@ -287,6 +287,16 @@ pub fn install_error_type(py: Python, module: &PyRef) -> Result<()> {
     Ok(())
 }
 
+/// Drops a worker's reference to its `HostError` as the worker's interpreter ends (GIL held, on
+/// the worker's thread). An object left in a sub-interpreter with its own allocator makes CPython
+/// keep that allocator's arenas for the rest of the process (hundreds of kB per worker started).
+pub fn forget_worker_error_type(_py: Python) {
+    let t = WORKER_HOST_ERROR.with(|h| std::mem::take(&mut *h.borrow_mut()));
+    // SAFETY: a non-zero value is the one strong reference `install_error_type` kept for this
+    // worker's interpreter, whose GIL the caller holds; it is given up here, once (zeroed above).
+    drop(unsafe { PyRef::from_owned(t as PyPtr) });
+}
+
 fn raise_host_error(py: Python, message: &str) -> PyPtr {
     let t = if py.interp() == 0 { HOST_ERROR.load(Ordering::Acquire) } else { WORKER_HOST_ERROR.with(|h| *h.borrow()) } as PyPtr;
     let msg = CString::new(message.replace('\0', "\\x00")).expect("NULs replaced");

@@ -308,6 +308,7 @@ fn run_worker(api: &'static Api, slot: usize, w: &Worker, setup: &Setup, ready: 
     handles::release_interp(slot);
     handles::drain(py);
     exec::clear_caches(py);
+    super::host::forget_worker_error_type(py);
     exec::flush_stdio(py);
     // SAFETY: `sub` is current and its GIL held, no interrupter can enter the interpreter any
     // more (`interp_ending` above; never announced if the setup failed) and pyrt's references

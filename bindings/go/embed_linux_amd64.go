@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/amd64",
 		gz:         embeddedLinuxAmd64Gz,
-		size:       2355376,
-		sha256:     "535ea4752dbd011b720787a86cd509677d85f99a71c19b46a6c965a67f1e5c1b",
+		size:       2352960,
+		sha256:     "6b17a691f96314c0aaf47f38eb4f212bfe6fd0e16635d563cae5cf59fff1516e",
 		version:    "0.1.0",
-		sourceHash: "78757c3fcc5ba75dcdb590c28ac6ee77a08d028b957dabb65b7788f083a4d67b",
+		sourceHash: "5b0269a36233df24352e654f541b7a454c5ac1d4b966fa0e6e15bcba9b8ae816",
 		glibc:      "2.17",
 	}
 }

@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/arm64",
 		gz:         embeddedLinuxArm64Gz,
-		size:       2136432,
-		sha256:     "72024f1ab286a6cc62862f290e4b355ee20ba7178a1ff22ab3efa52f81d736b0",
+		size:       2133312,
+		sha256:     "07b72a7816d781de8a31956eac8389bc1dbf520cdc21169ab5b3b74c5061c6be",
 		version:    "0.1.0",
-		sourceHash: "78757c3fcc5ba75dcdb590c28ac6ee77a08d028b957dabb65b7788f083a4d67b",
+		sourceHash: "5b0269a36233df24352e654f541b7a454c5ac1d4b966fa0e6e15bcba9b8ae816",
 		glibc:      "2.17",
 	}
 }

@@ -21,6 +21,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -349,6 +350,13 @@ func runServer(dir string) {
 					continue
 				}
 				if err := c(); err != nil { // warm: imports, caches
+					var pe *pyrt.PythonError
+					if errors.As(err, &pe) && pe.Type == "ImportError" {
+						// numpy refuses sub-interpreters (pyrt_workers): reported, not run.
+						fmt.Fprintf(os.Stderr, "  server: %s/%s skipped: %s\n", s.name, w, lastLine(pe.Message))
+						fmt.Printf("SKIP\t%s\t%s\tserver_%s_%s\t%s\n", host, label, s.name, w, lastLine(pe.Message))
+						continue
+					}
 					die("server %s %s: %v", s.name, w, err)
 				}
 				for _, n := range ns {
@@ -394,4 +402,11 @@ func runServer(dir string) {
 			stop()
 		}
 	}
+}
+
+// lastLine is the last line of a multi-line message (numpy's
+// ImportError ends with the reason), for a one-line SKIP.
+func lastLine(msg string) string {
+	lines := strings.Split(strings.TrimSpace(msg), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
 }

@@ -975,8 +975,18 @@ static void server(const char *ns_s, const char *loads_s, const char *works_s, c
                 }
                 const char *expr = srv_work == W_JINJA2 ? "server_funcs._page()" : "server_funcs.np_sum";
                 int32_t st = pyrt_eval_object(sys[s].rt, expr, &sys[s].h, &err);
+                /* numpy refuses the workers' sub-interpreters: its import fails there */
+                if (st == PYRT_OK && srv_work == W_NUMPY) st = pyrt_run_string(sys[s].rt, "import numpy", &err);
                 if (st != PYRT_OK) {
-                    skip_line(sys[s].name, srv_work, err ? pyrt_error_message(err) : pyrt_status_name(st));
+                    /* the message's last line (numpy's ImportError ends with the reason) */
+                    char *m = strdup(err ? pyrt_error_message(err) : pyrt_status_name(st));
+                    size_t len = strlen(m);
+                    while (len > 0 && (m[len - 1] == '\n' || m[len - 1] == ' ')) m[--len] = 0;
+                    const char *last = strrchr(m, '\n');
+                    skip_line(sys[s].name, srv_work, last ? last + 1 : m);
+                    free(m);
+                    pyrt_object_free(sys[s].h);
+                    sys[s].h = NULL;
                     pyrt_error_free(err);
                     err = NULL;
                     sys[s].ok = 0;

@@ -14,9 +14,9 @@ func init() {
 		platform:   "linux/amd64",
 		gz:         embeddedLinuxAmd64Gz,
 		size:       2352960,
-		sha256:     "6b17a691f96314c0aaf47f38eb4f212bfe6fd0e16635d563cae5cf59fff1516e",
+		sha256:     "c15ae066495c40865585af4f41702b34abf4d65bee306bb4ffca1e979c7aeba6",
 		version:    "0.1.0",
-		sourceHash: "5b0269a36233df24352e654f541b7a454c5ac1d4b966fa0e6e15bcba9b8ae816",
+		sourceHash: "040bb70836d0e9c63d41bd6f7811d2c03d2dd88ef72223695f4c9d4f64943ebc",
 		glibc:      "2.17",
 	}
 }

@@ -14,9 +14,9 @@ func init() {
 		platform:   "linux/arm64",
 		gz:         embeddedLinuxArm64Gz,
 		size:       2133312,
-		sha256:     "07b72a7816d781de8a31956eac8389bc1dbf520cdc21169ab5b3b74c5061c6be",
+		sha256:     "ec0cf90897dd6037710814562e7f97726c915de006ed66ef349b129b5a77eae9",
 		version:    "0.1.0",
-		sourceHash: "5b0269a36233df24352e654f541b7a454c5ac1d4b966fa0e6e15bcba9b8ae816",
+		sourceHash: "040bb70836d0e9c63d41bd6f7811d2c03d2dd88ef72223695f4c9d4f64943ebc",
 		glibc:      "2.17",
 	}
 }

@@ -96,9 +96,10 @@ func WithMainThread() Option { return func(o *options) { o.mainThread = true } }
 // and RunFile run in every worker, so what they define is there for later
 // calls. An Object made through such a Runtime (CallObject, Import, Stream,
 // ...) lives in the worker that made it and every operation on it runs in
-// that worker, so generators stream from workers too. Objects cannot move
-// between interpreters: passing one to a call that runs in another worker
-// fails with ErrInvalidArgument or ErrConversion, and CallAsync and Await need
+// that worker, so generators stream from workers too; a call by name with
+// such Objects among its arguments runs in the worker of the first one.
+// Objects cannot move between interpreters: one used where another worker's
+// code runs fails with ErrInvalidArgument or ErrConversion, and CallAsync and Await need
 // a Runtime without workers (the event loop is the main interpreter's).
 // Modules that refuse sub-interpreters (numpy, PyO3-based packages, _datetime
 // on 3.12) fail to import with an ImportError naming them: use a Runtime

@@ -70,11 +70,13 @@ pub(crate) fn token(rt: *mut pyrt_runtime) -> crate::Result<u64> {
 ///   3.12+). A call goes to an idle worker; pyrt_run_string()/pyrt_run_file() run in every
 ///   worker, so what they define is there for later calls. An object handle made through
 ///   such a handle (pyrt_call_object(), pyrt_import(), an iterator...) lives in the worker that
-///   made it, and every operation on it runs in that worker, queued behind its other calls.
-///   Objects cannot move between interpreters: one passed to a call that runs in another
-///   worker is PYRT_ERR_INVALID_ARGUMENT (or PYRT_ERR_CONVERSION as an argument), and a held
-///   buffer view or an await of a worker's object is PYRT_ERR_INVALID_ARGUMENT. Freeing the
-///   handle ends the workers and frees their objects.
+///   made it, and every operation on it runs in that worker, queued behind its other calls; a
+///   call by name with such objects among its arguments runs in the worker of the first one.
+///   Objects cannot move between interpreters: one used where another worker's code runs (an
+///   argument of a method of another worker's object) is PYRT_ERR_INVALID_ARGUMENT (or
+///   PYRT_ERR_CONVERSION as an argument), and so is a held buffer view or an await of a
+///   worker's object, or code running in one worker (a host function it called) using another
+///   worker's object. Freeing the handle ends the workers and frees their objects.
 ///   Modules with global state refuse sub-interpreters (numpy, PyO3-based packages, _datetime on
 ///   3.12): importing one fails with an ImportError naming it; use a handle without workers for
 ///   them. Below 3.12 the same calls run in the main interpreter, and pyrt_info_json() says so.

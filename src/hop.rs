@@ -8,7 +8,7 @@
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
 use std::thread::{self, Thread, ThreadId};
 
@@ -62,7 +62,19 @@ pub struct Hop {
     queue: Mutex<State>,
     ready: Condvar,
     server: OnceLock<ThreadId>,
+    /// Jobs queued (or nudges asked for) and not yet taken: read without the lock by a server
+    /// that is spinning for its next job.
+    queued: AtomicUsize,
+    /// The server is waiting on `ready` (not spinning): only then does a new job need a notify.
+    sleeping: AtomicBool,
 }
+
+/// How long a caller spins (yielding its CPU to any other runnable thread) for its job's result,
+/// and the server for its next job, before sleeping. A wake-up from sleep costs tens of µs on a
+/// virtual machine (measured: 68 µs per call for one caller of a worker, against 7.5 µs for the
+/// same call made on the caller's thread), far more than a short call itself; calls that come
+/// back to back, or end within this time, then hand over without any wake-up.
+const SPIN: std::time::Duration = std::time::Duration::from_micros(50);
 
 struct State {
     jobs: VecDeque<JobRef>,
@@ -81,6 +93,8 @@ impl Hop {
             queue: Mutex::new(State { jobs: VecDeque::new(), closed: false, nudged: false }),
             ready: Condvar::new(),
             server: OnceLock::new(),
+            queued: AtomicUsize::new(0),
+            sleeping: AtomicBool::new(false),
         }
     }
 
@@ -109,10 +123,18 @@ impl Hop {
                 return Err(HopClosed);
             }
             q.jobs.push_back(job_ref);
+            self.queued.fetch_add(1, Ordering::SeqCst);
         }
-        self.ready.notify_one();
+        if self.sleeping.load(Ordering::SeqCst) {
+            self.ready.notify_one();
+        }
+        let start = std::time::Instant::now();
         while !job.done.load(Ordering::Acquire) {
-            thread::park();
+            if start.elapsed() < SPIN {
+                thread::yield_now();
+            } else {
+                thread::park();
+            }
         }
         // SAFETY: `done` was set (Acquire, pairing with the server's Release) after the outcome was
         // written, and the serving thread no longer touches the job: this thread has it alone.
@@ -128,10 +150,16 @@ impl Hop {
         let _ = self.server.set(thread::current().id());
         loop {
             // Some(job), or Some(None) for a nudge; None once closed.
+            // Spin for the next job a little before sleeping (see SPIN).
+            let start = std::time::Instant::now();
+            while self.queued.load(Ordering::SeqCst) == 0 && start.elapsed() < SPIN {
+                thread::yield_now();
+            }
             let next = {
                 let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
                 loop {
                     if let Some(j) = q.jobs.pop_front() {
+                        self.queued.fetch_sub(1, Ordering::SeqCst);
                         break Some(Some(j));
                     }
                     if q.closed {
@@ -139,9 +167,14 @@ impl Hop {
                     }
                     if q.nudged {
                         q.nudged = false;
+                        self.queued.fetch_sub(1, Ordering::SeqCst);
                         break Some(None);
                     }
+                    // `sleeping` is set under the lock, before waiting: a caller that queues a job
+                    // after this (it needs the lock) sees it and notifies.
+                    self.sleeping.store(true, Ordering::SeqCst);
                     q = self.ready.wait(q).unwrap_or_else(|p| p.into_inner());
+                    self.sleeping.store(false, Ordering::SeqCst);
                 }
             };
             let Some(mut job) = next else { return };
@@ -162,7 +195,12 @@ impl Hop {
     /// wrapper does around every job: dropping queued references). Never blocks, never runs
     /// anything on the calling thread.
     pub fn nudge(&self) {
-        self.queue.lock().unwrap_or_else(|p| p.into_inner()).nudged = true;
+        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        if !q.nudged {
+            q.nudged = true;
+            self.queued.fetch_add(1, Ordering::SeqCst);
+        }
+        drop(q);
         self.ready.notify_one();
     }
 

@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/amd64",
 		gz:         embeddedLinuxAmd64Gz,
-		size:       2352960,
-		sha256:     "c15ae066495c40865585af4f41702b34abf4d65bee306bb4ffca1e979c7aeba6",
+		size:       2361128,
+		sha256:     "e765c0079a98cb15a7c3383225fb9b4301873fdaf48a51fdf4fcc95e4031b4eb",
 		version:    "0.1.0",
-		sourceHash: "040bb70836d0e9c63d41bd6f7811d2c03d2dd88ef72223695f4c9d4f64943ebc",
+		sourceHash: "efa74dd2ce67d782e19c76f55158da44454b9586d6375a92ec83fcb9b668f449",
 		glibc:      "2.17",
 	}
 }

@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/arm64",
 		gz:         embeddedLinuxArm64Gz,
-		size:       2133312,
-		sha256:     "ec0cf90897dd6037710814562e7f97726c915de006ed66ef349b129b5a77eae9",
+		size:       2138968,
+		sha256:     "7d8f7cdc6d41eb1b36eb365a577010893c8894c0451921566814f948deb1510a",
 		version:    "0.1.0",
-		sourceHash: "040bb70836d0e9c63d41bd6f7811d2c03d2dd88ef72223695f4c9d4f64943ebc",
+		sourceHash: "efa74dd2ce67d782e19c76f55158da44454b9586d6375a92ec83fcb9b668f449",
 		glibc:      "2.17",
 	}
 }

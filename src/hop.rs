@@ -149,12 +149,12 @@ impl Hop {
     pub fn serve(&self, mut around: impl FnMut(&mut dyn FnMut())) {
         let _ = self.server.set(thread::current().id());
         loop {
-            // Some(job), or Some(None) for a nudge; None once closed.
             // Spin for the next job a little before sleeping (see SPIN).
             let start = std::time::Instant::now();
             while self.queued.load(Ordering::SeqCst) == 0 && start.elapsed() < SPIN {
                 thread::yield_now();
             }
+            // Some(job), or Some(None) for a nudge; None once closed.
             let next = {
                 let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
                 loop {

@@ -366,25 +366,20 @@ pub fn end(begun: Begun, token: u64, admitted: u64, worker: bool, outcome: Outco
     if !enabled() {
         return;
     }
-    // The common case, inline: an untimed call that succeeded, through the handle this thread
-    // used last.
+    // The common case, inline (with `with_shard`'s fast path): an untimed call that succeeded.
     if begun.entered == 0 && !worker && reason == 0 && matches!(outcome, Outcome::Ok) {
-        let (last, shard) = LAST.get();
-        if last == token && !shard.is_null() {
-            // SAFETY: as in `with_shard`.
-            let s = unsafe { &*shard };
+        return with_shard(token, |s| {
             if begun.token == 0 {
                 s.add(STARTED, 1);
             }
             s.add(FINISHED, 1);
             s.add(PENDING, 1);
-            return;
-        }
+        });
     }
     end_counted(begun, token, admitted, worker, outcome, reason);
 }
 
-/// [`end`] for the rest: timed, failed, interrupted, in a worker, or a shard to look up.
+/// [`end`] for the rest: timed, failed, interrupted or in a worker.
 #[inline(never)]
 fn end_counted(begun: Begun, token: u64, admitted: u64, worker: bool, outcome: Outcome<'_>, reason: u8) {
     let ended = if begun.entered != 0 { ticks() } else { 0 };

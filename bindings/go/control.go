@@ -25,32 +25,34 @@ import (
 // guardCall runs call (one foreign call that may run Python) so that ctx can
 // interrupt it, in its turn when a (the runtime's admission queue) is not nil
 // (admission.go). It is on the path of every call, so the common case (a
-// context that cannot be cancelled) is a straight line.
+// context that cannot be cancelled) is a straight line. observed: the
+// Runtime has a CallObserver, whose context host functions must receive.
 func guardCall(l *ffiLib, a *admission, ctx context.Context, call func() int32, observed bool) int32 {
-	cancellable := ctx != nil && ctx.Done() != nil
-	if a == nil || admissionOff || inCallback() {
-		if cancellable {
-			return interruptible(l, ctx, call)
-		}
-		if observed || callContextN.Load() != 0 {
-			// A context a host function must see (an observer's span), or one
-			// that must hide the context of the call this one is nested in.
-			return withCallContext(l, ctx, call)
-		}
-		return call()
+	nested := inCallback()
+	// A call nested in a host function registers its context even when it
+	// cannot be cancelled, so that the outer call's does not reach the host
+	// functions it runs.
+	register := observed || (nested && callContextN.Load() != 0)
+	if a == nil || admissionOff || nested {
+		return runGuarded(l, ctx, call, register)
 	}
 	a.enter()
-	var st int32
-	switch {
-	case cancellable:
-		st = interruptible(l, ctx, call)
-	case observed:
-		st = withCallContext(l, ctx, call)
-	default:
-		st = call()
-	}
+	st := runGuarded(l, ctx, call, register)
 	a.leave()
 	return st
+}
+
+// runGuarded makes the call: interruptible when ctx can be cancelled, with
+// ctx registered for host functions when register is set.
+func runGuarded(l *ffiLib, ctx context.Context, call func() int32, register bool) int32 {
+	switch {
+	case ctx != nil && ctx.Done() != nil:
+		return interruptible(l, ctx, call)
+	case register:
+		return withCallContext(l, ctx, call)
+	default:
+		return call()
+	}
 }
 
 // withCallContext runs call with ctx as the context host functions called on

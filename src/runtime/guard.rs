@@ -113,15 +113,9 @@ impl CallGuard {
         if self.pin != 0 || self.handle.as_deref().is_none_or(|h| h.pool.is_none()) {
             return;
         }
-        for text in parts.into_iter().flatten() {
-            if !text.windows(8).any(|w| w == b"__pyrt__") {
-                continue;
-            }
-            let Ok(value) = serde_json::from_slice::<serde_json::Value>(text) else { continue };
-            if let Some(interp) = first_object(&value).and_then(|id| handles::owner_of(id).ok()).map(|(_, interp)| interp) {
-                self.pin = interp;
-                return;
-            }
+        let first = parts.into_iter().flatten().find_map(python::convert::first_object_handle);
+        if let Some((_, interp)) = first.and_then(|id| handles::owner_of(id).ok()) {
+            self.pin = interp;
         }
     }
 
@@ -141,20 +135,6 @@ impl CallGuard {
             Some(h) => Ok(h.clone()),
             None => handle_of(self.token).ok_or_else(Error::closed),
         }
-    }
-}
-
-/// The id of the first object handle tag in an encoded value (depth first).
-fn first_object(v: &serde_json::Value) -> Option<u64> {
-    match v {
-        serde_json::Value::Object(m) => {
-            if m.get("__pyrt__").and_then(serde_json::Value::as_str) == Some("object") {
-                return m.get("v").and_then(serde_json::Value::as_u64);
-            }
-            m.values().find_map(first_object)
-        }
-        serde_json::Value::Array(a) => a.iter().find_map(first_object),
-        _ => None,
     }
 }
 

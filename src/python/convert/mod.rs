@@ -13,6 +13,7 @@ mod write;
 
 pub use args::{result_double, result_int, ArgList, ArgVec};
 pub use read::{args_from_json_mode, from_json_mode, scalars_into, Scalars};
+pub use tags::first_object_handle;
 pub(crate) use write::Writer;
 pub use write::{to_json_cstring, to_json_cstring_mode, to_json_mode, with_json, with_json_mode};
 

@@ -308,3 +308,25 @@ pub fn decode(py: Python, dict: PyRef) -> Result<PyRef, String> {
         other => Err(format!("unknown tag kind {other:?}")),
     }
 }
+
+/// The handle of the first object tag (`{"__pyrt__": "object", "v": id}`, depth first) in an
+/// encoded value, found without Python (to choose the worker a call runs in). Parsed only when
+/// the text holds the tag key at all.
+pub fn first_object_handle(text: &[u8]) -> Option<u64> {
+    fn find(v: &serde_json::Value) -> Option<u64> {
+        match v {
+            serde_json::Value::Object(m) => {
+                if m.get(TAG).and_then(serde_json::Value::as_str) == Some("object") {
+                    return m.get("v").and_then(serde_json::Value::as_u64);
+                }
+                m.values().find_map(find)
+            }
+            serde_json::Value::Array(a) => a.iter().find_map(find),
+            _ => None,
+        }
+    }
+    if !text.windows(TAG.len()).any(|w| w == TAG.as_bytes()) {
+        return None;
+    }
+    find(&serde_json::from_slice(text).ok()?)
+}

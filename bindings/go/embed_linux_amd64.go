@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/amd64",
 		gz:         embeddedLinuxAmd64Gz,
-		size:       2361128,
-		sha256:     "e765c0079a98cb15a7c3383225fb9b4301873fdaf48a51fdf4fcc95e4031b4eb",
+		size:       2354784,
+		sha256:     "946cf35797d53727e39e3b9edfb107ed7a554510d9e0c2a6abccd91d9689d8d3",
 		version:    "0.1.0",
-		sourceHash: "efa74dd2ce67d782e19c76f55158da44454b9586d6375a92ec83fcb9b668f449",
+		sourceHash: "3557a014e2492def07bede4ed140ecab0419dab2169103ea73c1bdfce36a7175",
 		glibc:      "2.17",
 	}
 }

@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/arm64",
 		gz:         embeddedLinuxArm64Gz,
-		size:       2138968,
-		sha256:     "7d8f7cdc6d41eb1b36eb365a577010893c8894c0451921566814f948deb1510a",
+		size:       2156840,
+		sha256:     "aaf6f209ed19bcc710329edf21dd257e49c4a53b6826c938cef650205fe55d06",
 		version:    "0.1.0",
-		sourceHash: "efa74dd2ce67d782e19c76f55158da44454b9586d6375a92ec83fcb9b668f449",
+		sourceHash: "3557a014e2492def07bede4ed140ecab0419dab2169103ea73c1bdfce36a7175",
 		glibc:      "2.17",
 	}
 }

@@ -386,7 +386,14 @@ fn objects_free_from_other_threads_without_leaking() {
     churn();
     churn();
     let after = blocks();
-    assert!(after - before < 300, "blocks {before} -> {after}");
+    if after - before >= 300 {
+        // Python's block count moves by a few hundred with what other tests in this process do
+        // meanwhile; a leak grows again in every round.
+        churn();
+        churn();
+        let again = blocks();
+        assert!(again - after < 300, "blocks {before} -> {after} -> {again}");
+    }
 }
 
 #[test]

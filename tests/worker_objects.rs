@@ -8,7 +8,10 @@ use std::sync::OnceLock;
 
 use pyrt::{ErrorKind, Runtime};
 
-const SETUP: &str = "import threading\n\
+// `HERE` tells interpreters apart (a call runs on its caller's thread or on the worker's, so a
+// thread ident would not).
+const SETUP: &str = "import threading, os\n\
+HERE = int.from_bytes(os.urandom(6), 'little')\n\
 log = []\n\
 def numbers(n):\n\
 \x20   try:\n\
@@ -18,7 +21,7 @@ def numbers(n):\n\
 \x20       log.append('finally')\n\
 def rows(n):\n\
 \x20   for i in range(n):\n\
-\x20       yield {'i': i, 'where': threading.get_ident()}\n\
+\x20       yield {'i': i, 'where': HERE}\n\
 def failing():\n\
 \x20   yield 1\n\
 \x20   raise ValueError('midway')\n\
@@ -28,14 +31,14 @@ def total():\n\
 \x20       x = yield t\n\
 \x20       t += x\n\
 def where():\n\
-\x20   return threading.get_ident()\n\
+\x20   return HERE\n\
 async def agen():\n\
 \x20   yield 1\n\
 class Box:\n\
 \x20   def __init__(self, v):\n\
 \x20       self.v = v\n\
 \x20   def get(self):\n\
-\x20       return (self.v, threading.get_ident())\n\
+\x20       return (self.v, HERE)\n\
 \x20   def peek(self, other):\n\
 \x20       return other.v\n\
 def unbox(b):\n\
@@ -63,12 +66,12 @@ fn generators_stream_from_a_worker() {
     let gen = rt.call_object("__main__", "numbers", (5,)).unwrap();
     let v: Vec<u32> = gen.iter().unwrap().collect::<pyrt::Result<_>>().unwrap();
     assert_eq!(v, [0, 1, 2, 3, 4]);
-    // Batches, and every step in the worker that made the generator (one thread ident).
+    // Batches, and every step in the worker that made the generator (one interpreter).
     let rows = rt.call_object("__main__", "rows", (300,)).unwrap();
     let items: Vec<serde_json::Value> = rows.iter().unwrap().batched(64).collect::<pyrt::Result<_>>().unwrap();
     assert_eq!(items.len(), 300);
     let first = &items[0]["where"];
-    assert!(items.iter().all(|r| &r["where"] == first), "the steps ran in more than one thread");
+    assert!(items.iter().all(|r| &r["where"] == first), "the steps ran in more than one interpreter");
     // send, and an error midway.
     let mut total = rt.call_object("__main__", "total", ()).unwrap().iter::<i64>().unwrap();
     assert_eq!(total.next().unwrap().unwrap(), 0);
@@ -206,4 +209,41 @@ fn a_freed_generator_of_a_worker_is_finalized_at_once() {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     let _ = std::fs::remove_file(&flag);
+}
+
+#[test]
+fn calls_run_on_their_callers_threads_and_exited_threads_leave_nothing_behind() {
+    workers(); // keeps the interpreter running once `rt` is dropped
+    let setup = "import threading\nlocal = threading.local()\ndef keep(i):\n    local.v = i\n    return (local.v, threading.get_ident())\n";
+    let rt = &Runtime::builder().workers(1).worker_setup(setup).build().unwrap();
+    let info = rt.info().unwrap();
+    // 200 short-lived threads, each calling in once (its own thread state in the worker's
+    // interpreter, deleted after it exits) and keeping a value in a threading.local.
+    let idents: Vec<u64> = (0..200)
+        .map(|i| {
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    let (v, ident): (i64, u64) = rt.call("__main__", "keep", (i,)).unwrap();
+                    assert_eq!(v, i);
+                    ident
+                })
+                .join()
+                .unwrap()
+            })
+        })
+        .collect();
+    if info.workers > 0 && !info.free_threaded {
+        // An idle worker runs a call on the thread that makes it, not on the worker's own
+        // thread (where code for every worker runs); free-threaded builds always hop there.
+        rt.run("worker_thread = threading.get_ident()").unwrap();
+        let worker_thread = rt.eval::<u64>("worker_thread").unwrap();
+        assert!(idents.iter().all(|i| *i != worker_thread), "a call ran on the worker's thread");
+        let here = rt.call::<(i64, u64)>("__main__", "keep", (0,)).unwrap().1;
+        assert_ne!(here, worker_thread);
+    }
+    // The states of the exited threads are deleted as calls come in, and the rest (this
+    // thread's) when the runtime closes: Py_EndInterpreter aborts the process otherwise.
+    for i in 0..3 {
+        assert_eq!(rt.call::<(i64, u64)>("__main__", "keep", (i,)).unwrap().0, i);
+    }
 }

@@ -84,9 +84,12 @@ fn main_rt() -> Rt {
     })
 }
 
-const SETUP: &str = "import threading, math\n\
+// `where()` tells interpreters apart (a call runs on its caller's thread or on the worker's, so
+// a thread ident would not).
+const SETUP: &str = "import threading, math, os\n\
+HERE = int.from_bytes(os.urandom(6), 'little')\n\
 def work(n):\n    s = 0\n    for i in range(n):\n        s += i * i\n    return s\n\
-def where():\n    return threading.get_ident()\n\
+def where():\n    return HERE\n\
 def rendezvous(d, n):\n    import os, time\n    open(os.path.join(d, str(where())), 'w').close()\n    deadline = time.time() + 10\n    while len(os.listdir(d)) < n and time.time() < deadline:\n        time.sleep(0.005)\n    return where()\n";
 
 fn workers_rt() -> Rt {
@@ -209,7 +212,7 @@ fn workers_run_in_parallel_on_their_own_interpreters() {
     if minor() < 12 {
         return;
     }
-    // Two concurrent calls land in two different workers (threads), each in its interpreter.
+    // Two concurrent calls land in two different workers, each in its interpreter.
     let idents: Vec<String> = std::thread::scope(|s| {
         let hs: Vec<_> = (0..2)
             .map(|_| s.spawn(|| call(w, "__main__", "work", "[300000]").and_then(|_| call(w, "__main__", "where", "[]")).unwrap()))

@@ -22,8 +22,10 @@
 //! CPython's own threads do. A nested call (a host callback calling pyrt on a thread already in
 //! a call) never queues: the GIL section it is nested in bypasses the gate (`gil.rs`).
 //!
-//! Only the main interpreter's GIL is gated, and only on builds that have one: workers own their
-//! interpreters' GILs, and a free-threaded build lets every caller run at once.
+//! The main interpreter's GIL is gated, and each worker's: a caller that finds a worker idle
+//! runs its call in the worker's interpreter on its own thread, and the worker's thread takes
+//! that GIL through the same gate for the calls queued for it (`workers`). Only on builds that
+//! have a GIL: a free-threaded build lets every caller run at once.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::SeqCst};
@@ -73,13 +75,17 @@ pub(crate) struct Gate {
 }
 
 /// The gate of the main interpreter's GIL.
-pub(crate) static MAIN_GATE: Gate = Gate {
-    queue: Mutex::new(Queue { head: false, sleeping_head: None, waiters: VecDeque::new() }),
-    inside: AtomicU32::new(0),
-    head_sleeps: AtomicBool::new(false),
-};
+pub(crate) static MAIN_GATE: Gate = Gate::new();
 
 impl Gate {
+    pub(crate) const fn new() -> Gate {
+        Gate {
+            queue: Mutex::new(Queue { head: false, sleeping_head: None, waiters: VecDeque::new() }),
+            inside: AtomicU32::new(0),
+            head_sleeps: AtomicBool::new(false),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Queue> {
         // The queue's invariants hold between statements; a panic cannot leave it half-changed.
         self.queue.lock().unwrap_or_else(|p| p.into_inner())

@@ -92,18 +92,23 @@ def _install(write):
     return PyrtStream(sys.stdout, 1), PyrtStream(sys.stderr, 2)
 "#;
 
-crate::per_worker!(WORKER_INSTALLED: bool = false);
+/// The same per worker interpreter (`interp::PerSlot`).
+static WORKER_INSTALLED: super::interp::PerSlot<AtomicBool> = super::interp::PerSlot::new();
 
-fn installed() -> bool {
-    if super::interp::current() == 0 {
-        INSTALLED.load(Ordering::Acquire)
-    } else {
-        WORKER_INSTALLED.with(|i| *i.borrow())
+fn installed(py: Python) -> bool {
+    match py.interp() {
+        0 => INSTALLED.load(Ordering::Acquire),
+        slot => WORKER_INSTALLED.get(slot).load(Ordering::Acquire),
     }
 }
 
+/// Forgets a worker interpreter's proxies as it ends.
+pub fn forget_worker(py: Python) {
+    WORKER_INSTALLED.take(py.interp());
+}
+
 fn ensure_installed(py: Python) -> Result<()> {
-    if installed() {
+    if installed(py) {
         return Ok(());
     }
     let globals = py.new_dict().or_fetch(py)?;
@@ -121,17 +126,16 @@ fn ensure_installed(py: Python) -> Result<()> {
     // Python code, so a plain lock makes check-and-set atomic; the loser's proxies are
     // dropped after it.
     let _installing = INSTALLING.lock().unwrap_or_else(|p| p.into_inner());
-    if installed() {
+    if installed(py) {
         return Ok(());
     }
     for (i, name) in [c"stdout", c"stderr"].into_iter().enumerate() {
         let stream = py.tuple_get(&pair, i).or_fetch(py)?;
         py.sys_set_attr(name, &stream).or_fetch(py)?;
     }
-    if super::interp::current() == 0 {
-        INSTALLED.store(true, Ordering::Release);
-    } else {
-        WORKER_INSTALLED.with(|i| *i.borrow_mut() = true);
+    match py.interp() {
+        0 => INSTALLED.store(true, Ordering::Release),
+        slot => WORKER_INSTALLED.get(slot).store(true, Ordering::Release),
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ use super::convert;
 use super::exception::OrFetch;
 use super::facade::Code;
 use super::ffi;
+use super::interp::PerSlot;
 use super::{PyRef, Python};
 use crate::error::{Error, ErrorKind, Result};
 
@@ -81,7 +82,9 @@ unsafe impl Send for CallableCache {}
 /// with the GIL another thread may run while a reference dropped inside the lock runs `__del__`.
 static CACHE: Mutex<Option<CallableCache>> = Mutex::new(None);
 
-crate::per_worker!(WORKER_CACHE: Option<CallableCache> = None);
+/// The workers' caches, one per interpreter (`interp::PerSlot`), with a lock for the same
+/// reasons as [`CACHE`].
+static WORKER_CACHES: PerSlot<Mutex<Option<CallableCache>>> = PerSlot::new();
 
 /// Runs `f` on the current interpreter's callable cache (the main one's, or this worker's);
 /// `None` when the cache is busy — held by another thread, or by this one further up the stack
@@ -92,7 +95,9 @@ fn with_cache<R>(py: Python, f: impl FnOnce(&mut Option<CallableCache>) -> R) ->
         let mut guard = CACHE.try_lock().ok()?;
         Some(f(&mut guard))
     } else {
-        WORKER_CACHE.with(|c| c.try_borrow_mut().ok().map(|mut c| f(&mut c)))
+        let cache = WORKER_CACHES.get(py.interp());
+        let mut guard = cache.try_lock().ok()?;
+        Some(f(&mut guard))
     }
 }
 
@@ -263,6 +268,9 @@ fn lookup_slow(py: Python, module: &str, function: &str) -> Result<PyRef> {
 pub fn clear_caches(py: Python) {
     let old = with_cache(py, |c| c.take()).flatten();
     drop(old);
+    if py.interp() != 0 {
+        WORKER_CACHES.take(py.interp());
+    }
 }
 
 /// Calls `module.function(*args, **kwargs)` with JSON arguments.

@@ -338,6 +338,7 @@ cpython_api! {
         PyThreadState_New: fn(*mut c_void) -> *mut PyThreadState;
         PyThreadState_Clear: fn(*mut PyThreadState);
         PyThreadState_DeleteCurrent: fn();
+        PyThreadState_Delete: fn(*mut PyThreadState);
         Py_EndInterpreter: fn(*mut PyThreadState);
 
         Py_IncRef: fn(PyPtr);

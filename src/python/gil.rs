@@ -10,14 +10,14 @@
 //! host callback calling back into pyrt) run directly. A host thread's outermost call waits its
 //! turn at the admission gate first (`admission`), so calls enter Python in arrival order.
 
-use std::cell::{Cell, OnceCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::ffi::c_int;
 use std::marker::PhantomData;
 use std::ptr;
 
 use std::sync::atomic::Ordering::Relaxed;
 
-use super::admission::MAIN_GATE;
+use super::admission::{Gate, MAIN_GATE};
 use super::ffi::{Api, PyThreadState};
 use crate::signals::{self, SigpipePolicy};
 
@@ -79,6 +79,12 @@ pub struct ThreadCtx {
     stack: Cell<(usize, usize)>,
     /// The thread's outermost section came in through the admission gate (`admission`).
     gated: Cell<bool>,
+    /// The slot of the worker whose call runs directly on this thread ([`with_gil_in`]), also
+    /// while that call's host callbacks run; 0 otherwise.
+    pub(crate) direct: Cell<usize>,
+    /// The thread's states in workers' interpreters: (slot, `PyThreadState *`), made by
+    /// `interp::caller_state`.
+    pub(crate) worker_states: RefCell<Vec<(usize, usize)>>,
 }
 
 /// The calling thread's id as pyrt and CPython know it (`pthread_self`).
@@ -104,6 +110,10 @@ impl ThreadCtx {
 
 impl Drop for ThreadCtx {
     fn drop(&mut self) {
+        let states = self.worker_states.take();
+        if !states.is_empty() {
+            super::interp::orphan_caller_states(&states);
+        }
         let ts = self.tstate.get();
         if ts.is_null() {
             return;
@@ -141,6 +151,8 @@ thread_local! {
             plain_handle: Cell::new((0, 0)),
             stack: Cell::new((0, 0)),
             gated: Cell::new(false),
+            direct: Cell::new(0),
+            worker_states: RefCell::new(Vec::new()),
         }
     };
 }
@@ -309,6 +321,85 @@ pub fn with_gil_on<R>(t: ThreadRef, api: &'static Api, f: impl FnOnce(Python<'_>
         f(Python { api, ctx: t.ctx, _not_send: PhantomData })
         // `section` drops here: depth restored, GIL released if outermost.
     }
+}
+
+/// Makes sure the calling thread has its main-interpreter state (taking the main GIL once, on
+/// its first call), before it makes states in workers' interpreters (`interp::caller_state`).
+/// Returns false when the thread cannot run calls in a worker directly: it is inside a GIL
+/// section, or its Python state is not pyrt's (a thread Python started, which may hold the
+/// main GIL). Same contract as [`with_gil`].
+pub fn ready_for_direct(t: ThreadRef, api: &'static Api) -> bool {
+    if t.depth.get() != 0 || t.tstate_foreign.get() {
+        return false;
+    }
+    if t.tstate.get().is_null() {
+        with_gil_on(t, api, |_| ());
+    }
+    t.depth.get() == 0 && !t.tstate_foreign.get() && !t.tstate.get().is_null()
+}
+
+/// Runs `f` in the worker interpreter of `slot` on the calling thread, attached through `ts`,
+/// the thread's own state there: this takes that interpreter's GIL (in turn at `gate`, the
+/// worker's), not the main one, and calls need no hand-off to the worker's thread. Host callbacks of the call give the GIL up and
+/// nested calls take it back as in [`with_gil`] (the parked state is `ts` meanwhile).
+///
+/// # Safety
+/// [`ready_for_direct`] returned true on this thread (no GIL section is open), and `ts` is this
+/// thread's detached state in that interpreter (`interp::caller_state`), which stays live for
+/// the call (the worker's count of direct calls keeps it from ending).
+pub unsafe fn with_gil_in<R>(
+    t: ThreadRef,
+    api: &'static Api,
+    slot: usize,
+    ts: *mut PyThreadState,
+    gate: &Gate,
+    f: impl FnOnce(Python<'_>) -> R,
+) -> R {
+    struct Direct<'a> {
+        c: &'a ThreadCtx,
+        api: &'static Api,
+        prev_interp: usize,
+        stack_set: *mut PyThreadState,
+        gate: &'a Gate,
+        _sigpipe: Option<signals::CallSigpipeBlock>,
+    }
+    impl Drop for Direct<'_> {
+        fn drop(&mut self) {
+            self.c.depth.set(0);
+            // SAFETY: the section has held the worker interpreter's GIL since `with_gil_in` took
+            // it with `ts` (not Send: it drops on its thread; a callback's `allow_threads` gave
+            // it back before returning). `stack_set` is that attached state, whose protection
+            // this section set; `PyEval_SaveThread` detaches it and releases that GIL once.
+            unsafe {
+                if !self.stack_set.is_null() {
+                    if let Some(reset) = self.api.PyUnstable_ThreadState_ResetStackProtection {
+                        reset(self.stack_set);
+                    }
+                }
+                (self.api.PyEval_SaveThread)();
+            }
+            self.gate.leave();
+            self.c.interp.set(self.prev_interp);
+            self.c.direct.set(0);
+        }
+    }
+    let c: &ThreadCtx = &t;
+    let sigpipe = match signals::policy() {
+        SigpipePolicy::Call => signals::CallSigpipeBlock::new(),
+        _ => None,
+    };
+    // SAFETY: the caller's contract: no section is open (this thread holds no GIL through pyrt)
+    // and `ts` is this thread's live, detached state in the worker's interpreter; restoring it
+    // attaches it and takes that interpreter's GIL, in turn at the worker's gate, both given
+    // back by `Direct::drop`.
+    gate.enter(|| unsafe { (api.PyEval_RestoreThread)(ts) });
+    let mut section = Direct { c, api, prev_interp: c.interp.replace(slot), stack_set: ptr::null_mut(), gate, _sigpipe: sigpipe };
+    c.direct.set(slot);
+    if api.PyUnstable_ThreadState_SetStackProtection.is_some() {
+        section.stack_set = protect_foreign_stack(c, api);
+    }
+    c.depth.set(1);
+    f(Python { api, ctx: t.ctx, _not_send: PhantomData })
 }
 
 /// Whether a thread's outermost call queues at the admission gate: host threads whose state

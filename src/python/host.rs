@@ -268,7 +268,8 @@ pub fn drop_all() {
 
 /// `_pyrt.HostError`, raised for host errors (created with `_pyrt`), per interpreter.
 static HOST_ERROR: AtomicUsize = AtomicUsize::new(0);
-crate::per_worker!(WORKER_HOST_ERROR: usize = 0);
+/// Each worker interpreter's `HostError` (`interp::PerSlot`).
+static WORKER_HOST_ERRORS: super::interp::PerSlot<AtomicUsize> = super::interp::PerSlot::new();
 
 /// Creates `_pyrt.HostError` in `module`. GIL held.
 pub fn install_error_type(py: Python, module: &PyRef) -> Result<()> {
@@ -279,10 +280,9 @@ pub fn install_error_type(py: Python, module: &PyRef) -> Result<()> {
     // finalization clearing `_pyrt` while atexit handlers still call host functions, would
     // leave the static dangling. (One type object per interpreter stays allocated.)
     let t = t.into_ptr() as usize;
-    if super::interp::current() == 0 {
-        HOST_ERROR.store(t, Ordering::Release);
-    } else {
-        WORKER_HOST_ERROR.with(|h| *h.borrow_mut() = t);
+    match py.interp() {
+        0 => HOST_ERROR.store(t, Ordering::Release),
+        slot => WORKER_HOST_ERRORS.get(slot).store(t, Ordering::Release),
     }
     Ok(())
 }
@@ -290,15 +290,18 @@ pub fn install_error_type(py: Python, module: &PyRef) -> Result<()> {
 /// Drops a worker's reference to its `HostError` as the worker's interpreter ends (GIL held, on
 /// the worker's thread). An object left in a sub-interpreter with its own allocator makes CPython
 /// keep that allocator's arenas for the rest of the process (hundreds of kB per worker started).
-pub fn forget_worker_error_type(_py: Python) {
-    let t = WORKER_HOST_ERROR.with(|h| std::mem::take(&mut *h.borrow_mut()));
+pub fn forget_worker_error_type(py: Python) {
+    let t = WORKER_HOST_ERRORS.take(py.interp()).map_or(0, |h| h.swap(0, Ordering::AcqRel));
     // SAFETY: a non-zero value is the one strong reference `install_error_type` kept for this
     // worker's interpreter, whose GIL the caller holds; it is given up here, once (zeroed above).
     drop(unsafe { PyRef::from_owned(t as PyPtr) });
 }
 
 fn raise_host_error(py: Python, message: &str) -> PyPtr {
-    let t = if py.interp() == 0 { HOST_ERROR.load(Ordering::Acquire) } else { WORKER_HOST_ERROR.with(|h| *h.borrow()) } as PyPtr;
+    let t = match py.interp() {
+        0 => HOST_ERROR.load(Ordering::Acquire),
+        slot => WORKER_HOST_ERRORS.get(slot).load(Ordering::Acquire),
+    } as PyPtr;
     let msg = CString::new(message.replace('\0', "\\x00")).expect("NULs replaced");
     // SAFETY: a non-null `t` is this interpreter's `HostError`, which the static holds a reference
     // to for the interpreter's life (`install_error_type`), so for this call.

@@ -4,7 +4,9 @@
 //! because objects must never cross interpreters.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+
+use super::ffi::PyThreadState;
 
 static NEXT_SLOT: AtomicUsize = AtomicUsize::new(1);
 
@@ -86,13 +88,132 @@ pub fn adopt(py: super::Python) {
     }
 }
 
-/// Per-slot storage for worker slots: a worker thread serves one sub-interpreter, so its
-/// slot's state is thread-local; the main interpreter's lives in statics next to this.
-#[macro_export]
-macro_rules! per_worker {
-    ($name:ident: $t:ty = $init:expr) => {
-        thread_local! {
-            static $name: std::cell::RefCell<$t> = std::cell::RefCell::new($init);
+/// State pyrt keeps beside a worker's interpreter (its callable cache, `_pyrt.HostError`, ...):
+/// one value per slot, shared by every thread that works in that interpreter — the worker's own
+/// thread, callers that run their calls there directly (`workers`), threads Python started in
+/// it. Created on first use; [`PerSlot::take`] removes it as the interpreter ends. The main
+/// interpreter's counterparts are plain statics beside each use.
+pub struct PerSlot<T> {
+    entries: Mutex<Vec<(usize, Arc<T>)>>,
+}
+
+impl<T: Default> PerSlot<T> {
+    pub const fn new() -> Self {
+        PerSlot { entries: Mutex::new(Vec::new()) }
+    }
+
+    /// The value of `slot` (a new default one on first use).
+    pub fn get(&self, slot: usize) -> Arc<T> {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, v)) = entries.iter().find(|(s, _)| *s == slot) {
+            return v.clone();
         }
+        let v = Arc::new(T::default());
+        entries.push((slot, v.clone()));
+        v
+    }
+
+    /// Removes `slot`'s value (its interpreter is ending).
+    pub fn take(&self, slot: usize) -> Option<Arc<T>> {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let i = entries.iter().position(|(s, _)| *s == slot)?;
+        Some(entries.swap_remove(i).1)
+    }
+}
+
+// ---- host threads running calls in a worker's interpreter ---------------------------------------
+
+/// A thread state a host thread made to run calls directly in a worker's interpreter
+/// (`workers`): one per (thread, interpreter), kept for the thread's life like its
+/// main-interpreter state (`gil`). Registered here because `Py_EndInterpreter` aborts while the
+/// interpreter has any state but the ending thread's: the worker deletes them all first
+/// ([`end_caller_states`]). A state whose thread exited is deleted by the next thread that holds
+/// that interpreter's GIL ([`reap_orphans`]).
+struct CallerState {
+    slot: usize,
+    ts: usize,
+    /// Its thread exited.
+    orphaned: bool,
+}
+
+static CALLER_STATES: Mutex<Vec<CallerState>> = Mutex::new(Vec::new());
+/// How many registered states are orphaned (read without the lock on every direct call).
+static ORPHANS: AtomicUsize = AtomicUsize::new(0);
+
+/// The calling thread's state for the worker interpreter `interp` (a `PyInterpreterState *`) in
+/// `slot`, made on first use; `None` when CPython cannot make one.
+///
+/// # Safety
+/// The interpreter is live and cannot end before the state is registered (the worker's count
+/// of direct calls is held), and the thread already has its main-interpreter state: otherwise
+/// CPython would bind the new state as the thread's `PyGILState` state, and a later
+/// main-interpreter call on the thread would run in the worker's interpreter.
+pub unsafe fn caller_state(api: &super::ffi::Api, t: &super::gil::ThreadCtx, slot: usize, interp: usize) -> Option<*mut PyThreadState> {
+    if let Some(&(_, ts)) = t.worker_states.borrow().iter().find(|(s, _)| *s == slot) {
+        return Some(ts as *mut PyThreadState);
+    }
+    // SAFETY: `interp` is live (the contract); `PyThreadState_New` needs no GIL and binds the new
+    // state to this thread without attaching it.
+    let ts = unsafe { (api.PyThreadState_New)(interp as *mut std::ffi::c_void) };
+    if ts.is_null() {
+        return None;
+    }
+    let mut all = CALLER_STATES.lock().unwrap_or_else(|p| p.into_inner());
+    all.push(CallerState { slot, ts: ts as usize, orphaned: false });
+    let mut mine = t.worker_states.borrow_mut();
+    // States deleted since (their worker ended) are forgotten here, so the list stays short.
+    mine.retain(|&(_, old)| all.iter().any(|c| c.ts == old));
+    mine.push((slot, ts as usize));
+    Some(ts)
+}
+
+/// The calling thread is exiting: its states in workers' interpreters are to be deleted by those
+/// interpreters' next GIL holders (a state is deleted with its interpreter's GIL held, which
+/// this thread cannot take now without waiting behind their calls).
+pub fn orphan_caller_states(states: &[(usize, usize)]) {
+    let mut all = CALLER_STATES.lock().unwrap_or_else(|p| p.into_inner());
+    for c in all.iter_mut().filter(|c| !c.orphaned && states.iter().any(|&(_, ts)| ts == c.ts)) {
+        c.orphaned = true;
+        ORPHANS.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Deletes the states of exited threads in the current (worker) interpreter. GIL held; one
+/// atomic load when there are none.
+#[inline]
+pub fn reap_orphans(py: super::Python) {
+    if ORPHANS.load(Ordering::Relaxed) != 0 && py.interp() != 0 {
+        delete_states(py, |c| c.orphaned);
+    }
+}
+
+/// Deletes every host thread's state in the current worker interpreter, which is about to end:
+/// no call runs in it any more. GIL held, on the worker's thread.
+pub fn end_caller_states(py: super::Python) {
+    delete_states(py, |_| true);
+}
+
+fn delete_states(py: super::Python, which: impl Fn(&CallerState) -> bool) {
+    let slot = py.interp();
+    let gone: Vec<CallerState> = {
+        let mut all = CALLER_STATES.lock().unwrap_or_else(|p| p.into_inner());
+        let (gone, kept) = std::mem::take(&mut *all).into_iter().partition(|c| c.slot == slot && which(c));
+        *all = kept;
+        gone
     };
+    for c in gone {
+        if c.orphaned {
+            ORPHANS.fetch_sub(1, Ordering::SeqCst);
+        }
+        // SAFETY: `c.ts` is a state of this interpreter (its slot), made by `caller_state` and
+        // removed from the registry above, so deleted exactly once. It is detached: its thread
+        // exited (orphaned), or no call runs in the interpreter any more (`end_caller_states`'
+        // contract); a state is attached only inside a direct call's GIL section. This thread
+        // holds the interpreter's GIL (the `py` token), as `PyThreadState_Clear` requires;
+        // `PyThreadState_Delete` frees a state that is not the current one.
+        unsafe {
+            (py.api.PyThreadState_Clear)(c.ts as *mut PyThreadState);
+            (py.api.PyThreadState_Delete)(c.ts as *mut PyThreadState);
+        }
+    }
 }

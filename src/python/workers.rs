@@ -16,10 +16,11 @@
 
 use std::ffi::CString;
 use std::ptr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
 
+use super::admission::Gate;
 use super::ffi::{Api, PyInterpreterConfig, PyThreadState, OWN_GIL};
 use super::{exception, exec, gil, handles, interp, Python};
 use crate::error::{Error, ErrorKind, Result};
@@ -29,9 +30,17 @@ struct Worker {
     hop: Hop,
     /// The worker's interpreter slot (`interp`), which its objects' handles record.
     slot: usize,
+    /// Calls running in or queued for this worker (a caller that finds it 0 and sets it to 1
+    /// has the worker to itself and runs its call directly).
     busy: AtomicUsize,
     /// The worker's `PyInterpreterState *` (set once it started), for interrupts.
     interp: AtomicUsize,
+    /// The worker takes direct calls (from when it serves until its pool shuts down).
+    direct_open: AtomicBool,
+    /// Direct calls inside: the worker's interpreter does not end while any is.
+    direct_inside: AtomicUsize,
+    /// Direct calls take the worker's GIL in arrival order (`admission`).
+    gate: Gate,
 }
 
 /// A pool of worker sub-interpreters.
@@ -69,7 +78,15 @@ impl Pool {
         let (ready_tx, ready_rx) = mpsc::channel::<Result<()>>();
         for _ in 0..n {
             let slot = interp::new_slot();
-            let worker = Arc::new(Worker { hop: Hop::new(), slot, busy: AtomicUsize::new(0), interp: AtomicUsize::new(0) });
+            let worker = Arc::new(Worker {
+                hop: Hop::new(),
+                slot,
+                busy: AtomicUsize::new(0),
+                interp: AtomicUsize::new(0),
+                direct_open: AtomicBool::new(false),
+                direct_inside: AtomicUsize::new(0),
+                gate: Gate::new(),
+            });
             let nudged = worker.clone();
             interp::set_waker(slot, Arc::new(move || nudged.hop.nudge()));
             let (w, setup, ready) = (worker.clone(), setup.clone(), ready_tx.clone());
@@ -108,10 +125,10 @@ impl Pool {
     }
 
     /// Runs `f` in the least busy worker (with its GIL held); `f` also gets the worker's
-    /// interpreter (for interrupts). On a worker thread of this pool (a host callback calling
-    /// back in) `f` runs right there.
+    /// interpreter (for interrupts). Inside a call of one of this pool's workers (a host callback
+    /// calling back in) `f` runs right there.
     pub fn run_any<R: Send>(&self, f: impl FnOnce(Python<'_>, usize) -> Result<R> + Send) -> Result<R> {
-        if let Some(me) = self.workers.iter().find(|w| w.hop.is_server()) {
+        if let Some(me) = self.workers.iter().find(|w| w.runs_here()) {
             return run_on(me, f, false);
         }
         // Claim an idle worker atomically; when all are busy, queue on the least busy one.
@@ -149,13 +166,14 @@ impl Pool {
                  use it from the host, or from its own worker's calls",
             ));
         }
-        if here == slot && !w.hop.is_server() {
+        if here == slot && !w.runs_here() {
             return Err(Error::invalid_argument(
                 "an object of a worker cannot be used from a thread Python started in that worker (the worker may be \
                  waiting for the thread): use it from the host, or from the worker's own calls",
             ));
         }
-        run_on(w, f, false)
+        let claimed = w.busy.compare_exchange(0, 1, Ordering::AcqRel, Ordering::Relaxed).is_ok();
+        run_on(w, f, claimed)
     }
 
     /// Runs `f` in every worker, one after the other; stops at the first error.
@@ -167,6 +185,7 @@ impl Pool {
     /// calls fail with PYRT_ERR_CLOSED. Idempotent.
     pub fn shutdown(&self) {
         for w in &self.workers {
+            w.direct_open.store(false, Ordering::SeqCst);
             w.hop.close();
         }
         let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
@@ -191,27 +210,96 @@ impl Drop for Pool {
     }
 }
 
-/// Runs `f` on `w`; `claimed`: the caller already counted itself in `w.busy`.
+impl Worker {
+    /// True where a call of this worker runs right now: its own thread, or a thread running one
+    /// of its calls directly (a host callback of that call calling back in).
+    fn runs_here(&self) -> bool {
+        self.hop.is_server() || gil::try_thread().is_some_and(|t| t.direct.get() == self.slot)
+    }
+}
+
+/// Runs `f` on `w`; `claimed`: the caller already counted itself in `w.busy`, from 0.
+///
+/// A caller that found the worker idle runs its call directly, on its own thread
+/// ([`run_direct`]); one that found it busy queues the call for the worker's thread. So with as
+/// many callers as workers each runs in its own interpreter, in parallel, without any
+/// hand-off; with more, the workers' threads serve the queues and keep their interpreters' data
+/// in their CPUs' caches (a call that moves between CPUs on every hand-off runs cache-cold:
+/// measured, a jinja2 render from 2 threads taking turns at one interpreter got 0.6× the
+/// renders per second of one thread).
 fn run_on<R: Send>(w: &Worker, f: impl FnOnce(Python<'_>, usize) -> Result<R> + Send, claimed: bool) -> Result<R> {
     if !claimed {
         w.busy.fetch_add(1, Ordering::Relaxed);
     }
+    struct Unbusy<'a>(&'a AtomicUsize);
+    impl Drop for Unbusy<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+    let _unbusy = Unbusy(&w.busy);
     let api = super::api();
     let interp = w.interp.load(Ordering::SeqCst);
-    let r = if w.hop.is_server() {
-        // This worker's own thread: pyrt was called from host code that Python code running here
-        // called (a host function, an output handler), which runs with the GIL released and
-        // the thread's state parked (`gil::allow_threads`). Take it back as any nested call does
-        // (`Hop::run` would run `f` inline, without it).
-        Ok(gil::with_gil(api, |py| f(py, interp)))
+    if w.runs_here() {
+        // A call of this worker runs on this thread: pyrt was called from host code that Python
+        // code running here called (a host function, an output handler), which runs with the
+        // GIL released and the thread's state for this interpreter parked (`gil::allow_threads`).
+        // Take it back as any nested call does (`Hop::run` would run `f` inline, without it).
+        return gil::with_gil(api, |py| f(py, interp));
+    }
+    let f = if claimed && !super::ffi::free_threaded() {
+        match run_direct(api, w, interp, f) {
+            Ok(r) => return r,
+            Err(f) => f,
+        }
     } else {
-        // SAFETY: `Hop::run` runs the job on the worker's thread (not this one, checked above)
-        // inside `run_worker`'s `serve`, between its `PyEval_RestoreThread` and
-        // `PyEval_SaveThread`: that thread holds its interpreter's GIL while `f` runs.
-        w.hop.run(move || f(unsafe { gil::assume_gil(api) }, interp))
+        f
     };
-    w.busy.fetch_sub(1, Ordering::Relaxed);
+    // SAFETY: `Hop::run` runs the job on the worker's thread (not this one, checked above)
+    // inside `run_worker`'s `serve`, between its `PyEval_RestoreThread` and
+    // `PyEval_SaveThread`: that thread holds its interpreter's GIL while `f` runs.
+    let r = w.hop.run(move || f(unsafe { gil::assume_gil(api) }, interp));
     r.map_err(|_| Error::new(ErrorKind::Closed, "the worker was shut down"))?
+}
+
+/// Runs `f` in `w`'s interpreter on the calling thread, through the thread's own state there
+/// (`interp::caller_state`): no hand-off to the worker's thread and back, whose two wake-ups
+/// cost more than a short call, and the caller's CPU does the work instead of waiting. The
+/// worker's GIL is taken at its gate, where the worker's thread also waits for it when calls
+/// queued for it meanwhile (a thread waiting in CPython's own GIL wait sleeps, and its wake-up
+/// is slow). Gives `f` back when the call must hop instead: the
+/// worker is not serving (starting, or shut down: the hop reports which), the thread is inside
+/// a GIL section, or its Python state is not pyrt's. Free-threaded builds always hop: without a
+/// GIL the worker's thread could run a queued job in the interpreter at the same time.
+fn run_direct<R, F>(api: &'static super::ffi::Api, w: &Worker, interp: usize, f: F) -> std::result::Result<Result<R>, F>
+where
+    F: FnOnce(Python<'_>, usize) -> Result<R>,
+{
+    let Some(t) = gil::try_thread() else { return Err(f) };
+    struct Inside<'a>(&'a AtomicUsize);
+    impl Drop for Inside<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    // Counted before checking that the worker is open: its end waits for the count to fall to
+    // 0 after closing (`run_worker`), so a call that saw it open finishes before it ends.
+    w.direct_inside.fetch_add(1, Ordering::SeqCst);
+    let _inside = Inside(&w.direct_inside);
+    if interp == 0 || !w.direct_open.load(Ordering::SeqCst) || !gil::ready_for_direct(t, api) {
+        return Err(f);
+    }
+    // SAFETY: the worker's interpreter is live until `direct_inside` falls to 0 (held above,
+    // and it was open), and the thread has its main-interpreter state (`ready_for_direct`).
+    let Some(ts) = (unsafe { interp::caller_state(api, &t, w.slot, interp) }) else { return Err(f) };
+    // SAFETY: `ready_for_direct` held (no section open on this thread) and `ts` is this thread's
+    // detached state in the worker's interpreter, live while `direct_inside` is held.
+    Ok(unsafe {
+        gil::with_gil_in(t, api, w.slot, ts, &w.gate, |py| {
+            interp::reap_orphans(py);
+            f(py, interp)
+        })
+    })
 }
 
 fn run_worker(api: &'static Api, slot: usize, w: &Worker, setup: &Setup, ready: mpsc::Sender<Result<()>>) {
@@ -288,18 +376,30 @@ fn run_worker(api: &'static Api, slot: usize, w: &Worker, setup: &Setup, ready: 
         // Interrupters may enter the interpreter from now on, until `interp_ending` (both
         // without this GIL: `running::LIVE_INTERPS`).
         super::running::interp_serving(live_interp);
+        w.direct_open.store(true, Ordering::SeqCst);
         w.hop.serve(|job| {
             // SAFETY: see above: `ts` is this thread's detached state, saved by the previous
             // `PyEval_SaveThread`; re-saved right after the job.
-            unsafe { (api.PyEval_RestoreThread)(ts) };
+            w.gate.enter(|| unsafe { (api.PyEval_RestoreThread)(ts) });
             handles::drain(py);
+            interp::reap_orphans(py);
             job();
             // SAFETY: this thread holds the GIL again (restored above).
             ts = unsafe { (api.PyEval_SaveThread)() };
+            w.gate.leave();
         });
+        // Direct calls that saw the worker open finish first (`run_direct`), interruptible
+        // still; later ones hop, and find the hop closed.
+        w.direct_open.store(false, Ordering::SeqCst);
+        while w.direct_inside.load(Ordering::SeqCst) != 0 {
+            thread::sleep(std::time::Duration::from_micros(100));
+        }
         super::running::interp_ending(live_interp);
         // SAFETY: see above: the matching restore of the last `PyEval_SaveThread`.
         unsafe { (api.PyEval_RestoreThread)(ts) };
+        // Host threads' states in this interpreter go before anything else: clearing them may
+        // drop objects (a `threading.local`'s values) whose `__del__` needs pyrt's state.
+        interp::end_caller_states(py);
     }
     // End the sub-interpreter (it must be current, GIL held), then go back to the main one.
     // The objects the host still holds here die with it: their handles are emptied (later uses
@@ -309,6 +409,7 @@ fn run_worker(api: &'static Api, slot: usize, w: &Worker, setup: &Setup, ready: 
     handles::drain(py);
     exec::clear_caches(py);
     super::host::forget_worker_error_type(py);
+    super::capture::forget_worker(py);
     exec::flush_stdio(py);
     // SAFETY: `sub` is current and its GIL held, no interrupter can enter the interpreter any
     // more (`interp_ending` above; never announced if the setup failed) and pyrt's references

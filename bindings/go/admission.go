@@ -211,6 +211,8 @@ func (a *admission) waitAsHead(w *waiter) {
 	spin := headSpin
 	if a.width > 1 {
 		// Workers: the calls inside keep the CPUs busy; a spinning head would take one.
+		// It parks at its first look, before it could seem not running (mayGoFirst) for
+		// want of a processor and let later callers go first for up to headOverdue.
 		spin = 0
 	}
 	for i := 1; ; i++ {
@@ -218,7 +220,7 @@ func (a *admission) waitAsHead(w *waiter) {
 			return
 		}
 		w.seen.Store(clock())
-		if i%16 == 0 {
+		if i%16 == 0 || spin == 0 {
 			a.lock()
 			if !w.admitted.Load() && a.inside() < a.width {
 				a.addInside(1)
@@ -226,7 +228,7 @@ func (a *admission) waitAsHead(w *waiter) {
 				a.unlock()
 				return
 			}
-			if i%16 == 0 && time.Since(start) >= spin {
+			if time.Since(start) >= spin {
 				if w.admitted.Load() {
 					a.unlock()
 					return
@@ -258,6 +260,10 @@ func (a *admission) admitHeadLocked() {
 		if a.qhead == len(a.queue) {
 			a.queue, a.qhead = a.queue[:0], 0
 		}
+		// Seen now: until its goroutine runs, the new head must not look like one
+		// whose thread the OS is not running (mayGoFirst), or callers arriving
+		// meanwhile would go first for up to headOverdue.
+		a.headW.seen.Store(clock())
 		a.headW.ch <- struct{}{}
 	}
 }

@@ -38,7 +38,9 @@
  *                          SERVER <host> <python> <load> <workload> <system> <N> <calls_per_s>
  *                                 <p50_us> <p99_us> <max_us> <reps>
  *                        workloads (--server-workloads) pure (pyrt_call_json of
- *                        server_funcs.pure(200)), jinja2 (a kept template's render method) and
+ *                        server_funcs.pure(200)), jinja2 (a kept template's render method;
+ *                        with workers server_funcs.render by name, since a kept handle
+ *                        lives in one worker and each worker keeps its own template) and
  *                        numpy (4096 doubles lent zero-copy to np_sum); systems
  *                        (--server-systems) pyrt and pyrt_workers ({"workers": <CPUs>});
  *                        loads (--server-loads) idle and loaded (one busy-looping child per CPU).
@@ -773,7 +775,13 @@ static int32_t srv_call(srv_thread *t) {
     int32_t st;
     switch (srv_work) {
     case W_PURE: st = pyrt_call_json(srv_cur->rt, "server_funcs", "pure", "[200]", NULL, &out, &t->err); break;
-    case W_JINJA2: st = pyrt_object_call_json(srv_cur->h, "render", page_args, NULL, 0, &out, &t->err); break;
+    case W_JINJA2:
+        /* workers: each worker renders its own template (a kept handle lives in one worker) */
+        if (!strcmp(srv_cur->name, "pyrt_workers"))
+            st = pyrt_call_json(srv_cur->rt, "server_funcs", "render", page_args, NULL, &out, &t->err);
+        else
+            st = pyrt_object_call_json(srv_cur->h, "render", page_args, NULL, 0, &out, &t->err);
+        break;
     default:
         pyrt_args_clear(t->args);
         pyrt_args_push_buffer(t->args, srv_data, NUMPY_LEN, PYRT_BUFFER_FLOAT64, 0);

@@ -105,6 +105,10 @@ func pyrtSystem(name string, r *pyrt.Runtime) serverSystem {
 				return nil, err
 			}
 			pc := pageContext()
+			if name == "pyrt_workers" {
+				// A kept handle lives in one worker: each worker renders its own template.
+				return func() error { _, err := r.Call(ctx, "server_funcs", "render", pc); return err }, nil
+			}
 			return func() error { _, err := page.CallMethod(ctx, "render", pc); return err }, nil
 		case "numpy":
 			sum, err := keep("server_funcs.np_sum")

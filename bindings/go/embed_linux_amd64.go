@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/amd64",
 		gz:         embeddedLinuxAmd64Gz,
-		size:       2354784,
-		sha256:     "946cf35797d53727e39e3b9edfb107ed7a554510d9e0c2a6abccd91d9689d8d3",
+		size:       2451056,
+		sha256:     "855f853c7dbeb501f9c5271086a9d0801d9fb264e081749f456269171298c00e",
 		version:    "0.1.0",
-		sourceHash: "3557a014e2492def07bede4ed140ecab0419dab2169103ea73c1bdfce36a7175",
+		sourceHash: "da96b8e7d4d5c827566dc77037fa9b023238864ecdc046579d7d7e6ac54a76dd",
 		glibc:      "2.17",
 	}
 }

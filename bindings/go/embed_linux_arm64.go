@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/arm64",
 		gz:         embeddedLinuxArm64Gz,
-		size:       2156840,
-		sha256:     "aaf6f209ed19bcc710329edf21dd257e49c4a53b6826c938cef650205fe55d06",
+		size:       2242768,
+		sha256:     "cbf5cd26f5f56aaf6e23cfa06e937ba481466daf267153b6e86a9d90b895ef39",
 		version:    "0.1.0",
-		sourceHash: "3557a014e2492def07bede4ed140ecab0419dab2169103ea73c1bdfce36a7175",
+		sourceHash: "da96b8e7d4d5c827566dc77037fa9b023238864ecdc046579d7d7e6ac54a76dd",
 		glibc:      "2.17",
 	}
 }

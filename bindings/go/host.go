@@ -33,7 +33,9 @@ import (
 // reach the function, and passing it on to calls made inside keeps them part
 // of the same request. Otherwise — a call made with a context that cannot be
 // cancelled, Python code running on a thread of its own, a call run on
-// another thread (WithWorkers, WithMainThread) — ctx is context.Background().
+// another thread (WithMainThread, or WithWorkers when the call queued for a
+// busy worker's thread instead of running on the caller's) — ctx is
+// context.Background().
 type HostFunc func(ctx context.Context, args []any, kwargs map[string]any) (any, error)
 
 type hostEntry struct {

@@ -1,7 +1,8 @@
 //! Holding the GIL from any host thread.
 //!
-//! Each host OS thread gets one Python thread state the first time it calls in, kept until the
-//! thread exits: creating and destroying one per call costs 5× a call and throws away
+//! Each host OS thread gets one Python thread state the first time it calls in (and one per
+//! worker interpreter it runs calls in directly, `interp::caller_state`), kept until the thread
+//! exits: creating and destroying one per call costs 5× a call and throws away
 //! `threading.local` and `decimal` contexts (docs/performance.md). The state is created with an
 //! outer `PyGILState_Ensure` that stays open, so C extensions that call `PyGILState_Ensure`
 //! themselves find it. Each call then only does `PyEval_RestoreThread`/`PyEval_SaveThread`, both
@@ -110,10 +111,17 @@ impl ThreadCtx {
 
 impl Drop for ThreadCtx {
     fn drop(&mut self) {
-        let states = self.worker_states.take();
-        if !states.is_empty() {
-            super::interp::orphan_caller_states(&states);
+        // States in workers' interpreters are handed over last (`orphan_caller_states`), after
+        // this thread's last attach (below), whichever way this returns.
+        struct Orphan(Vec<(usize, usize)>);
+        impl Drop for Orphan {
+            fn drop(&mut self) {
+                if !self.0.is_empty() {
+                    super::interp::orphan_caller_states(&self.0);
+                }
+            }
         }
+        let _orphan = Orphan(self.worker_states.take());
         let ts = self.tstate.get();
         if ts.is_null() {
             return;
@@ -326,10 +334,12 @@ pub fn with_gil_on<R>(t: ThreadRef, api: &'static Api, f: impl FnOnce(Python<'_>
 /// Makes sure the calling thread has its main-interpreter state (taking the main GIL once, on
 /// its first call), before it makes states in workers' interpreters (`interp::caller_state`).
 /// Returns false when the thread cannot run calls in a worker directly: it is inside a GIL
-/// section, or its Python state is not pyrt's (a thread Python started, which may hold the
-/// main GIL). Same contract as [`with_gil`].
+/// section, its Python state is not pyrt's (a thread Python started, which may hold the main
+/// GIL), or it works in a worker's interpreter. Same contract as [`with_gil`].
 pub fn ready_for_direct(t: ThreadRef, api: &'static Api) -> bool {
-    if t.depth.get() != 0 || t.tstate_foreign.get() {
+    // A thread that works in a worker's interpreter already (its own thread, a thread Python
+    // started there) is not one: calls from there run inline or hop (`workers::run_on`).
+    if t.depth.get() != 0 || t.tstate_foreign.get() || t.interp.get() != 0 {
         return false;
     }
     if t.tstate.get().is_null() {
@@ -351,6 +361,7 @@ pub unsafe fn with_gil_in<R>(
     t: ThreadRef,
     api: &'static Api,
     slot: usize,
+    interp: usize,
     ts: *mut PyThreadState,
     gate: &Gate,
     f: impl FnOnce(Python<'_>) -> R,
@@ -358,7 +369,11 @@ pub unsafe fn with_gil_in<R>(
     struct Direct<'a> {
         c: &'a ThreadCtx,
         api: &'static Api,
+        slot: usize,
+        interp: usize,
+        ts: *mut PyThreadState,
         prev_interp: usize,
+        prev_direct: usize,
         stack_set: *mut PyThreadState,
         gate: &'a Gate,
         _sigpipe: Option<signals::CallSigpipeBlock>,
@@ -368,19 +383,20 @@ pub unsafe fn with_gil_in<R>(
             self.c.depth.set(0);
             // SAFETY: the section has held the worker interpreter's GIL since `with_gil_in` took
             // it with `ts` (not Send: it drops on its thread; a callback's `allow_threads` gave
-            // it back before returning). `stack_set` is that attached state, whose protection
-            // this section set; `PyEval_SaveThread` detaches it and releases that GIL once.
+            // it back before returning), so `ts` is attached. `stack_set` is that state, whose
+            // protection this section set; `release_caller_state` detaches `ts` and releases
+            // that GIL once.
             unsafe {
                 if !self.stack_set.is_null() {
                     if let Some(reset) = self.api.PyUnstable_ThreadState_ResetStackProtection {
                         reset(self.stack_set);
                     }
                 }
-                (self.api.PyEval_SaveThread)();
+                super::interp::release_caller_state(self.api, self.c, self.slot, self.interp, self.ts);
             }
             self.gate.leave();
             self.c.interp.set(self.prev_interp);
-            self.c.direct.set(0);
+            self.c.direct.set(self.prev_direct);
         }
     }
     let c: &ThreadCtx = &t;
@@ -393,8 +409,18 @@ pub unsafe fn with_gil_in<R>(
     // attaches it and takes that interpreter's GIL, in turn at the worker's gate, both given
     // back by `Direct::drop`.
     gate.enter(|| unsafe { (api.PyEval_RestoreThread)(ts) });
-    let mut section = Direct { c, api, prev_interp: c.interp.replace(slot), stack_set: ptr::null_mut(), gate, _sigpipe: sigpipe };
-    c.direct.set(slot);
+    let mut section = Direct {
+        c,
+        api,
+        slot,
+        interp,
+        ts,
+        prev_interp: c.interp.replace(slot),
+        prev_direct: c.direct.replace(slot),
+        stack_set: ptr::null_mut(),
+        gate,
+        _sigpipe: sigpipe,
+    };
     if api.PyUnstable_ThreadState_SetStackProtection.is_some() {
         section.stack_set = protect_foreign_stack(c, api);
     }

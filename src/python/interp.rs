@@ -1,7 +1,8 @@
-//! Which interpreter the current thread works in: the main one (slot 0), or the sub-interpreter
-//! of a worker thread (its own slot). State that CPython objects live in — pyrt's callable cache,
-//! the output proxies, `_pyrt.HostError`, references queued for release — is kept per slot,
-//! because objects must never cross interpreters.
+//! Which interpreter the current thread works in: the main one (slot 0), or a worker's
+//! sub-interpreter (its own slot) — on the worker's thread, on a host thread running a call there
+//! directly, or on a thread Python started there. State that CPython objects live in — pyrt's
+//! callable cache, the output proxies, `_pyrt.HostError`, references queued for release — is
+//! kept per slot, because objects must never cross interpreters.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -102,23 +103,35 @@ impl<T: Default> PerSlot<T> {
         PerSlot { entries: Mutex::new(Vec::new()) }
     }
 
-    /// The value of `slot` (a new default one on first use).
+    /// The value of `slot` (a new default one on first use). Once [`PerSlot::take`] removed it
+    /// (the interpreter is ending: its `atexit` code may still call pyrt), a fresh value that
+    /// is not kept: nothing made for an ending interpreter outlives the use.
     pub fn get(&self, slot: usize) -> Arc<T> {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((_, v)) = entries.iter().find(|(s, _)| *s == slot) {
             return v.clone();
         }
         let v = Arc::new(T::default());
-        entries.push((slot, v.clone()));
+        if !ENDING.lock().unwrap_or_else(|p| p.into_inner()).contains(&slot) {
+            entries.push((slot, v.clone()));
+        }
         v
     }
 
-    /// Removes `slot`'s value (its interpreter is ending).
+    /// Removes `slot`'s value: its interpreter is ending ([`ending`] was called).
     pub fn take(&self, slot: usize) -> Option<Arc<T>> {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         let i = entries.iter().position(|(s, _)| *s == slot)?;
         Some(entries.swap_remove(i).1)
     }
+}
+
+/// Worker slots whose interpreter is ending or has ended (slots are never reused).
+static ENDING: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+
+/// The interpreter of `slot` is ending: [`PerSlot`] values made for it from now on are not kept.
+pub fn ending(slot: usize) {
+    ENDING.lock().unwrap_or_else(|p| p.into_inner()).push(slot);
 }
 
 // ---- host threads running calls in a worker's interpreter ---------------------------------------
@@ -127,8 +140,12 @@ impl<T: Default> PerSlot<T> {
 /// (`workers`): one per (thread, interpreter), kept for the thread's life like its
 /// main-interpreter state (`gil`). Registered here because `Py_EndInterpreter` aborts while the
 /// interpreter has any state but the ending thread's: the worker deletes them all first
-/// ([`end_caller_states`]). A state whose thread exited is deleted by the next thread that holds
-/// that interpreter's GIL ([`reap_orphans`]).
+/// ([`end_caller_states`]). A state whose thread exited is deleted by the worker soon after
+/// ([`orphan_caller_states`], [`reap_orphans`]).
+///
+/// Deleting another thread's state is sound only because no such state is ever the owner
+/// thread's `PyGILState` state while the thread is outside a call: see
+/// [`release_caller_state`].
 struct CallerState {
     slot: usize,
     ts: usize,
@@ -145,9 +162,8 @@ static ORPHANS: AtomicUsize = AtomicUsize::new(0);
 ///
 /// # Safety
 /// The interpreter is live and cannot end before the state is registered (the worker's count
-/// of direct calls is held), and the thread already has its main-interpreter state: otherwise
-/// CPython would bind the new state as the thread's `PyGILState` state, and a later
-/// main-interpreter call on the thread would run in the worker's interpreter.
+/// of direct calls is held), and the state is attached right after (`gil::with_gil_in`), whose
+/// end releases it with [`release_caller_state`].
 pub unsafe fn caller_state(api: &super::ffi::Api, t: &super::gil::ThreadCtx, slot: usize, interp: usize) -> Option<*mut PyThreadState> {
     if let Some(&(_, ts)) = t.worker_states.borrow().iter().find(|(s, _)| *s == slot) {
         return Some(ts as *mut PyThreadState);
@@ -162,19 +178,78 @@ pub unsafe fn caller_state(api: &super::ffi::Api, t: &super::gil::ThreadCtx, slo
     all.push(CallerState { slot, ts: ts as usize, orphaned: false });
     let mut mine = t.worker_states.borrow_mut();
     // States deleted since (their worker ended) are forgotten here, so the list stays short.
-    mine.retain(|&(_, old)| all.iter().any(|c| c.ts == old));
+    // Matched by slot and address: a freed state's address may be reused in another interpreter.
+    mine.retain(|&(s, old)| all.iter().any(|c| c.slot == s && c.ts == old));
     mine.push((slot, ts as usize));
     Some(ts)
 }
 
-/// The calling thread is exiting: its states in workers' interpreters are to be deleted by those
-/// interpreters' next GIL holders (a state is deleted with its interpreter's GIL held, which
-/// this thread cannot take now without waiting behind their calls).
+/// Ends a direct call: detaches `ts` — this thread's state in the worker interpreter `interp`
+/// (slot `slot`), attached, with that interpreter's GIL held — and releases the GIL, leaving
+/// this thread with no `PyGILState` state in that interpreter.
+///
+/// Every attach makes the attached state its thread's `PyGILState` state (CPython 3.12+,
+/// `tstate_activate`), and `PyEval_SaveThread` leaves it so. A worker that ends deletes the
+/// states of threads that are still alive, from its own thread; CPython then clears the
+/// *deleting* thread's pointer, and the owner's next attach would write into the freed state.
+/// So the binding is handed to a temporary state of the same interpreter, which this thread
+/// deletes as its current state (`PyThreadState_DeleteCurrent` clears this thread's own
+/// pointer and releases the GIL): idle, the thread has no `PyGILState` state, and its next
+/// attach binds the state it attaches. The temporary state never runs a frame (no data stack
+/// is allocated for it).
+///
+/// # Safety
+/// `ts` is the calling thread's state in `interp` (made by [`caller_state`]), attached, and the
+/// GIL of `interp` is held through it.
+pub unsafe fn release_caller_state(api: &super::ffi::Api, t: &super::gil::ThreadCtx, slot: usize, interp: usize, ts: *mut PyThreadState) {
+    // SAFETY: (the contract) `interp` is live while one of its states is attached; `PyThreadState_New`
+    // binds nothing here (this thread's `PyGILState` state is `ts`).
+    let carrier = unsafe { (api.PyThreadState_New)(interp as *mut std::ffi::c_void) };
+    if carrier.is_null() {
+        // Out of memory: delete `ts` itself, the same way (a later call makes a new one).
+        {
+            let mut all = CALLER_STATES.lock().unwrap_or_else(|p| p.into_inner());
+            all.retain(|c| !(c.slot == slot && c.ts == ts as usize));
+        }
+        t.worker_states.borrow_mut().retain(|&(s, x)| !(s == slot && x == ts as usize));
+        // SAFETY: `ts` is current with its GIL held (the contract) and now unregistered, so no
+        // other thread deletes it: clear it, then delete it as the current state, which releases
+        // the GIL.
+        unsafe {
+            (api.PyThreadState_Clear)(ts);
+            (api.PyThreadState_DeleteCurrent)();
+        }
+        return;
+    }
+    // SAFETY: `ts` is current with the GIL of `interp` held; `carrier` is a new, detached state
+    // of the same interpreter bound to this thread. Swapping makes `carrier` current (3.13+
+    // release and re-take that GIL on the way; 3.12 keeps it) and this thread's `PyGILState`
+    // state, unbinding `ts`, which stays registered and detached for the thread's next call.
+    // `carrier`, current and never used to run code, is then cleared and deleted as the current
+    // state: that unbinds it from this thread and releases the GIL.
+    unsafe {
+        (api.PyThreadState_Swap)(carrier);
+        (api.PyThreadState_Clear)(carrier);
+        (api.PyThreadState_DeleteCurrent)();
+    }
+}
+
+/// The calling thread is exiting (after its last attach): its states in workers' interpreters
+/// are to be deleted by those workers (a state is deleted with its interpreter's GIL held, which
+/// this thread cannot take now without waiting behind their calls); each is woken to do it.
 pub fn orphan_caller_states(states: &[(usize, usize)]) {
-    let mut all = CALLER_STATES.lock().unwrap_or_else(|p| p.into_inner());
-    for c in all.iter_mut().filter(|c| !c.orphaned && states.iter().any(|&(_, ts)| ts == c.ts)) {
-        c.orphaned = true;
-        ORPHANS.fetch_add(1, Ordering::SeqCst);
+    let mut woken = Vec::new();
+    {
+        let mut all = CALLER_STATES.lock().unwrap_or_else(|p| p.into_inner());
+        for c in all.iter_mut().filter(|c| !c.orphaned && states.iter().any(|&(s, ts)| s == c.slot && ts == c.ts)) {
+            c.orphaned = true;
+            ORPHANS.fetch_add(1, Ordering::SeqCst);
+            woken.push(c.slot);
+        }
+    }
+    woken.dedup();
+    for slot in woken {
+        wake(slot);
     }
 }
 
@@ -195,25 +270,33 @@ pub fn end_caller_states(py: super::Python) {
 
 fn delete_states(py: super::Python, which: impl Fn(&CallerState) -> bool) {
     let slot = py.interp();
-    let gone: Vec<CallerState> = {
+    let mut gone = Vec::new();
+    {
         let mut all = CALLER_STATES.lock().unwrap_or_else(|p| p.into_inner());
-        let (gone, kept) = std::mem::take(&mut *all).into_iter().partition(|c| c.slot == slot && which(c));
-        *all = kept;
-        gone
-    };
-    for c in gone {
-        if c.orphaned {
+        all.retain(|c| {
+            if c.slot == slot && which(c) {
+                gone.push((c.ts, c.orphaned));
+                false
+            } else {
+                true
+            }
+        });
+    }
+    for (ts, orphaned) in gone {
+        if orphaned {
             ORPHANS.fetch_sub(1, Ordering::SeqCst);
         }
-        // SAFETY: `c.ts` is a state of this interpreter (its slot), made by `caller_state` and
+        // SAFETY: `ts` is a state of this interpreter (its slot), made by `caller_state` and
         // removed from the registry above, so deleted exactly once. It is detached: its thread
-        // exited (orphaned), or no call runs in the interpreter any more (`end_caller_states`'
-        // contract); a state is attached only inside a direct call's GIL section. This thread
-        // holds the interpreter's GIL (the `py` token), as `PyThreadState_Clear` requires;
-        // `PyThreadState_Delete` frees a state that is not the current one.
+        // exited after its last attach (orphaned), or no call runs in the interpreter any more
+        // (`end_caller_states`' contract); a state is attached only inside a direct call. It is
+        // no thread's `PyGILState` state (`release_caller_state`), so deleting it from this
+        // thread leaves no thread pointing at it. This thread holds the interpreter's GIL (the
+        // `py` token), as `PyThreadState_Clear` requires; `PyThreadState_Delete` frees a state
+        // that is not the current one.
         unsafe {
-            (py.api.PyThreadState_Clear)(c.ts as *mut PyThreadState);
-            (py.api.PyThreadState_Delete)(c.ts as *mut PyThreadState);
+            (py.api.PyThreadState_Clear)(ts as *mut PyThreadState);
+            (py.api.PyThreadState_Delete)(ts as *mut PyThreadState);
         }
     }
 }

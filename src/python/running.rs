@@ -132,6 +132,8 @@ pub struct Mark {
     interrupted: u8,
     /// The enclosing call's sequence number (restored at the end).
     seq: u64,
+    /// The enclosing call's interpreter (restored at the end: a nested call may run in another).
+    interp: usize,
     timer: Option<u64>,
 }
 
@@ -144,11 +146,12 @@ pub struct Mark {
 #[inline]
 pub fn begin(py: Python, token: u64, origin: u64, timeout: Option<Duration>, interp: usize) -> Mark {
     let Some(ctx) = py.thread() else {
-        return Mark { recorded: false, token: 0, origin: 0, interrupted: 0, seq: 0, timer: None };
+        return Mark { recorded: false, token: 0, origin: 0, interrupted: 0, seq: 0, interp: 0, timer: None };
     };
     {
         let e = record(ctx);
         let _lock = e.lock();
+        let prev_interp = e.interp.load(Relaxed);
         e.interp.store(interp, Relaxed);
         let prev_seq = e.seq.load(Relaxed);
         // Unique per record: a record's calls are numbered by its own thread.
@@ -161,6 +164,7 @@ pub fn begin(py: Python, token: u64, origin: u64, timeout: Option<Duration>, int
             origin: e.origin.load(Relaxed),
             interrupted: e.interrupted.load(Relaxed),
             seq: prev_seq,
+            interp: prev_interp,
             timer: timeout.map(|t| watchdog().add(Instant::now() + t, e.clone(), seq)),
         };
         e.token.store(token, Relaxed);
@@ -198,6 +202,7 @@ pub fn end(py: Python, mark: Mark) -> Option<Reason> {
         }
         e.token.store(mark.token, Relaxed);
         e.origin.store(mark.origin, Relaxed);
+        e.interp.store(mark.interp, Relaxed);
         e.seq.store(mark.seq, Relaxed);
         reason
     }

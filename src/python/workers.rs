@@ -4,11 +4,12 @@
 //!
 //! A worker thread attaches a main-interpreter thread state (`PyGILState_Ensure`), detaches it,
 //! creates its sub-interpreter, runs the setup (modules to import, code to run) and then serves
-//! jobs from its own queue, taking its interpreter's GIL only around each job. Calls go to the
-//! least busy worker; code meant for "all workers" is sent to each. Objects never cross: each
-//! worker has its own pyrt state (interpreter slot, `interp.rs`), an object handle records the
-//! slot its object lives in, and every operation on that object runs in that worker
-//! (`Pool::run_in`).
+//! jobs from its own queue, taking its interpreter's GIL only around each job. A call that finds
+//! a worker idle does not go through that queue: it runs in the worker's interpreter on the
+//! calling thread (`run_direct`); one that finds every worker busy queues on the least busy one.
+//! Code meant for "all workers" is sent to each. Objects never cross: each worker has its own
+//! pyrt state (interpreter slot, `interp.rs`), an object handle records the slot its object
+//! lives in, and every operation on that object runs in that worker (`Pool::run_in`).
 //!
 //! Modules that refuse sub-interpreters (single-phase extension modules: numpy, `_datetime` on
 //! 3.12, PyO3 modules) fail to import with an `ImportError` naming the module; the setup error
@@ -147,7 +148,7 @@ impl Pool {
     }
 
     /// Runs `f` in the worker whose interpreter is `slot` (where an object lives: its handle
-    /// recorded the slot), queued behind that worker's other jobs.
+    /// recorded the slot): directly when that worker is idle, else queued behind its other jobs.
     ///
     /// Refused from inside another worker's interpreter (its host callbacks, threads Python
     /// started there): waiting for one worker while holding another could deadlock (each waiting
@@ -189,12 +190,31 @@ impl Pool {
             w.hop.close();
         }
         let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
-        for t in threads {
-            let _ = t.join();
+        if self.workers.iter().any(|w| w.runs_here()) {
+            // Called from inside one of this pool's calls (a host callback freeing its runtime):
+            // that worker ends once the call returns, so waiting here would wait for ever. The
+            // interpreter's finalization joins them first ([`join_detached`]).
+            DETACHED.lock().unwrap_or_else(|p| p.into_inner()).extend(threads);
+        } else {
+            for t in threads {
+                let _ = t.join();
+            }
         }
         for w in &self.workers {
             interp::clear_waker(w.slot);
         }
+    }
+}
+
+/// Worker threads a pool closed from inside one of its own calls could not wait for.
+static DETACHED: std::sync::Mutex<Vec<thread::JoinHandle<()>>> = std::sync::Mutex::new(Vec::new());
+
+/// Waits for the worker threads of pools closed from inside their own calls (before the
+/// interpreter is finalized, with no call inside it and no GIL held: their ends take it).
+pub fn join_detached() {
+    let threads = std::mem::take(&mut *DETACHED.lock().unwrap_or_else(|p| p.into_inner()));
+    for t in threads {
+        let _ = t.join();
     }
 }
 
@@ -214,7 +234,12 @@ impl Worker {
     /// True where a call of this worker runs right now: its own thread, or a thread running one
     /// of its calls directly (a host callback of that call calling back in).
     fn runs_here(&self) -> bool {
-        self.hop.is_server() || gil::try_thread().is_some_and(|t| t.direct.get() == self.slot)
+        // The innermost call on this thread decides: a worker's thread running a direct call in
+        // another pool's worker (from a host callback) works in that other interpreter.
+        match gil::try_thread().map_or(0, |t| t.direct.get()) {
+            0 => self.hop.is_server(),
+            slot => slot == self.slot,
+        }
     }
 }
 
@@ -295,7 +320,7 @@ where
     // SAFETY: `ready_for_direct` held (no section open on this thread) and `ts` is this thread's
     // detached state in the worker's interpreter, live while `direct_inside` is held.
     Ok(unsafe {
-        gil::with_gil_in(t, api, w.slot, ts, &w.gate, |py| {
+        gil::with_gil_in(t, api, w.slot, interp, ts, &w.gate, |py| {
             interp::reap_orphans(py);
             f(py, interp)
         })
@@ -405,6 +430,7 @@ fn run_worker(api: &'static Api, slot: usize, w: &Worker, setup: &Setup, ready: 
     // The objects the host still holds here die with it: their handles are emptied (later uses
     // fail as freed) and the references dropped now, while the interpreter can run `__del__`.
     interp::forget_live(slot);
+    interp::ending(slot);
     handles::release_interp(slot);
     handles::drain(py);
     exec::clear_caches(py);

@@ -320,8 +320,10 @@ unsafe fn interpreter_info(api: &Api) -> InterpreterInfo {
 /// is freed, then finalize.
 fn serve(api: &'static Api, signals_mode: SignalsMode) {
     MAIN.serve(|job| job());
-    // Wait for the calls still inside the interpreter (it is closed already: no new ones).
+    // Wait for the calls still inside the interpreter (it is closed already: no new ones), then
+    // for workers closed from inside their own calls.
     liveness::wait_drained();
+    python::workers::join_detached();
     handles::release_all();
     with_gil(api, |py| {
         handles::drain(py);

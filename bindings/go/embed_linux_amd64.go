@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/amd64",
 		gz:         embeddedLinuxAmd64Gz,
-		size:       2451056,
-		sha256:     "855f853c7dbeb501f9c5271086a9d0801d9fb264e081749f456269171298c00e",
+		size:       2461568,
+		sha256:     "18a8d5f83209bad16abb30258be7b88b971fe0515ce53d6eb584369cd46543f9",
 		version:    "0.1.0",
-		sourceHash: "da96b8e7d4d5c827566dc77037fa9b023238864ecdc046579d7d7e6ac54a76dd",
+		sourceHash: "af19630f134217dfcdbee7e5ffd4a7117be4fb9448ee45b61e49a460b39d6432",
 		glibc:      "2.17",
 	}
 }

@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/arm64",
 		gz:         embeddedLinuxArm64Gz,
-		size:       2242768,
-		sha256:     "cbf5cd26f5f56aaf6e23cfa06e937ba481466daf267153b6e86a9d90b895ef39",
+		size:       2235224,
+		sha256:     "7669d5028971be0c1b8e7ac059c7556aea6ea6e794c50a0631f311aacc91542d",
 		version:    "0.1.0",
-		sourceHash: "da96b8e7d4d5c827566dc77037fa9b023238864ecdc046579d7d7e6ac54a76dd",
+		sourceHash: "af19630f134217dfcdbee7e5ffd4a7117be4fb9448ee45b61e49a460b39d6432",
 		glibc:      "2.17",
 	}
 }

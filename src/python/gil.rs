@@ -1,8 +1,7 @@
 //! Holding the GIL from any host thread.
 //!
 //! Each host OS thread gets one Python thread state the first time it calls in (and one per
-//! worker interpreter it runs calls in directly, `interp::caller_state`), kept until the thread
-//! exits: creating and destroying one per call costs 5× a call and throws away
+//! worker interpreter it runs calls in directly: `with_gil_in`), kept until the thread exits: creating and destroying one per call costs 5× a call and throws away
 //! `threading.local` and `decimal` contexts (docs/performance.md). The state is created with an
 //! outer `PyGILState_Ensure` that stays open, so C extensions that call `PyGILState_Ensure`
 //! themselves find it. Each call then only does `PyEval_RestoreThread`/`PyEval_SaveThread`, both
@@ -11,14 +10,14 @@
 //! host callback calling back into pyrt) run directly. A host thread's outermost call waits its
 //! turn at the admission gate first (`admission`), so calls enter Python in arrival order.
 
-use std::cell::{Cell, OnceCell, RefCell};
+use std::cell::{Cell, OnceCell};
 use std::ffi::c_int;
 use std::marker::PhantomData;
 use std::ptr;
 
 use std::sync::atomic::Ordering::Relaxed;
 
-use super::admission::{Gate, MAIN_GATE};
+use super::admission::MAIN_GATE;
 use super::ffi::{Api, PyThreadState};
 use crate::signals::{self, SigpipePolicy};
 
@@ -83,9 +82,6 @@ pub struct ThreadCtx {
     /// The slot of the worker whose call runs directly on this thread ([`with_gil_in`]), also
     /// while that call's host callbacks run; 0 otherwise.
     pub(crate) direct: Cell<usize>,
-    /// The thread's states in workers' interpreters: (slot, `PyThreadState *`), made by
-    /// `interp::caller_state`.
-    pub(crate) worker_states: RefCell<Vec<(usize, usize)>>,
 }
 
 /// The calling thread's id as pyrt and CPython know it (`pthread_self`).
@@ -111,17 +107,6 @@ impl ThreadCtx {
 
 impl Drop for ThreadCtx {
     fn drop(&mut self) {
-        // States in workers' interpreters are handed over last (`orphan_caller_states`), after
-        // this thread's last attach (below), whichever way this returns.
-        struct Orphan(Vec<(usize, usize)>);
-        impl Drop for Orphan {
-            fn drop(&mut self) {
-                if !self.0.is_empty() {
-                    super::interp::orphan_caller_states(&self.0);
-                }
-            }
-        }
-        let _orphan = Orphan(self.worker_states.take());
         let ts = self.tstate.get();
         if ts.is_null() {
             return;
@@ -160,7 +145,6 @@ thread_local! {
             stack: Cell::new((0, 0)),
             gated: Cell::new(false),
             direct: Cell::new(0),
-            worker_states: RefCell::new(Vec::new()),
         }
     };
 }
@@ -332,7 +316,7 @@ pub fn with_gil_on<R>(t: ThreadRef, api: &'static Api, f: impl FnOnce(Python<'_>
 }
 
 /// Makes sure the calling thread has its main-interpreter state (taking the main GIL once, on
-/// its first call), before it makes states in workers' interpreters (`interp::caller_state`).
+/// its first call), before it makes states in workers' interpreters.
 /// Returns false when the thread cannot run calls in a worker directly: it is inside a GIL
 /// section, its Python state is not pyrt's (a thread Python started, which may hold the main
 /// GIL), or it works in a worker's interpreter. Same contract as [`with_gil`].
@@ -348,53 +332,51 @@ pub fn ready_for_direct(t: ThreadRef, api: &'static Api) -> bool {
     t.depth.get() == 0 && !t.tstate_foreign.get() && !t.tstate.get().is_null()
 }
 
-/// Runs `f` in the worker interpreter of `slot` on the calling thread, attached through `ts`,
-/// the thread's own state there: this takes that interpreter's GIL (in turn at `gate`, the
-/// worker's), not the main one, and calls need no hand-off to the worker's thread. Host callbacks of the call give the GIL up and
-/// nested calls take it back as in [`with_gil`] (the parked state is `ts` meanwhile).
+/// Runs `f` in the worker interpreter of `slot` on the calling thread: `attach` attaches the
+/// thread's own state in that interpreter (taking that interpreter's GIL, not the main one) and
+/// `detach` gives both back, also when `f` panics. Calls need no hand-off to the worker's
+/// thread. Host callbacks of the call give the GIL up and nested calls take it back as in
+/// [`with_gil`] (the parked state is the worker one meanwhile).
 ///
 /// # Safety
-/// [`ready_for_direct`] returned true on this thread (no GIL section is open), and `ts` is this
-/// thread's detached state in that interpreter (`interp::caller_state`), which stays live for
-/// the call (the worker's count of direct calls keeps it from ending).
+/// [`ready_for_direct`] returned true on this thread (no GIL section is open); `attach` makes a
+/// live state of this thread in the worker interpreter of `slot` current, with that
+/// interpreter's GIL held, and `detach` (called once, with that state current again) releases
+/// exactly what `attach` took.
 pub unsafe fn with_gil_in<R>(
     t: ThreadRef,
     api: &'static Api,
     slot: usize,
-    interp: usize,
-    ts: *mut PyThreadState,
-    gate: &Gate,
+    attach: impl FnOnce(),
+    detach: impl FnOnce(),
     f: impl FnOnce(Python<'_>) -> R,
 ) -> R {
-    struct Direct<'a> {
+    struct Direct<'a, D: FnOnce()> {
         c: &'a ThreadCtx,
         api: &'static Api,
-        slot: usize,
-        interp: usize,
-        ts: *mut PyThreadState,
+        detach: Option<D>,
         prev_interp: usize,
         prev_direct: usize,
         stack_set: *mut PyThreadState,
-        gate: &'a Gate,
         _sigpipe: Option<signals::CallSigpipeBlock>,
     }
-    impl Drop for Direct<'_> {
+    impl<D: FnOnce()> Drop for Direct<'_, D> {
         fn drop(&mut self) {
             self.c.depth.set(0);
-            // SAFETY: the section has held the worker interpreter's GIL since `with_gil_in` took
-            // it with `ts` (not Send: it drops on its thread; a callback's `allow_threads` gave
-            // it back before returning), so `ts` is attached. `stack_set` is that state, whose
-            // protection this section set; `release_caller_state` detaches `ts` and releases
-            // that GIL once.
+            // SAFETY: the section has held the worker interpreter's GIL since `attach` (not Send:
+            // it drops on its thread; a callback's `allow_threads` gave it back before
+            // returning), so the thread's worker state is current. `stack_set` is that state,
+            // whose protection this section set.
             unsafe {
                 if !self.stack_set.is_null() {
                     if let Some(reset) = self.api.PyUnstable_ThreadState_ResetStackProtection {
                         reset(self.stack_set);
                     }
                 }
-                super::interp::release_caller_state(self.api, self.c, self.slot, self.interp, self.ts);
             }
-            self.gate.leave();
+            if let Some(detach) = self.detach.take() {
+                detach();
+            }
             self.c.interp.set(self.prev_interp);
             self.c.direct.set(self.prev_direct);
         }
@@ -404,21 +386,16 @@ pub unsafe fn with_gil_in<R>(
         SigpipePolicy::Call => signals::CallSigpipeBlock::new(),
         _ => None,
     };
-    // SAFETY: the caller's contract: no section is open (this thread holds no GIL through pyrt)
-    // and `ts` is this thread's live, detached state in the worker's interpreter; restoring it
-    // attaches it and takes that interpreter's GIL, in turn at the worker's gate, both given
-    // back by `Direct::drop`.
-    gate.enter(|| unsafe { (api.PyEval_RestoreThread)(ts) });
+    // The caller's contract: this attaches the thread's worker state and takes that GIL, which
+    // `Direct::drop` gives back through `detach`.
+    attach();
     let mut section = Direct {
         c,
         api,
-        slot,
-        interp,
-        ts,
+        detach: Some(detach),
         prev_interp: c.interp.replace(slot),
         prev_direct: c.direct.replace(slot),
         stack_set: ptr::null_mut(),
-        gate,
         _sigpipe: sigpipe,
     };
     if api.PyUnstable_ThreadState_SetStackProtection.is_some() {

@@ -4,6 +4,7 @@
 //! callable cache, the output proxies, `_pyrt.HostError`, references queued for release — is
 //! kept per slot, because objects must never cross interpreters.
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -164,8 +165,9 @@ static ORPHANS: AtomicUsize = AtomicUsize::new(0);
 /// The interpreter is live and cannot end before the state is registered (the worker's count
 /// of direct calls is held), and the state is attached right after (`gil::with_gil_in`), whose
 /// end releases it with [`release_caller_state`].
-pub unsafe fn caller_state(api: &super::ffi::Api, t: &super::gil::ThreadCtx, slot: usize, interp: usize) -> Option<*mut PyThreadState> {
-    if let Some(&(_, ts)) = t.worker_states.borrow().iter().find(|(s, _)| *s == slot) {
+pub unsafe fn caller_state(api: &super::ffi::Api, slot: usize, interp: usize) -> Option<*mut PyThreadState> {
+    let known = MINE.try_with(|m| m.0.borrow().iter().find(|(s, _)| *s == slot).map(|&(_, ts)| ts)).ok()?;
+    if let Some(ts) = known {
         return Some(ts as *mut PyThreadState);
     }
     // SAFETY: `interp` is live (the contract); `PyThreadState_New` needs no GIL and binds the new
@@ -176,12 +178,32 @@ pub unsafe fn caller_state(api: &super::ffi::Api, t: &super::gil::ThreadCtx, slo
     }
     let mut all = CALLER_STATES.lock().unwrap_or_else(|p| p.into_inner());
     all.push(CallerState { slot, ts: ts as usize, orphaned: false });
-    let mut mine = t.worker_states.borrow_mut();
-    // States deleted since (their worker ended) are forgotten here, so the list stays short.
-    // Matched by slot and address: a freed state's address may be reused in another interpreter.
-    mine.retain(|&(s, old)| all.iter().any(|c| c.slot == s && c.ts == old));
-    mine.push((slot, ts as usize));
+    let _ = MINE.try_with(|m| {
+        let mut mine = m.0.borrow_mut();
+        // States deleted since (their worker ended) are forgotten here, so the list stays
+        // short. Matched by slot and address: a freed state's address may come back in another
+        // interpreter.
+        mine.retain(|&(s, old)| all.iter().any(|c| c.slot == s && c.ts == old));
+        mine.push((slot, ts as usize));
+    });
     Some(ts)
+}
+
+/// The calling thread's states in workers' interpreters: (slot, `PyThreadState *`). Handed to
+/// the workers when the thread exits.
+struct Mine(RefCell<Vec<(usize, usize)>>);
+
+impl Drop for Mine {
+    fn drop(&mut self) {
+        let states = self.0.take();
+        if !states.is_empty() {
+            orphan_caller_states(&states);
+        }
+    }
+}
+
+thread_local! {
+    static MINE: Mine = const { Mine(RefCell::new(Vec::new())) };
 }
 
 /// Ends a direct call: detaches `ts` — this thread's state in the worker interpreter `interp`
@@ -201,7 +223,7 @@ pub unsafe fn caller_state(api: &super::ffi::Api, t: &super::gil::ThreadCtx, slo
 /// # Safety
 /// `ts` is the calling thread's state in `interp` (made by [`caller_state`]), attached, and the
 /// GIL of `interp` is held through it.
-pub unsafe fn release_caller_state(api: &super::ffi::Api, t: &super::gil::ThreadCtx, slot: usize, interp: usize, ts: *mut PyThreadState) {
+pub unsafe fn release_caller_state(api: &super::ffi::Api, slot: usize, interp: usize, ts: *mut PyThreadState) {
     // SAFETY: (the contract) `interp` is live while one of its states is attached; `PyThreadState_New`
     // binds nothing here (this thread's `PyGILState` state is `ts`).
     let carrier = unsafe { (api.PyThreadState_New)(interp as *mut std::ffi::c_void) };
@@ -211,7 +233,7 @@ pub unsafe fn release_caller_state(api: &super::ffi::Api, t: &super::gil::Thread
             let mut all = CALLER_STATES.lock().unwrap_or_else(|p| p.into_inner());
             all.retain(|c| !(c.slot == slot && c.ts == ts as usize));
         }
-        t.worker_states.borrow_mut().retain(|&(s, x)| !(s == slot && x == ts as usize));
+        let _ = MINE.try_with(|m| m.0.borrow_mut().retain(|&(s, x)| !(s == slot && x == ts as usize)));
         // SAFETY: `ts` is current with its GIL held (the contract) and now unregistered, so no
         // other thread deletes it: clear it, then delete it as the current state, which releases
         // the GIL.
@@ -234,8 +256,8 @@ pub unsafe fn release_caller_state(api: &super::ffi::Api, t: &super::gil::Thread
     }
 }
 
-/// The calling thread is exiting (after its last attach): its states in workers' interpreters
-/// are to be deleted by those workers (a state is deleted with its interpreter's GIL held, which
+/// The calling thread is exiting: its states in workers' interpreters (detached, and no
+/// thread's `PyGILState` state: [`release_caller_state`]) are to be deleted by those workers (a state is deleted with its interpreter's GIL held, which
 /// this thread cannot take now without waiting behind their calls); each is woken to do it.
 pub fn orphan_caller_states(states: &[(usize, usize)]) {
     let mut woken = Vec::new();
@@ -288,7 +310,7 @@ fn delete_states(py: super::Python, which: impl Fn(&CallerState) -> bool) {
         }
         // SAFETY: `ts` is a state of this interpreter (its slot), made by `caller_state` and
         // removed from the registry above, so deleted exactly once. It is detached: its thread
-        // exited after its last attach (orphaned), or no call runs in the interpreter any more
+        // exited (orphaned), or no call runs in the interpreter any more
         // (`end_caller_states`' contract); a state is attached only inside a direct call. It is
         // no thread's `PyGILState` state (`release_caller_state`), so deleting it from this
         // thread leaves no thread pointing at it. This thread holds the interpreter's GIL (the

@@ -316,14 +316,26 @@ where
     }
     // SAFETY: the worker's interpreter is live until `direct_inside` falls to 0 (held above,
     // and it was open), and the thread has its main-interpreter state (`ready_for_direct`).
-    let Some(ts) = (unsafe { interp::caller_state(api, &t, w.slot, interp) }) else { return Err(f) };
+    let Some(ts) = (unsafe { interp::caller_state(api, w.slot, interp) }) else { return Err(f) };
     // SAFETY: `ready_for_direct` held (no section open on this thread) and `ts` is this thread's
-    // detached state in the worker's interpreter, live while `direct_inside` is held.
+    // detached state in the worker's interpreter, live while `direct_inside` is held: `attach`
+    // makes it current with that interpreter's GIL (in turn at the worker's gate), and `detach`,
+    // with it current again, releases both (`release_caller_state`'s contract).
     Ok(unsafe {
-        gil::with_gil_in(t, api, w.slot, interp, ts, &w.gate, |py| {
-            interp::reap_orphans(py);
-            f(py, interp)
-        })
+        gil::with_gil_in(
+            t,
+            api,
+            w.slot,
+            || w.gate.enter(|| (api.PyEval_RestoreThread)(ts)),
+            || {
+                interp::release_caller_state(api, w.slot, interp, ts);
+                w.gate.leave();
+            },
+            |py| {
+                interp::reap_orphans(py);
+                f(py, interp)
+            },
+        )
     })
 }
 
@@ -391,17 +403,20 @@ fn run_worker(api: &'static Api, slot: usize, w: &Worker, setup: &Setup, ready: 
     }
     let setup_result = setup_interpreter(py, slot, setup);
     let ok = setup_result.is_ok();
-    let _ = ready.send(setup_result);
-    if ok {
+    if !ok {
+        let _ = ready.send(setup_result);
+    } else {
         // SAFETY: balanced GIL hand-offs on this thread, all with `sub` (the state the thread
         // works in; `PyEval_SaveThread` returns it): the GIL held since creation is released,
         // each job re-takes and releases it (`Hop::serve` runs the closure on this thread, and a
         // job's panic is caught inside it), and the last restore takes it back for the end.
         let mut ts = unsafe { (api.PyEval_SaveThread)() };
         // Interrupters may enter the interpreter from now on, until `interp_ending` (both
-        // without this GIL: `running::LIVE_INTERPS`).
+        // without this GIL: `running::LIVE_INTERPS`), and so may direct calls: the pool's first
+        // calls (once `ready` is sent) already run on their callers' threads.
         super::running::interp_serving(live_interp);
         w.direct_open.store(true, Ordering::SeqCst);
+        let _ = ready.send(setup_result);
         w.hop.serve(|job| {
             // SAFETY: see above: `ts` is this thread's detached state, saved by the previous
             // `PyEval_SaveThread`; re-saved right after the job.

@@ -150,6 +150,7 @@ rows = [
     ("Go new goroutine each call / one goroutine (purego)", "≤ 1.1", LE, 1.1, lambda l: ratio("go-purego", l, "goroutines_call", "new_goroutine_each_call"), False, "x"),
     ("Go 2 goroutines, CPU-bound pure Python: work done / 1 goroutine's (free-threaded builds)", "≥ 1.8", GE, 1.8, lambda l: parallel(l, True), False, "x"),
     ("Go 2 goroutines, CPU-bound pure Python: work done / 1 goroutine's (GIL builds: take turns)", "(info)", None, None, lambda l: parallel(l, False), False, "x"),
+    ("Go 2 goroutines on 2 `workers`, CPU-bound pure Python: work done / 1 goroutine's (3.12+ with a GIL)", "≥ 1.8", GE, 1.8, lambda l: inv(ratio("go-purego", l, "parallel_cpu_workers", "two_goroutines")), False, "x"),
     ("Go `Call` purego / C `pyrt_call_json`", "≤ 2.0", LE, 2.0, lambda l: cross(l, "go-purego"), False, "x"),
     ("Go `Call` cgo / C `pyrt_call_json`", "≤ 1.5", LE, 1.5, lambda l: cross(l, "go-cgo"), False, "x"),
     ("SUBPROCESS worker driven from Go / Go `Call` (purego)", "≥ 40", GE, 40, lambda l: ratio("go-purego", l, "sqrt", "SUBPROCESS_worker"), False, "x"),

@@ -354,6 +354,38 @@ func main() {
 		}
 		n := scale(400, 20)
 		group("parallel_cpu", []variant{{"one_goroutine", work, n}, {"two_goroutines", two, n}}, 0)
+		// The same on a runtime with 2 workers (3.12+ with a GIL: an interpreter, and a GIL, per
+		// worker), calling by name so that each call goes to an idle worker.
+		if !info.FreeThreaded {
+			setup := "import sys\nsys.path.insert(0, " + strconv.Quote(abs) + ")\nimport bench_funcs"
+			wr, err := pyrt.New(append(append([]pyrt.Option{}, opts...), pyrt.WithWorkers(2), pyrt.WithWorkerSetup(setup))...)
+			if err != nil {
+				die("workers runtime: %v", err)
+			}
+			defer wr.Close()
+			if wi, _ := wr.Info(ctx); wi.Workers > 0 {
+				wwork := func(n int) {
+					for range n {
+						if _, err := wr.Call(ctx, "bench_funcs", "spin", 20000); err != nil {
+							die("spin on workers: %v", err)
+						}
+					}
+				}
+				wtwo := func(n int) {
+					for range 2 {
+						wg.Add(1)
+						go func() {
+							defer wg.Done()
+							wwork(n / 2)
+						}()
+					}
+					wg.Wait()
+				}
+				group("parallel_cpu_workers", []variant{{"one_goroutine", wwork, n}, {"two_goroutines", wtwo, n}}, 0)
+			} else {
+				fmt.Printf("SKIP\t%s\t%s\tparallel_cpu_workers\tno sub-interpreters with their own GIL before 3.12\n", host, label)
+			}
+		}
 	}
 	if want("stream") {
 		const items = 1000

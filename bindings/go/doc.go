@@ -124,8 +124,9 @@
 // GIL (I/O, time.sleep, large numpy operations, host callbacks) still
 // overlap. To use more than one core for CPU-bound Python, use WithWorkers
 // (3.12+; its calls queue as many at a time as there are workers, and a call
-// runs in an idle worker's interpreter on the calling goroutine's thread: 2
-// goroutines on 2 workers got 1.6–1.7× one goroutine's throughput on 2 cores)
+// runs in an idle worker's interpreter on the calling goroutine's thread: on 2
+// cores, 2 goroutines on 2 workers did 1.8–2.0× the work of one with 1 ms
+// calls, 1.5–1.75× with 10–20 µs calls)
 // or a free-threaded build (Info.FreeThreaded; its calls are not queued). An
 // Object made on a Runtime with workers lives in one worker: to spread work,
 // call functions by name and let each worker keep its own state.

@@ -91,6 +91,20 @@ pub fn current_thread_id() -> u64 {
 }
 
 impl ThreadCtx {
+    /// The thread's own stack as the OS reports it (lowest, highest address; (0, 0) when it
+    /// cannot tell), asked once per thread: on the process's main thread glibc reads
+    /// /proc/self/maps to answer.
+    pub(crate) fn os_stack(&self) -> (usize, usize) {
+        match self.stack.get() {
+            (0, 0) => {
+                let s = own_stack();
+                self.stack.set(s);
+                s
+            }
+            s => s,
+        }
+    }
+
     /// The thread's id as pyrt and CPython know it (`pthread_self`).
     #[inline]
     pub fn ident(&self) -> u64 {
@@ -436,14 +450,7 @@ const FOREIGN_STACK_ROOM: usize = 256 << 10;
 /// outside the thread's own stack, tell CPython where it is for the duration of the call.
 /// Returns the thread state it set (reset when the section ends), or null.
 fn protect_foreign_stack(slot: &ThreadCtx, api: &'static Api) -> *mut PyThreadState {
-    let (lo, hi) = match slot.stack.get() {
-        (0, 0) => {
-            let s = own_stack();
-            slot.stack.set(s);
-            s
-        }
-        s => s,
-    };
+    let (lo, hi) = slot.os_stack();
     let marker = 0u8;
     let sp = std::ptr::addr_of!(marker) as usize;
     if lo == 0 || (lo..hi).contains(&sp) {

@@ -227,6 +227,20 @@ pub unsafe fn release_caller_state(api: &super::ffi::Api, slot: usize, interp: u
     // SAFETY: (the contract) `interp` is live while one of its states is attached; `PyThreadState_New`
     // binds nothing here (this thread's `PyGILState` state is `ts`).
     let carrier = unsafe { (api.PyThreadState_New)(interp as *mut std::ffi::c_void) };
+    if let (false, Some(set)) = (carrier.is_null(), api.PyUnstable_ThreadState_SetStackProtection) {
+        // 3.14+: a state's first attach asks the OS where the thread's stack is
+        // (`pthread_getattr_np`: a system call, and on the process's main thread a read of
+        // /proc/self/maps, tens of µs) unless its stack protection is set. The carrier runs no
+        // code: give it the thread's stack, known once per thread.
+        let (lo, hi) = super::gil::try_thread().map_or((0, 0), |t| t.os_stack());
+        // SAFETY: `carrier` is a live state not yet attached; setting its stack protection
+        // only records the range.
+        if lo != 0 && unsafe { set(carrier, lo as *mut std::ffi::c_void, hi - lo) } != 0 {
+            // SAFETY: the failure (a range too small) set an exception on the current state,
+            // `ts`, whose GIL this thread holds (the contract): cleared at once.
+            unsafe { (api.PyErr_Clear)() };
+        }
+    }
     if carrier.is_null() {
         // Out of memory: delete `ts` itself, the same way (a later call makes a new one).
         {

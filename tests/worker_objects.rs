@@ -214,7 +214,10 @@ fn a_freed_generator_of_a_worker_is_finalized_at_once() {
 #[test]
 fn calls_run_on_their_callers_threads_and_exited_threads_leave_nothing_behind() {
     workers(); // keeps the interpreter running once `rt` is dropped
-    let setup = "import threading\nlocal = threading.local()\ndef keep(i):\n    local.v = i\n    return (local.v, threading.get_ident())\n";
+    let setup = "import threading\nlocal = threading.local()\nfreed = []\n\
+class Kept:\n    def __init__(self, i):\n        self.i = i\n    def __del__(self):\n        freed.append(self.i)\n\
+def keep(i):\n    local.v = Kept(i)\n    return (local.v.i, threading.get_ident())\n\
+def freed_count():\n    return len(freed)\n";
     let rt = &Runtime::builder().workers(1).worker_setup(setup).build().unwrap();
     let info = rt.info().unwrap();
     // 200 short-lived threads, each calling in once (its own thread state in the worker's
@@ -240,6 +243,9 @@ fn calls_run_on_their_callers_threads_and_exited_threads_leave_nothing_behind() 
         assert!(idents.iter().all(|i| *i != worker_thread), "a call ran on the worker's thread");
         let here = rt.call::<(i64, u64)>("__main__", "keep", (0,)).unwrap().1;
         assert_ne!(here, worker_thread);
+        // Each exited thread's state was deleted (a call in the worker deletes what is left
+        // before it runs), and with it the value its threading.local kept.
+        assert_eq!(rt.call::<usize>("__main__", "freed_count", ()).unwrap(), 200);
     }
     // The states of the exited threads are deleted as calls come in, and the rest (this
     // thread's) when the runtime closes: Py_EndInterpreter aborts the process otherwise.

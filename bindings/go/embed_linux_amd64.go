@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/amd64",
 		gz:         embeddedLinuxAmd64Gz,
-		size:       2461568,
-		sha256:     "18a8d5f83209bad16abb30258be7b88b971fe0515ce53d6eb584369cd46543f9",
+		size:       2446376,
+		sha256:     "142254467e4244e72bdadb629d50f144078db7331e9c424dd60d674a56dcaf12",
 		version:    "0.1.0",
-		sourceHash: "af19630f134217dfcdbee7e5ffd4a7117be4fb9448ee45b61e49a460b39d6432",
+		sourceHash: "f38e159669d8536c8dd3df4ef38208018ecb747a430e9de2b5227dd0c04391ff",
 		glibc:      "2.17",
 	}
 }

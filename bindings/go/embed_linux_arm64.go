@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/arm64",
 		gz:         embeddedLinuxArm64Gz,
-		size:       2235224,
-		sha256:     "7669d5028971be0c1b8e7ac059c7556aea6ea6e794c50a0631f311aacc91542d",
+		size:       2234904,
+		sha256:     "fe5e189e0f88821217cdb7b5160022996b9737b8682d21e3d66b35bc3288310e",
 		version:    "0.1.0",
-		sourceHash: "af19630f134217dfcdbee7e5ffd4a7117be4fb9448ee45b61e49a460b39d6432",
+		sourceHash: "f38e159669d8536c8dd3df4ef38208018ecb747a430e9de2b5227dd0c04391ff",
 		glibc:      "2.17",
 	}
 }

@@ -1,7 +1,8 @@
 //! Holding the GIL from any host thread.
 //!
 //! Each host OS thread gets one Python thread state the first time it calls in (and one per
-//! worker interpreter it runs calls in directly: `with_gil_in`), kept until the thread exits: creating and destroying one per call costs 5× a call and throws away
+//! worker interpreter it runs calls in directly: `with_gil_in`; after such a call the thread has
+//! no `PyGILState` state until its next call), kept until the thread exits: creating and destroying one per call costs 5× a call and throws away
 //! `threading.local` and `decimal` contexts (docs/performance.md). The state is created with an
 //! outer `PyGILState_Ensure` that stays open, so C extensions that call `PyGILState_Ensure`
 //! themselves find it. Each call then only does `PyEval_RestoreThread`/`PyEval_SaveThread`, both

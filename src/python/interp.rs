@@ -171,7 +171,9 @@ pub unsafe fn caller_state(api: &super::ffi::Api, slot: usize, interp: usize) ->
         return Some(ts as *mut PyThreadState);
     }
     // SAFETY: `interp` is live (the contract); `PyThreadState_New` needs no GIL and binds the new
-    // state to this thread without attaching it.
+    // state to this thread without attaching it (and makes it the thread's `PyGILState` state
+    // when the thread has none, as after a previous direct call: it is attached right after
+    // and handed on by `release_caller_state`).
     let ts = unsafe { (api.PyThreadState_New)(interp as *mut std::ffi::c_void) };
     if ts.is_null() {
         return None;
@@ -258,11 +260,14 @@ pub unsafe fn release_caller_state(api: &super::ffi::Api, slot: usize, interp: u
         return;
     }
     // SAFETY: `ts` is current with the GIL of `interp` held; `carrier` is a new, detached state
-    // of the same interpreter bound to this thread. Swapping makes `carrier` current (3.13+
-    // release and re-take that GIL on the way; 3.12 keeps it) and this thread's `PyGILState`
-    // state, unbinding `ts`, which stays registered and detached for the thread's next call.
+    // of the same interpreter bound to this thread. Swapping releases that GIL and takes it
+    // again (3.12 through `_PyEval_ReleaseLock`/`_PyEval_AcquireLock`, 3.13+ through detach
+    // and attach) with `carrier` current, which makes `carrier` this thread's `PyGILState`
+    // state and unbinds `ts`; `ts` stays registered and detached for the thread's next call.
     // `carrier`, current and never used to run code, is then cleared and deleted as the current
-    // state: that unbinds it from this thread and releases the GIL.
+    // state: that unbinds it from this thread and releases the GIL. (In between another thread
+    // waiting for this GIL outside the worker's gate — a thread Python started there — may
+    // take it first: the call then returns after that thread's turn.)
     unsafe {
         (api.PyThreadState_Swap)(carrier);
         (api.PyThreadState_Clear)(carrier);

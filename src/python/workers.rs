@@ -182,8 +182,9 @@ impl Pool {
         self.workers.iter().map(|w| run_on(w, &f, false)).collect()
     }
 
-    /// Ends every worker's interpreter and joins the threads (queued jobs run first); later
-    /// calls fail with PYRT_ERR_CLOSED. Idempotent.
+    /// Ends every worker's interpreter and joins the threads (queued jobs and direct calls
+    /// inside finish first; called from inside one of the pool's calls, the threads are joined
+    /// before finalization instead); later calls fail with PYRT_ERR_CLOSED. Idempotent.
     pub fn shutdown(&self) {
         for w in &self.workers {
             w.direct_open.store(false, Ordering::SeqCst);
@@ -234,8 +235,8 @@ impl Worker {
     /// True where a call of this worker runs right now: its own thread, or a thread running one
     /// of its calls directly (a host callback of that call calling back in).
     fn runs_here(&self) -> bool {
-        // The innermost call on this thread decides: a worker's thread running a direct call in
-        // another pool's worker (from a host callback) works in that other interpreter.
+        // A thread running a direct call works in that worker's interpreter, also while the
+        // call's host callbacks run; otherwise only the worker's own thread does.
         match gil::try_thread().map_or(0, |t| t.direct.get()) {
             0 => self.hop.is_server(),
             slot => slot == self.slot,

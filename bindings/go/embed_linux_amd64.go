@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/amd64",
 		gz:         embeddedLinuxAmd64Gz,
-		size:       2446376,
-		sha256:     "142254467e4244e72bdadb629d50f144078db7331e9c424dd60d674a56dcaf12",
+		size:       2463480,
+		sha256:     "eaca8680e2b1b0e2b5eff81f5fbf02bde64536b13034abd08eed0ed387f8bfed",
 		version:    "0.1.0",
-		sourceHash: "f38e159669d8536c8dd3df4ef38208018ecb747a430e9de2b5227dd0c04391ff",
+		sourceHash: "8adbadfc806d6b53169156a9692f5a5cf0b1c284eb9ca937922b8b3791d5a318",
 		glibc:      "2.17",
 	}
 }

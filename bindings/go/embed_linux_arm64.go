@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/arm64",
 		gz:         embeddedLinuxArm64Gz,
-		size:       2234904,
-		sha256:     "fe5e189e0f88821217cdb7b5160022996b9737b8682d21e3d66b35bc3288310e",
+		size:       2235000,
+		sha256:     "d4b78c58cb0cacd4f3809f14c4d4c7af018ea4818ef73c77f98080e0cb17fa9a",
 		version:    "0.1.0",
-		sourceHash: "f38e159669d8536c8dd3df4ef38208018ecb747a430e9de2b5227dd0c04391ff",
+		sourceHash: "8adbadfc806d6b53169156a9692f5a5cf0b1c284eb9ca937922b8b3791d5a318",
 		glibc:      "2.17",
 	}
 }

@@ -83,6 +83,9 @@ pub struct ThreadCtx {
     /// The slot of the worker whose call runs directly on this thread ([`with_gil_in`]), also
     /// while that call's host callbacks run; 0 otherwise.
     pub(crate) direct: Cell<usize>,
+    /// Host code that a call on this thread runs with the GIL released ([`allow_threads`]):
+    /// how many such callbacks are open (`depth` reads 0 inside them).
+    callbacks: Cell<u32>,
 }
 
 /// The calling thread's id as pyrt and CPython know it (`pthread_self`).
@@ -160,6 +163,7 @@ thread_local! {
             stack: Cell::new((0, 0)),
             gated: Cell::new(false),
             direct: Cell::new(0),
+            callbacks: Cell::new(0),
         }
     };
 }
@@ -192,9 +196,10 @@ pub fn try_thread() -> Option<ThreadRef> {
     THREAD.try_with(|c| ThreadRef { ctx: c as *const ThreadCtx }).ok()
 }
 
-/// True when this thread is inside a pyrt GIL section (e.g. a host callback called by Python).
+/// True when this thread is inside a pyrt call: in its GIL section, or in a host callback that
+/// Python code of the call called (which runs with the GIL released).
 pub fn in_gil_section() -> bool {
-    THREAD.try_with(|s| s.depth.get() > 0).unwrap_or(false)
+    THREAD.try_with(|s| s.depth.get() > 0 || s.callbacks.get() > 0).unwrap_or(false)
 }
 
 /// Restores the saved state when a GIL section ends, also when `f` panics.
@@ -574,12 +579,14 @@ pub fn allow_threads<R>(py: Python<'_>, f: impl FnOnce() -> R) -> R {
             }
             self.slot.tstate.set(self.saved_tstate);
             self.slot.depth.set(self.saved_depth);
+            self.slot.callbacks.set(self.slot.callbacks.get() - 1);
             self.slot.gated.set(self.gated);
         }
     }
     THREAD.with(|slot| {
         let gated = slot.gated.replace(false);
         let restore = Restore { slot, api: py.api, saved_tstate: slot.tstate.get(), saved_depth: slot.depth.replace(0), gated };
+        slot.callbacks.set(slot.callbacks.get() + 1);
         // SAFETY: the `py` token proves this thread holds the GIL (attached state); `restore`
         // re-takes it with the returned state when `f` ends or unwinds, so the caller gets the
         // GIL back as it had it.

@@ -12,6 +12,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
 use std::thread::{self, Thread, ThreadId};
 
+use crate::spin::spin_until;
+
 /// A job living on its caller's stack.
 struct ScopedJob<F, R> {
     f: UnsafeCell<Option<F>>,
@@ -70,10 +72,11 @@ pub struct Hop {
 }
 
 /// How long a caller spins (yielding its CPU to any other runnable thread) for its job's result,
-/// and the server for its next job, before sleeping. A wake-up from sleep costs tens of µs on a
-/// virtual machine (measured: 68 µs per call for one caller of a worker, against 7.5 µs for the
-/// same call made on the caller's thread), far more than a short call itself; calls that come
-/// back to back, or end within this time, then hand over without any wake-up.
+/// and the server for its next job, before sleeping, when the machine has a CPU to spare
+/// (`crate::spin`). A wake-up from sleep costs tens of µs on a virtual machine (measured: 68 µs
+/// per call for one caller of a worker, against 7.5 µs for the same call made on the caller's
+/// thread), far more than a short call itself; calls that come back to back, or end within this
+/// time, then hand over without any wake-up.
 const SPIN: std::time::Duration = std::time::Duration::from_micros(50);
 
 struct State {
@@ -128,13 +131,9 @@ impl Hop {
         if self.sleeping.load(Ordering::SeqCst) {
             self.ready.notify_one();
         }
-        let start = std::time::Instant::now();
+        spin_until(SPIN, || job.done.load(Ordering::Acquire));
         while !job.done.load(Ordering::Acquire) {
-            if start.elapsed() < SPIN {
-                thread::yield_now();
-            } else {
-                thread::park();
-            }
+            thread::park();
         }
         // SAFETY: `done` was set (Acquire, pairing with the server's Release) after the outcome was
         // written, and the serving thread no longer touches the job: this thread has it alone.
@@ -150,10 +149,7 @@ impl Hop {
         let _ = self.server.set(thread::current().id());
         loop {
             // Spin for the next job a little before sleeping (see SPIN).
-            let start = std::time::Instant::now();
-            while self.queued.load(Ordering::SeqCst) == 0 && start.elapsed() < SPIN {
-                thread::yield_now();
-            }
+            spin_until(SPIN, || self.queued.load(Ordering::SeqCst) != 0);
             // Some(job), or Some(None) for a nudge; None once closed.
             let next = {
                 let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());

@@ -25,6 +25,7 @@ mod json;
 mod python;
 mod runtime;
 mod signals;
+mod spin;
 mod stats;
 
 pub use api::{process_stats, Builder, Bytes, Candidate, Discovery, Info, Iter, Object, Runtime, Stats, Task};

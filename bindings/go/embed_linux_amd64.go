@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/amd64",
 		gz:         embeddedLinuxAmd64Gz,
-		size:       2463480,
-		sha256:     "eaca8680e2b1b0e2b5eff81f5fbf02bde64536b13034abd08eed0ed387f8bfed",
+		size:       2462776,
+		sha256:     "0b6000d2fbc2406ed6174c6aa8bca895df1c44245469ce2181d93a16cc359f38",
 		version:    "0.1.0",
-		sourceHash: "8adbadfc806d6b53169156a9692f5a5cf0b1c284eb9ca937922b8b3791d5a318",
+		sourceHash: "ddb97ea01aed4fafd01592c3e406880f79b740dff37e0cbd13866088172e6dcf",
 		glibc:      "2.17",
 	}
 }

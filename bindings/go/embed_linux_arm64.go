@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/arm64",
 		gz:         embeddedLinuxArm64Gz,
-		size:       2235000,
-		sha256:     "d4b78c58cb0cacd4f3809f14c4d4c7af018ea4818ef73c77f98080e0cb17fa9a",
+		size:       2247552,
+		sha256:     "db0f32dd9b0704e8fb16c29b8c9c8555b11d0edc4a2ba98557e31156eb62d7f6",
 		version:    "0.1.0",
-		sourceHash: "8adbadfc806d6b53169156a9692f5a5cf0b1c284eb9ca937922b8b3791d5a318",
+		sourceHash: "ddb97ea01aed4fafd01592c3e406880f79b740dff37e0cbd13866088172e6dcf",
 		glibc:      "2.17",
 	}
 }

@@ -7,14 +7,23 @@
 //! wakes both cores) and the slowest call waits tens of milliseconds. See docs/performance.md.
 //!
 //! So in front of the GIL sits a queue. At most one host thread — the *head* — contends for the
-//! GIL at a time; the others sleep in arrival order. The head waits for the call inside Python
+//! GIL at a time; the others wait in arrival order. The head waits for the call inside Python
 //! to come out, spinning briefly (the hand-off then costs no wake-up) and then sleeping until
 //! the caller leaving Python wakes it; once it holds the GIL it admits the next in line. The
 //! thread that just left Python queues behind everybody else instead of barging back in.
 //!
-//! No caller waits in the queue longer than [`MAX_WAIT`]: past that it contends for the GIL as
-//! if there were no queue, which keeps a loaded machine (where woken threads wait for a CPU)
-//! from idling Python while the queue moves one wake-up at a time.
+//! The waiter at the front spins too, and a head that admits one wakes the next: a thread
+//! woken from sleep needs tens of µs to run, longer than a short call, and a queue whose next
+//! thread is still waking leaves Python idle. Nobody spins when the machine has no CPU to
+//! spare (`crate::spin`): there a spinning thread uses up its share of the CPU and then waits
+//! a whole time slice for it, where a sleeping thread woken by the call it waits for runs at
+//! once.
+//!
+//! On a loaded machine a woken thread may still wait milliseconds for a CPU. So a caller that
+//! arrives while the GIL is free and the head has not been seen running for [`STALE_HEAD`]
+//! (shorter when the machine has no CPU to spare) goes first, and no caller waits in the queue longer than [`MAX_WAIT`]: both then contend for
+//! the GIL as if there were no queue, rather than idle Python while the queue moves one
+//! wake-up at a time.
 //!
 //! Calls whose Python code releases the GIL (blocking I/O, `time.sleep`, numpy, host callbacks)
 //! must still overlap: pyrt cannot see the GIL itself, only that a call is inside, so a head
@@ -28,15 +37,31 @@
 //! have a GIL: a free-threaded build lets every caller run at once.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
+
+use crate::spin::{cpu_to_spare, now_ns, spin_until, OCCUPIED};
 
 /// How long the head busy-waits for the call inside Python before it sleeps. About two typical
 /// short calls: long enough that back-to-back short calls hand over without a wake-up, short
 /// enough that a head does not burn a core while a long call runs.
 const SPIN: Duration = Duration::from_micros(40);
+
+/// How long the waiter at the front of the queue busy-waits to be admitted before it sleeps:
+/// a few short calls, the time its turn takes to come when the calls ahead are short.
+const FRONT_SPIN: Duration = Duration::from_micros(50);
+
+/// How long the head may go unseen (not running) while the GIL is free before a caller that
+/// is running goes first. Longer than a wake-up takes on an idle machine (tens of µs), so
+/// order holds there. On a machine with no CPU to spare a woken thread that is not running
+/// at once often waits a time slice for a CPU, and handing every call to a thread that must
+/// be woken makes each call wait for one (measured, C threads under one busy process per CPU,
+/// throughput against one thread over three runs: 2 threads 0.17–1.95× with 25 µs, 1.46–1.97×
+/// with 5 µs; 16 threads 0.51–0.81× and 0.94–1.13×; p99 the same, about 8 ms at 16).
+const STALE_HEAD: Duration = Duration::from_micros(100);
+const STALE_HEAD_LOADED: Duration = Duration::from_micros(5);
 
 /// How long the head waits for the calls inside Python before it contends for the GIL anyway
 /// (their Python code may have released it: a sleep, I/O, a numpy operation).
@@ -72,6 +97,9 @@ pub(crate) struct Gate {
     inside: AtomicU32,
     /// `queue.sleeping_head` is set: a leaving call must wake it.
     head_sleeps: AtomicBool,
+    /// When the head was last known to be running or about to ([`now_ns`]): when it became the
+    /// head, while it spins, and when it is woken.
+    head_seen: AtomicU64,
 }
 
 /// The gate of the main interpreter's GIL.
@@ -83,6 +111,7 @@ impl Gate {
             queue: Mutex::new(Queue { head: false, sleeping_head: None, waiters: VecDeque::new() }),
             inside: AtomicU32::new(0),
             head_sleeps: AtomicBool::new(false),
+            head_seen: AtomicU64::new(0),
         }
     }
 
@@ -95,43 +124,60 @@ impl Gate {
     /// GIL is held and the next waiter admitted. Pair with [`Gate::leave`].
     pub(crate) fn enter(&self, take: impl FnOnce()) {
         if !self.wait_turn() {
-            // Waited MAX_WAIT without becoming the head: contend for the GIL directly.
+            // The head is stale, or this thread waited MAX_WAIT without becoming the head:
+            // contend for the GIL directly.
             take();
-            self.inside.fetch_add(1, SeqCst);
+            self.entered();
             return;
         }
         self.wait_for_inside();
         take();
-        self.inside.fetch_add(1, SeqCst);
+        self.entered();
         self.admit_next();
     }
 
     /// Called after the GIL was given back by a call that [`Gate::enter`]ed.
     pub(crate) fn leave(&self) {
-        if self.inside.fetch_sub(1, SeqCst) == 1 && self.head_sleeps.load(SeqCst) {
+        let last = self.inside.fetch_sub(1, SeqCst) == 1;
+        if last {
+            OCCUPIED.fetch_sub(1, SeqCst);
+        }
+        if last && self.head_sleeps.load(SeqCst) {
             if let Some(t) = self.lock().sleeping_head.take() {
                 self.head_sleeps.store(false, SeqCst);
+                self.seen();
                 t.unpark();
             }
         }
     }
 
-    /// Returns true when this thread is the head, false when it waited [`MAX_WAIT`] without
-    /// becoming it.
+    /// Returns true when this thread is the head, false when it is to go first past a stale
+    /// head or waited [`MAX_WAIT`] without becoming the head.
     fn wait_turn(&self) -> bool {
-        let me = {
+        let (me, mut spin) = {
             let mut q = self.lock();
             if !q.head {
                 q.head = true;
+                self.seen();
                 return true;
+            }
+            let unseen = now_ns().saturating_sub(self.head_seen.load(SeqCst));
+            let stale = if cpu_to_spare() { STALE_HEAD } else { STALE_HEAD_LOADED };
+            if self.inside.load(SeqCst) == 0 && unseen > stale.as_nanos() as u64 {
+                return false;
             }
             let me = Arc::new(Waiter { thread: thread::current(), admitted: AtomicBool::new(false), gone: AtomicBool::new(false) });
             q.waiters.push_back(me.clone());
-            me
+            (me, q.waiters.len() == 1)
         };
         let start = Instant::now();
-        // Spurious wake-ups (park's contract, or an unpark meant for an earlier wait) loop.
+        // Spurious wake-ups (park's contract, or an unpark meant for an earlier wait) loop. A
+        // waiter spins when it arrives at the front and whenever it is woken: the head that
+        // admits a waiter wakes the one behind it, which is then at the front.
         while !me.admitted.load(SeqCst) {
+            if std::mem::replace(&mut spin, true) && spin_until(FRONT_SPIN, || me.admitted.load(SeqCst)) {
+                return true;
+            }
             let waited = start.elapsed();
             if waited >= MAX_WAIT {
                 let _q = self.lock();
@@ -152,16 +198,10 @@ impl Gate {
             return;
         }
         let start = Instant::now();
-        let mut n = 0u32;
-        while self.inside.load(SeqCst) != 0 {
-            // Yield rather than spin: the head was just woken, often onto the core of the call
-            // it waits for, and a pure spin would keep that call off the CPU.
-            thread::yield_now();
-            n += 1;
-            if n % 8 == 0 && start.elapsed() >= SPIN {
-                break;
-            }
-        }
+        spin_until(SPIN, || {
+            self.seen();
+            self.inside.load(SeqCst) == 0
+        });
         while self.inside.load(SeqCst) != 0 {
             let waited = start.elapsed();
             if waited >= ESCALATE {
@@ -177,22 +217,40 @@ impl Gate {
             if self.inside.load(SeqCst) != 0 {
                 thread::park_timeout(ESCALATE - waited);
             }
+            self.seen();
             let mut q = self.lock();
             q.sleeping_head = None;
             self.head_sleeps.store(false, SeqCst);
         }
     }
 
-    /// The head holds the GIL: hand the head's place to the next waiter.
+    /// The head holds the GIL: hand the head's place to the next waiter, and wake the one
+    /// behind it to spin at the front (a no-op when it is spinning already; not done when
+    /// nobody may spin).
     fn admit_next(&self) {
         let mut q = self.lock();
         while let Some(next) = q.waiters.pop_front() {
             if !next.gone.load(SeqCst) {
                 next.admitted.store(true, SeqCst);
+                self.seen();
                 next.thread.unpark();
+                match q.waiters.front() {
+                    Some(front) if cpu_to_spare() => front.thread.unpark(),
+                    _ => {}
+                }
                 return;
             }
         }
         q.head = false;
+    }
+
+    fn entered(&self) {
+        if self.inside.fetch_add(1, SeqCst) == 0 {
+            OCCUPIED.fetch_add(1, SeqCst);
+        }
+    }
+
+    fn seen(&self) {
+        self.head_seen.store(now_ns(), SeqCst);
     }
 }

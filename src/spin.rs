@@ -1,0 +1,111 @@
+//! Busy-waiting for another thread, only while the machine has a CPU to spare.
+//!
+//! A thread woken from sleep needs tens of µs to run on a virtual machine, longer than a short
+//! Python call, so the threads that hand calls to each other (the admission queues, a hop to a
+//! worker) wait a little with the CPU before they sleep. That pays only on an idle machine. On
+//! a loaded one a thread that spins or yields uses up its share of the CPU and then waits a
+//! whole time slice for it, while a sleeping thread that another wakes runs at once: measured,
+//! two C threads calling through the admission queue under one busy process per CPU fell from
+//! 90,000 to 281 calls/s in some runs. So nothing here spins unless [`cpu_to_spare`] says so.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::SeqCst};
+use std::sync::{Mutex, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How often [`cpu_to_spare`] looks at the machine again, and how many of its looks it keeps.
+const SPARE_CHECK: Duration = Duration::from_millis(5);
+const SPARE_LOOKS: usize = 3;
+
+/// Threads in [`spin_until`] right now.
+static SPINNING: AtomicU32 = AtomicU32::new(0);
+
+/// GILs with a call inside right now (`python::admission` counts them): each is most likely a
+/// thread of ours running Python, which a spinning thread yields to at once, unlike another
+/// process's busy thread.
+pub(crate) static OCCUPIED: AtomicU32 = AtomicU32::new(0);
+
+/// Busy-waits, yielding the CPU, until `done` or `budget`; false when not done then. Yields
+/// rather than spins: a woken thread often lands on the CPU of the thread it waits for, and a
+/// pure spin would keep that thread off it. Does not wait at all when the machine has no CPU to
+/// spare.
+pub(crate) fn spin_until(budget: Duration, done: impl Fn() -> bool) -> bool {
+    if done() {
+        return true;
+    }
+    SPINNING.fetch_add(1, SeqCst);
+    let spare = cpu_to_spare();
+    let start = Instant::now();
+    let mut n = 0u32;
+    while spare && !done() {
+        thread::yield_now();
+        n += 1;
+        if n % 8 == 0 && start.elapsed() >= budget {
+            break;
+        }
+    }
+    SPINNING.fetch_sub(1, SeqCst);
+    done()
+}
+
+/// Whether the machine has a CPU that no thread but pyrt's own wants: the number of runnable
+/// threads on the machine (`/proc/loadavg`, looked at every [`SPARE_CHECK`]), less those
+/// spinning here and those running Python ([`OCCUPIED`]), was below the number of CPUs in one of the last [`SPARE_LOOKS`] looks
+/// (a thread pyrt just woke counts as runnable for a moment; another process's busy thread
+/// counts in every look). Both counts are machine-wide, also in a container. False when it
+/// cannot tell.
+pub(crate) fn cpu_to_spare() -> bool {
+    static CHECKED: AtomicU64 = AtomicU64::new(0);
+    static SPARE: AtomicBool = AtomicBool::new(false);
+    static CPUS: OnceLock<usize> = OnceLock::new();
+    static LOOKS: Mutex<[usize; SPARE_LOOKS]> = Mutex::new([usize::MAX; SPARE_LOOKS]);
+    let now = now_ns().max(1);
+    let last = CHECKED.load(SeqCst);
+    // One thread looks; the others use the last answer meanwhile.
+    let due = last == 0 || now.saturating_sub(last) >= SPARE_CHECK.as_nanos() as u64;
+    if !due || CHECKED.compare_exchange(last, now, SeqCst, SeqCst).is_err() {
+        return SPARE.load(SeqCst);
+    }
+    // SAFETY: sysconf has no preconditions.
+    let cpus = *CPUS.get_or_init(|| usize::try_from(unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }).unwrap_or(1));
+    let runnable =
+        std::fs::read_to_string("/proc/loadavg").ok().and_then(|l| l.split_whitespace().nth(3)?.split('/').next()?.parse::<usize>().ok());
+    let ours = SPINNING.load(SeqCst) as usize + OCCUPIED.load(SeqCst) as usize;
+    let others = runnable.map_or(usize::MAX, |r| r.saturating_sub(ours));
+    let spare = {
+        // Only the thread that won the exchange above gets here; the lock is for the compiler.
+        let mut looks = LOOKS.lock().unwrap_or_else(|p| p.into_inner());
+        looks.rotate_right(1);
+        looks[0] = others;
+        looks.iter().min().is_some_and(|&o| o < cpus)
+    };
+    SPARE.store(spare, SeqCst);
+    spare
+}
+
+/// Nanoseconds since the first call in this process: a clock that fits in an atomic.
+pub(crate) fn now_ns() -> u64 {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    u64::try_from(EPOCH.get_or_init(Instant::now).elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn returns_at_once_when_done_and_at_the_budget_when_not() {
+        assert!(spin_until(Duration::from_secs(10), || true));
+        let start = Instant::now();
+        assert!(!spin_until(Duration::from_micros(200), || false));
+        // Either it spun its budget or the machine had no CPU to spare; never much longer.
+        assert!(start.elapsed() < Duration::from_secs(1));
+    }
+
+    #[test]
+    fn the_clock_moves_forward() {
+        let a = now_ns();
+        thread::sleep(Duration::from_millis(1));
+        assert!(now_ns() >= a + 1_000_000);
+    }
+}

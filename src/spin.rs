@@ -22,7 +22,8 @@ static SPINNING: AtomicU32 = AtomicU32::new(0);
 
 /// GILs with a call inside right now (`python::admission` counts them): each is most likely a
 /// thread of ours running Python, which a spinning thread yields to at once, unlike another
-/// process's busy thread.
+/// process's busy thread. Not always: a call whose Python code released the GIL (a sleep, I/O)
+/// counts too, so on a loaded machine a thread may then spin, for at most its budget.
 pub(crate) static OCCUPIED: AtomicU32 = AtomicU32::new(0);
 
 /// Busy-waits, yielding the CPU, until `done` or `budget`; false when not done then. Yields
@@ -49,14 +50,18 @@ pub(crate) fn spin_until(budget: Duration, done: impl Fn() -> bool) -> bool {
 }
 
 /// Whether the machine has a CPU that no thread but pyrt's own wants: the number of runnable
-/// threads on the machine (`/proc/loadavg`, looked at every [`SPARE_CHECK`]), less those
-/// spinning here and those running Python ([`OCCUPIED`]), was below the number of CPUs in one of the last [`SPARE_LOOKS`] looks
-/// (a thread pyrt just woke counts as runnable for a moment; another process's busy thread
-/// counts in every look). Both counts are machine-wide, also in a container. False when it
-/// cannot tell.
-pub(crate) fn cpu_to_spare() -> bool {
+/// threads on the machine ([`runnable_threads`], looked at every [`SPARE_CHECK`]), less those
+/// spinning here and those running Python ([`OCCUPIED`]), was below the number of online CPUs
+/// in one of the last [`SPARE_LOOKS`] looks (a thread pyrt just woke counts as runnable for a
+/// moment; another process's busy thread counts in every look). Both counts are machine-wide,
+/// also in a container, so the CPU count is the machine's, not this process's share. True when
+/// it cannot tell (no `/proc`): pyrt then spins as it did before it looked.
+///
+/// Looks only from [`spin_until`], where the caller counts itself among the spinning threads:
+/// a thread that looked from elsewhere would count itself as another process's, and on a
+/// machine whose CPUs pyrt's own threads keep busy that one thread tips the answer.
+fn cpu_to_spare() -> bool {
     static CHECKED: AtomicU64 = AtomicU64::new(0);
-    static SPARE: AtomicBool = AtomicBool::new(false);
     static CPUS: OnceLock<usize> = OnceLock::new();
     static LOOKS: Mutex<[usize; SPARE_LOOKS]> = Mutex::new([usize::MAX; SPARE_LOOKS]);
     let now = now_ns().max(1);
@@ -66,21 +71,41 @@ pub(crate) fn cpu_to_spare() -> bool {
     if !due || CHECKED.compare_exchange(last, now, SeqCst, SeqCst).is_err() {
         return SPARE.load(SeqCst);
     }
-    // SAFETY: sysconf has no preconditions.
-    let cpus = *CPUS.get_or_init(|| usize::try_from(unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }).unwrap_or(1));
-    let runnable =
-        std::fs::read_to_string("/proc/loadavg").ok().and_then(|l| l.split_whitespace().nth(3)?.split('/').next()?.parse::<usize>().ok());
+    let cpus = *CPUS.get_or_init(|| {
+        // SAFETY: sysconf has no preconditions.
+        let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+        usize::try_from(n).unwrap_or(1).max(1)
+    });
+    let Some(runnable) = runnable_threads() else {
+        SPARE.store(true, SeqCst);
+        return true;
+    };
     let ours = SPINNING.load(SeqCst) as usize + OCCUPIED.load(SeqCst) as usize;
-    let others = runnable.map_or(usize::MAX, |r| r.saturating_sub(ours));
     let spare = {
-        // Only the thread that won the exchange above gets here; the lock is for the compiler.
+        // Normally only the thread that won the exchange above gets here (two can, when the
+        // winner stalls for a whole SPARE_CHECK); the lock keeps the looks whole either way.
         let mut looks = LOOKS.lock().unwrap_or_else(|p| p.into_inner());
         looks.rotate_right(1);
-        looks[0] = others;
-        looks.iter().min().is_some_and(|&o| o < cpus)
+        looks[0] = runnable.saturating_sub(ours);
+        looks.iter().min().is_some_and(|&others| others < cpus)
     };
     SPARE.store(spare, SeqCst);
     spare
+}
+
+/// The answer of [`cpu_to_spare`]'s last look (true before the first).
+pub(crate) fn had_cpu_to_spare() -> bool {
+    SPARE.load(SeqCst)
+}
+
+/// The last answer of [`cpu_to_spare`].
+static SPARE: AtomicBool = AtomicBool::new(true);
+
+/// Runnable threads on the machine right now: the first number of `/proc/loadavg`'s fourth
+/// field ("2/345": runnable/total).
+fn runnable_threads() -> Option<usize> {
+    let line = std::fs::read_to_string("/proc/loadavg").ok()?;
+    line.split_whitespace().nth(3)?.split('/').next()?.parse().ok()
 }
 
 /// Nanoseconds since the first call in this process: a clock that fits in an atomic.

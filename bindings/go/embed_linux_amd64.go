@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/amd64",
 		gz:         embeddedLinuxAmd64Gz,
-		size:       2462776,
-		sha256:     "0b6000d2fbc2406ed6174c6aa8bca895df1c44245469ce2181d93a16cc359f38",
+		size:       2468944,
+		sha256:     "1c56a4483cebd1559de5ffeebded1899ae4446458fbdf7d4184f7830deb39f5e",
 		version:    "0.1.0",
-		sourceHash: "ddb97ea01aed4fafd01592c3e406880f79b740dff37e0cbd13866088172e6dcf",
+		sourceHash: "b97f69e99264f9fcca8430af3f38de6c520b07e34433b628a1f3cfe3b0bac2dd",
 		glibc:      "2.17",
 	}
 }

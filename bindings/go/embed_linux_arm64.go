@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/arm64",
 		gz:         embeddedLinuxArm64Gz,
-		size:       2247552,
-		sha256:     "db0f32dd9b0704e8fb16c29b8c9c8555b11d0edc4a2ba98557e31156eb62d7f6",
+		size:       2243368,
+		sha256:     "d8d4876a93bc9ef6ec2579b2f9a0f51e587c05301b9575b9e15283e934a45794",
 		version:    "0.1.0",
-		sourceHash: "ddb97ea01aed4fafd01592c3e406880f79b740dff37e0cbd13866088172e6dcf",
+		sourceHash: "b97f69e99264f9fcca8430af3f38de6c520b07e34433b628a1f3cfe3b0bac2dd",
 		glibc:      "2.17",
 	}
 }

@@ -20,10 +20,12 @@
 //! once.
 //!
 //! On a loaded machine a woken thread may still wait milliseconds for a CPU. So a caller that
-//! arrives while the GIL is free and the head has not been seen running for [`STALE_HEAD`]
-//! (shorter when the machine has no CPU to spare) goes first, and no caller waits in the queue longer than [`MAX_WAIT`]: both then contend for
-//! the GIL as if there were no queue, rather than idle Python while the queue moves one
-//! wake-up at a time.
+//! arrives while no gated call is inside and the head has not been seen running for
+//! [`STALE_HEAD`] (shorter when the machine has no CPU to spare) goes first, and no caller
+//! waits in the queue longer than [`MAX_WAIT`]: both then contend for the GIL as if there were
+//! no queue, rather than idle Python while the queue moves one wake-up at a time. (A head that
+//! waits in `take` for a GIL that a thread Python started holds looks stale too: its callers
+//! then take turns as CPython orders them.)
 //!
 //! Calls whose Python code releases the GIL (blocking I/O, `time.sleep`, numpy, host callbacks)
 //! must still overlap: pyrt cannot see the GIL itself, only that a call is inside, so a head
@@ -42,7 +44,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
-use crate::spin::{cpu_to_spare, now_ns, spin_until, OCCUPIED};
+use crate::spin::{had_cpu_to_spare, now_ns, spin_until, OCCUPIED};
 
 /// How long the head busy-waits for the call inside Python before it sleeps. About two typical
 /// short calls: long enough that back-to-back short calls hand over without a wake-up, short
@@ -53,13 +55,14 @@ const SPIN: Duration = Duration::from_micros(40);
 /// a few short calls, the time its turn takes to come when the calls ahead are short.
 const FRONT_SPIN: Duration = Duration::from_micros(50);
 
-/// How long the head may go unseen (not running) while the GIL is free before a caller that
-/// is running goes first. Longer than a wake-up takes on an idle machine (tens of µs), so
-/// order holds there. On a machine with no CPU to spare a woken thread that is not running
-/// at once often waits a time slice for a CPU, and handing every call to a thread that must
-/// be woken makes each call wait for one (measured, C threads under one busy process per CPU,
-/// throughput against one thread over three runs: 2 threads 0.17–1.95× with 25 µs, 1.46–1.97×
-/// with 5 µs; 16 threads 0.51–0.81× and 0.94–1.13×; p99 the same, about 8 ms at 16).
+/// How long the head may go unseen (not running) while no gated call is inside before a
+/// caller that is running goes first. Longer than a wake-up takes on an idle machine (tens of
+/// µs), so order holds there. On a machine with no CPU to spare a woken thread that is not
+/// running at once often waits a time slice for a CPU, and handing every call to a thread that
+/// must be woken makes each call wait for one (measured, C threads under one busy process per
+/// CPU, throughput against one thread over three runs: 2 threads 0.17–1.95× with 25 µs,
+/// 1.46–1.97× with 5 µs; 16 threads 0.51–0.81× and 0.94–1.13×; p99 the same, about 8 ms at
+/// 16).
 const STALE_HEAD: Duration = Duration::from_micros(100);
 const STALE_HEAD_LOADED: Duration = Duration::from_micros(5);
 
@@ -98,7 +101,8 @@ pub(crate) struct Gate {
     /// `queue.sleeping_head` is set: a leaving call must wake it.
     head_sleeps: AtomicBool,
     /// When the head was last known to be running or about to ([`now_ns`]): when it became the
-    /// head, while it spins, and when it is woken.
+    /// head or was admitted, while it spins or wakes waiting for the calls inside, and just
+    /// before it takes the GIL.
     head_seen: AtomicU64,
 }
 
@@ -131,6 +135,7 @@ impl Gate {
             return;
         }
         self.wait_for_inside();
+        self.seen();
         take();
         self.entered();
         self.admit_next();
@@ -154,6 +159,7 @@ impl Gate {
     /// Returns true when this thread is the head, false when it is to go first past a stale
     /// head or waited [`MAX_WAIT`] without becoming the head.
     fn wait_turn(&self) -> bool {
+        let stale = if had_cpu_to_spare() { STALE_HEAD } else { STALE_HEAD_LOADED };
         let (me, mut spin) = {
             let mut q = self.lock();
             if !q.head {
@@ -162,13 +168,14 @@ impl Gate {
                 return true;
             }
             let unseen = now_ns().saturating_sub(self.head_seen.load(SeqCst));
-            let stale = if cpu_to_spare() { STALE_HEAD } else { STALE_HEAD_LOADED };
             if self.inside.load(SeqCst) == 0 && unseen > stale.as_nanos() as u64 {
                 return false;
             }
             let me = Arc::new(Waiter { thread: thread::current(), admitted: AtomicBool::new(false), gone: AtomicBool::new(false) });
             q.waiters.push_back(me.clone());
-            (me, q.waiters.len() == 1)
+            // At the front: no live waiter ahead (those that stopped waiting stay until popped).
+            let front = q.waiters.iter().filter(|w| !w.gone.load(SeqCst)).count() == 1;
+            (me, front)
         };
         let start = Instant::now();
         // Spurious wake-ups (park's contract, or an unpark meant for an earlier wait) loop. A
@@ -225,18 +232,20 @@ impl Gate {
     }
 
     /// The head holds the GIL: hand the head's place to the next waiter, and wake the one
-    /// behind it to spin at the front (a no-op when it is spinning already; not done when
-    /// nobody may spin).
+    /// behind it to spin at the front (when it is spinning already, it spins once more after
+    /// its admission wait instead of sleeping at once; not done when nobody may spin).
     fn admit_next(&self) {
+        let spare = had_cpu_to_spare();
         let mut q = self.lock();
         while let Some(next) = q.waiters.pop_front() {
             if !next.gone.load(SeqCst) {
                 next.admitted.store(true, SeqCst);
                 self.seen();
                 next.thread.unpark();
-                match q.waiters.front() {
-                    Some(front) if cpu_to_spare() => front.thread.unpark(),
-                    _ => {}
+                if spare {
+                    if let Some(front) = q.waiters.iter().find(|w| !w.gone.load(SeqCst)) {
+                        front.thread.unpark();
+                    }
                 }
                 return;
             }
@@ -252,5 +261,98 @@ impl Gate {
 
     fn seen(&self) {
         self.head_seen.store(now_ns(), SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    /// A stand-in for the GIL: a flag that `take` sets (waiting while it is set) and `release`
+    /// clears. Panics if two threads ever hold it.
+    struct FakeGil(AtomicBool);
+
+    impl FakeGil {
+        fn take(&self) {
+            while self.0.compare_exchange(false, true, SeqCst, SeqCst).is_err() {
+                thread::yield_now();
+            }
+        }
+        fn release(&self) {
+            assert!(self.0.swap(false, SeqCst), "released a GIL nobody held");
+        }
+    }
+
+    fn queued(gate: &Gate) -> usize {
+        gate.lock().waiters.len()
+    }
+
+    #[test]
+    fn callers_that_queue_enter_in_arrival_order() {
+        let gate = Gate::new();
+        let gil = FakeGil(AtomicBool::new(false));
+        let order = Mutex::new(Vec::new());
+        let next = AtomicUsize::new(0);
+        thread::scope(|s| {
+            // The first caller holds the GIL while the others arrive, one at a time.
+            gate.enter(|| gil.take());
+            let start = Instant::now();
+            for id in 0..5 {
+                let (gate, gil, order, next) = (&gate, &gil, &order, &next);
+                s.spawn(move || {
+                    gate.enter(|| gil.take());
+                    order.lock().unwrap().push(id);
+                    next.fetch_add(1, SeqCst);
+                    gil.release();
+                    gate.leave();
+                });
+                // The first becomes the head (not queued); each later one queues behind it.
+                while !(gate.lock().head && queued(gate) == id) && start.elapsed() < MAX_WAIT {
+                    thread::yield_now();
+                }
+            }
+            gil.release();
+            gate.leave();
+            while next.load(SeqCst) < 5 {
+                thread::yield_now();
+            }
+            let order = order.lock().unwrap();
+            assert_eq!(order.len(), 5);
+            // A waiter that waited MAX_WAIT contends out of turn; only a slow machine gets there.
+            if start.elapsed() < MAX_WAIT {
+                assert_eq!(*order, vec![0, 1, 2, 3, 4]);
+            }
+        });
+        assert_eq!(gate.inside.load(SeqCst), 0);
+        assert!(!gate.lock().head);
+    }
+
+    #[test]
+    fn a_running_caller_goes_first_past_a_head_that_is_not_running() {
+        let gate = Gate::new();
+        // This thread becomes the head, then stops (as a head the OS does not run would).
+        assert!(gate.wait_turn());
+        thread::sleep(STALE_HEAD * 10);
+        // No call is inside: an arriving caller goes first instead of queuing.
+        assert!(!gate.wait_turn());
+        assert_eq!(queued(&gate), 0);
+        // With a call inside, an arriving caller queues behind the head even so.
+        gate.entered();
+        thread::scope(|s| {
+            let waiter = s.spawn(|| gate.wait_turn());
+            let start = Instant::now();
+            while queued(&gate) == 0 && start.elapsed() < Duration::from_secs(10) {
+                thread::yield_now();
+            }
+            assert_eq!(queued(&gate), 1);
+            // The head takes the GIL and admits it; only a machine too slow to get here within
+            // MAX_WAIT sees the waiter stop waiting first.
+            gate.admit_next();
+            let admitted = waiter.join().unwrap();
+            assert!(admitted || start.elapsed() >= MAX_WAIT);
+        });
+        gate.leave();
+        assert_eq!(gate.inside.load(SeqCst), 0);
     }
 }

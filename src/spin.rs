@@ -6,7 +6,7 @@
 //! a loaded one a thread that spins or yields uses up its share of the CPU and then waits a
 //! whole time slice for it, while a sleeping thread that another wakes runs at once: measured,
 //! two C threads calling through the admission queue under one busy process per CPU fell from
-//! 90,000 to 281 calls/s in some runs. So nothing here spins unless [`cpu_to_spare`] says so.
+//! 86,000 to 281 calls/s in some runs. So nothing here spins unless [`cpu_to_spare`] says so.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::SeqCst};
 use std::sync::{Mutex, OnceLock};
@@ -37,13 +37,9 @@ pub(crate) fn spin_until(budget: Duration, done: impl Fn() -> bool) -> bool {
     SPINNING.fetch_add(1, SeqCst);
     let spare = cpu_to_spare();
     let start = Instant::now();
-    let mut n = 0u32;
-    while spare && !done() {
+    // The clock after every yield: a yield may give the CPU away for a whole time slice.
+    while spare && !done() && start.elapsed() < budget {
         thread::yield_now();
-        n += 1;
-        if n % 8 == 0 && start.elapsed() >= budget {
-            break;
-        }
     }
     SPINNING.fetch_sub(1, SeqCst);
     done()
@@ -52,8 +48,9 @@ pub(crate) fn spin_until(budget: Duration, done: impl Fn() -> bool) -> bool {
 /// Whether the machine has a CPU that no thread but pyrt's own wants: the number of runnable
 /// threads on the machine ([`runnable_threads`], looked at every [`SPARE_CHECK`]), less those
 /// spinning here and those running Python ([`OCCUPIED`]), was below the number of online CPUs
-/// in one of the last [`SPARE_LOOKS`] looks (a thread pyrt just woke counts as runnable for a
-/// moment; another process's busy thread counts in every look). Both counts are machine-wide,
+/// in one of the last [`SPARE_LOOKS`] looks of the last `SPARE_LOOKS` × [`SPARE_CHECK`] (a
+/// thread pyrt just woke counts as runnable for a moment; another process's busy thread counts
+/// in every look). Both counts are machine-wide,
 /// also in a container, so the CPU count is the machine's, not this process's share. True when
 /// it cannot tell (no `/proc`): pyrt then spins as it did before it looked.
 ///
@@ -63,7 +60,8 @@ pub(crate) fn spin_until(budget: Duration, done: impl Fn() -> bool) -> bool {
 fn cpu_to_spare() -> bool {
     static CHECKED: AtomicU64 = AtomicU64::new(0);
     static CPUS: OnceLock<usize> = OnceLock::new();
-    static LOOKS: Mutex<[usize; SPARE_LOOKS]> = Mutex::new([usize::MAX; SPARE_LOOKS]);
+    // (when, how many threads not pyrt's were runnable)
+    static LOOKS: Mutex<[(u64, usize); SPARE_LOOKS]> = Mutex::new([(0, usize::MAX); SPARE_LOOKS]);
     let now = now_ns().max(1);
     let last = CHECKED.load(SeqCst);
     // One thread looks; the others use the last answer meanwhile.
@@ -86,8 +84,9 @@ fn cpu_to_spare() -> bool {
         // winner stalls for a whole SPARE_CHECK); the lock keeps the looks whole either way.
         let mut looks = LOOKS.lock().unwrap_or_else(|p| p.into_inner());
         looks.rotate_right(1);
-        looks[0] = runnable.saturating_sub(ours);
-        looks.iter().min().is_some_and(|&others| others < cpus)
+        looks[0] = (now, runnable.saturating_sub(ours));
+        let recent = SPARE_CHECK.as_nanos() as u64 * SPARE_LOOKS as u64;
+        looks.iter().filter(|(at, _)| now.saturating_sub(*at) <= recent).any(|&(_, others)| others < cpus)
     };
     SPARE.store(spare, SeqCst);
     spare

@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/amd64",
 		gz:         embeddedLinuxAmd64Gz,
-		size:       2468944,
-		sha256:     "1c56a4483cebd1559de5ffeebded1899ae4446458fbdf7d4184f7830deb39f5e",
+		size:       2454184,
+		sha256:     "d82106eb38571c8db8be6378cde3d0b738f13d5085933b21d6f8607c622603b5",
 		version:    "0.1.0",
-		sourceHash: "b97f69e99264f9fcca8430af3f38de6c520b07e34433b628a1f3cfe3b0bac2dd",
+		sourceHash: "117935e7017665fc7d4c1b9e2d3c66654ec3c45b635f8e0a4d346c3562cc6db9",
 		glibc:      "2.17",
 	}
 }

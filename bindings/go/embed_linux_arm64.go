@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/arm64",
 		gz:         embeddedLinuxArm64Gz,
-		size:       2243368,
-		sha256:     "d8d4876a93bc9ef6ec2579b2f9a0f51e587c05301b9575b9e15283e934a45794",
+		size:       2235696,
+		sha256:     "5ecfde253ace978c7033d47442c3a1783e9a865863ec27a30c235f4c3c55581a",
 		version:    "0.1.0",
-		sourceHash: "b97f69e99264f9fcca8430af3f38de6c520b07e34433b628a1f3cfe3b0bac2dd",
+		sourceHash: "117935e7017665fc7d4c1b9e2d3c66654ec3c45b635f8e0a4d346c3562cc6db9",
 		glibc:      "2.17",
 	}
 }

@@ -182,7 +182,8 @@ impl Gate {
         // waiter spins when it arrives at the front and whenever it is woken: the head that
         // admits a waiter wakes the one behind it, which is then at the front.
         while !me.admitted.load(SeqCst) {
-            if std::mem::replace(&mut spin, true) && spin_until(FRONT_SPIN, || me.admitted.load(SeqCst)) {
+            let left = MAX_WAIT.saturating_sub(start.elapsed());
+            if std::mem::replace(&mut spin, true) && spin_until(FRONT_SPIN.min(left), || me.admitted.load(SeqCst)) {
                 return true;
             }
             let waited = start.elapsed();
@@ -314,7 +315,8 @@ mod tests {
             }
             gil.release();
             gate.leave();
-            while next.load(SeqCst) < 5 {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while next.load(SeqCst) < 5 && Instant::now() < deadline {
                 thread::yield_now();
             }
             let order = order.lock().unwrap();
@@ -340,8 +342,9 @@ mod tests {
         // With a call inside, an arriving caller queues behind the head even so.
         gate.entered();
         thread::scope(|s| {
-            let waiter = s.spawn(|| gate.wait_turn());
+            // Before the spawn: a waiter that stopped waiting has waited MAX_WAIT since.
             let start = Instant::now();
+            let waiter = s.spawn(|| gate.wait_turn());
             while queued(&gate) == 0 && start.elapsed() < Duration::from_secs(10) {
                 thread::yield_now();
             }

@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/amd64",
 		gz:         embeddedLinuxAmd64Gz,
-		size:       2454184,
-		sha256:     "d82106eb38571c8db8be6378cde3d0b738f13d5085933b21d6f8607c622603b5",
+		size:       2458280,
+		sha256:     "a7fa6d0e3fdc34a45dcc83887fff8062bf5fb2d15ad1f2cc27ed207324d93193",
 		version:    "0.1.0",
-		sourceHash: "117935e7017665fc7d4c1b9e2d3c66654ec3c45b635f8e0a4d346c3562cc6db9",
+		sourceHash: "92ba1df553026c9d840b25b08e8225a10a11dc3870174aa6594e97279160f55e",
 		glibc:      "2.17",
 	}
 }

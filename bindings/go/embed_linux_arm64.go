@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/arm64",
 		gz:         embeddedLinuxArm64Gz,
-		size:       2235696,
-		sha256:     "5ecfde253ace978c7033d47442c3a1783e9a865863ec27a30c235f4c3c55581a",
+		size:       2236016,
+		sha256:     "517aef55ad962a3213ed3b07efeb26746864a9655b1548d6c2406b4c6d5d2b33",
 		version:    "0.1.0",
-		sourceHash: "117935e7017665fc7d4c1b9e2d3c66654ec3c45b635f8e0a4d346c3562cc6db9",
+		sourceHash: "92ba1df553026c9d840b25b08e8225a10a11dc3870174aa6594e97279160f55e",
 		glibc:      "2.17",
 	}
 }

@@ -313,7 +313,11 @@ static void test_thread_churn(void) {
     pyrt_eval_json(g_rt, "[threading.active_count(), len(__import__('sys')._current_frames())]", &after, NULL);
     CHECK_INT(bad, 0);
     printf("  %d threads, one call each: blocks %+lld, [threads, frames] %s -> %s\n", n, b1 - b0, safe_s(before), safe_s(after));
-    CHECKF(b1 - b0 < 100, "Python blocks grew by %lld over %d short-lived threads", b1 - b0, n);
+    /* A thread's leftovers (its threading.local entry, its state's objects) are at least one block
+     * each, so a leak grows by n or more. Without one the count still moves: on the free-threaded
+     * 3.13t, whose allocator keeps exited threads' pages for a while, by +4 to +63 in plain runs
+     * and +124 once under ASan, which failed the old bound of 100. */
+    CHECKF(b1 - b0 < n / 2, "Python blocks grew by %lld over %d short-lived threads", b1 - b0, n);
     CHECK_STR(after, before);
     pyrt_string_free(before);
     pyrt_string_free(after);

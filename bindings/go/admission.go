@@ -85,6 +85,8 @@ func (a *admission) mayGoFirst(now int64) bool {
 
 type admission struct {
 	width int32 // calls inside libpyrt at once
+	// queued is when a caller last had to wait here (clock()).
+	queued atomic.Int64
 	// state is the number of calls inside libpyrt in its low 32 bits (an
 	// int32: more than width after the watchdog acted, below 0 while a
 	// callback lends a place its call did not take from this queue), and
@@ -183,6 +185,7 @@ func (a *admission) enter() {
 	w.parked = false
 	w.admitted.Store(false)
 	w.since = clock()
+	a.queued.Store(w.since)
 	w.seen.Store(w.since)
 	if a.headW == nil {
 		a.headW = w

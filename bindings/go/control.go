@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"runtime"
 	"strconv"
 	"sync"
@@ -33,6 +34,9 @@ func guardCall(l *ffiLib, a *admission, ctx context.Context, call func() int32, 
 	// cannot be cancelled, so that the outer call's does not reach the host
 	// functions it runs.
 	register := observed || (nested && callContextN.Load() != 0)
+	if !nested && mrand.Uint32N(yieldOneIn) == 0 {
+		yieldIfIdle(a)
+	}
 	if a == nil || admissionOff || nested {
 		return runGuarded(l, ctx, call, register)
 	}

@@ -126,8 +126,8 @@
 // (3.12+; its calls queue as many at a time as there are workers, and a call
 // runs in an idle worker's interpreter on the calling goroutine's thread: on 2
 // cores, 2 goroutines on 2 workers did 1.8–2.0× the work of one with 1 ms
-// calls, 1.8–1.9× with 8 µs pure-Python calls and 1.55–1.75× with jinja2
-// renders of about 20 µs)
+// calls and, built with Go 1.26, 1.8–1.9× with 8 µs pure-Python calls and
+// 1.55–1.75× with jinja2 renders of about 20 µs)
 // or a free-threaded build (Info.FreeThreaded; its calls are not queued). An
 // Object made on a Runtime with workers lives in one worker: to spread work,
 // call functions by name and let each worker keep its own state.

@@ -22,8 +22,10 @@ import (
 // got 1.65× the throughput of one.
 //
 // So before one call in yieldOneIn, at random, a goroutine yields its P
-// (runtime.Gosched): it is rescheduled every few milliseconds, sysmon leaves
-// it alone, and the yield costs less than the 30 µs it saves. Only when no
+// (runtime.Gosched): with calls of up to about 10 µs it is rescheduled every
+// few milliseconds and sysmon leaves it alone (longer calls still lose their
+// P now and then, which costs them less), and the yield costs less than the
+// 30 µs it saves. Only when no
 // goroutine waits for a P and no caller had to queue lately: a goroutine that
 // yields goes to the back of the scheduler's global queue, and goroutines
 // that hand a queue's place to each other run one after the other without
@@ -49,14 +51,27 @@ func yieldIfIdle(a *admission) {
 
 const runnableMetric = "/sched/goroutines/runnable:goroutines"
 
-var runnableSamples = sync.Pool{New: func() any { return []metrics.Sample{{Name: runnableMetric}} }}
+// runnableKnown: the runtime has runnableMetric (Go 1.26 on).
+var runnableKnown = sync.OnceValue(func() bool {
+	for _, d := range metrics.All() {
+		if d.Name == runnableMetric {
+			return true
+		}
+	}
+	return false
+})
+
+var runnableSamples = sync.Pool{New: func() any { return &[1]metrics.Sample{{Name: runnableMetric}} }}
 
 // runnableGoroutines is how many goroutines wait for a P; false where the Go
 // runtime does not say (before Go 1.26).
 func runnableGoroutines() (uint64, bool) {
-	s := runnableSamples.Get().([]metrics.Sample)
+	if !runnableKnown() {
+		return 0, false
+	}
+	s := runnableSamples.Get().(*[1]metrics.Sample)
 	defer runnableSamples.Put(s)
-	metrics.Read(s)
+	metrics.Read(s[:])
 	if s[0].Value.Kind() != metrics.KindUint64 {
 		return 0, false
 	}

@@ -17,21 +17,23 @@ import (
 // its P gone: its thread sleeps until the scheduler runs the goroutine again,
 // on another thread, and for a while after, sysmon looks at the goroutines in
 // calls every 20 µs, holding up their return from C as it looks. Measured (Go
-// 1.26, CPython 3.12, a call of 8 µs, this 2-core machine): one goroutine's
-// p99 was 35 µs where a C thread's is 13 µs, and 2 goroutines on 2 workers
-// got 1.65× the throughput of one.
+// 1.26, CPython 3.12, a call of 8 µs, a 2-core machine): one goroutine's p99
+// was 33–40 µs, and 2 goroutines on 2 workers got about 1.7× the throughput
+// of one.
 //
 // So before one call in yieldOneIn, at random, a goroutine yields its P
-// (runtime.Gosched): with calls of up to about 10 µs it is rescheduled every
-// few milliseconds and sysmon leaves it alone (longer calls still lose their
-// P now and then, which costs them less), and the yield costs less than the
-// 30 µs it saves. Only when no
-// goroutine waits for a P and no caller had to queue lately: a goroutine that
-// yields goes to the back of the scheduler's global queue, and goroutines
-// that hand a queue's place to each other run one after the other without
-// looking at that queue, until sysmon preempts them 10 ms later. (Yielding
-// regardless made the slowest call from 16 goroutines on 2 workers 27–69 ms,
-// against 4 ms.) Callers that queue are rescheduled each time anyway.
+// (runtime.Gosched), which reschedules it. With calls of 8 µs that is every
+// 2 ms on average, and sysmon rarely finds one that has run for 10 ms; longer
+// calls are left alone more often, but lose less to it. It yields only when
+// no goroutine waits for a P and no caller had to queue lately: a goroutine
+// that yields goes to the back of the scheduler's global queue, and
+// goroutines that hand a queue's place to each other run one after the other
+// without looking at that queue, until sysmon preempts them 10 ms later.
+// (Yielding regardless made the slowest call from 16 goroutines on 2 workers
+// 27–69 ms, against 4 ms.) Callers that queue are rescheduled each time
+// anyway. Reading whether a goroutine waits for a P takes the scheduler's
+// lock and holds up returns from C briefly, as sysmon's looks do, but only
+// on the calls where the draw hits.
 const yieldOneIn = 256
 
 // queuedLately: a queue where a caller waited this recently has more callers
@@ -41,12 +43,20 @@ const queuedLately = 100 * time.Millisecond
 // yieldIfIdle yields the goroutine's P when nothing else wants one (see
 // above). a is the call's queue, nil for none.
 func yieldIfIdle(a *admission) {
-	if a != nil && clock()-a.queued.Load() <= int64(queuedLately) {
-		return
-	}
-	if n, ok := runnableGoroutines(); ok && n == 0 {
+	if shouldYield(a, clock(), runnableGoroutines) {
 		runtime.Gosched()
 	}
+}
+
+// shouldYield: a (the call's queue, nil for none) had nobody wait within
+// queuedLately of now, and runnable reports no goroutine waiting for a P
+// (runnable is asked only when the queue is quiet: it costs more).
+func shouldYield(a *admission, now int64, runnable func() (uint64, bool)) bool {
+	if a != nil && now-a.queued.Load() <= int64(queuedLately) {
+		return false
+	}
+	n, ok := runnable()
+	return ok && n == 0
 }
 
 const runnableMetric = "/sched/goroutines/runnable:goroutines"

@@ -50,9 +50,9 @@ pub(crate) fn spin_until(budget: Duration, done: impl Fn() -> bool) -> bool {
 /// spinning here and those running Python ([`OCCUPIED`]), was below the number of online CPUs
 /// in one of the last [`SPARE_LOOKS`] looks of the last `SPARE_LOOKS` × [`SPARE_CHECK`] (a
 /// thread pyrt just woke counts as runnable for a moment; another process's busy thread counts
-/// in every look). Both counts are machine-wide,
-/// also in a container, so the CPU count is the machine's, not this process's share. True when
-/// it cannot tell (no `/proc`): pyrt then spins as it did before it looked.
+/// in every look). Both counts are machine-wide, also in a container, so the CPU count is the
+/// machine's, not this process's share. True when it cannot tell (no `/proc`): pyrt then spins
+/// as it did before it looked.
 ///
 /// Looks only from [`spin_until`], where the caller counts itself among the spinning threads:
 /// a thread that looked from elsewhere would count itself as another process's, and on a

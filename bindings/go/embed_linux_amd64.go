@@ -14,9 +14,9 @@ func init() {
 		platform:   "linux/amd64",
 		gz:         embeddedLinuxAmd64Gz,
 		size:       2458280,
-		sha256:     "a7fa6d0e3fdc34a45dcc83887fff8062bf5fb2d15ad1f2cc27ed207324d93193",
+		sha256:     "868a0734ef12e9863687094961f3dd619d1539f45678eb7012aa21917ab7157a",
 		version:    "0.1.0",
-		sourceHash: "92ba1df553026c9d840b25b08e8225a10a11dc3870174aa6594e97279160f55e",
+		sourceHash: "81bc8759cc2529387161facb5434f965cf1d0f504d5b9d812ad9423c9ff7c60a",
 		glibc:      "2.17",
 	}
 }

@@ -14,9 +14,9 @@ func init() {
 		platform:   "linux/arm64",
 		gz:         embeddedLinuxArm64Gz,
 		size:       2236016,
-		sha256:     "517aef55ad962a3213ed3b07efeb26746864a9655b1548d6c2406b4c6d5d2b33",
+		sha256:     "dd5c53a3713a2bda4f746a8a93437fd2d0c6907b735677d0492d2a2be646d64c",
 		version:    "0.1.0",
-		sourceHash: "92ba1df553026c9d840b25b08e8225a10a11dc3870174aa6594e97279160f55e",
+		sourceHash: "81bc8759cc2529387161facb5434f965cf1d0f504d5b9d812ad9423c9ff7c60a",
 		glibc:      "2.17",
 	}
 }

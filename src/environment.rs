@@ -129,7 +129,11 @@ fn summary(requirements: &str) -> String {
     }
 }
 
+/// What a venv's readiness is checked against: its base interpreter and its requirements. The
+/// interpreter by its resolved path: discovery may name `bin/python3` where an existing venv's
+/// `pyvenv.cfg` leads to `bin/python3.11`, the same file, and a venv must not be rebuilt for that.
 fn hash_of(base: &Path, requirements: &str) -> String {
+    let base = std::fs::canonicalize(base).unwrap_or_else(|_| base.to_path_buf());
     let mut h = Sha256::new();
     h.update(b"pyrt managed venv 1\n");
     h.update(base.as_os_str().as_encoded_bytes());
@@ -307,5 +311,25 @@ impl Lock {
             return Err(venv_error(format!("venv lock {}: {}", path.display(), std::io::Error::last_os_error())));
         }
         Ok(Lock(f))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_interpreter_by_another_name_hashes_the_same() {
+        let dir = std::env::temp_dir().join(format!("pyrt-venv-hash-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let real = dir.join("python3.11");
+        std::fs::write(&real, "").unwrap();
+        std::os::unix::fs::symlink("python3.11", dir.join("python3")).unwrap();
+        let by_link = hash_of(&dir.join("python3"), "six\n");
+        assert_eq!(by_link, hash_of(&real, "six\n"));
+        assert_ne!(by_link, hash_of(&real, "six==1.16.0\n"));
+        assert_ne!(by_link, hash_of(&dir.join("no-such-python"), "six\n"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -20,10 +20,12 @@ const SPARE_LOOKS: usize = 3;
 /// Threads in [`spin_until`] right now.
 static SPINNING: AtomicU32 = AtomicU32::new(0);
 
-/// GILs with a call inside right now (`python::admission` counts them): each is most likely a
-/// thread of ours running Python, which a spinning thread yields to at once, unlike another
-/// process's busy thread. Not always: a call whose Python code released the GIL (a sleep, I/O)
-/// counts too, so on a loaded machine a thread may then spin, for at most its budget.
+/// GILs with a call inside right now (`python::admission` counts them), and pyrt's interpreter
+/// thread while it runs a call for a `main_thread` handle: each is most likely a thread of ours
+/// running Python, which a spinning thread yields to at once, unlike another process's busy
+/// thread. Not always: a call whose Python code released the GIL (a sleep, I/O) counts too, and
+/// so does the interpreter thread while it waits for the GIL, so on a loaded machine a thread
+/// may then spin, for at most its budget.
 pub(crate) static OCCUPIED: AtomicU32 = AtomicU32::new(0);
 
 /// Busy-waits, yielding the CPU, until `done` or `budget`; false when not done then. Yields

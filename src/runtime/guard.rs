@@ -16,7 +16,7 @@ use crate::stats;
 
 /// Jobs for the interpreter's main thread (handles opened with `main_thread`), which
 /// `lifecycle`'s interpreter thread serves.
-pub(super) static MAIN: Hop = Hop::new();
+pub(super) static MAIN: Hop = Hop::front_spinning();
 
 /// Keeps the interpreter from being finalized while a call is inside it.
 pub struct CallGuard {

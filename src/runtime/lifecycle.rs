@@ -319,7 +319,13 @@ unsafe fn interpreter_info(api: &Api) -> InterpreterInfo {
 /// The interpreter thread's life after start-up: run main-thread calls until the last handle
 /// is freed, then finalize.
 fn serve(api: &'static Api, signals_mode: SignalsMode) {
-    MAIN.serve(|job| job());
+    MAIN.serve(|job| {
+        // This thread runs Python now, as a gated call does (it is not gated: `gil`): threads
+        // that spin for its result must not count it as another process's.
+        crate::spin::OCCUPIED.fetch_add(1, SeqCst);
+        job();
+        crate::spin::OCCUPIED.fetch_sub(1, SeqCst);
+    });
     // Wait for the calls still inside the interpreter (it is closed already: no new ones), then
     // for workers closed from inside their own calls.
     liveness::wait_drained();

@@ -43,6 +43,11 @@ import (
 const (
 	admitStall = time.Millisecond
 	headSpin   = 100 * time.Microsecond
+	// mainThreadWidth: calls of a WithMainThread runtime inside libpyrt at
+	// once. They all run on Python's main thread, one after another; one
+	// call queued there behind the running one keeps that thread busy
+	// without a wait between calls.
+	mainThreadWidth = 2
 )
 
 // admissionOff: $PYRT_ADMISSION is "0", which turns libpyrt's queue off too:

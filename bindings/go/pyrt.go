@@ -416,6 +416,8 @@ func New(opts ...Option) (*Runtime, error) {
 		switch {
 		case info.Mode == "subinterpreters" && info.Workers > 0:
 			r.gate = &admission{width: int32(info.Workers)}
+		case info.Mode == "main_thread":
+			r.gate = &admission{width: mainThreadWidth}
 		case !info.FreeThreaded:
 			r.gate = &gilGate
 		}

@@ -249,7 +249,7 @@ for host, group, variant, base in order:
 
 # ---- the server benchmark (SERVER lines) -------------------------------------------------------
 
-SYSTEMS = ["pyrt", "pyrt_unordered", "pyrt_workers", "single_worker", "process_pool"]
+SYSTEMS = ["pyrt", "pyrt_unordered", "pyrt_main_thread", "pyrt_workers", "single_worker", "process_pool"]
 SERVER_HOSTS = ["c", "go-cgo", "go-purego"]
 BASE_HOST = "go-purego"  # the process baselines run only in the Go purego host
 FAIR_FACTOR, FAIR_CAP_US, KEEP_UP, VS_SINGLE, VS_POOL = 3.0, 2000.0, 0.95, 3.0, 1.0
@@ -342,20 +342,24 @@ def server_targets(label, loads, works, hosts, ns):
     pyrt_where = [(h, load, w) for h in hosts for load in loads for w in works if srv(label, load, w, h, "pyrt", 1)]
 
     def pyrt_cells():
-        """(where, figures at N=1, [(N, figures)] for N ≥ 2) of pyrt, then of pyrt_unordered."""
-        for system in ("pyrt", "pyrt_unordered"):
+        """(where, figures at N=1, [(N, figures)] for N ≥ 2) of pyrt, of pyrt_main_thread against
+        pyrt's N=1 (the same calls made on the interpreter thread instead of the caller's), then of
+        pyrt_unordered against its own N=1."""
+        for system, suffix in (("pyrt", ""), ("pyrt_main_thread", ", main_thread"), ("pyrt_unordered", ", unordered")):
             for h, load, w in pyrt_where:
-                one = srv(label, load, w, h, system, 1)
+                one = srv(label, load, w, h, "pyrt_unordered" if system == "pyrt_unordered" else "pyrt", 1)
                 if one is None:
                     continue
                 cells = [(n, srv(label, load, w, h, system, n)) for n in ns if n >= 2]
-                where = f"{h}, {load}, {w}" + ("" if system == "pyrt" else ", unordered")
-                yield where, one, [(n, v) for n, v in cells if v is not None]
+                cells = [(n, v) for n, v in cells if v is not None]
+                if cells:
+                    yield f"{h}, {load}, {w}{suffix}", one, cells
 
     # "p99 ≤ 3 × N × the single-call median (and ≤ 2 ms where that is smaller)": 2 ms is the bound
     # where 3·N·p50₁ is below it (a floor for small N, where a few µs of noise would decide).
     out.append(f"- (a) fairness: pyrt's p99 with N ≥ 2 callers ≤ {FAIR_FACTOR:g} × N × its p50 at N=1, or ≤ "
                f"{FAIR_CAP_US:,.0f} µs where that is smaller (bound = max(3·N·p50₁, 2 ms); GIL builds; "
+               "pyrt_main_thread, whose calls all run on the interpreter thread, against pyrt's p50 at N=1; "
                "pyrt_unordered, without the admission queue, for comparison)")
     if "t-" in label:
         out.append("  - n/a: a free-threaded build (no GIL to take turns at)")
@@ -372,7 +376,7 @@ def server_targets(label, loads, works, hosts, ns):
         verdict("(a) fairness p99", checks)
 
     out.append(f"- (b) throughput with N ≥ 2 callers ≥ {KEEP_UP:g} × pyrt's at N=1 (same host and load; "
-               "pyrt_unordered for comparison)")
+               "pyrt_main_thread against pyrt's N=1 too; pyrt_unordered for comparison)")
     checks = []
     for where, one, cells in pyrt_cells():
         figs = []
@@ -412,7 +416,8 @@ if server:
                "(bench/py/server_funcs.py): pure (pure Python, about 15 µs), jinja2 (a compiled template's render), numpy "
                "(4096 doubles: lent zero-copy to pyrt, a JSON list to the worker processes). Systems: pyrt (the default "
                "runtime), pyrt_unordered (the same with PYRT_ADMISSION=0: calls without the admission queue, the "
-               "before), pyrt_workers (one sub-interpreter per CPU; the main interpreter before 3.12), single_worker (one "
+               "before), pyrt_main_thread (a handle whose calls all run on the interpreter's main thread, one after "
+               "another), pyrt_workers (one sub-interpreter per CPU; the main interpreter before 3.12), single_worker (one "
                "python3 process behind a lock, JSON lines on pipes), process_pool (one such process per CPU). Load: idle, or "
                "loaded with one busy-looping process per CPU.")
     out.append("")

@@ -29,9 +29,10 @@
 #      and over streaming 10,000,000 generator items (Go Stream, WithBatch(1000));
 #   6. the server benchmark: 1, 4, 16 and 64 threads/goroutines calling back-to-back (pure
 #      Python, a jinja2 render, a numpy reduction), idle and with one busy-looping process per
-#      CPU: Go purego with every system (pyrt, pyrt_workers and the process baselines, which run
-#      only there), Go cgo with pyrt on the idle machine only (the FFI flavour matters only for
-#      pyrt), the C host with pyrt and pyrt_workers (bench/go/server.go, bench/c/bench.c); then
+#      CPU: Go purego with every system (pyrt, pyrt_workers, pyrt_main_thread and the process
+#      baselines, which run only there), Go cgo with pyrt on the idle machine only (the FFI
+#      flavour matters only for pyrt), the C host with pyrt, pyrt_workers and pyrt_main_thread
+#      (bench/go/server.go, bench/c/bench.c); then
 #      Go purego and C once more with PYRT_ADMISSION=0, whose pyrt row is "pyrt_unordered":
 #      calls without the admission queue, measured in the same run.
 #      Fewer, shorter rounds than the groups (PYRT_BENCH_SERVER_REPS, default 5, of 200 ms) keep

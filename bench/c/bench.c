@@ -42,7 +42,9 @@
  *                        with workers server_funcs.render by name, since a kept handle
  *                        lives in one worker and each worker keeps its own template) and
  *                        numpy (4096 doubles lent zero-copy to np_sum); systems
- *                        (--server-systems) pyrt and pyrt_workers ({"workers": <CPUs>});
+ *                        (--server-systems) pyrt, pyrt_workers ({"workers": <CPUs>}) and
+ *                        pyrt_main_thread ({"main_thread": true}: every call on the
+ *                        interpreter's main thread);
  *                        loads (--server-loads) idle and loaded (one busy-looping child per CPU).
  *
  * Environment: PYRT_LIBPYTHON (the library), PYRT_BENCH_VENV (a venv with NumPy, optional),
@@ -103,9 +105,10 @@ static void die(const char *what) {
     exit(1);
 }
 
-static void ok(int32_t st, pyrt_error *err, const char *what) {
+/* `err` by address: read after the call that sets it (C leaves the order of arguments open). */
+static void ok(int32_t st, pyrt_error *const *err, const char *what) {
     if (st != PYRT_OK) {
-        fprintf(stderr, "bench: %s: %s: %s\n", what, pyrt_status_name(st), err ? pyrt_error_message(err) : "");
+        fprintf(stderr, "bench: %s: %s: %s\n", what, pyrt_status_name(st), *err ? pyrt_error_message(*err) : "");
         exit(1);
     }
 }
@@ -438,9 +441,9 @@ static void zc_scale_copy(long n) {
         pyrt_error *err = NULL;
         pyrt_args_clear(targs);
         pyrt_args_push_buffer(targs, bulk_src, BULK, PYRT_BUFFER_FLOAT64, 0);
-        ok(pyrt_object_call_args(np_scale_h, targs, &res, &err), err, "np_scale");
+        ok(pyrt_object_call_args(np_scale_h, targs, &res, &err), &err, "np_scale");
         size_t got = 0;
-        ok(pyrt_object_buffer_copy(res, bulk_dst, BULK * sizeof(double), &got, &err), err, "buffer copy");
+        ok(pyrt_object_buffer_copy(res, bulk_dst, BULK * sizeof(double), &got, &err), &err, "buffer copy");
         pyrt_object_free(res);
         sink += bulk_dst[7];
     }
@@ -538,14 +541,14 @@ static char *config(void) {
 static void open_runtime(void) {
     pyrt_error *err = NULL;
     char *c = config();
-    ok(pyrt_new(c, &rt, &err), err, "pyrt_new");
+    ok(pyrt_new(c, &rt, &err), &err, "pyrt_new");
     free(c);
     char *code = NULL;
     if (asprintf(&code, "import sys\nsys.path.insert(0, %s%s/py%s)\nimport bench_funcs\n", "'", benchdir, "'") < 0) die("asprintf");
-    ok(pyrt_run_string(rt, code, &err), err, "sys.path");
+    ok(pyrt_run_string(rt, code, &err), &err, "sys.path");
     free(code);
     char *info;
-    ok(pyrt_info_json(rt, &info, &err), err, "info");
+    ok(pyrt_info_json(rt, &info, &err), &err, "info");
     pyversion = json_field(info, "python_version");
     pyrt_string_free(info);
     limit_bind(rt);
@@ -560,8 +563,8 @@ static void open_runtime(void) {
     json_loads = GetAttrString(json, "loads");
     json_dumps = GetAttrString(json, "dumps");
     Release(s);
-    ok(pyrt_eval_object(rt, "__import__('math').sqrt", &sqrt_h, &err), err, "sqrt handle");
-    ok(pyrt_eval_object(rt, "bench_funcs.add", &add_h, &err), err, "add handle");
+    ok(pyrt_eval_object(rt, "__import__('math').sqrt", &sqrt_h, &err), &err, "sqrt handle");
+    ok(pyrt_eval_object(rt, "bench_funcs.add", &add_h, &err), &err, "add handle");
     targs = pyrt_args_new();
     pyrt_object *np = NULL;
     have_numpy = pyrt_import(rt, "numpy", &np, NULL) == PYRT_OK;
@@ -615,9 +618,9 @@ static void run_groups(const char *which) {
             bulk_src = malloc(BULK * sizeof(double));
             bulk_dst = malloc(BULK * sizeof(double));
             for (int i = 0; i < BULK; i++) bulk_src[i] = i * 0.25, bulk_dst[i] = 0;
-            ok(pyrt_eval_object(rt, "bench_funcs.np_sum", &np_sum_h, &err), err, "np_sum");
-            ok(pyrt_eval_object(rt, "bench_funcs.np_scale_into", &np_scale_into_h, &err), err, "np_scale_into");
-            ok(pyrt_eval_object(rt, "bench_funcs.np_scale", &np_scale_h, &err), err, "np_scale");
+            ok(pyrt_eval_object(rt, "bench_funcs.np_sum", &np_sum_h, &err), &err, "np_sum");
+            ok(pyrt_eval_object(rt, "bench_funcs.np_scale_into", &np_scale_into_h, &err), &err, "np_scale_into");
+            ok(pyrt_eval_object(rt, "bench_funcs.np_scale", &np_scale_h, &err), &err, "np_scale");
             long n = scale(20, 2);
             variant v[5] = {{"MEMCPY", memcpy_bulk, n}, {"zero_copy_numpy_sum", zc_sum, n},
                             {"zero_copy_in_out_numpy_multiply", zc_scale_into, n}, {"numpy_multiply_copy_back", zc_scale_copy, n}};
@@ -720,8 +723,8 @@ static void startup(const char *self) {
 static void child_startup(void) {
     pyrt_error *err = NULL;
     char *c = config(), *out;
-    ok(pyrt_new(c, &rt, &err), err, "pyrt_new");
-    ok(pyrt_call_json(rt, "math", "sqrt", "[16.0]", NULL, &out, &err), err, "first call");
+    ok(pyrt_new(c, &rt, &err), &err, "pyrt_new");
+    ok(pyrt_call_json(rt, "math", "sqrt", "[16.0]", NULL, &out, &err), &err, "first call");
     if (strcmp(out, "4.0") != 0) die("first call answered wrong");
     pyrt_string_free(out);
     pyrt_free(rt);
@@ -899,8 +902,9 @@ static void skip_line(const char *sys, int w, const char *why) {
     free(r);
 }
 
-/* A runtime with one worker sub-interpreter per CPU, each running `setup` when it starts. */
-static pyrt_runtime *workers_runtime(const char *setup, int nworkers) {
+/* A runtime opened with the base configuration plus "workers": `nworkers` (each worker running
+ * `setup` when it starts), or "main_thread": true when `nworkers` is 0; then set up as `rt`. */
+static pyrt_runtime *runtime_with(const char *setup, int nworkers) {
     /* `setup` as a JSON string: it holds quotes and newlines, the bench dir no special ones */
     char *esc = malloc(strlen(setup) * 2 + 1), *e = esc;
     for (const char *p = setup; *p; p++) {
@@ -909,15 +913,19 @@ static pyrt_runtime *workers_runtime(const char *setup, int nworkers) {
         else *e++ = *p;
     }
     *e = 0;
-    char *base = config(), *c = NULL;
+    char *base = config(), *c = NULL, *extra = NULL;
     if (base) base[strlen(base) - 1] = 0; /* drop the closing brace, to append */
-    if (asprintf(&c, "%s%s\"workers\": %d, \"worker_setup\": \"%s\"}", base ? base : "{", base ? ", " : "", nworkers, esc) < 0) die("asprintf");
+    if ((nworkers ? asprintf(&extra, "\"workers\": %d, \"worker_setup\": \"%s\"", nworkers, esc)
+                  : asprintf(&extra, "\"main_thread\": true")) < 0 ||
+        asprintf(&c, "%s%s%s}", base ? base : "{", base ? ", " : "", extra) < 0)
+        die("asprintf");
     pyrt_runtime *w = NULL;
     pyrt_error *err = NULL;
-    ok(pyrt_new(c, &w, &err), err, "workers runtime");
-    ok(pyrt_run_string(w, setup, &err), err, "workers setup");
+    ok(pyrt_new(c, &w, &err), &err, extra);
+    ok(pyrt_run_string(w, setup, &err), &err, extra);
     free(esc);
     free(base);
+    free(extra);
     free(c);
     return w;
 }
@@ -942,15 +950,16 @@ static void server(const char *ns_s, const char *loads_s, const char *works_s, c
     pyrt_error *err = NULL;
     char *setup = NULL;
     if (asprintf(&setup, "import sys\nsys.path.insert(0, '%s/py')\nimport server_funcs\n", benchdir) < 0) die("asprintf");
-    ok(pyrt_run_string(rt, setup, &err), err, "server setup");
+    ok(pyrt_run_string(rt, setup, &err), &err, "server setup");
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     int nworkers = ncpu < 1 ? 1 : ncpu > 64 ? 64 : (int)ncpu;
     srv_sys sys[MAX_LIST];
     for (int i = 0; i < ns; i++) {
         if (!strcmp(sv[i], "pyrt"))  // PYRT_ADMISSION=0: calls without the admission queue (the "before")
             sys[i] = (srv_sys){getenv("PYRT_ADMISSION") && !strcmp(getenv("PYRT_ADMISSION"), "0") ? "pyrt_unordered" : "pyrt", rt, NULL, 0};
-        else if (!strcmp(sv[i], "pyrt_workers")) sys[i] = (srv_sys){"pyrt_workers", workers_runtime(setup, nworkers), NULL, 0};
-        else die("--server-systems: pyrt or pyrt_workers (the process baselines run in the Go host)");
+        else if (!strcmp(sv[i], "pyrt_workers")) sys[i] = (srv_sys){"pyrt_workers", runtime_with(setup, nworkers), NULL, 0};
+        else if (!strcmp(sv[i], "pyrt_main_thread")) sys[i] = (srv_sys){"pyrt_main_thread", runtime_with(setup, 0), NULL, 0};
+        else die("--server-systems: pyrt, pyrt_workers or pyrt_main_thread (the process baselines run in the Go host)");
     }
     srv_data = malloc(NUMPY_LEN * sizeof *srv_data);
     for (int i = 0; i < NUMPY_LEN; i++) srv_data[i] = i * 0.5;
@@ -1055,7 +1064,7 @@ int main(int argc, char **argv) {
     const char *groups = NULL;
     long rss_n = 0, json_only = 0;
     int do_startup = 0, do_server = 0;
-    const char *srv_n = "1,4,16,64", *srv_loads = "idle,loaded", *srv_works = "pure,jinja2,numpy", *srv_systems = "pyrt,pyrt_workers";
+    const char *srv_n = "1,4,16,64", *srv_loads = "idle,loaded", *srv_works = "pure,jinja2,numpy", *srv_systems = "pyrt,pyrt_workers,pyrt_main_thread";
     double srv_ms = 300;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) quick = 1;
@@ -1074,7 +1083,7 @@ int main(int argc, char **argv) {
         else {
             fprintf(stderr, "usage: bench [--quick] [--reps N] [--groups a,b] | --startup | --rss N | --json-only N\n"
                             "       bench --server [--quick] [--reps N] [--server-n 1,4,16,64] [--server-loads idle,loaded]\n"
-                            "             [--server-workloads pure,jinja2,numpy] [--server-systems pyrt,pyrt_workers] [--server-time MS]\n");
+                            "             [--server-workloads pure,jinja2,numpy] [--server-systems pyrt,pyrt_workers,pyrt_main_thread] [--server-time MS]\n");
             return 2;
         }
     }

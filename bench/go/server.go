@@ -2,12 +2,13 @@
 // once. Each workload (bench/py/server_funcs.py) is called back-to-back from N goroutines for a
 // fixed time by each system:
 //
-//	pyrt            the default runtime (one interpreter, the GIL where the build has one);
-//	                named pyrt_unordered when run with PYRT_ADMISSION=0 (no admission queue)
-//	pyrt_workers    a runtime with {"workers": GOMAXPROCS} (3.12+: one interpreter per worker,
-//	                each with its own GIL; other versions fall back to the default runtime)
-//	single_worker   one long-lived python3 process behind a mutex, JSON lines on pipes
-//	process_pool    one such process per core, a request taking whichever is free
+//	pyrt              the default runtime (one interpreter, the GIL where the build has one);
+//	                  named pyrt_unordered when run with PYRT_ADMISSION=0 (no admission queue)
+//	pyrt_workers      a runtime with {"workers": GOMAXPROCS} (3.12+: one interpreter per worker,
+//	                  each with its own GIL; other versions fall back to the default runtime)
+//	pyrt_main_thread  a runtime WithMainThread: every call runs on Python's main thread
+//	single_worker     one long-lived python3 process behind a mutex, JSON lines on pipes
+//	process_pool      one such process per core, a request taking whichever is free
 //
 // and prints, per (load, workload, system, N), the median over -reps interleaved rounds of the
 // throughput and of the round's p50, p99 and maximum latency:
@@ -43,7 +44,7 @@ var (
 	serverNs    = flag.String("server-n", "1,4,16,64", "goroutine counts")
 	serverLoads = flag.String("server-loads", "idle,loaded", "machine loads to run under")
 	serverWork  = flag.String("server-workloads", "pure,jinja2,numpy", "workloads")
-	serverSys   = flag.String("server-systems", "pyrt,pyrt_workers,single_worker,process_pool", "systems")
+	serverSys   = flag.String("server-systems", "pyrt,pyrt_workers,pyrt_main_thread,single_worker,process_pool", "systems")
 	serverDur   = flag.Duration("server-time", 300*time.Millisecond, "time per (system, N) and round")
 	burnMode    = flag.Bool("burn", false, "internal: busy-loop until killed (the competing load)")
 )
@@ -292,22 +293,26 @@ func runServer(dir string) {
 				s = "pyrt_unordered" // calls without pyrt's admission queue: the "before"
 			}
 			systems = append(systems, pyrtSystem(s, rt))
-		case "pyrt_workers":
+		case "pyrt_workers", "pyrt_main_thread":
 			opts := []pyrt.Option{pyrt.WithWorkers(runtime.GOMAXPROCS(0)), pyrt.WithWorkerSetup(setupCode)}
+			if s == "pyrt_main_thread" {
+				opts = []pyrt.Option{pyrt.WithMainThread()}
+			}
 			if venv != "" {
 				opts = append(opts, pyrt.WithVenv(venv))
 			}
 			if l := os.Getenv("PYRT_LIBPYTHON"); l != "" {
 				opts = append(opts, pyrt.WithLibpython(l))
 			}
-			// A second runtime handle on the same interpreter, with its own workers.
+			// A second runtime handle on the same interpreter, with its own workers (or whose
+			// calls all run on the interpreter's main thread).
 			wr, err := pyrt.New(opts...)
 			if err != nil {
-				die("workers runtime: %v", err)
+				die("%s runtime: %v", s, err)
 			}
 			defer wr.Close()
 			if err := wr.Run(ctx, setupCode); err != nil {
-				die("workers setup: %v", err)
+				die("%s setup: %v", s, err)
 			}
 			systems = append(systems, pyrtSystem(s, wr))
 		case "single_worker", "process_pool":

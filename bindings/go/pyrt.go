@@ -84,10 +84,20 @@ type options struct {
 // thread that initialized the interpreter) instead of the calling
 // goroutine's thread, so main-thread-only features work as in a script:
 // signal.signal, signal.setitimer, asyncio signal handlers,
-// _thread.interrupt_main. Each call then hops to that thread, and calls of
-// all such runtimes run one at a time. It is a per-Runtime setting: New may
-// be called twice (the interpreter is shared) to have one Runtime of each
-// kind.
+// _thread.interrupt_main. Each call then hops to that thread (about a
+// microsecond on an idle machine), and calls of all such runtimes run one at a
+// time, so calls whose Python waits (I/O, time.sleep) do not overlap.
+//
+// Python then stays on one OS thread, which can pay for short calls from many
+// goroutines on a machine with CPUs to spare: measured on 2 cores, jinja2
+// renders of about 20 µs from 2–64 goroutines got 0.89–1.06× the throughput
+// of one goroutine on the default runtime, against 0.68–0.76× there (pure
+// Python of 8 µs: 0.89–0.94× against 0.85–0.90×). With other processes
+// keeping every CPU busy, each hop waits for the OS to run two threads: mostly
+// 0.2–0.6×.
+//
+// It is a per-Runtime setting: New may be called twice (the interpreter is
+// shared) to have one Runtime of each kind.
 func WithMainThread() Option { return func(o *options) { o.mainThread = true } }
 
 // WithWorkers runs this Runtime's calls in n worker sub-interpreters, each

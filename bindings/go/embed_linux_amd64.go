@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/amd64",
 		gz:         embeddedLinuxAmd64Gz,
-		size:       2458280,
-		sha256:     "868a0734ef12e9863687094961f3dd619d1539f45678eb7012aa21917ab7157a",
+		size:       2475608,
+		sha256:     "5dbb525785f04d3b2b3e3db4be6ba35a7bfc2f0bdcc592fcd7827073079a9a48",
 		version:    "0.1.0",
-		sourceHash: "81bc8759cc2529387161facb5434f965cf1d0f504d5b9d812ad9423c9ff7c60a",
+		sourceHash: "2c64c7050ed2a4187d5cd98e09cf1ad117a70aa4ccb64d76bd299934773cd223",
 		glibc:      "2.17",
 	}
 }

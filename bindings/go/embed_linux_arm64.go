@@ -13,10 +13,10 @@ func init() {
 	embeddedCopy = &embeddedLib{
 		platform:   "linux/arm64",
 		gz:         embeddedLinuxArm64Gz,
-		size:       2236016,
-		sha256:     "dd5c53a3713a2bda4f746a8a93437fd2d0c6907b735677d0492d2a2be646d64c",
+		size:       2252376,
+		sha256:     "e30653d79834daa9888d2fb1b3db0d63f704466ca0df7e6fe22f16c229bbe085",
 		version:    "0.1.0",
-		sourceHash: "81bc8759cc2529387161facb5434f965cf1d0f504d5b9d812ad9423c9ff7c60a",
+		sourceHash: "2c64c7050ed2a4187d5cd98e09cf1ad117a70aa4ccb64d76bd299934773cd223",
 		glibc:      "2.17",
 	}
 }

@@ -158,10 +158,16 @@ func (a *admission) unlock() {
 }
 
 // gilGate is the queue of the main interpreter's GIL, which every Runtime
-// without workers shares. A Runtime with workers has its own queue, as wide
-// as it has workers: its calls wait in Go for a free worker instead of each
-// blocking an OS thread in libpyrt for one.
+// that runs calls on the caller's thread shares. A Runtime with workers has
+// its own queue, as wide as it has workers: its calls wait in Go for a free
+// worker instead of each blocking an OS thread in libpyrt for one.
 var gilGate = admission{width: 1}
+
+// mainThreadGate is the queue of Python's main thread, which every
+// WithMainThread Runtime shares (also on a free-threaded build): its calls
+// run there one after another, and one waiting there behind the running one
+// is enough to keep the thread busy.
+var mainThreadGate = admission{width: mainThreadWidth}
 
 // queuedHook, when set (by tests), runs as a caller joins a queue.
 var queuedHook atomic.Pointer[func()]
@@ -218,7 +224,9 @@ func (a *admission) waitAsHead(w *waiter) {
 	start := time.Now()
 	spin := headSpin
 	if a.width > 1 {
-		// Workers: the calls inside keep the CPUs busy; a spinning head would take one.
+		// Workers, or the main thread's queue: the calls inside keep the CPUs busy (a
+		// worker's thread or a direct caller per worker; the main thread and the next
+		// call's caller, spinning in libpyrt); a spinning head would take one.
 		// It parks at its first look, before it could seem not running (mayGoFirst) for
 		// want of a processor and let later callers go first for up to headOverdue.
 		spin = 0
@@ -364,7 +372,10 @@ var (
 // the watchdog. The place is taken back, without queueing, when the callback
 // returns. (A callback from a worker's call lends nothing of its Runtime's
 // queue; calls it hands to other goroutines wait for a worker or the
-// watchdog.)
+// watchdog. One from a main_thread call lends nothing of the main thread's
+// queue either: the main thread is busy running the callback, so a
+// main_thread call handed to another goroutine could not run before it
+// returns anyway.)
 func callbackBegin() int {
 	gilGate.lend()
 	callbacksActive.Add(1)

@@ -178,10 +178,10 @@ func TestAdmissionNestedCallbacks(t *testing.T) {
 	}
 }
 
-// A WithMainThread runtime queues its calls apart from the default runtime's,
-// two at a time: one running on Python's main thread and the next waiting
-// there behind it, so that the thread goes from one call to the next without
-// a wake-up. (One at a time, as on the default runtime, every call waited for
+// WithMainThread runtimes queue their calls apart from the default runtime's,
+// all in one queue, two at a time: one running on Python's main thread and
+// the next waiting there behind it, so that the thread goes from one call to
+// the next without a wake-up. (One at a time, as on the default runtime, every call waited for
 // two wake-ups: measured, 2 goroutines got a tenth of one's throughput.)
 func TestAdmissionMainThreadQueuesTwo(t *testing.T) {
 	main, err := New(WithMainThread())
@@ -189,16 +189,26 @@ func TestAdmissionMainThreadQueuesTwo(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer main.Close()
-	if main.gate == nil || main.gate == &gilGate || main.gate.width != mainThreadWidth {
-		t.Fatalf("a main_thread runtime's queue: %+v, want its own of width %d", main.gate, mainThreadWidth)
+	other, err := New(WithMainThread())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	// One queue for every such runtime: they share the one main thread.
+	if main.gate != &mainThreadGate || other.gate != &mainThreadGate || mainThreadGate.width != 2 {
+		t.Fatalf("main_thread runtimes' queues: %p and %p, want mainThreadGate (%p) of width 2", main.gate, other.gate, &mainThreadGate)
 	}
 	var wg sync.WaitGroup
-	for range 8 {
+	for g := range 8 {
+		rt := main
+		if g%2 == 1 {
+			rt = other
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for range 50 {
-				v, err := main.Eval(bg, "__import__('threading').current_thread() is __import__('threading').main_thread()")
+				v, err := rt.Eval(bg, "__import__('threading').current_thread() is __import__('threading').main_thread()")
 				if err != nil || v != true {
 					t.Errorf("a main_thread call: %v, %v; want it on the main thread", v, err)
 					return

@@ -28,7 +28,9 @@ type Runtime struct {
 	mainThread bool
 	// gate orders calls into a Python with a GIL (admission.go): the main
 	// interpreter's, or this Runtime's own for its workers; nil on a
-	// free-threaded build, where calls do not take turns.
+	// free-threaded build, where calls do not take turns. Calls of a
+	// WithMainThread Runtime take turns at Python's main thread, whatever the
+	// build (mainThreadGate).
 	gate  *admission
 	extra *extraHandles // further handles (CaptureOutput), freed with the Runtime
 	// timeoutMs is the handle's "timeout_ms" (0: none), given to the
@@ -84,9 +86,12 @@ type options struct {
 // thread that initialized the interpreter) instead of the calling
 // goroutine's thread, so main-thread-only features work as in a script:
 // signal.signal, signal.setitimer, asyncio signal handlers,
-// _thread.interrupt_main. Each call then hops to that thread (about a
-// microsecond on an idle machine), and calls of all such runtimes run one at a
-// time, so calls whose Python waits (I/O, time.sleep) do not overlap.
+// _thread.interrupt_main. Each call then hops to that thread (1–2 µs on an
+// idle machine), and calls of all such runtimes run one at a time, so calls
+// whose Python waits (I/O, time.sleep) do not overlap. A host function such a
+// call calls runs on the main thread too: it must not wait for another
+// WithMainThread call made on another goroutine, which cannot start before
+// the host function returns.
 //
 // Python then stays on one OS thread, which can pay for short calls from many
 // goroutines on a machine with CPUs to spare: measured on 2 cores, jinja2
@@ -427,7 +432,7 @@ func New(opts ...Option) (*Runtime, error) {
 		case info.Mode == "subinterpreters" && info.Workers > 0:
 			r.gate = &admission{width: int32(info.Workers)}
 		case info.Mode == "main_thread":
-			r.gate = &admission{width: mainThreadWidth}
+			r.gate = &mainThreadGate
 		case !info.FreeThreaded:
 			r.gate = &gilGate
 		}

@@ -132,6 +132,8 @@ fn summary(requirements: &str) -> String {
 /// What a venv's readiness is checked against: its base interpreter and its requirements. The
 /// interpreter by its resolved path: discovery may name `bin/python3` where an existing venv's
 /// `pyvenv.cfg` leads to `bin/python3.11`, the same file, and a venv must not be rebuilt for that.
+/// (A venv recorded by a pyrt that hashed the path as given is rebuilt once; so is a venv whose
+/// base interpreter's resolved path changes, a link moved to another installation.)
 fn hash_of(base: &Path, requirements: &str) -> String {
     let base = std::fs::canonicalize(base).unwrap_or_else(|_| base.to_path_buf());
     let mut h = Sha256::new();

@@ -118,9 +118,9 @@ impl Hop {
 
     /// A hop where only the callers of the running and the next job spin: for a thread that
     /// runs everybody's calls while the other CPUs are free (the interpreter thread). Measured
-    /// from 16 C threads calling a short function through a `main_thread` handle: 0.89–0.95× of
-    /// one thread calling on its own, p99 0.25–0.34 ms, against 0.62–0.65× and up to 4 ms when
-    /// all spin.
+    /// from 16 C threads calling a short function through a `main_thread` handle (several runs,
+    /// 3.12–3.14): 0.86–0.95× of one thread calling on its own, p99 0.25–0.37 ms, against
+    /// 0.60–0.65× and up to 4 ms when all spin.
     pub const fn front_spinning() -> Hop {
         Hop::with_front_spins(true)
     }
@@ -194,7 +194,8 @@ impl Hop {
             }
         }
         // Its job ran before this caller saw it start (it slept, or the job was that short):
-        // wake the next now, or every caller after it would sleep until its own job is done.
+        // wake the caller at the front now (the next job's, or the one after it if that one
+        // started meanwhile), or every caller after it would sleep until its own job is done.
         if !woke_next && self.queued.load(Ordering::SeqCst) != 0 {
             self.wake_next();
         }
@@ -222,7 +223,8 @@ impl Hop {
     }
 
     /// Makes the calling thread the server and runs jobs until [`Hop::close`]; then runs the jobs
-    /// still queued and returns. `around` wraps each job (e.g. to take the GIL).
+    /// still queued and returns. `around` wraps each job (e.g. to take the GIL) and must call
+    /// its argument: a job it skipped would leave its caller waiting for ever.
     pub fn serve(&self, mut around: impl FnMut(&mut dyn FnMut())) {
         let _ = self.server.set(thread::current().id());
         loop {
@@ -253,8 +255,8 @@ impl Hop {
                 }
             };
             let Some(mut job) = next else { return };
-            // `around` may call its argument more than once (or not at all): only the first call runs
-            // the job, which may be gone once it ran.
+            // Should `around` call its argument more than once, only the first call runs the job,
+            // which may be gone once it ran.
             around(&mut || {
                 if let Some(job) = job.take() {
                     // SAFETY: `job.execute` is `ScopedJob::<F, R>::execute` for the `F`, `R` of the

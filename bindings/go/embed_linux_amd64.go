@@ -14,9 +14,9 @@ func init() {
 		platform:   "linux/amd64",
 		gz:         embeddedLinuxAmd64Gz,
 		size:       2475608,
-		sha256:     "5dbb525785f04d3b2b3e3db4be6ba35a7bfc2f0bdcc592fcd7827073079a9a48",
+		sha256:     "ec3aa4225e1fcb082de422a88410786c062edd9ab023ed3091506e7abb1371c6",
 		version:    "0.1.0",
-		sourceHash: "2c64c7050ed2a4187d5cd98e09cf1ad117a70aa4ccb64d76bd299934773cd223",
+		sourceHash: "0ced7e1d5b84dc3b42239afebea85c77bf751ef01814d057fb273a8ff59d75a0",
 		glibc:      "2.17",
 	}
 }

@@ -14,9 +14,9 @@ func init() {
 		platform:   "linux/arm64",
 		gz:         embeddedLinuxArm64Gz,
 		size:       2252376,
-		sha256:     "e30653d79834daa9888d2fb1b3db0d63f704466ca0df7e6fe22f16c229bbe085",
+		sha256:     "3bf6c2fc442cefa02d285242852528079c5fb9a05ac9ff6b82981e004c4b952b",
 		version:    "0.1.0",
-		sourceHash: "2c64c7050ed2a4187d5cd98e09cf1ad117a70aa4ccb64d76bd299934773cd223",
+		sourceHash: "0ced7e1d5b84dc3b42239afebea85c77bf751ef01814d057fb273a8ff59d75a0",
 		glibc:      "2.17",
 	}
 }

@@ -29,9 +29,11 @@ import (
 // Calls whose Python code releases the GIL (sleeps, I/O, numpy, host
 // callbacks) must still overlap, so a watchdog runs while goroutines wait:
 // when no call has come out for admitStall, it lets more in (1, 2, 4, … per
-// stalled period), which libpyrt then orders. A call made from a host
-// callback (Python called Go, which calls Python again) goes straight in, and
-// the call it is nested in lends its place for the callback's duration.
+// stalled period), which libpyrt then orders. (Not in the main thread's
+// queue: calls there run one after another whatever their Python does.) A
+// call made from a host callback (Python called Go, which calls Python again)
+// goes straight in, and the call it is nested in lends its place for the
+// callback's duration.
 //
 // While nobody waits, a call takes its place and gives it back with one
 // compare-and-swap each (enter and leave touch no mutex): the count of calls
@@ -106,6 +108,11 @@ type admission struct {
 	// strict: the head always goes first, even when its thread is not running
 	// (for tests, which must not depend on the machine's load).
 	strict bool
+	// serial: the calls inside run one after another on one thread (the main
+	// thread's queue), so they never overlap and the watchdog, which lets
+	// more in when none comes out, would only block more OS threads in
+	// libpyrt: it does not run.
+	serial bool
 }
 
 // admSlow in admission.state: enter and leave must go through mu (somebody
@@ -167,7 +174,7 @@ var gilGate = admission{width: 1}
 // WithMainThread Runtime shares (also on a free-threaded build): its calls
 // run there one after another, and one waiting there behind the running one
 // is enough to keep the thread busy.
-var mainThreadGate = admission{width: mainThreadWidth}
+var mainThreadGate = admission{width: mainThreadWidth, serial: true}
 
 // queuedHook, when set (by tests), runs as a caller joins a queue.
 var queuedHook atomic.Pointer[func()]
@@ -203,7 +210,7 @@ func (a *admission) enter() {
 	} else {
 		a.queue = append(a.queue, w)
 	}
-	if !a.watching {
+	if !a.watching && !a.serial {
 		a.watching = true
 		go a.watch()
 	}

@@ -218,3 +218,42 @@ func TestAdmissionMainThreadQueuesTwo(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// While a main_thread call runs long, the calls behind it wait in Go: they
+// could not overlap it on the one main thread, so no watchdog lets them into
+// libpyrt (where each would block an OS thread).
+func TestAdmissionMainThreadLongCallKeepsOthersParked(t *testing.T) {
+	main, err := New(WithMainThread())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer main.Close()
+	started := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		close(started)
+		if err := main.Run(bg, "__import__('time').sleep(0.2)"); err != nil {
+			t.Error(err)
+		}
+	}()
+	<-started
+	time.Sleep(20 * time.Millisecond)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := main.Eval(bg, "1"); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	// 1 ms without a call coming out made the watchdog let in 1, 2, 4, …
+	// more: by now all 8 would be inside.
+	time.Sleep(60 * time.Millisecond)
+	if in := insideOf(mainThreadGate.state.Load()); in > mainThreadWidth {
+		t.Errorf("%d main_thread calls inside libpyrt at once, want at most %d", in, mainThreadWidth)
+	}
+	wg.Wait()
+}

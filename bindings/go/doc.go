@@ -118,9 +118,10 @@
 // about the throughput of one, shared out in arrival order: calls queue in
 // front of libpyrt as parked goroutines (not OS threads blocked in C), and a
 // call waits for the calls ahead of it, not for CPython's 5 ms switch
-// interval. Measured on 2 cores, 64 goroutines calling a 20 µs function got
-// 0.94–1.12× one goroutine's throughput with a p99 latency near 64 × 20 µs ×
-// 2 (0.65× and 45 ms without the queue). Calls whose Python code releases the
+// interval. Measured on 2 cores, 64 goroutines calling an 8 µs function got
+// 0.85–0.90× one goroutine's throughput with a p99 latency of 0.7–0.9 ms
+// (0.44–0.46× and 17–18 ms without the queue), and with jinja2 renders of
+// about 20 µs 0.68–0.76× (0.51–0.55×). Calls whose Python code releases the
 // GIL (I/O, time.sleep, large numpy operations, host callbacks) still
 // overlap. To use more than one core for CPU-bound Python, use WithWorkers
 // (3.12+; its calls queue as many at a time as there are workers, and a call

@@ -78,7 +78,11 @@ func TestWorkers(t *testing.T) {
 		t.Errorf("math.sqrt on a worker's module = %v, %v", v, err)
 	}
 	m.Close()
-	if err := rt.Run(bg, "import threading\ndef rows(n):\n    try:\n        for i in range(n):\n            yield [i, threading.get_ident()]\n    finally:\n        global closed\n        closed = True\n"); err != nil {
+	// Each row names the interpreter it came from (its sys.modules, one per
+	// interpreter), not the OS thread: a worker runs a call on its own thread
+	// or, when idle, on the caller's, and a goroutine's OS thread may change
+	// between batches.
+	if err := rt.Run(bg, "import sys\ndef rows(n):\n    try:\n        for i in range(n):\n            yield [i, id(sys.modules)]\n    finally:\n        global closed\n        closed = True\n"); err != nil {
 		t.Fatal(err)
 	}
 	n, home := 0, any(nil)
